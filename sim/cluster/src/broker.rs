@@ -1,0 +1,949 @@
+//! A broker: partition replicas, the replica fetcher, the produce and fetch paths, and the
+//! group coordinator for the groups whose `__consumer_offsets` partition it leads.
+//!
+//! The rules follow Kafka's `ReplicaManager`, `Partition` and `AbstractFetcherThread`
+//! (apache/kafka: core/src/main/scala/kafka/server/, core/src/main/scala/kafka/cluster/). The
+//! broker learns everything about leadership from the controller's metadata log and changes the
+//! ISR only through `AlterPartition`.
+
+use crate::config::BrokerConfig;
+use crate::error::ErrorCode;
+use crate::event::Event;
+use crate::group::{self, AcceptedCommit, CoordinatorConfig, GroupCoordinator, GroupStatus};
+use crate::ids::{NodeId, TopicPartition};
+use crate::log::PartitionLog;
+use crate::metadata::{MetadataImage, MetadataRecord, PartitionState};
+use crate::node::{DiskOp, Effect, Node, Outbox};
+use crate::partition::{Partition, PendingIsrChange};
+use crate::protocol::{FetchPartition, FetchPartitionResponse, Message, EARLIEST_TIMESTAMP};
+use crate::record::{Record, RecordBatch};
+use crate::time::Instant;
+use core::time::Duration;
+use rand_chacha::ChaCha8Rng;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// The internal topic holding committed offsets.
+pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
+
+/// How long a controller request may go unanswered before it is sent again
+/// (`controller.quorum.request.timeout.ms`, 2000).
+const CONTROLLER_REQUEST_TIMEOUT: Duration = Duration::from_millis(2000);
+/// How long a replica fetch may go unanswered (`replica.socket.timeout.ms`, 30000).
+const REPLICA_FETCH_TIMEOUT: Duration = Duration::from_millis(30_000);
+/// How long an `AlterPartition` may stay unanswered before the leader may propose again.
+const ALTER_PARTITION_TIMEOUT: Duration = Duration::from_millis(5000);
+/// Most bytes one fetch response carries per partition (`replica.fetch.max.bytes`, 1 MiB).
+const FETCH_MAX_BYTES: usize = 1 << 20;
+
+/// What a broker needs to start.
+pub struct BrokerSetup {
+    /// `node.id`.
+    pub id: NodeId,
+    /// Counts restarts, so the controller can tell incarnations apart.
+    pub incarnation: u64,
+    /// Broker configs.
+    pub config: BrokerConfig,
+    /// Per-node PRNG.
+    pub rng: ChaCha8Rng,
+    /// Batches read back from disk, per partition (log recovery).
+    pub recovered: BTreeMap<TopicPartition, Vec<RecordBatch>>,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Fetcher {
+    in_flight: Option<(u64, Instant)>,
+    backoff_until: Instant,
+}
+
+#[derive(Clone, Debug)]
+struct ParkedFetch {
+    from: NodeId,
+    correlation_id: u64,
+    replica_id: i32,
+    partitions: Vec<FetchPartition>,
+    deadline: Instant,
+}
+
+#[derive(Clone, Debug)]
+struct DelayedProduce {
+    from: NodeId,
+    correlation_id: u64,
+    tp: TopicPartition,
+    base_offset: i64,
+    required_offset: i64,
+    deadline: Instant,
+}
+
+#[derive(Clone, Debug)]
+struct PendingCommit {
+    from: NodeId,
+    correlation_id: u64,
+    tp: TopicPartition,
+    required_offset: i64,
+    commit: AcceptedCommit,
+}
+
+/// One replica as views show it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplicaStatus {
+    /// The committed partition state this broker knows.
+    pub state: PartitionState,
+    /// `log_start_offset`.
+    pub log_start_offset: i64,
+    /// This replica's high watermark.
+    pub high_watermark: i64,
+    /// This replica's log end offset.
+    pub log_end_offset: i64,
+}
+
+/// A broker's observable state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BrokerStatus {
+    /// `node.id`.
+    pub id: NodeId,
+    /// Registered with a broker epoch.
+    pub broker_epoch: Option<i64>,
+    /// Fenced as far as this broker knows.
+    pub fenced: bool,
+    /// Its replicas.
+    pub replicas: Vec<ReplicaStatus>,
+    /// Groups it coordinates.
+    pub groups: Vec<GroupStatus>,
+}
+
+/// A broker node.
+pub struct Broker {
+    id: NodeId,
+    incarnation: u64,
+    config: BrokerConfig,
+    rng: ChaCha8Rng,
+    outbox: Outbox,
+    next_correlation_id: u64,
+    broker_epoch: Option<i64>,
+    registration_in_flight: Option<(u64, Instant)>,
+    fenced: bool,
+    next_heartbeat: Instant,
+    heartbeat_in_flight: Option<(u64, Instant)>,
+    metadata_in_flight: Option<(u64, Instant)>,
+    metadata_offset: i64,
+    image: MetadataImage,
+    partitions: BTreeMap<TopicPartition, Partition>,
+    recovered: BTreeMap<TopicPartition, PartitionLog>,
+    fetchers: BTreeMap<NodeId, Fetcher>,
+    parked_fetches: Vec<ParkedFetch>,
+    delayed_produces: Vec<DelayedProduce>,
+    pending_alters: BTreeMap<u64, TopicPartition>,
+    coordinator: GroupCoordinator,
+    pending_commits: Vec<PendingCommit>,
+    next_isr_check: Instant,
+}
+
+impl Broker {
+    /// Starts a broker: recovers its logs and registers with the controller.
+    pub fn new(now: Instant, setup: BrokerSetup) -> Broker {
+        let recovered_batches = setup.recovered.values().map(Vec::len).sum();
+        let recovered = setup.recovered.into_iter().map(|(tp, batches)| (tp, PartitionLog::recover(batches))).collect();
+        let coordinator = GroupCoordinator::new(CoordinatorConfig {
+            initial_rebalance_delay: Duration::from_millis(setup.config.group_initial_rebalance_delay_ms),
+            min_session_timeout: Duration::from_millis(setup.config.group_min_session_timeout_ms),
+            max_session_timeout: Duration::from_millis(setup.config.group_max_session_timeout_ms),
+        });
+        let lag = Duration::from_millis(setup.config.replica_lag_time_max_ms);
+        let mut broker = Broker {
+            id: setup.id,
+            incarnation: setup.incarnation,
+            config: setup.config,
+            rng: setup.rng,
+            outbox: Outbox::default(),
+            next_correlation_id: 0,
+            broker_epoch: None,
+            registration_in_flight: None,
+            fenced: true,
+            next_heartbeat: now,
+            heartbeat_in_flight: None,
+            metadata_in_flight: None,
+            metadata_offset: 0,
+            image: MetadataImage::default(),
+            partitions: BTreeMap::new(),
+            recovered,
+            fetchers: BTreeMap::new(),
+            parked_fetches: Vec::new(),
+            delayed_produces: Vec::new(),
+            pending_alters: BTreeMap::new(),
+            coordinator,
+            pending_commits: Vec::new(),
+            next_isr_check: now + lag / 2,
+        };
+        broker.outbox.event(Event::BrokerStarted { incarnation: setup.incarnation, recovered_batches });
+        broker.register(now);
+        broker
+    }
+
+    fn correlation_id(&mut self) -> u64 {
+        self.next_correlation_id += 1;
+        self.next_correlation_id
+    }
+
+    fn register(&mut self, now: Instant) {
+        let correlation_id = self.correlation_id();
+        self.registration_in_flight = Some((correlation_id, now));
+        self.outbox.send(
+            NodeId::CONTROLLER,
+            Message::BrokerRegistration { correlation_id, broker_id: self.id, incarnation: self.incarnation },
+        );
+    }
+
+    fn send_metadata_fetch(&mut self, now: Instant) {
+        let correlation_id = self.correlation_id();
+        self.metadata_in_flight = Some((correlation_id, now));
+        self.outbox.send(
+            NodeId::CONTROLLER,
+            Message::MetadataFetch { correlation_id, broker_id: self.id, fetch_offset: self.metadata_offset },
+        );
+    }
+
+    /// The log of a partition replica on this broker, if it hosts one.
+    pub fn partition_log(&self, tp: &TopicPartition) -> Option<&PartitionLog> {
+        self.partitions.get(tp).map(|p| &p.log)
+    }
+
+    /// A cheap snapshot for checkers and views.
+    pub fn status(&self) -> BrokerStatus {
+        BrokerStatus {
+            id: self.id,
+            broker_epoch: self.broker_epoch,
+            fenced: self.fenced,
+            replicas: self
+                .partitions
+                .values()
+                .map(|p| ReplicaStatus {
+                    state: p.state.clone(),
+                    log_start_offset: p.log.log_start_offset(),
+                    high_watermark: p.log.high_watermark(),
+                    log_end_offset: p.log.log_end_offset(),
+                })
+                .collect(),
+            groups: self.coordinator.status(),
+        }
+    }
+
+    fn offsets_partition(&self, group_id: &str) -> TopicPartition {
+        let n = self.image.topics.get(OFFSETS_TOPIC).map_or(self.config.offsets_topic_num_partitions, |t| t.partitions);
+        TopicPartition::new(OFFSETS_TOPIC, group::offsets_partition_for(group_id, n))
+    }
+
+    fn is_coordinator_for(&self, group_id: &str) -> bool {
+        let tp = self.offsets_partition(group_id);
+        self.partitions.get(&tp).is_some_and(|p| p.is_leader())
+    }
+
+    // ---- metadata ----
+
+    fn apply_metadata(&mut self, now: Instant, base_offset: i64, records: Vec<MetadataRecord>) {
+        for (i, record) in records.into_iter().enumerate() {
+            let offset = base_offset + i as i64;
+            if offset < self.metadata_offset {
+                continue;
+            }
+            self.image.apply(&record);
+            self.metadata_offset = offset + 1;
+            if let MetadataRecord::Partition(state) = record {
+                if state.replicas.contains(&self.id) {
+                    self.apply_partition_state(now, state);
+                }
+            }
+        }
+    }
+
+    fn apply_partition_state(&mut self, now: Instant, state: PartitionState) {
+        let tp = state.tp.clone();
+        let min_isr = self.image.topics.get(&tp.topic).map_or(1, |t| t.min_insync_replicas);
+        let internal = tp.topic == OFFSETS_TOPIC;
+        let existing = self.partitions.contains_key(&tp);
+        let partition = self.partitions.entry(tp.clone()).or_insert_with(|| {
+            let log = self.recovered.remove(&tp).unwrap_or_default();
+            let mut fresh = state.clone();
+            // Until the first state is applied the replica has no role.
+            fresh.leader = None;
+            fresh.leader_epoch = -1;
+            Partition::new(self.id, log, fresh, min_isr)
+        });
+        partition.min_insync_replicas = min_isr;
+        let was_leader = existing && partition.is_leader();
+        let old_epoch = partition.leader_epoch();
+        if state.leader == Some(self.id) {
+            if !was_leader || state.leader_epoch > old_epoch {
+                let epoch = state.leader_epoch;
+                partition.make_leader(now, state);
+                let log_end_offset = partition.log.log_end_offset();
+                if !internal {
+                    self.outbox.event(Event::BecameLeader { tp: tp.clone(), leader_epoch: epoch, log_end_offset });
+                }
+                if internal {
+                    self.load_offsets(&tp);
+                }
+            } else {
+                partition.update_committed_state(state);
+            }
+            self.maybe_advance_high_watermark(&tp);
+        } else {
+            if was_leader || state.leader_epoch != old_epoch || !existing {
+                let leader = state.leader;
+                let epoch = state.leader_epoch;
+                partition.make_follower(state);
+                if !internal {
+                    self.outbox.event(Event::BecameFollower { tp: tp.clone(), leader, leader_epoch: epoch });
+                }
+                if was_leader {
+                    self.resign(now, &tp);
+                }
+            } else {
+                partition.update_committed_state(state);
+            }
+        }
+    }
+
+    /// Completes everything waiting on this broker's leadership of `tp` with
+    /// `NOT_LEADER_OR_FOLLOWER`, and hands off its groups if it was an offsets partition.
+    fn resign(&mut self, _now: Instant, tp: &TopicPartition) {
+        let (gone, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.delayed_produces).into_iter().partition(|d| &d.tp == tp);
+        self.delayed_produces = kept;
+        for d in gone {
+            self.outbox.send(
+                d.from,
+                Message::ProduceResponse { correlation_id: d.correlation_id, tp: d.tp, error: Some(ErrorCode::NotLeaderOrFollower), base_offset: -1 },
+            );
+        }
+        let (gone, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending_commits).into_iter().partition(|c| &c.tp == tp);
+        self.pending_commits = kept;
+        for c in gone {
+            self.outbox.send(
+                c.from,
+                Message::OffsetCommitResponse { correlation_id: c.correlation_id, error: Some(ErrorCode::NotCoordinator), offsets: Vec::new() },
+            );
+        }
+        if tp.topic == OFFSETS_TOPIC {
+            let led: Vec<TopicPartition> = self.partitions.values().filter(|p| p.is_leader() && p.tp.topic == OFFSETS_TOPIC).map(|p| p.tp.clone()).collect();
+            let n = self.image.topics.get(OFFSETS_TOPIC).map_or(1, |t| t.partitions);
+            self.coordinator.unload(|g| led.iter().any(|t| t.partition == group::offsets_partition_for(g, n)));
+        }
+    }
+
+    /// Replays offset-commit records of a newly led `__consumer_offsets` partition.
+    fn load_offsets(&mut self, tp: &TopicPartition) {
+        let Some(p) = self.partitions.get(tp) else { return };
+        let mut found = Vec::new();
+        for batch in p.log.batches() {
+            for record in &batch.records {
+                let parsed = record.key.as_deref().and_then(group::parse_offset_record_key);
+                let offset = record.value.as_deref().and_then(|v| v.parse::<i64>().ok());
+                if let (Some((g, part)), Some(offset)) = (parsed, offset) {
+                    found.push((g, part, offset));
+                }
+            }
+        }
+        for (g, part, offset) in found {
+            self.coordinator.load_offset(&g, part, offset);
+        }
+    }
+
+    // ---- high watermark and delayed operations ----
+
+    fn maybe_advance_high_watermark(&mut self, tp: &TopicPartition) {
+        let Some(p) = self.partitions.get_mut(tp) else { return };
+        if let Some(high_watermark) = p.maybe_advance_high_watermark() {
+            if tp.topic != OFFSETS_TOPIC {
+                self.outbox.event(Event::HighWatermarkAdvanced { tp: tp.clone(), high_watermark });
+            }
+        }
+    }
+
+    /// Completes delayed produces, offset commits and parked fetches whose condition now holds
+    /// or whose time ran out (Kafka's purgatories, checked after every input).
+    fn complete_delayed(&mut self, now: Instant) {
+        let mut kept = Vec::new();
+        for d in std::mem::take(&mut self.delayed_produces) {
+            let Some(p) = self.partitions.get(&d.tp).filter(|p| p.is_leader()) else {
+                self.outbox.send(d.from, Message::ProduceResponse { correlation_id: d.correlation_id, tp: d.tp, error: Some(ErrorCode::NotLeaderOrFollower), base_offset: -1 });
+                continue;
+            };
+            if p.log.high_watermark() >= d.required_offset {
+                let error = ((p.maximal_isr().len() as i32) < p.min_insync_replicas).then_some(ErrorCode::NotEnoughReplicasAfterAppend);
+                if let Some(error) = error {
+                    self.outbox.event(Event::ProduceRejected { tp: d.tp.clone(), error });
+                }
+                self.outbox.send(d.from, Message::ProduceResponse { correlation_id: d.correlation_id, tp: d.tp, error, base_offset: d.base_offset });
+            } else if now >= d.deadline {
+                self.outbox.event(Event::ProduceRejected { tp: d.tp.clone(), error: ErrorCode::RequestTimedOut });
+                self.outbox.send(d.from, Message::ProduceResponse { correlation_id: d.correlation_id, tp: d.tp, error: Some(ErrorCode::RequestTimedOut), base_offset: -1 });
+            } else {
+                kept.push(d);
+            }
+        }
+        self.delayed_produces = kept;
+
+        let mut kept = Vec::new();
+        for c in std::mem::take(&mut self.pending_commits) {
+            let hw = self.partitions.get(&c.tp).map_or(-1, |p| p.log.high_watermark());
+            if hw >= c.required_offset {
+                self.coordinator.complete_commit(&mut self.outbox, &c.commit);
+                self.outbox.send(c.from, Message::OffsetCommitResponse { correlation_id: c.correlation_id, error: None, offsets: c.commit.offsets });
+            } else {
+                kept.push(c);
+            }
+        }
+        self.pending_commits = kept;
+
+        let parked = std::mem::take(&mut self.parked_fetches);
+        for fetch in parked {
+            let ready = now >= fetch.deadline
+                || fetch.partitions.iter().any(|fp| match self.partitions.get(&fp.tp) {
+                    Some(p) if p.is_leader() && p.leader_epoch() == fp.current_leader_epoch || fp.current_leader_epoch < 0 && p.is_leader() => {
+                        let upper = if fetch.replica_id >= 0 { p.log.log_end_offset() } else { p.log.high_watermark() };
+                        upper > fp.fetch_offset
+                    }
+                    _ => true,
+                });
+            if ready {
+                let responses = fetch.partitions.iter().map(|fp| self.answer_partition(now, fetch.replica_id, fp, false)).collect();
+                self.outbox.send(fetch.from, Message::FetchResponse { correlation_id: fetch.correlation_id, partitions: responses });
+            } else {
+                self.parked_fetches.push(fetch);
+            }
+        }
+    }
+
+    // ---- produce ----
+
+    fn handle_produce(&mut self, now: Instant, from: NodeId, correlation_id: u64, acks: i16, timeout_ms: u64, tp: TopicPartition, records: Vec<Record>) {
+        let reply = |outbox: &mut Outbox, error: Option<ErrorCode>, base_offset: i64| {
+            if acks != 0 || error.is_some() {
+                outbox.send(from, Message::ProduceResponse { correlation_id, tp: tp.clone(), error, base_offset });
+            }
+        };
+        if !matches!(acks, -1..=1) {
+            return reply(&mut self.outbox, Some(ErrorCode::InvalidRequiredAcks), -1);
+        }
+        let Some(p) = self.partitions.get_mut(&tp).filter(|p| p.is_leader()) else {
+            let error = if self.image.partitions.contains_key(&tp) { ErrorCode::NotLeaderOrFollower } else { ErrorCode::UnknownTopicOrPartition };
+            return reply(&mut self.outbox, Some(error), -1);
+        };
+        if acks == -1 && (p.isr().len() as i32) < p.min_insync_replicas {
+            // Nothing is appended: the ISR is too small for the durability the producer asked.
+            self.outbox.event(Event::ProduceRejected { tp: tp.clone(), error: ErrorCode::NotEnoughReplicas });
+            return reply(&mut self.outbox, Some(ErrorCode::NotEnoughReplicas), -1);
+        }
+        let epoch = p.leader_epoch();
+        let batch = p.log.append_as_leader(epoch, records, now.as_millis() as i64);
+        self.outbox.disk(DiskOp::Append { tp: tp.clone(), batch: batch.clone() });
+        self.maybe_advance_high_watermark(&tp);
+        match acks {
+            0 => {}
+            1 => reply(&mut self.outbox, None, batch.base_offset),
+            _ => self.delayed_produces.push(DelayedProduce {
+                from,
+                correlation_id,
+                tp,
+                base_offset: batch.base_offset,
+                required_offset: batch.next_offset(),
+                deadline: now + Duration::from_millis(timeout_ms),
+            }),
+        }
+    }
+
+    // ---- fetch (leader side) ----
+
+    fn handle_fetch(&mut self, now: Instant, from: NodeId, correlation_id: u64, replica_id: i32, max_wait_ms: u64, partitions: Vec<FetchPartition>) {
+        let responses: Vec<FetchPartitionResponse> = partitions.iter().map(|fp| self.answer_partition(now, replica_id, fp, true)).collect();
+        let has_data = responses.iter().any(|r| r.error.is_some() || r.diverging_epoch.is_some() || !r.batches.is_empty());
+        if has_data || max_wait_ms == 0 {
+            self.outbox.send(from, Message::FetchResponse { correlation_id, partitions: responses });
+        } else {
+            // Long poll: hold the request until data arrives or `max_wait_ms` passes.
+            self.parked_fetches.push(ParkedFetch { from, correlation_id, replica_id, partitions, deadline: now + Duration::from_millis(max_wait_ms) });
+        }
+    }
+
+    /// Reads one partition for a fetch (`Partition.fetchRecords`). `first_read` is true when
+    /// the request has just arrived: only then does a follower's fetch update its state.
+    fn answer_partition(&mut self, now: Instant, replica_id: i32, fp: &FetchPartition, first_read: bool) -> FetchPartitionResponse {
+        let mut response = FetchPartitionResponse {
+            tp: fp.tp.clone(),
+            error: None,
+            high_watermark: -1,
+            log_start_offset: -1,
+            diverging_epoch: None,
+            batches: Vec::new(),
+        };
+        let Some(p) = self.partitions.get_mut(&fp.tp) else {
+            response.error = Some(ErrorCode::UnknownTopicOrPartition);
+            return response;
+        };
+        if !p.is_leader() {
+            response.error = Some(ErrorCode::NotLeaderOrFollower);
+            return response;
+        }
+        let follower = (replica_id >= 0).then_some(NodeId(replica_id));
+        if follower.is_some() || fp.current_leader_epoch >= 0 {
+            if fp.current_leader_epoch < p.leader_epoch() {
+                response.error = Some(ErrorCode::FencedLeaderEpoch);
+                return response;
+            }
+            if fp.current_leader_epoch > p.leader_epoch() {
+                response.error = Some(ErrorCode::UnknownLeaderEpoch);
+                return response;
+            }
+        }
+        response.high_watermark = p.log.high_watermark();
+        response.log_start_offset = p.log.log_start_offset();
+        let leo = p.log.log_end_offset();
+        if follower.is_some() && fp.last_fetched_epoch >= 0 {
+            let (epoch, end) = p.log.epochs().end_offset_for(fp.last_fetched_epoch, leo);
+            if epoch < 0 {
+                response.diverging_epoch = Some((-1, p.log.log_start_offset()));
+                return response;
+            }
+            if epoch < fp.last_fetched_epoch || end < fp.fetch_offset {
+                // The follower holds records the leader's log does not: it must truncate before
+                // it may fetch, and its state is not updated (KIP-101, KIP-279, KIP-595 style).
+                response.diverging_epoch = Some((epoch, end));
+                return response;
+            }
+        }
+        if fp.fetch_offset < p.log.log_start_offset() || fp.fetch_offset > leo {
+            response.error = Some(ErrorCode::OffsetOutOfRange);
+            return response;
+        }
+        let upper = match follower {
+            Some(f) => {
+                if first_read {
+                    p.record_follower_fetch(now, f, fp.fetch_offset);
+                    if p.pending_isr.is_none() && p.may_join_isr(f) {
+                        let mut isr = p.isr().to_vec();
+                        isr.push(f);
+                        self.propose_isr(now, &fp.tp, isr);
+                    }
+                    self.maybe_advance_high_watermark(&fp.tp);
+                }
+                leo
+            }
+            None => p.log.high_watermark(),
+        };
+        let p = self.partitions.get(&fp.tp).expect("present");
+        response.high_watermark = p.log.high_watermark();
+        response.batches = p.log.read(fp.fetch_offset, upper, FETCH_MAX_BYTES);
+        response
+    }
+
+    // ---- ISR changes ----
+
+    fn propose_isr(&mut self, now: Instant, tp: &TopicPartition, isr: Vec<NodeId>) {
+        let Some(broker_epoch) = self.broker_epoch else { return };
+        let correlation_id = self.correlation_id();
+        let Some(p) = self.partitions.get_mut(tp) else { return };
+        p.pending_isr = Some(PendingIsrChange { isr: isr.clone(), sent_at: now });
+        self.pending_alters.insert(correlation_id, tp.clone());
+        self.outbox.send(
+            NodeId::CONTROLLER,
+            Message::AlterPartition {
+                correlation_id,
+                broker_id: self.id,
+                broker_epoch,
+                tp: tp.clone(),
+                leader_epoch: p.state.leader_epoch,
+                partition_epoch: p.state.partition_epoch,
+                new_isr: isr,
+            },
+        );
+    }
+
+    fn check_isr(&mut self, now: Instant) {
+        let lag = Duration::from_millis(self.config.replica_lag_time_max_ms);
+        let mut proposals = Vec::new();
+        for p in self.partitions.values_mut().filter(|p| p.is_leader()) {
+            if let Some(pending) = &p.pending_isr {
+                if now.saturating_since(pending.sent_at) < ALTER_PARTITION_TIMEOUT {
+                    continue;
+                }
+                // The controller never answered; forget the proposal so it can be made again.
+                p.pending_isr = None;
+            }
+            let out = p.out_of_sync_replicas(now, lag);
+            if !out.is_empty() {
+                let isr: Vec<NodeId> = p.isr().iter().copied().filter(|r| !out.contains(r)).collect();
+                proposals.push((p.tp.clone(), isr));
+            }
+        }
+        for (tp, isr) in proposals {
+            self.propose_isr(now, &tp, isr);
+        }
+    }
+
+    // ---- replica fetcher (follower side) ----
+
+    fn maybe_send_fetches(&mut self, now: Instant) {
+        let mut by_leader: BTreeMap<NodeId, Vec<FetchPartition>> = BTreeMap::new();
+        for p in self.partitions.values() {
+            if p.is_leader() {
+                continue;
+            }
+            let Some(leader) = p.state.leader else { continue };
+            by_leader.entry(leader).or_default().push(FetchPartition {
+                tp: p.tp.clone(),
+                current_leader_epoch: p.leader_epoch(),
+                fetch_offset: p.log.log_end_offset(),
+                last_fetched_epoch: p.log.last_batch_epoch().unwrap_or(-1),
+            });
+        }
+        self.fetchers.retain(|leader, _| by_leader.contains_key(leader));
+        let Some(broker_epoch) = self.broker_epoch else { return };
+        for (leader, partitions) in by_leader {
+            let fetcher = self.fetchers.entry(leader).or_default();
+            if let Some((_, sent_at)) = fetcher.in_flight {
+                if now.saturating_since(sent_at) < REPLICA_FETCH_TIMEOUT {
+                    continue;
+                }
+            }
+            if now < fetcher.backoff_until {
+                continue;
+            }
+            self.next_correlation_id += 1;
+            let correlation_id = self.next_correlation_id;
+            fetcher.in_flight = Some((correlation_id, now));
+            self.outbox.send(
+                leader,
+                Message::Fetch {
+                    correlation_id,
+                    replica_id: self.id.0,
+                    broker_epoch,
+                    max_wait_ms: self.config.replica_fetch_wait_max_ms,
+                    partitions,
+                },
+            );
+        }
+    }
+
+    fn handle_fetch_response(&mut self, now: Instant, from: NodeId, correlation_id: u64, partitions: Vec<FetchPartitionResponse>) {
+        let Some(fetcher) = self.fetchers.get_mut(&from) else { return };
+        if fetcher.in_flight.map(|(c, _)| c) != Some(correlation_id) {
+            return;
+        }
+        fetcher.in_flight = None;
+        let mut errored = false;
+        for response in partitions {
+            let Some(p) = self.partitions.get_mut(&response.tp) else { continue };
+            if p.is_leader() || p.state.leader != Some(from) {
+                continue;
+            }
+            if response.error.is_some() {
+                errored = true;
+                continue;
+            }
+            if let Some((epoch, end)) = response.diverging_epoch {
+                let leo = p.log.log_end_offset();
+                // `getOffsetTruncationState`: look up our own end for the leader's epoch.
+                let target = if epoch < 0 {
+                    end.min(leo)
+                } else {
+                    let (own_epoch, own_end) = p.log.epochs().end_offset_for(epoch, leo);
+                    if own_epoch < 0 {
+                        end.min(leo)
+                    } else if own_epoch != epoch {
+                        own_end.min(leo)
+                    } else {
+                        own_end.min(end).min(leo)
+                    }
+                };
+                let target = target.max(p.log.log_start_offset());
+                if target < leo {
+                    p.log.truncate_to(target);
+                    let to_offset = p.log.log_end_offset();
+                    self.outbox.disk(DiskOp::Truncate { tp: response.tp.clone(), offset: to_offset });
+                    self.outbox.event(Event::LogTruncated { tp: response.tp.clone(), from_offset: leo, to_offset });
+                }
+                continue;
+            }
+            for batch in response.batches {
+                let leo = p.log.log_end_offset();
+                if batch.base_offset == leo {
+                    self.outbox.disk(DiskOp::Append { tp: response.tp.clone(), batch: batch.clone() });
+                    p.log.append_as_follower(batch);
+                } else if batch.next_offset() > leo {
+                    // A gap: the rest of the response cannot be applied.
+                    break;
+                }
+            }
+            let high_watermark = response.high_watermark.min(p.log.log_end_offset());
+            p.log.set_high_watermark(high_watermark);
+        }
+        if errored {
+            let backoff = Duration::from_millis(self.config.replica_fetch_backoff_ms);
+            if let Some(f) = self.fetchers.get_mut(&from) {
+                f.backoff_until = now + backoff;
+            }
+        }
+    }
+
+    // ---- group coordinator plumbing ----
+
+    fn handle_offset_commit(&mut self, now: Instant, from: NodeId, correlation_id: u64, group_id: String, generation_id: i32, member_id: String, offsets: Vec<(TopicPartition, i64)>) {
+        if let Err(error) = self.coordinator.validate_commit(&group_id, generation_id, &member_id) {
+            self.outbox.send(from, Message::OffsetCommitResponse { correlation_id, error: Some(error), offsets: Vec::new() });
+            return;
+        }
+        let tp = self.offsets_partition(&group_id);
+        let Some(p) = self.partitions.get_mut(&tp) else { return };
+        let records: Vec<Record> = offsets
+            .iter()
+            .enumerate()
+            .map(|(i, (part, offset))| Record {
+                offset_delta: i as i32,
+                timestamp_ms: now.as_millis() as i64,
+                key: Some(Arc::from(group::offset_record_key(&group_id, part))),
+                value: Some(Arc::from(offset.to_string())),
+                headers: Vec::new(),
+            })
+            .collect();
+        if records.is_empty() {
+            self.outbox.send(from, Message::OffsetCommitResponse { correlation_id, error: None, offsets });
+            return;
+        }
+        let epoch = p.leader_epoch();
+        let batch = p.log.append_as_leader(epoch, records, now.as_millis() as i64);
+        self.outbox.disk(DiskOp::Append { tp: tp.clone(), batch: batch.clone() });
+        // Offsets are written with acks=all (`offsets.commit.required.acks`): answered once
+        // the high watermark passes them.
+        self.pending_commits.push(PendingCommit {
+            from,
+            correlation_id,
+            tp: tp.clone(),
+            required_offset: batch.next_offset(),
+            commit: AcceptedCommit { group: group_id, offsets },
+        });
+        self.maybe_advance_high_watermark(&tp);
+    }
+
+    fn coordinator_message(&mut self, now: Instant, from: NodeId, message: Message) {
+        let group_id = match &message {
+            Message::JoinGroup { group_id, .. }
+            | Message::SyncGroup { group_id, .. }
+            | Message::Heartbeat { group_id, .. }
+            | Message::LeaveGroup { group_id, .. }
+            | Message::OffsetCommit { group_id, .. }
+            | Message::OffsetFetch { group_id, .. } => group_id.clone(),
+            _ => unreachable!("only group APIs come here"),
+        };
+        if !self.is_coordinator_for(&group_id) {
+            let error = Some(ErrorCode::NotCoordinator);
+            let reply = match message {
+                Message::JoinGroup { correlation_id, member_id, .. } => Message::JoinGroupResponse {
+                    correlation_id,
+                    error,
+                    generation_id: -1,
+                    protocol: String::new(),
+                    leader: String::new(),
+                    member_id,
+                    members: Vec::new(),
+                },
+                Message::SyncGroup { correlation_id, .. } => Message::SyncGroupResponse { correlation_id, error, assignment: Vec::new() },
+                Message::Heartbeat { correlation_id, .. } => Message::HeartbeatResponse { correlation_id, error },
+                Message::LeaveGroup { correlation_id, .. } => Message::LeaveGroupResponse { correlation_id, error },
+                Message::OffsetCommit { correlation_id, .. } => Message::OffsetCommitResponse { correlation_id, error, offsets: Vec::new() },
+                Message::OffsetFetch { correlation_id, .. } => Message::OffsetFetchResponse { correlation_id, error, offsets: Vec::new() },
+                _ => unreachable!(),
+            };
+            self.outbox.send(from, reply);
+            return;
+        }
+        match message {
+            Message::JoinGroup { correlation_id, group_id, member_id, client_id, session_timeout_ms, rebalance_timeout_ms, topics, .. } => {
+                self.coordinator.join(now, &mut self.rng, &mut self.outbox, from, correlation_id, &group_id, &member_id, &client_id, session_timeout_ms, rebalance_timeout_ms, topics);
+            }
+            Message::SyncGroup { correlation_id, group_id, generation_id, member_id, assignments } => {
+                self.coordinator.sync(now, &mut self.outbox, from, correlation_id, &group_id, generation_id, &member_id, assignments);
+            }
+            Message::Heartbeat { correlation_id, group_id, generation_id, member_id } => {
+                self.coordinator.heartbeat(now, &mut self.outbox, from, correlation_id, &group_id, generation_id, &member_id);
+            }
+            Message::LeaveGroup { correlation_id, group_id, member_id } => {
+                self.coordinator.leave(now, &mut self.outbox, from, correlation_id, &group_id, &member_id);
+            }
+            Message::OffsetCommit { correlation_id, group_id, generation_id, member_id, offsets } => {
+                self.handle_offset_commit(now, from, correlation_id, group_id, generation_id, member_id, offsets);
+            }
+            Message::OffsetFetch { correlation_id, group_id, partitions } => {
+                let committed = self.coordinator.committed(&group_id);
+                let offsets = partitions.into_iter().map(|tp| {
+                    let offset = committed.get(&tp).copied().unwrap_or(-1);
+                    (tp, offset)
+                }).collect();
+                self.outbox.send(from, Message::OffsetFetchResponse { correlation_id, error: None, offsets });
+            }
+            _ => unreachable!(),
+        }
+    }
+}
+
+impl Node for Broker {
+    fn handle_message(&mut self, now: Instant, from: NodeId, message: Message) {
+        match message {
+            Message::BrokerRegistrationResponse { correlation_id, broker_epoch } => {
+                if self.registration_in_flight.map(|(c, _)| c) == Some(correlation_id) {
+                    self.registration_in_flight = None;
+                    self.broker_epoch = Some(broker_epoch);
+                    self.next_heartbeat = now;
+                    if self.metadata_in_flight.is_none() {
+                        self.send_metadata_fetch(now);
+                    }
+                }
+            }
+            Message::BrokerHeartbeatResponse { correlation_id, error, is_fenced } => {
+                if self.heartbeat_in_flight.map(|(c, _)| c) == Some(correlation_id) {
+                    self.heartbeat_in_flight = None;
+                    if error == Some(ErrorCode::StaleBrokerEpoch) {
+                        self.broker_epoch = None;
+                        self.register(now);
+                    } else {
+                        self.fenced = is_fenced;
+                    }
+                }
+            }
+            Message::MetadataFetchResponse { correlation_id, base_offset, records } => {
+                if self.metadata_in_flight.map(|(c, _)| c) == Some(correlation_id) {
+                    self.metadata_in_flight = None;
+                    self.apply_metadata(now, base_offset, records);
+                    self.send_metadata_fetch(now);
+                }
+            }
+            Message::AlterPartitionResponse { correlation_id, tp, error, state } => {
+                if self.pending_alters.remove(&correlation_id).is_some() {
+                    if let Some(p) = self.partitions.get_mut(&tp) {
+                        p.pending_isr = None;
+                        if let (None, Some(state)) = (error, state) {
+                            if p.is_leader() && state.leader_epoch == p.leader_epoch() && state.partition_epoch > p.state.partition_epoch {
+                                p.update_committed_state(state);
+                            }
+                        }
+                    }
+                    self.maybe_advance_high_watermark(&tp);
+                }
+            }
+            Message::Metadata { correlation_id, topics } => {
+                let partitions = self
+                    .image
+                    .partitions
+                    .values()
+                    .filter(|p| if topics.is_empty() { p.tp.topic != OFFSETS_TOPIC } else { topics.contains(&p.tp.topic) })
+                    .cloned()
+                    .collect();
+                let brokers = self.image.live_brokers();
+                self.outbox.send(from, Message::MetadataResponse { correlation_id, brokers, partitions });
+            }
+            Message::Produce { correlation_id, acks, timeout_ms, tp, records } => {
+                self.handle_produce(now, from, correlation_id, acks, timeout_ms, tp, records);
+            }
+            Message::Fetch { correlation_id, replica_id, max_wait_ms, partitions, .. } => {
+                self.handle_fetch(now, from, correlation_id, replica_id, max_wait_ms, partitions);
+            }
+            Message::FetchResponse { correlation_id, partitions } => {
+                self.handle_fetch_response(now, from, correlation_id, partitions);
+            }
+            Message::ListOffsets { correlation_id, tp, timestamp } => {
+                let (error, offset) = match self.partitions.get(&tp).filter(|p| p.is_leader()) {
+                    None => (Some(ErrorCode::NotLeaderOrFollower), -1),
+                    Some(p) if timestamp == EARLIEST_TIMESTAMP => (None, p.log.log_start_offset()),
+                    // Consumers at read_uncommitted see the high watermark as the end.
+                    Some(p) => (None, p.log.high_watermark()),
+                };
+                self.outbox.send(from, Message::ListOffsetsResponse { correlation_id, tp, error, offset });
+            }
+            Message::FindCoordinator { correlation_id, group_id } => {
+                let tp = self.offsets_partition(&group_id);
+                let coordinator = self.image.partitions.get(&tp).and_then(|p| p.leader);
+                let error = coordinator.is_none().then_some(ErrorCode::CoordinatorNotAvailable);
+                self.outbox.send(from, Message::FindCoordinatorResponse { correlation_id, error, coordinator });
+            }
+            m @ (Message::JoinGroup { .. }
+            | Message::SyncGroup { .. }
+            | Message::Heartbeat { .. }
+            | Message::LeaveGroup { .. }
+            | Message::OffsetCommit { .. }
+            | Message::OffsetFetch { .. }) => self.coordinator_message(now, from, m),
+            other => panic!("broker {} got a message it never expects: {}", self.id, other.api_name()),
+        }
+        self.complete_delayed(now);
+        self.maybe_send_fetches(now);
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        if let Some((_, sent)) = self.registration_in_flight {
+            if now.saturating_since(sent) >= CONTROLLER_REQUEST_TIMEOUT {
+                self.register(now);
+            }
+        }
+        if let Some((_, sent)) = self.metadata_in_flight {
+            if now.saturating_since(sent) >= CONTROLLER_REQUEST_TIMEOUT {
+                self.send_metadata_fetch(now);
+            }
+        }
+        if let Some((_, sent)) = self.heartbeat_in_flight {
+            if now.saturating_since(sent) >= CONTROLLER_REQUEST_TIMEOUT {
+                self.heartbeat_in_flight = None;
+            }
+        }
+        if let Some(broker_epoch) = self.broker_epoch {
+            if now >= self.next_heartbeat && self.heartbeat_in_flight.is_none() {
+                let correlation_id = self.correlation_id();
+                self.heartbeat_in_flight = Some((correlation_id, now));
+                self.next_heartbeat = now + Duration::from_millis(self.config.broker_heartbeat_interval_ms);
+                self.outbox.send(
+                    NodeId::CONTROLLER,
+                    Message::BrokerHeartbeat { correlation_id, broker_id: self.id, broker_epoch, metadata_offset: self.metadata_offset },
+                );
+            }
+        }
+        if now >= self.next_isr_check {
+            self.next_isr_check = now + Duration::from_millis(self.config.replica_lag_time_max_ms) / 2;
+            self.check_isr(now);
+        }
+        self.coordinator.handle_timeout(now, &mut self.outbox);
+        self.complete_delayed(now);
+        self.maybe_send_fetches(now);
+    }
+
+    fn poll_effect(&mut self) -> Option<Effect> {
+        self.outbox.poll_effect()
+    }
+
+    fn poll_event(&mut self) -> Option<Event> {
+        self.outbox.poll_event()
+    }
+
+    fn poll_deadline(&self) -> Option<Instant> {
+        let mut next = self.next_isr_check;
+        let mut consider = |t: Instant| next = next.min(t);
+        if self.broker_epoch.is_some() && self.heartbeat_in_flight.is_none() {
+            consider(self.next_heartbeat);
+        }
+        for (_, sent) in [self.registration_in_flight, self.metadata_in_flight, self.heartbeat_in_flight].into_iter().flatten() {
+            consider(sent + CONTROLLER_REQUEST_TIMEOUT);
+        }
+        for f in self.fetchers.values() {
+            match f.in_flight {
+                Some((_, sent)) => consider(sent + REPLICA_FETCH_TIMEOUT),
+                None => consider(f.backoff_until),
+            }
+        }
+        for p in &self.parked_fetches {
+            consider(p.deadline);
+        }
+        for d in &self.delayed_produces {
+            consider(d.deadline);
+        }
+        if let Some(t) = self.coordinator.deadline() {
+            consider(t);
+        }
+        Some(next)
+    }
+}

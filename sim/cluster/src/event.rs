@@ -1,0 +1,164 @@
+//! Typed observations nodes report as they work, in Kafka's terms. The simulator stamps each
+//! with simulated time, node and sequence number to make the trace; the TUI's event feed, the
+//! history oracle and the expectations all read them.
+
+use crate::error::ErrorCode;
+use crate::ids::{NodeId, TopicPartition};
+use serde::{Deserialize, Serialize};
+
+/// One observation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Event {
+    // ---- controller ----
+    /// The controller registered a broker (new incarnation).
+    BrokerRegistered { broker_id: NodeId, broker_epoch: i64 },
+    /// The broker caught up with metadata and may lead partitions.
+    BrokerUnfenced { broker_id: NodeId },
+    /// The broker missed `broker.session.timeout.ms` of heartbeats.
+    BrokerFenced { broker_id: NodeId },
+    /// A topic was created.
+    TopicCreated { topic: String, partitions: i32, replication_factor: i32 },
+    /// A partition got a new leader (clean election from the ISR).
+    LeaderElected { tp: TopicPartition, leader: NodeId, leader_epoch: i32, isr: Vec<NodeId> },
+    /// No ISR member is alive: the partition is offline until one returns.
+    PartitionOffline { tp: TopicPartition, leader_epoch: i32, isr: Vec<NodeId> },
+    /// Replicas left the ISR.
+    IsrShrunk { tp: TopicPartition, removed: Vec<NodeId>, isr: Vec<NodeId>, partition_epoch: i32 },
+    /// Replicas joined the ISR.
+    IsrExpanded { tp: TopicPartition, added: Vec<NodeId>, isr: Vec<NodeId>, partition_epoch: i32 },
+
+    // ---- broker ----
+    /// The leader's high watermark moved forward.
+    HighWatermarkAdvanced { tp: TopicPartition, high_watermark: i64 },
+    /// This broker became the partition's leader.
+    BecameLeader { tp: TopicPartition, leader_epoch: i32, log_end_offset: i64 },
+    /// This broker became a follower of `leader`.
+    BecameFollower { tp: TopicPartition, leader: Option<NodeId>, leader_epoch: i32 },
+    /// A follower cut its log back after finding it diverged from the leader's.
+    LogTruncated { tp: TopicPartition, from_offset: i64, to_offset: i64 },
+    /// The broker started, recovering `recovered_batches` batches from its disk.
+    BrokerStarted { incarnation: u64, recovered_batches: usize },
+    /// A produce request was rejected or failed on the leader.
+    ProduceRejected { tp: TopicPartition, error: ErrorCode },
+    /// The group coordinator moved the group to a new generation.
+    GroupRebalanced { group: String, generation_id: i32, leader: String, members: Vec<String>, protocol: String },
+    /// A group member was removed (session expiry or leave).
+    MemberRemoved { group: String, member_id: String, reason: String },
+    /// The group started rebalancing.
+    RebalanceStarted { group: String, reason: String },
+    /// The group's offsets for a partition were committed and replicated.
+    OffsetCommitted { group: String, tp: TopicPartition, offset: i64 },
+
+    // ---- clients (the history the oracle checks) ----
+    /// A producer started sending a record (`value` is unique per run).
+    SendInvoked { producer: String, tp: TopicPartition, key: Option<String>, value: String },
+    /// The leader acknowledged the record at `offset`.
+    SendAcked { producer: String, tp: TopicPartition, offset: i64, value: String },
+    /// The record failed for good (delivery timeout or non-retriable error).
+    SendFailed { producer: String, tp: TopicPartition, value: String, error: ErrorCode },
+    /// A producer retries a request after a retriable error or a timeout.
+    SendRetried { producer: String, tp: TopicPartition, records: usize, reason: String },
+    /// A consumer's poll returned records: `(offset, value)` pairs in order.
+    Polled { consumer: String, tp: TopicPartition, records: Vec<(i64, String)> },
+    /// A consumer received its assignment for a generation.
+    AssignmentReceived { consumer: String, group: String, generation_id: i32, partitions: Vec<TopicPartition> },
+    /// A consumer found no committed offset and reset by `auto.offset.reset`.
+    OffsetReset { consumer: String, tp: TopicPartition, offset: i64, policy: String },
+}
+
+impl Event {
+    /// One line of plain words for the event feed, without the time and node.
+    pub fn describe(&self) -> String {
+        fn ids(v: &[NodeId]) -> String {
+            v.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(",")
+        }
+        match self {
+            Event::BrokerRegistered { broker_id, broker_epoch } => {
+                format!("broker {broker_id} registered (broker epoch {broker_epoch})")
+            }
+            Event::BrokerUnfenced { broker_id } => format!("broker {broker_id} unfenced: it may lead partitions"),
+            Event::BrokerFenced { broker_id } => {
+                format!("broker {broker_id} fenced: no heartbeat within broker.session.timeout.ms")
+            }
+            Event::TopicCreated { topic, partitions, replication_factor } => {
+                format!("topic {topic} created: {partitions} partitions, replication factor {replication_factor}")
+            }
+            Event::LeaderElected { tp, leader, leader_epoch, isr } => {
+                format!("{tp}: broker {leader} elected leader (leader epoch {leader_epoch}, isr [{}])", ids(isr))
+            }
+            Event::PartitionOffline { tp, isr, .. } => {
+                format!("{tp}: OFFLINE, no live replica in isr [{}]", ids(isr))
+            }
+            Event::IsrShrunk { tp, removed, isr, .. } => {
+                format!("{tp}: isr shrunk, removed [{}], isr now [{}]", ids(removed), ids(isr))
+            }
+            Event::IsrExpanded { tp, added, isr, .. } => {
+                format!("{tp}: isr expanded, added [{}], isr now [{}]", ids(added), ids(isr))
+            }
+            Event::HighWatermarkAdvanced { tp, high_watermark } => {
+                format!("{tp}: high watermark now {high_watermark}")
+            }
+            Event::BecameLeader { tp, leader_epoch, log_end_offset } => {
+                format!("{tp}: now leader in epoch {leader_epoch} at log end offset {log_end_offset}")
+            }
+            Event::BecameFollower { tp, leader, leader_epoch } => match leader {
+                Some(l) => format!("{tp}: now follower of broker {l} (leader epoch {leader_epoch})"),
+                None => format!("{tp}: now follower, no leader (leader epoch {leader_epoch})"),
+            },
+            Event::LogTruncated { tp, from_offset, to_offset } => format!(
+                "{tp}: log truncated from {from_offset} to {to_offset}: {} record(s) dropped",
+                from_offset - to_offset
+            ),
+            Event::BrokerStarted { incarnation, recovered_batches } => {
+                format!("broker started (incarnation {incarnation}), recovered {recovered_batches} batch(es) from disk")
+            }
+            Event::ProduceRejected { tp, error } => format!("{tp}: produce rejected with {error}"),
+            Event::GroupRebalanced { group, generation_id, members, protocol, .. } => format!(
+                "group {group}: generation {generation_id} with {} member(s), assignor {protocol}",
+                members.len()
+            ),
+            Event::MemberRemoved { group, member_id, reason } => {
+                format!("group {group}: member {member_id} removed ({reason})")
+            }
+            Event::RebalanceStarted { group, reason } => format!("group {group}: rebalance started ({reason})"),
+            Event::OffsetCommitted { group, tp, offset } => format!("group {group}: committed {tp} at {offset}"),
+            Event::SendInvoked { producer, tp, value, .. } => format!("{producer} sends {value} to {tp}"),
+            Event::SendAcked { producer, tp, offset, value } => {
+                format!("{producer}: {value} acknowledged at {tp} offset {offset}")
+            }
+            Event::SendFailed { producer, tp, value, error } => format!("{producer}: {value} to {tp} failed with {error}"),
+            Event::SendRetried { producer, tp, records, reason } => {
+                format!("{producer}: retrying {records} record(s) to {tp} ({reason})")
+            }
+            Event::Polled { consumer, tp, records } => match (records.first(), records.last()) {
+                (Some(first), Some(last)) => format!(
+                    "{consumer} polled {} record(s) from {tp}, offsets {}..={}",
+                    records.len(),
+                    first.0,
+                    last.0
+                ),
+                _ => format!("{consumer} polled nothing from {tp}"),
+            },
+            Event::AssignmentReceived { consumer, group, generation_id, partitions } => format!(
+                "{consumer} assigned [{}] in group {group} generation {generation_id}",
+                partitions.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", ")
+            ),
+            Event::OffsetReset { consumer, tp, offset, policy } => {
+                format!("{consumer}: no committed offset for {tp}, auto.offset.reset={policy} → {offset}")
+            }
+        }
+    }
+
+    /// Whether the event is routine traffic (high-watermark moves and per-record history) that
+    /// the event feed hides unless asked.
+    pub fn is_routine(&self) -> bool {
+        matches!(
+            self,
+            Event::HighWatermarkAdvanced { .. }
+                | Event::SendInvoked { .. }
+                | Event::SendAcked { .. }
+                | Event::Polled { .. }
+                | Event::OffsetCommitted { .. }
+        )
+    }
+}

@@ -1,0 +1,32 @@
+//! The system under test: a Kafka-like cluster as pure, sans-IO state machines.
+//!
+//! Everything that would run on a real broker, controller or client lives here: the partition
+//! log, replication with ISR and high watermark, the controller's elections, the group
+//! coordinator, and the producer and consumer clients. Nothing here touches a clock, a socket,
+//! a thread or global randomness: every input carries `now`, every output is an
+//! [`node::Effect`] the host executes, and randomness comes from a seeded per-node PRNG. That
+//! is what lets the `sim` crate run it deterministically, and what lets unit tests drive it
+//! with exact inputs.
+
+pub mod assignor;
+pub mod broker;
+pub mod config;
+pub mod consumer;
+pub mod controller;
+pub mod error;
+pub mod event;
+pub mod group;
+pub mod ids;
+pub mod log;
+pub mod metadata;
+pub mod node;
+pub mod partition;
+pub mod partitioner;
+pub mod producer;
+pub mod protocol;
+pub mod record;
+pub mod time;
+
+/// The record header carrying a send's unique id (`producer#sequence`), read by the history
+/// oracle.
+pub const ID_HEADER: &str = "kafkalab.id";

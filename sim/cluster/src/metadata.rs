@@ -1,0 +1,113 @@
+//! Cluster metadata: the records the controller writes and the image every broker folds them
+//! into (KIP-631; apache/kafka: metadata/src/main/resources/common/metadata/).
+
+use crate::ids::{NodeId, TopicPartition};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The committed state of one partition, as a `PartitionRecord` / `PartitionChangeRecord`
+/// leaves it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionState {
+    /// The partition.
+    pub tp: TopicPartition,
+    /// Assigned replicas in preference order; the first is the preferred leader.
+    pub replicas: Vec<NodeId>,
+    /// In-sync replicas, leader included.
+    pub isr: Vec<NodeId>,
+    /// The leader, or `None` when the partition is offline.
+    pub leader: Option<NodeId>,
+    /// Bumped on every leader change.
+    pub leader_epoch: i32,
+    /// Bumped on every change to this record (KIP-497).
+    pub partition_epoch: i32,
+}
+
+/// A record in the metadata log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MetadataRecord {
+    /// `RegisterBrokerRecord`; the record's offset is the broker epoch.
+    RegisterBroker { broker_id: NodeId, incarnation: u64, broker_epoch: i64 },
+    /// `FenceBrokerRecord`: the broker missed its session; it leads nothing and is in no ISR
+    /// it could be removed from.
+    FenceBroker { broker_id: NodeId },
+    /// `UnfenceBrokerRecord`: the broker caught up with the metadata log and may lead.
+    UnfenceBroker { broker_id: NodeId },
+    /// `TopicRecord` plus the topic's `min.insync.replicas` (a `ConfigRecord` in Kafka).
+    Topic { name: String, partitions: i32, replication_factor: i32, min_insync_replicas: i32, internal: bool },
+    /// `PartitionRecord` or `PartitionChangeRecord`, carried as the full new state.
+    Partition(PartitionState),
+}
+
+/// Everything a broker knows about the cluster, folded from committed metadata records.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MetadataImage {
+    /// Registered brokers and whether each is fenced, by id.
+    pub brokers: BTreeMap<NodeId, BrokerRegistration>,
+    /// Topics by name.
+    pub topics: BTreeMap<String, TopicImage>,
+    /// Partitions.
+    pub partitions: BTreeMap<TopicPartition, PartitionState>,
+}
+
+/// A broker's registration as the image holds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BrokerRegistration {
+    /// Offset of the registration record.
+    pub broker_epoch: i64,
+    /// Whether the controller has fenced it.
+    pub fenced: bool,
+}
+
+/// A topic as the image holds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TopicImage {
+    /// Number of partitions.
+    pub partitions: i32,
+    /// Replicas per partition.
+    pub replication_factor: i32,
+    /// `min.insync.replicas`, already capped by the replication factor.
+    pub min_insync_replicas: i32,
+    /// Internal topics (`__consumer_offsets`) are hidden from `--describe` by default.
+    pub internal: bool,
+}
+
+impl MetadataImage {
+    /// Folds one record into the image.
+    pub fn apply(&mut self, record: &MetadataRecord) {
+        match record {
+            MetadataRecord::RegisterBroker { broker_id, broker_epoch, .. } => {
+                self.brokers.insert(*broker_id, BrokerRegistration { broker_epoch: *broker_epoch, fenced: true });
+            }
+            MetadataRecord::FenceBroker { broker_id } => {
+                if let Some(b) = self.brokers.get_mut(broker_id) {
+                    b.fenced = true;
+                }
+            }
+            MetadataRecord::UnfenceBroker { broker_id } => {
+                if let Some(b) = self.brokers.get_mut(broker_id) {
+                    b.fenced = false;
+                }
+            }
+            MetadataRecord::Topic { name, partitions, replication_factor, min_insync_replicas, internal } => {
+                self.topics.insert(
+                    name.clone(),
+                    TopicImage {
+                        partitions: *partitions,
+                        replication_factor: *replication_factor,
+                        min_insync_replicas: *min_insync_replicas,
+                        internal: *internal,
+                    },
+                );
+            }
+            MetadataRecord::Partition(state) => {
+                self.partitions.insert(state.tp.clone(), state.clone());
+            }
+        }
+    }
+
+    /// Brokers that are registered and not fenced.
+    pub fn live_brokers(&self) -> Vec<NodeId> {
+        self.brokers.iter().filter(|(_, b)| !b.fenced).map(|(id, _)| *id).collect()
+    }
+}

@@ -1,0 +1,331 @@
+//! One partition on one broker: its log plus the replication state Kafka keeps in
+//! `kafka.cluster.Partition` (apache/kafka: core/src/main/scala/kafka/cluster/Partition.scala).
+//!
+//! As leader it tracks every follower's log end offset and caught-up time, advances the high
+//! watermark by Kafka's rule, and decides when the ISR must shrink or may expand. As follower it
+//! only holds its log and the high watermark it learned from the leader.
+
+use crate::ids::{NodeId, TopicPartition};
+use crate::log::PartitionLog;
+use crate::metadata::PartitionState;
+use crate::time::Instant;
+use core::time::Duration;
+use std::collections::BTreeMap;
+
+/// What the leader knows about one follower, learned only from that follower's fetches
+/// (`kafka.cluster.Replica` / `ReplicaState`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FollowerState {
+    /// The follower's LEO as of its last fetch (its `fetch_offset`), -1 until it fetches.
+    pub log_end_offset: i64,
+    /// The last time the follower was caught up (see [`Partition::record_follower_fetch`]).
+    pub last_caught_up_time: Instant,
+    /// When its last fetch arrived.
+    pub last_fetch_time: Instant,
+    /// The leader's LEO when that fetch arrived.
+    pub last_fetch_leader_log_end_offset: i64,
+}
+
+/// An ISR change the leader proposed to the controller and awaits (KIP-497).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingIsrChange {
+    /// The proposed ISR.
+    pub isr: Vec<NodeId>,
+    /// When the `AlterPartition` was sent.
+    pub sent_at: Instant,
+}
+
+/// A partition replica on a broker.
+#[derive(Clone, Debug)]
+pub struct Partition {
+    /// The partition.
+    pub tp: TopicPartition,
+    /// This broker.
+    pub local: NodeId,
+    /// The replica's log.
+    pub log: PartitionLog,
+    /// The committed partition state from metadata (replicas, ISR, leader, epochs).
+    pub state: PartitionState,
+    /// Effective `min.insync.replicas`.
+    pub min_insync_replicas: i32,
+    /// Follower states, when this replica leads.
+    pub followers: BTreeMap<NodeId, FollowerState>,
+    /// An ISR change in flight, when this replica leads.
+    pub pending_isr: Option<PendingIsrChange>,
+}
+
+impl Partition {
+    /// A replica with `log`, in the role `state` gives it.
+    pub fn new(local: NodeId, log: PartitionLog, state: PartitionState, min_insync_replicas: i32) -> Partition {
+        Partition {
+            tp: state.tp.clone(),
+            local,
+            log,
+            state,
+            min_insync_replicas,
+            followers: BTreeMap::new(),
+            pending_isr: None,
+        }
+    }
+
+    /// Whether this replica leads the partition.
+    pub fn is_leader(&self) -> bool {
+        self.state.leader == Some(self.local)
+    }
+
+    /// The leader epoch this replica is in.
+    pub fn leader_epoch(&self) -> i32 {
+        self.state.leader_epoch
+    }
+
+    /// The committed ISR.
+    pub fn isr(&self) -> &[NodeId] {
+        &self.state.isr
+    }
+
+    /// The maximal ISR: the committed ISR plus replicas a pending change adds. Removals count
+    /// only once committed, so the leader never under-counts copies while waiting (KIP-497).
+    pub fn maximal_isr(&self) -> Vec<NodeId> {
+        let mut isr = self.state.isr.clone();
+        if let Some(pending) = &self.pending_isr {
+            for b in &pending.isr {
+                if !isr.contains(b) {
+                    isr.push(*b);
+                }
+            }
+        }
+        isr
+    }
+
+    /// Becomes leader in `state.leader_epoch` (`Partition.makeLeader`): the epoch starts at the
+    /// current LEO, and every follower's state restarts as caught up now with an unknown LEO,
+    /// so nobody is dropped from the ISR for time spent before this election.
+    pub fn make_leader(&mut self, now: Instant, state: PartitionState) {
+        self.log.assign_epoch_start(state.leader_epoch);
+        self.followers = state
+            .replicas
+            .iter()
+            .filter(|r| **r != self.local)
+            .map(|r| {
+                (
+                    *r,
+                    FollowerState {
+                        log_end_offset: -1,
+                        last_caught_up_time: now,
+                        last_fetch_time: now,
+                        last_fetch_leader_log_end_offset: -1,
+                    },
+                )
+            })
+            .collect();
+        self.pending_isr = None;
+        self.state = state;
+    }
+
+    /// Becomes a follower (or leaderless replica) in `state.leader_epoch`.
+    pub fn make_follower(&mut self, state: PartitionState) {
+        self.followers.clear();
+        self.pending_isr = None;
+        self.state = state;
+    }
+
+    /// Applies a committed state with the same leader and epoch (an ISR change).
+    pub fn update_committed_state(&mut self, state: PartitionState) {
+        if let Some(pending) = &self.pending_isr {
+            if state.partition_epoch > self.state.partition_epoch || pending.isr == state.isr {
+                self.pending_isr = None;
+            }
+        }
+        self.state = state;
+    }
+
+    /// Updates a follower's state from a fetch at `fetch_offset` (`Replica.updateFetchState`):
+    /// caught up now if it asked for the leader's LEO; caught up as of its previous fetch if it
+    /// asked for at least what the LEO was then; otherwise unchanged. This keeps a follower in
+    /// sync under a steady trickle of writes.
+    pub fn record_follower_fetch(&mut self, now: Instant, follower: NodeId, fetch_offset: i64) {
+        let leader_leo = self.log.log_end_offset();
+        if let Some(f) = self.followers.get_mut(&follower) {
+            if fetch_offset >= leader_leo {
+                f.last_caught_up_time = now;
+            } else if fetch_offset >= f.last_fetch_leader_log_end_offset {
+                f.last_caught_up_time = f.last_caught_up_time.max(f.last_fetch_time);
+            }
+            f.log_end_offset = fetch_offset;
+            f.last_fetch_time = now;
+            f.last_fetch_leader_log_end_offset = leader_leo;
+        }
+    }
+
+    /// Leader high-watermark rule (`Partition.maybeIncrementLeaderHW`), in the 3.7+ era:
+    /// frozen while the committed ISR is below `min.insync.replicas` (KAFKA-15583); otherwise
+    /// the smallest LEO among the leader and the maximal ISR's followers; never lowered.
+    /// Returns the new high watermark when it moved.
+    pub fn maybe_advance_high_watermark(&mut self) -> Option<i64> {
+        if !self.is_leader() {
+            return None;
+        }
+        if (self.state.isr.len() as i32) < self.min_insync_replicas {
+            return None;
+        }
+        let mut candidate = self.log.log_end_offset();
+        for replica in self.maximal_isr() {
+            if replica == self.local {
+                continue;
+            }
+            let leo = self.followers.get(&replica).map_or(-1, |f| f.log_end_offset);
+            if leo < 0 {
+                // An ISR member that has not fetched since this election holds the HW back.
+                return None;
+            }
+            candidate = candidate.min(leo);
+        }
+        if candidate > self.log.high_watermark() {
+            self.log.set_high_watermark(candidate);
+            Some(candidate)
+        } else {
+            None
+        }
+    }
+
+    /// ISR followers that are not caught up (`Partition.getOutOfSyncReplicas`): their last
+    /// caught-up time is more than `replica.lag.time.max.ms` ago.
+    pub fn out_of_sync_replicas(&self, now: Instant, replica_lag_time_max: Duration) -> Vec<NodeId> {
+        self.state
+            .isr
+            .iter()
+            .copied()
+            .filter(|r| *r != self.local)
+            .filter(|r| {
+                self.followers.get(r).is_some_and(|f| {
+                    f.log_end_offset != self.log.log_end_offset()
+                        && now.saturating_since(f.last_caught_up_time) > replica_lag_time_max
+                })
+            })
+            .collect()
+    }
+
+    /// Whether `follower`, not in the ISR, may join it (`isFollowerInSync`): its LEO is at least
+    /// the high watermark and at least the start of the leader's current epoch.
+    pub fn may_join_isr(&self, follower: NodeId) -> bool {
+        if self.state.isr.contains(&follower) {
+            return false;
+        }
+        let Some(f) = self.followers.get(&follower) else { return false };
+        let epoch_start = self
+            .log
+            .epochs()
+            .entries()
+            .iter()
+            .find(|(e, _)| *e == self.state.leader_epoch)
+            .map_or(0, |(_, s)| *s);
+        f.log_end_offset >= self.log.high_watermark() && f.log_end_offset >= epoch_start
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::Record;
+    use std::sync::Arc;
+
+    const A: NodeId = NodeId(1);
+    const B: NodeId = NodeId(2);
+    const C: NodeId = NodeId(3);
+
+    fn leader_with(isr: Vec<NodeId>, min_isr: i32, records: usize) -> Partition {
+        let state = PartitionState {
+            tp: TopicPartition::new("orders", 0),
+            replicas: vec![A, B, C],
+            isr,
+            leader: Some(A),
+            leader_epoch: 0,
+            partition_epoch: 0,
+        };
+        let mut p = Partition::new(A, PartitionLog::new(), state.clone(), min_isr);
+        p.make_leader(Instant::ZERO, state);
+        for i in 0..records {
+            let value = Arc::from(format!("v{i}"));
+            let record = Record { offset_delta: 0, timestamp_ms: 0, key: None, value: Some(value), headers: vec![] };
+            p.log.append_as_leader(0, vec![record], 0);
+        }
+        p
+    }
+
+    #[test]
+    fn high_watermark_is_the_smallest_isr_log_end_offset() {
+        // The reference's example: LEOs 10/8/6 → HW 6.
+        let mut p = leader_with(vec![A, B, C], 2, 10);
+        p.record_follower_fetch(Instant::from_millis(1), B, 8);
+        assert_eq!(p.maybe_advance_high_watermark(), None, "C has not fetched yet");
+        p.record_follower_fetch(Instant::from_millis(1), C, 6);
+        assert_eq!(p.maybe_advance_high_watermark(), Some(6));
+        // C leaves the ISR: HW moves to B's LEO.
+        let mut state = p.state.clone();
+        state.isr = vec![A, B];
+        state.partition_epoch = 1;
+        p.update_committed_state(state);
+        assert_eq!(p.maybe_advance_high_watermark(), Some(8));
+    }
+
+    #[test]
+    fn high_watermark_never_goes_down_and_freezes_below_min_isr() {
+        let mut p = leader_with(vec![A, B], 2, 5);
+        p.record_follower_fetch(Instant::from_millis(1), B, 5);
+        assert_eq!(p.maybe_advance_high_watermark(), Some(5));
+        p.record_follower_fetch(Instant::from_millis(2), B, 3);
+        assert_eq!(p.maybe_advance_high_watermark(), None);
+        assert_eq!(p.log.high_watermark(), 5);
+        // ISR {A} below min ISR 2: new leader appends do not commit (KAFKA-15583).
+        let mut state = p.state.clone();
+        state.isr = vec![A];
+        state.partition_epoch = 1;
+        p.update_committed_state(state);
+        let record = Record { offset_delta: 0, timestamp_ms: 0, key: None, value: Some(Arc::from("x")), headers: vec![] };
+        p.log.append_as_leader(0, vec![record], 0);
+        assert_eq!(p.maybe_advance_high_watermark(), None);
+        assert_eq!(p.log.high_watermark(), 5);
+    }
+
+    #[test]
+    fn a_pending_isr_addition_counts_for_the_high_watermark() {
+        let mut p = leader_with(vec![A], 1, 4);
+        assert_eq!(p.maybe_advance_high_watermark(), Some(4));
+        p.record_follower_fetch(Instant::from_millis(1), B, 4);
+        assert!(p.may_join_isr(B));
+        p.pending_isr = Some(PendingIsrChange { isr: vec![A, B], sent_at: Instant::from_millis(1) });
+        let record = Record { offset_delta: 0, timestamp_ms: 0, key: None, value: Some(Arc::from("y")), headers: vec![] };
+        p.log.append_as_leader(0, vec![record], 0);
+        assert_eq!(p.maybe_advance_high_watermark(), None, "B (pending) has not fetched offset 4 yet");
+        p.record_follower_fetch(Instant::from_millis(2), B, 5);
+        assert_eq!(p.maybe_advance_high_watermark(), Some(5));
+    }
+
+    #[test]
+    fn a_stuck_follower_falls_out_of_sync_after_the_lag_time() {
+        let lag = Duration::from_millis(30_000);
+        let mut p = leader_with(vec![A, B, C], 1, 3);
+        p.record_follower_fetch(Instant::from_millis(100), B, 3);
+        p.record_follower_fetch(Instant::from_millis(100), C, 1);
+        // At 30.0s C (caught up at election time 0) is not yet past the lag time...
+        assert!(p.out_of_sync_replicas(Instant::from_millis(30_000), lag).is_empty());
+        // ...but a little later it is, while B (caught up) stays.
+        assert_eq!(p.out_of_sync_replicas(Instant::from_millis(30_001), lag), vec![C]);
+        // A follower that keeps up with a trickle of writes stays in sync: it fetched at least
+        // the LEO the leader had at its previous fetch.
+        p.record_follower_fetch(Instant::from_millis(29_000), C, 3);
+        assert!(p.out_of_sync_replicas(Instant::from_millis(40_000), lag).is_empty());
+    }
+
+    #[test]
+    fn a_follower_joins_the_isr_only_once_it_reaches_the_high_watermark_and_epoch_start() {
+        let mut p = leader_with(vec![A, B], 1, 6);
+        p.record_follower_fetch(Instant::from_millis(1), B, 6);
+        p.maybe_advance_high_watermark();
+        p.record_follower_fetch(Instant::from_millis(1), C, 5);
+        assert!(!p.may_join_isr(C));
+        p.record_follower_fetch(Instant::from_millis(2), C, 6);
+        assert!(p.may_join_isr(C));
+        assert!(!p.may_join_isr(B), "already in the ISR");
+    }
+}

@@ -1,0 +1,86 @@
+//! The trace: every observation of a run, stamped with simulated time, node and sequence
+//! number, and a running digest over all of it.
+//!
+//! Same scenario + seed + build ⇒ byte-identical records and digest. The digest is SHA-256
+//! over each record's canonical JSON line, so two runs can be compared by one string and a
+//! divergence found by comparing records.
+
+use cluster::event::Event;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// What a record says.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TraceBody {
+    /// A node's observation.
+    Event(Event),
+    /// The supervisor applied a fault (`crash broker 2`, `partition [1] | [2, 3]`, ...).
+    Fault(String),
+    /// A narration line from the scenario.
+    Narration(String),
+}
+
+/// One record of the trace.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TraceRecord {
+    /// Position in the trace, from 0.
+    pub seq: u64,
+    /// Simulated time, in nanoseconds since the run started.
+    pub time_ns: u64,
+    /// Who observed it: `broker 1`, `controller`, a client id, or `world`.
+    pub node: String,
+    /// What happened.
+    pub body: TraceBody,
+}
+
+impl TraceRecord {
+    /// Simulated time in milliseconds.
+    pub fn time_ms(&self) -> u64 {
+        self.time_ns / 1_000_000
+    }
+
+    /// One line of plain words: `  12.345s  broker 2   orders-0: isr shrunk ...`.
+    pub fn describe(&self) -> String {
+        let text = match &self.body {
+            TraceBody::Event(e) => e.describe(),
+            TraceBody::Fault(f) => format!("FAULT: {f}"),
+            TraceBody::Narration(n) => n.clone(),
+        };
+        let ms = self.time_ms();
+        format!("{:>4}.{:03}s  {:<12} {}", ms / 1000, ms % 1000, self.node, text)
+    }
+
+    /// Whether this is routine traffic the event feed hides by default.
+    pub fn is_routine(&self) -> bool {
+        matches!(&self.body, TraceBody::Event(e) if e.is_routine())
+    }
+}
+
+/// Collects records in order and keeps the running digest.
+#[derive(Clone, Debug, Default)]
+pub struct Trace {
+    records: Vec<TraceRecord>,
+    hasher: Sha256,
+}
+
+impl Trace {
+    /// Appends a record, assigning its sequence number.
+    pub fn push(&mut self, time_ns: u64, node: String, body: TraceBody) {
+        let record = TraceRecord { seq: self.records.len() as u64, time_ns, node, body };
+        let line = serde_json::to_string(&record).expect("trace records serialise");
+        self.hasher.update(line.as_bytes());
+        self.hasher.update(b"\n");
+        self.records.push(record);
+    }
+
+    /// All records so far.
+    pub fn records(&self) -> &[TraceRecord] {
+        &self.records
+    }
+
+    /// The digest of every record so far, as 16 hex digits (the first 64 bits of SHA-256).
+    pub fn digest(&self) -> String {
+        let full = self.hasher.clone().finalize();
+        full.iter().take(8).map(|b| format!("{b:02x}")).collect()
+    }
+}

@@ -1,0 +1,166 @@
+//! What a front end sees of a run: the cluster described the way Kafka's command-line tools
+//! describe it, plus the state of every node. `kafkalab run` prints these, `--json` serialises
+//! them, and the TUI draws them.
+//!
+//! The JSON field names are a public contract (`kafkalab run --json`): later work adds fields
+//! and never renames them.
+
+use serde::{Deserialize, Serialize};
+
+/// One partition, as a line of `kafka-topics.sh --describe` shows it, plus the offsets Kafka
+/// keeps per replica.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionDescription {
+    /// Partition index.
+    pub partition: i32,
+    /// Leader broker id, `None` when the partition is offline.
+    pub leader: Option<i32>,
+    /// Current leader epoch.
+    pub leader_epoch: i32,
+    /// Assigned replicas, preferred leader first.
+    pub replicas: Vec<i32>,
+    /// In-sync replicas.
+    pub isr: Vec<i32>,
+    /// The leader's log start offset (or the best replica's when offline).
+    pub log_start_offset: i64,
+    /// The leader's high watermark.
+    pub high_watermark: i64,
+    /// The leader's log end offset.
+    pub log_end_offset: i64,
+    /// Every replica's view: `(broker, log_end_offset, high_watermark)`, `None` offsets for a
+    /// replica whose broker is down.
+    pub replica_offsets: Vec<ReplicaOffsets>,
+}
+
+/// One replica's offsets.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplicaOffsets {
+    /// Broker id.
+    pub broker: i32,
+    /// Log end offset, `None` when the broker is down.
+    pub log_end_offset: Option<i64>,
+    /// This replica's high watermark, `None` when the broker is down.
+    pub high_watermark: Option<i64>,
+}
+
+/// A topic, as `kafka-topics.sh --describe` shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopicDescription {
+    /// Topic name.
+    pub name: String,
+    /// Replication factor.
+    pub replication_factor: i32,
+    /// Effective `min.insync.replicas`.
+    pub min_insync_replicas: i32,
+    /// Partitions in order.
+    pub partitions: Vec<PartitionDescription>,
+}
+
+/// A partition assigned to a member.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct AssignedPartition {
+    /// Topic name.
+    pub topic: String,
+    /// Partition index.
+    pub partition: i32,
+}
+
+/// A group member, as `kafka-consumer-groups.sh --describe --members --verbose` shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberDescription {
+    /// Coordinator-assigned member id (`CONSUMER-ID`).
+    pub member_id: String,
+    /// The consumer's `client.id` (the scenario's client id).
+    pub client_id: String,
+    /// Static membership id, if any.
+    pub group_instance_id: Option<String>,
+    /// Assigned partitions.
+    pub assignment: Vec<AssignedPartition>,
+}
+
+/// Committed offset and lag of one partition, as `kafka-consumer-groups.sh --describe` shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OffsetDescription {
+    /// Topic name.
+    pub topic: String,
+    /// Partition index.
+    pub partition: i32,
+    /// Committed offset, `None` when nothing is committed (`-` in Kafka's table).
+    pub committed_offset: Option<i64>,
+    /// The partition's log end offset as consumers see it (the high watermark).
+    pub log_end_offset: i64,
+    /// `log_end_offset - committed_offset`, `None` when nothing is committed.
+    pub lag: Option<i64>,
+    /// Member id owning the partition, if any.
+    pub consumer_id: Option<String>,
+    /// Client id owning the partition, if any.
+    pub client_id: Option<String>,
+}
+
+/// A consumer group.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupDescription {
+    /// `group.id`.
+    pub group: String,
+    /// `Empty`, `PreparingRebalance`, `CompletingRebalance`, `Stable` or `Dead`.
+    pub state: String,
+    /// Current generation.
+    pub generation_id: i32,
+    /// Assignor in use (`range`), empty before the first rebalance.
+    pub protocol: String,
+    /// Coordinator broker, `None` when unknown.
+    pub coordinator: Option<i32>,
+    /// Members.
+    pub members: Vec<MemberDescription>,
+    /// Offsets and lag per partition of the subscribed topics.
+    pub offsets: Vec<OffsetDescription>,
+}
+
+/// A broker's state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BrokerView {
+    /// Broker id.
+    pub id: i32,
+    /// Whether the process is running.
+    pub up: bool,
+    /// Whether the controller has fenced it.
+    pub fenced: bool,
+    /// Partitions it leads (user topics).
+    pub leader_count: usize,
+    /// Replicas it hosts (user topics).
+    pub replica_count: usize,
+}
+
+/// A client's state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientView {
+    /// Scenario client id.
+    pub id: String,
+    /// `producer` or `consumer`.
+    pub kind: String,
+    /// Whether the process is running.
+    pub up: bool,
+    /// Producer: records acknowledged; consumer: records polled.
+    pub records: u64,
+    /// A short state word (`sending`, `stable`, `joining`, ...).
+    pub state: String,
+}
+
+/// Everything a front end draws at one moment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterView {
+    /// Simulated time, in milliseconds.
+    pub time_ms: u64,
+    /// The scenario's duration, in milliseconds.
+    pub duration_ms: u64,
+    /// Whether the controller is up.
+    pub controller_up: bool,
+    /// Brokers by id.
+    pub brokers: Vec<BrokerView>,
+    /// Clients in scenario order.
+    pub clients: Vec<ClientView>,
+    /// User topics by name.
+    pub topics: Vec<TopicDescription>,
+    /// Groups by name.
+    pub groups: Vec<GroupDescription>,
+}

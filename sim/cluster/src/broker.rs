@@ -208,6 +208,11 @@ impl Broker {
         self.partitions.get(tp).map(|p| &p.log)
     }
 
+    /// The metadata image this broker has folded so far.
+    pub fn image(&self) -> &MetadataImage {
+        &self.image
+    }
+
     /// A cheap snapshot for checkers and views.
     pub fn status(&self) -> BrokerStatus {
         BrokerStatus {

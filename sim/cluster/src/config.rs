@@ -375,7 +375,9 @@ impl TopicConfig {
             None => None,
             Some(_) => Some(int(map, "min.insync.replicas", 1, 1, KAFKA_INT_MAX)?),
         };
-        Ok(TopicConfig { min_insync_replicas })
+        Ok(TopicConfig {
+            min_insync_replicas,
+        })
     }
 }
 
@@ -476,11 +478,27 @@ impl ProducerConfig {
         let linger_ms = millis(map, "linger.ms", d.linger_ms, 0, KAFKA_LONG_MAX)?;
         let batch_size = bytes(map, "batch.size", d.batch_size as u64, 0, KAFKA_INT_MAX)? as usize;
         let retries = count(map, "retries", u64::from(d.retries), 0, KAFKA_INT_MAX)? as u32;
-        let retry_backoff_ms = millis(map, "retry.backoff.ms", d.retry_backoff_ms, 0, KAFKA_LONG_MAX)?;
-        let request_timeout_ms =
-            millis(map, "request.timeout.ms", d.request_timeout_ms, 0, KAFKA_INT_MAX)?;
-        let mut delivery_timeout_ms =
-            millis(map, "delivery.timeout.ms", d.delivery_timeout_ms, 0, KAFKA_INT_MAX)?;
+        let retry_backoff_ms = millis(
+            map,
+            "retry.backoff.ms",
+            d.retry_backoff_ms,
+            0,
+            KAFKA_LONG_MAX,
+        )?;
+        let request_timeout_ms = millis(
+            map,
+            "request.timeout.ms",
+            d.request_timeout_ms,
+            0,
+            KAFKA_INT_MAX,
+        )?;
+        let mut delivery_timeout_ms = millis(
+            map,
+            "delivery.timeout.ms",
+            d.delivery_timeout_ms,
+            0,
+            KAFKA_INT_MAX,
+        )?;
         let max_in_flight = count(
             map,
             "max.in.flight.requests.per.connection",
@@ -538,9 +556,7 @@ impl ProducerConfig {
                         "\"enable.idempotence\" is \"true\" but \"acks\" is \"{acks}\": Kafka \
                          requires acks to be all in order to use the idempotent producer"
                     ),
-                    Some(
-                        "set \"acks\" to \"all\" or \"enable.idempotence\" to \"false\"".into(),
-                    ),
+                    Some("set \"acks\" to \"all\" or \"enable.idempotence\" to \"false\"".into()),
                 ));
             }
             enable_idempotence = false;
@@ -693,19 +709,49 @@ impl ConsumerConfig {
             0,
             KAFKA_INT_MAX,
         )?;
-        let session_timeout_ms =
-            millis(map, "session.timeout.ms", d.session_timeout_ms, 1, KAFKA_INT_MAX)?;
+        let session_timeout_ms = millis(
+            map,
+            "session.timeout.ms",
+            d.session_timeout_ms,
+            1,
+            KAFKA_INT_MAX,
+        )?;
         // A zero period would make the heartbeat timer fire forever at one instant.
-        let heartbeat_interval_ms =
-            millis(map, "heartbeat.interval.ms", d.heartbeat_interval_ms, 1, KAFKA_INT_MAX)?;
-        let max_poll_records =
-            count(map, "max.poll.records", u64::from(d.max_poll_records), 1, KAFKA_INT_MAX)? as u32;
-        let max_poll_interval_ms =
-            millis(map, "max.poll.interval.ms", d.max_poll_interval_ms, 1, KAFKA_INT_MAX)?;
-        let fetch_max_wait_ms =
-            millis(map, "fetch.max.wait.ms", d.fetch_max_wait_ms, 0, KAFKA_INT_MAX)?;
-        let fetch_min_bytes =
-            bytes(map, "fetch.min.bytes", u64::from(d.fetch_min_bytes), 0, KAFKA_INT_MAX)? as u32;
+        let heartbeat_interval_ms = millis(
+            map,
+            "heartbeat.interval.ms",
+            d.heartbeat_interval_ms,
+            1,
+            KAFKA_INT_MAX,
+        )?;
+        let max_poll_records = count(
+            map,
+            "max.poll.records",
+            u64::from(d.max_poll_records),
+            1,
+            KAFKA_INT_MAX,
+        )? as u32;
+        let max_poll_interval_ms = millis(
+            map,
+            "max.poll.interval.ms",
+            d.max_poll_interval_ms,
+            1,
+            KAFKA_INT_MAX,
+        )?;
+        let fetch_max_wait_ms = millis(
+            map,
+            "fetch.max.wait.ms",
+            d.fetch_max_wait_ms,
+            0,
+            KAFKA_INT_MAX,
+        )?;
+        let fetch_min_bytes = bytes(
+            map,
+            "fetch.min.bytes",
+            u64::from(d.fetch_min_bytes),
+            0,
+            KAFKA_INT_MAX,
+        )? as u32;
         let partition_assignment_strategy = match raw(map, "partition.assignment.strategy") {
             None => d.partition_assignment_strategy,
             Some(value) => assignor(value)?,
@@ -768,7 +814,10 @@ fn assignor(value: &str) -> Result<String, ConfigError> {
             continue;
         }
         let message = if OTHER_ASSIGNORS.contains(&entry) {
-            format!("assignor \"{entry}\" in \"{key}\" is not simulated yet; only the range assignor is")
+            format!(
+                "assignor \"{entry}\" in \"{key}\" is not simulated yet; only the range \
+                 assignor is"
+            )
         } else {
             format!(
                 "unknown assignor \"{entry}\" in \"{key}\": expected \"{RANGE}\" or \
@@ -1045,9 +1094,7 @@ fn number(
     match trimmed.parse::<u64>() {
         Ok(parsed) if (min..=max).contains(&parsed) => Ok(parsed),
         Ok(_) => Err(bad(None)),
-        Err(_) if trimmed.starts_with('-') && trimmed[1..].parse::<u64>().is_ok() => {
-            Err(bad(None))
-        }
+        Err(_) if trimmed.starts_with('-') && trimmed[1..].parse::<u64>().is_ok() => Err(bad(None)),
         Err(_) => Err(bad(unit_hint(trimmed, unit))),
     }
 }
@@ -1067,7 +1114,9 @@ fn unit_hint(value: &str, unit: Unit) -> Option<String> {
         Unit::Bytes => with_unit("KiB", 1_024).or_else(|| with_unit("B", 1)),
         Unit::Count => None,
     }?;
-    Some(format!("Kafka takes a plain number without a unit: write \"{plain}\""))
+    Some(format!(
+        "Kafka takes a plain number without a unit: write \"{plain}\""
+    ))
 }
 
 /// Reads a Kafka `BOOLEAN`: `true` or `false`, in any letter case, surrounding whitespace ignored.
@@ -1114,7 +1163,12 @@ mod tests {
         assert_eq!(broker.group_min_session_timeout_ms, 6_000);
         assert_eq!(broker.group_max_session_timeout_ms, 1_800_000);
 
-        assert_eq!(TopicConfig::from_map(&map(&[])).unwrap().min_insync_replicas, None);
+        assert_eq!(
+            TopicConfig::from_map(&map(&[]))
+                .unwrap()
+                .min_insync_replicas,
+            None
+        );
 
         let producer = ProducerConfig::from_map(&map(&[])).unwrap();
         assert_eq!(producer, ProducerConfig::default());
@@ -1237,12 +1291,15 @@ mod tests {
 
     #[test]
     fn acks_accepts_kafkas_four_spellings() {
-        for (value, acks) in [("0", Acks::Zero), ("1", Acks::One), ("all", Acks::All), ("-1", Acks::All)] {
-            let config = ProducerConfig::from_map(&map(&[
-                ("acks", value),
-                ("enable.idempotence", "false"),
-            ]))
-            .unwrap();
+        for (value, acks) in [
+            ("0", Acks::Zero),
+            ("1", Acks::One),
+            ("all", Acks::All),
+            ("-1", Acks::All),
+        ] {
+            let config =
+                ProducerConfig::from_map(&map(&[("acks", value), ("enable.idempotence", "false")]))
+                    .unwrap();
             assert_eq!(config.acks, acks, "acks={value}");
         }
         assert_eq!(Acks::All.wire(), -1);
@@ -1257,7 +1314,10 @@ mod tests {
             assert_eq!(error.key, "acks");
             assert_eq!(error.value.as_deref(), Some(value));
             assert!(error.message.contains(&format!("\"{value}\"")), "{error}");
-            assert!(error.message.contains("\"0\", \"1\", \"all\" or \"-1\""), "{error}");
+            assert!(
+                error.message.contains("\"0\", \"1\", \"all\" or \"-1\""),
+                "{error}"
+            );
         }
     }
 
@@ -1266,8 +1326,14 @@ mod tests {
         let error = TopicConfig::from_map(&map(&[("min.insync.replica", "2")])).unwrap_err();
         assert_eq!(error.key, "min.insync.replica");
         assert_eq!(error.value.as_deref(), Some("2"));
-        assert_eq!(error.message, "unknown topic config key \"min.insync.replica\"");
-        assert_eq!(error.suggestion.as_deref(), Some("did you mean \"min.insync.replicas\"?"));
+        assert_eq!(
+            error.message,
+            "unknown topic config key \"min.insync.replica\""
+        );
+        assert_eq!(
+            error.suggestion.as_deref(),
+            Some("did you mean \"min.insync.replicas\"?")
+        );
         assert_eq!(
             error.to_string(),
             "unknown topic config key \"min.insync.replica\" \
@@ -1276,28 +1342,46 @@ mod tests {
 
         let error = ProducerConfig::from_map(&map(&[("lingr.ms", "5")])).unwrap_err();
         assert_eq!(error.message, "unknown producer config key \"lingr.ms\"");
-        assert_eq!(error.suggestion.as_deref(), Some("did you mean \"linger.ms\"?"));
+        assert_eq!(
+            error.suggestion.as_deref(),
+            Some("did you mean \"linger.ms\"?")
+        );
 
         let error = BrokerConfig::from_map(&map(&[("replica.lag.time.max", "5")])).unwrap_err();
-        assert_eq!(error.suggestion.as_deref(), Some("did you mean \"replica.lag.time.max.ms\"?"));
+        assert_eq!(
+            error.suggestion.as_deref(),
+            Some("did you mean \"replica.lag.time.max.ms\"?")
+        );
 
         let error = ConsumerConfig::from_map(&map(&[("auto.ofset.rest", "earliest")])).unwrap_err();
-        assert_eq!(error.suggestion.as_deref(), Some("did you mean \"auto.offset.reset\"?"));
+        assert_eq!(
+            error.suggestion.as_deref(),
+            Some("did you mean \"auto.offset.reset\"?")
+        );
     }
 
     #[test]
     fn unknown_key_far_from_everything_lists_the_accepted_keys() {
         let error = TopicConfig::from_map(&map(&[("colour", "blue")])).unwrap_err();
         assert_eq!(error.message, "unknown topic config key \"colour\"");
-        assert_eq!(error.suggestion.as_deref(), Some("accepted keys: min.insync.replicas"));
+        assert_eq!(
+            error.suggestion.as_deref(),
+            Some("accepted keys: min.insync.replicas")
+        );
     }
 
     #[test]
     fn key_of_another_role_says_where_it_belongs() {
         let error = ConsumerConfig::from_map(&map(&[("acks", "all")])).unwrap_err();
         assert_eq!(error.key, "acks");
-        assert_eq!(error.message, "\"acks\" is a producer config key, not a consumer config key");
-        assert_eq!(error.suggestion.as_deref(), Some("move it to a producer's configs"));
+        assert_eq!(
+            error.message,
+            "\"acks\" is a producer config key, not a consumer config key"
+        );
+        assert_eq!(
+            error.suggestion.as_deref(),
+            Some("move it to a producer's configs")
+        );
 
         let error = ProducerConfig::from_map(&map(&[("session.timeout.ms", "10000")])).unwrap_err();
         assert_eq!(
@@ -1323,20 +1407,29 @@ mod tests {
 
         // A key of another role that kafkalab does not model still points at its role.
         let error = ProducerConfig::from_map(&map(&[("retention.ms", "1000")])).unwrap_err();
-        assert_eq!(error.message, "\"retention.ms\" is a topic config key, not a producer config key");
+        assert_eq!(
+            error.message,
+            "\"retention.ms\" is a topic config key, not a producer config key"
+        );
     }
 
     #[test]
     fn real_but_unmodelled_keys_are_called_unsupported() {
         let error = ProducerConfig::from_map(&map(&[("transactional.id", "tx")])).unwrap_err();
-        assert_eq!(error.message, "unsupported producer config key \"transactional.id\"");
+        assert_eq!(
+            error.message,
+            "unsupported producer config key \"transactional.id\""
+        );
         assert_eq!(
             error.suggestion.as_deref(),
             Some("remove it; kafkalab does not model it yet")
         );
         // `request.timeout.ms` exists for consumers too, so it is not "a producer key" there.
         let error = ConsumerConfig::from_map(&map(&[("request.timeout.ms", "1")])).unwrap_err();
-        assert_eq!(error.message, "unsupported consumer config key \"request.timeout.ms\"");
+        assert_eq!(
+            error.message,
+            "unsupported consumer config key \"request.timeout.ms\""
+        );
         let error = ConsumerConfig::from_map(&map(&[("group.id", "g")])).unwrap_err();
         assert!(error.suggestion.unwrap().contains("client id and group"));
     }
@@ -1374,8 +1467,8 @@ mod tests {
         let error = ProducerConfig::from_map(&map(&[("batch.size", "1.5")])).unwrap_err();
         assert!(error.message.contains("a whole number of bytes"), "{error}");
 
-        let error =
-            BrokerConfig::from_map(&map(&[("offsets.topic.replication.factor", "40000")])).unwrap_err();
+        let error = BrokerConfig::from_map(&map(&[("offsets.topic.replication.factor", "40000")]))
+            .unwrap_err();
         assert!(error.message.contains("from 1 to 32767"), "{error}");
     }
 
@@ -1409,13 +1502,14 @@ mod tests {
 
     #[test]
     fn broker_cross_field_rules() {
-        let error = BrokerConfig::from_map(&map(&[
-            ("replica.lag.time.max.ms", "400"),
-        ]))
-        .unwrap_err();
+        let error =
+            BrokerConfig::from_map(&map(&[("replica.lag.time.max.ms", "400")])).unwrap_err();
         assert_eq!(error.key, "replica.fetch.wait.max.ms");
         assert_eq!(error.value, None);
-        assert!(error.message.contains("(500 ms) must be at most"), "{error}");
+        assert!(
+            error.message.contains("(500 ms) must be at most"),
+            "{error}"
+        );
         assert_eq!(
             error.suggestion.as_deref(),
             Some("lower \"replica.fetch.wait.max.ms\" to 400 or less")
@@ -1431,20 +1525,37 @@ mod tests {
     fn effective_min_isr_is_capped_by_replication_factor() {
         let broker = BrokerConfig::default();
         let none = TopicConfig::default();
-        let three = TopicConfig { min_insync_replicas: Some(3) };
+        let three = TopicConfig {
+            min_insync_replicas: Some(3),
+        };
         assert_eq!(effective_min_insync_replicas(&broker, &none, 3), 1);
         assert_eq!(effective_min_insync_replicas(&broker, &three, 3), 3);
         assert_eq!(effective_min_insync_replicas(&broker, &three, 2), 2);
-        let broker_two = BrokerConfig { min_insync_replicas: 2, ..BrokerConfig::default() };
+        let broker_two = BrokerConfig {
+            min_insync_replicas: 2,
+            ..BrokerConfig::default()
+        };
         assert_eq!(effective_min_insync_replicas(&broker_two, &none, 3), 2);
         assert_eq!(effective_min_insync_replicas(&broker_two, &none, 1), 1);
     }
 
     #[test]
     fn idempotence_is_on_by_default_and_off_quietly_for_weaker_acks() {
-        assert!(ProducerConfig::from_map(&map(&[])).unwrap().enable_idempotence);
-        assert!(ProducerConfig::from_map(&map(&[("acks", "all")])).unwrap().enable_idempotence);
-        assert!(ProducerConfig::from_map(&map(&[("acks", "-1")])).unwrap().enable_idempotence);
+        assert!(
+            ProducerConfig::from_map(&map(&[]))
+                .unwrap()
+                .enable_idempotence
+        );
+        assert!(
+            ProducerConfig::from_map(&map(&[("acks", "all")]))
+                .unwrap()
+                .enable_idempotence
+        );
+        assert!(
+            ProducerConfig::from_map(&map(&[("acks", "-1")]))
+                .unwrap()
+                .enable_idempotence
+        );
         for acks in ["0", "1"] {
             let config = ProducerConfig::from_map(&map(&[("acks", acks)])).unwrap();
             assert!(!config.enable_idempotence, "acks={acks}");
@@ -1459,11 +1570,9 @@ mod tests {
 
     #[test]
     fn explicit_idempotence_with_weaker_acks_is_an_error() {
-        let error = ProducerConfig::from_map(&map(&[
-            ("acks", "1"),
-            ("enable.idempotence", "true"),
-        ]))
-        .unwrap_err();
+        let error =
+            ProducerConfig::from_map(&map(&[("acks", "1"), ("enable.idempotence", "true")]))
+                .unwrap_err();
         assert_eq!(error.key, "enable.idempotence");
         assert_eq!(error.value.as_deref(), Some("true"));
         assert!(error.message.contains("\"acks\" is \"1\""), "{error}");
@@ -1473,11 +1582,9 @@ mod tests {
             Some("set \"acks\" to \"all\" or \"enable.idempotence\" to \"false\"")
         );
 
-        let error = ProducerConfig::from_map(&map(&[
-            ("retries", "0"),
-            ("enable.idempotence", "true"),
-        ]))
-        .unwrap_err();
+        let error =
+            ProducerConfig::from_map(&map(&[("retries", "0"), ("enable.idempotence", "true")]))
+                .unwrap_err();
         assert_eq!(error.key, "enable.idempotence");
         assert!(error.message.contains("\"retries\" is 0"), "{error}");
     }
@@ -1491,10 +1598,9 @@ mod tests {
         assert_eq!(error.value.as_deref(), Some("6"));
         assert!(error.message.contains("at most 5"), "{error}");
 
-        let config = ProducerConfig::from_map(&map(&[
-            ("max.in.flight.requests.per.connection", "5"),
-        ]))
-        .unwrap();
+        let config =
+            ProducerConfig::from_map(&map(&[("max.in.flight.requests.per.connection", "5")]))
+                .unwrap();
         assert!(config.enable_idempotence);
         // Without idempotence there is no cap.
         let config = ProducerConfig::from_map(&map(&[
@@ -1527,30 +1633,26 @@ mod tests {
         .unwrap();
         assert_eq!(config.delivery_timeout_ms, 130_000);
         // Set explicitly: an error.
-        let error = ProducerConfig::from_map(&map(&[
-            ("delivery.timeout.ms", "1000"),
-        ]))
-        .unwrap_err();
+        let error = ProducerConfig::from_map(&map(&[("delivery.timeout.ms", "1000")])).unwrap_err();
         assert_eq!(error.key, "delivery.timeout.ms");
         assert!(error.message.contains("(30000 ms)"), "{error}");
-        assert_eq!(error.suggestion.as_deref(), Some("raise \"delivery.timeout.ms\" to 30000 or more"));
+        assert_eq!(
+            error.suggestion.as_deref(),
+            Some("raise \"delivery.timeout.ms\" to 30000 or more")
+        );
     }
 
     #[test]
     fn heartbeat_must_be_below_session_timeout() {
-        let error = ConsumerConfig::from_map(&map(&[
-            ("session.timeout.ms", "3000"),
-        ]))
-        .unwrap_err();
+        let error = ConsumerConfig::from_map(&map(&[("session.timeout.ms", "3000")])).unwrap_err();
         assert_eq!(error.key, "session.timeout.ms");
         assert_eq!(
             error.message,
-            "\"heartbeat.interval.ms\" (3000 ms) must be lower than \"session.timeout.ms\" (3000 ms)"
+            "\"heartbeat.interval.ms\" (3000 ms) must be lower than \"session.timeout.ms\" \
+             (3000 ms)"
         );
-        let error = ConsumerConfig::from_map(&map(&[
-            ("heartbeat.interval.ms", "50000"),
-        ]))
-        .unwrap_err();
+        let error =
+            ConsumerConfig::from_map(&map(&[("heartbeat.interval.ms", "50000")])).unwrap_err();
         assert_eq!(error.key, "heartbeat.interval.ms");
         assert_eq!(error.value.as_deref(), Some("50000"));
     }
@@ -1566,17 +1668,31 @@ mod tests {
             assert_eq!(config.auto_offset_reset, reset);
             assert_eq!(reset.to_string(), value);
         }
-        let error = ConsumerConfig::from_map(&map(&[("auto.offset.reset", "earlest")])).unwrap_err();
+        let error =
+            ConsumerConfig::from_map(&map(&[("auto.offset.reset", "earlest")])).unwrap_err();
         assert_eq!(error.key, "auto.offset.reset");
-        assert!(error.message.contains("\"earliest\", \"latest\" or \"none\""), "{error}");
-        assert_eq!(error.suggestion.as_deref(), Some("did you mean \"earliest\"?"));
+        assert!(
+            error
+                .message
+                .contains("\"earliest\", \"latest\" or \"none\""),
+            "{error}"
+        );
+        assert_eq!(
+            error.suggestion.as_deref(),
+            Some("did you mean \"earliest\"?")
+        );
     }
 
     #[test]
     fn only_the_range_assignor_is_accepted() {
-        for value in ["range", RANGE_CLASS, " range , org.apache.kafka.clients.consumer.RangeAssignor"] {
+        for value in [
+            "range",
+            RANGE_CLASS,
+            " range , org.apache.kafka.clients.consumer.RangeAssignor",
+        ] {
             let config =
-                ConsumerConfig::from_map(&map(&[("partition.assignment.strategy", value)])).unwrap();
+                ConsumerConfig::from_map(&map(&[("partition.assignment.strategy", value)]))
+                    .unwrap();
             assert_eq!(config.partition_assignment_strategy, "range");
         }
         let error = ConsumerConfig::from_map(&map(&[(
@@ -1586,11 +1702,14 @@ mod tests {
         .unwrap_err();
         assert!(error.message.contains("not simulated yet"), "{error}");
         assert_eq!(error.suggestion.as_deref(), Some("use \"range\""));
-        let error =
-            ConsumerConfig::from_map(&map(&[("partition.assignment.strategy", "fancy")])).unwrap_err();
-        assert!(error.message.contains("unknown assignor \"fancy\""), "{error}");
-        let error =
-            ConsumerConfig::from_map(&map(&[("partition.assignment.strategy", " , ")])).unwrap_err();
+        let error = ConsumerConfig::from_map(&map(&[("partition.assignment.strategy", "fancy")]))
+            .unwrap_err();
+        assert!(
+            error.message.contains("unknown assignor \"fancy\""),
+            "{error}"
+        );
+        let error = ConsumerConfig::from_map(&map(&[("partition.assignment.strategy", " , ")]))
+            .unwrap_err();
         assert!(error.message.contains("is empty"), "{error}");
     }
 

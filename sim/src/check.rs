@@ -1,0 +1,324 @@
+//! The history oracle and the scenario's expectations.
+//!
+//! The oracle reads the client history from the trace (every send acknowledged with its offset,
+//! every record polled) and compares it with the partition logs at the end of the run, in the
+//! spirit of Jepsen's Kafka checker (jepsen-io/jepsen: jepsen/src/jepsen/tests/kafka.clj):
+//!
+//! * **lost acknowledged write**: a send the leader acknowledged is not in the partition's log
+//!   held by the current leader;
+//! * **duplicate**: one send stored at two offsets (a retry after an ambiguous failure);
+//! * **inconsistent offsets**: a send acknowledged at one offset but stored at another, or a
+//!   consumer that read a record at an offset that now holds a different one.
+//!
+//! Each send carries a unique id in a record header, so values written twice are told apart
+//! from distinct sends.
+
+use crate::report::RunReport;
+use crate::scenario::{ClientSpec, Expectation, Scenario};
+use crate::trace::{TraceBody, TraceRecord};
+use crate::view::ClusterView;
+use crate::world::World;
+use cluster::event::Event;
+use cluster::ids::{NodeId, TopicPartition};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Anomaly counts. JSON field names are part of the `kafkalab run --json` contract.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Anomalies {
+    /// Acknowledged sends missing from the final log.
+    pub lost_acked_writes: u64,
+    /// Sends stored at more than one offset.
+    pub duplicates: u64,
+    /// Offsets that disagree between acknowledgement, log and reads.
+    pub inconsistent_offsets: u64,
+    /// Partitions the oracle could not judge because no leader was up at the end.
+    pub unjudged_partitions: u64,
+}
+
+/// One expectation and its outcome.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExpectationResult {
+    /// The expectation as written in the scenario, e.g. `LostAckedWrites(at_least: 1)`.
+    pub name: String,
+    /// Whether it held.
+    pub passed: bool,
+    /// What was observed.
+    pub detail: String,
+}
+
+/// A partition's final log, as the current leader holds it.
+struct FinalLog {
+    leader: NodeId,
+    high_watermark: i64,
+    by_offset: BTreeMap<i64, String>,
+    by_id: BTreeMap<String, Vec<i64>>,
+}
+
+fn final_logs(world: &World, view: &ClusterView) -> (BTreeMap<TopicPartition, FinalLog>, u64) {
+    let mut logs = BTreeMap::new();
+    let mut unjudged = 0;
+    for topic in &view.topics {
+        for p in &topic.partitions {
+            let tp = TopicPartition::new(topic.name.clone(), p.partition);
+            let Some(leader) = p.leader.map(NodeId) else {
+                unjudged += 1;
+                continue;
+            };
+            let read = world.with_log(leader, &tp, |log| {
+                let mut by_offset = BTreeMap::new();
+                let mut by_id: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+                for batch in log.batches() {
+                    for record in &batch.records {
+                        let offset = batch.base_offset + i64::from(record.offset_delta);
+                        if let Some(id) = record.header(cluster::ID_HEADER) {
+                            by_offset.insert(offset, id.to_string());
+                            by_id.entry(id.to_string()).or_default().push(offset);
+                        }
+                    }
+                }
+                FinalLog { leader, high_watermark: log.high_watermark(), by_offset, by_id }
+            });
+            match read {
+                Some(log) => {
+                    logs.insert(tp, log);
+                }
+                None => unjudged += 1,
+            }
+        }
+    }
+    (logs, unjudged)
+}
+
+fn at(record: &TraceRecord) -> String {
+    let ms = record.time_ms();
+    format!("{}.{:03}s", ms / 1000, ms % 1000)
+}
+
+/// Most findings listed per kind; the counts are always complete.
+const FINDINGS_PER_KIND: usize = 5;
+
+/// Runs the oracle over the whole run.
+pub fn check_history(world: &World, view: &ClusterView) -> (Anomalies, Vec<String>) {
+    let (logs, unjudged) = final_logs(world, view);
+    let mut anomalies = Anomalies { unjudged_partitions: unjudged, ..Anomalies::default() };
+    let mut lost = Vec::new();
+    let mut inconsistent = Vec::new();
+    world.with_records(|records| {
+        for record in records {
+            let TraceBody::Event(event) = &record.body else { continue };
+            match event {
+                Event::SendAcked { producer, tp, offset, value } => {
+                    let Some(log) = logs.get(tp) else { continue };
+                    match log.by_id.get(value) {
+                        None => {
+                            anomalies.lost_acked_writes += 1;
+                            let now_there = log.by_offset.get(offset).map_or("nothing".to_string(), |v| v.clone());
+                            lost.push(format!(
+                                "lost acknowledged write: {value} from {producer} was acknowledged at {tp} offset {offset} at {}, but the log of the current leader (broker {}) does not hold it; offset {offset} now holds {now_there}",
+                                at(record),
+                                log.leader
+                            ));
+                        }
+                        Some(offsets) if *offset >= 0 && !offsets.contains(offset) => {
+                            anomalies.inconsistent_offsets += 1;
+                            inconsistent.push(format!(
+                                "inconsistent offset: {value} was acknowledged at {tp} offset {offset} at {} but is stored at {offsets:?}",
+                                at(record)
+                            ));
+                        }
+                        Some(_) => {}
+                    }
+                }
+                Event::Polled { consumer, tp, records: polled } => {
+                    let Some(log) = logs.get(tp) else { continue };
+                    for (offset, id) in polled {
+                        if let Some(now_there) = log.by_offset.get(offset) {
+                            if now_there != id {
+                                anomalies.inconsistent_offsets += 1;
+                                inconsistent.push(format!(
+                                    "inconsistent offset: {consumer} read {id} at {tp} offset {offset} at {}, but that offset now holds {now_there}",
+                                    at(record)
+                                ));
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    });
+    let mut duplicates = Vec::new();
+    for (tp, log) in &logs {
+        for (id, offsets) in &log.by_id {
+            if offsets.len() > 1 {
+                anomalies.duplicates += 1;
+                duplicates.push(format!("duplicate: {id} is stored {} times in {tp}, at offsets {offsets:?}", offsets.len()));
+            }
+        }
+    }
+    let mut findings = Vec::new();
+    for (kind, list) in [("lost acknowledged writes", lost), ("duplicates", duplicates), ("inconsistent offsets", inconsistent)] {
+        let extra = list.len().saturating_sub(FINDINGS_PER_KIND);
+        findings.extend(list.into_iter().take(FINDINGS_PER_KIND));
+        if extra > 0 {
+            findings.push(format!("... and {extra} more {kind}"));
+        }
+    }
+    (anomalies, findings)
+}
+
+/// The expectation as written in scenario files.
+pub fn expectation_name(e: &Expectation) -> String {
+    match e {
+        Expectation::LostAckedWrites { at_least } => format!("LostAckedWrites(at_least: {at_least})"),
+        Expectation::NoLostAckedWrites => "NoLostAckedWrites".into(),
+        Expectation::NoDuplicates => "NoDuplicates".into(),
+        Expectation::AllPartitionsOnline => "AllPartitionsOnline".into(),
+        Expectation::FullIsr => "FullIsr".into(),
+        Expectation::GroupMembers { group, members } => format!("GroupMembers(group: {group:?}, members: {members})"),
+        Expectation::MemberOwns { group, client, partitions } => {
+            format!("MemberOwns(group: {group:?}, client: {client:?}, partitions: {partitions})")
+        }
+        Expectation::Rebalances { group, at_least } => format!("Rebalances(group: {group:?}, at_least: {at_least})"),
+        Expectation::ConsumedAll { group } => format!("ConsumedAll(group: {group:?})"),
+    }
+}
+
+/// How long before the end a record must have been acknowledged for `ConsumedAll` to require
+/// that it was read: consumers need a fetch round trip after the high watermark moves.
+pub const CONSUMED_ALL_GRACE_MS: u64 = 2000;
+
+/// Evaluates every expectation of `scenario`.
+pub fn evaluate(scenario: &Scenario, world: &World, view: &ClusterView, anomalies: &Anomalies) -> Vec<ExpectationResult> {
+    scenario
+        .expect
+        .iter()
+        .map(|e| {
+            let (passed, detail) = match e {
+                Expectation::LostAckedWrites { at_least } => (
+                    anomalies.lost_acked_writes >= *at_least,
+                    format!("found {} lost acknowledged write(s)", anomalies.lost_acked_writes),
+                ),
+                Expectation::NoLostAckedWrites => {
+                    (anomalies.lost_acked_writes == 0, format!("found {} lost acknowledged write(s)", anomalies.lost_acked_writes))
+                }
+                Expectation::NoDuplicates => (anomalies.duplicates == 0, format!("found {} duplicate(s)", anomalies.duplicates)),
+                Expectation::AllPartitionsOnline => {
+                    let offline: Vec<String> = view
+                        .topics
+                        .iter()
+                        .flat_map(|t| t.partitions.iter().filter(|p| p.leader.is_none()).map(move |p| format!("{}-{}", t.name, p.partition)))
+                        .collect();
+                    (offline.is_empty(), if offline.is_empty() { "every partition has a leader".into() } else { format!("offline: {}", offline.join(", ")) })
+                }
+                Expectation::FullIsr => {
+                    let short: Vec<String> = view
+                        .topics
+                        .iter()
+                        .flat_map(|t| {
+                            t.partitions.iter().filter(|p| p.isr.len() < p.replicas.len()).map(move |p| format!("{}-{}", t.name, p.partition))
+                        })
+                        .collect();
+                    (short.is_empty(), if short.is_empty() { "every ISR is full".into() } else { format!("under-replicated: {}", short.join(", ")) })
+                }
+                Expectation::GroupMembers { group, members } => match view.groups.iter().find(|g| &g.group == group) {
+                    Some(g) => (
+                        g.state == "Stable" && g.members.len() == *members,
+                        format!("group is {} with {} member(s)", g.state, g.members.len()),
+                    ),
+                    None => (false, "group not found".into()),
+                },
+                Expectation::MemberOwns { group, client, partitions } => {
+                    let owned = view
+                        .groups
+                        .iter()
+                        .filter(|g| &g.group == group)
+                        .flat_map(|g| g.members.iter())
+                        .filter(|m| &m.client_id == client)
+                        .map(|m| m.assignment.len())
+                        .max();
+                    match owned {
+                        Some(n) => (n == *partitions, format!("{client} owns {n} partition(s)")),
+                        None => (false, format!("{client} is not a member of {group}")),
+                    }
+                }
+                Expectation::Rebalances { group, at_least } => {
+                    let generation = view.groups.iter().find(|g| &g.group == group).map_or(0, |g| g.generation_id);
+                    (generation >= *at_least as i32, format!("generation_id is {generation}"))
+                }
+                Expectation::ConsumedAll { group } => consumed_all(scenario, world, view, group),
+            };
+            ExpectationResult { name: expectation_name(e), passed, detail }
+        })
+        .collect()
+}
+
+fn consumed_all(scenario: &Scenario, world: &World, view: &ClusterView, group: &str) -> (bool, String) {
+    let members: BTreeSet<&str> = scenario
+        .clients
+        .iter()
+        .filter_map(|c| match c {
+            ClientSpec::Consumer(c) if c.group == group => Some(c.id.as_str()),
+            _ => None,
+        })
+        .collect();
+    let (logs, _) = final_logs(world, view);
+    let cutoff_ns = view.time_ms.saturating_sub(CONSUMED_ALL_GRACE_MS) * 1_000_000;
+    let mut polled: BTreeSet<String> = BTreeSet::new();
+    let mut acked_early: BTreeSet<String> = BTreeSet::new();
+    world.with_records(|records| {
+        for r in records {
+            match &r.body {
+                TraceBody::Event(Event::Polled { consumer, records, .. }) if members.contains(consumer.as_str()) => {
+                    polled.extend(records.iter().map(|(_, id)| id.clone()));
+                }
+                TraceBody::Event(Event::SendAcked { value, .. }) if r.time_ns <= cutoff_ns => {
+                    acked_early.insert(value.clone());
+                }
+                _ => {}
+            }
+        }
+    });
+    let topics = world.group_topics().remove(group).unwrap_or_default();
+    let mut missing = 0;
+    let mut total = 0;
+    for (tp, log) in &logs {
+        if !topics.contains(&tp.topic) {
+            continue;
+        }
+        for (offset, id) in &log.by_offset {
+            if *offset < log.high_watermark && acked_early.contains(id) {
+                total += 1;
+                if !polled.contains(id) {
+                    missing += 1;
+                }
+            }
+        }
+    }
+    (missing == 0, format!("{} of {total} committed record(s) read by group {group}", total - missing))
+}
+
+/// Builds the report of a finished run.
+pub fn report(world: &World, wall_time_ms: u64) -> RunReport {
+    let view = world.view();
+    let (anomalies, findings) = check_history(world, &view);
+    let expectations = evaluate(world.scenario(), world, &view, &anomalies);
+    let sim_time_ms = world.elapsed().as_millis() as u64;
+    RunReport {
+        scenario: world.scenario().name.clone(),
+        seed: world.seed(),
+        digest: world.digest(),
+        sim_time_ms,
+        wall_time_ms,
+        speedup: sim_time_ms as f64 / (wall_time_ms.max(1)) as f64,
+        events: world.record_count() as u64,
+        brokers: view.brokers,
+        clients: view.clients,
+        topics: view.topics,
+        groups: view.groups,
+        anomalies,
+        findings,
+        expectations,
+    }
+}

@@ -1,0 +1,387 @@
+//! Describing a run: the cluster view front ends draw, the report `kafkalab run` prints, and
+//! the text tables in the shape of Kafka's command-line tools.
+
+use crate::check::{Anomalies, ExpectationResult};
+use crate::view::*;
+use crate::world::{Hosted, NodeKind, World};
+use cluster::broker::{BrokerStatus, OFFSETS_TOPIC};
+use cluster::group::{offsets_partition_for, GroupStatus};
+use cluster::ids::{NodeId, TopicPartition};
+use cluster::metadata::MetadataImage;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+/// Everything `kafkalab run` reports. With `--json` this is printed as one object; the field
+/// names are a stable contract (later work adds fields, never renames them).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunReport {
+    /// Scenario name.
+    pub scenario: String,
+    /// Seed the run used.
+    pub seed: u64,
+    /// Trace digest: equal digests mean identical runs.
+    pub digest: String,
+    /// Simulated time covered, in milliseconds.
+    pub sim_time_ms: u64,
+    /// Wall-clock time the run took, in milliseconds.
+    pub wall_time_ms: u64,
+    /// `sim_time_ms / wall_time_ms`.
+    pub speedup: f64,
+    /// Trace records.
+    pub events: u64,
+    /// Brokers at the end.
+    pub brokers: Vec<BrokerView>,
+    /// Clients at the end.
+    pub clients: Vec<ClientView>,
+    /// Topics at the end (`kafka-topics.sh --describe`).
+    pub topics: Vec<TopicDescription>,
+    /// Groups at the end (`kafka-consumer-groups.sh --describe`).
+    pub groups: Vec<GroupDescription>,
+    /// Counts of anomalies the history oracle found.
+    pub anomalies: Anomalies,
+    /// The oracle's findings in words.
+    pub findings: Vec<String>,
+    /// Each expectation and whether it held.
+    pub expectations: Vec<ExpectationResult>,
+}
+
+impl RunReport {
+    /// Whether every expectation held.
+    pub fn passed(&self) -> bool {
+        self.expectations.iter().all(|e| e.passed)
+    }
+}
+
+fn image_of(world: &World) -> MetadataImage {
+    // The controller's image is authoritative; while it is down, the freshest broker image
+    // stands in, as `kafka-topics.sh` would then answer from a broker.
+    let mut best: Option<MetadataImage> = None;
+    for slot in world.slots().values() {
+        let hosted = slot.hosted.lock().unwrap_or_else(|e| e.into_inner());
+        match hosted.as_ref() {
+            Some(Hosted::Controller(c)) => return c.status().image,
+            Some(Hosted::Broker(b)) => {
+                let image = b.image();
+                if best.as_ref().is_none_or(|i| i.partitions.len() < image.partitions.len()) {
+                    best = Some(image.clone());
+                }
+            }
+            _ => {}
+        }
+    }
+    best.unwrap_or_default()
+}
+
+/// Builds the view of `world` now.
+pub fn build_view(world: &World) -> ClusterView {
+    let image = image_of(world);
+    let mut broker_status: BTreeMap<NodeId, BrokerStatus> = BTreeMap::new();
+    let mut clients = Vec::new();
+    let mut controller_up = false;
+    for slot in world.slots().values() {
+        let hosted = slot.hosted.lock().unwrap_or_else(|e| e.into_inner());
+        match (&slot.kind, hosted.as_ref()) {
+            (NodeKind::Controller, h) => controller_up = h.is_some(),
+            (NodeKind::Broker, Some(Hosted::Broker(b))) => {
+                broker_status.insert(slot.id, b.status());
+            }
+            (NodeKind::Broker, _) => {}
+            (NodeKind::Producer(_), h) => {
+                let status = match h {
+                    Some(Hosted::Producer(p)) => Some(p.status()),
+                    _ => None,
+                };
+                clients.push(ClientView {
+                    id: slot.name.clone(),
+                    kind: "producer".into(),
+                    up: status.is_some(),
+                    records: status.as_ref().map_or(0, |s| s.acked),
+                    state: match &status {
+                        None => "down".into(),
+                        Some(s) if s.queued > 0 => format!("sending ({} queued)", s.queued),
+                        Some(_) => "idle".into(),
+                    },
+                });
+            }
+            (NodeKind::Consumer(_), h) => {
+                let status = match h {
+                    Some(Hosted::Consumer(c)) => Some(c.status()),
+                    _ => None,
+                };
+                clients.push(ClientView {
+                    id: slot.name.clone(),
+                    kind: "consumer".into(),
+                    up: status.is_some(),
+                    records: status.as_ref().map_or(0, |s| s.polled),
+                    state: status.map_or("down".into(), |s| s.phase.word().to_string()),
+                });
+            }
+        }
+    }
+    let user = |tp: &TopicPartition| tp.topic != OFFSETS_TOPIC;
+    let brokers = world
+        .slots()
+        .values()
+        .filter(|s| s.kind == NodeKind::Broker)
+        .map(|s| BrokerView {
+            id: s.id.0,
+            up: broker_status.contains_key(&s.id),
+            fenced: image.brokers.get(&s.id).is_none_or(|b| b.fenced),
+            leader_count: image.partitions.values().filter(|p| user(&p.tp) && p.leader == Some(s.id)).count(),
+            replica_count: image.partitions.values().filter(|p| user(&p.tp) && p.replicas.contains(&s.id)).count(),
+        })
+        .collect();
+    let replica = |broker: NodeId, tp: &TopicPartition| {
+        broker_status.get(&broker).and_then(|s| s.replicas.iter().find(|r| &r.state.tp == tp).cloned())
+    };
+    let mut topics = Vec::new();
+    for (name, topic) in image.topics.iter().filter(|(_, t)| !t.internal) {
+        let mut partitions = Vec::new();
+        for p in 0..topic.partitions {
+            let tp = TopicPartition::new(name.clone(), p);
+            let Some(state) = image.partitions.get(&tp) else { continue };
+            let replica_offsets: Vec<ReplicaOffsets> = state
+                .replicas
+                .iter()
+                .map(|b| {
+                    let r = replica(*b, &tp);
+                    ReplicaOffsets {
+                        broker: b.0,
+                        log_end_offset: r.as_ref().map(|r| r.log_end_offset),
+                        high_watermark: r.as_ref().map(|r| r.high_watermark),
+                    }
+                })
+                .collect();
+            // Offsets come from the leader; an offline partition shows its best replica.
+            let source = state
+                .leader
+                .and_then(|l| replica(l, &tp))
+                .or_else(|| state.replicas.iter().filter_map(|b| replica(*b, &tp)).max_by_key(|r| r.log_end_offset));
+            partitions.push(PartitionDescription {
+                partition: p,
+                leader: state.leader.map(|l| l.0),
+                leader_epoch: state.leader_epoch,
+                replicas: state.replicas.iter().map(|r| r.0).collect(),
+                isr: state.isr.iter().map(|r| r.0).collect(),
+                log_start_offset: source.as_ref().map_or(0, |r| r.log_start_offset),
+                high_watermark: source.as_ref().map_or(0, |r| r.high_watermark),
+                log_end_offset: source.as_ref().map_or(0, |r| r.log_end_offset),
+                replica_offsets,
+            });
+        }
+        topics.push(TopicDescription {
+            name: name.clone(),
+            replication_factor: topic.replication_factor,
+            min_insync_replicas: topic.min_insync_replicas,
+            partitions,
+        });
+    }
+    let offsets_partitions = image.topics.get(OFFSETS_TOPIC).map_or(0, |t| t.partitions);
+    let mut groups = Vec::new();
+    for (group, group_topics) in world.group_topics() {
+        let coordinator = (offsets_partitions > 0)
+            .then(|| image.partitions.get(&TopicPartition::new(OFFSETS_TOPIC, offsets_partitions_for(&group, offsets_partitions))))
+            .flatten()
+            .and_then(|p| p.leader);
+        let status: Option<GroupStatus> = coordinator
+            .and_then(|c| broker_status.get(&c))
+            .and_then(|s| s.groups.iter().find(|g| g.group == group).cloned());
+        let members: Vec<MemberDescription> = status
+            .as_ref()
+            .map(|s| {
+                s.members
+                    .iter()
+                    .map(|m| MemberDescription {
+                        member_id: m.member_id.clone(),
+                        client_id: m.client_id.clone(),
+                        group_instance_id: None,
+                        assignment: m.assignment.iter().map(|tp| AssignedPartition { topic: tp.topic.clone(), partition: tp.partition }).collect(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut offsets = Vec::new();
+        for topic in &group_topics {
+            let Some(description) = topics.iter().find(|t| &t.name == topic) else { continue };
+            for p in &description.partitions {
+                let tp = TopicPartition::new(topic.clone(), p.partition);
+                let committed = status.as_ref().and_then(|s| s.offsets.get(&tp).copied());
+                let owner = members.iter().find(|m| m.assignment.iter().any(|a| a.topic == *topic && a.partition == p.partition));
+                offsets.push(OffsetDescription {
+                    topic: topic.clone(),
+                    partition: p.partition,
+                    committed_offset: committed,
+                    log_end_offset: p.high_watermark,
+                    lag: committed.map(|c| (p.high_watermark - c).max(0)),
+                    consumer_id: owner.map(|m| m.member_id.clone()),
+                    client_id: owner.map(|m| m.client_id.clone()),
+                });
+            }
+        }
+        groups.push(GroupDescription {
+            group: group.clone(),
+            state: match (&status, coordinator) {
+                (Some(s), _) => s.state.name().to_string(),
+                (None, Some(_)) => "Empty".to_string(),
+                (None, None) => "Unknown".to_string(),
+            },
+            generation_id: status.as_ref().map_or(0, |s| s.generation_id),
+            protocol: status.as_ref().map_or(String::new(), |s| s.protocol.clone()),
+            coordinator: coordinator.map(|c| c.0),
+            members,
+            offsets,
+        });
+    }
+    ClusterView {
+        time_ms: world.elapsed().as_millis() as u64,
+        duration_ms: world.duration().as_millis() as u64,
+        controller_up,
+        brokers,
+        clients,
+        topics,
+        groups,
+    }
+}
+
+fn offsets_partitions_for(group: &str, partitions: i32) -> i32 {
+    offsets_partition_for(group, partitions)
+}
+
+fn ids(v: &[i32]) -> String {
+    v.iter().map(i32::to_string).collect::<Vec<_>>().join(",")
+}
+
+/// The topics as `kafka-topics.sh --describe` prints them, followed by the offsets Kafka keeps
+/// per partition (`kafka-log-dirs.sh` and `GetOffsetShell` show these in real Kafka).
+pub fn describe_topics(topics: &[TopicDescription]) -> String {
+    let mut out = String::new();
+    for t in topics {
+        let _ = writeln!(
+            out,
+            "Topic: {}\tPartitionCount: {}\tReplicationFactor: {}\tConfigs: min.insync.replicas={}",
+            t.name,
+            t.partitions.len(),
+            t.replication_factor,
+            t.min_insync_replicas
+        );
+        for p in &t.partitions {
+            let leader = p.leader.map_or("none".to_string(), |l| l.to_string());
+            let _ = writeln!(
+                out,
+                "\tTopic: {}\tPartition: {}\tLeader: {}\tReplicas: {}\tIsr: {}",
+                t.name,
+                p.partition,
+                leader,
+                ids(&p.replicas),
+                ids(&p.isr)
+            );
+        }
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "{:<16} {:>9} {:>12} {:>16} {:>14} {:>14}  {}",
+        "TOPIC", "PARTITION", "LEADER-EPOCH", "LOG-START-OFFSET", "HIGH-WATERMARK", "LOG-END-OFFSET", "REPLICA-LOG-END-OFFSETS"
+    );
+    for t in topics {
+        for p in &t.partitions {
+            let replicas = p
+                .replica_offsets
+                .iter()
+                .map(|r| format!("{}:{}", r.broker, r.log_end_offset.map_or("down".to_string(), |o| o.to_string())))
+                .collect::<Vec<_>>()
+                .join(" ");
+            let _ = writeln!(
+                out,
+                "{:<16} {:>9} {:>12} {:>16} {:>14} {:>14}  {}",
+                t.name, p.partition, p.leader_epoch, p.log_start_offset, p.high_watermark, p.log_end_offset, replicas
+            );
+        }
+    }
+    out
+}
+
+/// The groups as `kafka-consumer-groups.sh --describe --state` and `--describe` print them.
+pub fn describe_groups(groups: &[GroupDescription]) -> String {
+    let mut out = String::new();
+    for g in groups {
+        let _ = writeln!(
+            out,
+            "{:<16} {:<18} {:<20} {:<20} {}",
+            "GROUP", "COORDINATOR (ID)", "ASSIGNMENT-STRATEGY", "STATE", "#MEMBERS"
+        );
+        let coordinator = g.coordinator.map_or("unknown".to_string(), |c| format!("broker-{c}:9092 ({c})"));
+        let _ = writeln!(out, "{:<16} {:<18} {:<20} {:<20} {}", g.group, coordinator, g.protocol, g.state, g.members.len());
+        let _ = writeln!(out, "generation_id: {}", g.generation_id);
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "{:<16} {:<16} {:>9} {:>14} {:>14} {:>6}  {:<36} {}",
+            "GROUP", "TOPIC", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG", "CONSUMER-ID", "CLIENT-ID"
+        );
+        for o in &g.offsets {
+            let _ = writeln!(
+                out,
+                "{:<16} {:<16} {:>9} {:>14} {:>14} {:>6}  {:<36} {}",
+                g.group,
+                o.topic,
+                o.partition,
+                o.committed_offset.map_or("-".to_string(), |c| c.to_string()),
+                o.log_end_offset,
+                o.lag.map_or("-".to_string(), |l| l.to_string()),
+                o.consumer_id.as_deref().unwrap_or("-"),
+                o.client_id.as_deref().unwrap_or("-")
+            );
+        }
+        let _ = writeln!(out);
+    }
+    out
+}
+
+/// The speed line every headless run prints.
+pub fn speed_line(report: &RunReport) -> String {
+    format!(
+        "speed: simulated {:.3}s in {:.3}s wall ({:.1}x real time), {} trace records",
+        report.sim_time_ms as f64 / 1000.0,
+        report.wall_time_ms as f64 / 1000.0,
+        report.speedup,
+        report.events
+    )
+}
+
+/// The whole text report of `kafkalab run`. With `timings` false the wall-clock figures are
+/// left out, so the text is identical across machines (used by snapshot tests).
+pub fn render_text(report: &RunReport, timings: bool) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "scenario: {}", report.scenario);
+    let _ = writeln!(out, "seed: {}", report.seed);
+    let _ = writeln!(out);
+    let _ = writeln!(out, "$ kafka-topics.sh --describe");
+    out.push_str(&describe_topics(&report.topics));
+    let _ = writeln!(out);
+    if !report.groups.is_empty() {
+        let _ = writeln!(out, "$ kafka-consumer-groups.sh --describe --all-groups");
+        out.push_str(&describe_groups(&report.groups));
+    }
+    let a = &report.anomalies;
+    let _ = writeln!(
+        out,
+        "checker: {} lost acknowledged write(s), {} duplicate(s), {} inconsistent offset(s)",
+        a.lost_acked_writes, a.duplicates, a.inconsistent_offsets
+    );
+    for finding in &report.findings {
+        let _ = writeln!(out, "  - {finding}");
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(out, "expectations:");
+    for e in &report.expectations {
+        let _ = writeln!(out, "  [{}] {} — {}", if e.passed { "PASS" } else { "FAIL" }, e.name, e.detail);
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(out, "digest: {}", report.digest);
+    if timings {
+        let _ = writeln!(out, "{}", speed_line(report));
+    }
+    out
+}

@@ -1,0 +1,3018 @@
+//! Scenario files: what to run, written in RON.
+//!
+//! A scenario names a cluster (brokers and their configs), topics, producer and consumer
+//! clients, faults to inject at given times, narration lines for the event feed, and
+//! expectations checked when the run ends. A minimal file looks like this:
+//!
+//! ```ron
+//! Scenario(
+//!     name: "first cluster",
+//!     seed: 42,
+//!     duration: "30s",
+//!     cluster: (brokers: 3),
+//!     topics: [(name: "orders", partitions: 3, replication_factor: 3)],
+//!     clients: [
+//!         Producer(id: "checkout", topic: "orders", rate_per_sec: 50.0,
+//!                  configs: {"enable.idempotence": "false"}),
+//!     ],
+//!     faults: [At("10s", Crash(Leader("orders", 0))), At("20s", Restart(LastCrashed))],
+//! )
+//! ```
+//!
+//! Loading happens in two steps. [`parse_str`] turns the text into a [`Scenario`] (syntax and
+//! shape errors come straight from the RON parser, reworded), then [`Scenario::validate`] checks
+//! the meaning: names that must exist, numbers that must be in range, and every config map,
+//! which goes through the typed parsers of [`cluster::config`]. Every error is a
+//! [`ScenarioError`] that prints as `file:line:column: message in field (suggestion)`, with the
+//! position of the offending text in the file.
+//!
+//! Two RON extensions are always on: `unwrap_variant_newtypes`, so a client may be written
+//! `Producer(id: "p", ...)` as well as RON's classic `Producer((id: "p", ...))` (a file may mix
+//! both), and `implicit_some`, so an optional field may be written `key: "k"` as well as
+//! `key: Some("k")`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::Path;
+use std::str::FromStr;
+
+use cluster::config::{BrokerConfig, ConfigError, ConsumerConfig, ProducerConfig, TopicConfig};
+use ron::extensions::Extensions;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// The Kafka versions whose behaviour kafkalab can simulate, as accepted in `kafka_version`.
+pub const SUPPORTED_KAFKA_VERSIONS: &[&str] = &["3.9"];
+
+/// The most brokers a scenario may have.
+pub const MAX_BROKERS: i32 = 9;
+
+/// The longest run a scenario may ask for: one hour of simulated time.
+pub const MAX_DURATION: Span = Span(3_600_000);
+
+/// Kafka's limit on the length of a topic name (`Topic.MAX_NAME_LENGTH`).
+pub const MAX_TOPIC_NAME_LEN: usize = 249;
+
+/// Edit distance up to which a misspelt name gets a "did you mean" suggestion.
+const SUGGESTION_DISTANCE: usize = 3;
+
+/// Nesting depth beyond which the source locator stops descending (ron's own default limit).
+const MAX_DEPTH: usize = 128;
+
+fn default_kafka_version() -> String {
+    SUPPORTED_KAFKA_VERSIONS[0].to_string()
+}
+
+/// A whole scenario file.
+///
+/// `name` is shown in the lab's title bar, `seed` drives every random choice of the run (the
+/// same seed and file give the same run), `duration` is how much simulated time the run covers
+/// (at most [`MAX_DURATION`]), and `kafka_version` selects which era of Kafka rules applies
+/// (only `"3.9"` for now).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// A short title, e.g. `"first cluster"`.
+    pub name: String,
+    /// Free text explaining what the scenario teaches.
+    #[serde(default)]
+    pub description: String,
+    /// Seed of the run's pseudo-random generator.
+    pub seed: u64,
+    /// Which Kafka release's behaviour to simulate; one of [`SUPPORTED_KAFKA_VERSIONS`].
+    #[serde(default = "default_kafka_version")]
+    pub kafka_version: String,
+    /// Length of the run in simulated time, more than zero and at most [`MAX_DURATION`].
+    pub duration: Span,
+    /// The brokers and their shared configs.
+    pub cluster: ClusterSpec,
+    /// Topics created before the run starts.
+    #[serde(default)]
+    pub topics: Vec<TopicSpec>,
+    /// Producers and consumers, in the order they get node ids.
+    #[serde(default)]
+    pub clients: Vec<ClientSpec>,
+    /// Faults injected at given times.
+    #[serde(default)]
+    pub faults: Vec<Timed<Fault>>,
+    /// Lines shown in the event feed at given times.
+    #[serde(default)]
+    pub narration: Vec<Timed<String>>,
+    /// Checks made when the run ends.
+    #[serde(default)]
+    pub expect: Vec<Expectation>,
+}
+
+/// A span of simulated time written as a string: `"30s"`, `"500ms"`, `"1.5s"`, `"2m"` or
+/// `"1h"`. Stored in milliseconds, so a span finer than one millisecond is rejected.
+///
+/// It is written back as whole seconds when it is a whole number of seconds (`"30s"`) and as
+/// milliseconds otherwise (`"1500ms"`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Span(pub u64);
+
+impl Span {
+    /// No time at all.
+    pub const ZERO: Span = Span(0);
+
+    /// A span of `millis` milliseconds.
+    pub const fn from_millis(millis: u64) -> Span {
+        Span(millis)
+    }
+
+    /// A span of `secs` seconds (saturating at `u64::MAX` milliseconds).
+    pub const fn from_secs(secs: u64) -> Span {
+        Span(secs.saturating_mul(1_000))
+    }
+
+    /// The span in milliseconds.
+    pub const fn as_millis(self) -> u64 {
+        self.0
+    }
+
+    /// The span as a [`core::time::Duration`].
+    pub const fn as_duration(self) -> core::time::Duration {
+        core::time::Duration::from_millis(self.0)
+    }
+
+    /// The moment this long after the start of the run.
+    pub const fn as_instant(self) -> cluster::time::Instant {
+        cluster::time::Instant::from_millis(self.0)
+    }
+}
+
+impl fmt::Display for Span {
+    /// Prints `"{n}s"` for whole seconds and `"{n}ms"` otherwise, the form [`Span::from_str`]
+    /// reads back.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (secs, rest) = (self.0 / 1_000, self.0 % 1_000);
+        if rest == 0 {
+            write!(f, "{secs}s")
+        } else {
+            write!(f, "{}ms", self.0)
+        }
+    }
+}
+
+/// Why a string is not a valid [`Span`]: `input` is the text found and `reason` what is wrong
+/// with it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParseSpanError {
+    /// The text that was rejected.
+    pub input: String,
+    /// What is wrong with it, e.g. `a unit is missing: write "30s" or "30ms"`.
+    pub reason: String,
+}
+
+impl fmt::Display for ParseSpanError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "expected a duration such as \"500ms\", \"5s\" or \"2m\", found \"{}\": {}",
+            self.input, self.reason
+        )
+    }
+}
+
+impl std::error::Error for ParseSpanError {}
+
+impl FromStr for Span {
+    type Err = ParseSpanError;
+
+    /// Reads a decimal number followed by a unit: `ms`, `s`, `m` or `h`. A fraction is allowed
+    /// as long as the result is a whole number of milliseconds (`"1.5s"` but not `"1.5ms"`).
+    fn from_str(input: &str) -> Result<Span, ParseSpanError> {
+        let fail = |reason: String| ParseSpanError {
+            input: input.to_string(),
+            reason,
+        };
+        let text = input.trim();
+        if text.is_empty() {
+            return Err(fail("it is empty".to_string()));
+        }
+        if text.starts_with('-') {
+            return Err(fail("a duration cannot be negative".to_string()));
+        }
+        let split = text
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(text.len());
+        let (number, unit) = text.split_at(split);
+        let unit = unit.trim_start();
+        let factor: u64 = match unit {
+            "ms" => 1,
+            "s" => 1_000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            "" => {
+                return Err(fail(format!(
+                    "a unit is missing: write \"{number}s\" or \"{number}ms\""
+                )))
+            }
+            other => return Err(fail(format!("unknown unit \"{other}\"; use ms, s, m or h"))),
+        };
+        let (whole, fraction) = match number.split_once('.') {
+            Some((whole, fraction)) => (whole, fraction),
+            None => (number, ""),
+        };
+        let digits_only = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+        if whole.is_empty() || !digits_only(whole) || !digits_only(fraction) {
+            return Err(fail(format!("\"{number}\" is not a decimal number")));
+        }
+        if number.ends_with('.') {
+            return Err(fail(format!("\"{number}\" has no digits after the point")));
+        }
+        let too_long = || fail("it is too long to count in milliseconds".to_string());
+        let whole: u64 = whole.parse().map_err(|_| too_long())?;
+        let mut millis = whole.checked_mul(factor).ok_or_else(too_long)?;
+        if !fraction.is_empty() {
+            let fraction = fraction.trim_end_matches('0');
+            if fraction.len() > 9 {
+                return Err(fail("it is finer than one millisecond".to_string()));
+            }
+            let scale = 10u64.pow(fraction.len() as u32);
+            let numerator = fraction.parse::<u64>().unwrap_or(0) * factor;
+            let (extra, rest) = (numerator / scale, numerator % scale);
+            if rest != 0 {
+                return Err(fail("it is finer than one millisecond".to_string()));
+            }
+            millis = millis.checked_add(extra).ok_or_else(too_long)?;
+        }
+        Ok(Span(millis))
+    }
+}
+
+impl Serialize for Span {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for Span {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Span, D::Error> {
+        // `deserialize_any` lets a bare number reach the visitor, which can then explain that a
+        // unit is needed instead of a generic "expected a string".
+        deserializer.deserialize_any(SpanVisitor)
+    }
+}
+
+struct SpanVisitor;
+
+impl SpanVisitor {
+    fn number<E: serde::de::Error>(found: impl fmt::Display) -> E {
+        E::custom(format!(
+            "expected a duration such as \"500ms\", \"5s\" or \"2m\", found the number {found}: \
+             durations are strings with a unit, e.g. \"{found}s\" or \"{found}ms\""
+        ))
+    }
+}
+
+impl serde::de::Visitor<'_> for SpanVisitor {
+    type Value = Span;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a duration such as \"500ms\", \"5s\" or \"2m\"")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<Span, E> {
+        value.parse().map_err(E::custom)
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, value: u64) -> Result<Span, E> {
+        Err(Self::number(value))
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, value: i64) -> Result<Span, E> {
+        Err(Self::number(value))
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, value: f64) -> Result<Span, E> {
+        Err(Self::number(value))
+    }
+}
+
+/// The cluster: `brokers` brokers numbered 1 to `brokers` (at most [`MAX_BROKERS`]), all with the
+/// broker configs `configs` (Kafka keys, see [`BrokerConfig::KEYS`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterSpec {
+    /// Number of brokers, 1 to [`MAX_BROKERS`].
+    pub brokers: i32,
+    /// Broker configs by Kafka key, e.g. `{"min.insync.replicas": "2"}`.
+    #[serde(default)]
+    pub configs: BTreeMap<String, String>,
+}
+
+/// A topic created before the run: its name (Kafka's rules: 1 to 249 characters from
+/// `[a-zA-Z0-9._-]`), partition count, replication factor (at most the broker count) and topic
+/// configs (see [`TopicConfig::KEYS`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TopicSpec {
+    /// Topic name, e.g. `"orders"`.
+    pub name: String,
+    /// Number of partitions, at least 1.
+    pub partitions: i32,
+    /// Replicas per partition, 1 to the number of brokers.
+    pub replication_factor: i32,
+    /// Topic configs by Kafka key.
+    #[serde(default)]
+    pub configs: BTreeMap<String, String>,
+}
+
+/// One client of the cluster.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum ClientSpec {
+    /// A producer writing to one topic.
+    Producer(ProducerSpec),
+    /// A consumer reading topics as a member of a consumer group.
+    Consumer(ConsumerSpec),
+}
+
+impl ClientSpec {
+    /// The client's id, unique among all clients of the scenario.
+    pub fn id(&self) -> &str {
+        match self {
+            ClientSpec::Producer(producer) => &producer.id,
+            ClientSpec::Consumer(consumer) => &consumer.id,
+        }
+    }
+
+    /// The client's Kafka configs.
+    pub fn configs(&self) -> &BTreeMap<String, String> {
+        match self {
+            ClientSpec::Producer(producer) => &producer.configs,
+            ClientSpec::Consumer(consumer) => &consumer.configs,
+        }
+    }
+}
+
+/// A producer. It sends `rate_per_sec` records a second to `topic` with keys picked as `keys`
+/// says, plus any scripted `records` at their given times, starting at `start`. `configs` are
+/// producer configs by Kafka key (see [`ProducerConfig::KEYS`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProducerSpec {
+    /// Client id, unique in the scenario, e.g. `"checkout"`.
+    pub id: String,
+    /// The topic written to; it must be listed in `topics`.
+    pub topic: String,
+    /// Records per second of simulated time; 0 for a producer that only sends `records`.
+    #[serde(default)]
+    pub rate_per_sec: f64,
+    /// How rate-driven records pick their keys.
+    #[serde(default)]
+    pub keys: KeySpec,
+    /// Records sent at exact times, in addition to the rate.
+    #[serde(default)]
+    pub records: Vec<ScriptedRecord>,
+    /// When the producer starts sending.
+    #[serde(default)]
+    pub start: Span,
+    /// Producer configs by Kafka key.
+    #[serde(default)]
+    pub configs: BTreeMap<String, String>,
+}
+
+/// How a rate-driven producer picks keys. `Null`: no key (Kafka's sticky partitioner, KIP-480);
+/// `Uniform(n)`: keys `"key-0"` to `"key-{n-1}"` chosen uniformly by the seeded generator. The
+/// default is `Uniform(16)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum KeySpec {
+    /// Records have no key.
+    Null,
+    /// Records have one of `n` keys, `n` at least 1.
+    Uniform(u32),
+}
+
+impl Default for KeySpec {
+    fn default() -> Self {
+        KeySpec::Uniform(16)
+    }
+}
+
+/// One record a producer sends at time `at`, with an optional key and value (a missing value is
+/// a null value, which compaction treats as a tombstone).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScriptedRecord {
+    /// When to send it, within the run's duration.
+    pub at: Span,
+    /// Record key, e.g. `key: "user-7"`.
+    #[serde(default)]
+    pub key: Option<String>,
+    /// Record value.
+    #[serde(default)]
+    pub value: Option<String>,
+}
+
+/// A consumer: member of consumer group `group`, subscribed to `topics`, starting at `start`,
+/// with consumer configs by Kafka key (see [`ConsumerConfig::KEYS`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsumerSpec {
+    /// Client id, unique in the scenario, e.g. `"billing-1"`.
+    pub id: String,
+    /// The consumer group (Kafka's `group.id`).
+    pub group: String,
+    /// Topics subscribed to; each must be listed in `topics`.
+    pub topics: Vec<String>,
+    /// When the consumer starts.
+    #[serde(default)]
+    pub start: Span,
+    /// Consumer configs by Kafka key.
+    #[serde(default)]
+    pub configs: BTreeMap<String, String>,
+}
+
+/// Something that happens at a given time of the run, written `At("10s", thing)`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Timed<T> {
+    /// `thing` happens at the given time.
+    At(Span, T),
+}
+
+impl<T> Timed<T> {
+    /// When it happens.
+    pub fn at(&self) -> Span {
+        match self {
+            Timed::At(at, _) => *at,
+        }
+    }
+
+    /// What happens.
+    pub fn value(&self) -> &T {
+        match self {
+            Timed::At(_, value) => value,
+        }
+    }
+}
+
+/// A fault injected into the run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Fault {
+    /// The node stops at once and loses everything not yet flushed.
+    Crash(Target),
+    /// A crashed node starts again.
+    Restart(Target),
+    /// The network splits: nodes of the first list cannot reach nodes of the second, and the
+    /// other way round.
+    Partition(Vec<Target>, Vec<Target>),
+    /// The node is cut off from every other node.
+    Isolate(Target),
+    /// Every network partition and isolation ends.
+    Heal,
+}
+
+/// Who a fault hits. Roles are resolved when the fault fires, so a scenario survives a different
+/// election outcome.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Target {
+    /// The broker with this `node.id`, from 1 to the broker count.
+    Broker(i32),
+    /// The controller.
+    Controller,
+    /// The client with this id.
+    Client(String),
+    /// Whichever broker leads this partition (topic, partition index) when the fault fires.
+    Leader(String, i32),
+    /// The node the most recent `Crash` hit.
+    LastCrashed,
+}
+
+/// A check made when the run ends.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum Expectation {
+    /// At least `at_least` acknowledged writes were lost, written
+    /// `LostAckedWrites(at_least: 1)`.
+    LostAckedWrites {
+        /// The fewest lost acknowledged writes that satisfy the check.
+        at_least: u64,
+    },
+    /// No acknowledged write was lost.
+    NoLostAckedWrites,
+    /// No record was written twice.
+    NoDuplicates,
+    /// Every partition has a leader at the end.
+    AllPartitionsOnline,
+    /// Every partition's ISR equals its replica set at the end.
+    FullIsr,
+    /// At the end, the group is Stable with this many members.
+    GroupMembers {
+        /// The consumer group.
+        group: String,
+        /// Its member count.
+        members: usize,
+    },
+    /// At the end, that client's member of the group owns this many partitions.
+    MemberOwns {
+        /// The consumer group.
+        group: String,
+        /// A consumer of that group.
+        client: String,
+        /// The partitions it owns.
+        partitions: usize,
+    },
+    /// The group's generation id reached at least this.
+    Rebalances {
+        /// The consumer group.
+        group: String,
+        /// The lowest acceptable generation id.
+        at_least: u32,
+    },
+    /// At the end, the group's lag is zero on every partition of the topics it reads.
+    ConsumedAll {
+        /// The consumer group.
+        group: String,
+    },
+}
+
+impl Expectation {
+    /// The consumer group the expectation is about, if any.
+    pub fn group(&self) -> Option<&str> {
+        match self {
+            Expectation::GroupMembers { group, .. }
+            | Expectation::MemberOwns { group, .. }
+            | Expectation::Rebalances { group, .. }
+            | Expectation::ConsumedAll { group } => Some(group),
+            _ => None,
+        }
+    }
+}
+
+/// Why a scenario could not be loaded. Every variant prints as one line naming the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    /// The file could not be read.
+    #[error("{path}: cannot read the scenario file: {source}")]
+    Io {
+        /// The path as given.
+        path: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The text is not a well-formed scenario (RON syntax, unknown or missing fields, wrong
+    /// types). `line` and `column` count from 1; columns count characters.
+    #[error("{origin}:{line}:{column}: {message}{}", hint(.suggestion))]
+    Syntax {
+        /// The file name used in messages.
+        origin: String,
+        /// Line of the error, from 1.
+        line: usize,
+        /// Column of the error, from 1.
+        column: usize,
+        /// What is wrong.
+        message: String,
+        /// How to fix it, if known.
+        suggestion: Option<String>,
+    },
+    /// The scenario is well formed but breaks a rule; `field` is the path of the offending
+    /// field, e.g. `topics[0].configs`.
+    #[error("{origin}:{line}:{column}: {message} in {field}{}", hint(.suggestion))]
+    Invalid {
+        /// The file name used in messages.
+        origin: String,
+        /// Line of the offending text, from 1.
+        line: usize,
+        /// Column of the offending text, from 1.
+        column: usize,
+        /// Path of the offending field, e.g. `clients[1].topics[0]`.
+        field: String,
+        /// What is wrong.
+        message: String,
+        /// How to fix it, if known.
+        suggestion: Option<String>,
+    },
+}
+
+impl ScenarioError {
+    /// The (line, column) of the error in the file, both from 1; `None` for an I/O error.
+    pub fn position(&self) -> Option<(usize, usize)> {
+        match self {
+            ScenarioError::Io { .. } => None,
+            ScenarioError::Syntax { line, column, .. }
+            | ScenarioError::Invalid { line, column, .. } => Some((*line, *column)),
+        }
+    }
+
+    /// The suggested fix, if there is one.
+    pub fn suggestion(&self) -> Option<&str> {
+        match self {
+            ScenarioError::Io { .. } => None,
+            ScenarioError::Syntax { suggestion, .. }
+            | ScenarioError::Invalid { suggestion, .. } => suggestion.as_deref(),
+        }
+    }
+}
+
+/// Formats an optional suggestion as ` (suggestion)`.
+fn hint(suggestion: &Option<String>) -> String {
+    match suggestion {
+        Some(text) => format!(" ({text})"),
+        None => String::new(),
+    }
+}
+
+/// Reads, parses and validates the scenario file at `path`. Messages name the file as given.
+pub fn load_file(path: &Path) -> Result<Scenario, ScenarioError> {
+    let origin = path.display().to_string();
+    let source = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
+        path: origin.clone(),
+        source,
+    })?;
+    parse_str(&source, &origin)
+}
+
+/// The RON options scenarios are read and written with: `implicit_some` and
+/// `unwrap_variant_newtypes`.
+fn ron_options() -> ron::Options {
+    ron::Options::default()
+        .with_default_extension(Extensions::IMPLICIT_SOME | Extensions::UNWRAP_VARIANT_NEWTYPES)
+}
+
+/// Parses and validates a scenario from `source`; `origin` is the file name used in messages.
+pub fn parse_str(source: &str, origin: &str) -> Result<Scenario, ScenarioError> {
+    // ron's `unwrap_variant_newtypes` reads `Producer(id: ...)` but then rejects the classic
+    // `Producer((id: ...))`. Blanking the inner parentheses first lets a file use either form,
+    // even both, without moving any position ron reports.
+    let text = Locator::new(source).single_paren_source();
+    let scenario: Scenario = ron_options()
+        .from_str(&text)
+        .map_err(|error| syntax_error(source, origin, &error))?;
+    scenario.validate(source, origin)?;
+    Ok(scenario)
+}
+
+impl Scenario {
+    /// Checks the rules a parsed scenario must follow; `source` is the text it was parsed from,
+    /// used to point at the offending item, and `origin` the file name for messages.
+    ///
+    /// The rules: a non-empty name; a supported `kafka_version`; a duration above zero and at most
+    /// one hour; 1 to 9 brokers; valid broker, topic, producer and consumer configs; legal,
+    /// unique topic names, at least one partition and a replication factor no larger than the
+    /// broker count; unique, non-empty client ids; clients naming existing topics; producers with
+    /// a rate or scripted records and without idempotence (not simulated yet); all times within
+    /// the duration; fault targets naming existing brokers, clients and partitions; expectations
+    /// naming existing groups and clients. The first broken rule is reported.
+    pub fn validate(&self, source: &str, origin: &str) -> Result<(), ScenarioError> {
+        Validator {
+            scenario: self,
+            locator: Locator::new(source),
+            origin,
+        }
+        .run()
+    }
+
+    /// The scenario re-serialised as canonical RON: one line, fields in declaration order,
+    /// config maps sorted by key, defaults written out. Two files that mean the same scenario
+    /// give the same text, so it is the input for hashing a run's configuration.
+    pub fn digest_input(&self) -> String {
+        ron_options()
+            .to_string(self)
+            .expect("every scenario type serialises to RON")
+    }
+
+    /// The distinct consumer groups named by the consumers, in sorted order.
+    pub fn groups(&self) -> BTreeSet<&str> {
+        self.clients
+            .iter()
+            .filter_map(|client| match client {
+                ClientSpec::Consumer(consumer) => Some(consumer.group.as_str()),
+                ClientSpec::Producer(_) => None,
+            })
+            .collect()
+    }
+
+    /// The topic with this name, if listed.
+    pub fn topic(&self, name: &str) -> Option<&TopicSpec> {
+        self.topics.iter().find(|topic| topic.name == name)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Syntax errors.
+
+/// Turns a RON parse error into a [`ScenarioError::Syntax`] with a readable message.
+fn syntax_error(source: &str, origin: &str, error: &ron::error::SpannedError) -> ScenarioError {
+    use ron::Error as E;
+    let mut offset = byte_offset(source, error.position.line, error.position.col);
+    // For a bad identifier ron points just past it; point at its first character instead.
+    let found_ident = match &error.code {
+        E::NoSuchStructField { found, .. }
+        | E::NoSuchEnumVariant { found, .. }
+        | E::ExpectedDifferentStructName { found, .. } => Some(found.as_str()),
+        E::DuplicateStructField { field, .. } => Some(*field),
+        _ => None,
+    };
+    if let Some(ident) = found_ident {
+        if let Some(start) = source[..offset].rfind(ident) {
+            if source[start + ident.len()..offset].trim().is_empty() {
+                offset = start;
+            }
+        }
+    }
+    let (message, suggestion) = describe_ron_error(&error.code);
+    let (line, column) = line_col(source, offset);
+    ScenarioError::Syntax {
+        origin: origin.to_string(),
+        line,
+        column,
+        message,
+        suggestion,
+    }
+}
+
+/// A readable name for the struct or enum ron reports an error in.
+fn friendly_outer(outer: &Option<String>) -> String {
+    match outer.as_deref() {
+        None => "this item".to_string(),
+        Some("Scenario") => "the scenario".to_string(),
+        Some("ClusterSpec") => "cluster".to_string(),
+        Some("TopicSpec") => "a topic".to_string(),
+        Some("ProducerSpec" | "Producer") => "a producer".to_string(),
+        Some("ConsumerSpec" | "Consumer") => "a consumer".to_string(),
+        Some("ScriptedRecord") => "a scripted record".to_string(),
+        Some("ClientSpec") => "clients".to_string(),
+        Some("Fault") => "a fault".to_string(),
+        Some("Target") => "a fault target".to_string(),
+        Some("Expectation") => "expect".to_string(),
+        Some("KeySpec") => "keys".to_string(),
+        Some("Timed") => "a timed entry".to_string(),
+        Some(other) => format!("`{other}`"),
+    }
+}
+
+/// An example of a field's value, for "missing field" hints.
+fn field_example(field: &str) -> &'static str {
+    match field {
+        "name" => "\"my scenario\"",
+        "seed" => "42",
+        "duration" => "\"30s\"",
+        "cluster" => "(brokers: 3)",
+        "brokers" => "3",
+        "partitions" => "3",
+        "replication_factor" => "3",
+        "id" => "\"client-1\"",
+        "topic" => "\"orders\"",
+        "group" => "\"billing\"",
+        "topics" => "[\"orders\"]",
+        "at" => "\"5s\"",
+        "at_least" | "members" => "1",
+        "client" => "\"billing-1\"",
+        _ => "...",
+    }
+}
+
+/// The best "did you mean" among `candidates`: a close spelling (at most 3 edits, and fewer
+/// than half the word's length, so `rat` does not suggest `id`), else a candidate that contains
+/// the word or is contained in it (so `rate` finds `rate_per_sec`).
+fn closest<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str> + Clone,
+) -> Option<&'a str> {
+    let limit = SUGGESTION_DISTANCE.min(word.chars().count().saturating_sub(1) / 2);
+    let near = candidates
+        .clone()
+        .into_iter()
+        .map(|candidate| (strsim::levenshtein(word, candidate), candidate))
+        .filter(|(distance, _)| *distance <= limit)
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, candidate)| candidate);
+    near.or_else(|| {
+        if word.len() < 3 {
+            return None;
+        }
+        candidates
+            .into_iter()
+            .find(|candidate| candidate.contains(word) || word.contains(candidate))
+    })
+}
+
+/// Rewords a RON error into a message and an optional suggestion.
+fn describe_ron_error(code: &ron::Error) -> (String, Option<String>) {
+    use ron::Error as E;
+    let did_you_mean = |found: &str, expected: &[&'static str]| {
+        closest(found, expected.iter().copied()).map(|best| format!("did you mean `{best}`?"))
+    };
+    match code {
+        E::NoSuchStructField {
+            expected,
+            found,
+            outer,
+        } => (
+            format!(
+                "unknown field `{found}` in {}; expected one of: {}",
+                friendly_outer(outer),
+                expected.join(", ")
+            ),
+            did_you_mean(found, expected),
+        ),
+        E::MissingStructField { field, outer } => (
+            format!("missing field `{field}` in {}", friendly_outer(outer)),
+            Some(format!("add `{field}: {}`", field_example(field))),
+        ),
+        E::DuplicateStructField { field, outer } => (
+            format!(
+                "field `{field}` is given twice in {}",
+                friendly_outer(outer)
+            ),
+            Some("remove one of them".to_string()),
+        ),
+        E::NoSuchEnumVariant {
+            expected,
+            found,
+            outer,
+        } => (
+            format!(
+                "unknown variant `{found}` for {}; expected one of: {}",
+                friendly_outer(outer),
+                expected.join(", ")
+            ),
+            did_you_mean(found, expected),
+        ),
+        E::ExpectedDifferentStructName { expected, found } => (
+            format!("expected `{expected}`, found `{found}`"),
+            Some(format!("write `{expected}(...)` or just `(...)`")),
+        ),
+        E::Eof => (
+            "the file ended in the middle of a value".to_string(),
+            Some("check for an unclosed `(`, `[`, `{` or `\"`".to_string()),
+        ),
+        E::ExpectedComma => (
+            "expected a `,` between items".to_string(),
+            Some("separate fields and list items with commas".to_string()),
+        ),
+        E::ExpectedArray => (
+            "expected a list in square brackets, such as `[...]`".to_string(),
+            None,
+        ),
+        E::ExpectedArrayEnd => ("expected `]` to close the list".to_string(), None),
+        E::ExpectedMap => (
+            "expected a map in braces, such as `{\"key\": \"value\"}`".to_string(),
+            None,
+        ),
+        E::ExpectedMapColon => (
+            "expected `:` between a map key and its value".to_string(),
+            None,
+        ),
+        E::ExpectedMapEnd => ("expected `}` to close the map".to_string(), None),
+        E::ExpectedString | E::ExpectedStringEnd => (
+            "expected a string in double quotes".to_string(),
+            Some("put text in double quotes, e.g. \"orders\" or \"2\"".to_string()),
+        ),
+        E::ExpectedInteger => ("expected a whole number".to_string(), None),
+        E::ExpectedFloat => ("expected a number such as 50.0".to_string(), None),
+        E::ExpectedBoolean => ("expected `true` or `false`".to_string(), None),
+        E::IntegerOutOfBounds => (
+            "this number is out of range for the field (too large, or negative where it cannot \
+             be)"
+            .to_string(),
+            None,
+        ),
+        E::ExpectedStructLike => ("expected `(` here".to_string(), None),
+        E::ExpectedNamedStructLike(name) => (format!("expected `{name}(...)` or `(...)`"), None),
+        E::ExpectedStructLikeEnd => (
+            "expected `)` to close the parentheses".to_string(),
+            Some("check for a missing `,` or a stray value".to_string()),
+        ),
+        E::ExpectedIdentifier => ("expected a field or variant name".to_string(), None),
+        E::ExpectedUnit => ("expected `()`".to_string(), None),
+        E::ExpectedOption => (
+            "expected an optional value such as `\"text\"` or `None`".to_string(),
+            None,
+        ),
+        E::TrailingCharacters => (
+            "unexpected text after the end of the scenario".to_string(),
+            Some("a file holds exactly one `Scenario(...)`".to_string()),
+        ),
+        E::UnexpectedByte(c) => (format!("unexpected character `{c}`"), None),
+        E::InvalidValueForType { expected, found } => {
+            (format!("expected {expected}, found {found}"), None)
+        }
+        E::ExpectedDifferentLength { expected, found } => {
+            (format!("expected {expected}, found {found} elements"), None)
+        }
+        E::Message(message) => (message.clone(), None),
+        other => {
+            // Every other ron message is already a short sentence; lower its first letter so it
+            // reads like the rest.
+            let text = other.to_string();
+            let mut chars = text.chars();
+            let message = match chars.next() {
+                Some(first) => first.to_lowercase().chain(chars).collect(),
+                None => text,
+            };
+            (message, None)
+        }
+    }
+}
+
+/// The byte offset of a ron position (line from 1, column in bytes from 1), clamped to the text.
+fn byte_offset(source: &str, line: usize, col: usize) -> usize {
+    let mut offset = 0;
+    for _ in 1..line {
+        match source[offset..].find('\n') {
+            Some(newline) => offset += newline + 1,
+            None => return source.len(),
+        }
+    }
+    let mut offset = (offset + col.saturating_sub(1)).min(source.len());
+    while !source.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    offset
+}
+
+/// The (line, column) of a byte offset, both from 1, the column counting characters.
+fn line_col(source: &str, offset: usize) -> (usize, usize) {
+    let before = &source[..offset.min(source.len())];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |newline| newline + 1);
+    (line, before[line_start..].chars().count() + 1)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Finding things in the source.
+
+/// One step of a path into the scenario's text: a struct field, a list or tuple position, or a
+/// map key.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Seg {
+    Field(String),
+    Index(usize),
+    Key(String),
+}
+
+/// A path into the scenario's text, such as `topics[0].configs["min.insync.replicas"]`. Enum
+/// payloads count as positions: in `At("10s", Crash(Broker(1)))`, `[0]` is the time, `[1]` the
+/// fault and `[1][0]` its target.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+struct SrcPath(Vec<Seg>);
+
+impl SrcPath {
+    fn root() -> SrcPath {
+        SrcPath(Vec::new())
+    }
+
+    fn f(&self, name: &str) -> SrcPath {
+        let mut path = self.clone();
+        path.0.push(Seg::Field(name.to_string()));
+        path
+    }
+
+    fn i(&self, index: usize) -> SrcPath {
+        let mut path = self.clone();
+        path.0.push(Seg::Index(index));
+        path
+    }
+
+    fn k(&self, key: &str) -> SrcPath {
+        let mut path = self.clone();
+        path.0.push(Seg::Key(key.to_string()));
+        path
+    }
+}
+
+impl fmt::Display for SrcPath {
+    /// Prints the path the way messages name fields: `topics[0].configs`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (n, seg) in self.0.iter().enumerate() {
+            match seg {
+                Seg::Field(name) if n == 0 => write!(f, "{name}")?,
+                Seg::Field(name) => write!(f, ".{name}")?,
+                Seg::Index(index) => write!(f, "[{index}]")?,
+                Seg::Key(key) => write!(f, "[{key:?}]")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Where each value of a RON text starts, by path. Built by a forgiving scan of the text (it
+/// never fails; malformed parts are skipped), so errors found after parsing can point at the
+/// exact item.
+struct Locator<'a> {
+    source: &'a str,
+    spots: BTreeMap<SrcPath, usize>,
+    double_parens: Vec<(usize, usize)>,
+}
+
+impl<'a> Locator<'a> {
+    fn new(source: &'a str) -> Locator<'a> {
+        let mut scanner = Scanner {
+            bytes: source.as_bytes(),
+            pos: 0,
+            spots: BTreeMap::new(),
+            depth: 0,
+            recording: true,
+            double_parens: Vec::new(),
+        };
+        scanner.document();
+        Locator {
+            source,
+            spots: scanner.spots,
+            double_parens: scanner.double_parens,
+        }
+    }
+
+    /// The source with the inner parentheses of every `Variant((name: value, ...))` replaced by
+    /// spaces, which turns it into the `Variant(name: value, ...)` form that ron's
+    /// `unwrap_variant_newtypes` extension reads. Every other byte keeps its offset, so
+    /// positions in errors stay true to the original text.
+    fn single_paren_source(&self) -> String {
+        let mut bytes = self.source.as_bytes().to_vec();
+        for &(open, close) in &self.double_parens {
+            bytes[open] = b' ';
+            bytes[close] = b' ';
+        }
+        // Only ASCII parentheses were replaced by ASCII spaces, so the text is still UTF-8.
+        String::from_utf8(bytes).unwrap_or_else(|_| self.source.to_string())
+    }
+
+    /// The (line, column) of `path`, or of its nearest ancestor found in the text, or 1:1.
+    fn position(&self, path: &SrcPath) -> (usize, usize) {
+        let mut path = path.clone();
+        loop {
+            if let Some(offset) = self.spots.get(&path) {
+                return line_col(self.source, *offset);
+            }
+            if path.0.pop().is_none() {
+                return (1, 1);
+            }
+        }
+    }
+}
+
+/// The scanner behind [`Locator`]. Every step moves forward by at least one byte or stops, so
+/// it ends on any input.
+struct Scanner<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+    spots: BTreeMap<SrcPath, usize>,
+    depth: usize,
+    /// Off while skipping text whose positions must not be recorded.
+    recording: bool,
+    /// Byte offsets of the inner parentheses of each `Variant((name: value, ...))`.
+    double_parens: Vec<(usize, usize)>,
+}
+
+impl Scanner<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.pos).copied()
+    }
+
+    fn peek_at(&self, ahead: usize) -> Option<u8> {
+        self.bytes.get(self.pos + ahead).copied()
+    }
+
+    fn document(&mut self) {
+        loop {
+            self.skip_ws();
+            // Skip `#![enable(...)]` attributes.
+            if self.bytes[self.pos..].starts_with(b"#!") {
+                while let Some(byte) = self.peek() {
+                    self.pos += 1;
+                    if byte == b']' {
+                        break;
+                    }
+                }
+            } else {
+                break;
+            }
+        }
+        self.value(&mut SrcPath::root());
+    }
+
+    fn skip_ws(&mut self) {
+        loop {
+            match (self.peek(), self.peek_at(1)) {
+                (Some(byte), _) if byte.is_ascii_whitespace() => self.pos += 1,
+                (Some(b'/'), Some(b'/')) => {
+                    while let Some(byte) = self.peek() {
+                        if byte == b'\n' {
+                            break;
+                        }
+                        self.pos += 1;
+                    }
+                }
+                (Some(b'/'), Some(b'*')) => {
+                    // RON block comments nest.
+                    self.pos += 2;
+                    let mut level = 1;
+                    while level > 0 && self.pos < self.bytes.len() {
+                        if self.bytes[self.pos..].starts_with(b"/*") {
+                            level += 1;
+                            self.pos += 2;
+                        } else if self.bytes[self.pos..].starts_with(b"*/") {
+                            level -= 1;
+                            self.pos += 2;
+                        } else {
+                            self.pos += 1;
+                        }
+                    }
+                }
+                _ => return,
+            }
+        }
+    }
+
+    fn is_ident_start(byte: u8) -> bool {
+        byte.is_ascii_alphabetic() || byte == b'_'
+    }
+
+    fn is_ident_char(byte: u8) -> bool {
+        byte.is_ascii_alphanumeric() || byte == b'_'
+    }
+
+    /// Reads an identifier (including a raw `r#name`) and returns it.
+    fn ident(&mut self) -> String {
+        if self.peek() == Some(b'r') && self.peek_at(1) == Some(b'#') {
+            self.pos += 2;
+        }
+        let start = self.pos;
+        while self.peek().is_some_and(Self::is_ident_char) {
+            self.pos += 1;
+        }
+        String::from_utf8_lossy(&self.bytes[start..self.pos]).into_owned()
+    }
+
+    /// Reads a string literal, plain or raw, and returns its text (escapes resolved for the
+    /// common cases, which is all config keys need).
+    fn string(&mut self) -> String {
+        if self.peek() == Some(b'r') {
+            self.pos += 1;
+            let mut hashes = 0;
+            while self.peek() == Some(b'#') {
+                hashes += 1;
+                self.pos += 1;
+            }
+            self.pos += 1; // The opening quote.
+            let start = self.pos;
+            while self.pos < self.bytes.len() {
+                if self.bytes[self.pos] == b'"'
+                    && self.bytes[self.pos + 1..]
+                        .iter()
+                        .take(hashes)
+                        .filter(|byte| **byte == b'#')
+                        .count()
+                        == hashes
+                {
+                    let text = String::from_utf8_lossy(&self.bytes[start..self.pos]).into_owned();
+                    self.pos += 1 + hashes;
+                    return text;
+                }
+                self.pos += 1;
+            }
+            return String::from_utf8_lossy(&self.bytes[start..]).into_owned();
+        }
+        let quote = self.peek().unwrap_or(b'"');
+        self.pos += 1;
+        let mut text = Vec::new();
+        while let Some(byte) = self.peek() {
+            self.pos += 1;
+            match byte {
+                b'\\' => {
+                    let escaped = self.peek().unwrap_or(b'\\');
+                    self.pos += 1;
+                    text.push(match escaped {
+                        b'n' => b'\n',
+                        b't' => b'\t',
+                        b'r' => b'\r',
+                        b'0' => 0,
+                        other => other,
+                    });
+                }
+                _ if byte == quote => break,
+                _ => text.push(byte),
+            }
+        }
+        String::from_utf8_lossy(&text).into_owned()
+    }
+
+    fn record(&mut self, path: &SrcPath) {
+        if self.recording {
+            self.spots.entry(path.clone()).or_insert(self.pos);
+        }
+    }
+
+    /// Whether a string literal starts at the cursor: `"..."`, `'c'`, `r"..."` or `r#"..."#`
+    /// (but not a raw identifier `r#name`).
+    fn at_string_start(&self) -> bool {
+        match (self.peek(), self.peek_at(1)) {
+            (Some(b'"' | b'\''), _) => true,
+            (Some(b'r'), Some(b'"')) => true,
+            (Some(b'r'), Some(b'#')) => {
+                let hashes = self.bytes[self.pos + 1..]
+                    .iter()
+                    .take_while(|b| **b == b'#')
+                    .count();
+                self.bytes.get(self.pos + 1 + hashes) == Some(&b'"')
+            }
+            _ => false,
+        }
+    }
+
+    fn value(&mut self, path: &mut SrcPath) {
+        self.skip_ws();
+        let Some(byte) = self.peek() else { return };
+        self.record(path);
+        if self.depth >= MAX_DEPTH {
+            self.pos += 1;
+            return;
+        }
+        self.depth += 1;
+        match byte {
+            _ if self.at_string_start() => {
+                self.string();
+            }
+            b'(' => self.group(path),
+            b'[' => self.list(path),
+            b'{' => self.map(path),
+            _ if Self::is_ident_start(byte) => {
+                self.ident();
+                self.skip_ws();
+                if self.peek() == Some(b'(') {
+                    let outer = self.pos;
+                    self.pos += 1;
+                    self.skip_ws();
+                    if self.peek() == Some(b'(') {
+                        // `Variant((fields))`: the inner group is the variant's payload itself.
+                        let inner_open = self.pos;
+                        self.pos += 1;
+                        self.skip_ws();
+                        let named = self.at_named_field();
+                        self.pos = inner_open;
+                        self.value(path);
+                        let inner_close = self.pos - 1;
+                        self.skip_ws();
+                        if self.peek() == Some(b')') {
+                            self.pos += 1;
+                            if named && self.bytes[inner_close] == b')' {
+                                self.double_parens.push((inner_open, inner_close));
+                            }
+                        }
+                    } else {
+                        self.pos = outer;
+                        self.group(path);
+                    }
+                }
+            }
+            _ => {
+                // A number or another bare token: skip to the next delimiter.
+                let start = self.pos;
+                while let Some(byte) = self.peek() {
+                    if byte.is_ascii_whitespace() || b",:()[]{}".contains(&byte) {
+                        break;
+                    }
+                    self.pos += 1;
+                }
+                if self.pos == start {
+                    self.pos += 1;
+                }
+            }
+        }
+        self.depth -= 1;
+    }
+
+    /// Whether the text at the cursor is `name:` (a named field) rather than a value.
+    fn at_named_field(&self) -> bool {
+        let mut ahead = self.pos;
+        if self.bytes[ahead..].starts_with(b"r#") {
+            ahead += 2;
+        }
+        if !self
+            .bytes
+            .get(ahead)
+            .copied()
+            .is_some_and(Self::is_ident_start)
+        {
+            return false;
+        }
+        while self
+            .bytes
+            .get(ahead)
+            .copied()
+            .is_some_and(Self::is_ident_char)
+        {
+            ahead += 1;
+        }
+        while self.bytes.get(ahead).is_some_and(u8::is_ascii_whitespace) {
+            ahead += 1;
+        }
+        self.bytes.get(ahead) == Some(&b':') && self.bytes.get(ahead + 1) != Some(&b':')
+    }
+
+    /// Scans `( ... )`: named fields `name: value` or positional values.
+    fn group(&mut self, path: &mut SrcPath) {
+        self.pos += 1;
+        let mut index = 0;
+        loop {
+            self.skip_ws();
+            let start = self.pos;
+            match self.peek() {
+                None => return,
+                Some(b')') => {
+                    self.pos += 1;
+                    return;
+                }
+                _ => {}
+            }
+            if self.at_named_field() {
+                let name = self.ident();
+                self.skip_ws();
+                self.pos += 1; // The colon.
+                path.0.push(Seg::Field(name));
+            } else {
+                path.0.push(Seg::Index(index));
+                index += 1;
+            }
+            self.value(path);
+            path.0.pop();
+            self.separator(start);
+        }
+    }
+
+    /// Scans `[ ... ]`.
+    fn list(&mut self, path: &mut SrcPath) {
+        self.pos += 1;
+        let mut index = 0;
+        loop {
+            self.skip_ws();
+            let start = self.pos;
+            match self.peek() {
+                None => return,
+                Some(b']') => {
+                    self.pos += 1;
+                    return;
+                }
+                _ => {}
+            }
+            path.0.push(Seg::Index(index));
+            index += 1;
+            self.value(path);
+            path.0.pop();
+            self.separator(start);
+        }
+    }
+
+    /// Scans `{ key: value, ... }`, recording each entry at the position of its key.
+    fn map(&mut self, path: &mut SrcPath) {
+        self.pos += 1;
+        loop {
+            self.skip_ws();
+            let start = self.pos;
+            match self.peek() {
+                None => return,
+                Some(b'}') => {
+                    self.pos += 1;
+                    return;
+                }
+                _ => {}
+            }
+            let key_start = self.pos;
+            let key = if self.at_string_start() {
+                self.string()
+            } else {
+                // A non-string key is not addressable: skip it without recording anything.
+                let recording = std::mem::replace(&mut self.recording, false);
+                self.value(&mut SrcPath::root());
+                self.recording = recording;
+                String::from_utf8_lossy(&self.bytes[key_start..self.pos]).into_owned()
+            };
+            path.0.push(Seg::Key(key));
+            if self.recording {
+                self.spots.entry(path.clone()).or_insert(key_start);
+            }
+            self.skip_ws();
+            if self.peek() == Some(b':') {
+                self.pos += 1;
+                self.value(path);
+            }
+            path.0.pop();
+            self.separator(start);
+        }
+    }
+
+    /// Consumes a `,` after an item, or one stray byte if the item did not move the cursor.
+    fn separator(&mut self, item_start: usize) {
+        self.skip_ws();
+        match self.peek() {
+            Some(b',') => self.pos += 1,
+            Some(b')' | b']' | b'}') | None => {}
+            Some(_) if self.pos == item_start => self.pos += 1,
+            Some(_) => {}
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Semantic validation.
+
+struct Validator<'a> {
+    scenario: &'a Scenario,
+    locator: Locator<'a>,
+    origin: &'a str,
+}
+
+/// Shorthand for the result of one check.
+type Check = Result<(), ScenarioError>;
+
+impl Validator<'_> {
+    /// Builds an [`ScenarioError::Invalid`] located at `at`, naming `field`.
+    fn error(
+        &self,
+        at: &SrcPath,
+        field: impl fmt::Display,
+        message: impl Into<String>,
+        suggestion: Option<String>,
+    ) -> ScenarioError {
+        let (line, column) = self.locator.position(at);
+        ScenarioError::Invalid {
+            origin: self.origin.to_string(),
+            line,
+            column,
+            field: field.to_string(),
+            message: message.into(),
+            suggestion,
+        }
+    }
+
+    /// Maps a [`ConfigError`] from the config map at `configs` to an error located at its key.
+    fn config_error(&self, configs: &SrcPath, error: ConfigError) -> ScenarioError {
+        self.error(
+            &configs.k(&error.key),
+            configs,
+            error.message,
+            error.suggestion,
+        )
+    }
+
+    fn run(&self) -> Check {
+        self.check_header()?;
+        self.check_cluster()?;
+        self.check_topics()?;
+        self.check_clients()?;
+        self.check_faults()?;
+        self.check_narration()?;
+        self.check_expectations()
+    }
+
+    fn check_header(&self) -> Check {
+        let s = self.scenario;
+        let root = SrcPath::root();
+        if s.name.trim().is_empty() {
+            return Err(self.error(
+                &root.f("name"),
+                "name",
+                "the scenario name is empty",
+                Some("give it a short title such as \"leader failover\"".to_string()),
+            ));
+        }
+        if !SUPPORTED_KAFKA_VERSIONS.contains(&s.kafka_version.as_str()) {
+            let accepted: Vec<String> = SUPPORTED_KAFKA_VERSIONS
+                .iter()
+                .map(|version| format!("\"{version}\""))
+                .collect();
+            return Err(self.error(
+                &root.f("kafka_version"),
+                "kafka_version",
+                format!("unsupported Kafka version \"{}\"", s.kafka_version),
+                Some(format!("accepted values: {}", accepted.join(", "))),
+            ));
+        }
+        if s.duration == Span::ZERO {
+            return Err(self.error(
+                &root.f("duration"),
+                "duration",
+                "the run lasts no time at all",
+                Some("use a duration such as \"30s\"".to_string()),
+            ));
+        }
+        if s.duration > MAX_DURATION {
+            return Err(self.error(
+                &root.f("duration"),
+                "duration",
+                format!(
+                    "duration {} is longer than the limit of one hour",
+                    s.duration
+                ),
+                Some("use at most \"1h\"".to_string()),
+            ));
+        }
+        Ok(())
+    }
+
+    fn check_cluster(&self) -> Check {
+        let cluster = &self.scenario.cluster;
+        let path = SrcPath::root().f("cluster");
+        if !(1..=MAX_BROKERS).contains(&cluster.brokers) {
+            return Err(self.error(
+                &path.f("brokers"),
+                "cluster.brokers",
+                format!(
+                    "{} brokers is outside the supported range 1 to {MAX_BROKERS}",
+                    cluster.brokers
+                ),
+                Some(format!("use between 1 and {MAX_BROKERS} brokers")),
+            ));
+        }
+        BrokerConfig::from_map(&cluster.configs)
+            .map_err(|error| self.config_error(&path.f("configs"), error))?;
+        Ok(())
+    }
+
+    fn check_topics(&self) -> Check {
+        let brokers = self.scenario.cluster.brokers;
+        let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+        for (i, topic) in self.scenario.topics.iter().enumerate() {
+            let path = SrcPath::root().f("topics").i(i);
+            let name_path = path.f("name");
+            let name = &topic.name;
+            if name.is_empty() {
+                return Err(self.error(
+                    &name_path,
+                    &name_path,
+                    "the topic name is empty",
+                    Some("name it, e.g. \"orders\"".to_string()),
+                ));
+            }
+            if name == "." || name == ".." {
+                return Err(self.error(
+                    &name_path,
+                    &name_path,
+                    format!("Kafka does not allow the topic name \"{name}\""),
+                    Some("use letters or digits in the name".to_string()),
+                ));
+            }
+            if let Some(bad) = name
+                .chars()
+                .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+            {
+                return Err(self.error(
+                    &name_path,
+                    &name_path,
+                    format!("topic name \"{name}\" contains the illegal character {bad:?}"),
+                    Some(
+                        "Kafka topic names use only letters, digits, '.', '_' and '-'".to_string(),
+                    ),
+                ));
+            }
+            if name.len() > MAX_TOPIC_NAME_LEN {
+                return Err(self.error(
+                    &name_path,
+                    &name_path,
+                    format!(
+                        "topic name is {} characters long, over Kafka's limit of \
+                         {MAX_TOPIC_NAME_LEN}",
+                        name.len()
+                    ),
+                    Some("shorten it".to_string()),
+                ));
+            }
+            // Kafka also rejects names that differ only by '.' versus '_', because they map
+            // to the same metric names (`Topic.hasCollision`).
+            let collision_key = name.replace('.', "_");
+            if let Some(&first) = seen.get(&collision_key) {
+                let other = &self.scenario.topics[first].name;
+                let message = if other == name {
+                    format!("duplicate topic name \"{name}\" (first defined in topics[{first}])")
+                } else {
+                    format!(
+                        "topic name \"{name}\" collides with \"{other}\" in topics[{first}]: \
+                         Kafka treats '.' and '_' alike in topic names"
+                    )
+                };
+                return Err(self.error(
+                    &name_path,
+                    &name_path,
+                    message,
+                    Some("rename one of them".to_string()),
+                ));
+            }
+            seen.insert(collision_key, i);
+            if topic.partitions < 1 {
+                return Err(self.error(
+                    &path.f("partitions"),
+                    path.f("partitions"),
+                    format!("topic \"{name}\" has {} partitions", topic.partitions),
+                    Some("a topic needs at least 1 partition".to_string()),
+                ));
+            }
+            if topic.replication_factor < 1 {
+                return Err(self.error(
+                    &path.f("replication_factor"),
+                    path.f("replication_factor"),
+                    format!(
+                        "topic \"{name}\" has replication factor {}",
+                        topic.replication_factor
+                    ),
+                    Some("use at least 1 replica".to_string()),
+                ));
+            }
+            if topic.replication_factor > brokers {
+                return Err(self.error(
+                    &path.f("replication_factor"),
+                    path.f("replication_factor"),
+                    format!(
+                        "replication factor {} of topic \"{name}\" is larger than the {brokers} \
+                         brokers of the cluster",
+                        topic.replication_factor
+                    ),
+                    Some(format!(
+                        "lower it to {brokers} or fewer, or add brokers in cluster.brokers"
+                    )),
+                ));
+            }
+            TopicConfig::from_map(&topic.configs)
+                .map_err(|error| self.config_error(&path.f("configs"), error))?;
+        }
+        Ok(())
+    }
+
+    /// Error for a topic name that is not listed in `topics`.
+    fn unknown_topic(&self, at: &SrcPath, field: &SrcPath, name: &str) -> ScenarioError {
+        let names = self.scenario.topics.iter().map(|topic| topic.name.as_str());
+        let suggestion = match closest(name, names.clone()) {
+            Some(best) => format!("did you mean \"{best}\"?"),
+            None if self.scenario.topics.is_empty() => {
+                format!(
+                    "add it to topics, e.g. (name: \"{name}\", partitions: 3, \
+                     replication_factor: 1)"
+                )
+            }
+            None => format!(
+                "known topics: {}",
+                names
+                    .map(|n| format!("\"{n}\""))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        self.error(
+            at,
+            field,
+            format!("unknown topic \"{name}\""),
+            Some(suggestion),
+        )
+    }
+
+    /// Error for a time after the end of the run, if `at` is after it.
+    fn check_time(&self, at: Span, path: &SrcPath, what: &str) -> Check {
+        let duration = self.scenario.duration;
+        if at > duration {
+            return Err(self.error(
+                path,
+                path,
+                format!("{what} at {at} is after the end of the run ({duration})"),
+                Some(format!(
+                    "use a time of at most {duration}, or lengthen duration"
+                )),
+            ));
+        }
+        Ok(())
+    }
+
+    fn check_clients(&self) -> Check {
+        let mut ids: BTreeMap<&str, usize> = BTreeMap::new();
+        for (i, client) in self.scenario.clients.iter().enumerate() {
+            let path = SrcPath::root().f("clients").i(i);
+            let id = client.id();
+            if id.trim().is_empty() {
+                return Err(self.error(
+                    &path.f("id"),
+                    path.f("id"),
+                    "the client id is empty",
+                    Some("give it a name such as \"checkout\"".to_string()),
+                ));
+            }
+            if let Some(first) = ids.insert(id, i) {
+                return Err(self.error(
+                    &path.f("id"),
+                    path.f("id"),
+                    format!("duplicate client id \"{id}\" (first used by clients[{first}])"),
+                    Some("client ids must be unique; rename one of them".to_string()),
+                ));
+            }
+            match client {
+                ClientSpec::Producer(producer) => self.check_producer(producer, &path)?,
+                ClientSpec::Consumer(consumer) => self.check_consumer(consumer, &path)?,
+            }
+        }
+        Ok(())
+    }
+
+    fn check_producer(&self, producer: &ProducerSpec, path: &SrcPath) -> Check {
+        if self.scenario.topic(&producer.topic).is_none() {
+            return Err(self.unknown_topic(&path.f("topic"), &path.f("topic"), &producer.topic));
+        }
+        let rate = producer.rate_per_sec;
+        if !rate.is_finite() || rate < 0.0 {
+            return Err(self.error(
+                &path.f("rate_per_sec"),
+                path.f("rate_per_sec"),
+                format!("rate {rate} records per second is not a usable rate"),
+                Some("use a number of 0.0 or more, such as 50.0".to_string()),
+            ));
+        }
+        if rate == 0.0 && producer.records.is_empty() {
+            return Err(self.error(
+                &path.f("rate_per_sec"),
+                path,
+                format!("producer \"{}\" would send nothing", producer.id),
+                Some("set rate_per_sec above 0, e.g. 50.0, or list records".to_string()),
+            ));
+        }
+        if producer.keys == KeySpec::Uniform(0) {
+            return Err(self.error(
+                &path.f("keys"),
+                path.f("keys"),
+                "Uniform(0) gives no keys to choose from",
+                Some("use Uniform(1) or more, or Null for records without keys".to_string()),
+            ));
+        }
+        self.check_time(producer.start, &path.f("start"), "the producer's start")?;
+        for (j, record) in producer.records.iter().enumerate() {
+            self.check_time(record.at, &path.f("records").i(j).f("at"), "the record")?;
+        }
+        let configs = path.f("configs");
+        let config = ProducerConfig::from_map(&producer.configs)
+            .map_err(|error| self.config_error(&configs, error))?;
+        if config.enable_idempotence {
+            // kafkalab rule: the idempotent producer (KIP-98) is not simulated yet, and silently
+            // running a non-idempotent producer under an idempotent configuration would teach
+            // the wrong lesson about duplicates.
+            let key = "enable.idempotence";
+            let message = if producer.configs.contains_key(key) {
+                format!(
+                    "producer \"{}\" sets \"enable.idempotence\" to true, but kafkalab does not \
+                     simulate the idempotent producer yet",
+                    producer.id
+                )
+            } else {
+                format!(
+                    "producer \"{}\" would be idempotent (Kafka turns \"enable.idempotence\" on by \
+                     default when acks is all), but kafkalab does not simulate the idempotent \
+                     producer yet",
+                    producer.id
+                )
+            };
+            return Err(self.error(
+                &configs.k(key),
+                &configs,
+                message,
+                Some(
+                    "add \"enable.idempotence\": \"false\" to this producer's configs; \
+                     idempotence arrives with the idempotent-producer work"
+                        .to_string(),
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn check_consumer(&self, consumer: &ConsumerSpec, path: &SrcPath) -> Check {
+        if consumer.group.trim().is_empty() {
+            return Err(self.error(
+                &path.f("group"),
+                path.f("group"),
+                "the consumer group name is empty",
+                Some("name the group, e.g. \"billing\"".to_string()),
+            ));
+        }
+        if consumer.topics.is_empty() {
+            return Err(self.error(
+                &path.f("topics"),
+                path.f("topics"),
+                format!("consumer \"{}\" subscribes to no topics", consumer.id),
+                Some("list at least one topic, e.g. [\"orders\"]".to_string()),
+            ));
+        }
+        for (j, topic) in consumer.topics.iter().enumerate() {
+            if self.scenario.topic(topic).is_none() {
+                let at = path.f("topics").i(j);
+                return Err(self.unknown_topic(&at, &at, topic));
+            }
+        }
+        self.check_time(consumer.start, &path.f("start"), "the consumer's start")?;
+        ConsumerConfig::from_map(&consumer.configs)
+            .map_err(|error| self.config_error(&path.f("configs"), error))?;
+        Ok(())
+    }
+
+    fn check_faults(&self) -> Check {
+        for (i, timed) in self.scenario.faults.iter().enumerate() {
+            let path = SrcPath::root().f("faults").i(i);
+            self.check_time(timed.at(), &path.i(0), "the fault")?;
+            let fault_path = path.i(1);
+            match timed.value() {
+                Fault::Crash(target) | Fault::Restart(target) | Fault::Isolate(target) => {
+                    self.check_target(target, &fault_path.i(0), &path, i)?;
+                }
+                Fault::Partition(left, right) => {
+                    for (side, targets) in [left, right].into_iter().enumerate() {
+                        if targets.is_empty() {
+                            return Err(self.error(
+                                &fault_path.i(side),
+                                &path,
+                                "a side of the network partition is empty",
+                                Some("list at least one target on each side".to_string()),
+                            ));
+                        }
+                        for (k, target) in targets.iter().enumerate() {
+                            self.check_target(target, &fault_path.i(side).i(k), &path, i)?;
+                        }
+                    }
+                }
+                Fault::Heal => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks one fault target at `at`, part of fault number `index`.
+    fn check_target(&self, target: &Target, at: &SrcPath, field: &SrcPath, index: usize) -> Check {
+        let s = self.scenario;
+        match target {
+            Target::Broker(id) => {
+                if !(1..=s.cluster.brokers).contains(id) {
+                    return Err(self.error(
+                        at,
+                        field,
+                        format!("unknown broker {id}"),
+                        Some(format!("brokers are numbered 1 to {}", s.cluster.brokers)),
+                    ));
+                }
+            }
+            Target::Client(id) => {
+                if !s.clients.iter().any(|client| client.id() == id) {
+                    let ids = s.clients.iter().map(ClientSpec::id);
+                    let suggestion = closest(id, ids)
+                        .map(|best| format!("did you mean \"{best}\"?"))
+                        .unwrap_or_else(|| "name a client listed in clients".to_string());
+                    return Err(self.error(
+                        at,
+                        field,
+                        format!("unknown client \"{id}\""),
+                        Some(suggestion),
+                    ));
+                }
+            }
+            Target::Leader(topic, partition) => {
+                let Some(spec) = s.topic(topic) else {
+                    return Err(self.unknown_topic(&at.i(0), field, topic));
+                };
+                if !(0..spec.partitions).contains(partition) {
+                    return Err(self.error(
+                        &at.i(1),
+                        field,
+                        format!("topic \"{topic}\" has no partition {partition}"),
+                        Some(format!(
+                            "its partitions are numbered 0 to {}",
+                            spec.partitions - 1
+                        )),
+                    ));
+                }
+            }
+            Target::LastCrashed => {
+                let at_time = s.faults[index].at();
+                let crashed_before = s.faults.iter().enumerate().any(|(j, other)| {
+                    matches!(other.value(), Fault::Crash(_))
+                        && (other.at() < at_time || (other.at() == at_time && j < index))
+                });
+                if !crashed_before {
+                    return Err(self.error(
+                        at,
+                        field,
+                        "LastCrashed names no node: no Crash fault comes before it",
+                        Some("add a Crash fault before it, or name the target directly".into()),
+                    ));
+                }
+            }
+            Target::Controller => {}
+        }
+        Ok(())
+    }
+
+    fn check_narration(&self) -> Check {
+        for (i, line) in self.scenario.narration.iter().enumerate() {
+            let path = SrcPath::root().f("narration").i(i);
+            self.check_time(line.at(), &path.i(0), "the narration line")?;
+        }
+        Ok(())
+    }
+
+    fn check_expectations(&self) -> Check {
+        let s = self.scenario;
+        let groups = s.groups();
+        for (i, expectation) in s.expect.iter().enumerate() {
+            let path = SrcPath::root().f("expect").i(i);
+            let Some(group) = expectation.group() else {
+                continue;
+            };
+            if !groups.contains(group) {
+                let suggestion = match closest(group, groups.iter().copied()) {
+                    Some(best) => format!("did you mean \"{best}\"?"),
+                    None if groups.is_empty() => {
+                        "no consumer belongs to a group; add a Consumer with this group".to_string()
+                    }
+                    None => format!(
+                        "groups of this scenario: {}",
+                        groups
+                            .iter()
+                            .map(|g| format!("\"{g}\""))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                };
+                return Err(self.error(
+                    &path.f("group"),
+                    &path,
+                    format!("no consumer belongs to group \"{group}\""),
+                    Some(suggestion),
+                ));
+            }
+            let members: Vec<&str> = s
+                .clients
+                .iter()
+                .filter_map(|client| match client {
+                    ClientSpec::Consumer(consumer) if consumer.group == group => {
+                        Some(consumer.id.as_str())
+                    }
+                    _ => None,
+                })
+                .collect();
+            match expectation {
+                Expectation::GroupMembers {
+                    members: wanted, ..
+                } if *wanted > members.len() => {
+                    return Err(self.error(
+                        &path.f("members"),
+                        &path,
+                        format!(
+                            "group \"{group}\" has only {} consumers, so it can never have \
+                             {wanted} members",
+                            members.len()
+                        ),
+                        Some(format!("expect at most {} members", members.len())),
+                    ));
+                }
+                Expectation::MemberOwns { client, .. } if !members.contains(&client.as_str()) => {
+                    let suggestion = match closest(client, members.iter().copied()) {
+                        Some(best) => format!("did you mean \"{best}\"?"),
+                        None => format!(
+                            "consumers of group \"{group}\": {}",
+                            members
+                                .iter()
+                                .map(|m| format!("\"{m}\""))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    };
+                    return Err(self.error(
+                        &path.f("client"),
+                        &path,
+                        format!("\"{client}\" is not a consumer of group \"{group}\""),
+                        Some(suggestion),
+                    ));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The example from the scenario format's documentation, in the double-parenthesis client
+    /// form.
+    const EXAMPLE: &str = r#"Scenario(
+    name: "first cluster",
+    seed: 42,
+    duration: "30s",
+    cluster: (brokers: 3),
+    topics: [(name: "orders", partitions: 3, replication_factor: 3, configs: {"min.insync.replicas": "2"})],
+    clients: [
+        Producer((id: "checkout", topic: "orders", rate_per_sec: 50.0, keys: Uniform(8), configs: {"enable.idempotence": "false"})),
+        Consumer((id: "billing-1", group: "billing", topics: ["orders"], configs: {"auto.offset.reset": "earliest"})),
+    ],
+    faults: [At("10s", Crash(Leader("orders", 0))), At("20s", Restart(LastCrashed))],
+    narration: [At("0s", "Three brokers.")],
+    expect: [NoDuplicates, GroupMembers(group: "billing", members: 1)],
+)
+"#;
+
+    /// A valid scenario used as the base of the rule tests. Each test replaces one piece of
+    /// text, so line numbers below refer to this layout.
+    const BASE: &str = r#"Scenario(
+    name: "rules",
+    seed: 7,
+    duration: "30s",
+    cluster: (brokers: 3, configs: {"min.insync.replicas": "2"}),
+    topics: [
+        (name: "orders", partitions: 3, replication_factor: 3, configs: {"min.insync.replicas": "2"}),
+        (name: "payments", partitions: 1, replication_factor: 1),
+    ],
+    clients: [
+        Producer(id: "checkout", topic: "orders", rate_per_sec: 10.0, configs: {"acks": "1"}),
+        Consumer(id: "billing-1", group: "billing", topics: ["orders", "payments"]),
+    ],
+    faults: [
+        At("10s", Crash(Broker(1))),
+        At("12s", Partition([Broker(2)], [Broker(3), Client("checkout")])),
+        At("20s", Restart(LastCrashed)),
+        At("21s", Heal),
+    ],
+    narration: [At("0s", "Hello.")],
+    expect: [NoLostAckedWrites, GroupMembers(group: "billing", members: 1)],
+)
+"#;
+
+    /// `BASE` with `from` replaced by `to` (which must occur exactly once).
+    fn edit(from: &str, to: &str) -> String {
+        assert_eq!(
+            BASE.matches(from).count(),
+            1,
+            "{from:?} must occur once in BASE"
+        );
+        BASE.replace(from, to)
+    }
+
+    /// Parses `source` expecting an `Invalid` error, and returns (line, column, field, message,
+    /// suggestion) and the full display.
+    fn invalid(source: &str) -> (usize, usize, String, String, Option<String>, String) {
+        match parse_str(source, "t.ron") {
+            Err(error @ ScenarioError::Invalid { .. }) => {
+                let display = error.to_string();
+                let ScenarioError::Invalid {
+                    line,
+                    column,
+                    field,
+                    message,
+                    suggestion,
+                    ..
+                } = error
+                else {
+                    unreachable!()
+                };
+                (line, column, field, message, suggestion, display)
+            }
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+    }
+
+    /// Parses `source` expecting a `Syntax` error and returns its display.
+    fn syntax(source: &str) -> ScenarioError {
+        match parse_str(source, "t.ron") {
+            Err(error @ ScenarioError::Syntax { .. }) => error,
+            other => panic!("expected a syntax error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_documented_example_parses() {
+        let scenario = parse_str(EXAMPLE, "example.ron").unwrap();
+        assert_eq!(scenario.name, "first cluster");
+        assert_eq!(scenario.description, "");
+        assert_eq!(scenario.seed, 42);
+        assert_eq!(scenario.kafka_version, "3.9");
+        assert_eq!(scenario.duration, Span(30_000));
+        assert_eq!(
+            scenario.cluster,
+            ClusterSpec {
+                brokers: 3,
+                configs: BTreeMap::new()
+            }
+        );
+        assert_eq!(scenario.topics.len(), 1);
+        assert_eq!(scenario.topics[0].configs["min.insync.replicas"], "2");
+        let ClientSpec::Producer(producer) = &scenario.clients[0] else {
+            panic!("first client should be a producer")
+        };
+        assert_eq!(producer.id, "checkout");
+        assert_eq!(producer.rate_per_sec, 50.0);
+        assert_eq!(producer.keys, KeySpec::Uniform(8));
+        assert_eq!(producer.start, Span::ZERO);
+        let ClientSpec::Consumer(consumer) = &scenario.clients[1] else {
+            panic!("second client should be a consumer")
+        };
+        assert_eq!(consumer.group, "billing");
+        assert_eq!(consumer.topics, vec!["orders".to_string()]);
+        assert_eq!(
+            scenario.faults,
+            vec![
+                Timed::At(
+                    Span(10_000),
+                    Fault::Crash(Target::Leader("orders".into(), 0))
+                ),
+                Timed::At(Span(20_000), Fault::Restart(Target::LastCrashed)),
+            ]
+        );
+        assert_eq!(scenario.faults[0].at(), Span(10_000));
+        assert_eq!(scenario.narration[0].value(), "Three brokers.");
+        assert_eq!(
+            scenario.expect,
+            vec![
+                Expectation::NoDuplicates,
+                Expectation::GroupMembers {
+                    group: "billing".into(),
+                    members: 1
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn single_and_double_parenthesis_clients_mean_the_same() {
+        let single = EXAMPLE
+            .replace("Producer((", "Producer(")
+            .replace("Consumer((", "Consumer(")
+            .replace("})),", "}),");
+        assert!(single.contains("Producer(id:"));
+        assert_eq!(
+            parse_str(&single, "a.ron").unwrap(),
+            parse_str(EXAMPLE, "b.ron").unwrap()
+        );
+        // One file may mix the two forms.
+        let mixed = EXAMPLE
+            .replace("Consumer((", "Consumer(")
+            .replace("})),\n    ],", "}),\n    ],");
+        assert!(
+            mixed.contains("Producer((id:") && mixed.contains("Consumer(id:"),
+            "{mixed}"
+        );
+        assert_eq!(
+            parse_str(&mixed, "m.ron").unwrap(),
+            parse_str(EXAMPLE, "b.ron").unwrap()
+        );
+        // Errors inside the double form keep their true position.
+        let error = syntax(&EXAMPLE.replace("rate_per_sec: 50.0", "rat: 50.0"));
+        assert_eq!(error.position(), Some((8, 52)));
+        assert!(
+            error
+                .to_string()
+                .contains("unknown field `rat` in a producer"),
+            "{error}"
+        );
+        assert_eq!(error.suggestion(), Some("did you mean `rate_per_sec`?"));
+    }
+
+    #[test]
+    fn optional_fields_take_bare_values_and_defaults_apply() {
+        let source = edit(
+            r#"rate_per_sec: 10.0, configs"#,
+            r#"records: [(at: "1s", key: "k", value: Some("v")), (at: "2s", value: None)], start: "500ms", keys: Null, configs"#,
+        );
+        let scenario = parse_str(&source, "t.ron").unwrap();
+        let ClientSpec::Producer(producer) = &scenario.clients[0] else {
+            panic!()
+        };
+        assert_eq!(
+            producer.records,
+            vec![
+                ScriptedRecord {
+                    at: Span(1_000),
+                    key: Some("k".into()),
+                    value: Some("v".into())
+                },
+                ScriptedRecord {
+                    at: Span(2_000),
+                    key: None,
+                    value: None
+                },
+            ]
+        );
+        assert_eq!(producer.rate_per_sec, 0.0);
+        assert_eq!(producer.start, Span(500));
+        assert_eq!(producer.keys, KeySpec::Null);
+
+        let scenario = parse_str(BASE, "t.ron").unwrap();
+        let ClientSpec::Producer(producer) = &scenario.clients[0] else {
+            panic!()
+        };
+        assert_eq!(producer.keys, KeySpec::Uniform(16));
+        assert_eq!(KeySpec::default(), KeySpec::Uniform(16));
+    }
+
+    #[test]
+    fn digest_input_round_trips_and_is_stable() {
+        for source in [EXAMPLE, BASE] {
+            let scenario = parse_str(source, "t.ron").unwrap();
+            let digest = scenario.digest_input();
+            assert!(!digest.contains('\n'), "{digest}");
+            let again = parse_str(&digest, "digest.ron").unwrap();
+            assert_eq!(again, scenario);
+            assert_eq!(again.digest_input(), digest);
+        }
+        // Formatting and the spelling of defaults do not change the digest.
+        let reformatted = EXAMPLE
+            .replace("    ", "\t")
+            .replace("\"30s\"", "\"30000ms\"");
+        assert_eq!(
+            parse_str(&reformatted, "t.ron").unwrap().digest_input(),
+            parse_str(EXAMPLE, "t.ron").unwrap().digest_input()
+        );
+        let digest = parse_str(EXAMPLE, "t.ron").unwrap().digest_input();
+        assert!(digest.contains("kafka_version:\"3.9\""), "{digest}");
+        assert!(digest.contains("Producer(id:\"checkout\""), "{digest}");
+    }
+
+    #[test]
+    fn every_variant_survives_the_digest_round_trip() {
+        let configs = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let at = |secs: u64, fault: Fault| Timed::At(Span::from_secs(secs), fault);
+        let group = || "g".to_string();
+        let scenario = Scenario {
+            name: "all variants".into(),
+            description: "Every \"variant\", once.\nTwo lines.".into(),
+            seed: u64::MAX,
+            kafka_version: "3.9".into(),
+            duration: Span(59_999),
+            cluster: ClusterSpec {
+                brokers: 3,
+                configs: configs(&[("min.insync.replicas", "2")]),
+            },
+            topics: vec![TopicSpec {
+                name: "orders".into(),
+                partitions: 3,
+                replication_factor: 2,
+                configs: BTreeMap::new(),
+            }],
+            clients: vec![
+                ClientSpec::Producer(ProducerSpec {
+                    id: "p".into(),
+                    topic: "orders".into(),
+                    rate_per_sec: 0.5,
+                    keys: KeySpec::Null,
+                    records: vec![
+                        ScriptedRecord {
+                            at: Span(1),
+                            key: Some("k".into()),
+                            value: None,
+                        },
+                        ScriptedRecord {
+                            at: Span(2),
+                            key: None,
+                            value: Some(String::new()),
+                        },
+                    ],
+                    start: Span(1_500),
+                    configs: configs(&[("acks", "0")]),
+                }),
+                ClientSpec::Consumer(ConsumerSpec {
+                    id: "c".into(),
+                    group: group(),
+                    topics: vec!["orders".into()],
+                    start: Span::ZERO,
+                    configs: configs(&[("auto.offset.reset", "none")]),
+                }),
+            ],
+            faults: vec![
+                at(1, Fault::Crash(Target::Broker(1))),
+                at(2, Fault::Restart(Target::LastCrashed)),
+                at(
+                    3,
+                    Fault::Partition(
+                        vec![Target::Controller, Target::Client("p".into())],
+                        vec![Target::Leader("orders".into(), 2)],
+                    ),
+                ),
+                at(4, Fault::Isolate(Target::Controller)),
+                at(5, Fault::Crash(Target::Client("c".into()))),
+                at(6, Fault::Heal),
+            ],
+            narration: vec![Timed::At(Span::ZERO, "Start.".into())],
+            expect: vec![
+                Expectation::LostAckedWrites { at_least: 1 },
+                Expectation::NoLostAckedWrites,
+                Expectation::NoDuplicates,
+                Expectation::AllPartitionsOnline,
+                Expectation::FullIsr,
+                Expectation::GroupMembers {
+                    group: group(),
+                    members: 1,
+                },
+                Expectation::MemberOwns {
+                    group: group(),
+                    client: "c".into(),
+                    partitions: 3,
+                },
+                Expectation::Rebalances {
+                    group: group(),
+                    at_least: 2,
+                },
+                Expectation::ConsumedAll { group: group() },
+            ],
+        };
+        let digest = scenario.digest_input();
+        assert_eq!(
+            parse_str(&digest, "digest.ron").unwrap(),
+            scenario,
+            "{digest}"
+        );
+        assert_eq!(
+            Span(1_500).as_instant(),
+            cluster::time::Instant::from_millis(1_500)
+        );
+    }
+
+    #[test]
+    fn span_parsing_table() {
+        let good = [
+            ("500ms", 500),
+            ("5s", 5_000),
+            ("1.5s", 1_500),
+            ("2m", 120_000),
+            ("1h", 3_600_000),
+            ("0s", 0),
+            ("0.001s", 1),
+            ("1.50s", 1_500),
+            ("0.25m", 15_000),
+            (" 7s ", 7_000),
+        ];
+        for (text, millis) in good {
+            assert_eq!(text.parse::<Span>(), Ok(Span(millis)), "{text:?}");
+        }
+        let bad = [
+            ("", "it is empty"),
+            ("30", "a unit is missing: write \"30s\" or \"30ms\""),
+            ("5 sec", "unknown unit \"sec\"; use ms, s, m or h"),
+            ("-5s", "a duration cannot be negative"),
+            ("1.5ms", "it is finer than one millisecond"),
+            ("0.0001s", "it is finer than one millisecond"),
+            ("1.s", "\"1.\" has no digits after the point"),
+            (".5s", "\".5\" is not a decimal number"),
+            ("1.2.3s", "\"1.2.3\" is not a decimal number"),
+            ("s", "\"\" is not a decimal number"),
+            (
+                "99999999999999999999s",
+                "it is too long to count in milliseconds",
+            ),
+        ];
+        for (text, reason) in bad {
+            let error = text.parse::<Span>().unwrap_err();
+            assert_eq!(error.reason, reason, "{text:?}");
+            assert_eq!(
+                error.to_string(),
+                format!(
+                    "expected a duration such as \"500ms\", \"5s\" or \"2m\", found \"{text}\": \
+                     {reason}"
+                )
+            );
+        }
+        assert_eq!(Span(30_000).to_string(), "30s");
+        assert_eq!(Span(1_500).to_string(), "1500ms");
+        assert_eq!(
+            Span(1_500).as_duration(),
+            core::time::Duration::from_millis(1_500)
+        );
+        assert_eq!(Span::from_secs(2), Span::from_millis(2_000));
+    }
+
+    proptest! {
+        #[test]
+        fn span_display_parses_back(millis in 0u64..10_000_000_000) {
+            let span = Span(millis);
+            prop_assert_eq!(span.to_string().parse::<Span>(), Ok(span));
+        }
+
+        #[test]
+        fn locator_survives_any_text(text in "\\PC{0,200}") {
+            let locator = Locator::new(&text);
+            let (line, column) = locator.position(&SrcPath::root().f("topics").i(0));
+            prop_assert!(line >= 1 && column >= 1);
+        }
+
+        #[test]
+        fn locator_survives_mangled_scenarios(
+            cut in 0usize..BASE.len(),
+            junk in "[(){}\\[\\]\",:a-z0-9 ]{0,8}",
+        ) {
+            let mut text = BASE[..cut].to_string();
+            text.push_str(&junk);
+            text.push_str(&BASE[cut..]);
+            let _ = parse_str(&text, "t.ron");
+        }
+    }
+
+    #[test]
+    fn bad_span_in_a_file_is_a_syntax_error_with_the_expected_wording() {
+        let error = syntax(&edit(r#"duration: "30s""#, r#"duration: "30 seconds""#));
+        let text = error.to_string();
+        assert!(text.starts_with("t.ron:4:"), "{text}");
+        assert!(
+            text.contains(
+                "expected a duration such as \"500ms\", \"5s\" or \"2m\", found \"30 seconds\""
+            ),
+            "{text}"
+        );
+        let error = syntax(&edit(r#"duration: "30s""#, "duration: 30"));
+        assert!(error.to_string().contains("found the number 30"), "{error}");
+        assert!(error.to_string().contains("\"30s\""), "{error}");
+    }
+
+    #[test]
+    fn unknown_field_names_the_field_and_lists_the_expected_ones() {
+        let error = syntax(&edit("rate_per_sec: 10.0", "rate: 10.0"));
+        assert_eq!(error.position(), Some((11, 51)));
+        let text = error.to_string();
+        assert!(
+            text.starts_with(
+                "t.ron:11:51: unknown field `rate` in a producer; expected one of: id, topic, \
+                 rate_per_sec, keys, records, start, configs"
+            ),
+            "{text}"
+        );
+        assert_eq!(error.suggestion(), Some("did you mean `rate_per_sec`?"));
+
+        let error = syntax(&edit("seed: 7,", "seed: 7, seeds: 8,"));
+        assert_eq!(error.position(), Some((3, 14)));
+        assert!(error.to_string().contains("in the scenario"), "{error}");
+        assert_eq!(error.suggestion(), Some("did you mean `seed`?"));
+    }
+
+    #[test]
+    fn unknown_variant_and_missing_field_are_explained() {
+        let error = syntax(&edit("Crash(Broker(1))", "Crsh(Broker(1))"));
+        assert_eq!(error.position(), Some((15, 19)));
+        assert!(
+            error
+                .to_string()
+                .contains("unknown variant `Crsh` for a fault"),
+            "{error}"
+        );
+        assert_eq!(error.suggestion(), Some("did you mean `Crash`?"));
+
+        let error = syntax(&edit("    seed: 7,\n", ""));
+        assert!(
+            error
+                .to_string()
+                .contains("missing field `seed` in the scenario"),
+            "{error}"
+        );
+        assert_eq!(error.suggestion(), Some("add `seed: 42`"));
+    }
+
+    #[test]
+    fn plain_syntax_errors_keep_rons_position() {
+        let error = syntax(&edit("seed: 7,", "seed: 7"));
+        let text = error.to_string();
+        // ron notices the missing comma at the next field.
+        assert!(
+            text.starts_with("t.ron:4:5: expected a `,` between items"),
+            "{text}"
+        );
+        let error = syntax(&edit(r#"{"acks": "1"}"#, r#"{"acks": 1}"#));
+        assert!(
+            error
+                .to_string()
+                .contains("expected a string in double quotes"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn empty_name_is_rejected() {
+        let (line, column, field, message, _, _) =
+            invalid(&edit(r#"name: "rules""#, r#"name: """#));
+        assert_eq!((line, column), (2, 11));
+        assert_eq!(field, "name");
+        assert_eq!(message, "the scenario name is empty");
+    }
+
+    #[test]
+    fn only_kafka_3_9_is_accepted() {
+        let (line, column, field, message, suggestion, display) =
+            invalid(&edit("seed: 7,", "seed: 7,\n    kafka_version: \"2.8\","));
+        assert_eq!((line, column), (4, 20));
+        assert_eq!(field, "kafka_version");
+        assert_eq!(message, "unsupported Kafka version \"2.8\"");
+        assert_eq!(suggestion.as_deref(), Some("accepted values: \"3.9\""));
+        assert_eq!(
+            display,
+            "t.ron:4:20: unsupported Kafka version \"2.8\" in kafka_version \
+             (accepted values: \"3.9\")"
+        );
+        assert!(parse_str(
+            &edit("seed: 7,", "seed: 7, kafka_version: \"3.9\","),
+            "t.ron"
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn duration_must_be_positive_and_at_most_an_hour() {
+        let (line, column, field, message, _, _) =
+            invalid(&edit(r#"duration: "30s""#, r#"duration: "0s""#));
+        assert_eq!((line, column, field.as_str()), (4, 15, "duration"));
+        assert_eq!(message, "the run lasts no time at all");
+
+        let (line, column, _, message, suggestion, _) =
+            invalid(&edit(r#"duration: "30s""#, r#"duration: "61m""#));
+        assert_eq!((line, column), (4, 15));
+        assert_eq!(
+            message,
+            "duration 3660s is longer than the limit of one hour"
+        );
+        assert_eq!(suggestion.as_deref(), Some("use at most \"1h\""));
+        // Exactly one hour is fine (the other times are well inside it).
+        assert!(parse_str(&edit(r#"duration: "30s""#, r#"duration: "1h""#), "t.ron").is_ok());
+    }
+
+    #[test]
+    fn broker_count_must_be_one_to_nine() {
+        for count in ["0", "10"] {
+            let source = edit("brokers: 3", &format!("brokers: {count}"));
+            let (line, column, field, message, suggestion, _) = invalid(&source);
+            assert_eq!((line, column), (5, 24));
+            assert_eq!(field, "cluster.brokers");
+            assert_eq!(
+                message,
+                format!("{count} brokers is outside the supported range 1 to 9")
+            );
+            assert_eq!(suggestion.as_deref(), Some("use between 1 and 9 brokers"));
+        }
+    }
+
+    #[test]
+    fn cluster_config_errors_point_at_the_key() {
+        let source = edit(
+            r#"brokers: 3, configs: {"min.insync.replicas": "2"}"#,
+            r#"brokers: 3, configs: {"replica.lag.time.max": "100"}"#,
+        );
+        let (line, column, field, message, suggestion, display) = invalid(&source);
+        assert_eq!((line, column), (5, 37));
+        assert_eq!(field, "cluster.configs");
+        assert_eq!(
+            message,
+            "unknown broker config key \"replica.lag.time.max\""
+        );
+        assert_eq!(
+            suggestion.as_deref(),
+            Some("did you mean \"replica.lag.time.max.ms\"?")
+        );
+        assert!(
+            display.starts_with("t.ron:5:37: unknown broker config key"),
+            "{display}"
+        );
+    }
+
+    #[test]
+    fn topic_config_errors_point_at_the_key_and_suggest_the_right_one() {
+        let source = edit(
+            r#"replication_factor: 3, configs: {"min.insync.replicas": "2"}"#,
+            r#"replication_factor: 3, configs: {"min.insync.replica": "2"}"#,
+        );
+        let (line, column, field, _, suggestion, display) = invalid(&source);
+        assert_eq!((line, column), (7, 74));
+        assert_eq!(field, "topics[0].configs");
+        assert_eq!(
+            suggestion.as_deref(),
+            Some("did you mean \"min.insync.replicas\"?")
+        );
+        assert_eq!(
+            display,
+            "t.ron:7:74: unknown topic config key \"min.insync.replica\" in topics[0].configs \
+             (did you mean \"min.insync.replicas\"?)"
+        );
+        // A bad value is located at its key too.
+        let source = edit(
+            r#"replication_factor: 3, configs: {"min.insync.replicas": "2"}"#,
+            r#"replication_factor: 3, configs: {"min.insync.replicas": "0"}"#,
+        );
+        let (line, column, field, message, _, _) = invalid(&source);
+        assert_eq!((line, column, field.as_str()), (7, 74, "topics[0].configs"));
+        assert!(message.contains("\"min.insync.replicas\""), "{message}");
+    }
+
+    #[test]
+    fn topic_names_follow_kafkas_rules() {
+        let cases = [
+            (r#"name: """#, "the topic name is empty"),
+            (r#"name: ".""#, "Kafka does not allow the topic name \".\""),
+            (
+                r#"name: "pay ments""#,
+                "topic name \"pay ments\" contains the illegal character ' '",
+            ),
+            (
+                r#"name: "orders""#,
+                "duplicate topic name \"orders\" (first defined in topics[0])",
+            ),
+        ];
+        for (name, expected) in cases {
+            let source = edit(r#"name: "payments""#, name)
+                .replace(r#"topics: ["orders", "payments"]"#, r#"topics: ["orders"]"#);
+            let (line, column, field, message, _, _) = invalid(&source);
+            assert_eq!((line, column), (8, 16), "{name}");
+            assert_eq!(field, "topics[1].name");
+            assert_eq!(message, expected);
+        }
+        let long = format!("name: \"{}\"", "a".repeat(250));
+        let source = edit(r#"name: "payments""#, &long)
+            .replace(r#"topics: ["orders", "payments"]"#, r#"topics: ["orders"]"#);
+        let (_, _, _, message, _, _) = invalid(&source);
+        assert_eq!(
+            message,
+            "topic name is 250 characters long, over Kafka's limit of 249"
+        );
+        // Names that differ only by '.' and '_' collide in Kafka.
+        let source = BASE
+            .replace(r#"name: "orders""#, r#"name: "a.b""#)
+            .replace(r#"name: "payments""#, r#"name: "a_b""#);
+        let (line, column, _, message, _, _) = invalid(&source);
+        assert_eq!((line, column), (8, 16));
+        assert!(message.contains("collides with \"a.b\""), "{message}");
+    }
+
+    #[test]
+    fn partitions_and_replication_factor_are_checked() {
+        let (line, column, field, message, _, _) = invalid(&edit(
+            "partitions: 1, replication_factor: 1",
+            "partitions: 0, replication_factor: 1",
+        ));
+        assert_eq!(
+            (line, column, field.as_str()),
+            (8, 40, "topics[1].partitions")
+        );
+        assert_eq!(message, "topic \"payments\" has 0 partitions");
+
+        let (line, column, field, message, suggestion, _) = invalid(&edit(
+            "partitions: 1, replication_factor: 1",
+            "partitions: 1, replication_factor: 4",
+        ));
+        assert_eq!((line, column), (8, 63));
+        assert_eq!(field, "topics[1].replication_factor");
+        assert_eq!(
+            message,
+            "replication factor 4 of topic \"payments\" is larger than the 3 brokers of the cluster"
+        );
+        assert_eq!(
+            suggestion.as_deref(),
+            Some("lower it to 3 or fewer, or add brokers in cluster.brokers")
+        );
+
+        let (_, _, _, message, _, _) = invalid(&edit(
+            "partitions: 1, replication_factor: 1",
+            "partitions: 1, replication_factor: 0",
+        ));
+        assert_eq!(message, "topic \"payments\" has replication factor 0");
+    }
+
+    #[test]
+    fn client_ids_are_unique_and_non_empty() {
+        let (line, column, field, message, _, _) =
+            invalid(&edit(r#"id: "billing-1""#, r#"id: "checkout""#));
+        assert_eq!((line, column), (12, 22));
+        assert_eq!(field, "clients[1].id");
+        assert_eq!(
+            message,
+            "duplicate client id \"checkout\" (first used by clients[0])"
+        );
+
+        let (line, column, field, message, _, _) = invalid(&edit(r#"id: "checkout""#, r#"id: """#));
+        assert_eq!((line, column, field.as_str()), (11, 22, "clients[0].id"));
+        assert_eq!(message, "the client id is empty");
+    }
+
+    #[test]
+    fn producer_topic_must_exist() {
+        let (line, column, field, message, suggestion, display) =
+            invalid(&edit(r#"topic: "orders""#, r#"topic: "order""#));
+        assert_eq!((line, column), (11, 41));
+        assert_eq!(field, "clients[0].topic");
+        assert_eq!(message, "unknown topic \"order\"");
+        assert_eq!(suggestion.as_deref(), Some("did you mean \"orders\"?"));
+        assert_eq!(
+            display,
+            "t.ron:11:41: unknown topic \"order\" in clients[0].topic (did you mean \"orders\"?)"
+        );
+        let (_, _, _, _, suggestion, _) = invalid(&edit(r#"topic: "orders""#, r#"topic: "zzz""#));
+        assert_eq!(
+            suggestion.as_deref(),
+            Some("known topics: \"orders\", \"payments\"")
+        );
+    }
+
+    #[test]
+    fn consumer_topics_must_exist() {
+        let (line, column, field, message, suggestion, _) = invalid(&edit(
+            r#"topics: ["orders", "payments"]"#,
+            r#"topics: ["orders", "payment"]"#,
+        ));
+        assert_eq!((line, column), (12, 72));
+        assert_eq!(field, "clients[1].topics[1]");
+        assert_eq!(message, "unknown topic \"payment\"");
+        assert_eq!(suggestion.as_deref(), Some("did you mean \"payments\"?"));
+
+        let (line, column, field, message, _, _) =
+            invalid(&edit(r#"topics: ["orders", "payments"]"#, "topics: []"));
+        assert_eq!(
+            (line, column, field.as_str()),
+            (12, 61, "clients[1].topics")
+        );
+        assert_eq!(message, "consumer \"billing-1\" subscribes to no topics");
+    }
+
+    #[test]
+    fn producer_needs_a_rate_or_records() {
+        let (line, column, field, message, suggestion, _) =
+            invalid(&edit("rate_per_sec: 10.0, ", ""));
+        // No rate is written, so the error points at the producer itself.
+        assert_eq!((line, column), (11, 9));
+        assert_eq!(field, "clients[0]");
+        assert_eq!(message, "producer \"checkout\" would send nothing");
+        assert_eq!(
+            suggestion.as_deref(),
+            Some("set rate_per_sec above 0, e.g. 50.0, or list records")
+        );
+        let (_, _, field, message, _, _) =
+            invalid(&edit("rate_per_sec: 10.0", "rate_per_sec: -1.0"));
+        assert_eq!(field, "clients[0].rate_per_sec");
+        assert!(message.contains("not a usable rate"), "{message}");
+        let (_, _, field, message, _, _) = invalid(&edit(
+            "rate_per_sec: 10.0",
+            "rate_per_sec: 10.0, keys: Uniform(0)",
+        ));
+        assert_eq!(field, "clients[0].keys");
+        assert_eq!(message, "Uniform(0) gives no keys to choose from");
+    }
+
+    #[test]
+    fn times_must_fall_within_the_duration() {
+        let (line, column, field, message, suggestion, _) =
+            invalid(&edit(r#"At("21s", Heal)"#, r#"At("31s", Heal)"#));
+        assert_eq!((line, column), (18, 12));
+        assert_eq!(field, "faults[3][0]");
+        assert_eq!(
+            message,
+            "the fault at 31s is after the end of the run (30s)"
+        );
+        assert_eq!(
+            suggestion.as_deref(),
+            Some("use a time of at most 30s, or lengthen duration")
+        );
+
+        let (line, column, field, message, _, _) =
+            invalid(&edit(r#"At("0s", "Hello.")"#, r#"At("1m", "Hello.")"#));
+        assert_eq!((line, column, field.as_str()), (20, 20, "narration[0][0]"));
+        assert_eq!(
+            message,
+            "the narration line at 60s is after the end of the run (30s)"
+        );
+
+        let (line, column, field, message, _, _) = invalid(&edit(
+            "rate_per_sec: 10.0",
+            r#"records: [(at: "1s"), (at: "45s")]"#,
+        ));
+        assert_eq!((line, column), (11, 78));
+        assert_eq!(field, "clients[0].records[1].at");
+        assert_eq!(
+            message,
+            "the record at 45s is after the end of the run (30s)"
+        );
+
+        let (_, _, field, message, _, _) = invalid(&edit(
+            r#"group: "billing", topics"#,
+            r#"group: "billing", start: "40s", topics"#,
+        ));
+        assert_eq!(field, "clients[1].start");
+        assert_eq!(
+            message,
+            "the consumer's start at 40s is after the end of the run (30s)"
+        );
+    }
+
+    #[test]
+    fn fault_targets_must_exist() {
+        let (line, column, field, message, suggestion, display) =
+            invalid(&edit("Crash(Broker(1))", "Crash(Broker(4))"));
+        assert_eq!((line, column), (15, 25));
+        assert_eq!(field, "faults[0]");
+        assert_eq!(message, "unknown broker 4");
+        assert_eq!(suggestion.as_deref(), Some("brokers are numbered 1 to 3"));
+        assert_eq!(
+            display,
+            "t.ron:15:25: unknown broker 4 in faults[0] (brokers are numbered 1 to 3)"
+        );
+
+        // Inside a network partition, the exact list element is found.
+        let (line, column, field, message, suggestion, _) =
+            invalid(&edit(r#"Client("checkout")"#, r#"Client("checkuot")"#));
+        assert_eq!((line, column), (16, 54));
+        assert_eq!(field, "faults[1]");
+        assert_eq!(message, "unknown client \"checkuot\"");
+        assert_eq!(suggestion.as_deref(), Some("did you mean \"checkout\"?"));
+
+        let (line, column, _, message, _, _) =
+            invalid(&edit("Crash(Broker(1))", r#"Crash(Leader("orders", 3))"#));
+        assert_eq!((line, column), (15, 42));
+        assert_eq!(message, "topic \"orders\" has no partition 3");
+
+        let (line, column, field, message, suggestion, _) =
+            invalid(&edit("Crash(Broker(1))", r#"Crash(Leader("ordres", 0))"#));
+        assert_eq!((line, column), (15, 32));
+        assert_eq!(field, "faults[0]");
+        assert_eq!(message, "unknown topic \"ordres\"");
+        assert_eq!(suggestion.as_deref(), Some("did you mean \"orders\"?"));
+
+        let (_, _, _, message, _, _) = invalid(&edit("[Broker(2)], [Broker(3)", "[], [Broker(3)"));
+        assert_eq!(message, "a side of the network partition is empty");
+    }
+
+    #[test]
+    fn last_crashed_needs_an_earlier_crash() {
+        let (line, column, field, message, _, _) =
+            invalid(&edit("Crash(Broker(1))", "Isolate(Broker(1))"));
+        assert_eq!((line, column), (17, 27));
+        assert_eq!(field, "faults[2]");
+        assert_eq!(
+            message,
+            "LastCrashed names no node: no Crash fault comes before it"
+        );
+    }
+
+    #[test]
+    fn expectations_must_name_existing_groups_and_members() {
+        let (line, column, field, message, suggestion, _) = invalid(&edit(
+            r#"GroupMembers(group: "billing""#,
+            r#"GroupMembers(group: "biling""#,
+        ));
+        assert_eq!((line, column), (21, 53));
+        assert_eq!(field, "expect[1]");
+        assert_eq!(message, "no consumer belongs to group \"biling\"");
+        assert_eq!(suggestion.as_deref(), Some("did you mean \"billing\"?"));
+
+        let (line, column, _, message, _, _) = invalid(&edit("members: 1", "members: 2"));
+        assert_eq!((line, column), (21, 73));
+        assert_eq!(
+            message,
+            "group \"billing\" has only 1 consumers, so it can never have 2 members"
+        );
+
+        let source = edit(
+            "expect: [NoLostAckedWrites,",
+            r#"expect: [MemberOwns(group: "billing", client: "checkout", partitions: 3), ConsumedAll(group: "billing"), Rebalances(group: "billing", at_least: 1), LostAckedWrites(at_least: 1), FullIsr, AllPartitionsOnline, NoDuplicates,"#,
+        );
+        let (line, column, field, message, suggestion, _) = invalid(&source);
+        assert_eq!((line, column), (21, 51));
+        assert_eq!(field, "expect[0]");
+        assert_eq!(
+            message,
+            "\"checkout\" is not a consumer of group \"billing\""
+        );
+        assert_eq!(
+            suggestion.as_deref(),
+            Some("consumers of group \"billing\": \"billing-1\"")
+        );
+
+        let fixed = source.replace(r#"client: "checkout""#, r#"client: "billing-1""#);
+        let scenario = parse_str(&fixed, "t.ron").unwrap();
+        assert_eq!(
+            scenario.expect[3],
+            Expectation::LostAckedWrites { at_least: 1 }
+        );
+        assert_eq!(scenario.expect[1].group(), Some("billing"));
+    }
+
+    #[test]
+    fn producer_config_errors_point_at_the_key() {
+        let (line, column, field, message, suggestion, _) = invalid(&edit(
+            r#"configs: {"acks": "1"}"#,
+            r#"configs: {"acks": "2"}"#,
+        ));
+        assert_eq!((line, column), (11, 81));
+        assert_eq!(field, "clients[0].configs");
+        assert!(
+            message.contains("invalid value \"2\" for \"acks\""),
+            "{message}"
+        );
+        assert!(suggestion.is_some());
+
+        let (_, _, field, message, suggestion, _) = invalid(&edit(
+            r#"configs: {"acks": "1"}"#,
+            r#"configs: {"acks": "1", "session.timeout.ms": "10000"}"#,
+        ));
+        assert_eq!(field, "clients[0].configs");
+        assert_eq!(
+            message,
+            "\"session.timeout.ms\" is a consumer config key, not a producer config key"
+        );
+        assert_eq!(
+            suggestion.as_deref(),
+            Some("move it to a consumer's configs")
+        );
+    }
+
+    #[test]
+    fn consumer_config_errors_point_at_the_key() {
+        let (line, column, field, message, suggestion, _) = invalid(&edit(
+            r#"topics: ["orders", "payments"])"#,
+            r#"topics: ["orders", "payments"], configs: {"acks": "all"})"#,
+        ));
+        assert_eq!((line, column), (12, 95));
+        assert_eq!(field, "clients[1].configs");
+        assert_eq!(
+            message,
+            "\"acks\" is a producer config key, not a consumer config key"
+        );
+        assert_eq!(
+            suggestion.as_deref(),
+            Some("move it to a producer's configs")
+        );
+    }
+
+    #[test]
+    fn idempotent_producers_are_rejected_until_simulated() {
+        // Defaults: acks=all makes Kafka's producer idempotent.
+        let (line, column, field, message, suggestion, _) = invalid(&edit(
+            r#"configs: {"acks": "1"}"#,
+            r#"configs: {"acks": "all"}"#,
+        ));
+        // The key is not written, so the error points at the producer's configs map.
+        assert_eq!((line, column), (11, 80));
+        assert_eq!(field, "clients[0].configs");
+        assert!(message.contains("would be idempotent"), "{message}");
+        assert_eq!(
+            suggestion.as_deref(),
+            Some(
+                "add \"enable.idempotence\": \"false\" to this producer's configs; idempotence \
+                 arrives with the idempotent-producer work"
+            )
+        );
+        // Without any configs at all, the error points at the producer.
+        let (line, column, field, _, _, _) = invalid(&edit(r#", configs: {"acks": "1"}"#, ""));
+        assert_eq!(
+            (line, column, field.as_str()),
+            (11, 9, "clients[0].configs")
+        );
+        // Explicitly true: pointed at the key.
+        let (line, column, _, message, _, _) = invalid(&edit(
+            r#"configs: {"acks": "1"}"#,
+            r#"configs: {"acks": "all", "enable.idempotence": "true"}"#,
+        ));
+        assert_eq!((line, column), (11, 96));
+        assert!(
+            message.contains("sets \"enable.idempotence\" to true"),
+            "{message}"
+        );
+        // Explicitly false with acks=all is fine.
+        assert!(parse_str(
+            &edit(
+                r#"configs: {"acks": "1"}"#,
+                r#"configs: {"acks": "all", "enable.idempotence": "false"}"#
+            ),
+            "t.ron"
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn load_file_names_the_path() {
+        let missing = Path::new("/nonexistent/kafkalab/x.ron");
+        let error = load_file(missing).unwrap_err();
+        assert!(matches!(error, ScenarioError::Io { .. }));
+        assert!(
+            error
+                .to_string()
+                .starts_with("/nonexistent/kafkalab/x.ron: cannot read the scenario file:"),
+            "{error}"
+        );
+        assert_eq!(error.position(), None);
+
+        let dir = std::env::temp_dir().join(format!("kafkalab-scenario-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("bad.ron");
+        std::fs::write(&path, edit(r#"topic: "orders""#, r#"topic: "order""#)).unwrap();
+        let error = load_file(&path).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with(&format!("{}:11:41: unknown topic", path.display())),
+            "{error}"
+        );
+        std::fs::write(&path, BASE).unwrap();
+        assert_eq!(load_file(&path).unwrap().name, "rules");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn locator_handles_comments_attributes_and_raw_strings() {
+        let source = "#![enable(implicit_some)]\n// a comment with \"orders\"\nScenario(\n  /* block /* nested */ */ name: r#\"x\"#,\n  topics: [(name: \"orders\", configs: {\"k\": \"v\"})],\n)";
+        let locator = Locator::new(source);
+        assert_eq!(locator.position(&SrcPath::root().f("name")), (4, 34));
+        let configs = SrcPath::root().f("topics").i(0).f("configs");
+        assert_eq!(locator.position(&configs.k("k")), (5, 39));
+        // A path that is not in the text falls back to its nearest ancestor.
+        assert_eq!(locator.position(&configs.k("missing")), (5, 38));
+        assert_eq!(locator.position(&SrcPath::root().f("nothing")), (3, 1));
+        assert_eq!(Locator::new("").position(&SrcPath::root()), (1, 1));
+    }
+}

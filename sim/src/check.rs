@@ -153,12 +153,15 @@ pub fn check_history(world: &World, view: &ClusterView) -> (Anomalies, Vec<Strin
         for (id, offsets) in &log.by_id {
             if offsets.len() > 1 {
                 anomalies.duplicates += 1;
-                duplicates.push(format!("duplicate: {id} is stored {} times in {tp}, at offsets {offsets:?}", offsets.len()));
+                duplicates
+                    .push(format!("duplicate: {id} is stored {} times in {tp}, at offsets {offsets:?}", offsets.len()));
             }
         }
     }
     let mut findings = Vec::new();
-    for (kind, list) in [("lost acknowledged writes", lost), ("duplicates", duplicates), ("inconsistent offsets", inconsistent)] {
+    for (kind, list) in
+        [("lost acknowledged writes", lost), ("duplicates", duplicates), ("inconsistent offsets", inconsistent)]
+    {
         let extra = list.len().saturating_sub(FINDINGS_PER_KIND);
         findings.extend(list.into_iter().take(FINDINGS_PER_KIND));
         if extra > 0 {
@@ -190,7 +193,12 @@ pub fn expectation_name(e: &Expectation) -> String {
 pub const CONSUMED_ALL_GRACE_MS: u64 = 2000;
 
 /// Evaluates every expectation of `scenario`.
-pub fn evaluate(scenario: &Scenario, world: &World, view: &ClusterView, anomalies: &Anomalies) -> Vec<ExpectationResult> {
+pub fn evaluate(
+    scenario: &Scenario,
+    world: &World,
+    view: &ClusterView,
+    anomalies: &Anomalies,
+) -> Vec<ExpectationResult> {
     scenario
         .expect
         .iter()
@@ -200,27 +208,52 @@ pub fn evaluate(scenario: &Scenario, world: &World, view: &ClusterView, anomalie
                     anomalies.lost_acked_writes >= *at_least,
                     format!("found {} lost acknowledged write(s)", anomalies.lost_acked_writes),
                 ),
-                Expectation::NoLostAckedWrites => {
-                    (anomalies.lost_acked_writes == 0, format!("found {} lost acknowledged write(s)", anomalies.lost_acked_writes))
+                Expectation::NoLostAckedWrites => (
+                    anomalies.lost_acked_writes == 0,
+                    format!("found {} lost acknowledged write(s)", anomalies.lost_acked_writes),
+                ),
+                Expectation::NoDuplicates => {
+                    (anomalies.duplicates == 0, format!("found {} duplicate(s)", anomalies.duplicates))
                 }
-                Expectation::NoDuplicates => (anomalies.duplicates == 0, format!("found {} duplicate(s)", anomalies.duplicates)),
                 Expectation::AllPartitionsOnline => {
                     let offline: Vec<String> = view
                         .topics
                         .iter()
-                        .flat_map(|t| t.partitions.iter().filter(|p| p.leader.is_none()).map(move |p| format!("{}-{}", t.name, p.partition)))
+                        .flat_map(|t| {
+                            t.partitions
+                                .iter()
+                                .filter(|p| p.leader.is_none())
+                                .map(move |p| format!("{}-{}", t.name, p.partition))
+                        })
                         .collect();
-                    (offline.is_empty(), if offline.is_empty() { "every partition has a leader".into() } else { format!("offline: {}", offline.join(", ")) })
+                    (
+                        offline.is_empty(),
+                        if offline.is_empty() {
+                            "every partition has a leader".into()
+                        } else {
+                            format!("offline: {}", offline.join(", "))
+                        },
+                    )
                 }
                 Expectation::FullIsr => {
                     let short: Vec<String> = view
                         .topics
                         .iter()
                         .flat_map(|t| {
-                            t.partitions.iter().filter(|p| p.isr.len() < p.replicas.len()).map(move |p| format!("{}-{}", t.name, p.partition))
+                            t.partitions
+                                .iter()
+                                .filter(|p| p.isr.len() < p.replicas.len())
+                                .map(move |p| format!("{}-{}", t.name, p.partition))
                         })
                         .collect();
-                    (short.is_empty(), if short.is_empty() { "every ISR is full".into() } else { format!("under-replicated: {}", short.join(", ")) })
+                    (
+                        short.is_empty(),
+                        if short.is_empty() {
+                            "every ISR is full".into()
+                        } else {
+                            format!("under-replicated: {}", short.join(", "))
+                        },
+                    )
                 }
                 Expectation::GroupMembers { group, members } => match view.groups.iter().find(|g| &g.group == group) {
                     Some(g) => (

@@ -181,7 +181,11 @@ pub fn build_view(world: &World) -> ClusterView {
     let mut groups = Vec::new();
     for (group, group_topics) in world.group_topics() {
         let coordinator = (offsets_partitions > 0)
-            .then(|| image.partitions.get(&TopicPartition::new(OFFSETS_TOPIC, offsets_partitions_for(&group, offsets_partitions))))
+            .then(|| {
+                image
+                    .partitions
+                    .get(&TopicPartition::new(OFFSETS_TOPIC, offsets_partition_for(&group, offsets_partitions)))
+            })
             .flatten()
             .and_then(|p| p.leader);
         let status: Option<GroupStatus> = coordinator
@@ -196,7 +200,11 @@ pub fn build_view(world: &World) -> ClusterView {
                         member_id: m.member_id.clone(),
                         client_id: m.client_id.clone(),
                         group_instance_id: None,
-                        assignment: m.assignment.iter().map(|tp| AssignedPartition { topic: tp.topic.clone(), partition: tp.partition }).collect(),
+                        assignment: m
+                            .assignment
+                            .iter()
+                            .map(|tp| AssignedPartition { topic: tp.topic.clone(), partition: tp.partition })
+                            .collect(),
                     })
                     .collect()
             })
@@ -207,7 +215,9 @@ pub fn build_view(world: &World) -> ClusterView {
             for p in &description.partitions {
                 let tp = TopicPartition::new(topic.clone(), p.partition);
                 let committed = status.as_ref().and_then(|s| s.offsets.get(&tp).copied());
-                let owner = members.iter().find(|m| m.assignment.iter().any(|a| a.topic == *topic && a.partition == p.partition));
+                let owner = members
+                    .iter()
+                    .find(|m| m.assignment.iter().any(|a| a.topic == *topic && a.partition == p.partition));
                 offsets.push(OffsetDescription {
                     topic: topic.clone(),
                     partition: p.partition,
@@ -244,10 +254,6 @@ pub fn build_view(world: &World) -> ClusterView {
     }
 }
 
-fn offsets_partitions_for(group: &str, partitions: i32) -> i32 {
-    offsets_partition_for(group, partitions)
-}
-
 fn ids(v: &[i32]) -> String {
     v.iter().map(i32::to_string).collect::<Vec<_>>().join(",")
 }
@@ -281,8 +287,8 @@ pub fn describe_topics(topics: &[TopicDescription]) -> String {
     let _ = writeln!(out);
     let _ = writeln!(
         out,
-        "{:<16} {:>9} {:>12} {:>16} {:>14} {:>14}  {}",
-        "TOPIC", "PARTITION", "LEADER-EPOCH", "LOG-START-OFFSET", "HIGH-WATERMARK", "LOG-END-OFFSET", "REPLICA-LOG-END-OFFSETS"
+        "{:<16} {:>9} {:>12} {:>16} {:>14} {:>14}  REPLICA-LOG-END-OFFSETS",
+        "TOPIC", "PARTITION", "LEADER-EPOCH", "LOG-START-OFFSET", "HIGH-WATERMARK", "LOG-END-OFFSET"
     );
     for t in topics {
         for p in &t.partitions {
@@ -308,17 +314,18 @@ pub fn describe_groups(groups: &[GroupDescription]) -> String {
     for g in groups {
         let _ = writeln!(
             out,
-            "{:<16} {:<18} {:<20} {:<20} {}",
-            "GROUP", "COORDINATOR (ID)", "ASSIGNMENT-STRATEGY", "STATE", "#MEMBERS"
+            "{:<16} {:<18} {:<20} {:<20} #MEMBERS",
+            "GROUP", "COORDINATOR (ID)", "ASSIGNMENT-STRATEGY", "STATE"
         );
         let coordinator = g.coordinator.map_or("unknown".to_string(), |c| format!("broker-{c}:9092 ({c})"));
-        let _ = writeln!(out, "{:<16} {:<18} {:<20} {:<20} {}", g.group, coordinator, g.protocol, g.state, g.members.len());
+        let _ =
+            writeln!(out, "{:<16} {:<18} {:<20} {:<20} {}", g.group, coordinator, g.protocol, g.state, g.members.len());
         let _ = writeln!(out, "generation_id: {}", g.generation_id);
         let _ = writeln!(out);
         let _ = writeln!(
             out,
-            "{:<16} {:<16} {:>9} {:>14} {:>14} {:>6}  {:<36} {}",
-            "GROUP", "TOPIC", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG", "CONSUMER-ID", "CLIENT-ID"
+            "{:<16} {:<16} {:>9} {:>14} {:>14} {:>6}  {:<36} CLIENT-ID",
+            "GROUP", "TOPIC", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG", "CONSUMER-ID"
         );
         for o in &g.offsets {
             let _ = writeln!(

@@ -165,11 +165,7 @@ pub struct ParseSpanError {
 
 impl fmt::Display for ParseSpanError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "expected a duration such as \"500ms\", \"5s\" or \"2m\", found \"{}\": {}",
-            self.input, self.reason
-        )
+        write!(f, "expected a duration such as \"500ms\", \"5s\" or \"2m\", found \"{}\": {}", self.input, self.reason)
     }
 }
 
@@ -181,10 +177,7 @@ impl FromStr for Span {
     /// Reads a decimal number followed by a unit: `ms`, `s`, `m` or `h`. A fraction is allowed
     /// as long as the result is a whole number of milliseconds (`"1.5s"` but not `"1.5ms"`).
     fn from_str(input: &str) -> Result<Span, ParseSpanError> {
-        let fail = |reason: String| ParseSpanError {
-            input: input.to_string(),
-            reason,
-        };
+        let fail = |reason: String| ParseSpanError { input: input.to_string(), reason };
         let text = input.trim();
         if text.is_empty() {
             return Err(fail("it is empty".to_string()));
@@ -192,9 +185,7 @@ impl FromStr for Span {
         if text.starts_with('-') {
             return Err(fail("a duration cannot be negative".to_string()));
         }
-        let split = text
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(text.len());
+        let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
         let (number, unit) = text.split_at(split);
         let unit = unit.trim_start();
         let factor: u64 = match unit {
@@ -202,11 +193,7 @@ impl FromStr for Span {
             "s" => 1_000,
             "m" => 60_000,
             "h" => 3_600_000,
-            "" => {
-                return Err(fail(format!(
-                    "a unit is missing: write \"{number}s\" or \"{number}ms\""
-                )))
-            }
+            "" => return Err(fail(format!("a unit is missing: write \"{number}s\" or \"{number}ms\""))),
             other => return Err(fail(format!("unknown unit \"{other}\"; use ms, s, m or h"))),
         };
         let (whole, fraction) = match number.split_once('.') {
@@ -590,8 +577,9 @@ impl ScenarioError {
     pub fn position(&self) -> Option<(usize, usize)> {
         match self {
             ScenarioError::Io { .. } => None,
-            ScenarioError::Syntax { line, column, .. }
-            | ScenarioError::Invalid { line, column, .. } => Some((*line, *column)),
+            ScenarioError::Syntax { line, column, .. } | ScenarioError::Invalid { line, column, .. } => {
+                Some((*line, *column))
+            }
         }
     }
 
@@ -599,8 +587,9 @@ impl ScenarioError {
     pub fn suggestion(&self) -> Option<&str> {
         match self {
             ScenarioError::Io { .. } => None,
-            ScenarioError::Syntax { suggestion, .. }
-            | ScenarioError::Invalid { suggestion, .. } => suggestion.as_deref(),
+            ScenarioError::Syntax { suggestion, .. } | ScenarioError::Invalid { suggestion, .. } => {
+                suggestion.as_deref()
+            }
         }
     }
 }
@@ -616,18 +605,14 @@ fn hint(suggestion: &Option<String>) -> String {
 /// Reads, parses and validates the scenario file at `path`. Messages name the file as given.
 pub fn load_file(path: &Path) -> Result<Scenario, ScenarioError> {
     let origin = path.display().to_string();
-    let source = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
-        path: origin.clone(),
-        source,
-    })?;
+    let source = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io { path: origin.clone(), source })?;
     parse_str(&source, &origin)
 }
 
 /// The RON options scenarios are read and written with: `implicit_some` and
 /// `unwrap_variant_newtypes`.
 fn ron_options() -> ron::Options {
-    ron::Options::default()
-        .with_default_extension(Extensions::IMPLICIT_SOME | Extensions::UNWRAP_VARIANT_NEWTYPES)
+    ron::Options::default().with_default_extension(Extensions::IMPLICIT_SOME | Extensions::UNWRAP_VARIANT_NEWTYPES)
 }
 
 /// Parses and validates a scenario from `source`; `origin` is the file name used in messages.
@@ -636,9 +621,7 @@ pub fn parse_str(source: &str, origin: &str) -> Result<Scenario, ScenarioError> 
     // `Producer((id: ...))`. Blanking the inner parentheses first lets a file use either form,
     // even both, without moving any position ron reports.
     let text = Locator::new(source).single_paren_source();
-    let scenario: Scenario = ron_options()
-        .from_str(&text)
-        .map_err(|error| syntax_error(source, origin, &error))?;
+    let scenario: Scenario = ron_options().from_str(&text).map_err(|error| syntax_error(source, origin, &error))?;
     scenario.validate(source, origin)?;
     Ok(scenario)
 }
@@ -655,21 +638,14 @@ impl Scenario {
     /// the duration; fault targets naming existing brokers, clients and partitions; expectations
     /// naming existing groups and clients. The first broken rule is reported.
     pub fn validate(&self, source: &str, origin: &str) -> Result<(), ScenarioError> {
-        Validator {
-            scenario: self,
-            locator: Locator::new(source),
-            origin,
-        }
-        .run()
+        Validator { scenario: self, locator: Locator::new(source), origin }.run()
     }
 
     /// The scenario re-serialised as canonical RON: one line, fields in declaration order,
     /// config maps sorted by key, defaults written out. Two files that mean the same scenario
     /// give the same text, so it is the input for hashing a run's configuration.
     pub fn digest_input(&self) -> String {
-        ron_options()
-            .to_string(self)
-            .expect("every scenario type serialises to RON")
+        ron_options().to_string(self).expect("every scenario type serialises to RON")
     }
 
     /// The distinct consumer groups named by the consumers, in sorted order.
@@ -713,13 +689,7 @@ fn syntax_error(source: &str, origin: &str, error: &ron::error::SpannedError) ->
     }
     let (message, suggestion) = describe_ron_error(&error.code);
     let (line, column) = line_col(source, offset);
-    ScenarioError::Syntax {
-        origin: origin.to_string(),
-        line,
-        column,
-        message,
-        suggestion,
-    }
+    ScenarioError::Syntax { origin: origin.to_string(), line, column, message, suggestion }
 }
 
 /// A readable name for the struct or enum ron reports an error in.
@@ -766,10 +736,7 @@ fn field_example(field: &str) -> &'static str {
 /// The best "did you mean" among `candidates`: a close spelling (at most 3 edits, and fewer
 /// than half the word's length, so `rat` does not suggest `id`), else a candidate that contains
 /// the word or is contained in it (so `rate` finds `rate_per_sec`).
-fn closest<'a>(
-    word: &str,
-    candidates: impl IntoIterator<Item = &'a str> + Clone,
-) -> Option<&'a str> {
+fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str> + Clone) -> Option<&'a str> {
     let limit = SUGGESTION_DISTANCE.min(word.chars().count().saturating_sub(1) / 2);
     let near = candidates
         .clone()
@@ -782,9 +749,7 @@ fn closest<'a>(
         if word.len() < 3 {
             return None;
         }
-        candidates
-            .into_iter()
-            .find(|candidate| candidate.contains(word) || word.contains(candidate))
+        candidates.into_iter().find(|candidate| candidate.contains(word) || word.contains(candidate))
     })
 }
 
@@ -795,16 +760,8 @@ fn describe_ron_error(code: &ron::Error) -> (String, Option<String>) {
         closest(found, expected.iter().copied()).map(|best| format!("did you mean `{best}`?"))
     };
     match code {
-        E::NoSuchStructField {
-            expected,
-            found,
-            outer,
-        } => (
-            format!(
-                "unknown field `{found}` in {}; expected one of: {}",
-                friendly_outer(outer),
-                expected.join(", ")
-            ),
+        E::NoSuchStructField { expected, found, outer } => (
+            format!("unknown field `{found}` in {}; expected one of: {}", friendly_outer(outer), expected.join(", ")),
             did_you_mean(found, expected),
         ),
         E::MissingStructField { field, outer } => (
@@ -812,17 +769,10 @@ fn describe_ron_error(code: &ron::Error) -> (String, Option<String>) {
             Some(format!("add `{field}: {}`", field_example(field))),
         ),
         E::DuplicateStructField { field, outer } => (
-            format!(
-                "field `{field}` is given twice in {}",
-                friendly_outer(outer)
-            ),
+            format!("field `{field}` is given twice in {}", friendly_outer(outer)),
             Some("remove one of them".to_string()),
         ),
-        E::NoSuchEnumVariant {
-            expected,
-            found,
-            outer,
-        } => (
+        E::NoSuchEnumVariant { expected, found, outer } => (
             format!(
                 "unknown variant `{found}` for {}; expected one of: {}",
                 friendly_outer(outer),
@@ -838,23 +788,13 @@ fn describe_ron_error(code: &ron::Error) -> (String, Option<String>) {
             "the file ended in the middle of a value".to_string(),
             Some("check for an unclosed `(`, `[`, `{` or `\"`".to_string()),
         ),
-        E::ExpectedComma => (
-            "expected a `,` between items".to_string(),
-            Some("separate fields and list items with commas".to_string()),
-        ),
-        E::ExpectedArray => (
-            "expected a list in square brackets, such as `[...]`".to_string(),
-            None,
-        ),
+        E::ExpectedComma => {
+            ("expected a `,` between items".to_string(), Some("separate fields and list items with commas".to_string()))
+        }
+        E::ExpectedArray => ("expected a list in square brackets, such as `[...]`".to_string(), None),
         E::ExpectedArrayEnd => ("expected `]` to close the list".to_string(), None),
-        E::ExpectedMap => (
-            "expected a map in braces, such as `{\"key\": \"value\"}`".to_string(),
-            None,
-        ),
-        E::ExpectedMapColon => (
-            "expected `:` between a map key and its value".to_string(),
-            None,
-        ),
+        E::ExpectedMap => ("expected a map in braces, such as `{\"key\": \"value\"}`".to_string(), None),
+        E::ExpectedMapColon => ("expected `:` between a map key and its value".to_string(), None),
         E::ExpectedMapEnd => ("expected `}` to close the map".to_string(), None),
         E::ExpectedString | E::ExpectedStringEnd => (
             "expected a string in double quotes".to_string(),
@@ -877,18 +817,13 @@ fn describe_ron_error(code: &ron::Error) -> (String, Option<String>) {
         ),
         E::ExpectedIdentifier => ("expected a field or variant name".to_string(), None),
         E::ExpectedUnit => ("expected `()`".to_string(), None),
-        E::ExpectedOption => (
-            "expected an optional value such as `\"text\"` or `None`".to_string(),
-            None,
-        ),
+        E::ExpectedOption => ("expected an optional value such as `\"text\"` or `None`".to_string(), None),
         E::TrailingCharacters => (
             "unexpected text after the end of the scenario".to_string(),
             Some("a file holds exactly one `Scenario(...)`".to_string()),
         ),
         E::UnexpectedByte(c) => (format!("unexpected character `{c}`"), None),
-        E::InvalidValueForType { expected, found } => {
-            (format!("expected {expected}, found {found}"), None)
-        }
+        E::InvalidValueForType { expected, found } => (format!("expected {expected}, found {found}"), None),
         E::ExpectedDifferentLength { expected, found } => {
             (format!("expected {expected}, found {found} elements"), None)
         }
@@ -1008,11 +943,7 @@ impl<'a> Locator<'a> {
             double_parens: Vec::new(),
         };
         scanner.document();
-        Locator {
-            source,
-            spots: scanner.spots,
-            double_parens: scanner.double_parens,
-        }
+        Locator { source, spots: scanner.spots, double_parens: scanner.double_parens }
     }
 
     /// The source with the inner parentheses of every `Variant((name: value, ...))` replaced by
@@ -1150,12 +1081,7 @@ impl Scanner<'_> {
             let start = self.pos;
             while self.pos < self.bytes.len() {
                 if self.bytes[self.pos] == b'"'
-                    && self.bytes[self.pos + 1..]
-                        .iter()
-                        .take(hashes)
-                        .filter(|byte| **byte == b'#')
-                        .count()
-                        == hashes
+                    && self.bytes[self.pos + 1..].iter().take(hashes).filter(|byte| **byte == b'#').count() == hashes
                 {
                     let text = String::from_utf8_lossy(&self.bytes[start..self.pos]).into_owned();
                     self.pos += 1 + hashes;
@@ -1202,10 +1128,7 @@ impl Scanner<'_> {
             (Some(b'"' | b'\''), _) => true,
             (Some(b'r'), Some(b'"')) => true,
             (Some(b'r'), Some(b'#')) => {
-                let hashes = self.bytes[self.pos + 1..]
-                    .iter()
-                    .take_while(|b| **b == b'#')
-                    .count();
+                let hashes = self.bytes[self.pos + 1..].iter().take_while(|b| **b == b'#').count();
                 self.bytes.get(self.pos + 1 + hashes) == Some(&b'"')
             }
             _ => false,
@@ -1280,20 +1203,10 @@ impl Scanner<'_> {
         if self.bytes[ahead..].starts_with(b"r#") {
             ahead += 2;
         }
-        if !self
-            .bytes
-            .get(ahead)
-            .copied()
-            .is_some_and(Self::is_ident_start)
-        {
+        if !self.bytes.get(ahead).copied().is_some_and(Self::is_ident_start) {
             return false;
         }
-        while self
-            .bytes
-            .get(ahead)
-            .copied()
-            .is_some_and(Self::is_ident_char)
-        {
+        while self.bytes.get(ahead).copied().is_some_and(Self::is_ident_char) {
             ahead += 1;
         }
         while self.bytes.get(ahead).is_some_and(u8::is_ascii_whitespace) {
@@ -1439,12 +1352,7 @@ impl Validator<'_> {
 
     /// Maps a [`ConfigError`] from the config map at `configs` to an error located at its key.
     fn config_error(&self, configs: &SrcPath, error: ConfigError) -> ScenarioError {
-        self.error(
-            &configs.k(&error.key),
-            configs,
-            error.message,
-            error.suggestion,
-        )
+        self.error(&configs.k(&error.key), configs, error.message, error.suggestion)
     }
 
     fn run(&self) -> Check {
@@ -1469,10 +1377,8 @@ impl Validator<'_> {
             ));
         }
         if !SUPPORTED_KAFKA_VERSIONS.contains(&s.kafka_version.as_str()) {
-            let accepted: Vec<String> = SUPPORTED_KAFKA_VERSIONS
-                .iter()
-                .map(|version| format!("\"{version}\""))
-                .collect();
+            let accepted: Vec<String> =
+                SUPPORTED_KAFKA_VERSIONS.iter().map(|version| format!("\"{version}\"")).collect();
             return Err(self.error(
                 &root.f("kafka_version"),
                 "kafka_version",
@@ -1492,10 +1398,7 @@ impl Validator<'_> {
             return Err(self.error(
                 &root.f("duration"),
                 "duration",
-                format!(
-                    "duration {} is longer than the limit of one hour",
-                    s.duration
-                ),
+                format!("duration {} is longer than the limit of one hour", s.duration),
                 Some("use at most \"1h\"".to_string()),
             ));
         }
@@ -1509,15 +1412,11 @@ impl Validator<'_> {
             return Err(self.error(
                 &path.f("brokers"),
                 "cluster.brokers",
-                format!(
-                    "{} brokers is outside the supported range 1 to {MAX_BROKERS}",
-                    cluster.brokers
-                ),
+                format!("{} brokers is outside the supported range 1 to {MAX_BROKERS}", cluster.brokers),
                 Some(format!("use between 1 and {MAX_BROKERS} brokers")),
             ));
         }
-        BrokerConfig::from_map(&cluster.configs)
-            .map_err(|error| self.config_error(&path.f("configs"), error))?;
+        BrokerConfig::from_map(&cluster.configs).map_err(|error| self.config_error(&path.f("configs"), error))?;
         Ok(())
     }
 
@@ -1544,17 +1443,12 @@ impl Validator<'_> {
                     Some("use letters or digits in the name".to_string()),
                 ));
             }
-            if let Some(bad) = name
-                .chars()
-                .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
-            {
+            if let Some(bad) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))) {
                 return Err(self.error(
                     &name_path,
                     &name_path,
                     format!("topic name \"{name}\" contains the illegal character {bad:?}"),
-                    Some(
-                        "Kafka topic names use only letters, digits, '.', '_' and '-'".to_string(),
-                    ),
+                    Some("Kafka topic names use only letters, digits, '.', '_' and '-'".to_string()),
                 ));
             }
             if name.len() > MAX_TOPIC_NAME_LEN {
@@ -1582,12 +1476,7 @@ impl Validator<'_> {
                          Kafka treats '.' and '_' alike in topic names"
                     )
                 };
-                return Err(self.error(
-                    &name_path,
-                    &name_path,
-                    message,
-                    Some("rename one of them".to_string()),
-                ));
+                return Err(self.error(&name_path, &name_path, message, Some("rename one of them".to_string())));
             }
             seen.insert(collision_key, i);
             if topic.partitions < 1 {
@@ -1602,10 +1491,7 @@ impl Validator<'_> {
                 return Err(self.error(
                     &path.f("replication_factor"),
                     path.f("replication_factor"),
-                    format!(
-                        "topic \"{name}\" has replication factor {}",
-                        topic.replication_factor
-                    ),
+                    format!("topic \"{name}\" has replication factor {}", topic.replication_factor),
                     Some("use at least 1 replica".to_string()),
                 ));
             }
@@ -1618,13 +1504,10 @@ impl Validator<'_> {
                          brokers of the cluster",
                         topic.replication_factor
                     ),
-                    Some(format!(
-                        "lower it to {brokers} or fewer, or add brokers in cluster.brokers"
-                    )),
+                    Some(format!("lower it to {brokers} or fewer, or add brokers in cluster.brokers")),
                 ));
             }
-            TopicConfig::from_map(&topic.configs)
-                .map_err(|error| self.config_error(&path.f("configs"), error))?;
+            TopicConfig::from_map(&topic.configs).map_err(|error| self.config_error(&path.f("configs"), error))?;
         }
         Ok(())
     }
@@ -1640,20 +1523,9 @@ impl Validator<'_> {
                      replication_factor: 1)"
                 )
             }
-            None => format!(
-                "known topics: {}",
-                names
-                    .map(|n| format!("\"{n}\""))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
+            None => format!("known topics: {}", names.map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", ")),
         };
-        self.error(
-            at,
-            field,
-            format!("unknown topic \"{name}\""),
-            Some(suggestion),
-        )
+        self.error(at, field, format!("unknown topic \"{name}\""), Some(suggestion))
     }
 
     /// Error for a time after the end of the run, if `at` is after it.
@@ -1664,9 +1536,7 @@ impl Validator<'_> {
                 path,
                 path,
                 format!("{what} at {at} is after the end of the run ({duration})"),
-                Some(format!(
-                    "use a time of at most {duration}, or lengthen duration"
-                )),
+                Some(format!("use a time of at most {duration}, or lengthen duration")),
             ));
         }
         Ok(())
@@ -1735,8 +1605,7 @@ impl Validator<'_> {
             self.check_time(record.at, &path.f("records").i(j).f("at"), "the record")?;
         }
         let configs = path.f("configs");
-        let config = ProducerConfig::from_map(&producer.configs)
-            .map_err(|error| self.config_error(&configs, error))?;
+        let config = ProducerConfig::from_map(&producer.configs).map_err(|error| self.config_error(&configs, error))?;
         if config.enable_idempotence {
             // kafkalab rule: the idempotent producer (KIP-98) is not simulated yet, and silently
             // running a non-idempotent producer under an idempotent configuration would teach
@@ -1794,8 +1663,7 @@ impl Validator<'_> {
             }
         }
         self.check_time(consumer.start, &path.f("start"), "the consumer's start")?;
-        ConsumerConfig::from_map(&consumer.configs)
-            .map_err(|error| self.config_error(&path.f("configs"), error))?;
+        ConsumerConfig::from_map(&consumer.configs).map_err(|error| self.config_error(&path.f("configs"), error))?;
         Ok(())
     }
 
@@ -1849,12 +1717,7 @@ impl Validator<'_> {
                     let suggestion = closest(id, ids)
                         .map(|best| format!("did you mean \"{best}\"?"))
                         .unwrap_or_else(|| "name a client listed in clients".to_string());
-                    return Err(self.error(
-                        at,
-                        field,
-                        format!("unknown client \"{id}\""),
-                        Some(suggestion),
-                    ));
+                    return Err(self.error(at, field, format!("unknown client \"{id}\""), Some(suggestion)));
                 }
             }
             Target::Leader(topic, partition) => {
@@ -1866,10 +1729,7 @@ impl Validator<'_> {
                         &at.i(1),
                         field,
                         format!("topic \"{topic}\" has no partition {partition}"),
-                        Some(format!(
-                            "its partitions are numbered 0 to {}",
-                            spec.partitions - 1
-                        )),
+                        Some(format!("its partitions are numbered 0 to {}", spec.partitions - 1)),
                     ));
                 }
             }
@@ -1917,11 +1777,7 @@ impl Validator<'_> {
                     }
                     None => format!(
                         "groups of this scenario: {}",
-                        groups
-                            .iter()
-                            .map(|g| format!("\"{g}\""))
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                        groups.iter().map(|g| format!("\"{g}\"")).collect::<Vec<_>>().join(", ")
                     ),
                 };
                 return Err(self.error(
@@ -1935,16 +1791,12 @@ impl Validator<'_> {
                 .clients
                 .iter()
                 .filter_map(|client| match client {
-                    ClientSpec::Consumer(consumer) if consumer.group == group => {
-                        Some(consumer.id.as_str())
-                    }
+                    ClientSpec::Consumer(consumer) if consumer.group == group => Some(consumer.id.as_str()),
                     _ => None,
                 })
                 .collect();
             match expectation {
-                Expectation::GroupMembers {
-                    members: wanted, ..
-                } if *wanted > members.len() => {
+                Expectation::GroupMembers { members: wanted, .. } if *wanted > members.len() => {
                     return Err(self.error(
                         &path.f("members"),
                         &path,
@@ -1961,11 +1813,7 @@ impl Validator<'_> {
                         Some(best) => format!("did you mean \"{best}\"?"),
                         None => format!(
                             "consumers of group \"{group}\": {}",
-                            members
-                                .iter()
-                                .map(|m| format!("\"{m}\""))
-                                .collect::<Vec<_>>()
-                                .join(", ")
+                            members.iter().map(|m| format!("\"{m}\"")).collect::<Vec<_>>().join(", ")
                         ),
                     };
                     return Err(self.error(
@@ -2033,11 +1881,7 @@ mod tests {
 
     /// `BASE` with `from` replaced by `to` (which must occur exactly once).
     fn edit(from: &str, to: &str) -> String {
-        assert_eq!(
-            BASE.matches(from).count(),
-            1,
-            "{from:?} must occur once in BASE"
-        );
+        assert_eq!(BASE.matches(from).count(), 1, "{from:?} must occur once in BASE");
         BASE.replace(from, to)
     }
 
@@ -2047,15 +1891,7 @@ mod tests {
         match parse_str(source, "t.ron") {
             Err(error @ ScenarioError::Invalid { .. }) => {
                 let display = error.to_string();
-                let ScenarioError::Invalid {
-                    line,
-                    column,
-                    field,
-                    message,
-                    suggestion,
-                    ..
-                } = error
-                else {
+                let ScenarioError::Invalid { line, column, field, message, suggestion, .. } = error else {
                     unreachable!()
                 };
                 (line, column, field, message, suggestion, display)
@@ -2080,34 +1916,21 @@ mod tests {
         assert_eq!(scenario.seed, 42);
         assert_eq!(scenario.kafka_version, "3.9");
         assert_eq!(scenario.duration, Span(30_000));
-        assert_eq!(
-            scenario.cluster,
-            ClusterSpec {
-                brokers: 3,
-                configs: BTreeMap::new()
-            }
-        );
+        assert_eq!(scenario.cluster, ClusterSpec { brokers: 3, configs: BTreeMap::new() });
         assert_eq!(scenario.topics.len(), 1);
         assert_eq!(scenario.topics[0].configs["min.insync.replicas"], "2");
-        let ClientSpec::Producer(producer) = &scenario.clients[0] else {
-            panic!("first client should be a producer")
-        };
+        let ClientSpec::Producer(producer) = &scenario.clients[0] else { panic!("first client should be a producer") };
         assert_eq!(producer.id, "checkout");
         assert_eq!(producer.rate_per_sec, 50.0);
         assert_eq!(producer.keys, KeySpec::Uniform(8));
         assert_eq!(producer.start, Span::ZERO);
-        let ClientSpec::Consumer(consumer) = &scenario.clients[1] else {
-            panic!("second client should be a consumer")
-        };
+        let ClientSpec::Consumer(consumer) = &scenario.clients[1] else { panic!("second client should be a consumer") };
         assert_eq!(consumer.group, "billing");
         assert_eq!(consumer.topics, vec!["orders".to_string()]);
         assert_eq!(
             scenario.faults,
             vec![
-                Timed::At(
-                    Span(10_000),
-                    Fault::Crash(Target::Leader("orders".into(), 0))
-                ),
+                Timed::At(Span(10_000), Fault::Crash(Target::Leader("orders".into(), 0))),
                 Timed::At(Span(20_000), Fault::Restart(Target::LastCrashed)),
             ]
         );
@@ -2115,48 +1938,24 @@ mod tests {
         assert_eq!(scenario.narration[0].value(), "Three brokers.");
         assert_eq!(
             scenario.expect,
-            vec![
-                Expectation::NoDuplicates,
-                Expectation::GroupMembers {
-                    group: "billing".into(),
-                    members: 1
-                },
-            ]
+            vec![Expectation::NoDuplicates, Expectation::GroupMembers { group: "billing".into(), members: 1 },]
         );
     }
 
     #[test]
     fn single_and_double_parenthesis_clients_mean_the_same() {
-        let single = EXAMPLE
-            .replace("Producer((", "Producer(")
-            .replace("Consumer((", "Consumer(")
-            .replace("})),", "}),");
+        let single =
+            EXAMPLE.replace("Producer((", "Producer(").replace("Consumer((", "Consumer(").replace("})),", "}),");
         assert!(single.contains("Producer(id:"));
-        assert_eq!(
-            parse_str(&single, "a.ron").unwrap(),
-            parse_str(EXAMPLE, "b.ron").unwrap()
-        );
+        assert_eq!(parse_str(&single, "a.ron").unwrap(), parse_str(EXAMPLE, "b.ron").unwrap());
         // One file may mix the two forms.
-        let mixed = EXAMPLE
-            .replace("Consumer((", "Consumer(")
-            .replace("})),\n    ],", "}),\n    ],");
-        assert!(
-            mixed.contains("Producer((id:") && mixed.contains("Consumer(id:"),
-            "{mixed}"
-        );
-        assert_eq!(
-            parse_str(&mixed, "m.ron").unwrap(),
-            parse_str(EXAMPLE, "b.ron").unwrap()
-        );
+        let mixed = EXAMPLE.replace("Consumer((", "Consumer(").replace("})),\n    ],", "}),\n    ],");
+        assert!(mixed.contains("Producer((id:") && mixed.contains("Consumer(id:"), "{mixed}");
+        assert_eq!(parse_str(&mixed, "m.ron").unwrap(), parse_str(EXAMPLE, "b.ron").unwrap());
         // Errors inside the double form keep their true position.
         let error = syntax(&EXAMPLE.replace("rate_per_sec: 50.0", "rat: 50.0"));
         assert_eq!(error.position(), Some((8, 52)));
-        assert!(
-            error
-                .to_string()
-                .contains("unknown field `rat` in a producer"),
-            "{error}"
-        );
+        assert!(error.to_string().contains("unknown field `rat` in a producer"), "{error}");
         assert_eq!(error.suggestion(), Some("did you mean `rate_per_sec`?"));
     }
 
@@ -2167,22 +1966,12 @@ mod tests {
             r#"records: [(at: "1s", key: "k", value: Some("v")), (at: "2s", value: None)], start: "500ms", keys: Null, configs"#,
         );
         let scenario = parse_str(&source, "t.ron").unwrap();
-        let ClientSpec::Producer(producer) = &scenario.clients[0] else {
-            panic!()
-        };
+        let ClientSpec::Producer(producer) = &scenario.clients[0] else { panic!() };
         assert_eq!(
             producer.records,
             vec![
-                ScriptedRecord {
-                    at: Span(1_000),
-                    key: Some("k".into()),
-                    value: Some("v".into())
-                },
-                ScriptedRecord {
-                    at: Span(2_000),
-                    key: None,
-                    value: None
-                },
+                ScriptedRecord { at: Span(1_000), key: Some("k".into()), value: Some("v".into()) },
+                ScriptedRecord { at: Span(2_000), key: None, value: None },
             ]
         );
         assert_eq!(producer.rate_per_sec, 0.0);
@@ -2190,9 +1979,7 @@ mod tests {
         assert_eq!(producer.keys, KeySpec::Null);
 
         let scenario = parse_str(BASE, "t.ron").unwrap();
-        let ClientSpec::Producer(producer) = &scenario.clients[0] else {
-            panic!()
-        };
+        let ClientSpec::Producer(producer) = &scenario.clients[0] else { panic!() };
         assert_eq!(producer.keys, KeySpec::Uniform(16));
         assert_eq!(KeySpec::default(), KeySpec::Uniform(16));
     }
@@ -2208,9 +1995,7 @@ mod tests {
             assert_eq!(again.digest_input(), digest);
         }
         // Formatting and the spelling of defaults do not change the digest.
-        let reformatted = EXAMPLE
-            .replace("    ", "\t")
-            .replace("\"30s\"", "\"30000ms\"");
+        let reformatted = EXAMPLE.replace("    ", "\t").replace("\"30s\"", "\"30000ms\"");
         assert_eq!(
             parse_str(&reformatted, "t.ron").unwrap().digest_input(),
             parse_str(EXAMPLE, "t.ron").unwrap().digest_input()
@@ -2223,10 +2008,7 @@ mod tests {
     #[test]
     fn every_variant_survives_the_digest_round_trip() {
         let configs = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect()
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
         };
         let at = |secs: u64, fault: Fault| Timed::At(Span::from_secs(secs), fault);
         let group = || "g".to_string();
@@ -2236,10 +2018,7 @@ mod tests {
             seed: u64::MAX,
             kafka_version: "3.9".into(),
             duration: Span(59_999),
-            cluster: ClusterSpec {
-                brokers: 3,
-                configs: configs(&[("min.insync.replicas", "2")]),
-            },
+            cluster: ClusterSpec { brokers: 3, configs: configs(&[("min.insync.replicas", "2")]) },
             topics: vec![TopicSpec {
                 name: "orders".into(),
                 partitions: 3,
@@ -2253,16 +2032,8 @@ mod tests {
                     rate_per_sec: 0.5,
                     keys: KeySpec::Null,
                     records: vec![
-                        ScriptedRecord {
-                            at: Span(1),
-                            key: Some("k".into()),
-                            value: None,
-                        },
-                        ScriptedRecord {
-                            at: Span(2),
-                            key: None,
-                            value: Some(String::new()),
-                        },
+                        ScriptedRecord { at: Span(1), key: Some("k".into()), value: None },
+                        ScriptedRecord { at: Span(2), key: None, value: Some(String::new()) },
                     ],
                     start: Span(1_500),
                     configs: configs(&[("acks", "0")]),
@@ -2296,32 +2067,15 @@ mod tests {
                 Expectation::NoDuplicates,
                 Expectation::AllPartitionsOnline,
                 Expectation::FullIsr,
-                Expectation::GroupMembers {
-                    group: group(),
-                    members: 1,
-                },
-                Expectation::MemberOwns {
-                    group: group(),
-                    client: "c".into(),
-                    partitions: 3,
-                },
-                Expectation::Rebalances {
-                    group: group(),
-                    at_least: 2,
-                },
+                Expectation::GroupMembers { group: group(), members: 1 },
+                Expectation::MemberOwns { group: group(), client: "c".into(), partitions: 3 },
+                Expectation::Rebalances { group: group(), at_least: 2 },
                 Expectation::ConsumedAll { group: group() },
             ],
         };
         let digest = scenario.digest_input();
-        assert_eq!(
-            parse_str(&digest, "digest.ron").unwrap(),
-            scenario,
-            "{digest}"
-        );
-        assert_eq!(
-            Span(1_500).as_instant(),
-            cluster::time::Instant::from_millis(1_500)
-        );
+        assert_eq!(parse_str(&digest, "digest.ron").unwrap(), scenario, "{digest}");
+        assert_eq!(Span(1_500).as_instant(), cluster::time::Instant::from_millis(1_500));
     }
 
     #[test]
@@ -2352,10 +2106,7 @@ mod tests {
             (".5s", "\".5\" is not a decimal number"),
             ("1.2.3s", "\"1.2.3\" is not a decimal number"),
             ("s", "\"\" is not a decimal number"),
-            (
-                "99999999999999999999s",
-                "it is too long to count in milliseconds",
-            ),
+            ("99999999999999999999s", "it is too long to count in milliseconds"),
         ];
         for (text, reason) in bad {
             let error = text.parse::<Span>().unwrap_err();
@@ -2370,10 +2121,7 @@ mod tests {
         }
         assert_eq!(Span(30_000).to_string(), "30s");
         assert_eq!(Span(1_500).to_string(), "1500ms");
-        assert_eq!(
-            Span(1_500).as_duration(),
-            core::time::Duration::from_millis(1_500)
-        );
+        assert_eq!(Span(1_500).as_duration(), core::time::Duration::from_millis(1_500));
         assert_eq!(Span::from_secs(2), Span::from_millis(2_000));
     }
 
@@ -2409,9 +2157,7 @@ mod tests {
         let text = error.to_string();
         assert!(text.starts_with("t.ron:4:"), "{text}");
         assert!(
-            text.contains(
-                "expected a duration such as \"500ms\", \"5s\" or \"2m\", found \"30 seconds\""
-            ),
+            text.contains("expected a duration such as \"500ms\", \"5s\" or \"2m\", found \"30 seconds\""),
             "{text}"
         );
         let error = syntax(&edit(r#"duration: "30s""#, "duration: 30"));
@@ -2443,21 +2189,11 @@ mod tests {
     fn unknown_variant_and_missing_field_are_explained() {
         let error = syntax(&edit("Crash(Broker(1))", "Crsh(Broker(1))"));
         assert_eq!(error.position(), Some((15, 19)));
-        assert!(
-            error
-                .to_string()
-                .contains("unknown variant `Crsh` for a fault"),
-            "{error}"
-        );
+        assert!(error.to_string().contains("unknown variant `Crsh` for a fault"), "{error}");
         assert_eq!(error.suggestion(), Some("did you mean `Crash`?"));
 
         let error = syntax(&edit("    seed: 7,\n", ""));
-        assert!(
-            error
-                .to_string()
-                .contains("missing field `seed` in the scenario"),
-            "{error}"
-        );
+        assert!(error.to_string().contains("missing field `seed` in the scenario"), "{error}");
         assert_eq!(error.suggestion(), Some("add `seed: 42`"));
     }
 
@@ -2466,23 +2202,14 @@ mod tests {
         let error = syntax(&edit("seed: 7,", "seed: 7"));
         let text = error.to_string();
         // ron notices the missing comma at the next field.
-        assert!(
-            text.starts_with("t.ron:4:5: expected a `,` between items"),
-            "{text}"
-        );
+        assert!(text.starts_with("t.ron:4:5: expected a `,` between items"), "{text}");
         let error = syntax(&edit(r#"{"acks": "1"}"#, r#"{"acks": 1}"#));
-        assert!(
-            error
-                .to_string()
-                .contains("expected a string in double quotes"),
-            "{error}"
-        );
+        assert!(error.to_string().contains("expected a string in double quotes"), "{error}");
     }
 
     #[test]
     fn empty_name_is_rejected() {
-        let (line, column, field, message, _, _) =
-            invalid(&edit(r#"name: "rules""#, r#"name: """#));
+        let (line, column, field, message, _, _) = invalid(&edit(r#"name: "rules""#, r#"name: """#));
         assert_eq!((line, column), (2, 11));
         assert_eq!(field, "name");
         assert_eq!(message, "the scenario name is empty");
@@ -2501,27 +2228,18 @@ mod tests {
             "t.ron:4:20: unsupported Kafka version \"2.8\" in kafka_version \
              (accepted values: \"3.9\")"
         );
-        assert!(parse_str(
-            &edit("seed: 7,", "seed: 7, kafka_version: \"3.9\","),
-            "t.ron"
-        )
-        .is_ok());
+        assert!(parse_str(&edit("seed: 7,", "seed: 7, kafka_version: \"3.9\","), "t.ron").is_ok());
     }
 
     #[test]
     fn duration_must_be_positive_and_at_most_an_hour() {
-        let (line, column, field, message, _, _) =
-            invalid(&edit(r#"duration: "30s""#, r#"duration: "0s""#));
+        let (line, column, field, message, _, _) = invalid(&edit(r#"duration: "30s""#, r#"duration: "0s""#));
         assert_eq!((line, column, field.as_str()), (4, 15, "duration"));
         assert_eq!(message, "the run lasts no time at all");
 
-        let (line, column, _, message, suggestion, _) =
-            invalid(&edit(r#"duration: "30s""#, r#"duration: "61m""#));
+        let (line, column, _, message, suggestion, _) = invalid(&edit(r#"duration: "30s""#, r#"duration: "61m""#));
         assert_eq!((line, column), (4, 15));
-        assert_eq!(
-            message,
-            "duration 3660s is longer than the limit of one hour"
-        );
+        assert_eq!(message, "duration 3660s is longer than the limit of one hour");
         assert_eq!(suggestion.as_deref(), Some("use at most \"1h\""));
         // Exactly one hour is fine (the other times are well inside it).
         assert!(parse_str(&edit(r#"duration: "30s""#, r#"duration: "1h""#), "t.ron").is_ok());
@@ -2534,10 +2252,7 @@ mod tests {
             let (line, column, field, message, suggestion, _) = invalid(&source);
             assert_eq!((line, column), (5, 24));
             assert_eq!(field, "cluster.brokers");
-            assert_eq!(
-                message,
-                format!("{count} brokers is outside the supported range 1 to 9")
-            );
+            assert_eq!(message, format!("{count} brokers is outside the supported range 1 to 9"));
             assert_eq!(suggestion.as_deref(), Some("use between 1 and 9 brokers"));
         }
     }
@@ -2551,18 +2266,9 @@ mod tests {
         let (line, column, field, message, suggestion, display) = invalid(&source);
         assert_eq!((line, column), (5, 37));
         assert_eq!(field, "cluster.configs");
-        assert_eq!(
-            message,
-            "unknown broker config key \"replica.lag.time.max\""
-        );
-        assert_eq!(
-            suggestion.as_deref(),
-            Some("did you mean \"replica.lag.time.max.ms\"?")
-        );
-        assert!(
-            display.starts_with("t.ron:5:37: unknown broker config key"),
-            "{display}"
-        );
+        assert_eq!(message, "unknown broker config key \"replica.lag.time.max\"");
+        assert_eq!(suggestion.as_deref(), Some("did you mean \"replica.lag.time.max.ms\"?"));
+        assert!(display.starts_with("t.ron:5:37: unknown broker config key"), "{display}");
     }
 
     #[test]
@@ -2574,10 +2280,7 @@ mod tests {
         let (line, column, field, _, suggestion, display) = invalid(&source);
         assert_eq!((line, column), (7, 74));
         assert_eq!(field, "topics[0].configs");
-        assert_eq!(
-            suggestion.as_deref(),
-            Some("did you mean \"min.insync.replicas\"?")
-        );
+        assert_eq!(suggestion.as_deref(), Some("did you mean \"min.insync.replicas\"?"));
         assert_eq!(
             display,
             "t.ron:7:74: unknown topic config key \"min.insync.replica\" in topics[0].configs \
@@ -2598,35 +2301,25 @@ mod tests {
         let cases = [
             (r#"name: """#, "the topic name is empty"),
             (r#"name: ".""#, "Kafka does not allow the topic name \".\""),
-            (
-                r#"name: "pay ments""#,
-                "topic name \"pay ments\" contains the illegal character ' '",
-            ),
-            (
-                r#"name: "orders""#,
-                "duplicate topic name \"orders\" (first defined in topics[0])",
-            ),
+            (r#"name: "pay ments""#, "topic name \"pay ments\" contains the illegal character ' '"),
+            (r#"name: "orders""#, "duplicate topic name \"orders\" (first defined in topics[0])"),
         ];
         for (name, expected) in cases {
-            let source = edit(r#"name: "payments""#, name)
-                .replace(r#"topics: ["orders", "payments"]"#, r#"topics: ["orders"]"#);
+            let source =
+                edit(r#"name: "payments""#, name).replace(r#"topics: ["orders", "payments"]"#, r#"topics: ["orders"]"#);
             let (line, column, field, message, _, _) = invalid(&source);
             assert_eq!((line, column), (8, 16), "{name}");
             assert_eq!(field, "topics[1].name");
             assert_eq!(message, expected);
         }
         let long = format!("name: \"{}\"", "a".repeat(250));
-        let source = edit(r#"name: "payments""#, &long)
-            .replace(r#"topics: ["orders", "payments"]"#, r#"topics: ["orders"]"#);
+        let source =
+            edit(r#"name: "payments""#, &long).replace(r#"topics: ["orders", "payments"]"#, r#"topics: ["orders"]"#);
         let (_, _, _, message, _, _) = invalid(&source);
-        assert_eq!(
-            message,
-            "topic name is 250 characters long, over Kafka's limit of 249"
-        );
+        assert_eq!(message, "topic name is 250 characters long, over Kafka's limit of 249");
         // Names that differ only by '.' and '_' collide in Kafka.
-        let source = BASE
-            .replace(r#"name: "orders""#, r#"name: "a.b""#)
-            .replace(r#"name: "payments""#, r#"name: "a_b""#);
+        let source =
+            BASE.replace(r#"name: "orders""#, r#"name: "a.b""#).replace(r#"name: "payments""#, r#"name: "a_b""#);
         let (line, column, _, message, _, _) = invalid(&source);
         assert_eq!((line, column), (8, 16));
         assert!(message.contains("collides with \"a.b\""), "{message}");
@@ -2634,48 +2327,29 @@ mod tests {
 
     #[test]
     fn partitions_and_replication_factor_are_checked() {
-        let (line, column, field, message, _, _) = invalid(&edit(
-            "partitions: 1, replication_factor: 1",
-            "partitions: 0, replication_factor: 1",
-        ));
-        assert_eq!(
-            (line, column, field.as_str()),
-            (8, 40, "topics[1].partitions")
-        );
+        let (line, column, field, message, _, _) =
+            invalid(&edit("partitions: 1, replication_factor: 1", "partitions: 0, replication_factor: 1"));
+        assert_eq!((line, column, field.as_str()), (8, 40, "topics[1].partitions"));
         assert_eq!(message, "topic \"payments\" has 0 partitions");
 
-        let (line, column, field, message, suggestion, _) = invalid(&edit(
-            "partitions: 1, replication_factor: 1",
-            "partitions: 1, replication_factor: 4",
-        ));
+        let (line, column, field, message, suggestion, _) =
+            invalid(&edit("partitions: 1, replication_factor: 1", "partitions: 1, replication_factor: 4"));
         assert_eq!((line, column), (8, 63));
         assert_eq!(field, "topics[1].replication_factor");
-        assert_eq!(
-            message,
-            "replication factor 4 of topic \"payments\" is larger than the 3 brokers of the cluster"
-        );
-        assert_eq!(
-            suggestion.as_deref(),
-            Some("lower it to 3 or fewer, or add brokers in cluster.brokers")
-        );
+        assert_eq!(message, "replication factor 4 of topic \"payments\" is larger than the 3 brokers of the cluster");
+        assert_eq!(suggestion.as_deref(), Some("lower it to 3 or fewer, or add brokers in cluster.brokers"));
 
-        let (_, _, _, message, _, _) = invalid(&edit(
-            "partitions: 1, replication_factor: 1",
-            "partitions: 1, replication_factor: 0",
-        ));
+        let (_, _, _, message, _, _) =
+            invalid(&edit("partitions: 1, replication_factor: 1", "partitions: 1, replication_factor: 0"));
         assert_eq!(message, "topic \"payments\" has replication factor 0");
     }
 
     #[test]
     fn client_ids_are_unique_and_non_empty() {
-        let (line, column, field, message, _, _) =
-            invalid(&edit(r#"id: "billing-1""#, r#"id: "checkout""#));
+        let (line, column, field, message, _, _) = invalid(&edit(r#"id: "billing-1""#, r#"id: "checkout""#));
         assert_eq!((line, column), (12, 22));
         assert_eq!(field, "clients[1].id");
-        assert_eq!(
-            message,
-            "duplicate client id \"checkout\" (first used by clients[0])"
-        );
+        assert_eq!(message, "duplicate client id \"checkout\" (first used by clients[0])");
 
         let (line, column, field, message, _, _) = invalid(&edit(r#"id: "checkout""#, r#"id: """#));
         assert_eq!((line, column, field.as_str()), (11, 22, "clients[0].id"));
@@ -2690,104 +2364,63 @@ mod tests {
         assert_eq!(field, "clients[0].topic");
         assert_eq!(message, "unknown topic \"order\"");
         assert_eq!(suggestion.as_deref(), Some("did you mean \"orders\"?"));
-        assert_eq!(
-            display,
-            "t.ron:11:41: unknown topic \"order\" in clients[0].topic (did you mean \"orders\"?)"
-        );
+        assert_eq!(display, "t.ron:11:41: unknown topic \"order\" in clients[0].topic (did you mean \"orders\"?)");
         let (_, _, _, _, suggestion, _) = invalid(&edit(r#"topic: "orders""#, r#"topic: "zzz""#));
-        assert_eq!(
-            suggestion.as_deref(),
-            Some("known topics: \"orders\", \"payments\"")
-        );
+        assert_eq!(suggestion.as_deref(), Some("known topics: \"orders\", \"payments\""));
     }
 
     #[test]
     fn consumer_topics_must_exist() {
-        let (line, column, field, message, suggestion, _) = invalid(&edit(
-            r#"topics: ["orders", "payments"]"#,
-            r#"topics: ["orders", "payment"]"#,
-        ));
+        let (line, column, field, message, suggestion, _) =
+            invalid(&edit(r#"topics: ["orders", "payments"]"#, r#"topics: ["orders", "payment"]"#));
         assert_eq!((line, column), (12, 72));
         assert_eq!(field, "clients[1].topics[1]");
         assert_eq!(message, "unknown topic \"payment\"");
         assert_eq!(suggestion.as_deref(), Some("did you mean \"payments\"?"));
 
-        let (line, column, field, message, _, _) =
-            invalid(&edit(r#"topics: ["orders", "payments"]"#, "topics: []"));
-        assert_eq!(
-            (line, column, field.as_str()),
-            (12, 61, "clients[1].topics")
-        );
+        let (line, column, field, message, _, _) = invalid(&edit(r#"topics: ["orders", "payments"]"#, "topics: []"));
+        assert_eq!((line, column, field.as_str()), (12, 61, "clients[1].topics"));
         assert_eq!(message, "consumer \"billing-1\" subscribes to no topics");
     }
 
     #[test]
     fn producer_needs_a_rate_or_records() {
-        let (line, column, field, message, suggestion, _) =
-            invalid(&edit("rate_per_sec: 10.0, ", ""));
+        let (line, column, field, message, suggestion, _) = invalid(&edit("rate_per_sec: 10.0, ", ""));
         // No rate is written, so the error points at the producer itself.
         assert_eq!((line, column), (11, 9));
         assert_eq!(field, "clients[0]");
         assert_eq!(message, "producer \"checkout\" would send nothing");
-        assert_eq!(
-            suggestion.as_deref(),
-            Some("set rate_per_sec above 0, e.g. 50.0, or list records")
-        );
-        let (_, _, field, message, _, _) =
-            invalid(&edit("rate_per_sec: 10.0", "rate_per_sec: -1.0"));
+        assert_eq!(suggestion.as_deref(), Some("set rate_per_sec above 0, e.g. 50.0, or list records"));
+        let (_, _, field, message, _, _) = invalid(&edit("rate_per_sec: 10.0", "rate_per_sec: -1.0"));
         assert_eq!(field, "clients[0].rate_per_sec");
         assert!(message.contains("not a usable rate"), "{message}");
-        let (_, _, field, message, _, _) = invalid(&edit(
-            "rate_per_sec: 10.0",
-            "rate_per_sec: 10.0, keys: Uniform(0)",
-        ));
+        let (_, _, field, message, _, _) = invalid(&edit("rate_per_sec: 10.0", "rate_per_sec: 10.0, keys: Uniform(0)"));
         assert_eq!(field, "clients[0].keys");
         assert_eq!(message, "Uniform(0) gives no keys to choose from");
     }
 
     #[test]
     fn times_must_fall_within_the_duration() {
-        let (line, column, field, message, suggestion, _) =
-            invalid(&edit(r#"At("21s", Heal)"#, r#"At("31s", Heal)"#));
+        let (line, column, field, message, suggestion, _) = invalid(&edit(r#"At("21s", Heal)"#, r#"At("31s", Heal)"#));
         assert_eq!((line, column), (18, 12));
         assert_eq!(field, "faults[3][0]");
-        assert_eq!(
-            message,
-            "the fault at 31s is after the end of the run (30s)"
-        );
-        assert_eq!(
-            suggestion.as_deref(),
-            Some("use a time of at most 30s, or lengthen duration")
-        );
+        assert_eq!(message, "the fault at 31s is after the end of the run (30s)");
+        assert_eq!(suggestion.as_deref(), Some("use a time of at most 30s, or lengthen duration"));
+
+        let (line, column, field, message, _, _) = invalid(&edit(r#"At("0s", "Hello.")"#, r#"At("1m", "Hello.")"#));
+        assert_eq!((line, column, field.as_str()), (20, 20, "narration[0][0]"));
+        assert_eq!(message, "the narration line at 60s is after the end of the run (30s)");
 
         let (line, column, field, message, _, _) =
-            invalid(&edit(r#"At("0s", "Hello.")"#, r#"At("1m", "Hello.")"#));
-        assert_eq!((line, column, field.as_str()), (20, 20, "narration[0][0]"));
-        assert_eq!(
-            message,
-            "the narration line at 60s is after the end of the run (30s)"
-        );
-
-        let (line, column, field, message, _, _) = invalid(&edit(
-            "rate_per_sec: 10.0",
-            r#"records: [(at: "1s"), (at: "45s")]"#,
-        ));
+            invalid(&edit("rate_per_sec: 10.0", r#"records: [(at: "1s"), (at: "45s")]"#));
         assert_eq!((line, column), (11, 78));
         assert_eq!(field, "clients[0].records[1].at");
-        assert_eq!(
-            message,
-            "the record at 45s is after the end of the run (30s)"
-        );
+        assert_eq!(message, "the record at 45s is after the end of the run (30s)");
 
-        let (_, _, field, message, _, _) = invalid(&edit(
-            r#"group: "billing", topics"#,
-            r#"group: "billing", start: "40s", topics"#,
-        ));
+        let (_, _, field, message, _, _) =
+            invalid(&edit(r#"group: "billing", topics"#, r#"group: "billing", start: "40s", topics"#));
         assert_eq!(field, "clients[1].start");
-        assert_eq!(
-            message,
-            "the consumer's start at 40s is after the end of the run (30s)"
-        );
+        assert_eq!(message, "the consumer's start at 40s is after the end of the run (30s)");
     }
 
     #[test]
@@ -2798,10 +2431,7 @@ mod tests {
         assert_eq!(field, "faults[0]");
         assert_eq!(message, "unknown broker 4");
         assert_eq!(suggestion.as_deref(), Some("brokers are numbered 1 to 3"));
-        assert_eq!(
-            display,
-            "t.ron:15:25: unknown broker 4 in faults[0] (brokers are numbered 1 to 3)"
-        );
+        assert_eq!(display, "t.ron:15:25: unknown broker 4 in faults[0] (brokers are numbered 1 to 3)");
 
         // Inside a network partition, the exact list element is found.
         let (line, column, field, message, suggestion, _) =
@@ -2811,8 +2441,7 @@ mod tests {
         assert_eq!(message, "unknown client \"checkuot\"");
         assert_eq!(suggestion.as_deref(), Some("did you mean \"checkout\"?"));
 
-        let (line, column, _, message, _, _) =
-            invalid(&edit("Crash(Broker(1))", r#"Crash(Leader("orders", 3))"#));
+        let (line, column, _, message, _, _) = invalid(&edit("Crash(Broker(1))", r#"Crash(Leader("orders", 3))"#));
         assert_eq!((line, column), (15, 42));
         assert_eq!(message, "topic \"orders\" has no partition 3");
 
@@ -2829,22 +2458,16 @@ mod tests {
 
     #[test]
     fn last_crashed_needs_an_earlier_crash() {
-        let (line, column, field, message, _, _) =
-            invalid(&edit("Crash(Broker(1))", "Isolate(Broker(1))"));
+        let (line, column, field, message, _, _) = invalid(&edit("Crash(Broker(1))", "Isolate(Broker(1))"));
         assert_eq!((line, column), (17, 27));
         assert_eq!(field, "faults[2]");
-        assert_eq!(
-            message,
-            "LastCrashed names no node: no Crash fault comes before it"
-        );
+        assert_eq!(message, "LastCrashed names no node: no Crash fault comes before it");
     }
 
     #[test]
     fn expectations_must_name_existing_groups_and_members() {
-        let (line, column, field, message, suggestion, _) = invalid(&edit(
-            r#"GroupMembers(group: "billing""#,
-            r#"GroupMembers(group: "biling""#,
-        ));
+        let (line, column, field, message, suggestion, _) =
+            invalid(&edit(r#"GroupMembers(group: "billing""#, r#"GroupMembers(group: "biling""#));
         assert_eq!((line, column), (21, 53));
         assert_eq!(field, "expect[1]");
         assert_eq!(message, "no consumer belongs to group \"biling\"");
@@ -2852,10 +2475,7 @@ mod tests {
 
         let (line, column, _, message, _, _) = invalid(&edit("members: 1", "members: 2"));
         assert_eq!((line, column), (21, 73));
-        assert_eq!(
-            message,
-            "group \"billing\" has only 1 consumers, so it can never have 2 members"
-        );
+        assert_eq!(message, "group \"billing\" has only 1 consumers, so it can never have 2 members");
 
         let source = edit(
             "expect: [NoLostAckedWrites,",
@@ -2864,51 +2484,29 @@ mod tests {
         let (line, column, field, message, suggestion, _) = invalid(&source);
         assert_eq!((line, column), (21, 51));
         assert_eq!(field, "expect[0]");
-        assert_eq!(
-            message,
-            "\"checkout\" is not a consumer of group \"billing\""
-        );
-        assert_eq!(
-            suggestion.as_deref(),
-            Some("consumers of group \"billing\": \"billing-1\"")
-        );
+        assert_eq!(message, "\"checkout\" is not a consumer of group \"billing\"");
+        assert_eq!(suggestion.as_deref(), Some("consumers of group \"billing\": \"billing-1\""));
 
         let fixed = source.replace(r#"client: "checkout""#, r#"client: "billing-1""#);
         let scenario = parse_str(&fixed, "t.ron").unwrap();
-        assert_eq!(
-            scenario.expect[3],
-            Expectation::LostAckedWrites { at_least: 1 }
-        );
+        assert_eq!(scenario.expect[3], Expectation::LostAckedWrites { at_least: 1 });
         assert_eq!(scenario.expect[1].group(), Some("billing"));
     }
 
     #[test]
     fn producer_config_errors_point_at_the_key() {
-        let (line, column, field, message, suggestion, _) = invalid(&edit(
-            r#"configs: {"acks": "1"}"#,
-            r#"configs: {"acks": "2"}"#,
-        ));
+        let (line, column, field, message, suggestion, _) =
+            invalid(&edit(r#"configs: {"acks": "1"}"#, r#"configs: {"acks": "2"}"#));
         assert_eq!((line, column), (11, 81));
         assert_eq!(field, "clients[0].configs");
-        assert!(
-            message.contains("invalid value \"2\" for \"acks\""),
-            "{message}"
-        );
+        assert!(message.contains("invalid value \"2\" for \"acks\""), "{message}");
         assert!(suggestion.is_some());
 
-        let (_, _, field, message, suggestion, _) = invalid(&edit(
-            r#"configs: {"acks": "1"}"#,
-            r#"configs: {"acks": "1", "session.timeout.ms": "10000"}"#,
-        ));
+        let (_, _, field, message, suggestion, _) =
+            invalid(&edit(r#"configs: {"acks": "1"}"#, r#"configs: {"acks": "1", "session.timeout.ms": "10000"}"#));
         assert_eq!(field, "clients[0].configs");
-        assert_eq!(
-            message,
-            "\"session.timeout.ms\" is a consumer config key, not a producer config key"
-        );
-        assert_eq!(
-            suggestion.as_deref(),
-            Some("move it to a consumer's configs")
-        );
+        assert_eq!(message, "\"session.timeout.ms\" is a consumer config key, not a producer config key");
+        assert_eq!(suggestion.as_deref(), Some("move it to a consumer's configs"));
     }
 
     #[test]
@@ -2919,23 +2517,15 @@ mod tests {
         ));
         assert_eq!((line, column), (12, 95));
         assert_eq!(field, "clients[1].configs");
-        assert_eq!(
-            message,
-            "\"acks\" is a producer config key, not a consumer config key"
-        );
-        assert_eq!(
-            suggestion.as_deref(),
-            Some("move it to a producer's configs")
-        );
+        assert_eq!(message, "\"acks\" is a producer config key, not a consumer config key");
+        assert_eq!(suggestion.as_deref(), Some("move it to a producer's configs"));
     }
 
     #[test]
     fn idempotent_producers_are_rejected_until_simulated() {
         // Defaults: acks=all makes Kafka's producer idempotent.
-        let (line, column, field, message, suggestion, _) = invalid(&edit(
-            r#"configs: {"acks": "1"}"#,
-            r#"configs: {"acks": "all"}"#,
-        ));
+        let (line, column, field, message, suggestion, _) =
+            invalid(&edit(r#"configs: {"acks": "1"}"#, r#"configs: {"acks": "all"}"#));
         // The key is not written, so the error points at the producer's configs map.
         assert_eq!((line, column), (11, 80));
         assert_eq!(field, "clients[0].configs");
@@ -2949,26 +2539,15 @@ mod tests {
         );
         // Without any configs at all, the error points at the producer.
         let (line, column, field, _, _, _) = invalid(&edit(r#", configs: {"acks": "1"}"#, ""));
-        assert_eq!(
-            (line, column, field.as_str()),
-            (11, 9, "clients[0].configs")
-        );
+        assert_eq!((line, column, field.as_str()), (11, 9, "clients[0].configs"));
         // Explicitly true: pointed at the key.
-        let (line, column, _, message, _, _) = invalid(&edit(
-            r#"configs: {"acks": "1"}"#,
-            r#"configs: {"acks": "all", "enable.idempotence": "true"}"#,
-        ));
+        let (line, column, _, message, _, _) =
+            invalid(&edit(r#"configs: {"acks": "1"}"#, r#"configs: {"acks": "all", "enable.idempotence": "true"}"#));
         assert_eq!((line, column), (11, 96));
-        assert!(
-            message.contains("sets \"enable.idempotence\" to true"),
-            "{message}"
-        );
+        assert!(message.contains("sets \"enable.idempotence\" to true"), "{message}");
         // Explicitly false with acks=all is fine.
         assert!(parse_str(
-            &edit(
-                r#"configs: {"acks": "1"}"#,
-                r#"configs: {"acks": "all", "enable.idempotence": "false"}"#
-            ),
+            &edit(r#"configs: {"acks": "1"}"#, r#"configs: {"acks": "all", "enable.idempotence": "false"}"#),
             "t.ron"
         )
         .is_ok());
@@ -2980,9 +2559,7 @@ mod tests {
         let error = load_file(missing).unwrap_err();
         assert!(matches!(error, ScenarioError::Io { .. }));
         assert!(
-            error
-                .to_string()
-                .starts_with("/nonexistent/kafkalab/x.ron: cannot read the scenario file:"),
+            error.to_string().starts_with("/nonexistent/kafkalab/x.ron: cannot read the scenario file:"),
             "{error}"
         );
         assert_eq!(error.position(), None);
@@ -2992,12 +2569,7 @@ mod tests {
         let path = dir.join("bad.ron");
         std::fs::write(&path, edit(r#"topic: "orders""#, r#"topic: "order""#)).unwrap();
         let error = load_file(&path).unwrap_err();
-        assert!(
-            error
-                .to_string()
-                .starts_with(&format!("{}:11:41: unknown topic", path.display())),
-            "{error}"
-        );
+        assert!(error.to_string().starts_with(&format!("{}:11:41: unknown topic", path.display())), "{error}");
         std::fs::write(&path, BASE).unwrap();
         assert_eq!(load_file(&path).unwrap().name, "rules");
         std::fs::remove_dir_all(&dir).unwrap();

@@ -69,10 +69,8 @@ impl Disk {
         self.logs
             .iter()
             .map(|(tp, file)| {
-                let batches = file
-                    .iter()
-                    .map_while(|(_, _, bytes)| RecordBatch::decode(bytes).ok().map(|(b, _)| b))
-                    .collect();
+                let batches =
+                    file.iter().map_while(|(_, _, bytes)| RecordBatch::decode(bytes).ok().map(|(b, _)| b)).collect();
                 (tp.clone(), batches)
             })
             .collect()
@@ -182,7 +180,10 @@ impl Shared {
         match &slot.kind {
             NodeKind::Broker => {
                 let recovered = lock(&slot.disk).recover();
-                Hosted::Broker(Broker::new(now, BrokerSetup { id: slot.id, incarnation, config: broker_config, rng, recovered }))
+                Hosted::Broker(Broker::new(
+                    now,
+                    BrokerSetup { id: slot.id, incarnation, config: broker_config, rng, recovered },
+                ))
             }
             NodeKind::Controller => {
                 let recovered = lock(&slot.disk).metadata.clone();
@@ -195,7 +196,11 @@ impl Shared {
                             name: t.name.clone(),
                             partitions: t.partitions,
                             replication_factor: t.replication_factor,
-                            min_insync_replicas: effective_min_insync_replicas(&broker_config, &topic_config, t.replication_factor),
+                            min_insync_replicas: effective_min_insync_replicas(
+                                &broker_config,
+                                &topic_config,
+                                t.replication_factor,
+                            ),
                             internal: false,
                         }
                     })
@@ -234,7 +239,11 @@ impl Shared {
                         script: spec
                             .records
                             .iter()
-                            .map(|r| ScriptedSend { at: Instant::from_millis(r.at.0), key: r.key.clone(), value: r.value.clone() })
+                            .map(|r| ScriptedSend {
+                                at: Instant::from_millis(r.at.0),
+                                key: r.key.clone(),
+                                value: r.value.clone(),
+                            })
                             .collect(),
                         start: Instant::from_millis(spec.start.0),
                         bootstrap: brokers,
@@ -393,7 +402,8 @@ impl World {
         let addresses = slots.keys().map(|id| (ip_of(*id), *id)).collect();
         let mut faults: Vec<(u64, Fault)> = scenario.faults.iter().map(|f| (f.at().0, f.value().clone())).collect();
         faults.sort_by_key(|f| f.0);
-        let mut narration: Vec<(u64, String)> = scenario.narration.iter().map(|n| (n.at().0, n.value().clone())).collect();
+        let mut narration: Vec<(u64, String)> =
+            scenario.narration.iter().map(|n| (n.at().0, n.value().clone())).collect();
         narration.sort_by_key(|n| n.0);
         let duration = Duration::from_millis(scenario.duration.0);
         let shared = Arc::new(Shared { seed, scenario, start, slots, addresses, trace: Mutex::new(Trace::default()) });
@@ -598,7 +608,12 @@ impl World {
     }
 
     /// Calls `f` with the log of `tp` on broker `broker`, if that broker is up and hosts it.
-    pub fn with_log<R>(&self, broker: NodeId, tp: &TopicPartition, f: impl FnOnce(&cluster::log::PartitionLog) -> R) -> Option<R> {
+    pub fn with_log<R>(
+        &self,
+        broker: NodeId,
+        tp: &TopicPartition,
+        f: impl FnOnce(&cluster::log::PartitionLog) -> R,
+    ) -> Option<R> {
         let slot = self.shared.slots.get(&broker)?;
         let hosted = lock(&slot.hosted);
         match hosted.as_ref()? {

@@ -21,9 +21,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Clear, LineGauge, Paragraph, Row, Table, Wrap};
 use sim::live::{self, Control};
 use sim::trace::{TraceBody, TraceRecord};
-use sim::view::{
-    BrokerView, ClientView, ClusterView, GroupDescription, PartitionDescription, TopicDescription,
-};
+use sim::view::{BrokerView, ClientView, ClusterView, GroupDescription, PartitionDescription, TopicDescription};
 
 /// How many lines each event feed keeps; older lines are dropped first.
 pub const FEED_CAPACITY: usize = 500;
@@ -191,11 +189,7 @@ impl App {
             }
             Input::Space => {
                 self.paused = !self.paused;
-                Some(if self.paused {
-                    Control::Pause
-                } else {
-                    Control::Resume
-                })
+                Some(if self.paused { Control::Pause } else { Control::Resume })
             }
             Input::Char('.') | Input::Right => {
                 self.paused = true;
@@ -309,17 +303,11 @@ impl App {
             TraceBody::Event(_) => FeedKind::Event,
             TraceBody::Fault(_) => FeedKind::Fault,
             TraceBody::Narration(text) => {
-                self.narration = Some(Narration {
-                    time_ms: record.time_ms(),
-                    text: text.clone(),
-                });
+                self.narration = Some(Narration { time_ms: record.time_ms(), text: text.clone() });
                 FeedKind::Narration
             }
         };
-        let line = FeedLine {
-            kind,
-            text: record.describe(),
-        };
+        let line = FeedLine { kind, text: record.describe() };
         // A feed scrolled back keeps showing the same lines while new ones arrive below.
         let shown_grows = self.show_routine || kind != FeedKind::Routine;
         if kind != FeedKind::Routine {
@@ -336,15 +324,9 @@ impl App {
     fn render_status(&self, frame: &mut ratatui::Frame, area: Rect) {
         let time_ms = self.view.as_ref().map_or(0, |view| view.time_ms);
         let state = if self.finished {
-            Span::styled(
-                " ■ FINISHED ",
-                Style::new().fg(Color::Black).bg(Color::Green),
-            )
+            Span::styled(" ■ FINISHED ", Style::new().fg(Color::Black).bg(Color::Green))
         } else if self.paused {
-            Span::styled(
-                " ❚❚ PAUSED ",
-                Style::new().fg(Color::Black).bg(Color::Yellow),
-            )
+            Span::styled(" ❚❚ PAUSED ", Style::new().fg(Color::Black).bg(Color::Yellow))
         } else {
             Span::styled(" ▶ PLAYING ", Style::new().fg(Color::Black).bg(Color::Cyan))
         };
@@ -355,23 +337,15 @@ impl App {
             state,
             Span::raw(format!("  speed {}x  ", self.speed)),
             Span::styled(
-                format!(
-                    "{} / {}  ",
-                    format_seconds(time_ms),
-                    format_seconds(self.duration_ms)
-                ),
+                format!("{} / {}  ", format_seconds(time_ms), format_seconds(self.duration_ms)),
                 Style::new().bold(),
             ),
         ]);
         let width = u16::try_from(line.width()).unwrap_or(u16::MAX);
-        let [text, gauge] =
-            Layout::horizontal([Constraint::Length(width), Constraint::Min(0)]).areas(area);
+        let [text, gauge] = Layout::horizontal([Constraint::Length(width), Constraint::Min(0)]).areas(area);
         frame.render_widget(line, text);
-        let ratio = if self.duration_ms == 0 {
-            1.0
-        } else {
-            (time_ms as f64 / self.duration_ms as f64).clamp(0.0, 1.0)
-        };
+        let ratio =
+            if self.duration_ms == 0 { 1.0 } else { (time_ms as f64 / self.duration_ms as f64).clamp(0.0, 1.0) };
         let gauge_widget = LineGauge::default()
             .ratio(ratio)
             .label(format!("{:>3}%", (ratio * 100.0).floor() as u32))
@@ -385,24 +359,12 @@ impl App {
         let block = Block::bordered().title(" Narration ");
         let text = match &self.narration {
             Some(narration) => Line::from(vec![
-                Span::styled(
-                    format!("{}  ", format_seconds(narration.time_ms)),
-                    Style::new().fg(Color::Yellow),
-                ),
-                Span::styled(
-                    narration.text.clone(),
-                    Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
-                ),
+                Span::styled(format!("{}  ", format_seconds(narration.time_ms)), Style::new().fg(Color::Yellow)),
+                Span::styled(narration.text.clone(), Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD)),
             ]),
-            None => Line::styled(
-                "No narration yet.",
-                Style::new().add_modifier(Modifier::DIM),
-            ),
+            None => Line::styled("No narration yet.", Style::new().add_modifier(Modifier::DIM)),
         };
-        frame.render_widget(
-            Paragraph::new(text).wrap(Wrap { trim: true }).block(block),
-            area,
-        );
+        frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }).block(block), area);
     }
 
     /// The event feed, newest at the bottom, scrolled back by `feed_scroll` lines.
@@ -424,19 +386,12 @@ impl App {
                 Line::styled(line.text.clone(), style)
             })
             .collect();
-        let shown = if self.show_routine {
-            "all records"
-        } else {
-            "routine hidden, r shows"
-        };
+        let shown = if self.show_routine { "all records" } else { "routine hidden, r shows" };
         let mut title = format!(" Events · {shown} ");
         if scroll > 0 {
             title.push_str(&format!("· {scroll} newer below, End follows "));
         }
-        frame.render_widget(
-            Paragraph::new(lines).block(Block::bordered().title(title)),
-            area,
-        );
+        frame.render_widget(Paragraph::new(lines).block(Block::bordered().title(title)), area);
     }
 }
 
@@ -455,10 +410,7 @@ fn format_seconds(ms: u64) -> String {
 
 /// Joins broker ids with commas, as `kafka-topics.sh` prints them.
 fn join_ids(ids: &[i32]) -> String {
-    ids.iter()
-        .map(|id| id.to_string())
-        .collect::<Vec<_>>()
-        .join(",")
+    ids.iter().map(|id| id.to_string()).collect::<Vec<_>>().join(",")
 }
 
 /// The text marker of a partition's health: `OFFLINE` without a leader, `UR` (under-replicated)
@@ -481,16 +433,12 @@ fn partition_status(topic: &TopicDescription, partition: &PartitionDescription) 
 /// right.
 fn render_cluster(frame: &mut ratatui::Frame, area: Rect, view: &ClusterView) {
     // The left column widens for long client ids, but never past half the screen.
-    let left_width = clients_width(&view.clients)
-        .max(LEFT_COLUMN_WIDTH)
-        .min(area.width / 2);
-    let [left, right] =
-        Layout::horizontal([Constraint::Length(left_width), Constraint::Fill(1)]).areas(area);
+    let left_width = clients_width(&view.clients).max(LEFT_COLUMN_WIDTH).min(area.width / 2);
+    let [left, right] = Layout::horizontal([Constraint::Length(left_width), Constraint::Fill(1)]).areas(area);
 
     // Brokers: one row each, plus the header, the controller line and the borders.
     let brokers_height = u16::try_from(view.brokers.len() + 4).unwrap_or(u16::MAX);
-    let [brokers, clients] =
-        Layout::vertical([Constraint::Length(brokers_height), Constraint::Fill(1)]).areas(left);
+    let [brokers, clients] = Layout::vertical([Constraint::Length(brokers_height), Constraint::Fill(1)]).areas(left);
     render_brokers(frame, brokers, view);
     render_clients(frame, clients, &view.clients);
 
@@ -516,8 +464,7 @@ fn render_brokers(frame: &mut ratatui::Frame, area: Rect, view: &ClusterView) {
     let block = Block::bordered().title(" Brokers ");
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let [table_area, controller_area] =
-        Layout::vertical([Constraint::Fill(1), Constraint::Length(1)]).areas(inner);
+    let [table_area, controller_area] = Layout::vertical([Constraint::Fill(1), Constraint::Length(1)]).areas(inner);
 
     let rows = view.brokers.iter().map(|broker: &BrokerView| {
         let state = if broker.up {
@@ -548,18 +495,13 @@ fn render_brokers(frame: &mut ratatui::Frame, area: Rect, view: &ClusterView) {
             Constraint::Length(8),
         ],
     )
-    .header(header_row(&[
-        "ID", "STATE", "FENCED", "LEADERS", "REPLICAS",
-    ]));
+    .header(header_row(&["ID", "STATE", "FENCED", "LEADERS", "REPLICAS"]));
     frame.render_widget(table, table_area);
 
     let controller = if view.controller_up {
         Line::from("controller: up")
     } else {
-        Line::from(vec![
-            Span::raw("controller: "),
-            Span::styled("DOWN", Style::new().fg(Color::Red).bold()),
-        ])
+        Line::from(vec![Span::raw("controller: "), Span::styled("DOWN", Style::new().fg(Color::Red).bold())])
     };
     frame.render_widget(controller, controller_area);
 }
@@ -578,21 +520,10 @@ fn client_column_widths(clients: &[ClientView]) -> [u16; 4] {
         }
     };
     [
-        widest(
-            "CLIENT",
-            &mut clients.iter().map(|client| client.id.chars().count()),
-        ),
-        widest(
-            "KIND",
-            &mut clients.iter().map(|client| client.kind.chars().count()),
-        ),
+        widest("CLIENT", &mut clients.iter().map(|client| client.id.chars().count())),
+        widest("KIND", &mut clients.iter().map(|client| client.kind.chars().count())),
         widest("STATE", &mut clients.iter().map(state)),
-        widest(
-            "RECORDS",
-            &mut clients
-                .iter()
-                .map(|client| client.records.to_string().len()),
-        ),
+        widest("RECORDS", &mut clients.iter().map(|client| client.records.to_string().len())),
     ]
 }
 
@@ -638,18 +569,8 @@ fn render_clients(frame: &mut ratatui::Frame, area: Rect, clients: &[ClientView]
 }
 
 /// The partition table's column headers.
-const PARTITION_HEADERS: [&str; 10] = [
-    "Topic",
-    "Partition",
-    "Leader",
-    "Epoch",
-    "Replicas",
-    "Isr",
-    "LogStart",
-    "HW",
-    "LEO",
-    "Status",
-];
+const PARTITION_HEADERS: [&str; 10] =
+    ["Topic", "Partition", "Leader", "Epoch", "Replicas", "Isr", "LogStart", "HW", "LEO", "Status"];
 
 /// Which partition columns to hide first when the pane is narrow: leader epoch, then log
 /// start offset, then the topic name.
@@ -663,19 +584,14 @@ fn render_partitions(frame: &mut ratatui::Frame, area: Rect, topics: &[TopicDesc
         return;
     }
     // Column widths fit the widest cell, so the table reads like the command-line tool.
-    let mut widths: Vec<usize> = PARTITION_HEADERS
-        .iter()
-        .map(|header| header.len())
-        .collect();
+    let mut widths: Vec<usize> = PARTITION_HEADERS.iter().map(|header| header.len()).collect();
     let mut rows = Vec::new();
     for topic in topics {
         for partition in &topic.partitions {
             let texts = [
                 topic.name.clone(),
                 partition.partition.to_string(),
-                partition
-                    .leader
-                    .map_or_else(|| "none".to_string(), |leader| leader.to_string()),
+                partition.leader.map_or_else(|| "none".to_string(), |leader| leader.to_string()),
                 partition.leader_epoch.to_string(),
                 join_ids(&partition.replicas),
                 join_ids(&partition.isr),
@@ -697,10 +613,7 @@ fn render_partitions(frame: &mut ratatui::Frame, area: Rect, topics: &[TopicDesc
     let mut keep = [true; PARTITION_HEADERS.len()];
     let mut spacing = 2;
     let needed = |keep: &[bool], spacing: usize| {
-        let columns: Vec<usize> = (0..keep.len())
-            .filter(|&i| keep[i])
-            .map(|i| widths[i])
-            .collect();
+        let columns: Vec<usize> = (0..keep.len()).filter(|&i| keep[i]).map(|i| widths[i]).collect();
         columns.iter().sum::<usize>() + spacing * columns.len().saturating_sub(1)
     };
     for column in PARTITION_DROP_ORDER {
@@ -714,20 +627,9 @@ fn render_partitions(frame: &mut ratatui::Frame, area: Rect, topics: &[TopicDesc
     }
 
     let pick = |cells: Vec<Cell<'static>>| -> Row<'static> {
-        Row::new(
-            cells
-                .into_iter()
-                .zip(keep)
-                .filter(|(_, kept)| *kept)
-                .map(|(cell, _)| cell),
-        )
+        Row::new(cells.into_iter().zip(keep).filter(|(_, kept)| *kept).map(|(cell, _)| cell))
     };
-    let headers: Vec<&str> = PARTITION_HEADERS
-        .iter()
-        .zip(keep)
-        .filter(|(_, kept)| *kept)
-        .map(|(h, _)| *h)
-        .collect();
+    let headers: Vec<&str> = PARTITION_HEADERS.iter().zip(keep).filter(|(_, kept)| *kept).map(|(h, _)| *h).collect();
     let constraints: Vec<Constraint> = widths
         .iter()
         .zip(keep)
@@ -811,29 +713,15 @@ fn group_header(group: &GroupDescription) -> Line<'static> {
         None => rest.push_str(" · coordinator unknown"),
     }
     let members = group.members.len();
-    rest.push_str(&format!(
-        " · {members} member{}",
-        if members == 1 { "" } else { "s" }
-    ));
-    Line::from(vec![
-        Span::raw("group "),
-        Span::styled(group.group.clone(), Style::new().bold()),
-        Span::raw(rest),
-    ])
+    rest.push_str(&format!(" · {members} member{}", if members == 1 { "" } else { "s" }));
+    Line::from(vec![Span::raw("group "), Span::styled(group.group.clone(), Style::new().bold()), Span::raw(rest)])
 }
 
 /// The offsets table of one group. Members without partitions get a row with `-` for the
 /// partition, as Kafka's tool prints them.
 fn group_table(group: &GroupDescription) -> Vec<Line<'static>> {
-    const HEADERS: [&str; 7] = [
-        "TOPIC",
-        "PARTITION",
-        "CURRENT-OFFSET",
-        "LOG-END-OFFSET",
-        "LAG",
-        "CONSUMER-ID",
-        "CLIENT-ID",
-    ];
+    const HEADERS: [&str; 7] =
+        ["TOPIC", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG", "CONSUMER-ID", "CLIENT-ID"];
     let dash = || "-".to_string();
     let mut rows: Vec<[String; 7]> = group
         .offsets
@@ -850,20 +738,8 @@ fn group_table(group: &GroupDescription) -> Vec<Line<'static>> {
             ]
         })
         .collect();
-    for member in group
-        .members
-        .iter()
-        .filter(|member| member.assignment.is_empty())
-    {
-        rows.push([
-            dash(),
-            dash(),
-            dash(),
-            dash(),
-            dash(),
-            member.member_id.clone(),
-            member.client_id.clone(),
-        ]);
+    for member in group.members.iter().filter(|member| member.assignment.is_empty()) {
+        rows.push([dash(), dash(), dash(), dash(), dash(), member.member_id.clone(), member.client_id.clone()]);
     }
 
     let mut widths = HEADERS.map(str::len);
@@ -873,11 +749,7 @@ fn group_table(group: &GroupDescription) -> Vec<Line<'static>> {
         }
     }
     let format_row = |cells: &[String]| -> String {
-        let padded: Vec<String> = cells
-            .iter()
-            .zip(widths)
-            .map(|(cell, width)| format!("{cell:<width$}"))
-            .collect();
+        let padded: Vec<String> = cells.iter().zip(widths).map(|(cell, width)| format!("{cell:<width$}")).collect();
         padded.join("  ").trim_end().to_string()
     };
     let header: Vec<String> = HEADERS.iter().map(|header| header.to_string()).collect();
@@ -899,10 +771,7 @@ fn render_footer(frame: &mut ratatui::Frame, area: Rect) {
     ];
     let mut spans = Vec::new();
     for (key, action) in keys {
-        spans.push(Span::styled(
-            format!(" {key} "),
-            Style::new().add_modifier(Modifier::REVERSED),
-        ));
+        spans.push(Span::styled(format!(" {key} "), Style::new().add_modifier(Modifier::REVERSED)));
         spans.push(Span::raw(format!(" {action}  ")));
     }
     frame.render_widget(Line::from(spans), area);
@@ -911,15 +780,12 @@ fn render_footer(frame: &mut ratatui::Frame, area: Rect) {
 /// The help popup: every key, and what the markers in the tables mean.
 fn render_help(frame: &mut ratatui::Frame, area: Rect) {
     let key = |key: &'static str, action: &'static str| {
-        Line::from(vec![
-            Span::styled(format!("  {key:<12}"), Style::new().bold()),
-            Span::raw(action),
-        ])
+        Line::from(vec![Span::styled(format!("  {key:<12}"), Style::new().bold()), Span::raw(action)])
     };
     let lines = vec![
         Line::styled("Keys", Style::new().add_modifier(Modifier::UNDERLINED)),
         key("space", "pause or resume the simulation"),
-        key(". or →", "step one quantum of simulated time (pauses)"),
+        key(". or →", "pause and step 100 ms of simulated time"),
         key("[  ]", "half or double the speed (1/8x to 64x real time)"),
         key("r", "show or hide routine events in the feed"),
         key("↑ ↓ k j", "scroll the event feed one line"),
@@ -931,33 +797,17 @@ fn render_help(frame: &mut ratatui::Frame, area: Rect) {
         Line::styled("Markers", Style::new().add_modifier(Modifier::UNDERLINED)),
         key("DOWN", "the process is not running"),
         key("fenced", "the controller will not let the broker lead"),
-        key(
-            "UR",
-            "under-replicated: the ISR is smaller than the replicas",
-        ),
-        key(
-            "<min",
-            "the ISR is below min.insync.replicas: acks=all fails",
-        ),
-        key(
-            "OFFLINE",
-            "no leader: the partition cannot be read or written",
-        ),
+        key("UR", "under-replicated: the ISR is smaller than the replicas"),
+        key("<min", "the ISR is below min.insync.replicas: acks=all fails"),
+        key("OFFLINE", "no leader: the partition cannot be read or written"),
         key("Leader", "bold; replicas outside the ISR are red"),
         key("HW", "high watermark: consumers read up to here"),
         key("LEO", "log end offset: the next offset to be written"),
         key("LAG", "log end offset minus the group's committed offset"),
     ];
-    let height = u16::try_from(lines.len() + 2)
-        .unwrap_or(u16::MAX)
-        .min(area.height);
+    let height = u16::try_from(lines.len() + 2).unwrap_or(u16::MAX).min(area.height);
     let width = 72.min(area.width);
-    let popup = Rect {
-        x: area.x + (area.width - width) / 2,
-        y: area.y + (area.height - height) / 2,
-        width,
-        height,
-    };
+    let popup = Rect { x: area.x + (area.width - width) / 2, y: area.y + (area.height - height) / 2, width, height };
     frame.render_widget(Clear, popup);
     let block = Block::bordered().title(" Help · ? or Esc closes ");
     frame.render_widget(Paragraph::new(lines).block(block), popup);
@@ -1001,12 +851,7 @@ mod tests {
     }
 
     fn record(seq: u64, time_ms: u64, node: &str, body: TraceBody) -> TraceRecord {
-        TraceRecord {
-            seq,
-            time_ns: time_ms * 1_000_000,
-            node: node.to_string(),
-            body,
-        }
+        TraceRecord { seq, time_ns: time_ms * 1_000_000, node: node.to_string(), body }
     }
 
     fn partition(index: i32, leader: i32, replicas: [i32; 3], isr: &[i32]) -> PartitionDescription {
@@ -1038,20 +883,12 @@ mod tests {
             group_instance_id: None,
             assignment: partitions
                 .iter()
-                .map(|p| AssignedPartition {
-                    topic: "orders".to_string(),
-                    partition: *p,
-                })
+                .map(|p| AssignedPartition { topic: "orders".to_string(), partition: *p })
                 .collect(),
         }
     }
 
-    fn offset(
-        index: i32,
-        committed: Option<i64>,
-        log_end: i64,
-        owner: (&str, &str),
-    ) -> OffsetDescription {
+    fn offset(index: i32, committed: Option<i64>, log_end: i64, owner: (&str, &str)) -> OffsetDescription {
         OffsetDescription {
             topic: "orders".to_string(),
             partition: index,
@@ -1066,13 +903,7 @@ mod tests {
     /// Three brokers, `orders` with three partitions at replication factor 3 (one of them
     /// under-replicated), a producer, and group `billing` with two consumers.
     fn fixture_view() -> ClusterView {
-        let broker = |id, leader_count| BrokerView {
-            id,
-            up: true,
-            fenced: false,
-            leader_count,
-            replica_count: 3,
-        };
+        let broker = |id, leader_count| BrokerView { id, up: true, fenced: false, leader_count, replica_count: 3 };
         let client = |id: &str, kind: &str, records, state: &str| ClientView {
             id: id.to_string(),
             kind: kind.to_string(),
@@ -1133,27 +964,14 @@ mod tests {
                     isr: vec![NodeId(2), NodeId(3), NodeId(1)],
                 }),
             ),
-            record(
-                1,
-                4_000,
-                "world",
-                TraceBody::Narration("Three brokers share the topic.".into()),
-            ),
+            record(1, 4_000, "world", TraceBody::Narration("Three brokers share the topic.".into())),
             record(
                 2,
                 8_000,
                 "broker 2",
-                TraceBody::Event(Event::HighWatermarkAdvanced {
-                    tp: orders(1),
-                    high_watermark: 300,
-                }),
+                TraceBody::Event(Event::HighWatermarkAdvanced { tp: orders(1), high_watermark: 300 }),
             ),
-            record(
-                3,
-                9_000,
-                "world",
-                TraceBody::Fault("pause broker 3 for 10s".into()),
-            ),
+            record(3, 9_000, "world", TraceBody::Fault("pause broker 3 for 10s".into())),
             record(
                 4,
                 11_000,
@@ -1170,8 +988,7 @@ mod tests {
                 12_000,
                 "world",
                 TraceBody::Narration(
-                    "Broker 3 stopped fetching, so the leader of orders-1 dropped it from the ISR."
-                        .into(),
+                    "Broker 3 stopped fetching, so the leader of orders-1 dropped it from the ISR.".into(),
                 ),
             ),
         ]
@@ -1180,11 +997,7 @@ mod tests {
     fn fixture_app() -> App {
         let mut app = App::new("01-first-cluster", 42, 30_000);
         app.update(Input::Char(']'));
-        app.apply_frame(live::Frame {
-            view: fixture_view(),
-            records: fixture_records(),
-            finished: false,
-        });
+        app.apply_frame(live::Frame { view: fixture_view(), records: fixture_records(), finished: false });
         app
     }
 
@@ -1255,18 +1068,9 @@ mod tests {
     fn key_events_map_to_inputs() {
         use crossterm::event::KeyEventState;
         let press = |code, modifiers| KeyEvent::new(code, modifiers);
-        assert_eq!(
-            Input::from_key_event(press(KeyCode::Char(' '), KeyModifiers::NONE)),
-            Some(Input::Space)
-        );
-        assert_eq!(
-            Input::from_key_event(press(KeyCode::Char('c'), KeyModifiers::CONTROL)),
-            Some(Input::Interrupt)
-        );
-        assert_eq!(
-            Input::from_key_event(press(KeyCode::Char('?'), KeyModifiers::SHIFT)),
-            Some(Input::Char('?'))
-        );
+        assert_eq!(Input::from_key_event(press(KeyCode::Char(' '), KeyModifiers::NONE)), Some(Input::Space));
+        assert_eq!(Input::from_key_event(press(KeyCode::Char('c'), KeyModifiers::CONTROL)), Some(Input::Interrupt));
+        assert_eq!(Input::from_key_event(press(KeyCode::Char('?'), KeyModifiers::SHIFT)), Some(Input::Char('?')));
         let release = KeyEvent {
             code: KeyCode::Char('q'),
             modifiers: KeyModifiers::NONE,
@@ -1281,17 +1085,11 @@ mod tests {
         let app = fixture_app();
         assert_eq!(app.notable.len(), 5);
         assert_eq!(app.everything.len(), 6);
-        assert!(!app
-            .feed()
-            .iter()
-            .any(|line| line.text.contains("high watermark")));
+        assert!(!app.feed().iter().any(|line| line.text.contains("high watermark")));
 
         let mut app = app;
         app.update(Input::Char('r'));
-        assert!(app
-            .feed()
-            .iter()
-            .any(|line| line.text.contains("high watermark")));
+        assert!(app.feed().iter().any(|line| line.text.contains("high watermark")));
     }
 
     #[test]
@@ -1308,11 +1106,7 @@ mod tests {
         let records: Vec<TraceRecord> = (0..FEED_CAPACITY as u64 + 20)
             .map(|seq| record(seq, seq, "world", TraceBody::Fault(format!("fault {seq}"))))
             .collect();
-        app.apply_frame(live::Frame {
-            view: fixture_view(),
-            records,
-            finished: true,
-        });
+        app.apply_frame(live::Frame { view: fixture_view(), records, finished: true });
         assert_eq!(app.notable.len(), FEED_CAPACITY);
         assert!(app.notable.front().unwrap().text.ends_with("fault 20"));
         assert!(app.finished);
@@ -1324,17 +1118,8 @@ mod tests {
         app.update(Input::Up);
         app.update(Input::Up);
         assert_eq!(app.feed_scroll, 2);
-        let fault = record(
-            9,
-            13_000,
-            "world",
-            TraceBody::Fault("crash broker 1".into()),
-        );
-        app.apply_frame(live::Frame {
-            view: fixture_view(),
-            records: vec![fault],
-            finished: false,
-        });
+        let fault = record(9, 13_000, "world", TraceBody::Fault("crash broker 1".into()));
+        app.apply_frame(live::Frame { view: fixture_view(), records: vec![fault], finished: false });
         assert_eq!(app.feed_scroll, 3);
         app.update(Input::End);
         assert_eq!(app.feed_scroll, 0);
@@ -1349,18 +1134,12 @@ mod tests {
         let healthy = partition(0, 1, [1, 2, 3], &[1, 2, 3]);
         let under = partition(0, 1, [1, 2, 3], &[1, 2]);
         let under_min = partition(0, 1, [1, 2, 3], &[1]);
-        let offline = PartitionDescription {
-            leader: None,
-            ..partition(0, 1, [1, 2, 3], &[1])
-        };
+        let offline = PartitionDescription { leader: None, ..partition(0, 1, [1, 2, 3], &[1]) };
         assert_eq!(partition_status(topic, &healthy), "");
         assert_eq!(partition_status(topic, &under), "UR");
         assert_eq!(partition_status(topic, &under_min), "UR <min");
         assert_eq!(partition_status(topic, &offline), "OFFLINE");
-        let strict = TopicDescription {
-            min_insync_replicas: 4,
-            ..topic.clone()
-        };
+        let strict = TopicDescription { min_insync_replicas: 4, ..topic.clone() };
         assert_eq!(partition_status(&strict, &healthy), "<min");
     }
 
@@ -1372,11 +1151,7 @@ mod tests {
         view.controller_up = false;
         view.topics[0].partitions[2].leader = None;
         let mut app = App::new("s", 1, 30_000);
-        app.apply_frame(live::Frame {
-            view,
-            records: vec![],
-            finished: true,
-        });
+        app.apply_frame(live::Frame { view, records: vec![], finished: true });
         let text = screen(&app, 120, 40);
         assert!(text.contains("DOWN"));
         assert!(text.contains("fenced"));

@@ -43,9 +43,7 @@ fn run_loop(terminal: &mut Tui, app: &mut App, session: &LiveSession) -> anyhow:
         if terminal::panicked() {
             bail!("a thread panicked; the lab stopped (the panic message is printed above)");
         }
-        terminal
-            .draw(|frame| app.render(frame))
-            .context("cannot draw")?;
+        terminal.draw(|frame| app.render(frame)).context("cannot draw")?;
 
         // Wait up to one frame time for input, then take every event already queued so a
         // burst of key presses is handled before the next draw.

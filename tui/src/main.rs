@@ -1,1 +1,135 @@
-fn main() {}
+//! `kafkalab`: the terminal lab and its command line.
+//!
+//! * `kafkalab` opens the bundled first scenario in the terminal lab.
+//! * `kafkalab tui <scenario.ron> [--seed N]` opens any scenario file.
+//! * `kafkalab run <scenario.ron> [--seed N] [--json]` runs a scenario headless and reports.
+//!
+//! Exit status: 0 when every expectation holds, 1 when one fails, 2 for bad input or usage.
+
+mod app;
+mod lab;
+mod terminal;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// The first scenario, embedded so `kafkalab` works from any directory.
+const FIRST_SCENARIO: &str = include_str!("../../scenarios/01-first-cluster.ron");
+const FIRST_SCENARIO_NAME: &str = "scenarios/01-first-cluster.ron (bundled)";
+
+/// A deterministic simulation and teaching lab for Kafka-style clusters.
+#[derive(Parser, Debug)]
+#[command(name = "kafkalab", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Open a scenario in the terminal lab.
+    Tui {
+        /// The scenario file (RON).
+        scenario: PathBuf,
+        /// Run with this seed instead of the scenario's own.
+        #[arg(long)]
+        seed: Option<u64>,
+    },
+    /// Run a scenario headless: print the cluster as Kafka's tools describe it, the checker's
+    /// findings, each expectation, the digest and the speed.
+    Run {
+        /// The scenario file (RON).
+        scenario: PathBuf,
+        /// Run with this seed instead of the scenario's own.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        None => {
+            let scenario = sim::scenario::parse_str(FIRST_SCENARIO, FIRST_SCENARIO_NAME)
+                .expect("the bundled scenario is valid (a test checks it)");
+            let seed = scenario.seed;
+            open_lab(scenario, seed)
+        }
+        Some(Command::Tui { scenario, seed }) => match sim::scenario::load_file(&scenario) {
+            Ok(s) => {
+                let seed = seed.unwrap_or(s.seed);
+                open_lab(s, seed)
+            }
+            Err(e) => bad_input(&e),
+        },
+        Some(Command::Run { scenario, seed, json }) => match sim::scenario::load_file(&scenario) {
+            Ok(s) => {
+                let seed = seed.unwrap_or(s.seed);
+                let report = sim::run(s, seed);
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&report).expect("reports serialise"));
+                } else {
+                    print!("{}", sim::report::render_text(&report, true));
+                }
+                if report.passed() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(1)
+                }
+            }
+            Err(e) => bad_input(&e),
+        },
+    }
+}
+
+fn bad_input(error: &dyn std::fmt::Display) -> ExitCode {
+    eprintln!("error: {error}");
+    ExitCode::from(2)
+}
+
+fn open_lab(scenario: sim::scenario::Scenario, seed: u64) -> ExitCode {
+    match lab::run_lab(scenario, seed) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bundled_scenario_is_the_file_in_scenarios() {
+        let scenario = sim::scenario::parse_str(FIRST_SCENARIO, FIRST_SCENARIO_NAME).unwrap();
+        assert_eq!(scenario.name, "first cluster");
+    }
+
+    #[test]
+    fn the_first_screen_of_the_first_scenario() {
+        // Five seconds into the bundled scenario: brokers up, leaders elected, the group formed.
+        let scenario = sim::scenario::parse_str(FIRST_SCENARIO, FIRST_SCENARIO_NAME).unwrap();
+        let seed = scenario.seed;
+        let frame = std::thread::spawn(move || {
+            let mut world = sim::world::World::new(scenario, seed);
+            while world.elapsed() < std::time::Duration::from_secs(5) {
+                world.step();
+            }
+            sim::live::Frame { view: world.view(), records: world.records_since(0), finished: world.finished() }
+        })
+        .join()
+        .unwrap();
+        let mut app = app::App::new("first cluster", seed, 30_000);
+        app.apply_frame(frame);
+        let backend = ratatui::backend::TestBackend::new(120, 40);
+        let mut terminal = ratatui::Terminal::new(backend).unwrap();
+        terminal.draw(|f| app.render(f)).unwrap();
+        insta::assert_snapshot!("first_screen_01_first_cluster", app::buffer_text(terminal.backend().buffer()));
+    }
+}

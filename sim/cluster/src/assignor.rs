@@ -66,9 +66,7 @@ fn java_string_cmp(a: &str, b: &str) -> Ordering {
 /// even then we break that tie by member id.
 fn member_order(a: &MemberSubscription, b: &MemberSubscription) -> Ordering {
     match (&a.group_instance_id, &b.group_instance_id) {
-        (Some(x), Some(y)) => {
-            java_string_cmp(x, y).then_with(|| java_string_cmp(&a.member_id, &b.member_id))
-        }
+        (Some(x), Some(y)) => java_string_cmp(x, y).then_with(|| java_string_cmp(&a.member_id, &b.member_id)),
         (Some(_), None) => Ordering::Less,
         (None, Some(_)) => Ordering::Greater,
         (None, None) => java_string_cmp(&a.member_id, &b.member_id),
@@ -128,30 +126,24 @@ pub fn range_assign(
             partition_count >= 0,
             "range_assign: topic {topic:?} has a negative partition count ({partition_count})"
         );
-        let subscribers: Vec<&MemberSubscription> = ordered
-            .iter()
-            .copied()
-            .filter(|member| member.topics.iter().any(|t| t == topic))
-            .collect();
+        let subscribers: Vec<&MemberSubscription> =
+            ordered.iter().copied().filter(|member| member.topics.iter().any(|t| t == topic)).collect();
         if subscribers.is_empty() {
             continue;
         }
 
         // A group's member count always fits in an i32 (Kafka counts members with a Java int).
-        let consumer_count =
-            i32::try_from(subscribers.len()).expect("range_assign: more than i32::MAX members");
+        let consumer_count = i32::try_from(subscribers.len()).expect("range_assign: more than i32::MAX members");
         let per_member = partition_count / consumer_count;
         let with_extra = partition_count % consumer_count;
 
         let mut next_partition = 0;
         for (position, member) in (0..).zip(subscribers) {
             let share = per_member + i32::from(position < with_extra);
-            let owned = assignment
-                .get_mut(&member.member_id)
-                .expect("every member was entered in the assignment above");
+            let owned =
+                assignment.get_mut(&member.member_id).expect("every member was entered in the assignment above");
             owned.extend(
-                (next_partition..next_partition + share)
-                    .map(|partition| TopicPartition::new(topic.clone(), partition)),
+                (next_partition..next_partition + share).map(|partition| TopicPartition::new(topic.clone(), partition)),
             );
             next_partition += share;
         }
@@ -183,10 +175,7 @@ mod tests {
 
     /// A static member with `group.instance.id` set to `instance_id`.
     fn static_member(member_id: &str, instance_id: &str, topics: &[&str]) -> MemberSubscription {
-        MemberSubscription {
-            group_instance_id: Some(instance_id.to_string()),
-            ..dynamic(member_id, topics)
-        }
+        MemberSubscription { group_instance_id: Some(instance_id.to_string()), ..dynamic(member_id, topics) }
     }
 
     /// A `partitions_per_topic` map from `(topic, count)` pairs.
@@ -196,10 +185,7 @@ mod tests {
 
     /// Topic-partitions from `(topic, partition)` pairs.
     fn tps(pairs: &[(&str, i32)]) -> Vec<TopicPartition> {
-        pairs
-            .iter()
-            .map(|&(t, p)| TopicPartition::new(t, p))
-            .collect()
+        pairs.iter().map(|&(t, p)| TopicPartition::new(t, p)).collect()
     }
 
     #[test]
@@ -220,11 +206,7 @@ mod tests {
     fn more_members_than_partitions_leaves_one_idle() {
         // The classic lesson: a group cannot usefully grow beyond the partition count, and the
         // surplus member sits idle with an empty assignment.
-        let members = [
-            dynamic("m-a", &["orders"]),
-            dynamic("m-b", &["orders"]),
-            dynamic("m-c", &["orders"]),
-        ];
+        let members = [dynamic("m-a", &["orders"]), dynamic("m-b", &["orders"]), dynamic("m-c", &["orders"])];
         let result = range_assign(&members, &counts(&[("orders", 2)]));
         assert_eq!(result["m-a"], tps(&[("orders", 0)]));
         assert_eq!(result["m-b"], tps(&[("orders", 1)]));
@@ -235,16 +217,10 @@ mod tests {
     #[test]
     fn two_topics_with_different_subscribers() {
         // audit has 2 partitions shared by m-a and m-b; orders has 4 shared by all three.
-        let members = [
-            dynamic("m-a", &["audit", "orders"]),
-            dynamic("m-b", &["audit", "orders"]),
-            dynamic("m-c", &["orders"]),
-        ];
+        let members =
+            [dynamic("m-a", &["audit", "orders"]), dynamic("m-b", &["audit", "orders"]), dynamic("m-c", &["orders"])];
         let result = range_assign(&members, &counts(&[("audit", 2), ("orders", 4)]));
-        assert_eq!(
-            result["m-a"],
-            tps(&[("audit", 0), ("orders", 0), ("orders", 1)])
-        );
+        assert_eq!(result["m-a"], tps(&[("audit", 0), ("orders", 0), ("orders", 1)]));
         assert_eq!(result["m-b"], tps(&[("audit", 1), ("orders", 2)]));
         assert_eq!(result["m-c"], tps(&[("orders", 3)]));
     }
@@ -255,10 +231,7 @@ mod tests {
         // extra partition of both topics, which is range assignment's known imbalance.
         let members = [dynamic("c1", &["t0", "t1"]), dynamic("c0", &["t0", "t1"])];
         let result = range_assign(&members, &counts(&[("t0", 3), ("t1", 3)]));
-        assert_eq!(
-            result["c0"],
-            tps(&[("t0", 0), ("t0", 1), ("t1", 0), ("t1", 1)])
-        );
+        assert_eq!(result["c0"], tps(&[("t0", 0), ("t0", 1), ("t1", 0), ("t1", 1)]));
         assert_eq!(result["c1"], tps(&[("t0", 2), ("t1", 2)]));
     }
 
@@ -283,14 +256,8 @@ mod tests {
     fn a_restarted_static_member_keeps_its_partitions() {
         // The static member comes back under a new member id that now sorts last; its instance
         // id still puts it first, so it keeps the same partitions.
-        let before = [
-            static_member("consumer-1-aaa", "host-1", &["orders"]),
-            dynamic("consumer-2-bbb", &["orders"]),
-        ];
-        let after = [
-            static_member("consumer-1-zzz", "host-1", &["orders"]),
-            dynamic("consumer-2-bbb", &["orders"]),
-        ];
+        let before = [static_member("consumer-1-aaa", "host-1", &["orders"]), dynamic("consumer-2-bbb", &["orders"])];
+        let after = [static_member("consumer-1-zzz", "host-1", &["orders"]), dynamic("consumer-2-bbb", &["orders"])];
         let partitions = counts(&[("orders", 4)]);
         assert_eq!(
             range_assign(&before, &partitions)["consumer-1-aaa"],
@@ -322,10 +289,7 @@ mod tests {
 
     #[test]
     fn subscribed_topics_missing_from_metadata_are_skipped() {
-        let members = [
-            dynamic("m-a", &["orders", "not-yet-created"]),
-            dynamic("m-b", &["not-yet-created"]),
-        ];
+        let members = [dynamic("m-a", &["orders", "not-yet-created"]), dynamic("m-b", &["not-yet-created"])];
         let result = range_assign(&members, &counts(&[("orders", 2)]));
         assert_eq!(result["m-a"], tps(&[("orders", 0), ("orders", 1)]));
         assert_eq!(result["m-b"], Vec::<TopicPartition>::new());
@@ -355,10 +319,7 @@ mod tests {
 
     #[test]
     fn repeated_topics_in_a_subscription_count_once() {
-        let members = [
-            dynamic("m-a", &["orders", "orders"]),
-            dynamic("m-b", &["orders"]),
-        ];
+        let members = [dynamic("m-a", &["orders", "orders"]), dynamic("m-b", &["orders"])];
         let result = range_assign(&members, &counts(&[("orders", 2)]));
         assert_eq!(result["m-a"], tps(&[("orders", 0)]));
         assert_eq!(result["m-b"], tps(&[("orders", 1)]));
@@ -405,8 +366,7 @@ mod tests {
                     MemberSubscription {
                         // Derive the instance id from the member id in reverse so that the
                         // two orders differ, while staying unique.
-                        group_instance_id: is_static
-                            .then(|| format!("inst-{}", id.chars().rev().collect::<String>())),
+                        group_instance_id: is_static.then(|| format!("inst-{}", id.chars().rev().collect::<String>())),
                         member_id: id,
                         topics,
                     }
@@ -417,13 +377,8 @@ mod tests {
 
     /// Random partition counts (0 to 11) for each of [`TOPICS`].
     fn arb_counts() -> impl Strategy<Value = BTreeMap<String, i32>> {
-        proptest::collection::vec(0i32..12, TOPICS.len()).prop_map(|ns| {
-            TOPICS
-                .iter()
-                .zip(ns)
-                .map(|(t, n)| (t.to_string(), n))
-                .collect()
-        })
+        proptest::collection::vec(0i32..12, TOPICS.len())
+            .prop_map(|ns| TOPICS.iter().zip(ns).map(|(t, n)| (t.to_string(), n)).collect())
     }
 
     proptest! {

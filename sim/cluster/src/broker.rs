@@ -312,24 +312,40 @@ impl Broker {
     /// Completes everything waiting on this broker's leadership of `tp` with
     /// `NOT_LEADER_OR_FOLLOWER`, and hands off its groups if it was an offsets partition.
     fn resign(&mut self, _now: Instant, tp: &TopicPartition) {
-        let (gone, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.delayed_produces).into_iter().partition(|d| &d.tp == tp);
+        let (gone, kept): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut self.delayed_produces).into_iter().partition(|d| &d.tp == tp);
         self.delayed_produces = kept;
         for d in gone {
             self.outbox.send(
                 d.from,
-                Message::ProduceResponse { correlation_id: d.correlation_id, tp: d.tp, error: Some(ErrorCode::NotLeaderOrFollower), base_offset: -1 },
+                Message::ProduceResponse {
+                    correlation_id: d.correlation_id,
+                    tp: d.tp,
+                    error: Some(ErrorCode::NotLeaderOrFollower),
+                    base_offset: -1,
+                },
             );
         }
-        let (gone, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending_commits).into_iter().partition(|c| &c.tp == tp);
+        let (gone, kept): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut self.pending_commits).into_iter().partition(|c| &c.tp == tp);
         self.pending_commits = kept;
         for c in gone {
             self.outbox.send(
                 c.from,
-                Message::OffsetCommitResponse { correlation_id: c.correlation_id, error: Some(ErrorCode::NotCoordinator), offsets: Vec::new() },
+                Message::OffsetCommitResponse {
+                    correlation_id: c.correlation_id,
+                    error: Some(ErrorCode::NotCoordinator),
+                    offsets: Vec::new(),
+                },
             );
         }
         if tp.topic == OFFSETS_TOPIC {
-            let led: Vec<TopicPartition> = self.partitions.values().filter(|p| p.is_leader() && p.tp.topic == OFFSETS_TOPIC).map(|p| p.tp.clone()).collect();
+            let led: Vec<TopicPartition> = self
+                .partitions
+                .values()
+                .filter(|p| p.is_leader() && p.tp.topic == OFFSETS_TOPIC)
+                .map(|p| p.tp.clone())
+                .collect();
             let n = self.image.topics.get(OFFSETS_TOPIC).map_or(1, |t| t.partitions);
             self.coordinator.unload(|g| led.iter().any(|t| t.partition == group::offsets_partition_for(g, n)));
         }
@@ -370,18 +386,43 @@ impl Broker {
         let mut kept = Vec::new();
         for d in std::mem::take(&mut self.delayed_produces) {
             let Some(p) = self.partitions.get(&d.tp).filter(|p| p.is_leader()) else {
-                self.outbox.send(d.from, Message::ProduceResponse { correlation_id: d.correlation_id, tp: d.tp, error: Some(ErrorCode::NotLeaderOrFollower), base_offset: -1 });
+                self.outbox.send(
+                    d.from,
+                    Message::ProduceResponse {
+                        correlation_id: d.correlation_id,
+                        tp: d.tp,
+                        error: Some(ErrorCode::NotLeaderOrFollower),
+                        base_offset: -1,
+                    },
+                );
                 continue;
             };
             if p.log.high_watermark() >= d.required_offset {
-                let error = ((p.maximal_isr().len() as i32) < p.min_insync_replicas).then_some(ErrorCode::NotEnoughReplicasAfterAppend);
+                let error = ((p.maximal_isr().len() as i32) < p.min_insync_replicas)
+                    .then_some(ErrorCode::NotEnoughReplicasAfterAppend);
                 if let Some(error) = error {
                     self.outbox.event(Event::ProduceRejected { tp: d.tp.clone(), error });
                 }
-                self.outbox.send(d.from, Message::ProduceResponse { correlation_id: d.correlation_id, tp: d.tp, error, base_offset: d.base_offset });
+                self.outbox.send(
+                    d.from,
+                    Message::ProduceResponse {
+                        correlation_id: d.correlation_id,
+                        tp: d.tp,
+                        error,
+                        base_offset: d.base_offset,
+                    },
+                );
             } else if now >= d.deadline {
                 self.outbox.event(Event::ProduceRejected { tp: d.tp.clone(), error: ErrorCode::RequestTimedOut });
-                self.outbox.send(d.from, Message::ProduceResponse { correlation_id: d.correlation_id, tp: d.tp, error: Some(ErrorCode::RequestTimedOut), base_offset: -1 });
+                self.outbox.send(
+                    d.from,
+                    Message::ProduceResponse {
+                        correlation_id: d.correlation_id,
+                        tp: d.tp,
+                        error: Some(ErrorCode::RequestTimedOut),
+                        base_offset: -1,
+                    },
+                );
             } else {
                 kept.push(d);
             }
@@ -393,7 +434,14 @@ impl Broker {
             let hw = self.partitions.get(&c.tp).map_or(-1, |p| p.log.high_watermark());
             if hw >= c.required_offset {
                 self.coordinator.complete_commit(&mut self.outbox, &c.commit);
-                self.outbox.send(c.from, Message::OffsetCommitResponse { correlation_id: c.correlation_id, error: None, offsets: c.commit.offsets });
+                self.outbox.send(
+                    c.from,
+                    Message::OffsetCommitResponse {
+                        correlation_id: c.correlation_id,
+                        error: None,
+                        offsets: c.commit.offsets,
+                    },
+                );
             } else {
                 kept.push(c);
             }
@@ -404,15 +452,22 @@ impl Broker {
         for fetch in parked {
             let ready = now >= fetch.deadline
                 || fetch.partitions.iter().any(|fp| match self.partitions.get(&fp.tp) {
-                    Some(p) if p.is_leader() && p.leader_epoch() == fp.current_leader_epoch || fp.current_leader_epoch < 0 && p.is_leader() => {
+                    Some(p)
+                        if p.is_leader() && p.leader_epoch() == fp.current_leader_epoch
+                            || fp.current_leader_epoch < 0 && p.is_leader() =>
+                    {
                         let upper = if fetch.replica_id >= 0 { p.log.log_end_offset() } else { p.log.high_watermark() };
                         upper > fp.fetch_offset
                     }
                     _ => true,
                 });
             if ready {
-                let responses = fetch.partitions.iter().map(|fp| self.answer_partition(now, fetch.replica_id, fp, false)).collect();
-                self.outbox.send(fetch.from, Message::FetchResponse { correlation_id: fetch.correlation_id, partitions: responses });
+                let responses =
+                    fetch.partitions.iter().map(|fp| self.answer_partition(now, fetch.replica_id, fp, false)).collect();
+                self.outbox.send(
+                    fetch.from,
+                    Message::FetchResponse { correlation_id: fetch.correlation_id, partitions: responses },
+                );
             } else {
                 self.parked_fetches.push(fetch);
             }
@@ -421,7 +476,16 @@ impl Broker {
 
     // ---- produce ----
 
-    fn handle_produce(&mut self, now: Instant, from: NodeId, correlation_id: u64, acks: i16, timeout_ms: u64, tp: TopicPartition, records: Vec<Record>) {
+    fn handle_produce(
+        &mut self,
+        now: Instant,
+        from: NodeId,
+        correlation_id: u64,
+        acks: i16,
+        timeout_ms: u64,
+        tp: TopicPartition,
+        records: Vec<Record>,
+    ) {
         let reply = |outbox: &mut Outbox, error: Option<ErrorCode>, base_offset: i64| {
             if acks != 0 || error.is_some() {
                 outbox.send(from, Message::ProduceResponse { correlation_id, tp: tp.clone(), error, base_offset });
@@ -431,7 +495,11 @@ impl Broker {
             return reply(&mut self.outbox, Some(ErrorCode::InvalidRequiredAcks), -1);
         }
         let Some(p) = self.partitions.get_mut(&tp).filter(|p| p.is_leader()) else {
-            let error = if self.image.partitions.contains_key(&tp) { ErrorCode::NotLeaderOrFollower } else { ErrorCode::UnknownTopicOrPartition };
+            let error = if self.image.partitions.contains_key(&tp) {
+                ErrorCode::NotLeaderOrFollower
+            } else {
+                ErrorCode::UnknownTopicOrPartition
+            };
             return reply(&mut self.outbox, Some(error), -1);
         };
         if acks == -1 && (p.isr().len() as i32) < p.min_insync_replicas {
@@ -459,20 +527,42 @@ impl Broker {
 
     // ---- fetch (leader side) ----
 
-    fn handle_fetch(&mut self, now: Instant, from: NodeId, correlation_id: u64, replica_id: i32, max_wait_ms: u64, partitions: Vec<FetchPartition>) {
-        let responses: Vec<FetchPartitionResponse> = partitions.iter().map(|fp| self.answer_partition(now, replica_id, fp, true)).collect();
-        let has_data = responses.iter().any(|r| r.error.is_some() || r.diverging_epoch.is_some() || !r.batches.is_empty());
+    fn handle_fetch(
+        &mut self,
+        now: Instant,
+        from: NodeId,
+        correlation_id: u64,
+        replica_id: i32,
+        max_wait_ms: u64,
+        partitions: Vec<FetchPartition>,
+    ) {
+        let responses: Vec<FetchPartitionResponse> =
+            partitions.iter().map(|fp| self.answer_partition(now, replica_id, fp, true)).collect();
+        let has_data =
+            responses.iter().any(|r| r.error.is_some() || r.diverging_epoch.is_some() || !r.batches.is_empty());
         if has_data || max_wait_ms == 0 {
             self.outbox.send(from, Message::FetchResponse { correlation_id, partitions: responses });
         } else {
             // Long poll: hold the request until data arrives or `max_wait_ms` passes.
-            self.parked_fetches.push(ParkedFetch { from, correlation_id, replica_id, partitions, deadline: now + Duration::from_millis(max_wait_ms) });
+            self.parked_fetches.push(ParkedFetch {
+                from,
+                correlation_id,
+                replica_id,
+                partitions,
+                deadline: now + Duration::from_millis(max_wait_ms),
+            });
         }
     }
 
     /// Reads one partition for a fetch (`Partition.fetchRecords`). `first_read` is true when
     /// the request has just arrived: only then does a follower's fetch update its state.
-    fn answer_partition(&mut self, now: Instant, replica_id: i32, fp: &FetchPartition, first_read: bool) -> FetchPartitionResponse {
+    fn answer_partition(
+        &mut self,
+        now: Instant,
+        replica_id: i32,
+        fp: &FetchPartition,
+        first_read: bool,
+    ) -> FetchPartitionResponse {
         let mut response = FetchPartitionResponse {
             tp: fp.tp.clone(),
             error: None,
@@ -629,7 +719,13 @@ impl Broker {
         }
     }
 
-    fn handle_fetch_response(&mut self, now: Instant, from: NodeId, correlation_id: u64, partitions: Vec<FetchPartitionResponse>) {
+    fn handle_fetch_response(
+        &mut self,
+        now: Instant,
+        from: NodeId,
+        correlation_id: u64,
+        partitions: Vec<FetchPartitionResponse>,
+    ) {
         let Some(fetcher) = self.fetchers.get_mut(&from) else { return };
         if fetcher.in_flight.map(|(c, _)| c) != Some(correlation_id) {
             return;
@@ -692,9 +788,19 @@ impl Broker {
 
     // ---- group coordinator plumbing ----
 
-    fn handle_offset_commit(&mut self, now: Instant, from: NodeId, correlation_id: u64, group_id: String, generation_id: i32, member_id: String, offsets: Vec<(TopicPartition, i64)>) {
+    fn handle_offset_commit(
+        &mut self,
+        now: Instant,
+        from: NodeId,
+        correlation_id: u64,
+        group_id: String,
+        generation_id: i32,
+        member_id: String,
+        offsets: Vec<(TopicPartition, i64)>,
+    ) {
         if let Err(error) = self.coordinator.validate_commit(&group_id, generation_id, &member_id) {
-            self.outbox.send(from, Message::OffsetCommitResponse { correlation_id, error: Some(error), offsets: Vec::new() });
+            self.outbox
+                .send(from, Message::OffsetCommitResponse { correlation_id, error: Some(error), offsets: Vec::new() });
             return;
         }
         let tp = self.offsets_partition(&group_id);
@@ -751,25 +857,69 @@ impl Broker {
                     member_id,
                     members: Vec::new(),
                 },
-                Message::SyncGroup { correlation_id, .. } => Message::SyncGroupResponse { correlation_id, error, assignment: Vec::new() },
+                Message::SyncGroup { correlation_id, .. } => {
+                    Message::SyncGroupResponse { correlation_id, error, assignment: Vec::new() }
+                }
                 Message::Heartbeat { correlation_id, .. } => Message::HeartbeatResponse { correlation_id, error },
                 Message::LeaveGroup { correlation_id, .. } => Message::LeaveGroupResponse { correlation_id, error },
-                Message::OffsetCommit { correlation_id, .. } => Message::OffsetCommitResponse { correlation_id, error, offsets: Vec::new() },
-                Message::OffsetFetch { correlation_id, .. } => Message::OffsetFetchResponse { correlation_id, error, offsets: Vec::new() },
+                Message::OffsetCommit { correlation_id, .. } => {
+                    Message::OffsetCommitResponse { correlation_id, error, offsets: Vec::new() }
+                }
+                Message::OffsetFetch { correlation_id, .. } => {
+                    Message::OffsetFetchResponse { correlation_id, error, offsets: Vec::new() }
+                }
                 _ => unreachable!(),
             };
             self.outbox.send(from, reply);
             return;
         }
         match message {
-            Message::JoinGroup { correlation_id, group_id, member_id, client_id, session_timeout_ms, rebalance_timeout_ms, topics, .. } => {
-                self.coordinator.join(now, &mut self.rng, &mut self.outbox, from, correlation_id, &group_id, &member_id, &client_id, session_timeout_ms, rebalance_timeout_ms, topics);
+            Message::JoinGroup {
+                correlation_id,
+                group_id,
+                member_id,
+                client_id,
+                session_timeout_ms,
+                rebalance_timeout_ms,
+                topics,
+                ..
+            } => {
+                self.coordinator.join(
+                    now,
+                    &mut self.rng,
+                    &mut self.outbox,
+                    from,
+                    correlation_id,
+                    &group_id,
+                    &member_id,
+                    &client_id,
+                    session_timeout_ms,
+                    rebalance_timeout_ms,
+                    topics,
+                );
             }
             Message::SyncGroup { correlation_id, group_id, generation_id, member_id, assignments } => {
-                self.coordinator.sync(now, &mut self.outbox, from, correlation_id, &group_id, generation_id, &member_id, assignments);
+                self.coordinator.sync(
+                    now,
+                    &mut self.outbox,
+                    from,
+                    correlation_id,
+                    &group_id,
+                    generation_id,
+                    &member_id,
+                    assignments,
+                );
             }
             Message::Heartbeat { correlation_id, group_id, generation_id, member_id } => {
-                self.coordinator.heartbeat(now, &mut self.outbox, from, correlation_id, &group_id, generation_id, &member_id);
+                self.coordinator.heartbeat(
+                    now,
+                    &mut self.outbox,
+                    from,
+                    correlation_id,
+                    &group_id,
+                    generation_id,
+                    &member_id,
+                );
             }
             Message::LeaveGroup { correlation_id, group_id, member_id } => {
                 self.coordinator.leave(now, &mut self.outbox, from, correlation_id, &group_id, &member_id);
@@ -779,10 +929,13 @@ impl Broker {
             }
             Message::OffsetFetch { correlation_id, group_id, partitions } => {
                 let committed = self.coordinator.committed(&group_id);
-                let offsets = partitions.into_iter().map(|tp| {
-                    let offset = committed.get(&tp).copied().unwrap_or(-1);
-                    (tp, offset)
-                }).collect();
+                let offsets = partitions
+                    .into_iter()
+                    .map(|tp| {
+                        let offset = committed.get(&tp).copied().unwrap_or(-1);
+                        (tp, offset)
+                    })
+                    .collect();
                 self.outbox.send(from, Message::OffsetFetchResponse { correlation_id, error: None, offsets });
             }
             _ => unreachable!(),
@@ -826,7 +979,10 @@ impl Node for Broker {
                     if let Some(p) = self.partitions.get_mut(&tp) {
                         p.pending_isr = None;
                         if let (None, Some(state)) = (error, state) {
-                            if p.is_leader() && state.leader_epoch == p.leader_epoch() && state.partition_epoch > p.state.partition_epoch {
+                            if p.is_leader()
+                                && state.leader_epoch == p.leader_epoch()
+                                && state.partition_epoch > p.state.partition_epoch
+                            {
                                 p.update_committed_state(state);
                             }
                         }
@@ -839,7 +995,9 @@ impl Node for Broker {
                     .image
                     .partitions
                     .values()
-                    .filter(|p| if topics.is_empty() { p.tp.topic != OFFSETS_TOPIC } else { topics.contains(&p.tp.topic) })
+                    .filter(
+                        |p| if topics.is_empty() { p.tp.topic != OFFSETS_TOPIC } else { topics.contains(&p.tp.topic) },
+                    )
                     .cloned()
                     .collect();
                 let brokers = self.image.live_brokers();
@@ -904,7 +1062,12 @@ impl Node for Broker {
                 self.next_heartbeat = now + Duration::from_millis(self.config.broker_heartbeat_interval_ms);
                 self.outbox.send(
                     NodeId::CONTROLLER,
-                    Message::BrokerHeartbeat { correlation_id, broker_id: self.id, broker_epoch, metadata_offset: self.metadata_offset },
+                    Message::BrokerHeartbeat {
+                        correlation_id,
+                        broker_id: self.id,
+                        broker_epoch,
+                        metadata_offset: self.metadata_offset,
+                    },
                 );
             }
         }
@@ -931,7 +1094,9 @@ impl Node for Broker {
         if self.broker_epoch.is_some() && self.heartbeat_in_flight.is_none() {
             consider(self.next_heartbeat);
         }
-        for (_, sent) in [self.registration_in_flight, self.metadata_in_flight, self.heartbeat_in_flight].into_iter().flatten() {
+        for (_, sent) in
+            [self.registration_in_flight, self.metadata_in_flight, self.heartbeat_in_flight].into_iter().flatten()
+        {
             consider(sent + CONTROLLER_REQUEST_TIMEOUT);
         }
         for f in self.fetchers.values() {

@@ -58,12 +58,7 @@ pub struct ConfigError {
 
 impl ConfigError {
     fn new(key: &str, value: Option<&str>, message: String, suggestion: Option<String>) -> Self {
-        ConfigError {
-            key: key.to_string(),
-            value: value.map(str::to_string),
-            message,
-            suggestion,
-        }
+        ConfigError { key: key.to_string(), value: value.map(str::to_string), message, suggestion }
     }
 }
 
@@ -278,13 +273,7 @@ impl BrokerConfig {
                 1,
                 KAFKA_INT_MAX,
             )?,
-            min_insync_replicas: int(
-                map,
-                "min.insync.replicas",
-                d.min_insync_replicas,
-                1,
-                KAFKA_INT_MAX,
-            )?,
+            min_insync_replicas: int(map, "min.insync.replicas", d.min_insync_replicas, 1, KAFKA_INT_MAX)?,
             offsets_topic_num_partitions: int(
                 map,
                 "offsets.topic.num.partitions",
@@ -333,10 +322,7 @@ impl BrokerConfig {
                      \"replica.lag.time.max.ms\" ({} ms)",
                     config.replica_fetch_wait_max_ms, config.replica_lag_time_max_ms
                 ),
-                Some(format!(
-                    "lower \"replica.fetch.wait.max.ms\" to {} or less",
-                    config.replica_lag_time_max_ms
-                )),
+                Some(format!("lower \"replica.fetch.wait.max.ms\" to {} or less", config.replica_lag_time_max_ms)),
             ));
         }
         if config.group_min_session_timeout_ms > config.group_max_session_timeout_ms {
@@ -375,9 +361,7 @@ impl TopicConfig {
             None => None,
             Some(_) => Some(int(map, "min.insync.replicas", 1, 1, KAFKA_INT_MAX)?),
         };
-        Ok(TopicConfig {
-            min_insync_replicas,
-        })
+        Ok(TopicConfig { min_insync_replicas })
     }
 }
 
@@ -386,15 +370,8 @@ impl TopicConfig {
 /// partition's replication factor, as Kafka's `Partition.effectiveMinIsr` computes it.
 ///
 /// For example, with `min.insync.replicas=3` on a topic of replication factor 2 the answer is 2.
-pub fn effective_min_insync_replicas(
-    broker: &BrokerConfig,
-    topic: &TopicConfig,
-    replication_factor: i32,
-) -> i32 {
-    topic
-        .min_insync_replicas
-        .unwrap_or(broker.min_insync_replicas)
-        .min(replication_factor)
+pub fn effective_min_insync_replicas(broker: &BrokerConfig, topic: &TopicConfig, replication_factor: i32) -> i32 {
+    topic.min_insync_replicas.unwrap_or(broker.min_insync_replicas).min(replication_factor)
 }
 
 /// Settings of one producer, written in a scenario's `Producer(configs: {...})`.
@@ -478,27 +455,9 @@ impl ProducerConfig {
         let linger_ms = millis(map, "linger.ms", d.linger_ms, 0, KAFKA_LONG_MAX)?;
         let batch_size = bytes(map, "batch.size", d.batch_size as u64, 0, KAFKA_INT_MAX)? as usize;
         let retries = count(map, "retries", u64::from(d.retries), 0, KAFKA_INT_MAX)? as u32;
-        let retry_backoff_ms = millis(
-            map,
-            "retry.backoff.ms",
-            d.retry_backoff_ms,
-            0,
-            KAFKA_LONG_MAX,
-        )?;
-        let request_timeout_ms = millis(
-            map,
-            "request.timeout.ms",
-            d.request_timeout_ms,
-            0,
-            KAFKA_INT_MAX,
-        )?;
-        let mut delivery_timeout_ms = millis(
-            map,
-            "delivery.timeout.ms",
-            d.delivery_timeout_ms,
-            0,
-            KAFKA_INT_MAX,
-        )?;
+        let retry_backoff_ms = millis(map, "retry.backoff.ms", d.retry_backoff_ms, 0, KAFKA_LONG_MAX)?;
+        let request_timeout_ms = millis(map, "request.timeout.ms", d.request_timeout_ms, 0, KAFKA_INT_MAX)?;
+        let mut delivery_timeout_ms = millis(map, "delivery.timeout.ms", d.delivery_timeout_ms, 0, KAFKA_INT_MAX)?;
         let max_in_flight = count(
             map,
             "max.in.flight.requests.per.connection",
@@ -702,56 +661,15 @@ impl ConsumerConfig {
             Some(value) => boolean("enable.auto.commit", value)?,
             None => d.enable_auto_commit,
         };
-        let auto_commit_interval_ms = millis(
-            map,
-            "auto.commit.interval.ms",
-            d.auto_commit_interval_ms,
-            0,
-            KAFKA_INT_MAX,
-        )?;
-        let session_timeout_ms = millis(
-            map,
-            "session.timeout.ms",
-            d.session_timeout_ms,
-            1,
-            KAFKA_INT_MAX,
-        )?;
+        let auto_commit_interval_ms =
+            millis(map, "auto.commit.interval.ms", d.auto_commit_interval_ms, 0, KAFKA_INT_MAX)?;
+        let session_timeout_ms = millis(map, "session.timeout.ms", d.session_timeout_ms, 1, KAFKA_INT_MAX)?;
         // A zero period would make the heartbeat timer fire forever at one instant.
-        let heartbeat_interval_ms = millis(
-            map,
-            "heartbeat.interval.ms",
-            d.heartbeat_interval_ms,
-            1,
-            KAFKA_INT_MAX,
-        )?;
-        let max_poll_records = count(
-            map,
-            "max.poll.records",
-            u64::from(d.max_poll_records),
-            1,
-            KAFKA_INT_MAX,
-        )? as u32;
-        let max_poll_interval_ms = millis(
-            map,
-            "max.poll.interval.ms",
-            d.max_poll_interval_ms,
-            1,
-            KAFKA_INT_MAX,
-        )?;
-        let fetch_max_wait_ms = millis(
-            map,
-            "fetch.max.wait.ms",
-            d.fetch_max_wait_ms,
-            0,
-            KAFKA_INT_MAX,
-        )?;
-        let fetch_min_bytes = bytes(
-            map,
-            "fetch.min.bytes",
-            u64::from(d.fetch_min_bytes),
-            0,
-            KAFKA_INT_MAX,
-        )? as u32;
+        let heartbeat_interval_ms = millis(map, "heartbeat.interval.ms", d.heartbeat_interval_ms, 1, KAFKA_INT_MAX)?;
+        let max_poll_records = count(map, "max.poll.records", u64::from(d.max_poll_records), 1, KAFKA_INT_MAX)? as u32;
+        let max_poll_interval_ms = millis(map, "max.poll.interval.ms", d.max_poll_interval_ms, 1, KAFKA_INT_MAX)?;
+        let fetch_max_wait_ms = millis(map, "fetch.max.wait.ms", d.fetch_max_wait_ms, 0, KAFKA_INT_MAX)?;
+        let fetch_min_bytes = bytes(map, "fetch.min.bytes", u64::from(d.fetch_min_bytes), 0, KAFKA_INT_MAX)? as u32;
         let partition_assignment_strategy = match raw(map, "partition.assignment.strategy") {
             None => d.partition_assignment_strategy,
             Some(value) => assignor(value)?,
@@ -770,10 +688,7 @@ impl ConsumerConfig {
                     "\"heartbeat.interval.ms\" ({heartbeat_interval_ms} ms) must be lower than \
                      \"session.timeout.ms\" ({session_timeout_ms} ms)"
                 ),
-                Some(
-                    "keep the heartbeat interval at about a third of the session timeout"
-                        .to_string(),
-                ),
+                Some("keep the heartbeat interval at about a third of the session timeout".to_string()),
             ));
         }
 
@@ -796,11 +711,7 @@ impl ConsumerConfig {
 /// normalises it to `"range"`.
 fn assignor(value: &str) -> Result<String, ConfigError> {
     let key = "partition.assignment.strategy";
-    let entries: Vec<&str> = value
-        .split(',')
-        .map(str::trim)
-        .filter(|entry| !entry.is_empty())
-        .collect();
+    let entries: Vec<&str> = value.split(',').map(str::trim).filter(|entry| !entry.is_empty()).collect();
     if entries.is_empty() {
         return Err(ConfigError::new(
             key,
@@ -824,12 +735,7 @@ fn assignor(value: &str) -> Result<String, ConfigError> {
                  \"{RANGE_CLASS}\""
             )
         };
-        return Err(ConfigError::new(
-            key,
-            Some(value),
-            message,
-            Some(format!("use \"{RANGE}\"")),
-        ));
+        return Err(ConfigError::new(key, Some(value), message, Some(format!("use \"{RANGE}\""))));
     }
     Ok(RANGE.to_string())
 }
@@ -951,9 +857,7 @@ fn check_keys(map: &BTreeMap<String, String>, role: Role) -> Result<(), ConfigEr
         let owners: Vec<Role> = Role::ALL
             .into_iter()
             .filter(|other| {
-                *other != role
-                    && (other.keys().contains(&key.as_str())
-                        || other.unmodelled().contains(&key.as_str()))
+                *other != role && (other.keys().contains(&key.as_str()) || other.unmodelled().contains(&key.as_str()))
             })
             .collect();
         if !owners.is_empty() {
@@ -962,11 +866,7 @@ fn check_keys(map: &BTreeMap<String, String>, role: Role) -> Result<(), ConfigEr
             return Err(ConfigError::new(
                 key,
                 value,
-                format!(
-                    "\"{key}\" is a {} config key, not a {} config key",
-                    names.join(" or "),
-                    role.name()
-                ),
+                format!("\"{key}\" is a {} config key, not a {} config key", names.join(" or "), role.name()),
                 Some(format!("move it to {}", homes.join(" or "))),
             ));
         }
@@ -1018,44 +918,20 @@ impl Unit {
     }
 }
 
-fn millis(
-    map: &BTreeMap<String, String>,
-    key: &str,
-    default: u64,
-    min: u64,
-    max: u64,
-) -> Result<u64, ConfigError> {
+fn millis(map: &BTreeMap<String, String>, key: &str, default: u64, min: u64, max: u64) -> Result<u64, ConfigError> {
     number(map, key, default, min, max, Unit::Millis)
 }
 
-fn bytes(
-    map: &BTreeMap<String, String>,
-    key: &str,
-    default: u64,
-    min: u64,
-    max: u64,
-) -> Result<u64, ConfigError> {
+fn bytes(map: &BTreeMap<String, String>, key: &str, default: u64, min: u64, max: u64) -> Result<u64, ConfigError> {
     number(map, key, default, min, max, Unit::Bytes)
 }
 
-fn count(
-    map: &BTreeMap<String, String>,
-    key: &str,
-    default: u64,
-    min: u64,
-    max: u64,
-) -> Result<u64, ConfigError> {
+fn count(map: &BTreeMap<String, String>, key: &str, default: u64, min: u64, max: u64) -> Result<u64, ConfigError> {
     number(map, key, default, min, max, Unit::Count)
 }
 
 /// Reads a Kafka `INT` key into an `i32`; `max` must fit in an `i32`.
-fn int(
-    map: &BTreeMap<String, String>,
-    key: &str,
-    default: i32,
-    min: u64,
-    max: u64,
-) -> Result<i32, ConfigError> {
+fn int(map: &BTreeMap<String, String>, key: &str, default: i32, min: u64, max: u64) -> Result<i32, ConfigError> {
     let default = u64::try_from(default).unwrap_or(0);
     let value = number(map, key, default, min, max, Unit::Count)?;
     Ok(i32::try_from(value).unwrap_or(i32::MAX))
@@ -1074,19 +950,12 @@ fn number(
     let Some(value) = raw(map, key) else {
         return Ok(default);
     };
-    let range = if max >= KAFKA_LONG_MAX {
-        format!("{min} or more")
-    } else {
-        format!("from {min} to {max}")
-    };
+    let range = if max >= KAFKA_LONG_MAX { format!("{min} or more") } else { format!("from {min} to {max}") };
     let bad = |suggestion: Option<String>| {
         ConfigError::new(
             key,
             Some(value),
-            format!(
-                "invalid value \"{value}\" for \"{key}\": expected {}, {range}",
-                unit.describe()
-            ),
+            format!("invalid value \"{value}\" for \"{key}\": expected {}, {range}", unit.describe()),
             suggestion,
         )
     };
@@ -1108,15 +977,11 @@ fn unit_hint(value: &str, unit: Unit) -> Option<String> {
             .and_then(|n| n.checked_mul(factor))
     };
     let plain = match unit {
-        Unit::Millis => with_unit("ms", 1)
-            .or_else(|| with_unit("s", 1_000))
-            .or_else(|| with_unit("m", 60_000)),
+        Unit::Millis => with_unit("ms", 1).or_else(|| with_unit("s", 1_000)).or_else(|| with_unit("m", 60_000)),
         Unit::Bytes => with_unit("KiB", 1_024).or_else(|| with_unit("B", 1)),
         Unit::Count => None,
     }?;
-    Some(format!(
-        "Kafka takes a plain number without a unit: write \"{plain}\""
-    ))
+    Some(format!("Kafka takes a plain number without a unit: write \"{plain}\""))
 }
 
 /// Reads a Kafka `BOOLEAN`: `true` or `false`, in any letter case, surrounding whitespace ignored.
@@ -1141,10 +1006,7 @@ mod tests {
     use super::*;
 
     fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]
@@ -1163,12 +1025,7 @@ mod tests {
         assert_eq!(broker.group_min_session_timeout_ms, 6_000);
         assert_eq!(broker.group_max_session_timeout_ms, 1_800_000);
 
-        assert_eq!(
-            TopicConfig::from_map(&map(&[]))
-                .unwrap()
-                .min_insync_replicas,
-            None
-        );
+        assert_eq!(TopicConfig::from_map(&map(&[])).unwrap().min_insync_replicas, None);
 
         let producer = ProducerConfig::from_map(&map(&[])).unwrap();
         assert_eq!(producer, ProducerConfig::default());
@@ -1291,15 +1148,8 @@ mod tests {
 
     #[test]
     fn acks_accepts_kafkas_four_spellings() {
-        for (value, acks) in [
-            ("0", Acks::Zero),
-            ("1", Acks::One),
-            ("all", Acks::All),
-            ("-1", Acks::All),
-        ] {
-            let config =
-                ProducerConfig::from_map(&map(&[("acks", value), ("enable.idempotence", "false")]))
-                    .unwrap();
+        for (value, acks) in [("0", Acks::Zero), ("1", Acks::One), ("all", Acks::All), ("-1", Acks::All)] {
+            let config = ProducerConfig::from_map(&map(&[("acks", value), ("enable.idempotence", "false")])).unwrap();
             assert_eq!(config.acks, acks, "acks={value}");
         }
         assert_eq!(Acks::All.wire(), -1);
@@ -1314,10 +1164,7 @@ mod tests {
             assert_eq!(error.key, "acks");
             assert_eq!(error.value.as_deref(), Some(value));
             assert!(error.message.contains(&format!("\"{value}\"")), "{error}");
-            assert!(
-                error.message.contains("\"0\", \"1\", \"all\" or \"-1\""),
-                "{error}"
-            );
+            assert!(error.message.contains("\"0\", \"1\", \"all\" or \"-1\""), "{error}");
         }
     }
 
@@ -1326,14 +1173,8 @@ mod tests {
         let error = TopicConfig::from_map(&map(&[("min.insync.replica", "2")])).unwrap_err();
         assert_eq!(error.key, "min.insync.replica");
         assert_eq!(error.value.as_deref(), Some("2"));
-        assert_eq!(
-            error.message,
-            "unknown topic config key \"min.insync.replica\""
-        );
-        assert_eq!(
-            error.suggestion.as_deref(),
-            Some("did you mean \"min.insync.replicas\"?")
-        );
+        assert_eq!(error.message, "unknown topic config key \"min.insync.replica\"");
+        assert_eq!(error.suggestion.as_deref(), Some("did you mean \"min.insync.replicas\"?"));
         assert_eq!(
             error.to_string(),
             "unknown topic config key \"min.insync.replica\" \
@@ -1342,94 +1183,52 @@ mod tests {
 
         let error = ProducerConfig::from_map(&map(&[("lingr.ms", "5")])).unwrap_err();
         assert_eq!(error.message, "unknown producer config key \"lingr.ms\"");
-        assert_eq!(
-            error.suggestion.as_deref(),
-            Some("did you mean \"linger.ms\"?")
-        );
+        assert_eq!(error.suggestion.as_deref(), Some("did you mean \"linger.ms\"?"));
 
         let error = BrokerConfig::from_map(&map(&[("replica.lag.time.max", "5")])).unwrap_err();
-        assert_eq!(
-            error.suggestion.as_deref(),
-            Some("did you mean \"replica.lag.time.max.ms\"?")
-        );
+        assert_eq!(error.suggestion.as_deref(), Some("did you mean \"replica.lag.time.max.ms\"?"));
 
         let error = ConsumerConfig::from_map(&map(&[("auto.ofset.rest", "earliest")])).unwrap_err();
-        assert_eq!(
-            error.suggestion.as_deref(),
-            Some("did you mean \"auto.offset.reset\"?")
-        );
+        assert_eq!(error.suggestion.as_deref(), Some("did you mean \"auto.offset.reset\"?"));
     }
 
     #[test]
     fn unknown_key_far_from_everything_lists_the_accepted_keys() {
         let error = TopicConfig::from_map(&map(&[("colour", "blue")])).unwrap_err();
         assert_eq!(error.message, "unknown topic config key \"colour\"");
-        assert_eq!(
-            error.suggestion.as_deref(),
-            Some("accepted keys: min.insync.replicas")
-        );
+        assert_eq!(error.suggestion.as_deref(), Some("accepted keys: min.insync.replicas"));
     }
 
     #[test]
     fn key_of_another_role_says_where_it_belongs() {
         let error = ConsumerConfig::from_map(&map(&[("acks", "all")])).unwrap_err();
         assert_eq!(error.key, "acks");
-        assert_eq!(
-            error.message,
-            "\"acks\" is a producer config key, not a consumer config key"
-        );
-        assert_eq!(
-            error.suggestion.as_deref(),
-            Some("move it to a producer's configs")
-        );
+        assert_eq!(error.message, "\"acks\" is a producer config key, not a consumer config key");
+        assert_eq!(error.suggestion.as_deref(), Some("move it to a producer's configs"));
 
         let error = ProducerConfig::from_map(&map(&[("session.timeout.ms", "10000")])).unwrap_err();
-        assert_eq!(
-            error.message,
-            "\"session.timeout.ms\" is a consumer config key, not a producer config key"
-        );
+        assert_eq!(error.message, "\"session.timeout.ms\" is a consumer config key, not a producer config key");
 
         let error = ProducerConfig::from_map(&map(&[("min.insync.replicas", "2")])).unwrap_err();
-        assert_eq!(
-            error.message,
-            "\"min.insync.replicas\" is a broker or topic config key, not a producer config key"
-        );
-        assert_eq!(
-            error.suggestion.as_deref(),
-            Some("move it to the cluster's (broker) configs or a topic's configs")
-        );
+        assert_eq!(error.message, "\"min.insync.replicas\" is a broker or topic config key, not a producer config key");
+        assert_eq!(error.suggestion.as_deref(), Some("move it to the cluster's (broker) configs or a topic's configs"));
 
         let error = TopicConfig::from_map(&map(&[("replica.lag.time.max.ms", "1")])).unwrap_err();
-        assert_eq!(
-            error.message,
-            "\"replica.lag.time.max.ms\" is a broker config key, not a topic config key"
-        );
+        assert_eq!(error.message, "\"replica.lag.time.max.ms\" is a broker config key, not a topic config key");
 
         // A key of another role that kafkalab does not model still points at its role.
         let error = ProducerConfig::from_map(&map(&[("retention.ms", "1000")])).unwrap_err();
-        assert_eq!(
-            error.message,
-            "\"retention.ms\" is a topic config key, not a producer config key"
-        );
+        assert_eq!(error.message, "\"retention.ms\" is a topic config key, not a producer config key");
     }
 
     #[test]
     fn real_but_unmodelled_keys_are_called_unsupported() {
         let error = ProducerConfig::from_map(&map(&[("transactional.id", "tx")])).unwrap_err();
-        assert_eq!(
-            error.message,
-            "unsupported producer config key \"transactional.id\""
-        );
-        assert_eq!(
-            error.suggestion.as_deref(),
-            Some("remove it; kafkalab does not model it yet")
-        );
+        assert_eq!(error.message, "unsupported producer config key \"transactional.id\"");
+        assert_eq!(error.suggestion.as_deref(), Some("remove it; kafkalab does not model it yet"));
         // `request.timeout.ms` exists for consumers too, so it is not "a producer key" there.
         let error = ConsumerConfig::from_map(&map(&[("request.timeout.ms", "1")])).unwrap_err();
-        assert_eq!(
-            error.message,
-            "unsupported consumer config key \"request.timeout.ms\""
-        );
+        assert_eq!(error.message, "unsupported consumer config key \"request.timeout.ms\"");
         let error = ConsumerConfig::from_map(&map(&[("group.id", "g")])).unwrap_err();
         assert!(error.suggestion.unwrap().contains("client id and group"));
     }
@@ -1467,28 +1266,18 @@ mod tests {
         let error = ProducerConfig::from_map(&map(&[("batch.size", "1.5")])).unwrap_err();
         assert!(error.message.contains("a whole number of bytes"), "{error}");
 
-        let error = BrokerConfig::from_map(&map(&[("offsets.topic.replication.factor", "40000")]))
-            .unwrap_err();
+        let error = BrokerConfig::from_map(&map(&[("offsets.topic.replication.factor", "40000")])).unwrap_err();
         assert!(error.message.contains("from 1 to 32767"), "{error}");
     }
 
     #[test]
     fn values_with_units_get_the_plain_number_suggested() {
         let error = ConsumerConfig::from_map(&map(&[("session.timeout.ms", "10s")])).unwrap_err();
-        assert_eq!(
-            error.suggestion.as_deref(),
-            Some("Kafka takes a plain number without a unit: write \"10000\"")
-        );
+        assert_eq!(error.suggestion.as_deref(), Some("Kafka takes a plain number without a unit: write \"10000\""));
         let error = ProducerConfig::from_map(&map(&[("linger.ms", "5ms")])).unwrap_err();
-        assert_eq!(
-            error.suggestion.as_deref(),
-            Some("Kafka takes a plain number without a unit: write \"5\"")
-        );
+        assert_eq!(error.suggestion.as_deref(), Some("Kafka takes a plain number without a unit: write \"5\""));
         let error = ProducerConfig::from_map(&map(&[("batch.size", "16KiB")])).unwrap_err();
-        assert_eq!(
-            error.suggestion.as_deref(),
-            Some("Kafka takes a plain number without a unit: write \"16384\"")
-        );
+        assert_eq!(error.suggestion.as_deref(), Some("Kafka takes a plain number without a unit: write \"16384\""));
     }
 
     #[test]
@@ -1502,21 +1291,13 @@ mod tests {
 
     #[test]
     fn broker_cross_field_rules() {
-        let error =
-            BrokerConfig::from_map(&map(&[("replica.lag.time.max.ms", "400")])).unwrap_err();
+        let error = BrokerConfig::from_map(&map(&[("replica.lag.time.max.ms", "400")])).unwrap_err();
         assert_eq!(error.key, "replica.fetch.wait.max.ms");
         assert_eq!(error.value, None);
-        assert!(
-            error.message.contains("(500 ms) must be at most"),
-            "{error}"
-        );
-        assert_eq!(
-            error.suggestion.as_deref(),
-            Some("lower \"replica.fetch.wait.max.ms\" to 400 or less")
-        );
+        assert!(error.message.contains("(500 ms) must be at most"), "{error}");
+        assert_eq!(error.suggestion.as_deref(), Some("lower \"replica.fetch.wait.max.ms\" to 400 or less"));
 
-        let error = BrokerConfig::from_map(&map(&[("group.min.session.timeout.ms", "2000000")]))
-            .unwrap_err();
+        let error = BrokerConfig::from_map(&map(&[("group.min.session.timeout.ms", "2000000")])).unwrap_err();
         assert_eq!(error.key, "group.min.session.timeout.ms");
         assert!(error.message.contains("is above"), "{error}");
     }
@@ -1525,37 +1306,20 @@ mod tests {
     fn effective_min_isr_is_capped_by_replication_factor() {
         let broker = BrokerConfig::default();
         let none = TopicConfig::default();
-        let three = TopicConfig {
-            min_insync_replicas: Some(3),
-        };
+        let three = TopicConfig { min_insync_replicas: Some(3) };
         assert_eq!(effective_min_insync_replicas(&broker, &none, 3), 1);
         assert_eq!(effective_min_insync_replicas(&broker, &three, 3), 3);
         assert_eq!(effective_min_insync_replicas(&broker, &three, 2), 2);
-        let broker_two = BrokerConfig {
-            min_insync_replicas: 2,
-            ..BrokerConfig::default()
-        };
+        let broker_two = BrokerConfig { min_insync_replicas: 2, ..BrokerConfig::default() };
         assert_eq!(effective_min_insync_replicas(&broker_two, &none, 3), 2);
         assert_eq!(effective_min_insync_replicas(&broker_two, &none, 1), 1);
     }
 
     #[test]
     fn idempotence_is_on_by_default_and_off_quietly_for_weaker_acks() {
-        assert!(
-            ProducerConfig::from_map(&map(&[]))
-                .unwrap()
-                .enable_idempotence
-        );
-        assert!(
-            ProducerConfig::from_map(&map(&[("acks", "all")]))
-                .unwrap()
-                .enable_idempotence
-        );
-        assert!(
-            ProducerConfig::from_map(&map(&[("acks", "-1")]))
-                .unwrap()
-                .enable_idempotence
-        );
+        assert!(ProducerConfig::from_map(&map(&[])).unwrap().enable_idempotence);
+        assert!(ProducerConfig::from_map(&map(&[("acks", "all")])).unwrap().enable_idempotence);
+        assert!(ProducerConfig::from_map(&map(&[("acks", "-1")])).unwrap().enable_idempotence);
         for acks in ["0", "1"] {
             let config = ProducerConfig::from_map(&map(&[("acks", acks)])).unwrap();
             assert!(!config.enable_idempotence, "acks={acks}");
@@ -1570,37 +1334,26 @@ mod tests {
 
     #[test]
     fn explicit_idempotence_with_weaker_acks_is_an_error() {
-        let error =
-            ProducerConfig::from_map(&map(&[("acks", "1"), ("enable.idempotence", "true")]))
-                .unwrap_err();
+        let error = ProducerConfig::from_map(&map(&[("acks", "1"), ("enable.idempotence", "true")])).unwrap_err();
         assert_eq!(error.key, "enable.idempotence");
         assert_eq!(error.value.as_deref(), Some("true"));
         assert!(error.message.contains("\"acks\" is \"1\""), "{error}");
         assert!(error.message.contains("requires acks to be all"), "{error}");
-        assert_eq!(
-            error.suggestion.as_deref(),
-            Some("set \"acks\" to \"all\" or \"enable.idempotence\" to \"false\"")
-        );
+        assert_eq!(error.suggestion.as_deref(), Some("set \"acks\" to \"all\" or \"enable.idempotence\" to \"false\""));
 
-        let error =
-            ProducerConfig::from_map(&map(&[("retries", "0"), ("enable.idempotence", "true")]))
-                .unwrap_err();
+        let error = ProducerConfig::from_map(&map(&[("retries", "0"), ("enable.idempotence", "true")])).unwrap_err();
         assert_eq!(error.key, "enable.idempotence");
         assert!(error.message.contains("\"retries\" is 0"), "{error}");
     }
 
     #[test]
     fn idempotence_allows_at_most_five_in_flight_requests() {
-        let error =
-            ProducerConfig::from_map(&map(&[("max.in.flight.requests.per.connection", "6")]))
-                .unwrap_err();
+        let error = ProducerConfig::from_map(&map(&[("max.in.flight.requests.per.connection", "6")])).unwrap_err();
         assert_eq!(error.key, "max.in.flight.requests.per.connection");
         assert_eq!(error.value.as_deref(), Some("6"));
         assert!(error.message.contains("at most 5"), "{error}");
 
-        let config =
-            ProducerConfig::from_map(&map(&[("max.in.flight.requests.per.connection", "5")]))
-                .unwrap();
+        let config = ProducerConfig::from_map(&map(&[("max.in.flight.requests.per.connection", "5")])).unwrap();
         assert!(config.enable_idempotence);
         // Without idempotence there is no cap.
         let config = ProducerConfig::from_map(&map(&[
@@ -1615,10 +1368,7 @@ mod tests {
     fn bad_boolean_is_an_error() {
         let error = ProducerConfig::from_map(&map(&[("enable.idempotence", "yes")])).unwrap_err();
         assert_eq!(error.key, "enable.idempotence");
-        assert_eq!(
-            error.message,
-            "invalid value \"yes\" for \"enable.idempotence\": expected \"true\" or \"false\""
-        );
+        assert_eq!(error.message, "invalid value \"yes\" for \"enable.idempotence\": expected \"true\" or \"false\"");
         let error = ConsumerConfig::from_map(&map(&[("enable.auto.commit", "1")])).unwrap_err();
         assert_eq!(error.key, "enable.auto.commit");
     }
@@ -1626,20 +1376,14 @@ mod tests {
     #[test]
     fn delivery_timeout_covers_linger_plus_request_timeout() {
         // Not set: raised to the sum, as KafkaProducer does.
-        let config = ProducerConfig::from_map(&map(&[
-            ("linger.ms", "100000"),
-            ("enable.idempotence", "false"),
-        ]))
-        .unwrap();
+        let config =
+            ProducerConfig::from_map(&map(&[("linger.ms", "100000"), ("enable.idempotence", "false")])).unwrap();
         assert_eq!(config.delivery_timeout_ms, 130_000);
         // Set explicitly: an error.
         let error = ProducerConfig::from_map(&map(&[("delivery.timeout.ms", "1000")])).unwrap_err();
         assert_eq!(error.key, "delivery.timeout.ms");
         assert!(error.message.contains("(30000 ms)"), "{error}");
-        assert_eq!(
-            error.suggestion.as_deref(),
-            Some("raise \"delivery.timeout.ms\" to 30000 or more")
-        );
+        assert_eq!(error.suggestion.as_deref(), Some("raise \"delivery.timeout.ms\" to 30000 or more"));
     }
 
     #[test]
@@ -1651,8 +1395,7 @@ mod tests {
             "\"heartbeat.interval.ms\" (3000 ms) must be lower than \"session.timeout.ms\" \
              (3000 ms)"
         );
-        let error =
-            ConsumerConfig::from_map(&map(&[("heartbeat.interval.ms", "50000")])).unwrap_err();
+        let error = ConsumerConfig::from_map(&map(&[("heartbeat.interval.ms", "50000")])).unwrap_err();
         assert_eq!(error.key, "heartbeat.interval.ms");
         assert_eq!(error.value.as_deref(), Some("50000"));
     }
@@ -1668,48 +1411,25 @@ mod tests {
             assert_eq!(config.auto_offset_reset, reset);
             assert_eq!(reset.to_string(), value);
         }
-        let error =
-            ConsumerConfig::from_map(&map(&[("auto.offset.reset", "earlest")])).unwrap_err();
+        let error = ConsumerConfig::from_map(&map(&[("auto.offset.reset", "earlest")])).unwrap_err();
         assert_eq!(error.key, "auto.offset.reset");
-        assert!(
-            error
-                .message
-                .contains("\"earliest\", \"latest\" or \"none\""),
-            "{error}"
-        );
-        assert_eq!(
-            error.suggestion.as_deref(),
-            Some("did you mean \"earliest\"?")
-        );
+        assert!(error.message.contains("\"earliest\", \"latest\" or \"none\""), "{error}");
+        assert_eq!(error.suggestion.as_deref(), Some("did you mean \"earliest\"?"));
     }
 
     #[test]
     fn only_the_range_assignor_is_accepted() {
-        for value in [
-            "range",
-            RANGE_CLASS,
-            " range , org.apache.kafka.clients.consumer.RangeAssignor",
-        ] {
-            let config =
-                ConsumerConfig::from_map(&map(&[("partition.assignment.strategy", value)]))
-                    .unwrap();
+        for value in ["range", RANGE_CLASS, " range , org.apache.kafka.clients.consumer.RangeAssignor"] {
+            let config = ConsumerConfig::from_map(&map(&[("partition.assignment.strategy", value)])).unwrap();
             assert_eq!(config.partition_assignment_strategy, "range");
         }
-        let error = ConsumerConfig::from_map(&map(&[(
-            "partition.assignment.strategy",
-            "cooperative-sticky",
-        )]))
-        .unwrap_err();
+        let error =
+            ConsumerConfig::from_map(&map(&[("partition.assignment.strategy", "cooperative-sticky")])).unwrap_err();
         assert!(error.message.contains("not simulated yet"), "{error}");
         assert_eq!(error.suggestion.as_deref(), Some("use \"range\""));
-        let error = ConsumerConfig::from_map(&map(&[("partition.assignment.strategy", "fancy")]))
-            .unwrap_err();
-        assert!(
-            error.message.contains("unknown assignor \"fancy\""),
-            "{error}"
-        );
-        let error = ConsumerConfig::from_map(&map(&[("partition.assignment.strategy", " , ")]))
-            .unwrap_err();
+        let error = ConsumerConfig::from_map(&map(&[("partition.assignment.strategy", "fancy")])).unwrap_err();
+        assert!(error.message.contains("unknown assignor \"fancy\""), "{error}");
+        let error = ConsumerConfig::from_map(&map(&[("partition.assignment.strategy", " , ")])).unwrap_err();
         assert!(error.message.contains("is empty"), "{error}");
     }
 
@@ -1730,11 +1450,8 @@ mod tests {
             broker.replica_fetch_wait_max_ms.to_string(),
             broker.replica_lag_time_max_ms.to_string(),
         ];
-        let all: BTreeMap<String, String> = BrokerConfig::KEYS
-            .iter()
-            .zip(values.iter())
-            .map(|(k, v)| (k.to_string(), v.clone()))
-            .collect();
+        let all: BTreeMap<String, String> =
+            BrokerConfig::KEYS.iter().zip(values.iter()).map(|(k, v)| (k.to_string(), v.clone())).collect();
         assert_eq!(BrokerConfig::from_map(&all).unwrap(), broker);
         for key in ProducerConfig::KEYS.iter().chain(ConsumerConfig::KEYS) {
             // Check only that no key is rejected as unknown; values may be wrong on purpose.

@@ -13,7 +13,10 @@ use crate::error::ErrorCode;
 use crate::event::Event;
 use crate::ids::{NodeId, TopicPartition};
 use crate::node::{Effect, Node, Outbox};
-use crate::protocol::{FetchPartition, FetchPartitionResponse, JoinedMember, Message, CONSUMER_REPLICA_ID, EARLIEST_TIMESTAMP, LATEST_TIMESTAMP};
+use crate::protocol::{
+    FetchPartition, FetchPartitionResponse, JoinedMember, Message, CONSUMER_REPLICA_ID, EARLIEST_TIMESTAMP,
+    LATEST_TIMESTAMP,
+};
 use crate::time::Instant;
 use core::time::Duration;
 use std::collections::BTreeMap;
@@ -219,7 +222,10 @@ impl Consumer {
         }
         let request = self.request(now);
         let to = self.bootstrap_broker();
-        self.outbox.send(to, Message::FindCoordinator { correlation_id: request.correlation_id, group_id: self.group_id.clone() });
+        self.outbox.send(
+            to,
+            Message::FindCoordinator { correlation_id: request.correlation_id, group_id: self.group_id.clone() },
+        );
         self.group_request = Some(request);
     }
 
@@ -302,7 +308,11 @@ impl Consumer {
     fn assign_as_leader(&self, members: &[JoinedMember]) -> BTreeMap<String, Vec<TopicPartition>> {
         let subscriptions: Vec<MemberSubscription> = members
             .iter()
-            .map(|m| MemberSubscription { member_id: m.member_id.clone(), group_instance_id: m.group_instance_id.clone(), topics: m.topics.clone() })
+            .map(|m| MemberSubscription {
+                member_id: m.member_id.clone(),
+                group_instance_id: m.group_instance_id.clone(),
+                topics: m.topics.clone(),
+            })
             .collect();
         range_assign(&subscriptions, &self.partition_counts)
     }
@@ -369,11 +379,18 @@ impl Consumer {
             return;
         }
         let request = self.request(now);
-        self.outbox.send(leader, Message::ListOffsets { correlation_id: request.correlation_id, tp: tp.clone(), timestamp });
+        self.outbox
+            .send(leader, Message::ListOffsets { correlation_id: request.correlation_id, tp: tp.clone(), timestamp });
         self.resets.insert(tp, request);
     }
 
-    fn handle_fetch_response(&mut self, now: Instant, from: NodeId, correlation_id: u64, partitions: Vec<FetchPartitionResponse>) {
+    fn handle_fetch_response(
+        &mut self,
+        now: Instant,
+        from: NodeId,
+        correlation_id: u64,
+        partitions: Vec<FetchPartitionResponse>,
+    ) {
         if self.fetches.get(&from).map(|r| r.correlation_id) != Some(correlation_id) {
             return;
         }
@@ -401,9 +418,10 @@ impl Consumer {
                     if offset < position {
                         continue;
                     }
-                    let id = record.header(crate::ID_HEADER).map(str::to_string).unwrap_or_else(|| {
-                        record.value.as_deref().unwrap_or("(tombstone)").to_string()
-                    });
+                    let id = record
+                        .header(crate::ID_HEADER)
+                        .map(str::to_string)
+                        .unwrap_or_else(|| record.value.as_deref().unwrap_or("(tombstone)").to_string());
                     records.push((offset, id));
                 }
             }
@@ -475,7 +493,8 @@ impl Node for Consumer {
                         self.member_id = member_id;
                         self.generation_id = generation_id;
                         self.phase = Phase::Syncing;
-                        let assignments = if leader == self.member_id { self.assign_as_leader(&members) } else { BTreeMap::new() };
+                        let assignments =
+                            if leader == self.member_id { self.assign_as_leader(&members) } else { BTreeMap::new() };
                         let request = self.request(now);
                         if let Some(c) = self.coordinator {
                             self.outbox.send(
@@ -522,7 +541,11 @@ impl Node for Consumer {
                             if let Some(c) = self.coordinator {
                                 self.outbox.send(
                                     c,
-                                    Message::OffsetFetch { correlation_id: request.correlation_id, group_id: self.group_id.clone(), partitions: assignment },
+                                    Message::OffsetFetch {
+                                        correlation_id: request.correlation_id,
+                                        group_id: self.group_id.clone(),
+                                        partitions: assignment,
+                                    },
                                 );
                             }
                             self.offset_fetch = Some(request);
@@ -564,7 +587,12 @@ impl Node for Consumer {
                     AutoOffsetReset::Latest => "latest",
                     AutoOffsetReset::None => "none",
                 };
-                self.outbox.event(Event::OffsetReset { consumer: self.client_id.clone(), tp: tp.clone(), offset, policy: policy.into() });
+                self.outbox.event(Event::OffsetReset {
+                    consumer: self.client_id.clone(),
+                    tp: tp.clone(),
+                    offset,
+                    policy: policy.into(),
+                });
                 self.positions.insert(tp, offset);
             }
             Message::FetchResponse { correlation_id, partitions } => {
@@ -658,7 +686,10 @@ impl Node for Consumer {
                 self.coordinator_lost(now);
             }
         }
-        if matches!(self.phase, Phase::Stable | Phase::Syncing) && self.heartbeat.is_none() && now >= self.next_heartbeat {
+        if matches!(self.phase, Phase::Stable | Phase::Syncing)
+            && self.heartbeat.is_none()
+            && now >= self.next_heartbeat
+        {
             if let Some(c) = self.coordinator {
                 let request = self.request(now);
                 self.outbox.send(
@@ -682,7 +713,9 @@ impl Node for Consumer {
             let missing: Vec<TopicPartition> = self
                 .assignment
                 .iter()
-                .filter(|tp| !self.positions.contains_key(*tp) && self.offset_fetch.is_none() && !self.resets.contains_key(*tp))
+                .filter(|tp| {
+                    !self.positions.contains_key(*tp) && self.offset_fetch.is_none() && !self.resets.contains_key(*tp)
+                })
                 .cloned()
                 .collect();
             for tp in missing {

@@ -300,13 +300,8 @@ impl Controller {
         self.append(now, MetadataRecord::UnfenceBroker { broker_id: broker });
         self.outbox.event(Event::BrokerUnfenced { broker_id: broker });
         // Offline partitions whose ISR holds this broker can be led again.
-        let offline: Vec<PartitionState> = self
-            .image
-            .partitions
-            .values()
-            .filter(|p| p.leader.is_none() && p.isr.contains(&broker))
-            .cloned()
-            .collect();
+        let offline: Vec<PartitionState> =
+            self.image.partitions.values().filter(|p| p.leader.is_none() && p.isr.contains(&broker)).cloned().collect();
         for mut state in offline {
             let old_isr = state.isr.clone();
             state.leader = self.elect(&state.replicas, &state.isr);
@@ -318,7 +313,6 @@ impl Controller {
         self.maybe_create_topics(now);
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn alter_partition(
         &mut self,
         now: Instant,
@@ -345,9 +339,8 @@ impl Controller {
         if current.partition_epoch != partition_epoch {
             return reply(&mut self.outbox, Some(ErrorCode::InvalidUpdateVersion), Some(current));
         }
-        let eligible = new_isr.iter().all(|b| {
-            current.replicas.contains(b) && (current.isr.contains(b) || self.is_unfenced(*b))
-        });
+        let eligible =
+            new_isr.iter().all(|b| current.replicas.contains(b) && (current.isr.contains(b) || self.is_unfenced(*b)));
         if !eligible || !new_isr.contains(&from) {
             return reply(&mut self.outbox, Some(ErrorCode::IneligibleReplica), Some(current));
         }
@@ -402,11 +395,33 @@ impl Node for Controller {
                 if fetch_offset < self.log.len() as i64 {
                     self.answer_fetch(from, correlation_id, fetch_offset);
                 } else {
-                    self.parked.push(ParkedFetch { from, correlation_id, fetch_offset, deadline: now + METADATA_FETCH_WAIT });
+                    self.parked.push(ParkedFetch {
+                        from,
+                        correlation_id,
+                        fetch_offset,
+                        deadline: now + METADATA_FETCH_WAIT,
+                    });
                 }
             }
-            Message::AlterPartition { correlation_id, broker_epoch, tp, leader_epoch, partition_epoch, new_isr, .. } => {
-                self.alter_partition(now, from, correlation_id, broker_epoch, tp, leader_epoch, partition_epoch, new_isr);
+            Message::AlterPartition {
+                correlation_id,
+                broker_epoch,
+                tp,
+                leader_epoch,
+                partition_epoch,
+                new_isr,
+                ..
+            } => {
+                self.alter_partition(
+                    now,
+                    from,
+                    correlation_id,
+                    broker_epoch,
+                    tp,
+                    leader_epoch,
+                    partition_epoch,
+                    new_isr,
+                );
             }
             other => panic!("controller got a message it never expects: {}", other.api_name()),
         }

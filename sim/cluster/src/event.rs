@@ -126,17 +126,16 @@ impl Event {
             Event::SendAcked { producer, tp, offset, value } => {
                 format!("{producer}: {value} acknowledged at {tp} offset {offset}")
             }
-            Event::SendFailed { producer, tp, value, error } => format!("{producer}: {value} to {tp} failed with {error}"),
+            Event::SendFailed { producer, tp, value, error } => {
+                format!("{producer}: {value} to {tp} failed with {error}")
+            }
             Event::SendRetried { producer, tp, records, reason } => {
                 format!("{producer}: retrying {records} record(s) to {tp} ({reason})")
             }
             Event::Polled { consumer, tp, records } => match (records.first(), records.last()) {
-                (Some(first), Some(last)) => format!(
-                    "{consumer} polled {} record(s) from {tp}, offsets {}..={}",
-                    records.len(),
-                    first.0,
-                    last.0
-                ),
+                (Some(first), Some(last)) => {
+                    format!("{consumer} polled {} record(s) from {tp}, offsets {}..={}", records.len(), first.0, last.0)
+                }
                 _ => format!("{consumer} polled nothing from {tp}"),
             },
             Event::AssignmentReceived { consumer, group, generation_id, partitions } => format!(

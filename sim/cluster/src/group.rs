@@ -226,7 +226,6 @@ impl GroupCoordinator {
     }
 
     /// JoinGroup.
-    #[allow(clippy::too_many_arguments)]
     pub fn join(
         &mut self,
         now: Instant,
@@ -296,7 +295,10 @@ impl GroupCoordinator {
                 let delay = self.config.initial_rebalance_delay;
                 group.initial_delay_until = Some(now + delay);
                 group.rebalance_deadline = Some(now + delay.max(member.rebalance_timeout));
-                outbox.event(Event::RebalanceStarted { group: group_id.to_string(), reason: format!("{client_id} joined an empty group") });
+                outbox.event(Event::RebalanceStarted {
+                    group: group_id.to_string(),
+                    reason: format!("{client_id} joined an empty group"),
+                });
             }
             GroupState::Stable | GroupState::CompletingRebalance => {
                 let reason = if !known {
@@ -327,7 +329,11 @@ impl GroupCoordinator {
             if let Some((node, corr)) = member.awaiting_sync.take() {
                 outbox.send(
                     node,
-                    Message::SyncGroupResponse { correlation_id: corr, error: Some(ErrorCode::RebalanceInProgress), assignment: Vec::new() },
+                    Message::SyncGroupResponse {
+                        correlation_id: corr,
+                        error: Some(ErrorCode::RebalanceInProgress),
+                        assignment: Vec::new(),
+                    },
                 );
             }
         }
@@ -349,10 +355,15 @@ impl GroupCoordinator {
             return;
         }
         // Members that did not rejoin in time are dropped (`removeMemberAndUpdateGroup`).
-        let absent: Vec<String> = group.members.iter().filter(|(_, m)| m.awaiting_join.is_none()).map(|(id, _)| id.clone()).collect();
+        let absent: Vec<String> =
+            group.members.iter().filter(|(_, m)| m.awaiting_join.is_none()).map(|(id, _)| id.clone()).collect();
         for id in absent {
             group.members.remove(&id);
-            outbox.event(Event::MemberRemoved { group: group_id.to_string(), member_id: id, reason: "did not rejoin before the rebalance timeout".into() });
+            outbox.event(Event::MemberRemoved {
+                group: group_id.to_string(),
+                member_id: id,
+                reason: "did not rejoin before the rebalance timeout".into(),
+            });
         }
         group.initial_delay_until = None;
         group.rebalance_deadline = None;
@@ -400,7 +411,6 @@ impl GroupCoordinator {
     }
 
     /// SyncGroup.
-    #[allow(clippy::too_many_arguments)]
     pub fn sync(
         &mut self,
         now: Instant,
@@ -425,7 +435,9 @@ impl GroupCoordinator {
             return reply(outbox, Some(ErrorCode::IllegalGeneration), Vec::new());
         }
         match group.state {
-            GroupState::Empty | GroupState::PreparingRebalance => reply(outbox, Some(ErrorCode::RebalanceInProgress), Vec::new()),
+            GroupState::Empty | GroupState::PreparingRebalance => {
+                reply(outbox, Some(ErrorCode::RebalanceInProgress), Vec::new())
+            }
             GroupState::Stable => {
                 let assignment = group.members[member_id].assignment.clone();
                 reply(outbox, None, assignment)
@@ -438,7 +450,14 @@ impl GroupCoordinator {
                     for (id, m) in group.members.iter_mut() {
                         m.assignment = assignments.get(id).cloned().unwrap_or_default();
                         if let Some((node, corr)) = m.awaiting_sync.take() {
-                            outbox.send(node, Message::SyncGroupResponse { correlation_id: corr, error: None, assignment: m.assignment.clone() });
+                            outbox.send(
+                                node,
+                                Message::SyncGroupResponse {
+                                    correlation_id: corr,
+                                    error: None,
+                                    assignment: m.assignment.clone(),
+                                },
+                            );
                         }
                     }
                     group.state = GroupState::Stable;
@@ -448,7 +467,16 @@ impl GroupCoordinator {
     }
 
     /// Heartbeat.
-    pub fn heartbeat(&mut self, now: Instant, outbox: &mut Outbox, from: NodeId, correlation_id: u64, group_id: &str, generation_id: i32, member_id: &str) {
+    pub fn heartbeat(
+        &mut self,
+        now: Instant,
+        outbox: &mut Outbox,
+        from: NodeId,
+        correlation_id: u64,
+        group_id: &str,
+        generation_id: i32,
+        member_id: &str,
+    ) {
         let error = match self.groups.get_mut(group_id) {
             None => Some(ErrorCode::UnknownMemberId),
             Some(group) => match group.members.get_mut(member_id) {
@@ -469,12 +497,24 @@ impl GroupCoordinator {
     }
 
     /// LeaveGroup.
-    pub fn leave(&mut self, now: Instant, outbox: &mut Outbox, from: NodeId, correlation_id: u64, group_id: &str, member_id: &str) {
+    pub fn leave(
+        &mut self,
+        now: Instant,
+        outbox: &mut Outbox,
+        from: NodeId,
+        correlation_id: u64,
+        group_id: &str,
+        member_id: &str,
+    ) {
         let removed = self.groups.get_mut(group_id).and_then(|g| g.members.remove(member_id));
         let error = if removed.is_some() { None } else { Some(ErrorCode::UnknownMemberId) };
         outbox.send(from, Message::LeaveGroupResponse { correlation_id, error });
         if let Some(member) = removed {
-            outbox.event(Event::MemberRemoved { group: group_id.into(), member_id: member_id.into(), reason: "left the group".into() });
+            outbox.event(Event::MemberRemoved {
+                group: group_id.into(),
+                member_id: member_id.into(),
+                reason: "left the group".into(),
+            });
             self.after_removal(now, outbox, group_id, format!("{} left", member.client_id));
         }
     }
@@ -529,7 +569,11 @@ impl GroupCoordinator {
                 .collect();
             for (id, client) in expired {
                 self.groups.get_mut(&name).expect("listed").members.remove(&id);
-                outbox.event(Event::MemberRemoved { group: name.clone(), member_id: id, reason: "session.timeout.ms expired".into() });
+                outbox.event(Event::MemberRemoved {
+                    group: name.clone(),
+                    member_id: id,
+                    reason: "session.timeout.ms expired".into(),
+                });
                 self.after_removal(now, outbox, &name, format!("{client}'s session expired"));
             }
             self.maybe_complete_join(now, outbox, &name);
@@ -592,7 +636,19 @@ mod tests {
     }
 
     fn join(c: &mut GroupCoordinator, now: u64, rng: &mut ChaCha8Rng, outbox: &mut Outbox, node: i32, member: &str) {
-        c.join(Instant::from_millis(now), rng, outbox, NodeId(node), 1, "billing", member, &format!("c{node}"), 10_000, 300_000, vec!["orders".into()]);
+        c.join(
+            Instant::from_millis(now),
+            rng,
+            outbox,
+            NodeId(node),
+            1,
+            "billing",
+            member,
+            &format!("c{node}"),
+            10_000,
+            300_000,
+            vec!["orders".into()],
+        );
     }
 
     #[test]
@@ -610,7 +666,9 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         let mut out = Outbox::default();
         join(&mut c, 0, &mut rng, &mut out, 5000, "");
-        let Message::JoinGroupResponse { error: Some(ErrorCode::MemberIdRequired), member_id: m1, .. } = sent(&mut out).remove(0).1 else {
+        let Message::JoinGroupResponse { error: Some(ErrorCode::MemberIdRequired), member_id: m1, .. } =
+            sent(&mut out).remove(0).1
+        else {
             panic!("expected MEMBER_ID_REQUIRED")
         };
         join(&mut c, 0, &mut rng, &mut out, 5001, "");

@@ -212,13 +212,8 @@ impl Partition {
             return false;
         }
         let Some(f) = self.followers.get(&follower) else { return false };
-        let epoch_start = self
-            .log
-            .epochs()
-            .entries()
-            .iter()
-            .find(|(e, _)| *e == self.state.leader_epoch)
-            .map_or(0, |(_, s)| *s);
+        let epoch_start =
+            self.log.epochs().entries().iter().find(|(e, _)| *e == self.state.leader_epoch).map_or(0, |(_, s)| *s);
         f.log_end_offset >= self.log.high_watermark() && f.log_end_offset >= epoch_start
     }
 }
@@ -281,7 +276,8 @@ mod tests {
         state.isr = vec![A];
         state.partition_epoch = 1;
         p.update_committed_state(state);
-        let record = Record { offset_delta: 0, timestamp_ms: 0, key: None, value: Some(Arc::from("x")), headers: vec![] };
+        let record =
+            Record { offset_delta: 0, timestamp_ms: 0, key: None, value: Some(Arc::from("x")), headers: vec![] };
         p.log.append_as_leader(0, vec![record], 0);
         assert_eq!(p.maybe_advance_high_watermark(), None);
         assert_eq!(p.log.high_watermark(), 5);
@@ -294,7 +290,8 @@ mod tests {
         p.record_follower_fetch(Instant::from_millis(1), B, 4);
         assert!(p.may_join_isr(B));
         p.pending_isr = Some(PendingIsrChange { isr: vec![A, B], sent_at: Instant::from_millis(1) });
-        let record = Record { offset_delta: 0, timestamp_ms: 0, key: None, value: Some(Arc::from("y")), headers: vec![] };
+        let record =
+            Record { offset_delta: 0, timestamp_ms: 0, key: None, value: Some(Arc::from("y")), headers: vec![] };
         p.log.append_as_leader(0, vec![record], 0);
         assert_eq!(p.maybe_advance_high_watermark(), None, "B (pending) has not fetched offset 4 yet");
         p.record_follower_fetch(Instant::from_millis(2), B, 5);

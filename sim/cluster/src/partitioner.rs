@@ -109,10 +109,7 @@ pub fn to_positive(n: i32) -> i32 {
 /// partition and the remainder would otherwise be undefined (Java would throw
 /// `ArithmeticException` for zero).
 pub fn partition_for_key(key: &[u8], num_partitions: i32) -> i32 {
-    assert!(
-        num_partitions > 0,
-        "partition_for_key: num_partitions must be at least 1, got {num_partitions}"
-    );
+    assert!(num_partitions > 0, "partition_for_key: num_partitions must be at least 1, got {num_partitions}");
     to_positive(murmur2(key)) % num_partitions
 }
 
@@ -129,10 +126,7 @@ mod tests {
         ("foobar", -790_332_482),
         ("a-little-bit-long-string", -985_981_536),
         ("a-little-bit-longer-string", -1_486_304_829),
-        (
-            "lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8",
-            -58_897_971,
-        ),
+        ("lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8", -58_897_971),
         ("abc", 479_470_107),
     ];
 
@@ -165,11 +159,7 @@ mod tests {
     #[test]
     fn murmur2_matches_every_librdkafka_vector() {
         for &(key, expected) in LIBRDKAFKA_VECTORS {
-            assert_eq!(
-                murmur2(key.as_bytes()) as u32,
-                expected,
-                "murmur2({key:?}) as a 32-bit pattern"
-            );
+            assert_eq!(murmur2(key.as_bytes()) as u32, expected, "murmur2({key:?}) as a 32-bit pattern");
         }
     }
 
@@ -204,10 +194,7 @@ mod tests {
         for i in 0..(length / 4) as usize {
             let i4 = i * 4;
             let b = |j: usize| i32::from(bytes[i4 + j]) & 0xff;
-            let mut k = b(0)
-                .wrapping_add(b(1) << 8)
-                .wrapping_add(b(2) << 16)
-                .wrapping_add(b(3) << 24);
+            let mut k = b(0).wrapping_add(b(1) << 8).wrapping_add(b(2) << 16).wrapping_add(b(3) << 24);
             k = k.wrapping_mul(m);
             k ^= unsigned_shift_right(k, 24);
             k = k.wrapping_mul(m);
@@ -246,11 +233,7 @@ mod tests {
         // Bytes above 0x7f in the word path and in every tail position.
         let high = [0xffu8, 0x80, 0xfe, 0x81, 0xc3, 0xa9, 0x90];
         for len in 0..=high.len() {
-            assert_eq!(
-                murmur2(&high[..len]),
-                murmur2_java_style(&high[..len]),
-                "length {len}"
-            );
+            assert_eq!(murmur2(&high[..len]), murmur2_java_style(&high[..len]), "length {len}");
         }
         assert_ne!(murmur2(&[0x80]), murmur2(&[0x00]));
     }

@@ -209,7 +209,12 @@ impl Producer {
             None => *self.sticky_partition.get_or_insert_with(|| self.rng.gen_range(0..count)),
         };
         let tp = TopicPartition::new(self.topic.clone(), partition);
-        self.outbox.event(Event::SendInvoked { producer: self.client_id.clone(), tp, key: key.clone(), value: id.clone() });
+        self.outbox.event(Event::SendInvoked {
+            producer: self.client_id.clone(),
+            tp,
+            key: key.clone(),
+            value: id.clone(),
+        });
         self.queues.entry(partition).or_default().push_back(PendingRecord {
             id: Arc::from(id),
             key: key.map(Arc::from),
@@ -308,13 +313,24 @@ impl Producer {
         let correlation_id = self.correlation_id();
         self.outbox.send(
             leader,
-            Message::Produce { correlation_id, acks, timeout_ms: self.config.request_timeout_ms, tp: tp.clone(), records },
+            Message::Produce {
+                correlation_id,
+                acks,
+                timeout_ms: self.config.request_timeout_ms,
+                tp: tp.clone(),
+                records,
+            },
         );
         if acks == 0 {
             // acks=0: the send counts as done once it leaves; the offset is unknown (-1).
             for r in batch {
                 self.acked += 1;
-                self.outbox.event(Event::SendAcked { producer: self.client_id.clone(), tp: tp.clone(), offset: -1, value: r.id.to_string() });
+                self.outbox.event(Event::SendAcked {
+                    producer: self.client_id.clone(),
+                    tp: tp.clone(),
+                    offset: -1,
+                    value: r.id.to_string(),
+                });
             }
         } else {
             self.in_flight.insert(partition, InFlight { correlation_id, records: batch, sent_at: now });
@@ -326,17 +342,33 @@ impl Producer {
         if !error.is_retriable() || self.config.retries == 0 {
             for r in records {
                 self.failed += 1;
-                self.outbox.event(Event::SendFailed { producer: self.client_id.clone(), tp: tp.clone(), value: r.id.to_string(), error });
+                self.outbox.event(Event::SendFailed {
+                    producer: self.client_id.clone(),
+                    tp: tp.clone(),
+                    value: r.id.to_string(),
+                    error,
+                });
             }
             return;
         }
-        self.outbox.event(Event::SendRetried { producer: self.client_id.clone(), tp, records: records.len(), reason: error.name().to_string() });
+        self.outbox.event(Event::SendRetried {
+            producer: self.client_id.clone(),
+            tp,
+            records: records.len(),
+            reason: error.name().to_string(),
+        });
         let queue = self.queues.entry(partition).or_default();
         for r in records.into_iter().rev() {
             queue.push_front(r);
         }
         self.retry_at.insert(partition, now + Duration::from_millis(self.config.retry_backoff_ms));
-        if matches!(error, ErrorCode::NotLeaderOrFollower | ErrorCode::RequestTimedOut | ErrorCode::UnknownTopicOrPartition | ErrorCode::FencedLeaderEpoch) {
+        if matches!(
+            error,
+            ErrorCode::NotLeaderOrFollower
+                | ErrorCode::RequestTimedOut
+                | ErrorCode::UnknownTopicOrPartition
+                | ErrorCode::FencedLeaderEpoch
+        ) {
             self.metadata_wanted = true;
         }
     }
@@ -350,8 +382,11 @@ impl Node for Producer {
                     return;
                 }
                 self.metadata_in_flight = None;
-                let mine: BTreeMap<i32, Option<NodeId>> =
-                    partitions.into_iter().filter(|p| p.tp.topic == self.topic).map(|p| (p.tp.partition, p.leader)).collect();
+                let mine: BTreeMap<i32, Option<NodeId>> = partitions
+                    .into_iter()
+                    .filter(|p| p.tp.topic == self.topic)
+                    .map(|p| (p.tp.partition, p.leader))
+                    .collect();
                 if mine.is_empty() || mine.values().any(Option::is_none) {
                     // The topic is not created yet or a partition has no leader: ask again soon.
                     self.metadata_wanted = true;

@@ -88,7 +88,12 @@ pub enum Message {
         new_isr: Vec<NodeId>,
     },
     /// Controller → leader: the committed partition state, or an error.
-    AlterPartitionResponse { correlation_id: u64, tp: TopicPartition, error: Option<ErrorCode>, state: Option<PartitionState> },
+    AlterPartitionResponse {
+        correlation_id: u64,
+        tp: TopicPartition,
+        error: Option<ErrorCode>,
+        state: Option<PartitionState>,
+    },
 
     // ---- client and replica APIs ----
     /// Client → any broker: who leads what, and which brokers are alive.

@@ -1,0 +1,67 @@
+//! Snapshots of what `kafkalab run` prints for the first scenario, text and JSON, with the
+//! wall-clock figures (the only parts that vary between machines) left out.
+
+use std::path::Path;
+
+fn first_report() -> sim::report::RunReport {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/01-first-cluster.ron");
+    let scenario = sim::scenario::load_file(&path).unwrap_or_else(|e| panic!("{e}"));
+    let seed = scenario.seed;
+    sim::run(scenario, seed)
+}
+
+#[test]
+fn run_text_for_the_first_scenario() {
+    let report = first_report();
+    insta::assert_snapshot!("run_01_first_cluster", sim::report::render_text(&report, false));
+}
+
+#[test]
+fn run_json_has_the_contract_fields() {
+    let report = first_report();
+    let mut json = serde_json::to_value(&report).unwrap();
+    for field in [
+        "scenario",
+        "seed",
+        "digest",
+        "sim_time_ms",
+        "wall_time_ms",
+        "events",
+        "topics",
+        "groups",
+        "anomalies",
+        "expectations",
+    ] {
+        assert!(json.get(field).is_some(), "missing {field}");
+    }
+    let partition = &json["topics"][0]["partitions"][0];
+    for field in [
+        "partition",
+        "leader",
+        "leader_epoch",
+        "replicas",
+        "isr",
+        "log_start_offset",
+        "high_watermark",
+        "log_end_offset",
+    ] {
+        assert!(partition.get(field).is_some(), "missing topics[].partitions[].{field}");
+    }
+    let group = &json["groups"][0];
+    for field in ["group", "state", "generation_id", "protocol", "members", "offsets"] {
+        assert!(group.get(field).is_some(), "missing groups[].{field}");
+    }
+    for field in ["member_id", "client_id", "group_instance_id", "assignment"] {
+        assert!(group["members"][0].get(field).is_some(), "missing groups[].members[].{field}");
+    }
+    for field in ["topic", "partition", "committed_offset", "log_end_offset", "lag"] {
+        assert!(group["offsets"][0].get(field).is_some(), "missing groups[].offsets[].{field}");
+    }
+    assert!(json["anomalies"].get("lost_acked_writes").is_some());
+    assert!(json["anomalies"].get("duplicates").is_some());
+    // Wall-clock figures vary; everything else is deterministic and snapshotted.
+    let object = json.as_object_mut().unwrap();
+    object.remove("wall_time_ms");
+    object.remove("speedup");
+    insta::assert_json_snapshot!("run_01_first_cluster_json", json);
+}

@@ -1,0 +1,72 @@
+//! The `kafkalab` binary as a user runs it: exit statuses and error messages.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn kafkalab() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_kafkalab"))
+}
+
+fn scenario(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenarios").join(name)
+}
+
+#[test]
+fn run_exits_zero_when_the_expected_loss_is_found() {
+    let out = kafkalab().arg("run").arg(scenario("02-acks-one-loses-data.ron")).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("[PASS] LostAckedWrites(at_least: 1)"), "{stdout}");
+    assert!(stdout.contains("lost acknowledged write:"), "{stdout}");
+    assert!(stdout.contains("speed: simulated 40.000s"), "{stdout}");
+}
+
+#[test]
+fn run_exits_one_when_an_expectation_fails() {
+    let dir = tempdir();
+    let source = std::fs::read_to_string(scenario("02-acks-one-loses-data.ron")).unwrap();
+    let wrong = dir.join("wrong.ron");
+    std::fs::write(&wrong, source.replace("LostAckedWrites(at_least: 1)", "NoLostAckedWrites")).unwrap();
+    let out = kafkalab().arg("run").arg(&wrong).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("[FAIL] NoLostAckedWrites"));
+}
+
+#[test]
+fn bad_input_exits_two_and_names_file_line_and_field() {
+    let dir = tempdir();
+    let source = std::fs::read_to_string(scenario("01-first-cluster.ron")).unwrap();
+    let bad = dir.join("typo.ron");
+    std::fs::write(&bad, source.replace("\"min.insync.replicas\"", "\"min.insync.replica\"")).unwrap();
+    let out = kafkalab().arg("run").arg(&bad).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("typo.ron:11:"), "names file and line: {stderr}");
+    assert!(stderr.contains("min.insync.replicas"), "suggests the fix: {stderr}");
+
+    let missing = kafkalab().arg("run").arg(dir.join("nope.ron")).output().unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    let usage = kafkalab().arg("run").output().unwrap();
+    assert_eq!(usage.status.code(), Some(2));
+}
+
+#[test]
+fn json_output_is_one_object_with_the_seed_used() {
+    let out = kafkalab().args(["run", "--json", "--seed", "9"]).arg(scenario("03-consumer-dies.ron")).output().unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is one JSON object");
+    assert_eq!(json["seed"], 9);
+    assert_eq!(json["scenario"], "a consumer dies");
+    assert!(json["digest"].as_str().is_some_and(|d| d.len() == 16));
+}
+
+fn tempdir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("kafkalab-cli-{}-{}", std::process::id(), rand_suffix()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn rand_suffix() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}

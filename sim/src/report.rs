@@ -99,7 +99,7 @@ pub fn build_view(world: &World) -> ClusterView {
                     records: status.as_ref().map_or(0, |s| s.acked),
                     state: match &status {
                         None => "down".into(),
-                        Some(s) if s.queued > 0 => format!("sending ({} queued)", s.queued),
+                        Some(s) if s.queued > 0 => "sending".into(),
                         Some(_) => "idle".into(),
                     },
                 });

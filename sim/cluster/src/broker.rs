@@ -1117,3 +1117,268 @@ impl Node for Broker {
         Some(next)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::node::node_rng;
+
+    const ME: NodeId = NodeId(1);
+    const PRODUCER: NodeId = NodeId(5000);
+
+    fn t(ms: u64) -> Instant {
+        Instant::from_millis(ms)
+    }
+
+    fn sent(broker: &mut Broker) -> Vec<(NodeId, Message)> {
+        let mut out = Vec::new();
+        while let Some(effect) = broker.poll_effect() {
+            if let Effect::Send { to, message } = effect {
+                out.push((to, message));
+            }
+        }
+        out
+    }
+
+    /// A registered broker 1 leading `orders-0` (replicas 1, 2, 3) with the given ISR.
+    fn leader(isr: &[i32], min_insync_replicas: i32) -> Broker {
+        let setup = BrokerSetup {
+            id: ME,
+            incarnation: 1,
+            config: BrokerConfig::default(),
+            rng: node_rng(1, ME, 1),
+            recovered: BTreeMap::new(),
+        };
+        let mut broker = Broker::new(t(0), setup);
+        broker.handle_message(
+            t(1),
+            NodeId::CONTROLLER,
+            Message::BrokerRegistrationResponse { correlation_id: 1, broker_epoch: 0 },
+        );
+        let state = PartitionState {
+            tp: TopicPartition::new("orders", 0),
+            replicas: vec![NodeId(1), NodeId(2), NodeId(3)],
+            isr: isr.iter().map(|b| NodeId(*b)).collect(),
+            leader: Some(ME),
+            leader_epoch: 0,
+            partition_epoch: 0,
+        };
+        let records = vec![
+            MetadataRecord::RegisterBroker { broker_id: ME, incarnation: 1, broker_epoch: 0 },
+            MetadataRecord::Topic {
+                name: "orders".into(),
+                partitions: 1,
+                replication_factor: 3,
+                min_insync_replicas,
+                internal: false,
+            },
+            MetadataRecord::Partition(state),
+        ];
+        broker.handle_message(
+            t(2),
+            NodeId::CONTROLLER,
+            Message::MetadataFetchResponse { correlation_id: 2, base_offset: 0, records },
+        );
+        sent(&mut broker);
+        broker
+    }
+
+    fn produce(broker: &mut Broker, now: u64, acks: i16, correlation_id: u64) {
+        let record =
+            Record { offset_delta: 0, timestamp_ms: 0, key: None, value: Some(Arc::from("v")), headers: vec![] };
+        broker.handle_message(
+            t(now),
+            PRODUCER,
+            Message::Produce {
+                correlation_id,
+                acks,
+                timeout_ms: 1000,
+                tp: TopicPartition::new("orders", 0),
+                records: vec![record],
+            },
+        );
+    }
+
+    fn produce_responses(broker: &mut Broker) -> Vec<(u64, Option<ErrorCode>, i64)> {
+        sent(broker)
+            .into_iter()
+            .filter_map(|(to, m)| match m {
+                Message::ProduceResponse { correlation_id, error, base_offset, .. } if to == PRODUCER => {
+                    Some((correlation_id, error, base_offset))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn follower_fetch(broker: &mut Broker, now: u64, follower: i32, fetch_offset: i64) {
+        broker.handle_message(
+            t(now),
+            NodeId(follower),
+            Message::Fetch {
+                correlation_id: 77,
+                replica_id: follower,
+                broker_epoch: 0,
+                max_wait_ms: 0,
+                partitions: vec![FetchPartition {
+                    tp: TopicPartition::new("orders", 0),
+                    current_leader_epoch: 0,
+                    fetch_offset,
+                    last_fetched_epoch: if fetch_offset > 0 { 0 } else { -1 },
+                }],
+            },
+        );
+    }
+
+    #[test]
+    fn acks_one_is_answered_after_the_local_append() {
+        let mut b = leader(&[1, 2, 3], 2);
+        produce(&mut b, 10, 1, 7);
+        assert_eq!(produce_responses(&mut b), vec![(7, None, 0)]);
+        let log = b.partition_log(&TopicPartition::new("orders", 0)).unwrap();
+        assert_eq!((log.log_end_offset(), log.high_watermark()), (1, 0), "acknowledged but not committed");
+    }
+
+    #[test]
+    fn acks_zero_gets_no_response() {
+        let mut b = leader(&[1, 2, 3], 2);
+        produce(&mut b, 10, 0, 7);
+        assert!(produce_responses(&mut b).is_empty());
+        assert_eq!(b.partition_log(&TopicPartition::new("orders", 0)).unwrap().log_end_offset(), 1);
+    }
+
+    #[test]
+    fn acks_all_waits_until_every_isr_member_has_the_record() {
+        let mut b = leader(&[1, 2, 3], 2);
+        produce(&mut b, 10, -1, 7);
+        assert!(produce_responses(&mut b).is_empty());
+        follower_fetch(&mut b, 12, 2, 1);
+        assert!(produce_responses(&mut b).is_empty(), "broker 3 has not fetched yet");
+        follower_fetch(&mut b, 13, 3, 1);
+        assert_eq!(produce_responses(&mut b), vec![(7, None, 0)]);
+        assert_eq!(b.partition_log(&TopicPartition::new("orders", 0)).unwrap().high_watermark(), 1);
+    }
+
+    #[test]
+    fn acks_all_below_min_insync_replicas_is_refused_without_appending() {
+        let mut b = leader(&[1], 2);
+        produce(&mut b, 10, -1, 7);
+        assert_eq!(produce_responses(&mut b), vec![(7, Some(ErrorCode::NotEnoughReplicas), -1)]);
+        assert_eq!(b.partition_log(&TopicPartition::new("orders", 0)).unwrap().log_end_offset(), 0);
+        // acks=1 is still accepted: min.insync.replicas only guards acks=all.
+        produce(&mut b, 11, 1, 8);
+        assert_eq!(produce_responses(&mut b), vec![(8, None, 0)]);
+    }
+
+    #[test]
+    fn acks_all_times_out_when_followers_do_not_fetch() {
+        let mut b = leader(&[1, 2, 3], 1);
+        produce(&mut b, 10, -1, 7);
+        b.handle_timeout(t(1009));
+        assert!(produce_responses(&mut b).is_empty());
+        b.handle_timeout(t(1010));
+        assert_eq!(produce_responses(&mut b), vec![(7, Some(ErrorCode::RequestTimedOut), -1)]);
+        // The record stays in the log: a timed-out acks=all write may still commit.
+        assert_eq!(b.partition_log(&TopicPartition::new("orders", 0)).unwrap().log_end_offset(), 1);
+    }
+
+    #[test]
+    fn invalid_acks_and_non_leaders_are_refused() {
+        let mut b = leader(&[1, 2, 3], 1);
+        produce(&mut b, 10, 2, 7);
+        assert_eq!(produce_responses(&mut b), vec![(7, Some(ErrorCode::InvalidRequiredAcks), -1)]);
+        let record =
+            Record { offset_delta: 0, timestamp_ms: 0, key: None, value: Some(Arc::from("v")), headers: vec![] };
+        b.handle_message(
+            t(11),
+            PRODUCER,
+            Message::Produce {
+                correlation_id: 8,
+                acks: 1,
+                timeout_ms: 1000,
+                tp: TopicPartition::new("other", 0),
+                records: vec![record],
+            },
+        );
+        assert_eq!(produce_responses(&mut b), vec![(8, Some(ErrorCode::UnknownTopicOrPartition), -1)]);
+    }
+
+    #[test]
+    fn a_follower_that_stops_fetching_is_dropped_from_the_isr_after_the_lag_time() {
+        let mut b = leader(&[1, 2, 3], 1);
+        produce(&mut b, 10, 1, 7);
+        sent(&mut b);
+        follower_fetch(&mut b, 20, 2, 1);
+        sent(&mut b);
+        // Broker 3 never fetches. The ISR check runs every replica.lag.time.max.ms / 2.
+        b.handle_timeout(t(30_000));
+        let alters: Vec<Vec<NodeId>> = sent(&mut b)
+            .into_iter()
+            .filter_map(|(to, m)| match m {
+                Message::AlterPartition { new_isr, .. } if to == NodeId::CONTROLLER => Some(new_isr),
+                _ => None,
+            })
+            .collect();
+        assert!(alters.is_empty(), "30 s is not more than replica.lag.time.max.ms: {alters:?}");
+        b.handle_timeout(t(45_000));
+        let alters: Vec<Vec<NodeId>> = sent(&mut b)
+            .into_iter()
+            .filter_map(|(to, m)| match m {
+                Message::AlterPartition { new_isr, .. } if to == NodeId::CONTROLLER => Some(new_isr),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(alters, vec![vec![NodeId(1), NodeId(2)]]);
+    }
+
+    #[test]
+    fn a_diverging_follower_is_told_where_to_truncate() {
+        let mut b = leader(&[1, 2, 3], 1);
+        produce(&mut b, 10, 1, 7);
+        // Re-elected in epoch 2: the epoch cache now reads [(0, 0), (2, 1)].
+        let state = PartitionState {
+            tp: TopicPartition::new("orders", 0),
+            replicas: vec![NodeId(1), NodeId(2), NodeId(3)],
+            isr: vec![NodeId(1), NodeId(2), NodeId(3)],
+            leader: Some(ME),
+            leader_epoch: 2,
+            partition_epoch: 2,
+        };
+        let update = vec![MetadataRecord::Partition(state)];
+        b.handle_message(
+            t(15),
+            NodeId::CONTROLLER,
+            Message::MetadataFetchResponse { correlation_id: 3, base_offset: 3, records: update },
+        );
+        sent(&mut b);
+        // Broker 2 led epoch 1, which this leader never saw, and wrote up to offset 5 in it.
+        b.handle_message(
+            t(20),
+            NodeId(2),
+            Message::Fetch {
+                correlation_id: 9,
+                replica_id: 2,
+                broker_epoch: 0,
+                max_wait_ms: 0,
+                partitions: vec![FetchPartition {
+                    tp: TopicPartition::new("orders", 0),
+                    current_leader_epoch: 2,
+                    fetch_offset: 5,
+                    last_fetched_epoch: 1,
+                }],
+            },
+        );
+        let responses: Vec<FetchPartitionResponse> = sent(&mut b)
+            .into_iter()
+            .filter_map(|(_, m)| match m {
+                Message::FetchResponse { partitions, .. } => Some(partitions),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        assert_eq!(responses.len(), 1);
+        // Epoch 0 (the largest at or below 1) ends where epoch 2 starts: offset 1.
+        assert_eq!(responses[0].diverging_epoch, Some((0, 1)));
+        assert!(responses[0].batches.is_empty());
+    }
+}

@@ -22,13 +22,40 @@ pub mod world;
 use report::RunReport;
 use scenario::Scenario;
 
+/// A simulation that stopped because a node hit an impossible state (a panic inside the
+/// simulated world). The seed reproduces it exactly.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SimulationCrash {
+    /// The scenario's name.
+    pub scenario: String,
+    /// The seed of the run.
+    pub seed: u64,
+    /// The panic message.
+    pub message: String,
+}
+
+impl SimulationCrash {
+    /// The command that reproduces the crash, given the scenario file's path.
+    pub fn reproduce_command(&self, path: &str) -> String {
+        format!("kafkalab run {path} --seed {}", self.seed)
+    }
+}
+
+impl std::fmt::Display for SimulationCrash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the simulation of {:?} crashed with seed {}: {}", self.scenario, self.seed, self.message)
+    }
+}
+
+impl std::error::Error for SimulationCrash {}
+
 /// Runs `scenario` with `seed` to its end on a fresh thread and reports what happened.
 ///
-/// A node panic (an impossible state inside the simulation) is re-raised here with the seed
-/// and a command that reproduces it.
-pub fn run(scenario: Scenario, seed: u64) -> RunReport {
+/// Errors: [`SimulationCrash`] when a node panicked, which means the simulator reached a state
+/// the protocol forbids; it carries the seed that reproduces it.
+pub fn run(scenario: Scenario, seed: u64) -> Result<RunReport, SimulationCrash> {
     let name = scenario.name.clone();
-    let result = std::thread::Builder::new()
+    std::thread::Builder::new()
         .name(format!("kafkalab-seed-{seed}"))
         .spawn(move || {
             let started = std::time::Instant::now();
@@ -38,19 +65,14 @@ pub fn run(scenario: Scenario, seed: u64) -> RunReport {
             check::report(&world, wall_time_ms)
         })
         .expect("spawning the simulation thread")
-        .join();
-    match result {
-        Ok(report) => report,
-        Err(panic) => {
+        .join()
+        .map_err(|panic| {
             let message = panic
                 .downcast_ref::<String>()
                 .map(String::as_str)
                 .or_else(|| panic.downcast_ref::<&str>().copied())
-                .unwrap_or("(no message)");
-            panic!(
-                "the simulation of {name:?} crashed with seed {seed}: {message}\n\
-                 reproduce with: kafkalab run <scenario.ron> --seed {seed}"
-            );
-        }
-    }
+                .unwrap_or("(no message)")
+                .to_string();
+            SimulationCrash { scenario: name, seed, message }
+        })
 }

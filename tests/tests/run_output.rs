@@ -7,7 +7,7 @@ fn first_report() -> sim::report::RunReport {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/01-first-cluster.ron");
     let scenario = sim::scenario::load_file(&path).unwrap_or_else(|e| panic!("{e}"));
     let seed = scenario.seed;
-    sim::run(scenario, seed)
+    sim::run(scenario, seed).unwrap_or_else(|e| panic!("{e}"))
 }
 
 #[test]

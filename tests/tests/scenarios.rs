@@ -26,7 +26,7 @@ fn every_scenario_meets_its_expectations() {
         let scenario = load(&path);
         assert!(!scenario.expect.is_empty(), "{} states no expectations", path.display());
         let seed = scenario.seed;
-        let report = sim::run(scenario, seed);
+        let report = sim::run(scenario, seed).unwrap_or_else(|e| panic!("{e}"));
         for e in report.expectations.iter().filter(|e| !e.passed) {
             failures.push(format!("{}: {} ({})", path.display(), e.name, e.detail));
         }
@@ -39,11 +39,11 @@ fn the_same_seed_gives_the_same_digest_and_other_seeds_differ() {
     for path in scenario_files() {
         let scenario = load(&path);
         let seed = scenario.seed;
-        let first = sim::run(scenario.clone(), seed);
-        let second = sim::run(scenario.clone(), seed);
+        let first = sim::run(scenario.clone(), seed).unwrap_or_else(|e| panic!("{e}"));
+        let second = sim::run(scenario.clone(), seed).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(first.digest, second.digest, "{}: two runs with seed {seed} differ", path.display());
         assert_eq!(first.events, second.events);
-        let other = sim::run(scenario, seed + 1);
+        let other = sim::run(scenario, seed + 1).unwrap_or_else(|e| panic!("{e}"));
         assert_ne!(first.digest, other.digest, "{}: seeds {seed} and {} gave the same run", path.display(), seed + 1);
     }
 }
@@ -60,7 +60,7 @@ fn acks_one_loses_writes_that_acks_all_keeps() {
     assert_ne!(source, safe);
     let scenario = sim::scenario::parse_str(&safe, "02 with acks=all").unwrap_or_else(|e| panic!("{e}"));
     let seed = scenario.seed;
-    let report = sim::run(scenario, seed);
+    let report = sim::run(scenario, seed).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(report.anomalies.lost_acked_writes, 0, "{:#?}", report.findings);
     assert!(report.passed(), "{:#?}", report.expectations);
 }

@@ -4,7 +4,8 @@
 //! * `kafkalab tui <scenario.ron> [--seed N]` opens any scenario file.
 //! * `kafkalab run <scenario.ron> [--seed N] [--json]` runs a scenario headless and reports.
 //!
-//! Exit status: 0 when every expectation holds, 1 when one fails, 2 for bad input or usage.
+//! Exit status: 0 when every expectation holds, 1 when one fails, 2 for bad input or usage,
+//! 3 when the simulation itself crashed (a bug in kafkalab; the message gives the seed).
 
 mod app;
 mod lab;
@@ -69,7 +70,14 @@ fn main() -> ExitCode {
         Some(Command::Run { scenario, seed, json }) => match sim::scenario::load_file(&scenario) {
             Ok(s) => {
                 let seed = seed.unwrap_or(s.seed);
-                let report = sim::run(s, seed);
+                let report = match sim::run(s, seed) {
+                    Ok(report) => report,
+                    Err(crash) => {
+                        eprintln!("error: {crash}");
+                        eprintln!("reproduce with: {}", crash.reproduce_command(&scenario.display().to_string()));
+                        return ExitCode::from(3);
+                    }
+                };
                 if json {
                     println!("{}", serde_json::to_string_pretty(&report).expect("reports serialise"));
                 } else {

@@ -5,6 +5,8 @@
 //! Determinism is absolute: the same scenario, seed and build give a byte-identical trace and
 //! digest. Run each simulation on a fresh thread ([`run`] and [`live::LiveSession`] do).
 
+#![warn(missing_docs)]
+
 #[cfg(not(madsim))]
 compile_error!(
     "the sim crate must be built with `--cfg madsim` so every run is deterministic; \

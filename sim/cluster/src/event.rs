@@ -11,59 +11,238 @@ use serde::{Deserialize, Serialize};
 pub enum Event {
     // ---- controller ----
     /// The controller registered a broker (new incarnation).
-    BrokerRegistered { broker_id: NodeId, broker_epoch: i64 },
+    BrokerRegistered {
+        /// The broker (`node.id`).
+        broker_id: NodeId,
+        /// The broker epoch from registration (KIP-631), which fences old incarnations.
+        broker_epoch: i64,
+    },
     /// The broker caught up with metadata and may lead partitions.
-    BrokerUnfenced { broker_id: NodeId },
+    BrokerUnfenced {
+        /// The broker (`node.id`).
+        broker_id: NodeId,
+    },
     /// The broker missed `broker.session.timeout.ms` of heartbeats.
-    BrokerFenced { broker_id: NodeId },
+    BrokerFenced {
+        /// The broker (`node.id`).
+        broker_id: NodeId,
+    },
     /// A topic was created.
-    TopicCreated { topic: String, partitions: i32, replication_factor: i32 },
+    TopicCreated {
+        /// Topic name.
+        topic: String,
+        /// Number of partitions.
+        partitions: i32,
+        /// Replicas per partition.
+        replication_factor: i32,
+    },
     /// A partition got a new leader (clean election from the ISR).
-    LeaderElected { tp: TopicPartition, leader: NodeId, leader_epoch: i32, isr: Vec<NodeId> },
+    LeaderElected {
+        /// The partition.
+        tp: TopicPartition,
+        /// The leader (broker, or the leader member's id for groups).
+        leader: NodeId,
+        /// The partition's leader epoch.
+        leader_epoch: i32,
+        /// The in-sync replicas now.
+        isr: Vec<NodeId>,
+    },
     /// No ISR member is alive: the partition is offline until one returns.
-    PartitionOffline { tp: TopicPartition, leader_epoch: i32, isr: Vec<NodeId> },
+    PartitionOffline {
+        /// The partition.
+        tp: TopicPartition,
+        /// The partition's leader epoch.
+        leader_epoch: i32,
+        /// The in-sync replicas now.
+        isr: Vec<NodeId>,
+    },
     /// Replicas left the ISR.
-    IsrShrunk { tp: TopicPartition, removed: Vec<NodeId>, isr: Vec<NodeId>, partition_epoch: i32 },
+    IsrShrunk {
+        /// The partition.
+        tp: TopicPartition,
+        /// Replicas that left.
+        removed: Vec<NodeId>,
+        /// The in-sync replicas now.
+        isr: Vec<NodeId>,
+        /// The partition epoch the change is based on (KIP-497).
+        partition_epoch: i32,
+    },
     /// Replicas joined the ISR.
-    IsrExpanded { tp: TopicPartition, added: Vec<NodeId>, isr: Vec<NodeId>, partition_epoch: i32 },
+    IsrExpanded {
+        /// The partition.
+        tp: TopicPartition,
+        /// Replicas that joined.
+        added: Vec<NodeId>,
+        /// The in-sync replicas now.
+        isr: Vec<NodeId>,
+        /// The partition epoch the change is based on (KIP-497).
+        partition_epoch: i32,
+    },
 
     // ---- broker ----
     /// The leader's high watermark moved forward.
-    HighWatermarkAdvanced { tp: TopicPartition, high_watermark: i64 },
+    HighWatermarkAdvanced {
+        /// The partition.
+        tp: TopicPartition,
+        /// The high watermark.
+        high_watermark: i64,
+    },
     /// This broker became the partition's leader.
-    BecameLeader { tp: TopicPartition, leader_epoch: i32, log_end_offset: i64 },
+    BecameLeader {
+        /// The partition.
+        tp: TopicPartition,
+        /// The partition's leader epoch.
+        leader_epoch: i32,
+        /// The log end offset.
+        log_end_offset: i64,
+    },
     /// This broker became a follower of `leader`.
-    BecameFollower { tp: TopicPartition, leader: Option<NodeId>, leader_epoch: i32 },
+    BecameFollower {
+        /// The partition.
+        tp: TopicPartition,
+        /// The leader (broker, or the leader member's id for groups).
+        leader: Option<NodeId>,
+        /// The partition's leader epoch.
+        leader_epoch: i32,
+    },
     /// A follower cut its log back after finding it diverged from the leader's.
-    LogTruncated { tp: TopicPartition, from_offset: i64, to_offset: i64 },
+    LogTruncated {
+        /// The partition.
+        tp: TopicPartition,
+        /// The log end offset before truncation.
+        from_offset: i64,
+        /// The log end offset after truncation.
+        to_offset: i64,
+    },
     /// The broker started, recovering `recovered_batches` batches from its disk.
-    BrokerStarted { incarnation: u64, recovered_batches: usize },
+    BrokerStarted {
+        /// Counts the broker process's starts.
+        incarnation: u64,
+        /// Batches read back from disk.
+        recovered_batches: usize,
+    },
     /// A produce request was rejected or failed on the leader.
-    ProduceRejected { tp: TopicPartition, error: ErrorCode },
+    ProduceRejected {
+        /// The partition.
+        tp: TopicPartition,
+        /// `None` on success, else the Kafka error.
+        error: ErrorCode,
+    },
     /// The group coordinator moved the group to a new generation.
-    GroupRebalanced { group: String, generation_id: i32, leader: String, members: Vec<String>, protocol: String },
+    GroupRebalanced {
+        /// The consumer group (`group.id`).
+        group: String,
+        /// The group generation the sender believes is current.
+        generation_id: i32,
+        /// The leader (broker, or the leader member's id for groups).
+        leader: String,
+        /// Client ids of the members.
+        members: Vec<String>,
+        /// The assignor (`range`).
+        protocol: String,
+    },
     /// A group member was removed (session expiry or leave).
-    MemberRemoved { group: String, member_id: String, reason: String },
+    MemberRemoved {
+        /// The consumer group (`group.id`).
+        group: String,
+        /// The member id the coordinator assigned (empty before the first join).
+        member_id: String,
+        /// Why, in plain words.
+        reason: String,
+    },
     /// The group started rebalancing.
-    RebalanceStarted { group: String, reason: String },
+    RebalanceStarted {
+        /// The consumer group (`group.id`).
+        group: String,
+        /// Why, in plain words.
+        reason: String,
+    },
     /// The group's offsets for a partition were committed and replicated.
-    OffsetCommitted { group: String, tp: TopicPartition, offset: i64 },
+    OffsetCommitted {
+        /// The consumer group (`group.id`).
+        group: String,
+        /// The partition.
+        tp: TopicPartition,
+        /// The offset (-1 when unknown, as with `acks=0`).
+        offset: i64,
+    },
 
     // ---- clients (the history the oracle checks) ----
     /// A producer started sending a record (`value` is unique per run).
-    SendInvoked { producer: String, tp: TopicPartition, key: Option<String>, value: String },
+    SendInvoked {
+        /// The producer's client id.
+        producer: String,
+        /// The partition.
+        tp: TopicPartition,
+        /// The record key, if any.
+        key: Option<String>,
+        /// The send's unique id (the value for rate-driven sends).
+        value: String,
+    },
     /// The leader acknowledged the record at `offset`.
-    SendAcked { producer: String, tp: TopicPartition, offset: i64, value: String },
+    SendAcked {
+        /// The producer's client id.
+        producer: String,
+        /// The partition.
+        tp: TopicPartition,
+        /// The offset (-1 when unknown, as with `acks=0`).
+        offset: i64,
+        /// The send's unique id (the value for rate-driven sends).
+        value: String,
+    },
     /// The record failed for good (delivery timeout or non-retriable error).
-    SendFailed { producer: String, tp: TopicPartition, value: String, error: ErrorCode },
+    SendFailed {
+        /// The producer's client id.
+        producer: String,
+        /// The partition.
+        tp: TopicPartition,
+        /// The send's unique id (the value for rate-driven sends).
+        value: String,
+        /// `None` on success, else the Kafka error.
+        error: ErrorCode,
+    },
     /// A producer retries a request after a retriable error or a timeout.
-    SendRetried { producer: String, tp: TopicPartition, records: usize, reason: String },
+    SendRetried {
+        /// The producer's client id.
+        producer: String,
+        /// The partition.
+        tp: TopicPartition,
+        /// Polled `(offset, send id)` pairs in offset order, or the number of records retried.
+        records: usize,
+        /// Why, in plain words.
+        reason: String,
+    },
     /// A consumer's poll returned records: `(offset, value)` pairs in order.
-    Polled { consumer: String, tp: TopicPartition, records: Vec<(i64, String)> },
+    Polled {
+        /// The consumer's client id.
+        consumer: String,
+        /// The partition.
+        tp: TopicPartition,
+        /// Polled `(offset, send id)` pairs in offset order, or the number of records retried.
+        records: Vec<(i64, String)>,
+    },
     /// A consumer received its assignment for a generation.
-    AssignmentReceived { consumer: String, group: String, generation_id: i32, partitions: Vec<TopicPartition> },
+    AssignmentReceived {
+        /// The consumer's client id.
+        consumer: String,
+        /// The consumer group (`group.id`).
+        group: String,
+        /// The group generation the sender believes is current.
+        generation_id: i32,
+        /// The assigned partitions.
+        partitions: Vec<TopicPartition>,
+    },
     /// A consumer found no committed offset and reset by `auto.offset.reset`.
-    OffsetReset { consumer: String, tp: TopicPartition, offset: i64, policy: String },
+    OffsetReset {
+        /// The consumer's client id.
+        consumer: String,
+        /// The partition.
+        tp: TopicPartition,
+        /// The offset (-1 when unknown, as with `acks=0`).
+        offset: i64,
+        /// The `auto.offset.reset` value applied.
+        policy: String,
+    },
 }
 
 impl Event {

@@ -8,6 +8,8 @@
 //! is what lets the `sim` crate run it deterministically, and what lets unit tests drive it
 //! with exact inputs.
 
+#![warn(missing_docs)]
+
 pub mod assignor;
 pub mod broker;
 pub mod config;

@@ -27,14 +27,38 @@ pub struct PartitionState {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MetadataRecord {
     /// `RegisterBrokerRecord`; the record's offset is the broker epoch.
-    RegisterBroker { broker_id: NodeId, incarnation: u64, broker_epoch: i64 },
+    RegisterBroker {
+        /// The broker (`node.id`).
+        broker_id: NodeId,
+        /// Counts the broker process's starts.
+        incarnation: u64,
+        /// The registration record's offset, used as the broker epoch.
+        broker_epoch: i64,
+    },
     /// `FenceBrokerRecord`: the broker missed its session; it leads nothing and is in no ISR
     /// it could be removed from.
-    FenceBroker { broker_id: NodeId },
+    FenceBroker {
+        /// The broker (`node.id`).
+        broker_id: NodeId,
+    },
     /// `UnfenceBrokerRecord`: the broker caught up with the metadata log and may lead.
-    UnfenceBroker { broker_id: NodeId },
+    UnfenceBroker {
+        /// The broker (`node.id`).
+        broker_id: NodeId,
+    },
     /// `TopicRecord` plus the topic's `min.insync.replicas` (a `ConfigRecord` in Kafka).
-    Topic { name: String, partitions: i32, replication_factor: i32, min_insync_replicas: i32, internal: bool },
+    Topic {
+        /// The topic name.
+        name: String,
+        /// Number of partitions.
+        partitions: i32,
+        /// Replicas per partition.
+        replication_factor: i32,
+        /// Effective `min.insync.replicas`.
+        min_insync_replicas: i32,
+        /// Whether the topic is internal (`__consumer_offsets`).
+        internal: bool,
+    },
     /// `PartitionRecord` or `PartitionChangeRecord`, carried as the full new state.
     Partition(PartitionState),
 }

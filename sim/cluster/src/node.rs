@@ -17,18 +17,36 @@ use std::sync::Arc;
 #[derive(Clone, Debug, PartialEq)]
 pub enum DiskOp {
     /// Append a batch to a partition's log file.
-    Append { tp: TopicPartition, batch: Arc<RecordBatch> },
+    Append {
+        /// The partition.
+        tp: TopicPartition,
+        /// The batch.
+        batch: Arc<RecordBatch>,
+    },
     /// Cut a partition's log file back so it ends at `offset`.
-    Truncate { tp: TopicPartition, offset: i64 },
+    Truncate {
+        /// The partition.
+        tp: TopicPartition,
+        /// The new log end offset.
+        offset: i64,
+    },
     /// Append a record to the controller's metadata log.
-    AppendMetadata { record: MetadataRecord },
+    AppendMetadata {
+        /// The metadata record.
+        record: MetadataRecord,
+    },
 }
 
 /// Something the host must do for the node.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Effect {
     /// Deliver `message` to node `to` through the simulated network.
-    Send { to: NodeId, message: Message },
+    Send {
+        /// The destination node.
+        to: NodeId,
+        /// The message.
+        message: Message,
+    },
     /// Apply a write to this node's disk.
     Disk(DiskOp),
 }

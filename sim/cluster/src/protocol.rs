@@ -65,56 +65,133 @@ pub struct JoinedMember {
 pub enum Message {
     // ---- controller APIs (KIP-631) ----
     /// Broker → controller at startup.
-    BrokerRegistration { correlation_id: u64, broker_id: NodeId, incarnation: u64 },
+    BrokerRegistration {
+        /// Echoed by the response, to match it with its request.
+        correlation_id: u64,
+        /// The broker (`node.id`).
+        broker_id: NodeId,
+        /// Counts the broker process's starts.
+        incarnation: u64,
+    },
     /// Controller → broker: the broker epoch is the registration record's offset.
-    BrokerRegistrationResponse { correlation_id: u64, broker_epoch: i64 },
+    BrokerRegistrationResponse {
+        /// Echoed by the response, to match it with its request.
+        correlation_id: u64,
+        /// The broker epoch from registration (KIP-631), which fences old incarnations.
+        broker_epoch: i64,
+    },
     /// Broker → controller every `broker.heartbeat.interval.ms`.
-    BrokerHeartbeat { correlation_id: u64, broker_id: NodeId, broker_epoch: i64, metadata_offset: i64 },
+    BrokerHeartbeat {
+        /// Echoed by the response, to match it with its request.
+        correlation_id: u64,
+        /// The broker (`node.id`).
+        broker_id: NodeId,
+        /// The broker epoch from registration (KIP-631), which fences old incarnations.
+        broker_epoch: i64,
+        /// The next metadata log offset the broker has not applied yet.
+        metadata_offset: i64,
+    },
     /// Controller → broker.
-    BrokerHeartbeatResponse { correlation_id: u64, error: Option<ErrorCode>, is_fenced: bool },
+    BrokerHeartbeatResponse {
+        /// Echoed by the response, to match it with its request.
+        correlation_id: u64,
+        /// `None` on success, else the Kafka error.
+        error: Option<ErrorCode>,
+        /// Whether the controller keeps the broker fenced.
+        is_fenced: bool,
+    },
     /// Broker → controller: long-poll for metadata records from `fetch_offset` (KRaft brokers
     /// follow the metadata log as observers).
-    MetadataFetch { correlation_id: u64, broker_id: NodeId, fetch_offset: i64 },
+    MetadataFetch {
+        /// Echoed by the response, to match it with its request.
+        correlation_id: u64,
+        /// The broker (`node.id`).
+        broker_id: NodeId,
+        /// The first offset wanted.
+        fetch_offset: i64,
+    },
     /// Controller → broker: records at `[base_offset, base_offset + records.len())`.
-    MetadataFetchResponse { correlation_id: u64, base_offset: i64, records: Vec<MetadataRecord> },
+    MetadataFetchResponse {
+        /// Echoed by the response, to match it with its request.
+        correlation_id: u64,
+        /// Offset of the first record or metadata record.
+        base_offset: i64,
+        /// Records, or metadata records.
+        records: Vec<MetadataRecord>,
+    },
     /// Partition leader → controller: change the ISR (KIP-497).
     AlterPartition {
+        /// Echoed by the response, to match it with its request.
         correlation_id: u64,
+        /// The broker (`node.id`).
         broker_id: NodeId,
+        /// The broker epoch from registration (KIP-631), which fences old incarnations.
         broker_epoch: i64,
+        /// The partition.
         tp: TopicPartition,
+        /// The partition's leader epoch.
         leader_epoch: i32,
+        /// The partition epoch the change is based on (KIP-497).
         partition_epoch: i32,
+        /// The proposed in-sync replicas, leader included.
         new_isr: Vec<NodeId>,
     },
     /// Controller → leader: the committed partition state, or an error.
     AlterPartitionResponse {
+        /// Echoed by the response, to match it with its request.
         correlation_id: u64,
+        /// The partition.
         tp: TopicPartition,
+        /// `None` on success, else the Kafka error.
         error: Option<ErrorCode>,
+        /// The committed partition state.
         state: Option<PartitionState>,
     },
 
     // ---- client and replica APIs ----
     /// Client → any broker: who leads what, and which brokers are alive.
-    Metadata { correlation_id: u64, topics: Vec<String> },
+    Metadata {
+        /// Echoed by the response, to match it with its request.
+        correlation_id: u64,
+        /// Topic names.
+        topics: Vec<String>,
+    },
     /// Broker → client.
-    MetadataResponse { correlation_id: u64, brokers: Vec<NodeId>, partitions: Vec<PartitionState> },
+    MetadataResponse {
+        /// Echoed by the response, to match it with its request.
+        correlation_id: u64,
+        /// Brokers that are registered and unfenced.
+        brokers: Vec<NodeId>,
+        /// Per-partition requests or results, or partition states.
+        partitions: Vec<PartitionState>,
+    },
     /// Producer → leader.
     Produce {
+        /// Echoed by the response, to match it with its request.
         correlation_id: u64,
         /// -1 (all), 0 or 1.
         acks: i16,
         /// How long the leader may wait for `acks=all` (`request.timeout.ms`).
         timeout_ms: u64,
+        /// The partition.
         tp: TopicPartition,
         /// Records with offset deltas 0..n; the leader assigns offsets.
         records: Vec<Record>,
     },
     /// Leader → producer (never sent for `acks=0`).
-    ProduceResponse { correlation_id: u64, tp: TopicPartition, error: Option<ErrorCode>, base_offset: i64 },
+    ProduceResponse {
+        /// Echoed by the response, to match it with its request.
+        correlation_id: u64,
+        /// The partition.
+        tp: TopicPartition,
+        /// `None` on success, else the Kafka error.
+        error: Option<ErrorCode>,
+        /// Offset of the first record or metadata record.
+        base_offset: i64,
+    },
     /// Follower or consumer → leader.
     Fetch {
+        /// Echoed by the response, to match it with its request.
         correlation_id: u64,
         /// The follower's broker id, or [`CONSUMER_REPLICA_ID`].
         replica_id: i32,
@@ -122,73 +199,186 @@ pub enum Message {
         broker_epoch: i64,
         /// Long-poll bound (`replica.fetch.wait.max.ms` / `fetch.max.wait.ms`).
         max_wait_ms: u64,
+        /// Per-partition requests or results, or partition states.
         partitions: Vec<FetchPartition>,
     },
     /// Leader → fetcher.
-    FetchResponse { correlation_id: u64, partitions: Vec<FetchPartitionResponse> },
+    FetchResponse {
+        /// Echoed by the response, to match it with its request.
+        correlation_id: u64,
+        /// Per-partition requests or results, or partition states.
+        partitions: Vec<FetchPartitionResponse>,
+    },
     /// Consumer → leader: earliest or latest offset.
-    ListOffsets { correlation_id: u64, tp: TopicPartition, timestamp: i64 },
+    ListOffsets {
+        /// Echoed by the response, to match it with its request.
+        correlation_id: u64,
+        /// The partition.
+        tp: TopicPartition,
+        /// `EARLIEST_TIMESTAMP` (-2) or `LATEST_TIMESTAMP` (-1).
+        timestamp: i64,
+    },
     /// Leader → consumer.
-    ListOffsetsResponse { correlation_id: u64, tp: TopicPartition, error: Option<ErrorCode>, offset: i64 },
+    ListOffsetsResponse {
+        /// Echoed by the response, to match it with its request.
+        correlation_id: u64,
+        /// The partition.
+        tp: TopicPartition,
+        /// `None` on success, else the Kafka error.
+        error: Option<ErrorCode>,
+        /// The offset found, -1 on error.
+        offset: i64,
+    },
 
     // ---- group APIs (classic protocol) ----
     /// Client → any broker: which broker coordinates this group.
-    FindCoordinator { correlation_id: u64, group_id: String },
+    FindCoordinator {
+        /// Echoed by the response, to match it with its request.
+        correlation_id: u64,
+        /// The consumer group (`group.id`).
+        group_id: String,
+    },
     /// Broker → client.
-    FindCoordinatorResponse { correlation_id: u64, error: Option<ErrorCode>, coordinator: Option<NodeId> },
+    FindCoordinatorResponse {
+        /// Echoed by the response, to match it with its request.
+        correlation_id: u64,
+        /// `None` on success, else the Kafka error.
+        error: Option<ErrorCode>,
+        /// The coordinator broker, `None` when unknown.
+        coordinator: Option<NodeId>,
+    },
     /// Member → coordinator.
     JoinGroup {
+        /// Echoed by the response, to match it with its request.
         correlation_id: u64,
+        /// The consumer group (`group.id`).
         group_id: String,
+        /// The member id the coordinator assigned (empty before the first join).
         member_id: String,
+        /// The client's `client.id`.
         client_id: String,
+        /// `session.timeout.ms`: silence after which the coordinator expires the member.
         session_timeout_ms: u64,
+        /// How long the coordinator waits for members to rejoin (`max.poll.interval.ms`).
         rebalance_timeout_ms: u64,
+        /// The assignor (`range`).
         protocol: String,
+        /// Topic names.
         topics: Vec<String>,
     },
     /// Coordinator → member; `members` is filled for the leader only.
     JoinGroupResponse {
+        /// Echoed by the response, to match it with its request.
         correlation_id: u64,
+        /// `None` on success, else the Kafka error.
         error: Option<ErrorCode>,
+        /// The group generation the sender believes is current.
         generation_id: i32,
+        /// The assignor (`range`).
         protocol: String,
+        /// Member id of the group leader.
         leader: String,
+        /// The member id the coordinator assigned (empty before the first join).
         member_id: String,
+        /// Members with their subscriptions; filled for the group leader only.
         members: Vec<JoinedMember>,
     },
     /// Member → coordinator; the leader sends the assignment.
     SyncGroup {
+        /// Echoed by the response, to match it with its request.
         correlation_id: u64,
+        /// The consumer group (`group.id`).
         group_id: String,
+        /// The group generation the sender believes is current.
         generation_id: i32,
+        /// The member id the coordinator assigned (empty before the first join).
         member_id: String,
+        /// The leader's assignment for every member; empty from other members.
         assignments: BTreeMap<String, Vec<TopicPartition>>,
     },
     /// Coordinator → member.
-    SyncGroupResponse { correlation_id: u64, error: Option<ErrorCode>, assignment: Vec<TopicPartition> },
+    SyncGroupResponse {
+        /// Echoed by the response, to match it with its request.
+        correlation_id: u64,
+        /// `None` on success, else the Kafka error.
+        error: Option<ErrorCode>,
+        /// The partitions assigned to this member.
+        assignment: Vec<TopicPartition>,
+    },
     /// Member → coordinator every `heartbeat.interval.ms`.
-    Heartbeat { correlation_id: u64, group_id: String, generation_id: i32, member_id: String },
+    Heartbeat {
+        /// Echoed by the response, to match it with its request.
+        correlation_id: u64,
+        /// The consumer group (`group.id`).
+        group_id: String,
+        /// The group generation the sender believes is current.
+        generation_id: i32,
+        /// The member id the coordinator assigned (empty before the first join).
+        member_id: String,
+    },
     /// Coordinator → member.
-    HeartbeatResponse { correlation_id: u64, error: Option<ErrorCode> },
+    HeartbeatResponse {
+        /// Echoed by the response, to match it with its request.
+        correlation_id: u64,
+        /// `None` on success, else the Kafka error.
+        error: Option<ErrorCode>,
+    },
     /// Member → coordinator on a clean shutdown.
-    LeaveGroup { correlation_id: u64, group_id: String, member_id: String },
+    LeaveGroup {
+        /// Echoed by the response, to match it with its request.
+        correlation_id: u64,
+        /// The consumer group (`group.id`).
+        group_id: String,
+        /// The member id the coordinator assigned (empty before the first join).
+        member_id: String,
+    },
     /// Coordinator → member.
-    LeaveGroupResponse { correlation_id: u64, error: Option<ErrorCode> },
+    LeaveGroupResponse {
+        /// Echoed by the response, to match it with its request.
+        correlation_id: u64,
+        /// `None` on success, else the Kafka error.
+        error: Option<ErrorCode>,
+    },
     /// Member → coordinator.
     OffsetCommit {
+        /// Echoed by the response, to match it with its request.
         correlation_id: u64,
+        /// The consumer group (`group.id`).
         group_id: String,
+        /// The group generation the sender believes is current.
         generation_id: i32,
+        /// The member id the coordinator assigned (empty before the first join).
         member_id: String,
+        /// Offsets per partition.
         offsets: Vec<(TopicPartition, i64)>,
     },
     /// Coordinator → member, after the commit is replicated.
-    OffsetCommitResponse { correlation_id: u64, error: Option<ErrorCode>, offsets: Vec<(TopicPartition, i64)> },
+    OffsetCommitResponse {
+        /// Echoed by the response, to match it with its request.
+        correlation_id: u64,
+        /// `None` on success, else the Kafka error.
+        error: Option<ErrorCode>,
+        /// Offsets per partition.
+        offsets: Vec<(TopicPartition, i64)>,
+    },
     /// Member → coordinator.
-    OffsetFetch { correlation_id: u64, group_id: String, partitions: Vec<TopicPartition> },
+    OffsetFetch {
+        /// Echoed by the response, to match it with its request.
+        correlation_id: u64,
+        /// The consumer group (`group.id`).
+        group_id: String,
+        /// Per-partition requests or results, or partition states.
+        partitions: Vec<TopicPartition>,
+    },
     /// Coordinator → member; -1 where nothing is committed.
-    OffsetFetchResponse { correlation_id: u64, error: Option<ErrorCode>, offsets: Vec<(TopicPartition, i64)> },
+    OffsetFetchResponse {
+        /// Echoed by the response, to match it with its request.
+        correlation_id: u64,
+        /// `None` on success, else the Kafka error.
+        error: Option<ErrorCode>,
+        /// Offsets per partition.
+        offsets: Vec<(TopicPartition, i64)>,
+    },
 }
 
 impl Message {

@@ -1,7 +1,7 @@
 //! The requests and responses nodes exchange, named after Kafka's APIs.
 //!
 //! Each request carries a `correlation_id` that its response echoes, as on Kafka's wire. The
-//! simulator passes these values between madsim nodes without serialising them; batches are
+//! simulator passes these values between simulated nodes without serialising them; batches are
 //! shared (`Arc`) so a fetch response does not copy the log.
 
 use crate::error::ErrorCode;

@@ -56,6 +56,11 @@ impl std::error::Error for SimulationCrash {}
 /// Errors: [`SimulationCrash`] when a node panicked, which means the simulator reached a state
 /// the protocol forbids; it carries the seed that reproduces it.
 pub fn run(scenario: Scenario, seed: u64) -> Result<RunReport, SimulationCrash> {
+    run_traced(scenario, seed).map(|(report, _)| report)
+}
+
+/// Like [`run`], and also returns every trace record of the run.
+pub fn run_traced(scenario: Scenario, seed: u64) -> Result<(RunReport, Vec<trace::TraceRecord>), SimulationCrash> {
     let name = scenario.name.clone();
     std::thread::Builder::new()
         .name(format!("kafkalab-seed-{seed}"))
@@ -64,7 +69,7 @@ pub fn run(scenario: Scenario, seed: u64) -> Result<RunReport, SimulationCrash> 
             let mut world = world::World::new(scenario, seed);
             world.run_to_end();
             let wall_time_ms = started.elapsed().as_millis() as u64;
-            check::report(&world, wall_time_ms)
+            (check::report(&world, wall_time_ms), world.records_since(0))
         })
         .expect("spawning the simulation thread")
         .join()

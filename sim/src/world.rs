@@ -521,7 +521,13 @@ impl World {
                     self.crashed.retain(|c| c != id);
                     self.crashed.push(*id);
                 }
-                format!("crash {} ({target:?})", self.describe_nodes(&nodes))
+                match target {
+                    Target::Leader(topic, partition) => {
+                        format!("crash {} (the leader of {topic}-{partition})", self.describe_nodes(&nodes))
+                    }
+                    Target::LastCrashed => format!("crash {} (the last node crashed)", self.describe_nodes(&nodes)),
+                    _ => format!("crash {}", self.describe_nodes(&nodes)),
+                }
             }
             Fault::Restart(target) => {
                 let nodes = self.resolve(target);
@@ -535,7 +541,8 @@ impl World {
             }
             Fault::Partition(a, b) => {
                 let a: Vec<NodeId> = a.iter().flat_map(|t| self.resolve(t)).collect();
-                let b: Vec<NodeId> = b.iter().flat_map(|t| self.resolve(t)).collect();
+                // A node named on both sides stays on the first: it cannot be cut from itself.
+                let b: Vec<NodeId> = b.iter().flat_map(|t| self.resolve(t)).filter(|n| !a.contains(n)).collect();
                 self.runtime.block_on(async {
                     let net = madsim::net::NetSim::current();
                     for x in &a {

@@ -48,6 +48,10 @@ enum Command {
         /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,
+        /// Print the event feed first: faults, narration and what the cluster did, in plain
+        /// words (routine traffic such as each acknowledged record is left out).
+        #[arg(long, conflicts_with = "json")]
+        events: bool,
     },
 }
 
@@ -67,11 +71,20 @@ fn main() -> ExitCode {
             }
             Err(e) => bad_input(&e),
         },
-        Some(Command::Run { scenario, seed, json }) => match sim::scenario::load_file(&scenario) {
+        Some(Command::Run { scenario, seed, json, events }) => match sim::scenario::load_file(&scenario) {
             Ok(s) => {
                 let seed = seed.unwrap_or(s.seed);
-                let report = match sim::run(s, seed) {
-                    Ok(report) => report,
+                let report = match sim::run_traced(s, seed) {
+                    Ok((report, records)) => {
+                        if events {
+                            println!("$ events");
+                            for record in records.iter().filter(|r| !r.is_routine()) {
+                                println!("{}", record.describe());
+                            }
+                            println!();
+                        }
+                        report
+                    }
                     Err(crash) => {
                         eprintln!("error: {crash}");
                         eprintln!("reproduce with: {}", crash.reproduce_command(&scenario.display().to_string()));

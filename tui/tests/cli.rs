@@ -51,6 +51,17 @@ fn bad_input_exits_two_and_names_file_line_and_field() {
 }
 
 #[test]
+fn events_tell_the_story_of_the_run() {
+    let out = kafkalab().args(["run", "--events"]).arg(scenario("02-acks-one-loses-data.ron")).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0));
+    let crash = stdout.find("FAULT: crash broker").expect("the crash is in the feed");
+    let election = stdout.find("elected leader (leader epoch 1").expect("a follower is elected in epoch 1");
+    let truncation = stdout.find("log truncated").expect("the restarted broker truncates its log");
+    assert!(crash < election && election < truncation, "{stdout}");
+}
+
+#[test]
 fn json_output_is_one_object_with_the_seed_used() {
     let out = kafkalab().args(["run", "--json", "--seed", "9"]).arg(scenario("03-consumer-dies.ron")).output().unwrap();
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is one JSON object");

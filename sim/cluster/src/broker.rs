@@ -245,7 +245,12 @@ impl Broker {
 
     // ---- metadata ----
 
+    /// Folds a batch of metadata records into the image, then acts on the final state of each
+    /// partition that changed. Like Kafka's metadata loader, which publishes an image per batch,
+    /// a broker replaying the log after a restart never acts on a leadership it has already
+    /// lost further down the same batch.
     fn apply_metadata(&mut self, now: Instant, base_offset: i64, records: Vec<MetadataRecord>) {
+        let mut changed: BTreeMap<TopicPartition, PartitionState> = BTreeMap::new();
         for (i, record) in records.into_iter().enumerate() {
             let offset = base_offset + i as i64;
             if offset < self.metadata_offset {
@@ -255,9 +260,12 @@ impl Broker {
             self.metadata_offset = offset + 1;
             if let MetadataRecord::Partition(state) = record {
                 if state.replicas.contains(&self.id) {
-                    self.apply_partition_state(now, state);
+                    changed.insert(state.tp.clone(), state);
                 }
             }
+        }
+        for state in changed.into_values() {
+            self.apply_partition_state(now, state);
         }
     }
 

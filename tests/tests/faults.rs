@@ -1,0 +1,38 @@
+//! Every fault kind at once, with a safe configuration: nothing acknowledged is lost, every
+//! partition ends with a leader, and the consumer group settles with the restarted member.
+
+const SCENARIO: &str = r#"
+Scenario(
+    name: "every fault kind",
+    seed: 11,
+    duration: "100s",
+    cluster: (brokers: 3),
+    topics: [(name: "orders", partitions: 3, replication_factor: 3, configs: {"min.insync.replicas": "2"})],
+    clients: [
+        Producer(id: "checkout", topic: "orders", rate_per_sec: 100.0, configs: {"enable.idempotence": "false"}),
+        Consumer(id: "billing-1", group: "billing", topics: ["orders"], configs: {"auto.offset.reset": "earliest"}),
+    ],
+    faults: [
+        // Brokers keep serving while the controller is away; metadata fetches retry.
+        At("5s", Crash(Controller)), At("8s", Restart(Controller)),
+        // Leaders on broker 1 move once its session expires; it rejoins after recovery.
+        At("12s", Crash(Broker(1))), At("30s", Restart(Broker(1))),
+        // A restarted consumer joins as a new member; the group waits for the old member's
+        // session (45 s by default) to expire before it settles.
+        At("35s", Crash(Client("billing-1"))), At("37s", Restart(Client("billing-1"))),
+        At("40s", Isolate(Broker(2))), At("45s", Heal),
+    ],
+    expect: [NoLostAckedWrites, AllPartitionsOnline, GroupMembers(group: "billing", members: 1), ConsumedAll(group: "billing")],
+)
+"#;
+
+#[test]
+fn a_safe_configuration_survives_every_fault_kind() {
+    let scenario = sim::scenario::parse_str(SCENARIO, "faults.rs").unwrap_or_else(|e| panic!("{e}"));
+    let seed = scenario.seed;
+    let report = sim::run(scenario, seed).unwrap_or_else(|e| panic!("{e}"));
+    for e in &report.expectations {
+        assert!(e.passed, "{} — {}", e.name, e.detail);
+    }
+    assert_eq!(report.anomalies.unjudged_partitions, 0);
+}

@@ -226,6 +226,9 @@ pub fn build_view(world: &World) -> ClusterView {
                     lag: committed.map(|c| (p.high_watermark - c).max(0)),
                     consumer_id: owner.map(|m| m.member_id.clone()),
                     client_id: owner.map(|m| m.client_id.clone()),
+                    host: owner
+                        .and_then(|m| world.slots().values().find(|s| s.name == m.client_id))
+                        .map(|s| format!("/{}", crate::world::ip_of(s.id))),
                 });
             }
         }
@@ -330,7 +333,7 @@ pub fn describe_groups(groups: &[GroupDescription]) -> String {
         for o in &g.offsets {
             let _ = writeln!(
                 out,
-                "{:<16} {:<16} {:>9} {:>14} {:>14} {:>6}  {:<36} {}",
+                "{:<16} {:<16} {:>9} {:>14} {:>14} {:>6}  {:<36} {:<14} {}",
                 g.group,
                 o.topic,
                 o.partition,
@@ -338,6 +341,7 @@ pub fn describe_groups(groups: &[GroupDescription]) -> String {
                 o.log_end_offset,
                 o.lag.map_or("-".to_string(), |l| l.to_string()),
                 o.consumer_id.as_deref().unwrap_or("-"),
+                o.host.as_deref().unwrap_or("-"),
                 o.client_id.as_deref().unwrap_or("-")
             );
         }

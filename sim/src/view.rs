@@ -95,6 +95,8 @@ pub struct OffsetDescription {
     pub consumer_id: Option<String>,
     /// Client id owning the partition, if any.
     pub client_id: Option<String>,
+    /// Address of the owning consumer (`HOST` in Kafka's table, `/10.0.19.136`), if any.
+    pub host: Option<String>,
 }
 
 /// A consumer group.

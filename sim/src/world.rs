@@ -149,7 +149,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn ip_of(id: NodeId) -> IpAddr {
+/// The simulated network address of node `id`: `10.0.x.y` from its id.
+pub fn ip_of(id: NodeId) -> IpAddr {
     let n = id.0 as u32;
     IpAddr::V4(Ipv4Addr::new(10, (n >> 16) as u8, (n >> 8) as u8, n as u8))
 }

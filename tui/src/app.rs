@@ -897,6 +897,7 @@ mod tests {
             lag: committed.map(|c| log_end - c),
             consumer_id: Some(owner.0.to_string()),
             client_id: Some(owner.1.to_string()),
+            host: Some("/10.0.19.136".to_string()),
         }
     }
 

@@ -34,6 +34,9 @@ pub const QUANTUM: Duration = Duration::from_millis(10);
 const PORT: u16 = 9092;
 /// The madsim message tag for cluster messages.
 const TAG: u64 = 0x6b61_666b;
+/// How long a connection attempt to a node whose process is down takes to be refused, and so
+/// how often a client can retry one (Kafka's `reconnect.backoff.ms`, 50).
+const RECONNECT_BACKOFF: Duration = Duration::from_millis(50);
 
 /// A node's disk. The walking skeleton makes every write durable at once; page-cache
 /// semantics (unflushed data lost on power failure) arrive with the storage work.
@@ -105,6 +108,14 @@ impl Hosted {
     }
 }
 
+/// An input for a node's host loop, besides timeouts.
+enum Input {
+    /// A message from another node.
+    Message(NodeId, Message),
+    /// The connection to this node closed because its process died.
+    Disconnected(NodeId),
+}
+
 /// What kind of node a slot holds.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum NodeKind {
@@ -133,6 +144,10 @@ pub struct Slot {
     /// Starts counted (1 for the first start).
     pub incarnation: Mutex<u64>,
     madsim_id: Mutex<Option<madsim::task::NodeId>>,
+    /// The running host loop's inbox, for inputs the supervisor injects.
+    inbox: Mutex<Option<futures::channel::mpsc::UnboundedSender<Input>>>,
+    /// Whether the process was crashed and not restarted: connections to it are refused.
+    down: Mutex<bool>,
 }
 
 struct Shared {
@@ -273,13 +288,14 @@ impl Shared {
 
     /// Runs one input through a node and executes what it asks for. Returns the messages to
     /// send (sent by the caller, outside the lock).
-    fn step_node(&self, slot: &Slot, input: Option<(NodeId, Message)>) -> Vec<(NodeId, Message)> {
+    fn step_node(&self, slot: &Slot, input: Option<Input>) -> Vec<(NodeId, Message)> {
         let now = self.now();
         let mut hosted = lock(&slot.hosted);
         let Some(hosted) = hosted.as_mut() else { return Vec::new() };
         let node = hosted.node();
         match input {
-            Some((from, message)) => node.handle_message(now, from, message),
+            Some(Input::Message(from, message)) => node.handle_message(now, from, message),
+            Some(Input::Disconnected(peer)) => node.handle_disconnect(now, peer),
             None => node.handle_timeout(now),
         }
         let mut outgoing = Vec::new();
@@ -306,14 +322,17 @@ async fn host(shared: Arc<Shared>, slot: Arc<Slot>) {
     let hosted = shared.boot(&slot);
     *lock(&slot.hosted) = Some(hosted);
     // A separate receiving task feeds an inbox, so a timer firing never drops a message.
-    let (tx, mut inbox) = futures::channel::mpsc::unbounded::<(NodeId, Message)>();
+    let (tx, mut inbox) = futures::channel::mpsc::unbounded::<Input>();
+    *lock(&slot.inbox) = Some(tx.clone());
     let receiver = endpoint.clone();
     let addresses = shared.addresses.clone();
+    let inbox_tx = tx.clone();
     madsim::task::spawn(async move {
+        let tx = inbox_tx;
         while let Ok((payload, from)) = receiver.recv_from_raw(TAG).await {
             let Ok(message) = payload.downcast::<Message>() else { continue };
             let Some(sender) = addresses.get(&from.ip()) else { continue };
-            if tx.unbounded_send((*sender, *message)).is_err() {
+            if tx.unbounded_send(Input::Message(*sender, *message)).is_err() {
                 break;
             }
         }
@@ -322,6 +341,16 @@ async fn host(shared: Arc<Shared>, slot: Arc<Slot>) {
     loop {
         let outgoing = shared.step_node(&slot, input.take());
         for (to, message) in outgoing {
+            if shared.slots.get(&to).is_some_and(|s| *lock(&s.down)) {
+                // Nothing listens on a dead process's port: the connection is refused, which
+                // the sender learns after a reconnect backoff.
+                let refused = tx.clone();
+                madsim::task::spawn(async move {
+                    madsim::time::sleep(RECONNECT_BACKOFF).await;
+                    let _ = refused.unbounded_send(Input::Disconnected(to));
+                });
+                continue;
+            }
             let dst = SocketAddr::new(ip_of(to), PORT);
             // Sends to a crashed or cut-off node vanish, as datagrams to a dead host do.
             let _ = endpoint.send_to_raw(dst, TAG, Box::new(message)).await;
@@ -386,6 +415,8 @@ impl World {
                     disk: Mutex::new(Disk::default()),
                     incarnation: Mutex::new(0),
                     madsim_id: Mutex::new(None),
+                    inbox: Mutex::new(None),
+                    down: Mutex::new(false),
                 }),
             );
         };
@@ -519,8 +550,18 @@ impl World {
                 for id in &nodes {
                     handle.kill(self.madsim_id(*id));
                     *lock(&self.shared.slots[id].hosted) = None;
+                    *lock(&self.shared.slots[id].inbox) = None;
+                    *lock(&self.shared.slots[id].down) = true;
                     self.crashed.retain(|c| c != id);
                     self.crashed.push(*id);
+                    // The dead process's sockets are reset by its operating system, so every
+                    // live peer sees its connections to it close now (`Crash` is a process
+                    // crash; a partition or a power loss would give no such signal).
+                    for slot in self.shared.slots.values().filter(|s| s.id != *id) {
+                        if let Some(inbox) = lock(&slot.inbox).as_ref() {
+                            let _ = inbox.unbounded_send(Input::Disconnected(*id));
+                        }
+                    }
                 }
                 match target {
                     Target::Leader(topic, partition) => {
@@ -534,6 +575,7 @@ impl World {
                 let nodes = self.resolve(target);
                 for id in &nodes {
                     if lock(&self.shared.slots[id].hosted).is_none() {
+                        *lock(&self.shared.slots[id].down) = false;
                         handle.restart(self.madsim_id(*id));
                         self.crashed.retain(|c| c != id);
                     }

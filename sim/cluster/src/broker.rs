@@ -1047,6 +1047,21 @@ impl Node for Broker {
         self.maybe_send_fetches(now);
     }
 
+    fn handle_disconnect(&mut self, now: Instant, peer: NodeId) {
+        // A fetch to a dead leader fails now; the fetcher backs off (`replica.fetch.backoff.ms`)
+        // and tries again until metadata names another leader.
+        if let Some(fetcher) = self.fetchers.get_mut(&peer) {
+            if fetcher.in_flight.take().is_some() {
+                fetcher.backoff_until = now + Duration::from_millis(self.config.replica_fetch_backoff_ms);
+            }
+        }
+        // Requests from the dead peer need no answer. Its offset commits still complete: they
+        // are in the log already.
+        self.parked_fetches.retain(|p| p.from != peer);
+        self.delayed_produces.retain(|d| d.from != peer);
+        self.maybe_send_fetches(now);
+    }
+
     fn handle_timeout(&mut self, now: Instant) {
         if let Some((_, sent)) = self.registration_in_flight {
             if now.saturating_since(sent) >= CONTROLLER_REQUEST_TIMEOUT {

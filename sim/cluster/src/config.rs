@@ -395,6 +395,9 @@ pub struct ProducerConfig {
     pub retries: u32,
     /// `retry.backoff.ms` (default 100): pause before resending a failed batch, in milliseconds.
     pub retry_backoff_ms: u64,
+    /// `retry.backoff.max.ms` (default 1000): the backoff doubles from `retry.backoff.ms` on
+    /// each retry of a batch up to this bound, in milliseconds (KIP-580, Kafka 3.7).
+    pub retry_backoff_max_ms: u64,
     /// `request.timeout.ms` (default 30000): how long to wait for a broker's answer, in
     /// milliseconds.
     pub request_timeout_ms: u64,
@@ -416,6 +419,7 @@ impl Default for ProducerConfig {
             batch_size: 16_384,
             retries: i32::MAX as u32,
             retry_backoff_ms: 100,
+            retry_backoff_max_ms: 1_000,
             request_timeout_ms: 30_000,
             delivery_timeout_ms: 120_000,
             max_in_flight_requests_per_connection: 5,
@@ -434,6 +438,7 @@ impl ProducerConfig {
         "max.in.flight.requests.per.connection",
         "request.timeout.ms",
         "retries",
+        "retry.backoff.max.ms",
         "retry.backoff.ms",
     ];
 
@@ -456,6 +461,10 @@ impl ProducerConfig {
         let batch_size = bytes(map, "batch.size", d.batch_size as u64, 0, KAFKA_INT_MAX)? as usize;
         let retries = count(map, "retries", u64::from(d.retries), 0, KAFKA_INT_MAX)? as u32;
         let retry_backoff_ms = millis(map, "retry.backoff.ms", d.retry_backoff_ms, 0, KAFKA_LONG_MAX)?;
+        // Kafka lowers the default maximum to `retry.backoff.ms` when only the latter is set
+        // above it, so the backoff never shrinks as it grows.
+        let retry_backoff_max_ms =
+            millis(map, "retry.backoff.max.ms", d.retry_backoff_max_ms.max(retry_backoff_ms), 0, KAFKA_LONG_MAX)?;
         let request_timeout_ms = millis(map, "request.timeout.ms", d.request_timeout_ms, 0, KAFKA_INT_MAX)?;
         let mut delivery_timeout_ms = millis(map, "delivery.timeout.ms", d.delivery_timeout_ms, 0, KAFKA_INT_MAX)?;
         let max_in_flight = count(
@@ -543,6 +552,7 @@ impl ProducerConfig {
             batch_size,
             retries,
             retry_backoff_ms,
+            retry_backoff_max_ms,
             request_timeout_ms,
             delivery_timeout_ms,
             max_in_flight_requests_per_connection: max_in_flight,
@@ -1110,6 +1120,7 @@ mod tests {
                 batch_size: 1024,
                 retries: 3,
                 retry_backoff_ms: 20,
+                retry_backoff_max_ms: 1_000,
                 request_timeout_ms: 1_000,
                 delivery_timeout_ms: 5_000,
                 max_in_flight_requests_per_connection: 10,

@@ -643,6 +643,31 @@ impl Node for Consumer {
         self.handle_timeout(now);
     }
 
+    fn handle_disconnect(&mut self, now: Instant, peer: NodeId) {
+        if now < self.start {
+            return;
+        }
+        if self.fetches.remove(&peer).is_some() {
+            self.metadata_wanted = true;
+        }
+        if self.bootstrap_broker() == peer {
+            if self.metadata.take().is_some() {
+                self.bootstrap_index += 1;
+            }
+            if self.phase == Phase::FindingCoordinator && self.group_request.take().is_some() {
+                self.bootstrap_index += 1;
+            }
+        }
+        if self.coordinator == Some(peer) {
+            // Group state is not kept across coordinators yet, so the member looks the new
+            // one up and joins again; its committed offsets survive in `__consumer_offsets`.
+            self.group_request = None;
+            self.offset_fetch = None;
+            self.coordinator_lost(now);
+        }
+        self.handle_timeout(now);
+    }
+
     fn handle_timeout(&mut self, now: Instant) {
         if now < self.start {
             return;

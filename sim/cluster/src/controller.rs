@@ -427,6 +427,12 @@ impl Node for Controller {
         }
     }
 
+    fn handle_disconnect(&mut self, _now: Instant, peer: NodeId) {
+        // Nobody would read the answers. Sessions are untouched: a broker is fenced by its
+        // missing heartbeats, not by a closed connection (KIP-631).
+        self.parked.retain(|p| p.from != peer);
+    }
+
     fn handle_timeout(&mut self, now: Instant) {
         self.answer_parked(now, true);
         if now >= self.next_session_check {

@@ -32,6 +32,9 @@ pub enum ErrorCode {
     UnknownMemberId,
     /// 27: the group is rebalancing; the member must rejoin.
     RebalanceInProgress,
+    /// 13: the connection closed before a response arrived (a client-side error in Kafka,
+    /// `NetworkException`).
+    NetworkException,
     /// 3: the topic or partition does not exist.
     UnknownTopicOrPartition,
     /// 74: the request's leader epoch is older than the partition's.
@@ -54,6 +57,7 @@ impl ErrorCode {
         match self {
             ErrorCode::OffsetOutOfRange => 1,
             ErrorCode::UnknownTopicOrPartition => 3,
+            ErrorCode::NetworkException => 13,
             ErrorCode::NotLeaderOrFollower => 6,
             ErrorCode::RequestTimedOut => 7,
             ErrorCode::CoordinatorNotAvailable => 15,
@@ -78,6 +82,7 @@ impl ErrorCode {
         match self {
             ErrorCode::OffsetOutOfRange => "OFFSET_OUT_OF_RANGE",
             ErrorCode::UnknownTopicOrPartition => "UNKNOWN_TOPIC_OR_PARTITION",
+            ErrorCode::NetworkException => "NETWORK_EXCEPTION",
             ErrorCode::NotLeaderOrFollower => "NOT_LEADER_OR_FOLLOWER",
             ErrorCode::RequestTimedOut => "REQUEST_TIMED_OUT",
             ErrorCode::CoordinatorNotAvailable => "COORDINATOR_NOT_AVAILABLE",
@@ -106,6 +111,7 @@ impl ErrorCode {
                 | ErrorCode::NotEnoughReplicas
                 | ErrorCode::NotEnoughReplicasAfterAppend
                 | ErrorCode::UnknownTopicOrPartition
+                | ErrorCode::NetworkException
                 | ErrorCode::FencedLeaderEpoch
                 | ErrorCode::UnknownLeaderEpoch
                 | ErrorCode::CoordinatorNotAvailable

@@ -58,6 +58,11 @@ pub trait Node {
     /// The deadline from [`Node::poll_deadline`] passed (or the host woke for another reason;
     /// nodes check which of their timers are due).
     fn handle_timeout(&mut self, now: Instant);
+    /// The connection to `peer` closed because its process died and the operating system
+    /// reset the socket. Requests in flight to it fail at once, as Kafka's `NetworkClient`
+    /// fails them with a disconnect. A network partition or a power loss gives no such signal:
+    /// then only timeouts tell.
+    fn handle_disconnect(&mut self, now: Instant, peer: NodeId);
     /// The next effect to execute, in order.
     fn poll_effect(&mut self) -> Option<Effect>;
     /// The next observation to record, in order.

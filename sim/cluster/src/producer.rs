@@ -82,6 +82,7 @@ struct PendingRecord {
 #[derive(Clone, Debug)]
 struct InFlight {
     correlation_id: u64,
+    to: NodeId,
     records: Vec<PendingRecord>,
     sent_at: Instant,
 }
@@ -115,12 +116,14 @@ pub struct Producer {
     next_sequence: u64,
     next_rate_send: Instant,
     partitions: BTreeMap<i32, Option<NodeId>>,
-    metadata_in_flight: Option<(u64, Instant)>,
+    metadata_in_flight: Option<(u64, Instant, NodeId)>,
     metadata_wanted: bool,
     metadata_retry_at: Instant,
     queues: BTreeMap<i32, VecDeque<PendingRecord>>,
     in_flight: BTreeMap<i32, InFlight>,
     retry_at: BTreeMap<i32, Instant>,
+    /// Consecutive failed attempts per partition, for the exponential backoff.
+    attempts: BTreeMap<i32, u32>,
     sticky_partition: Option<i32>,
     acked: u64,
     failed: u64,
@@ -150,6 +153,7 @@ impl Producer {
             queues: BTreeMap::new(),
             in_flight: BTreeMap::new(),
             retry_at: BTreeMap::new(),
+            attempts: BTreeMap::new(),
             sticky_partition: None,
             acked: 0,
             failed: 0,
@@ -229,7 +233,7 @@ impl Producer {
         }
         let to = self.bootstrap[self.bootstrap_index % self.bootstrap.len()];
         let correlation_id = self.correlation_id();
-        self.metadata_in_flight = Some((correlation_id, now));
+        self.metadata_in_flight = Some((correlation_id, now, to));
         self.outbox.send(to, Message::Metadata { correlation_id, topics: vec![self.topic.clone()] });
     }
 
@@ -333,7 +337,7 @@ impl Producer {
                 });
             }
         } else {
-            self.in_flight.insert(partition, InFlight { correlation_id, records: batch, sent_at: now });
+            self.in_flight.insert(partition, InFlight { correlation_id, to: leader, records: batch, sent_at: now });
         }
     }
 
@@ -361,11 +365,21 @@ impl Producer {
         for r in records.into_iter().rev() {
             queue.push_front(r);
         }
-        self.retry_at.insert(partition, now + Duration::from_millis(self.config.retry_backoff_ms));
+        // KIP-580: the backoff doubles with each consecutive failure, up to
+        // `retry.backoff.max.ms`.
+        let attempts = self.attempts.entry(partition).or_insert(0);
+        *attempts += 1;
+        let backoff = self
+            .config
+            .retry_backoff_ms
+            .saturating_mul(1u64 << (*attempts - 1).min(20))
+            .min(self.config.retry_backoff_max_ms);
+        self.retry_at.insert(partition, now + Duration::from_millis(backoff));
         if matches!(
             error,
             ErrorCode::NotLeaderOrFollower
                 | ErrorCode::RequestTimedOut
+                | ErrorCode::NetworkException
                 | ErrorCode::UnknownTopicOrPartition
                 | ErrorCode::FencedLeaderEpoch
         ) {
@@ -378,7 +392,7 @@ impl Node for Producer {
     fn handle_message(&mut self, now: Instant, _from: NodeId, message: Message) {
         match message {
             Message::MetadataResponse { correlation_id, partitions, .. } => {
-                if self.metadata_in_flight.map(|(c, _)| c) != Some(correlation_id) {
+                if self.metadata_in_flight.map(|(c, _, _)| c) != Some(correlation_id) {
                     return;
                 }
                 self.metadata_in_flight = None;
@@ -406,6 +420,7 @@ impl Node for Producer {
                 let flight = self.in_flight.remove(&partition).expect("checked");
                 match error {
                     None => {
+                        self.attempts.remove(&partition);
                         for (i, r) in flight.records.into_iter().enumerate() {
                             self.acked += 1;
                             self.outbox.event(Event::SendAcked {
@@ -424,8 +439,21 @@ impl Node for Producer {
         self.handle_timeout(now);
     }
 
+    fn handle_disconnect(&mut self, now: Instant, peer: NodeId) {
+        if self.metadata_in_flight.is_some_and(|(_, _, to)| to == peer) {
+            self.metadata_in_flight = None;
+            self.bootstrap_index += 1;
+        }
+        let failed: Vec<i32> = self.in_flight.iter().filter(|(_, f)| f.to == peer).map(|(p, _)| *p).collect();
+        for p in failed {
+            let flight = self.in_flight.remove(&p).expect("listed");
+            self.retry_or_fail(now, p, flight.records, ErrorCode::NetworkException);
+        }
+        self.handle_timeout(now);
+    }
+
     fn handle_timeout(&mut self, now: Instant) {
-        if let Some((_, sent)) = self.metadata_in_flight {
+        if let Some((_, sent, _)) = self.metadata_in_flight {
             if now.saturating_since(sent) >= METADATA_TIMEOUT {
                 self.metadata_in_flight = None;
                 self.bootstrap_index += 1;
@@ -461,7 +489,7 @@ impl Node for Producer {
             }
         }
         match self.metadata_in_flight {
-            Some((_, sent)) => consider(sent + METADATA_TIMEOUT),
+            Some((_, sent, _)) => consider(sent + METADATA_TIMEOUT),
             None if self.metadata_wanted => consider(self.metadata_retry_at),
             None => {}
         }
@@ -481,5 +509,113 @@ impl Node for Producer {
             }
         }
         next
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metadata::PartitionState;
+    use crate::node::node_rng;
+
+    const ME: NodeId = NodeId(5000);
+    const LEADER: NodeId = NodeId(1);
+
+    fn producer() -> Producer {
+        let setup = ProducerSetup {
+            id: ME,
+            client_id: "checkout".into(),
+            topic: "orders".into(),
+            config: ProducerConfig { acks: Acks::One, enable_idempotence: false, ..ProducerConfig::default() },
+            rng: node_rng(1, ME, 1),
+            rate_per_sec: 10.0,
+            keys: KeyChoice::Uniform(4),
+            script: Vec::new(),
+            start: Instant::ZERO,
+            bootstrap: vec![LEADER],
+            first_sequence: 0,
+        };
+        let mut p = Producer::new(Instant::ZERO, setup);
+        p.handle_timeout(Instant::ZERO);
+        let state = PartitionState {
+            tp: TopicPartition::new("orders", 0),
+            replicas: vec![LEADER],
+            isr: vec![LEADER],
+            leader: Some(LEADER),
+            leader_epoch: 0,
+            partition_epoch: 0,
+        };
+        p.handle_message(
+            Instant::from_millis(1),
+            LEADER,
+            Message::MetadataResponse { correlation_id: 1, brokers: vec![LEADER], partitions: vec![state] },
+        );
+        p
+    }
+
+    fn drain(p: &mut Producer) -> (Vec<Message>, Vec<Event>) {
+        let mut messages = Vec::new();
+        while let Some(Effect::Send { message, .. }) = p.poll_effect() {
+            messages.push(message);
+        }
+        let mut events = Vec::new();
+        while let Some(e) = p.poll_event() {
+            events.push(e);
+        }
+        (messages, events)
+    }
+
+    #[test]
+    fn a_dead_leader_fails_the_request_at_once_and_backoff_doubles() {
+        let mut p = producer();
+        let (sent, _) = drain(&mut p);
+        assert!(sent.iter().any(|m| matches!(m, Message::Produce { .. })), "{sent:?}");
+        // The leader's process dies: the connection resets and the batch is retried.
+        p.handle_disconnect(Instant::from_millis(2), LEADER);
+        let (sent, events) = drain(&mut p);
+        assert!(events.iter().any(|e| matches!(e, Event::SendRetried { reason, .. } if reason == "NETWORK_EXCEPTION")));
+        assert!(sent.iter().any(|m| matches!(m, Message::Metadata { .. })), "metadata is refreshed: {sent:?}");
+        assert!(!sent.iter().any(|m| matches!(m, Message::Produce { .. })), "not before retry.backoff.ms");
+        // First retry after 100 ms, second after 200 ms more (KIP-580).
+        p.handle_timeout(Instant::from_millis(102));
+        let (sent, _) = drain(&mut p);
+        assert!(sent.iter().any(|m| matches!(m, Message::Produce { .. })));
+        p.handle_disconnect(Instant::from_millis(103), LEADER);
+        drain(&mut p);
+        p.handle_timeout(Instant::from_millis(250));
+        let (sent, _) = drain(&mut p);
+        assert!(!sent.iter().any(|m| matches!(m, Message::Produce { .. })), "the backoff doubled to 200 ms");
+        p.handle_timeout(Instant::from_millis(303));
+        let (sent, _) = drain(&mut p);
+        assert!(sent.iter().any(|m| matches!(m, Message::Produce { .. })));
+    }
+
+    #[test]
+    fn keyed_records_go_to_the_murmur2_partition_and_are_acknowledged_with_offsets() {
+        let mut p = producer();
+        let (sent, events) = drain(&mut p);
+        let Some(Message::Produce { correlation_id, records, tp, .. }) =
+            sent.into_iter().find(|m| matches!(m, Message::Produce { .. }))
+        else {
+            panic!("a produce request")
+        };
+        assert_eq!(tp.partition, 0, "one partition: everything lands in it");
+        assert!(events.iter().any(|e| matches!(e, Event::SendInvoked { .. })));
+        let n = records.len() as i64;
+        p.handle_message(
+            Instant::from_millis(5),
+            LEADER,
+            Message::ProduceResponse { correlation_id, tp: tp.clone(), error: None, base_offset: 40 },
+        );
+        let (_, events) = drain(&mut p);
+        let offsets: Vec<i64> = events
+            .iter()
+            .filter_map(|e| match e {
+                Event::SendAcked { offset, .. } => Some(*offset),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(offsets, (40..40 + n).collect::<Vec<_>>());
+        assert_eq!(p.status().acked, n as u64);
     }
 }

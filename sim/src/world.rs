@@ -78,11 +78,6 @@ impl Disk {
             })
             .collect()
     }
-
-    /// Bytes on disk for all partitions.
-    pub fn size_bytes(&self) -> usize {
-        self.logs.values().flat_map(|f| f.iter().map(|(_, _, b)| b.len())).sum()
-    }
 }
 
 /// The state machine a node hosts.
@@ -691,10 +686,5 @@ impl World {
             }
         }
         out
-    }
-
-    /// Whether node `id` is running.
-    pub fn is_up(&self, id: NodeId) -> bool {
-        self.shared.slots.get(&id).is_some_and(|s| lock(&s.hosted).is_some())
     }
 }

@@ -49,7 +49,6 @@ impl GroupState {
 #[derive(Clone, Debug)]
 struct Member {
     client_id: String,
-    client_node: NodeId,
     session_timeout: Duration,
     rebalance_timeout: Duration,
     topics: Vec<String>,
@@ -274,7 +273,6 @@ impl GroupCoordinator {
         let join_order = group.members.values().map(|m| m.join_order + 1).max().unwrap_or(0);
         let member = group.members.entry(member_id.to_string()).or_insert_with(|| Member {
             client_id: client_id.to_string(),
-            client_node: from,
             session_timeout,
             rebalance_timeout: Duration::from_millis(rebalance_timeout_ms),
             topics: topics.clone(),
@@ -286,7 +284,6 @@ impl GroupCoordinator {
         });
         let subscription_changed = member.topics != topics;
         member.topics = topics;
-        member.client_node = from;
         member.last_heartbeat = now;
         member.awaiting_join = Some((from, correlation_id));
         match group.state {
@@ -578,11 +575,6 @@ impl GroupCoordinator {
             }
             self.maybe_complete_join(now, outbox, &name);
         }
-    }
-
-    /// The client node of each member, for tests and views.
-    pub fn member_nodes(&self, group_id: &str) -> Vec<NodeId> {
-        self.groups.get(group_id).map(|g| g.members.values().map(|m| m.client_node).collect()).unwrap_or_default()
     }
 }
 

@@ -1326,6 +1326,17 @@ mod tests {
         assert_eq!(produce_responses(&mut b), vec![(8, Some(ErrorCode::UnknownTopicOrPartition), -1)]);
     }
 
+    /// The ISRs the broker proposed to the controller since the last drain.
+    fn isr_proposals(broker: &mut Broker) -> Vec<Vec<NodeId>> {
+        sent(broker)
+            .into_iter()
+            .filter_map(|(to, m)| match m {
+                Message::AlterPartition { new_isr, .. } if to == NodeId::CONTROLLER => Some(new_isr),
+                _ => None,
+            })
+            .collect()
+    }
+
     #[test]
     fn a_follower_that_stops_fetching_is_dropped_from_the_isr_after_the_lag_time() {
         let mut b = leader(&[1, 2, 3], 1);
@@ -1335,22 +1346,10 @@ mod tests {
         sent(&mut b);
         // Broker 3 never fetches. The ISR check runs every replica.lag.time.max.ms / 2.
         b.handle_timeout(t(30_000));
-        let alters: Vec<Vec<NodeId>> = sent(&mut b)
-            .into_iter()
-            .filter_map(|(to, m)| match m {
-                Message::AlterPartition { new_isr, .. } if to == NodeId::CONTROLLER => Some(new_isr),
-                _ => None,
-            })
-            .collect();
+        let alters = isr_proposals(&mut b);
         assert!(alters.is_empty(), "30 s is not more than replica.lag.time.max.ms: {alters:?}");
         b.handle_timeout(t(45_000));
-        let alters: Vec<Vec<NodeId>> = sent(&mut b)
-            .into_iter()
-            .filter_map(|(to, m)| match m {
-                Message::AlterPartition { new_isr, .. } if to == NodeId::CONTROLLER => Some(new_isr),
-                _ => None,
-            })
-            .collect();
+        let alters = isr_proposals(&mut b);
         assert_eq!(alters, vec![vec![NodeId(1), NodeId(2)]]);
     }
 

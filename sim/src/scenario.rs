@@ -1217,6 +1217,17 @@ impl Scanner<'_> {
 
     /// Scans `( ... )`: named fields `name: value` or positional values.
     fn group(&mut self, path: &mut SrcPath) {
+        self.sequence(path, b')', true);
+    }
+
+    /// Scans `[ ... ]`.
+    fn list(&mut self, path: &mut SrcPath) {
+        self.sequence(path, b']', false);
+    }
+
+    /// Scans a bracketed sequence up to `close`, recording each element by index, or by name
+    /// when `named_fields` allows `name: value` entries.
+    fn sequence(&mut self, path: &mut SrcPath, close: u8, named_fields: bool) {
         self.pos += 1;
         let mut index = 0;
         loop {
@@ -1224,13 +1235,13 @@ impl Scanner<'_> {
             let start = self.pos;
             match self.peek() {
                 None => return,
-                Some(b')') => {
+                Some(c) if c == close => {
                     self.pos += 1;
                     return;
                 }
                 _ => {}
             }
-            if self.at_named_field() {
+            if named_fields && self.at_named_field() {
                 let name = self.ident();
                 self.skip_ws();
                 self.pos += 1; // The colon.
@@ -1239,29 +1250,6 @@ impl Scanner<'_> {
                 path.0.push(Seg::Index(index));
                 index += 1;
             }
-            self.value(path);
-            path.0.pop();
-            self.separator(start);
-        }
-    }
-
-    /// Scans `[ ... ]`.
-    fn list(&mut self, path: &mut SrcPath) {
-        self.pos += 1;
-        let mut index = 0;
-        loop {
-            self.skip_ws();
-            let start = self.pos;
-            match self.peek() {
-                None => return,
-                Some(b']') => {
-                    self.pos += 1;
-                    return;
-                }
-                _ => {}
-            }
-            path.0.push(Seg::Index(index));
-            index += 1;
             self.value(path);
             path.0.pop();
             self.separator(start);

@@ -309,7 +309,7 @@ impl Broker {
                     self.outbox.event(Event::BecameFollower { tp: tp.clone(), leader, leader_epoch: epoch });
                 }
                 if was_leader {
-                    self.resign(now, &tp);
+                    self.resign(&tp);
                 }
             } else {
                 partition.update_committed_state(state);
@@ -317,36 +317,10 @@ impl Broker {
         }
     }
 
-    /// Completes everything waiting on this broker's leadership of `tp` with
-    /// `NOT_LEADER_OR_FOLLOWER`, and hands off its groups if it was an offsets partition.
-    fn resign(&mut self, _now: Instant, tp: &TopicPartition) {
-        let (gone, kept): (Vec<_>, Vec<_>) =
-            std::mem::take(&mut self.delayed_produces).into_iter().partition(|d| &d.tp == tp);
-        self.delayed_produces = kept;
-        for d in gone {
-            self.outbox.send(
-                d.from,
-                Message::ProduceResponse {
-                    correlation_id: d.correlation_id,
-                    tp: d.tp,
-                    error: Some(ErrorCode::NotLeaderOrFollower),
-                    base_offset: -1,
-                },
-            );
-        }
-        let (gone, kept): (Vec<_>, Vec<_>) =
-            std::mem::take(&mut self.pending_commits).into_iter().partition(|c| &c.tp == tp);
-        self.pending_commits = kept;
-        for c in gone {
-            self.outbox.send(
-                c.from,
-                Message::OffsetCommitResponse {
-                    correlation_id: c.correlation_id,
-                    error: Some(ErrorCode::NotCoordinator),
-                    offsets: Vec::new(),
-                },
-            );
-        }
+    /// Hands off the groups of `tp` when it is an offsets partition this broker stopped
+    /// leading. Produces, commits and fetches waiting on the leadership are answered by
+    /// [`Broker::complete_delayed`], which runs after every input.
+    fn resign(&mut self, tp: &TopicPartition) {
         if tp.topic == OFFSETS_TOPIC {
             let led: Vec<TopicPartition> = self
                 .partitions
@@ -439,8 +413,18 @@ impl Broker {
 
         let mut kept = Vec::new();
         for c in std::mem::take(&mut self.pending_commits) {
-            let hw = self.partitions.get(&c.tp).map_or(-1, |p| p.log.high_watermark());
-            if hw >= c.required_offset {
+            let Some(p) = self.partitions.get(&c.tp).filter(|p| p.is_leader()) else {
+                self.outbox.send(
+                    c.from,
+                    Message::OffsetCommitResponse {
+                        correlation_id: c.correlation_id,
+                        error: Some(ErrorCode::NotCoordinator),
+                        offsets: Vec::new(),
+                    },
+                );
+                continue;
+            };
+            if p.log.high_watermark() >= c.required_offset {
                 self.coordinator.complete_commit(&mut self.outbox, &c.commit);
                 self.outbox.send(
                     c.from,

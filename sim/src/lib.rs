@@ -14,6 +14,7 @@ compile_error!(
 );
 
 pub mod check;
+pub mod disk;
 pub mod live;
 pub mod report;
 pub mod scenario;

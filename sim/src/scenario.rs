@@ -436,8 +436,13 @@ impl<T> Timed<T> {
 /// A fault injected into the run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Fault {
-    /// The node stops at once and loses everything not yet flushed.
+    /// The node's machine goes down hard: the process stops at once and its page cache is
+    /// lost, so everything not yet flushed goes (the last write may be torn). Its peers'
+    /// connections are reset.
     Crash(Target),
+    /// These nodes lose power together: like `Crash`, but nobody's connections are reset, so
+    /// peers find out only by timeouts. `PowerLoss([Broker(1), Broker(2), Broker(3)])`.
+    PowerLoss(Vec<Target>),
     /// A crashed node starts again.
     Restart(Target),
     /// The network splits: nodes of the first list cannot reach nodes of the second, and the
@@ -461,7 +466,7 @@ pub enum Target {
     Client(String),
     /// Whichever broker leads this partition (topic, partition index) when the fault fires.
     Leader(String, i32),
-    /// The node the most recent `Crash` hit.
+    /// The nodes the most recent `Crash` or `PowerLoss` hit.
     LastCrashed,
 }
 
@@ -1664,6 +1669,19 @@ impl Validator<'_> {
                 Fault::Crash(target) | Fault::Restart(target) | Fault::Isolate(target) => {
                     self.check_target(target, &fault_path.i(0), &path, i)?;
                 }
+                Fault::PowerLoss(targets) => {
+                    if targets.is_empty() {
+                        return Err(self.error(
+                            &fault_path.i(0),
+                            &path,
+                            "a power loss needs at least one target",
+                            Some("list the nodes, e.g. [Broker(1), Broker(2)]".to_string()),
+                        ));
+                    }
+                    for (k, target) in targets.iter().enumerate() {
+                        self.check_target(target, &fault_path.i(0).i(k), &path, i)?;
+                    }
+                }
                 Fault::Partition(left, right) => {
                     for (side, targets) in [left, right].into_iter().enumerate() {
                         if targets.is_empty() {
@@ -1724,14 +1742,14 @@ impl Validator<'_> {
             Target::LastCrashed => {
                 let at_time = s.faults[index].at();
                 let crashed_before = s.faults.iter().enumerate().any(|(j, other)| {
-                    matches!(other.value(), Fault::Crash(_))
+                    matches!(other.value(), Fault::Crash(_) | Fault::PowerLoss(_))
                         && (other.at() < at_time || (other.at() == at_time && j < index))
                 });
                 if !crashed_before {
                     return Err(self.error(
                         at,
                         field,
-                        "LastCrashed names no node: no Crash fault comes before it",
+                        "LastCrashed names no node: no Crash or PowerLoss fault comes before it",
                         Some("add a Crash fault before it, or name the target directly".into()),
                     ));
                 }
@@ -2449,7 +2467,7 @@ mod tests {
         let (line, column, field, message, _, _) = invalid(&edit("Crash(Broker(1))", "Isolate(Broker(1))"));
         assert_eq!((line, column), (17, 27));
         assert_eq!(field, "faults[2]");
-        assert_eq!(message, "LastCrashed names no node: no Crash fault comes before it");
+        assert_eq!(message, "LastCrashed names no node: no Crash or PowerLoss fault comes before it");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! A fixed quantum keeps runs identical whether the TUI, CI or a replay drives them: faults and
 //! narration fire at quantum boundaries, and front ends only ever observe between quanta.
 
+use crate::disk::SimDisk;
 use crate::scenario::{ClientSpec, Fault, KeySpec, Scenario, Target};
 use crate::trace::{Trace, TraceBody, TraceRecord};
 use crate::view::ClusterView;
@@ -14,11 +15,9 @@ use cluster::consumer::{Consumer, ConsumerSetup};
 use cluster::controller::{Controller, TopicToCreate};
 use cluster::event::Event;
 use cluster::ids::{NodeId, TopicPartition};
-use cluster::metadata::MetadataRecord;
-use cluster::node::{node_rng, DiskOp, Effect, Node};
+use cluster::node::{node_rng, Effect, Node};
 use cluster::producer::{KeyChoice, Producer, ProducerSetup, ScriptedSend};
 use cluster::protocol::Message;
-use cluster::record::RecordBatch;
 use cluster::time::Instant;
 use core::time::Duration;
 use futures::StreamExt;
@@ -37,48 +36,6 @@ const TAG: u64 = 0x6b61_666b;
 /// How long a connection attempt to a node whose process is down takes to be refused, and so
 /// how often a client can retry one (Kafka's `reconnect.backoff.ms`, 50).
 const RECONNECT_BACKOFF: Duration = Duration::from_millis(50);
-
-/// A node's disk. The walking skeleton makes every write durable at once; page-cache
-/// semantics (unflushed data lost on power failure) arrive with the storage work.
-#[derive(Debug, Default)]
-pub struct Disk {
-    /// Per partition: encoded batches as `(base_offset, next_offset, bytes)`.
-    logs: BTreeMap<TopicPartition, Vec<(i64, i64, Vec<u8>)>>,
-    /// The controller's metadata log.
-    metadata: Vec<MetadataRecord>,
-    /// Client state that survives a restart (records a producer has created).
-    client_sequence: u64,
-}
-
-impl Disk {
-    fn apply(&mut self, op: DiskOp) {
-        match op {
-            DiskOp::Append { tp, batch } => {
-                let mut bytes = Vec::new();
-                batch.encode(&mut bytes);
-                self.logs.entry(tp).or_default().push((batch.base_offset, batch.next_offset(), bytes));
-            }
-            DiskOp::Truncate { tp, offset } => {
-                if let Some(file) = self.logs.get_mut(&tp) {
-                    file.retain(|(_, next, _)| *next <= offset);
-                }
-            }
-            DiskOp::AppendMetadata { record } => self.metadata.push(record),
-        }
-    }
-
-    /// Reads every partition's batches back, checking each CRC (log recovery).
-    fn recover(&self) -> BTreeMap<TopicPartition, Vec<RecordBatch>> {
-        self.logs
-            .iter()
-            .map(|(tp, file)| {
-                let batches =
-                    file.iter().map_while(|(_, _, bytes)| RecordBatch::decode(bytes).ok().map(|(b, _)| b)).collect();
-                (tp.clone(), batches)
-            })
-            .collect()
-    }
-}
 
 /// The state machine a node hosts.
 pub enum Hosted {
@@ -134,8 +91,8 @@ pub struct Slot {
     pub name: String,
     /// The running state machine, `None` while crashed.
     pub hosted: Mutex<Option<Hosted>>,
-    /// The node's disk, which survives crashes.
-    pub disk: Mutex<Disk>,
+    /// The node's disk; its flushed bytes survive crashes and power loss.
+    pub disk: Mutex<SimDisk>,
     /// Starts counted (1 for the first start).
     pub incarnation: Mutex<u64>,
     madsim_id: Mutex<Option<madsim::task::NodeId>>,
@@ -190,11 +147,8 @@ impl Shared {
         let brokers: Vec<NodeId> = (1..=scenario.cluster.brokers).map(NodeId).collect();
         match &slot.kind {
             NodeKind::Broker => {
-                let recovered = lock(&slot.disk).recover();
-                Hosted::Broker(Broker::new(
-                    now,
-                    BrokerSetup { id: slot.id, incarnation, config: broker_config, rng, recovered },
-                ))
+                let files = lock(&slot.disk).snapshot();
+                Hosted::Broker(Broker::new(now, BrokerSetup { id: slot.id, incarnation, config: broker_config, rng, files }))
             }
             NodeKind::Controller => {
                 let recovered = lock(&slot.disk).metadata.clone();
@@ -213,6 +167,7 @@ impl Shared {
                                 t.replication_factor,
                             ),
                             internal: false,
+                            configs: topic_config.log_overrides.clone(),
                         }
                     })
                     .collect();
@@ -226,6 +181,7 @@ impl Shared {
                         replication_factor: rf,
                         min_insync_replicas: effective_min_insync_replicas(&broker_config, &TopicConfig::default(), rf),
                         internal: true,
+                        configs: offsets_topic_configs(),
                     });
                 }
                 Hosted::Controller(Controller::new(now, broker_config, rng, brokers, topics, recovered))
@@ -310,6 +266,15 @@ impl Shared {
     }
 }
 
+/// The configs Kafka gives `__consumer_offsets`: compacted, with 100 MiB segments
+/// (`offsets.topic.segment.bytes`), so only the latest commit per group and partition stays.
+fn offsets_topic_configs() -> BTreeMap<String, String> {
+    [("cleanup.policy", "compact"), ("segment.bytes", "104857600")]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
 /// The body of every node: receive, time out, step the state machine, send.
 async fn host(shared: Arc<Shared>, slot: Arc<Slot>) {
     let addr = SocketAddr::new(ip_of(slot.id), PORT);
@@ -384,7 +349,10 @@ pub struct World {
     narration: Vec<(u64, String)>,
     next_fault: usize,
     next_narration: usize,
-    crashed: Vec<NodeId>,
+    /// The nodes the most recent `Crash` or `PowerLoss` took down (`LastCrashed`).
+    last_crash: Vec<NodeId>,
+    /// Decides torn writes; seeded from the run seed, used only at fault boundaries.
+    disk_rng: rand_chacha::ChaCha8Rng,
     clogged: BTreeSet<(NodeId, NodeId)>,
     isolated: BTreeSet<NodeId>,
     elapsed: Duration,
@@ -407,7 +375,7 @@ impl World {
                     kind,
                     name,
                     hosted: Mutex::new(None),
-                    disk: Mutex::new(Disk::default()),
+                    disk: Mutex::new(SimDisk::default()),
                     incarnation: Mutex::new(0),
                     madsim_id: Mutex::new(None),
                     inbox: Mutex::new(None),
@@ -452,7 +420,11 @@ impl World {
             narration,
             next_fault: 0,
             next_narration: 0,
-            crashed: Vec::new(),
+            last_crash: Vec::new(),
+            disk_rng: {
+                use rand::SeedableRng;
+                rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x6469_736b)
+            },
             clogged: BTreeSet::new(),
             isolated: BTreeSet::new(),
             elapsed: Duration::ZERO,
@@ -529,7 +501,7 @@ impl World {
                     .filter_map(|p| p.leader.map(NodeId))
                     .collect()
             }
-            Target::LastCrashed => self.crashed.last().copied().into_iter().collect(),
+            Target::LastCrashed => self.last_crash.clone(),
         }
     }
 
@@ -537,34 +509,68 @@ impl World {
         nodes.iter().map(|n| self.shared.slots[n].name.clone()).collect::<Vec<_>>().join(", ")
     }
 
+    /// Stops `nodes` at once; each loses its page cache (unflushed bytes, the last write
+    /// perhaps torn). With `reset_connections` (a crash: the machine's kernel resets the dead
+    /// process's sockets), live peers see their connections close now; after a power loss
+    /// nothing tells them, and only timeouts do. Returns a description of the lost bytes.
+    fn take_down(&mut self, nodes: &[NodeId], reset_connections: bool) -> String {
+        let handle = self.runtime.handle().clone();
+        let mut parts = Vec::new();
+        for id in nodes {
+            let slot = &self.shared.slots[id];
+            if lock(&slot.hosted).is_none() {
+                continue;
+            }
+            handle.kill(self.madsim_id(*id));
+            *lock(&slot.hosted) = None;
+            *lock(&slot.inbox) = None;
+            *lock(&slot.down) = true;
+            let loss = lock(&slot.disk).lose_unflushed(&mut self.disk_rng, true);
+            if loss.bytes_lost > 0 {
+                parts.push(format!("{}: {}", slot.name, loss.describe()));
+            }
+            if reset_connections {
+                for other in self.shared.slots.values().filter(|s| s.id != *id) {
+                    if let Some(inbox) = lock(&other.inbox).as_ref() {
+                        let _ = inbox.unbounded_send(Input::Disconnected(*id));
+                    }
+                }
+            }
+        }
+        self.last_crash = nodes.to_vec();
+        if parts.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", parts.join("; "))
+        }
+    }
+
     fn apply_fault(&mut self, fault: &Fault) {
         let handle = self.runtime.handle().clone();
         let text = match fault {
             Fault::Crash(target) => {
                 let nodes = self.resolve(target);
-                for id in &nodes {
-                    handle.kill(self.madsim_id(*id));
-                    *lock(&self.shared.slots[id].hosted) = None;
-                    *lock(&self.shared.slots[id].inbox) = None;
-                    *lock(&self.shared.slots[id].down) = true;
-                    self.crashed.retain(|c| c != id);
-                    self.crashed.push(*id);
-                    // The dead process's sockets are reset by its operating system, so every
-                    // live peer sees its connections to it close now (`Crash` is a process
-                    // crash; a partition or a power loss would give no such signal).
-                    for slot in self.shared.slots.values().filter(|s| s.id != *id) {
-                        if let Some(inbox) = lock(&slot.inbox).as_ref() {
-                            let _ = inbox.unbounded_send(Input::Disconnected(*id));
-                        }
-                    }
-                }
-                match target {
+                let losses = self.take_down(&nodes, true);
+                let what = match target {
                     Target::Leader(topic, partition) => {
                         format!("crash {} (the leader of {topic}-{partition})", self.describe_nodes(&nodes))
                     }
                     Target::LastCrashed => format!("crash {} (the last node crashed)", self.describe_nodes(&nodes)),
                     _ => format!("crash {}", self.describe_nodes(&nodes)),
+                };
+                format!("{what}{losses}")
+            }
+            Fault::PowerLoss(targets) => {
+                let mut nodes: Vec<NodeId> = Vec::new();
+                for t in targets {
+                    for n in self.resolve(t) {
+                        if !nodes.contains(&n) {
+                            nodes.push(n);
+                        }
+                    }
                 }
+                let losses = self.take_down(&nodes, false);
+                format!("power loss: {}{losses}", self.describe_nodes(&nodes))
             }
             Fault::Restart(target) => {
                 let nodes = self.resolve(target);
@@ -572,7 +578,6 @@ impl World {
                     if lock(&self.shared.slots[id].hosted).is_none() {
                         *lock(&self.shared.slots[id].down) = false;
                         handle.restart(self.madsim_id(*id));
-                        self.crashed.retain(|c| c != id);
                     }
                 }
                 format!("restart {}", self.describe_nodes(&nodes))

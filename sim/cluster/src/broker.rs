@@ -6,17 +6,17 @@
 //! broker learns everything about leadership from the controller's metadata log and changes the
 //! ISR only through `AlterPartition`.
 
-use crate::config::BrokerConfig;
+use crate::config::{BrokerConfig, LogConfig};
 use crate::error::ErrorCode;
 use crate::event::Event;
 use crate::group::{self, AcceptedCommit, CoordinatorConfig, GroupCoordinator, GroupStatus};
 use crate::ids::{NodeId, TopicPartition};
-use crate::log::PartitionLog;
+use crate::log::{checkpoint, Checkpoints, PartitionLog};
 use crate::metadata::{MetadataImage, MetadataRecord, PartitionState};
 use crate::node::{DiskOp, Effect, Node, Outbox};
 use crate::partition::{Partition, PendingIsrChange};
-use crate::protocol::{FetchPartition, FetchPartitionResponse, Message, EARLIEST_TIMESTAMP};
-use crate::record::{Record, RecordBatch};
+use crate::protocol::{FetchPartition, FetchPartitionResponse, Message, EARLIEST_TIMESTAMP, LATEST_TIMESTAMP};
+use crate::record::Record;
 use crate::time::Instant;
 use core::time::Duration;
 use rand_chacha::ChaCha8Rng;
@@ -46,8 +46,9 @@ pub struct BrokerSetup {
     pub config: BrokerConfig,
     /// Per-node PRNG.
     pub rng: ChaCha8Rng,
-    /// Batches read back from disk, per partition (log recovery).
-    pub recovered: BTreeMap<TopicPartition, Vec<RecordBatch>>,
+    /// The files of the broker's data directory that survived on disk (path → bytes): partition
+    /// directories with their segments, and the broker-wide checkpoint files.
+    pub files: BTreeMap<String, Vec<u8>>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -137,19 +138,81 @@ pub struct Broker {
     coordinator: GroupCoordinator,
     pending_commits: Vec<PendingCommit>,
     next_isr_check: Instant,
+    next_retention_check: Instant,
+    next_cleaning: Instant,
+    next_flush_check: Instant,
+    next_high_watermark_checkpoint: Instant,
+    next_recovery_point_checkpoint: Instant,
+    next_log_start_checkpoint: Instant,
+}
+
+/// `now + ms`, or never when `ms` is Kafka's "never" (`Long.MAX_VALUE`) or too far to matter.
+fn after_ms(now: Instant, ms: u64) -> Instant {
+    if ms >= (i64::MAX as u64) / 2 {
+        Instant::from_nanos(u64::MAX)
+    } else {
+        now + Duration::from_millis(ms)
+    }
+}
+
+/// Loads every partition directory found in `files` (Kafka's `LogManager.loadLogs`), with the
+/// broker's checkpoints. Returns the logs and the number of batches they hold.
+fn load_logs(
+    now: Instant,
+    config: &BrokerConfig,
+    files: &BTreeMap<String, Vec<u8>>,
+) -> (BTreeMap<TopicPartition, PartitionLog>, usize) {
+    let read = |name: &str| -> BTreeMap<TopicPartition, i64> {
+        files.get(name).and_then(|b| checkpoint::decode_offsets(b).ok()).unwrap_or_default()
+    };
+    let (hw, recovery, start, cleaner) = (
+        read(checkpoint::HIGH_WATERMARK_FILE),
+        read(checkpoint::RECOVERY_POINT_FILE),
+        read(checkpoint::LOG_START_OFFSET_FILE),
+        read(checkpoint::CLEANER_OFFSET_FILE),
+    );
+    let mut dirs: BTreeMap<TopicPartition, BTreeMap<String, Vec<u8>>> = BTreeMap::new();
+    for (path, bytes) in files {
+        let Some((dir, name)) = path.split_once('/') else { continue };
+        let Some((topic, partition)) = dir.rsplit_once('-') else { continue };
+        let Ok(partition) = partition.parse::<i32>() else { continue };
+        dirs.entry(TopicPartition::new(topic, partition)).or_default().insert(name.to_string(), bytes.clone());
+    }
+    let mut logs = BTreeMap::new();
+    let mut batches = 0;
+    for (tp, dir_files) in dirs {
+        let checkpoints = Checkpoints {
+            recovery_point: recovery.get(&tp).copied(),
+            log_start_offset: start.get(&tp).copied(),
+            high_watermark: hw.get(&tp).copied(),
+            cleaner_offset: cleaner.get(&tp).copied(),
+        };
+        let log = PartitionLog::load(tp.clone(), config.log.clone(), &dir_files, checkpoints, now.as_millis() as i64);
+        batches += log.batches().count();
+        logs.insert(tp, log);
+    }
+    (logs, batches)
 }
 
 impl Broker {
     /// Starts a broker: recovers its logs and registers with the controller.
     pub fn new(now: Instant, setup: BrokerSetup) -> Broker {
-        let recovered_batches = setup.recovered.values().map(Vec::len).sum();
-        let recovered = setup.recovered.into_iter().map(|(tp, batches)| (tp, PartitionLog::recover(batches))).collect();
+        let (recovered, recovered_batches) = load_logs(now, &setup.config, &setup.files);
         let coordinator = GroupCoordinator::new(CoordinatorConfig {
             initial_rebalance_delay: Duration::from_millis(setup.config.group_initial_rebalance_delay_ms),
             min_session_timeout: Duration::from_millis(setup.config.group_min_session_timeout_ms),
             max_session_timeout: Duration::from_millis(setup.config.group_max_session_timeout_ms),
         });
         let lag = Duration::from_millis(setup.config.replica_lag_time_max_ms);
+        let c = &setup.config;
+        let timers = [
+            after_ms(now, c.log_retention_check_interval_ms),
+            after_ms(now, c.log_cleaner_backoff_ms),
+            after_ms(now, c.log_flush_scheduler_interval_ms),
+            after_ms(now, c.replica_high_watermark_checkpoint_interval_ms),
+            after_ms(now, c.log_flush_offset_checkpoint_interval_ms),
+            after_ms(now, c.log_flush_start_offset_checkpoint_interval_ms),
+        ];
         let mut broker = Broker {
             id: setup.id,
             incarnation: setup.incarnation,
@@ -174,8 +237,19 @@ impl Broker {
             coordinator,
             pending_commits: Vec::new(),
             next_isr_check: now + lag / 2,
+            next_retention_check: timers[0],
+            next_cleaning: timers[1],
+            next_flush_check: timers[2],
+            next_high_watermark_checkpoint: timers[3],
+            next_recovery_point_checkpoint: timers[4],
+            next_log_start_checkpoint: timers[5],
         };
         broker.outbox.event(Event::BrokerStarted { incarnation: setup.incarnation, recovered_batches });
+        let mut recovered = std::mem::take(&mut broker.recovered);
+        for log in recovered.values_mut() {
+            broker.drain_log(log);
+        }
+        broker.recovered = recovered;
         broker.register(now);
         broker
     }
@@ -272,10 +346,14 @@ impl Broker {
     fn apply_partition_state(&mut self, now: Instant, state: PartitionState) {
         let tp = state.tp.clone();
         let min_isr = self.image.topics.get(&tp.topic).map_or(1, |t| t.min_insync_replicas);
+        let log_config = self.log_config(&tp.topic);
         let internal = tp.topic == OFFSETS_TOPIC;
         let existing = self.partitions.contains_key(&tp);
         let partition = self.partitions.entry(tp.clone()).or_insert_with(|| {
-            let log = self.recovered.remove(&tp).unwrap_or_default();
+            let log = self
+                .recovered
+                .remove(&tp)
+                .unwrap_or_else(|| PartitionLog::new(tp.clone(), log_config.clone(), now.as_millis() as i64));
             let mut fresh = state.clone();
             // Until the first state is applied the replica has no role.
             fresh.leader = None;
@@ -283,6 +361,7 @@ impl Broker {
             Partition::new(self.id, log, fresh, min_isr)
         });
         partition.min_insync_replicas = min_isr;
+        partition.log.set_config(log_config);
         let was_leader = existing && partition.is_leader();
         let old_epoch = partition.leader_epoch();
         if state.leader == Some(self.id) {
@@ -351,6 +430,111 @@ impl Broker {
         }
     }
 
+    // ---- log manager: configs, disk writes, retention, cleaning, flushing, checkpoints ----
+
+    /// The log config of `topic`: the broker's `log.*` defaults with the topic's overrides from
+    /// the metadata (Kafka's `LogConfig.fromProps`).
+    fn log_config(&self, topic: &str) -> LogConfig {
+        let configs = self.image.topics.get(topic).map(|t| &t.configs);
+        match configs {
+            Some(c) => self.config.log.with_topic_overrides(c).expect("topic configs are validated at creation"),
+            None => self.config.log.clone(),
+        }
+    }
+
+    /// Moves a log's disk writes and events into the outbox. Events of the internal offsets
+    /// topic are left out of the trace, as everywhere else.
+    fn drain_log(&mut self, log: &mut PartitionLog) {
+        for op in log.take_disk_ops() {
+            self.outbox.disk(op);
+        }
+        let internal = log.tp().topic == OFFSETS_TOPIC;
+        for event in log.take_events() {
+            if !internal {
+                self.outbox.event(event);
+            }
+        }
+    }
+
+    fn drain_logs(&mut self) {
+        let mut partitions = std::mem::take(&mut self.partitions);
+        for p in partitions.values_mut() {
+            self.drain_log(&mut p.log);
+        }
+        self.partitions = partitions;
+    }
+
+    /// The log manager's scheduled tasks (apache/kafka: core/.../log/LogManager.scala): the
+    /// retention check, the cleaner, the flusher and the checkpoint writers.
+    fn run_log_tasks(&mut self, now: Instant) {
+        let now_ms = now.as_millis() as i64;
+        if now >= self.next_retention_check {
+            self.next_retention_check = after_ms(now, self.config.log_retention_check_interval_ms);
+            for p in self.partitions.values_mut() {
+                p.log.delete_old_segments(now_ms);
+            }
+        }
+        if now >= self.next_cleaning {
+            self.next_cleaning = after_ms(now, self.config.log_cleaner_backoff_ms);
+            if self.config.log_cleaner_enable {
+                // The filthiest log goes first, as `grabFilthiestCompactedLog` picks it; the
+                // simulated cleaner is fast enough to clean every eligible log in one pass.
+                let mut due: Vec<(f64, TopicPartition)> = self
+                    .partitions
+                    .values()
+                    .filter(|p| p.log.cleaning_need(now_ms).is_some())
+                    .map(|p| (p.log.dirty_ratio(now_ms), p.tp.clone()))
+                    .collect();
+                due.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+                let cleaned = !due.is_empty();
+                for (_, tp) in due {
+                    if let Some(p) = self.partitions.get_mut(&tp) {
+                        p.log.clean(now_ms);
+                    }
+                }
+                if cleaned {
+                    self.write_offset_checkpoint(checkpoint::CLEANER_OFFSET_FILE, |log| {
+                        log.config().is_compacted().then(|| log.first_dirty_offset())
+                    });
+                }
+            }
+        }
+        if now >= self.next_flush_check {
+            self.next_flush_check = after_ms(now, self.config.log_flush_scheduler_interval_ms);
+            for p in self.partitions.values_mut() {
+                p.log.flush_if_due(now_ms);
+            }
+        }
+        if now >= self.next_high_watermark_checkpoint {
+            self.next_high_watermark_checkpoint =
+                after_ms(now, self.config.replica_high_watermark_checkpoint_interval_ms);
+            self.write_offset_checkpoint(checkpoint::HIGH_WATERMARK_FILE, |log| Some(log.high_watermark()));
+        }
+        if now >= self.next_recovery_point_checkpoint {
+            self.next_recovery_point_checkpoint =
+                after_ms(now, self.config.log_flush_offset_checkpoint_interval_ms);
+            self.write_offset_checkpoint(checkpoint::RECOVERY_POINT_FILE, |log| Some(log.recovery_point()));
+        }
+        if now >= self.next_log_start_checkpoint {
+            self.next_log_start_checkpoint =
+                after_ms(now, self.config.log_flush_start_offset_checkpoint_interval_ms);
+            self.write_offset_checkpoint(checkpoint::LOG_START_OFFSET_FILE, |log| Some(log.log_start_offset()));
+        }
+    }
+
+    /// Rewrites a broker-wide checkpoint file with `value` of every hosted log (and of logs
+    /// recovered but not yet assigned, so a restart before the metadata arrives loses nothing).
+    fn write_offset_checkpoint(&mut self, file: &str, value: impl Fn(&PartitionLog) -> Option<i64>) {
+        let offsets: BTreeMap<TopicPartition, i64> = self
+            .partitions
+            .values()
+            .map(|p| &p.log)
+            .chain(self.recovered.values())
+            .filter_map(|log| value(log).map(|v| (log.tp().clone(), v)))
+            .collect();
+        self.outbox.disk(DiskOp::WriteAtomically { path: file.to_string(), bytes: checkpoint::encode_offsets(&offsets) });
+    }
+
     // ---- high watermark and delayed operations ----
 
     fn maybe_advance_high_watermark(&mut self, tp: &TopicPartition) {
@@ -365,6 +549,7 @@ impl Broker {
     /// Completes delayed produces, offset commits and parked fetches whose condition now holds
     /// or whose time ran out (Kafka's purgatories, checked after every input).
     fn complete_delayed(&mut self, now: Instant) {
+        self.drain_logs();
         let mut kept = Vec::new();
         for d in std::mem::take(&mut self.delayed_produces) {
             let Some(p) = self.partitions.get(&d.tp).filter(|p| p.is_leader()) else {
@@ -500,8 +685,13 @@ impl Broker {
             return reply(&mut self.outbox, Some(ErrorCode::NotEnoughReplicas), -1);
         }
         let epoch = p.leader_epoch();
+        if p.log.config().is_compacted() && records.iter().any(|r| r.key.is_none()) {
+            // Kafka's `LogValidator`: a compacted topic keeps records by key, so a keyless one
+            // could never be cleaned and is refused.
+            self.outbox.event(Event::ProduceRejected { tp: tp.clone(), error: ErrorCode::InvalidRecord });
+            return reply(&mut self.outbox, Some(ErrorCode::InvalidRecord), -1);
+        }
         let batch = p.log.append_as_leader(epoch, records, now.as_millis() as i64);
-        self.outbox.disk(DiskOp::Append { tp: tp.clone(), batch: batch.clone() });
         self.maybe_advance_high_watermark(&tp);
         match acks {
             0 => {}
@@ -729,6 +919,21 @@ impl Broker {
             if p.is_leader() || p.state.leader != Some(from) {
                 continue;
             }
+            if response.error == Some(ErrorCode::OffsetOutOfRange)
+                && response.log_start_offset > p.log.log_end_offset()
+            {
+                // The leader's retention or cleaner moved past everything this replica has:
+                // start over at the leader's log start (`handleOutOfRangeError`,
+                // `truncateFullyAndStartAt`).
+                let from_offset = p.log.log_end_offset();
+                p.log.truncate_fully_and_start_at(response.log_start_offset);
+                self.outbox.event(Event::LogTruncated {
+                    tp: response.tp.clone(),
+                    from_offset,
+                    to_offset: response.log_start_offset,
+                });
+                continue;
+            }
             if response.error.is_some() {
                 errored = true;
                 continue;
@@ -752,23 +957,25 @@ impl Broker {
                 if target < leo {
                     p.log.truncate_to(target);
                     let to_offset = p.log.log_end_offset();
-                    self.outbox.disk(DiskOp::Truncate { tp: response.tp.clone(), offset: to_offset });
                     self.outbox.event(Event::LogTruncated { tp: response.tp.clone(), from_offset: leo, to_offset });
                 }
                 continue;
             }
             for batch in response.batches {
                 let leo = p.log.log_end_offset();
-                if batch.base_offset == leo {
-                    self.outbox.disk(DiskOp::Append { tp: response.tp.clone(), batch: batch.clone() });
-                    p.log.append_as_follower(batch);
+                if batch.base_offset >= leo {
+                    // A batch past the LEO is fine: the leader's cleaner removed the batches in
+                    // between, and offsets never change.
+                    p.log.append_as_follower(batch, now.as_millis() as i64);
                 } else if batch.next_offset() > leo {
-                    // A gap: the rest of the response cannot be applied.
+                    // The batch straddles our end: the logs disagree, so the rest of the
+                    // response cannot be applied until the next fetch sorts it out.
                     break;
                 }
             }
             let high_watermark = response.high_watermark.min(p.log.log_end_offset());
             p.log.set_high_watermark(high_watermark);
+            p.log.maybe_increment_log_start_offset(response.log_start_offset);
         }
         if errored {
             let backoff = Duration::from_millis(self.config.replica_fetch_backoff_ms);
@@ -814,7 +1021,6 @@ impl Broker {
         }
         let epoch = p.leader_epoch();
         let batch = p.log.append_as_leader(epoch, records, now.as_millis() as i64);
-        self.outbox.disk(DiskOp::Append { tp: tp.clone(), batch: batch.clone() });
         // Offsets are written with acks=all (`offsets.commit.required.acks`): answered once
         // the high watermark passes them.
         self.pending_commits.push(PendingCommit {
@@ -1009,7 +1215,16 @@ impl Node for Broker {
                     None => (Some(ErrorCode::NotLeaderOrFollower), -1),
                     Some(p) if timestamp == EARLIEST_TIMESTAMP => (None, p.log.log_start_offset()),
                     // Consumers at read_uncommitted see the high watermark as the end.
-                    Some(p) => (None, p.log.high_watermark()),
+                    Some(p) if timestamp == LATEST_TIMESTAMP => (None, p.log.high_watermark()),
+                    // By time: through the time indexes, and only committed records count.
+                    Some(p) => (
+                        None,
+                        p.log
+                            .offset_for_timestamp(timestamp)
+                            .map(|(offset, _)| offset)
+                            .filter(|&o| o < p.log.high_watermark())
+                            .unwrap_or(-1),
+                    ),
                 };
                 self.outbox.send(from, Message::ListOffsetsResponse { correlation_id, tp, error, offset });
             }
@@ -1082,6 +1297,7 @@ impl Node for Broker {
             self.next_isr_check = now + Duration::from_millis(self.config.replica_lag_time_max_ms) / 2;
             self.check_isr(now);
         }
+        self.run_log_tasks(now);
         self.coordinator.handle_timeout(now, &mut self.outbox);
         self.complete_delayed(now);
         self.maybe_send_fetches(now);
@@ -1121,6 +1337,16 @@ impl Node for Broker {
         if let Some(t) = self.coordinator.deadline() {
             consider(t);
         }
+        for t in [
+            self.next_retention_check,
+            self.next_cleaning,
+            self.next_flush_check,
+            self.next_high_watermark_checkpoint,
+            self.next_recovery_point_checkpoint,
+            self.next_log_start_checkpoint,
+        ] {
+            consider(t);
+        }
         Some(next)
     }
 }
@@ -1154,7 +1380,7 @@ mod tests {
             incarnation: 1,
             config: BrokerConfig::default(),
             rng: node_rng(1, ME, 1),
-            recovered: BTreeMap::new(),
+            files: BTreeMap::new(),
         };
         let mut broker = Broker::new(t(0), setup);
         broker.handle_message(
@@ -1178,6 +1404,7 @@ mod tests {
                 replication_factor: 3,
                 min_insync_replicas,
                 internal: false,
+                configs: BTreeMap::new(),
             },
             MetadataRecord::Partition(state),
         ];

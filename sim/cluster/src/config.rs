@@ -9,12 +9,16 @@
 //!
 //! * [`BrokerConfig`]: broker (server) settings, shared by every broker of the cluster.
 //! * [`TopicConfig`]: per-topic overrides of broker settings.
+//! * [`LogConfig`]: the storage settings of a topic's logs, which the broker's `log.*` keys set
+//!   for every topic and a topic's own keys (such as `retention.ms`) override.
 //! * [`ProducerConfig`]: settings of one producer client.
 //! * [`ConsumerConfig`]: settings of one consumer client.
 //!
 //! Every `*.ms` key is stored as a `u64` count of milliseconds in a field whose name ends in
-//! `_ms`; sizes are stored in bytes. Errors are [`ConfigError`] values that name the key, the value
-//! and the accepted form, and usually suggest a fix.
+//! `_ms`; sizes are stored in bytes. The exceptions are `retention.ms` and `retention.bytes`,
+//! where Kafka gives -1 the meaning "unlimited": they are stored as `i64`. Errors are
+//! [`ConfigError`] values that name the key, the value and the accepted form, and usually suggest
+//! a fix.
 //!
 //! This module is pure: it reads nothing but its arguments.
 
@@ -152,10 +156,82 @@ impl fmt::Display for AutoOffsetReset {
     }
 }
 
+/// A log's `cleanup.policy`: what happens to old segments. Kafka's default is `delete`.
+///
+/// Kafka writes it as a comma-separated list of `delete` and `compact`: `"delete"`,
+/// `"compact"`, or `"compact,delete"` (in either order) for both. Kafka 3.9 also accepts an empty
+/// list, meaning no cleanup at all; kafkalab rejects it to keep the cleaner simple.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CleanupPolicy {
+    /// `delete`: segments past `retention.ms` or `retention.bytes` are deleted.
+    pub delete: bool,
+    /// `compact`: the log cleaner keeps only the latest record of each key.
+    pub compact: bool,
+}
+
+/// The items `cleanup.policy` may list.
+const CLEANUP_POLICIES: [&str; 2] = ["delete", "compact"];
+
+impl CleanupPolicy {
+    /// Parses Kafka's list syntax. Items are matched exactly, letter case included, as Kafka's
+    /// `ValidList.in("compact", "delete")` does; whitespace around them is ignored. `key` is the
+    /// key the value was given for (`cleanup.policy` or `log.cleanup.policy`).
+    fn parse(key: &str, raw: &str) -> Result<CleanupPolicy, ConfigError> {
+        if raw.trim().is_empty() {
+            return Err(ConfigError::new(
+                key,
+                Some(raw),
+                format!(
+                    "\"{key}\" is empty: kafkalab needs at least one of \"delete\" and \
+                     \"compact\""
+                ),
+                Some("use \"delete\", Kafka's default".to_string()),
+            ));
+        }
+        let items: Vec<&str> = raw.split(',').map(str::trim).collect();
+        if items.iter().all(|item| CLEANUP_POLICIES.contains(item)) {
+            return Ok(CleanupPolicy { delete: items.contains(&"delete"), compact: items.contains(&"compact") });
+        }
+        // Suggest the whole value with every misspelt item replaced by the nearest policy, when
+        // each one has a near policy.
+        let fixed: Option<Vec<&str>> = items.iter().map(|item| closest(item, &CLEANUP_POLICIES)).collect();
+        let suggestion = if items.contains(&"") {
+            "remove the extra comma".to_string()
+        } else if let Some(fixed) = fixed {
+            format!("did you mean \"{}\"?", fixed.join(","))
+        } else {
+            "use \"delete\", \"compact\" or \"compact,delete\"".to_string()
+        };
+        Err(ConfigError::new(
+            key,
+            Some(raw),
+            format!(
+                "invalid value \"{raw}\" for \"{key}\": expected \"delete\", \"compact\" or both, \
+                 comma-separated (\"compact,delete\")"
+            ),
+            Some(suggestion),
+        ))
+    }
+}
+
+impl fmt::Display for CleanupPolicy {
+    /// Prints the value the way it is written in a config: `delete`, `compact` or
+    /// `compact,delete` (and an empty string for neither, which no parsed config holds).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match (self.compact, self.delete) {
+            (true, true) => "compact,delete",
+            (true, false) => "compact",
+            (false, true) => "delete",
+            (false, false) => "",
+        })
+    }
+}
+
 /// Broker settings, written in a scenario's `cluster.configs` and shared by every broker.
 ///
-/// Each field is named after its Kafka key; the default, from Kafka 3.9, is given per field.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Each field is named after its Kafka key; the default, from Kafka 3.9, is given per field. The
+/// broker's defaults for topics' logs are grouped in [`BrokerConfig::log`].
+#[derive(Clone, Debug, PartialEq)]
 pub struct BrokerConfig {
     /// `replica.lag.time.max.ms` (default 30000): a follower that has not caught up to the
     /// leader's log end within this many milliseconds is dropped from the ISR.
@@ -191,6 +267,40 @@ pub struct BrokerConfig {
     /// `group.max.session.timeout.ms` (default 1800000): the largest consumer
     /// `session.timeout.ms` the coordinator accepts, in milliseconds.
     pub group_max_session_timeout_ms: u64,
+    /// The log settings of every topic that does not override them, from the broker spellings
+    /// of the log keys (`log.segment.bytes`, `log.retention.ms`, ..., see [`LogConfig`]).
+    /// A topic's own keys apply on top through [`LogConfig::with_topic_overrides`].
+    pub log: LogConfig,
+    /// `log.retention.check.interval.ms` (default 300000, that is 5 minutes): how often the
+    /// broker deletes segments past `retention.ms` or `retention.bytes`, in milliseconds.
+    /// At least 1.
+    pub log_retention_check_interval_ms: u64,
+    /// `log.cleaner.enable` (default `true`): whether the log cleaner runs, so that topics with
+    /// `cleanup.policy` `compact` get compacted.
+    pub log_cleaner_enable: bool,
+    /// `log.cleaner.backoff.ms` (default 15000): how long the log cleaner sleeps when no log
+    /// needs cleaning, in milliseconds. At least 0, as in Kafka.
+    pub log_cleaner_backoff_ms: u64,
+    /// `log.flush.scheduler.interval.ms` (default 9223372036854775807, Java's `Long.MAX_VALUE`):
+    /// how often the broker flushes the logs whose last flush is older than their `flush.ms`, in
+    /// milliseconds. With Kafka's default this check never comes round, so `flush.ms` has no
+    /// effect unless this is set. It is also the default of `log.flush.interval.ms` (see
+    /// [`LogConfig::flush_ms`]). At least 1: Kafka accepts any number, but its scheduler runs a
+    /// task with a period of 0 or less only once, which kafkalab does not model.
+    pub log_flush_scheduler_interval_ms: u64,
+    /// `log.flush.offset.checkpoint.interval.ms` (default 60000): how often the broker writes
+    /// each log directory's recovery-point checkpoint (the offset up to which each log is
+    /// flushed), in milliseconds. From 0 to 2147483647, as in Kafka, where 0 makes the scheduler
+    /// write it only once.
+    pub log_flush_offset_checkpoint_interval_ms: u64,
+    /// `log.flush.start.offset.checkpoint.interval.ms` (default 60000): how often the broker
+    /// writes each log directory's log-start-offset checkpoint, in milliseconds. From 0 to
+    /// 2147483647, as in Kafka, where 0 makes the scheduler write it only once.
+    pub log_flush_start_offset_checkpoint_interval_ms: u64,
+    /// `replica.high.watermark.checkpoint.interval.ms` (default 5000): how often the broker
+    /// writes each log directory's high-watermark checkpoint, in milliseconds. At least 1 (Kafka
+    /// has no lower bound; see [`BrokerConfig::log_flush_scheduler_interval_ms`]).
+    pub replica_high_watermark_checkpoint_interval_ms: u64,
 }
 
 impl Default for BrokerConfig {
@@ -207,6 +317,14 @@ impl Default for BrokerConfig {
             group_initial_rebalance_delay_ms: 3_000,
             group_min_session_timeout_ms: 6_000,
             group_max_session_timeout_ms: 1_800_000,
+            log: LogConfig::default(),
+            log_retention_check_interval_ms: 300_000,
+            log_cleaner_enable: true,
+            log_cleaner_backoff_ms: 15_000,
+            log_flush_scheduler_interval_ms: KAFKA_LONG_MAX,
+            log_flush_offset_checkpoint_interval_ms: 60_000,
+            log_flush_start_offset_checkpoint_interval_ms: 60_000,
+            replica_high_watermark_checkpoint_interval_ms: 5_000,
         }
     }
 }
@@ -219,23 +337,49 @@ impl BrokerConfig {
         "group.initial.rebalance.delay.ms",
         "group.max.session.timeout.ms",
         "group.min.session.timeout.ms",
+        "log.cleaner.backoff.ms",
+        "log.cleaner.delete.retention.ms",
+        "log.cleaner.enable",
+        "log.cleaner.max.compaction.lag.ms",
+        "log.cleaner.min.cleanable.ratio",
+        "log.cleaner.min.compaction.lag.ms",
+        "log.cleanup.policy",
+        "log.flush.interval.messages",
+        "log.flush.interval.ms",
+        "log.flush.offset.checkpoint.interval.ms",
+        "log.flush.scheduler.interval.ms",
+        "log.flush.start.offset.checkpoint.interval.ms",
+        "log.index.interval.bytes",
+        "log.index.size.max.bytes",
+        "log.retention.bytes",
+        "log.retention.check.interval.ms",
+        "log.retention.ms",
+        "log.roll.ms",
+        "log.segment.bytes",
         "min.insync.replicas",
         "offsets.topic.num.partitions",
         "offsets.topic.replication.factor",
         "replica.fetch.backoff.ms",
         "replica.fetch.wait.max.ms",
+        "replica.high.watermark.checkpoint.interval.ms",
         "replica.lag.time.max.ms",
     ];
 
     /// Parses broker configs from Kafka keys, using Kafka's default for every key not given.
     ///
-    /// Rejects unknown keys, keys of another role, malformed or out-of-range numbers,
-    /// `replica.fetch.wait.max.ms` above `replica.lag.time.max.ms` (as `KafkaConfig` does), and
+    /// Rejects unknown keys, keys of another role, malformed or out-of-range values,
+    /// `replica.fetch.wait.max.ms` above `replica.lag.time.max.ms` (as `KafkaConfig` does),
     /// `group.min.session.timeout.ms` above `group.max.session.timeout.ms` (a kafkalab check:
-    /// no consumer session timeout could then be accepted).
+    /// no consumer session timeout could then be accepted), and the log errors listed at
+    /// [`LogConfig::with_topic_overrides`], under the keys' broker spellings.
     pub fn from_map(map: &BTreeMap<String, String>) -> Result<Self, ConfigError> {
         check_keys(map, Role::Broker)?;
         let d = BrokerConfig::default();
+        let log_flush_scheduler_interval_ms =
+            millis(map, "log.flush.scheduler.interval.ms", d.log_flush_scheduler_interval_ms, 1, KAFKA_LONG_MAX)?;
+        // KafkaConfig.logFlushIntervalMs: without `log.flush.interval.ms`, logs are flushed as
+        // often as the flush scheduler looks at them.
+        let log_base = LogConfig { flush_ms: log_flush_scheduler_interval_ms, ..LogConfig::default() };
         let config = BrokerConfig {
             replica_lag_time_max_ms: millis(
                 map,
@@ -309,6 +453,41 @@ impl BrokerConfig {
                 0,
                 KAFKA_INT_MAX,
             )?,
+            log: LogConfig::read(map, &log_base, Role::Broker)?,
+            log_retention_check_interval_ms: millis(
+                map,
+                "log.retention.check.interval.ms",
+                d.log_retention_check_interval_ms,
+                1,
+                KAFKA_LONG_MAX,
+            )?,
+            log_cleaner_enable: match raw(map, "log.cleaner.enable") {
+                Some(value) => boolean("log.cleaner.enable", value)?,
+                None => d.log_cleaner_enable,
+            },
+            log_cleaner_backoff_ms: millis(map, "log.cleaner.backoff.ms", d.log_cleaner_backoff_ms, 0, KAFKA_LONG_MAX)?,
+            log_flush_scheduler_interval_ms,
+            log_flush_offset_checkpoint_interval_ms: millis(
+                map,
+                "log.flush.offset.checkpoint.interval.ms",
+                d.log_flush_offset_checkpoint_interval_ms,
+                0,
+                KAFKA_INT_MAX,
+            )?,
+            log_flush_start_offset_checkpoint_interval_ms: millis(
+                map,
+                "log.flush.start.offset.checkpoint.interval.ms",
+                d.log_flush_start_offset_checkpoint_interval_ms,
+                0,
+                KAFKA_INT_MAX,
+            )?,
+            replica_high_watermark_checkpoint_interval_ms: millis(
+                map,
+                "replica.high.watermark.checkpoint.interval.ms",
+                d.replica_high_watermark_checkpoint_interval_ms,
+                1,
+                KAFKA_LONG_MAX,
+            )?,
         };
         // KafkaConfig.validateValues: a follower fetch that may wait longer than the lag limit
         // would make the ISR shrink and grow all the time on a quiet partition.
@@ -348,20 +527,54 @@ pub struct TopicConfig {
     /// `min.insync.replicas` for this topic, or `None` to use the broker's
     /// [`BrokerConfig::min_insync_replicas`]. At least 1.
     pub min_insync_replicas: Option<i32>,
+    /// The topic's log keys (`retention.ms`, `cleanup.policy`, ..., see [`LogConfig`]) exactly
+    /// as given, with every other key left out; empty when the topic keeps the broker's log
+    /// settings. [`TopicConfig::from_map`] has checked each value, so
+    /// `broker.log.with_topic_overrides(&topic.log_overrides)` can only fail on a conflict with
+    /// the broker's own log settings (a `min.compaction.lag.ms` above the broker's
+    /// `log.cleaner.max.compaction.lag.ms`, or the other way round).
+    pub log_overrides: BTreeMap<String, String>,
 }
 
 impl TopicConfig {
     /// The keys a scenario may set in a topic's `configs`.
-    pub const KEYS: &'static [&'static str] = &["min.insync.replicas"];
+    pub const KEYS: &'static [&'static str] = &[
+        "cleanup.policy",
+        "delete.retention.ms",
+        "flush.messages",
+        "flush.ms",
+        "index.interval.bytes",
+        "max.compaction.lag.ms",
+        "min.cleanable.dirty.ratio",
+        "min.compaction.lag.ms",
+        "min.insync.replicas",
+        "retention.bytes",
+        "retention.ms",
+        "segment.bytes",
+        "segment.index.bytes",
+        "segment.ms",
+    ];
 
     /// Parses topic configs from Kafka keys; a key not given means "use the broker's value".
+    ///
+    /// Rejects unknown keys, keys of another role (with the topic spelling suggested for a
+    /// broker's `log.*` key), malformed or out-of-range values, and the log errors listed at
+    /// [`LogConfig::with_topic_overrides`], checked against Kafka's default log settings.
     pub fn from_map(map: &BTreeMap<String, String>) -> Result<Self, ConfigError> {
         check_keys(map, Role::Topic)?;
         let min_insync_replicas = match raw(map, "min.insync.replicas") {
             None => None,
             Some(_) => Some(int(map, "min.insync.replicas", 1, 1, KAFKA_INT_MAX)?),
         };
-        Ok(TopicConfig { min_insync_replicas })
+        // The broker's own log settings are not known here, so the values are checked on top of
+        // Kafka's defaults; they are applied to the broker's when the topic's logs are created.
+        LogConfig::default().with_topic_overrides(map)?;
+        let log_overrides = map
+            .iter()
+            .filter(|(key, _)| LOG_SYNONYMS.iter().any(|(topic_key, _)| topic_key == key))
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect();
+        Ok(TopicConfig { min_insync_replicas, log_overrides })
     }
 }
 
@@ -372,6 +585,227 @@ impl TopicConfig {
 /// For example, with `min.insync.replicas=3` on a topic of replication factor 2 the answer is 2.
 pub fn effective_min_insync_replicas(broker: &BrokerConfig, topic: &TopicConfig, replication_factor: i32) -> i32 {
     topic.min_insync_replicas.unwrap_or(broker.min_insync_replicas).min(replication_factor)
+}
+
+/// The log keys kafkalab models, as pairs of a topic key and its broker spelling, which sets the
+/// default for every topic (Kafka's `ServerTopicConfigSynonyms`), sorted by topic key.
+const LOG_SYNONYMS: &[(&str, &str)] = &[
+    ("cleanup.policy", "log.cleanup.policy"),
+    ("delete.retention.ms", "log.cleaner.delete.retention.ms"),
+    ("flush.messages", "log.flush.interval.messages"),
+    ("flush.ms", "log.flush.interval.ms"),
+    ("index.interval.bytes", "log.index.interval.bytes"),
+    ("max.compaction.lag.ms", "log.cleaner.max.compaction.lag.ms"),
+    ("min.cleanable.dirty.ratio", "log.cleaner.min.cleanable.ratio"),
+    ("min.compaction.lag.ms", "log.cleaner.min.compaction.lag.ms"),
+    ("retention.bytes", "log.retention.bytes"),
+    ("retention.ms", "log.retention.ms"),
+    ("segment.bytes", "log.segment.bytes"),
+    ("segment.index.bytes", "log.index.size.max.bytes"),
+    ("segment.ms", "log.roll.ms"),
+];
+
+/// Kafka's coarser broker spellings of log keys, which kafkalab does not accept: each with the
+/// millisecond key to use instead and the number of milliseconds in one of its units.
+const COARSE_LOG_KEYS: &[(&str, &str, i64)] = &[
+    ("log.retention.hours", "log.retention.ms", 3_600_000),
+    ("log.retention.minutes", "log.retention.ms", 60_000),
+    ("log.roll.hours", "log.roll.ms", 3_600_000),
+];
+
+/// Smallest `segment.bytes` Kafka 3.9 accepts: the overhead of one record
+/// (`LegacyRecord.RECORD_OVERHEAD_V0`).
+const MIN_SEGMENT_BYTES: u64 = 14;
+
+/// Smallest `segment.index.bytes` kafkalab accepts: room for one 8-byte offset index entry
+/// (Kafka accepts 4).
+const MIN_SEGMENT_INDEX_BYTES: u64 = 8;
+
+/// The storage settings of a topic's logs: when segments roll, how densely they are indexed,
+/// what retention deletes, how the log cleaner compacts, and when logs are flushed to disk.
+///
+/// Follows Kafka's `LogConfig` (apache/kafka
+/// `storage/src/main/java/org/apache/kafka/storage/internals/log/LogConfig.java`). Every setting
+/// has two spellings (Kafka's `ServerTopicConfigSynonyms`): a broker key in the cluster's configs,
+/// such as `log.retention.ms`, sets the default for every topic, read into
+/// [`BrokerConfig::log`]; the topic key in a topic's configs, such as `retention.ms`, overrides it
+/// for that topic through [`LogConfig::with_topic_overrides`]. Kafka's coarser broker keys
+/// (`log.retention.hours`, `log.retention.minutes`, `log.roll.hours`) are not accepted, so the
+/// defaults below are Kafka's effective ones. Each field gives the topic key, the broker key in
+/// parentheses and the default, from Kafka 3.9.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LogConfig {
+    /// `segment.bytes` (broker `log.segment.bytes`, default 1073741824, that is 1 GiB): the
+    /// active segment is rolled when the next batch would take it past this many bytes. From 14
+    /// (Kafka 3.9's lower bound, the overhead of one record) to 2147483647.
+    pub segment_bytes: u64,
+    /// `segment.ms` (broker `log.roll.ms`, default 604800000, that is 7 days): the active
+    /// segment is rolled, even if not full, once it is older than this many milliseconds (its age
+    /// counts from its first record's timestamp). At least 1.
+    pub segment_ms: u64,
+    /// `segment.index.bytes` (broker `log.index.size.max.bytes`, default 10485760, that is 10
+    /// MiB): the largest offset index (and time index) of one segment, in bytes; the segment is
+    /// rolled when its index is full. From 8 (room for one 8-byte offset index entry; Kafka
+    /// accepts 4) to 2147483647.
+    pub segment_index_bytes: u64,
+    /// `index.interval.bytes` (broker `log.index.interval.bytes`, default 4096): how many bytes
+    /// of batches are appended between two offset index entries; 0 indexes every batch. From 0
+    /// to 2147483647.
+    pub index_interval_bytes: u64,
+    /// `retention.ms` (broker `log.retention.ms`, default 604800000, that is 7 days): when
+    /// `cleanup.policy` includes `delete`, a segment is deleted once its newest record is older
+    /// than this many milliseconds. -1 means no time limit; values below -1 are rejected, as
+    /// Kafka's topic validator `atLeast(-1)` does (its broker reads any negative value as -1).
+    pub retention_ms: i64,
+    /// `retention.bytes` (broker `log.retention.bytes`, default -1): when `cleanup.policy`
+    /// includes `delete`, the oldest segments of a partition's log are deleted while the log is
+    /// larger than this many bytes. -1 means no size limit; kafkalab rejects values below -1,
+    /// which Kafka reads as -1.
+    pub retention_bytes: i64,
+    /// `cleanup.policy` (broker `log.cleanup.policy`, default `delete`): whether retention
+    /// deletes old segments, the log cleaner compacts them, or both.
+    pub cleanup_policy: CleanupPolicy,
+    /// `min.cleanable.dirty.ratio` (broker `log.cleaner.min.cleanable.ratio`, default 0.5): the
+    /// cleaner compacts a log only once the part it has not compacted yet (the "dirty" part) is
+    /// at least this fraction of the log. From 0 to 1.
+    pub min_cleanable_dirty_ratio: f64,
+    /// `min.compaction.lag.ms` (broker `log.cleaner.min.compaction.lag.ms`, default 0): the
+    /// cleaner leaves a record uncompacted for at least this many milliseconds after it was
+    /// written. At least 0 and at most `max_compaction_lag_ms`.
+    pub min_compaction_lag_ms: u64,
+    /// `max.compaction.lag.ms` (broker `log.cleaner.max.compaction.lag.ms`, default
+    /// 9223372036854775807, Java's `Long.MAX_VALUE`, that is no limit): a log whose oldest
+    /// uncompacted record is older than this many milliseconds is compacted whatever its dirty
+    /// ratio. At least 1 and at least `min_compaction_lag_ms`.
+    pub max_compaction_lag_ms: u64,
+    /// `delete.retention.ms` (broker `log.cleaner.delete.retention.ms`, default 86400000, that
+    /// is 1 day): how long the cleaner keeps a tombstone (a record with a null value) after
+    /// compacting the segment that holds it, in milliseconds, so slow consumers still see the
+    /// deletion. At least 0.
+    pub delete_retention_ms: u64,
+    /// `flush.messages` (broker `log.flush.interval.messages`, default 9223372036854775807, that
+    /// is never): the log is flushed (fsynced) once this many records have been appended since
+    /// its last flush. At least 1.
+    pub flush_messages: u64,
+    /// `flush.ms` (broker `log.flush.interval.ms`, default 9223372036854775807, that is never):
+    /// the log is flushed once its last flush is older than this many milliseconds, as checked
+    /// every [`BrokerConfig::log_flush_scheduler_interval_ms`]. At least 0. When
+    /// `log.flush.interval.ms` is not set, the broker's default is
+    /// `log.flush.scheduler.interval.ms`, as in Kafka's `KafkaConfig.logFlushIntervalMs`.
+    pub flush_ms: u64,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            segment_bytes: 1_073_741_824,
+            segment_ms: 604_800_000,
+            segment_index_bytes: 10_485_760,
+            index_interval_bytes: 4_096,
+            retention_ms: 604_800_000,
+            retention_bytes: -1,
+            cleanup_policy: CleanupPolicy { delete: true, compact: false },
+            min_cleanable_dirty_ratio: 0.5,
+            min_compaction_lag_ms: 0,
+            max_compaction_lag_ms: KAFKA_LONG_MAX,
+            delete_retention_ms: 86_400_000,
+            flush_messages: KAFKA_LONG_MAX,
+            flush_ms: KAFKA_LONG_MAX,
+        }
+    }
+}
+
+impl LogConfig {
+    /// The log settings of a topic: `self` (the broker's, usually [`BrokerConfig::log`]) with
+    /// the topic keys found in `topic` on top, as Kafka's `LogConfig.fromProps` merges them.
+    ///
+    /// Only the topic spellings of the log keys are read (`retention.ms`, not
+    /// `log.retention.ms`); every other key, such as `min.insync.replicas`, is ignored. Errors: a
+    /// malformed or out-of-range value, a `cleanup.policy` other than `delete`, `compact` or both,
+    /// and a `min.compaction.lag.ms` above `max.compaction.lag.ms` once merged (Kafka's
+    /// `LogConfig.validateValues`), reported on whichever of the two keys `topic` sets.
+    pub fn with_topic_overrides(&self, topic: &BTreeMap<String, String>) -> Result<LogConfig, ConfigError> {
+        LogConfig::read(topic, self, Role::Topic)
+    }
+
+    /// Whether the log cleaner compacts this log (`cleanup.policy` includes `compact`).
+    pub fn is_compacted(&self) -> bool {
+        self.cleanup_policy.compact
+    }
+
+    /// Whether retention deletes this log's old segments (`cleanup.policy` includes `delete`).
+    pub fn deletes(&self) -> bool {
+        self.cleanup_policy.delete
+    }
+
+    /// Reads the log keys from `map` in `role`'s spelling (the `log.*` keys for
+    /// [`Role::Broker`], the topic keys otherwise), using `base` for every key not set.
+    fn read(map: &BTreeMap<String, String>, base: &LogConfig, role: Role) -> Result<LogConfig, ConfigError> {
+        let key = |topic_key: &'static str| match role {
+            Role::Broker => broker_log_key(topic_key),
+            _ => topic_key,
+        };
+        let cleanup_policy = match raw(map, key("cleanup.policy")) {
+            Some(value) => CleanupPolicy::parse(key("cleanup.policy"), value)?,
+            None => base.cleanup_policy,
+        };
+        let config = LogConfig {
+            segment_bytes: bytes(map, key("segment.bytes"), base.segment_bytes, MIN_SEGMENT_BYTES, KAFKA_INT_MAX)?,
+            segment_ms: millis(map, key("segment.ms"), base.segment_ms, 1, KAFKA_LONG_MAX)?,
+            segment_index_bytes: bytes(
+                map,
+                key("segment.index.bytes"),
+                base.segment_index_bytes,
+                MIN_SEGMENT_INDEX_BYTES,
+                KAFKA_INT_MAX,
+            )?,
+            index_interval_bytes: bytes(map, key("index.interval.bytes"), base.index_interval_bytes, 0, KAFKA_INT_MAX)?,
+            retention_ms: limit(map, key("retention.ms"), base.retention_ms, Unit::Millis)?,
+            retention_bytes: limit(map, key("retention.bytes"), base.retention_bytes, Unit::Bytes)?,
+            cleanup_policy,
+            min_cleanable_dirty_ratio: ratio(map, key("min.cleanable.dirty.ratio"), base.min_cleanable_dirty_ratio)?,
+            min_compaction_lag_ms: millis(
+                map,
+                key("min.compaction.lag.ms"),
+                base.min_compaction_lag_ms,
+                0,
+                KAFKA_LONG_MAX,
+            )?,
+            max_compaction_lag_ms: millis(
+                map,
+                key("max.compaction.lag.ms"),
+                base.max_compaction_lag_ms,
+                1,
+                KAFKA_LONG_MAX,
+            )?,
+            delete_retention_ms: millis(map, key("delete.retention.ms"), base.delete_retention_ms, 0, KAFKA_LONG_MAX)?,
+            flush_messages: count(map, key("flush.messages"), base.flush_messages, 1, KAFKA_LONG_MAX)?,
+            flush_ms: millis(map, key("flush.ms"), base.flush_ms, 0, KAFKA_LONG_MAX)?,
+        };
+        // LogConfig.validateValues: the least time a record stays uncompacted cannot exceed the
+        // most time it may stay so.
+        if config.min_compaction_lag_ms > config.max_compaction_lag_ms {
+            let (min_key, max_key) = (key("min.compaction.lag.ms"), key("max.compaction.lag.ms"));
+            let (min, max) = (config.min_compaction_lag_ms, config.max_compaction_lag_ms);
+            let (at, suggestion) = if raw(map, min_key).is_some() || raw(map, max_key).is_none() {
+                (min_key, format!("lower \"{min_key}\" to {max} or less"))
+            } else {
+                (max_key, format!("raise \"{max_key}\" to {min} or more"))
+            };
+            return Err(ConfigError::new(
+                at,
+                raw(map, at),
+                format!("\"{min_key}\" ({min} ms) must be at most \"{max_key}\" ({max} ms)"),
+                Some(suggestion),
+            ));
+        }
+        Ok(config)
+    }
+}
+
+/// The broker spelling of a topic log key, such as `log.retention.ms` for `retention.ms`.
+fn broker_log_key(topic_key: &'static str) -> &'static str {
+    LOG_SYNONYMS.iter().find(|(topic, _)| *topic == topic_key).map_or(topic_key, |(_, broker)| broker)
 }
 
 /// Settings of one producer, written in a scenario's `Producer(configs: {...})`.
@@ -797,9 +1231,14 @@ impl Role {
             Role::Broker => &[
                 "auto.create.topics.enable",
                 "default.replication.factor",
+                "log.cleaner.threads",
+                "log.dirs",
                 "log.retention.hours",
-                "log.retention.ms",
-                "log.segment.bytes",
+                "log.retention.minutes",
+                "log.roll.hours",
+                "log.roll.jitter.ms",
+                "log.segment.delete.delay.ms",
+                "message.max.bytes",
                 "num.partitions",
                 "num.replica.fetchers",
                 "replica.socket.timeout.ms",
@@ -808,13 +1247,12 @@ impl Role {
                 "unclean.leader.election.enable",
             ],
             Role::Topic => &[
-                "cleanup.policy",
                 "compression.type",
+                "file.delete.delay.ms",
+                "max.message.bytes",
                 "message.timestamp.type",
-                "min.compaction.lag.ms",
-                "retention.bytes",
-                "retention.ms",
-                "segment.bytes",
+                "preallocate",
+                "segment.jitter.ms",
                 "unclean.leader.election.enable",
             ],
             Role::Producer => &[
@@ -846,22 +1284,57 @@ impl Role {
 /// Rejects any key that is not one of `role`'s keys, explaining why as precisely as possible.
 /// Keys are checked in sorted order, so the first error is deterministic.
 fn check_keys(map: &BTreeMap<String, String>, role: Role) -> Result<(), ConfigError> {
-    for (key, value) in map {
+    for (key, raw_value) in map {
         if role.keys().contains(&key.as_str()) {
             continue;
         }
-        let value = Some(value.as_str());
+        let value = Some(raw_value.as_str());
         if role.unmodelled().contains(&key.as_str()) {
+            let coarse = COARSE_LOG_KEYS.iter().find(|(coarse_key, _, _)| coarse_key == key);
             let suggestion = if matches!(key.as_str(), "client.id" | "group.id") {
-                "kafkalab sets it from the scenario's client id and group; remove it"
+                "kafkalab sets it from the scenario's client id and group; remove it".to_string()
+            } else if let Some((_, millis_key, unit_ms)) = coarse {
+                // Kafka reads any negative value of these keys as "unlimited".
+                let ms = raw_value.trim().parse::<i64>().ok().and_then(|n| match n {
+                    ..=-1 => Some(-1),
+                    _ => n.checked_mul(*unit_ms),
+                });
+                match ms {
+                    Some(ms) => format!("use \"{millis_key}\" instead: write \"{ms}\""),
+                    None => format!("use \"{millis_key}\" instead"),
+                }
             } else {
-                "remove it; kafkalab does not model it yet"
+                "remove it; kafkalab does not model it yet".to_string()
             };
             return Err(ConfigError::new(
                 key,
                 value,
                 format!("unsupported {} config key \"{key}\"", role.name()),
-                Some(suggestion.to_string()),
+                Some(suggestion),
+            ));
+        }
+        // A log key in the other role's spelling: the cluster's configs write `log.retention.ms`
+        // where a topic's configs write `retention.ms`.
+        let synonym = LOG_SYNONYMS.iter().find_map(|&(topic_key, broker_key)| match role {
+            Role::Broker if key == topic_key => Some((Role::Topic, broker_key)),
+            Role::Topic if key == broker_key => Some((Role::Broker, topic_key)),
+            _ => None,
+        });
+        if let Some((owner, spelling)) = synonym {
+            let suggestion = match role {
+                Role::Broker => format!(
+                    "write \"{spelling}\" to set the default of every topic, or move \"{key}\" to {}",
+                    owner.home()
+                ),
+                _ => {
+                    format!("write \"{spelling}\" to set it for this topic only, or move \"{key}\" to {}", owner.home())
+                }
+            };
+            return Err(ConfigError::new(
+                key,
+                value,
+                format!("\"{key}\" is a {} config key; {} spell it \"{spelling}\"", owner.name(), role.home()),
+                Some(suggestion),
             ));
         }
         let owners: Vec<Role> = Role::ALL
@@ -945,6 +1418,54 @@ fn int(map: &BTreeMap<String, String>, key: &str, default: i32, min: u64, max: u
     let default = u64::try_from(default).unwrap_or(0);
     let value = number(map, key, default, min, max, Unit::Count)?;
     Ok(i32::try_from(value).unwrap_or(i32::MAX))
+}
+
+/// Reads a Kafka `LONG` limit where -1 means "unlimited" (`retention.ms`, `retention.bytes`):
+/// a whole number of at least -1, or `default` when the key is not set. Surrounding whitespace is
+/// ignored.
+fn limit(map: &BTreeMap<String, String>, key: &str, default: i64, unit: Unit) -> Result<i64, ConfigError> {
+    let Some(value) = raw(map, key) else {
+        return Ok(default);
+    };
+    let bad = |suggestion: Option<String>| {
+        ConfigError::new(
+            key,
+            Some(value),
+            format!("invalid value \"{value}\" for \"{key}\": expected {}, -1 (unlimited) or more", unit.describe()),
+            suggestion,
+        )
+    };
+    let trimmed = value.trim();
+    match trimmed.parse::<i64>() {
+        Ok(parsed) if parsed >= -1 => Ok(parsed),
+        Ok(_) => Err(bad(Some("use -1 for no limit".to_string()))),
+        Err(_) => Err(bad(unit_hint(trimmed, unit))),
+    }
+}
+
+/// Reads a Kafka `DOUBLE` from 0 to 1, or `default` when the key is not set. Surrounding
+/// whitespace is ignored; infinities and NaN are rejected.
+fn ratio(map: &BTreeMap<String, String>, key: &str, default: f64) -> Result<f64, ConfigError> {
+    let Some(value) = raw(map, key) else {
+        return Ok(default);
+    };
+    let trimmed = value.trim();
+    match trimmed.parse::<f64>() {
+        Ok(parsed) if (0.0..=1.0).contains(&parsed) => Ok(parsed),
+        _ => {
+            // A percentage such as "50%" is the likeliest slip.
+            let percent = trimmed.strip_suffix('%').and_then(|digits| digits.trim().parse::<f64>().ok());
+            let suggestion = percent
+                .filter(|percent| (0.0..=100.0).contains(percent))
+                .map(|percent| format!("Kafka takes a fraction, not a percentage: write \"{}\"", percent / 100.0));
+            Err(ConfigError::new(
+                key,
+                Some(value),
+                format!("invalid value \"{value}\" for \"{key}\": expected a number from 0 to 1, such as 0.5"),
+                suggestion,
+            ))
+        }
+    }
 }
 
 /// Reads a whole number in `min..=max`, or `default` when the key is not set. Like Kafka,
@@ -1034,8 +1555,19 @@ mod tests {
         assert_eq!(broker.group_initial_rebalance_delay_ms, 3_000);
         assert_eq!(broker.group_min_session_timeout_ms, 6_000);
         assert_eq!(broker.group_max_session_timeout_ms, 1_800_000);
+        assert_eq!(broker.log, LogConfig::default());
+        assert_eq!(broker.log_retention_check_interval_ms, 300_000);
+        assert!(broker.log_cleaner_enable);
+        assert_eq!(broker.log_cleaner_backoff_ms, 15_000);
+        assert_eq!(broker.log_flush_scheduler_interval_ms, 9_223_372_036_854_775_807);
+        assert_eq!(broker.log_flush_offset_checkpoint_interval_ms, 60_000);
+        assert_eq!(broker.log_flush_start_offset_checkpoint_interval_ms, 60_000);
+        assert_eq!(broker.replica_high_watermark_checkpoint_interval_ms, 5_000);
 
-        assert_eq!(TopicConfig::from_map(&map(&[])).unwrap().min_insync_replicas, None);
+        let topic = TopicConfig::from_map(&map(&[])).unwrap();
+        assert_eq!(topic, TopicConfig::default());
+        assert_eq!(topic.min_insync_replicas, None);
+        assert!(topic.log_overrides.is_empty());
 
         let producer = ProducerConfig::from_map(&map(&[])).unwrap();
         assert_eq!(producer, ProducerConfig::default());
@@ -1077,6 +1609,13 @@ mod tests {
             ("group.initial.rebalance.delay.ms", "0"),
             ("group.min.session.timeout.ms", "1000"),
             ("group.max.session.timeout.ms", "60000"),
+            ("log.retention.check.interval.ms", "1000"),
+            ("log.cleaner.enable", "false"),
+            ("log.cleaner.backoff.ms", "0"),
+            ("log.flush.scheduler.interval.ms", "2000"),
+            ("log.flush.offset.checkpoint.interval.ms", "3000"),
+            ("log.flush.start.offset.checkpoint.interval.ms", "4000"),
+            ("replica.high.watermark.checkpoint.interval.ms", "500"),
         ]))
         .unwrap();
         assert_eq!(
@@ -1093,6 +1632,15 @@ mod tests {
                 group_initial_rebalance_delay_ms: 0,
                 group_min_session_timeout_ms: 1_000,
                 group_max_session_timeout_ms: 60_000,
+                // `log.flush.interval.ms` defaults to `log.flush.scheduler.interval.ms`.
+                log: LogConfig { flush_ms: 2_000, ..LogConfig::default() },
+                log_retention_check_interval_ms: 1_000,
+                log_cleaner_enable: false,
+                log_cleaner_backoff_ms: 0,
+                log_flush_scheduler_interval_ms: 2_000,
+                log_flush_offset_checkpoint_interval_ms: 3_000,
+                log_flush_start_offset_checkpoint_interval_ms: 4_000,
+                replica_high_watermark_checkpoint_interval_ms: 500,
             }
         );
 
@@ -1207,7 +1755,15 @@ mod tests {
     fn unknown_key_far_from_everything_lists_the_accepted_keys() {
         let error = TopicConfig::from_map(&map(&[("colour", "blue")])).unwrap_err();
         assert_eq!(error.message, "unknown topic config key \"colour\"");
-        assert_eq!(error.suggestion.as_deref(), Some("accepted keys: min.insync.replicas"));
+        assert_eq!(
+            error.suggestion.as_deref(),
+            Some(
+                "accepted keys: cleanup.policy, delete.retention.ms, flush.messages, flush.ms, \
+                 index.interval.bytes, max.compaction.lag.ms, min.cleanable.dirty.ratio, \
+                 min.compaction.lag.ms, min.insync.replicas, retention.bytes, retention.ms, \
+                 segment.bytes, segment.index.bytes, segment.ms"
+            )
+        );
     }
 
     #[test]
@@ -1227,9 +1783,14 @@ mod tests {
         let error = TopicConfig::from_map(&map(&[("replica.lag.time.max.ms", "1")])).unwrap_err();
         assert_eq!(error.message, "\"replica.lag.time.max.ms\" is a broker config key, not a topic config key");
 
-        // A key of another role that kafkalab does not model still points at its role.
         let error = ProducerConfig::from_map(&map(&[("retention.ms", "1000")])).unwrap_err();
         assert_eq!(error.message, "\"retention.ms\" is a topic config key, not a producer config key");
+        let error = ConsumerConfig::from_map(&map(&[("log.retention.ms", "1000")])).unwrap_err();
+        assert_eq!(error.message, "\"log.retention.ms\" is a broker config key, not a consumer config key");
+
+        // A key of another role that kafkalab does not model still points at its role.
+        let error = ProducerConfig::from_map(&map(&[("segment.jitter.ms", "1000")])).unwrap_err();
+        assert_eq!(error.message, "\"segment.jitter.ms\" is a topic config key, not a producer config key");
     }
 
     #[test]
@@ -1317,7 +1878,7 @@ mod tests {
     fn effective_min_isr_is_capped_by_replication_factor() {
         let broker = BrokerConfig::default();
         let none = TopicConfig::default();
-        let three = TopicConfig { min_insync_replicas: Some(3) };
+        let three = TopicConfig { min_insync_replicas: Some(3), ..TopicConfig::default() };
         assert_eq!(effective_min_insync_replicas(&broker, &none, 3), 1);
         assert_eq!(effective_min_insync_replicas(&broker, &three, 3), 3);
         assert_eq!(effective_min_insync_replicas(&broker, &three, 2), 2);
@@ -1448,22 +2009,65 @@ mod tests {
     fn every_listed_key_is_accepted_by_its_own_parser() {
         // Each key set to its default must parse, so KEYS and from_map cannot drift apart.
         let broker = BrokerConfig::default();
-        let values = [
-            broker.broker_heartbeat_interval_ms.to_string(),
-            broker.broker_session_timeout_ms.to_string(),
-            broker.group_initial_rebalance_delay_ms.to_string(),
-            broker.group_max_session_timeout_ms.to_string(),
-            broker.group_min_session_timeout_ms.to_string(),
-            broker.min_insync_replicas.to_string(),
-            broker.offsets_topic_num_partitions.to_string(),
-            broker.offsets_topic_replication_factor.to_string(),
-            broker.replica_fetch_backoff_ms.to_string(),
-            broker.replica_fetch_wait_max_ms.to_string(),
-            broker.replica_lag_time_max_ms.to_string(),
+        let log = &broker.log;
+        let defaults = [
+            ("broker.heartbeat.interval.ms", broker.broker_heartbeat_interval_ms.to_string()),
+            ("broker.session.timeout.ms", broker.broker_session_timeout_ms.to_string()),
+            ("group.initial.rebalance.delay.ms", broker.group_initial_rebalance_delay_ms.to_string()),
+            ("group.max.session.timeout.ms", broker.group_max_session_timeout_ms.to_string()),
+            ("group.min.session.timeout.ms", broker.group_min_session_timeout_ms.to_string()),
+            ("log.cleaner.backoff.ms", broker.log_cleaner_backoff_ms.to_string()),
+            ("log.cleaner.delete.retention.ms", log.delete_retention_ms.to_string()),
+            ("log.cleaner.enable", broker.log_cleaner_enable.to_string()),
+            ("log.cleaner.max.compaction.lag.ms", log.max_compaction_lag_ms.to_string()),
+            ("log.cleaner.min.cleanable.ratio", log.min_cleanable_dirty_ratio.to_string()),
+            ("log.cleaner.min.compaction.lag.ms", log.min_compaction_lag_ms.to_string()),
+            ("log.cleanup.policy", log.cleanup_policy.to_string()),
+            ("log.flush.interval.messages", log.flush_messages.to_string()),
+            ("log.flush.interval.ms", log.flush_ms.to_string()),
+            ("log.flush.offset.checkpoint.interval.ms", broker.log_flush_offset_checkpoint_interval_ms.to_string()),
+            ("log.flush.scheduler.interval.ms", broker.log_flush_scheduler_interval_ms.to_string()),
+            (
+                "log.flush.start.offset.checkpoint.interval.ms",
+                broker.log_flush_start_offset_checkpoint_interval_ms.to_string(),
+            ),
+            ("log.index.interval.bytes", log.index_interval_bytes.to_string()),
+            ("log.index.size.max.bytes", log.segment_index_bytes.to_string()),
+            ("log.retention.bytes", log.retention_bytes.to_string()),
+            ("log.retention.check.interval.ms", broker.log_retention_check_interval_ms.to_string()),
+            ("log.retention.ms", log.retention_ms.to_string()),
+            ("log.roll.ms", log.segment_ms.to_string()),
+            ("log.segment.bytes", log.segment_bytes.to_string()),
+            ("min.insync.replicas", broker.min_insync_replicas.to_string()),
+            ("offsets.topic.num.partitions", broker.offsets_topic_num_partitions.to_string()),
+            ("offsets.topic.replication.factor", broker.offsets_topic_replication_factor.to_string()),
+            ("replica.fetch.backoff.ms", broker.replica_fetch_backoff_ms.to_string()),
+            ("replica.fetch.wait.max.ms", broker.replica_fetch_wait_max_ms.to_string()),
+            (
+                "replica.high.watermark.checkpoint.interval.ms",
+                broker.replica_high_watermark_checkpoint_interval_ms.to_string(),
+            ),
+            ("replica.lag.time.max.ms", broker.replica_lag_time_max_ms.to_string()),
         ];
-        let all: BTreeMap<String, String> =
-            BrokerConfig::KEYS.iter().zip(values.iter()).map(|(k, v)| (k.to_string(), v.clone())).collect();
+        let keys: Vec<&str> = defaults.iter().map(|(key, _)| *key).collect();
+        assert_eq!(keys, BrokerConfig::KEYS);
+        let all: BTreeMap<String, String> = defaults.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
         assert_eq!(BrokerConfig::from_map(&all).unwrap(), broker);
+
+        // Every topic key, set to the broker's default, gives back the broker's settings.
+        let topic: BTreeMap<String, String> = TopicConfig::KEYS
+            .iter()
+            .map(|key| match key {
+                &"min.insync.replicas" => (key.to_string(), "1".to_string()),
+                _ => (key.to_string(), all[broker_log_key(key)].clone()),
+            })
+            .collect();
+        let config = TopicConfig::from_map(&topic).unwrap();
+        assert_eq!(config.min_insync_replicas, Some(1));
+        assert_eq!(config.log_overrides.len(), TopicConfig::KEYS.len() - 1);
+        assert!(!config.log_overrides.contains_key("min.insync.replicas"));
+        assert_eq!(broker.log.with_topic_overrides(&config.log_overrides).unwrap(), broker.log);
+
         for key in ProducerConfig::KEYS.iter().chain(ConsumerConfig::KEYS) {
             // Check only that no key is rejected as unknown; values may be wrong on purpose.
             let m = map(&[(key, "x")]);
@@ -1473,5 +2077,351 @@ mod tests {
             };
             assert!(!error.message.contains("config key"), "{key}: {error}");
         }
+    }
+
+    #[test]
+    fn key_lists_are_sorted_and_log_synonyms_match_them() {
+        for keys in [BrokerConfig::KEYS, TopicConfig::KEYS, ProducerConfig::KEYS, ConsumerConfig::KEYS] {
+            assert!(keys.windows(2).all(|pair| pair[0] < pair[1]), "{keys:?}");
+        }
+        assert!(LOG_SYNONYMS.windows(2).all(|pair| pair[0].0 < pair[1].0));
+        for (topic_key, broker_key) in LOG_SYNONYMS {
+            assert!(TopicConfig::KEYS.contains(topic_key), "{topic_key}");
+            assert!(BrokerConfig::KEYS.contains(broker_key), "{broker_key}");
+            assert_eq!(broker_log_key(topic_key), *broker_key);
+        }
+        // Every topic key but min.insync.replicas (spelt alike for brokers) is a log key.
+        assert_eq!(LOG_SYNONYMS.len(), TopicConfig::KEYS.len() - 1);
+        // No key is both modelled and unmodelled for a role.
+        for role in Role::ALL {
+            assert!(role.keys().iter().all(|key| !role.unmodelled().contains(key)), "{role:?}");
+        }
+    }
+
+    #[test]
+    fn log_defaults_are_kafkas() {
+        let log = LogConfig::default();
+        assert_eq!(log.segment_bytes, 1_073_741_824);
+        assert_eq!(log.segment_ms, 604_800_000);
+        assert_eq!(log.segment_index_bytes, 10_485_760);
+        assert_eq!(log.index_interval_bytes, 4_096);
+        assert_eq!(log.retention_ms, 604_800_000);
+        assert_eq!(log.retention_bytes, -1);
+        assert_eq!(log.cleanup_policy, CleanupPolicy { delete: true, compact: false });
+        assert_eq!(log.min_cleanable_dirty_ratio, 0.5);
+        assert_eq!(log.min_compaction_lag_ms, 0);
+        assert_eq!(log.max_compaction_lag_ms, i64::MAX as u64);
+        assert_eq!(log.delete_retention_ms, 86_400_000);
+        assert_eq!(log.flush_messages, i64::MAX as u64);
+        assert_eq!(log.flush_ms, i64::MAX as u64);
+        assert!(log.deletes());
+        assert!(!log.is_compacted());
+        assert_eq!(log.with_topic_overrides(&map(&[])).unwrap(), log);
+    }
+
+    #[test]
+    fn every_broker_log_key_is_parsed() {
+        let broker = BrokerConfig::from_map(&map(&[
+            ("log.segment.bytes", "1048576"),
+            ("log.roll.ms", "60000"),
+            ("log.index.size.max.bytes", "4096"),
+            ("log.index.interval.bytes", "0"),
+            ("log.retention.ms", "-1"),
+            ("log.retention.bytes", "10485760"),
+            ("log.cleanup.policy", "compact"),
+            ("log.cleaner.min.cleanable.ratio", "0.1"),
+            ("log.cleaner.min.compaction.lag.ms", "1000"),
+            ("log.cleaner.max.compaction.lag.ms", "2000"),
+            ("log.cleaner.delete.retention.ms", "500"),
+            ("log.flush.interval.messages", "1"),
+            ("log.flush.interval.ms", "100"),
+            // Set alongside log.flush.interval.ms, it does not change flush_ms.
+            ("log.flush.scheduler.interval.ms", "50"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            broker.log,
+            LogConfig {
+                segment_bytes: 1_048_576,
+                segment_ms: 60_000,
+                segment_index_bytes: 4_096,
+                index_interval_bytes: 0,
+                retention_ms: -1,
+                retention_bytes: 10_485_760,
+                cleanup_policy: CleanupPolicy { delete: false, compact: true },
+                min_cleanable_dirty_ratio: 0.1,
+                min_compaction_lag_ms: 1_000,
+                max_compaction_lag_ms: 2_000,
+                delete_retention_ms: 500,
+                flush_messages: 1,
+                flush_ms: 100,
+            }
+        );
+        assert!(broker.log.is_compacted());
+        assert!(!broker.log.deletes());
+        assert_eq!(broker.log_flush_scheduler_interval_ms, 50);
+    }
+
+    #[test]
+    fn topic_log_keys_override_the_brokers_defaults() {
+        let broker = BrokerConfig::from_map(&map(&[
+            ("log.retention.ms", "3600000"),
+            ("log.segment.bytes", "1048576"),
+            ("log.cleanup.policy", "compact"),
+        ]))
+        .unwrap();
+        let topic = TopicConfig::from_map(&map(&[
+            ("min.insync.replicas", "2"),
+            ("segment.ms", "1000"),
+            ("segment.index.bytes", "8"),
+            ("index.interval.bytes", "100"),
+            ("retention.ms", " 60000 "),
+            ("retention.bytes", "-1"),
+            ("cleanup.policy", "delete, compact"),
+            ("min.cleanable.dirty.ratio", "1"),
+            ("min.compaction.lag.ms", "10"),
+            ("max.compaction.lag.ms", "20"),
+            ("delete.retention.ms", "0"),
+            ("flush.messages", "5"),
+            ("flush.ms", "0"),
+        ]))
+        .unwrap();
+        assert_eq!(topic.min_insync_replicas, Some(2));
+        assert_eq!(topic.log_overrides.len(), 12);
+        assert_eq!(topic.log_overrides["retention.ms"], " 60000 ");
+        let log = broker.log.with_topic_overrides(&topic.log_overrides).unwrap();
+        assert_eq!(
+            log,
+            LogConfig {
+                // Not set on the topic: the broker's.
+                segment_bytes: 1_048_576,
+                segment_ms: 1_000,
+                segment_index_bytes: 8,
+                index_interval_bytes: 100,
+                retention_ms: 60_000,
+                retention_bytes: -1,
+                cleanup_policy: CleanupPolicy { delete: true, compact: true },
+                min_cleanable_dirty_ratio: 1.0,
+                min_compaction_lag_ms: 10,
+                max_compaction_lag_ms: 20,
+                delete_retention_ms: 0,
+                flush_messages: 5,
+                flush_ms: 0,
+            }
+        );
+        assert!(log.is_compacted() && log.deletes());
+
+        // Other keys, broker spellings included, are ignored, not rejected.
+        let others = map(&[("min.insync.replicas", "2"), ("log.retention.ms", "5"), ("colour", "blue")]);
+        assert_eq!(broker.log.with_topic_overrides(&others).unwrap(), broker.log);
+    }
+
+    #[test]
+    fn cleanup_policy_takes_kafkas_list_syntax() {
+        for (value, delete, compact) in [
+            ("delete", true, false),
+            ("compact", false, true),
+            ("compact,delete", true, true),
+            ("delete,compact", true, true),
+            (" compact , delete ", true, true),
+            ("delete,delete", true, false),
+        ] {
+            let topic = TopicConfig::from_map(&map(&[("cleanup.policy", value)])).unwrap();
+            let log = LogConfig::default().with_topic_overrides(&topic.log_overrides).unwrap();
+            assert_eq!(log.cleanup_policy, CleanupPolicy { delete, compact }, "{value}");
+        }
+        assert_eq!(CleanupPolicy { delete: true, compact: true }.to_string(), "compact,delete");
+        assert_eq!(CleanupPolicy { delete: false, compact: true }.to_string(), "compact");
+    }
+
+    #[test]
+    fn bad_cleanup_policy_names_the_value_and_the_accepted_ones() {
+        let error = TopicConfig::from_map(&map(&[("cleanup.policy", "compacted")])).unwrap_err();
+        assert_eq!(error.key, "cleanup.policy");
+        assert_eq!(error.value.as_deref(), Some("compacted"));
+        assert_eq!(
+            error.message,
+            "invalid value \"compacted\" for \"cleanup.policy\": expected \"delete\", \"compact\" or both, \
+             comma-separated (\"compact,delete\")"
+        );
+        assert_eq!(error.suggestion.as_deref(), Some("did you mean \"compact\"?"));
+
+        let error = TopicConfig::from_map(&map(&[("cleanup.policy", "compact, Delete")])).unwrap_err();
+        assert_eq!(error.suggestion.as_deref(), Some("did you mean \"compact,delete\"?"));
+        let error = BrokerConfig::from_map(&map(&[("log.cleanup.policy", "forever")])).unwrap_err();
+        assert_eq!(error.key, "log.cleanup.policy");
+        assert!(error.message.contains("for \"log.cleanup.policy\""), "{error}");
+        assert_eq!(error.suggestion.as_deref(), Some("use \"delete\", \"compact\" or \"compact,delete\""));
+        let error = TopicConfig::from_map(&map(&[("cleanup.policy", "delete,")])).unwrap_err();
+        assert_eq!(error.suggestion.as_deref(), Some("remove the extra comma"));
+
+        for value in ["", "  "] {
+            let error = TopicConfig::from_map(&map(&[("cleanup.policy", value)])).unwrap_err();
+            assert_eq!(error.key, "cleanup.policy");
+            assert!(error.message.contains("is empty"), "{error}");
+        }
+    }
+
+    #[test]
+    fn bad_log_values_are_errors() {
+        let error = TopicConfig::from_map(&map(&[("min.cleanable.dirty.ratio", "1.5")])).unwrap_err();
+        assert_eq!(error.key, "min.cleanable.dirty.ratio");
+        assert_eq!(
+            error.message,
+            "invalid value \"1.5\" for \"min.cleanable.dirty.ratio\": expected a number from 0 to 1, such as 0.5"
+        );
+        assert_eq!(error.suggestion, None);
+        let error = BrokerConfig::from_map(&map(&[("log.cleaner.min.cleanable.ratio", "50%")])).unwrap_err();
+        assert_eq!(error.key, "log.cleaner.min.cleanable.ratio");
+        assert_eq!(error.suggestion.as_deref(), Some("Kafka takes a fraction, not a percentage: write \"0.5\""));
+        for value in ["NaN", "inf", "-0.1", "half"] {
+            let error = TopicConfig::from_map(&map(&[("min.cleanable.dirty.ratio", value)])).unwrap_err();
+            assert_eq!(error.value.as_deref(), Some(value));
+        }
+
+        let error = TopicConfig::from_map(&map(&[("retention.ms", "-2")])).unwrap_err();
+        assert_eq!(error.key, "retention.ms");
+        assert_eq!(
+            error.message,
+            "invalid value \"-2\" for \"retention.ms\": expected a whole number of milliseconds, -1 \
+             (unlimited) or more"
+        );
+        assert_eq!(error.suggestion.as_deref(), Some("use -1 for no limit"));
+        let error = BrokerConfig::from_map(&map(&[("log.retention.bytes", "-5")])).unwrap_err();
+        assert_eq!(error.key, "log.retention.bytes");
+        assert!(error.message.contains("a whole number of bytes, -1 (unlimited) or more"), "{error}");
+        let error = TopicConfig::from_map(&map(&[("retention.ms", "7d")])).unwrap_err();
+        assert_eq!(error.suggestion, None);
+        let error = TopicConfig::from_map(&map(&[("retention.ms", "60s")])).unwrap_err();
+        assert_eq!(error.suggestion.as_deref(), Some("Kafka takes a plain number without a unit: write \"60000\""));
+
+        for (key, value, range) in [
+            ("segment.bytes", "13", "from 14 to 2147483647"),
+            ("segment.bytes", "2147483648", "from 14 to 2147483647"),
+            ("segment.ms", "0", "1 or more"),
+            ("segment.index.bytes", "4", "from 8 to 2147483647"),
+            ("index.interval.bytes", "-1", "from 0 to 2147483647"),
+            ("max.compaction.lag.ms", "0", "1 or more"),
+            ("flush.messages", "0", "1 or more"),
+            ("delete.retention.ms", "-1", "0 or more"),
+        ] {
+            let error = TopicConfig::from_map(&map(&[(key, value)])).unwrap_err();
+            assert_eq!(error.key, key);
+            assert!(error.message.contains(range), "{key}={value}: {error}");
+        }
+        for (key, value) in [
+            ("log.retention.check.interval.ms", "0"),
+            ("log.flush.scheduler.interval.ms", "0"),
+            ("replica.high.watermark.checkpoint.interval.ms", "0"),
+            ("log.flush.offset.checkpoint.interval.ms", "2147483648"),
+            ("log.cleaner.enable", "yes"),
+            ("log.roll.ms", "0"),
+        ] {
+            let error = BrokerConfig::from_map(&map(&[(key, value)])).unwrap_err();
+            assert_eq!(error.key, key, "{error}");
+        }
+    }
+
+    #[test]
+    fn min_compaction_lag_above_max_is_an_error() {
+        // Both on the topic: reported on the minimum.
+        let error =
+            TopicConfig::from_map(&map(&[("min.compaction.lag.ms", "2000"), ("max.compaction.lag.ms", "1000")]))
+                .unwrap_err();
+        assert_eq!(error.key, "min.compaction.lag.ms");
+        assert_eq!(error.value.as_deref(), Some("2000"));
+        assert_eq!(
+            error.message,
+            "\"min.compaction.lag.ms\" (2000 ms) must be at most \"max.compaction.lag.ms\" (1000 ms)"
+        );
+        assert_eq!(error.suggestion.as_deref(), Some("lower \"min.compaction.lag.ms\" to 1000 or less"));
+
+        // One on the broker, the other on the topic: reported on the topic's key.
+        let broker = BrokerConfig::from_map(&map(&[("log.cleaner.max.compaction.lag.ms", "1000")])).unwrap();
+        let topic = TopicConfig::from_map(&map(&[("min.compaction.lag.ms", "5000")])).unwrap();
+        let error = broker.log.with_topic_overrides(&topic.log_overrides).unwrap_err();
+        assert_eq!(error.key, "min.compaction.lag.ms");
+        assert_eq!(error.value.as_deref(), Some("5000"));
+        let broker = BrokerConfig::from_map(&map(&[("log.cleaner.min.compaction.lag.ms", "5000")])).unwrap();
+        let topic = TopicConfig::from_map(&map(&[("max.compaction.lag.ms", "1000")])).unwrap();
+        let error = broker.log.with_topic_overrides(&topic.log_overrides).unwrap_err();
+        assert_eq!(error.key, "max.compaction.lag.ms");
+        assert_eq!(error.value.as_deref(), Some("1000"));
+        assert_eq!(error.suggestion.as_deref(), Some("raise \"max.compaction.lag.ms\" to 5000 or more"));
+
+        // Both on the broker, in its spelling.
+        let error = BrokerConfig::from_map(&map(&[
+            ("log.cleaner.min.compaction.lag.ms", "10"),
+            ("log.cleaner.max.compaction.lag.ms", "9"),
+        ]))
+        .unwrap_err();
+        assert_eq!(error.key, "log.cleaner.min.compaction.lag.ms");
+        assert!(error.message.contains("must be at most \"log.cleaner.max.compaction.lag.ms\" (9 ms)"), "{error}");
+
+        // Equal lags are fine.
+        let topic = map(&[("min.compaction.lag.ms", "7"), ("max.compaction.lag.ms", "7")]);
+        assert!(TopicConfig::from_map(&topic).is_ok());
+    }
+
+    #[test]
+    fn log_keys_in_the_other_spelling_suggest_the_right_one() {
+        let error = BrokerConfig::from_map(&map(&[("retention.ms", "1000")])).unwrap_err();
+        assert_eq!(error.key, "retention.ms");
+        assert_eq!(error.value.as_deref(), Some("1000"));
+        assert_eq!(
+            error.message,
+            "\"retention.ms\" is a topic config key; the cluster's (broker) configs spell it \"log.retention.ms\""
+        );
+        assert_eq!(
+            error.suggestion.as_deref(),
+            Some(
+                "write \"log.retention.ms\" to set the default of every topic, or move \"retention.ms\" to a \
+                 topic's configs"
+            )
+        );
+
+        let error = TopicConfig::from_map(&map(&[("log.retention.ms", "1000")])).unwrap_err();
+        assert_eq!(error.key, "log.retention.ms");
+        assert_eq!(
+            error.message,
+            "\"log.retention.ms\" is a broker config key; a topic's configs spell it \"retention.ms\""
+        );
+        assert_eq!(
+            error.suggestion.as_deref(),
+            Some(
+                "write \"retention.ms\" to set it for this topic only, or move \"log.retention.ms\" to the \
+                 cluster's (broker) configs"
+            )
+        );
+
+        // Every pair, both ways.
+        for (topic_key, broker_key) in LOG_SYNONYMS {
+            let error = BrokerConfig::from_map(&map(&[(topic_key, "1")])).unwrap_err();
+            assert!(error.message.ends_with(&format!("spell it \"{broker_key}\"")), "{error}");
+            let error = TopicConfig::from_map(&map(&[(broker_key, "1")])).unwrap_err();
+            assert!(error.message.ends_with(&format!("spell it \"{topic_key}\"")), "{error}");
+        }
+
+        // Keys spelt alike for both roles are accepted by both.
+        assert!(TopicConfig::from_map(&map(&[("min.insync.replicas", "2")])).is_ok());
+        assert!(BrokerConfig::from_map(&map(&[("min.insync.replicas", "2")])).is_ok());
+        // A broker-only log key has no topic spelling.
+        let error = TopicConfig::from_map(&map(&[("log.cleaner.enable", "true")])).unwrap_err();
+        assert_eq!(error.message, "\"log.cleaner.enable\" is a broker config key, not a topic config key");
+        // A misspelt log key still gets the nearest key of its role.
+        let error = BrokerConfig::from_map(&map(&[("log.retention.byte", "1")])).unwrap_err();
+        assert_eq!(error.suggestion.as_deref(), Some("did you mean \"log.retention.bytes\"?"));
+    }
+
+    #[test]
+    fn coarse_broker_log_keys_suggest_the_millisecond_key() {
+        let error = BrokerConfig::from_map(&map(&[("log.retention.hours", "168")])).unwrap_err();
+        assert_eq!(error.key, "log.retention.hours");
+        assert_eq!(error.message, "unsupported broker config key \"log.retention.hours\"");
+        assert_eq!(error.suggestion.as_deref(), Some("use \"log.retention.ms\" instead: write \"604800000\""));
+        let error = BrokerConfig::from_map(&map(&[("log.retention.minutes", "-1")])).unwrap_err();
+        assert_eq!(error.suggestion.as_deref(), Some("use \"log.retention.ms\" instead: write \"-1\""));
+        let error = BrokerConfig::from_map(&map(&[("log.roll.hours", "a day")])).unwrap_err();
+        assert_eq!(error.suggestion.as_deref(), Some("use \"log.roll.ms\" instead"));
     }
 }

@@ -425,8 +425,13 @@ impl Consumer {
                     records.push((offset, id));
                 }
             }
-            if let Some(last) = records.last() {
-                self.positions.insert(tp.clone(), last.0 + 1);
+            // The position moves past whole batches, not just past their last surviving record:
+            // compaction can leave a batch whose last offsets are gone (Kafka's fetcher uses
+            // `batch.nextOffset()` the same way).
+            if let Some(next) = response.batches.iter().map(|b| b.next_offset()).max().filter(|&n| n > position) {
+                self.positions.insert(tp.clone(), next);
+            }
+            if !records.is_empty() {
                 self.polled += records.len() as u64;
                 self.outbox.event(Event::Polled { consumer: self.client_id.clone(), tp, records });
             }

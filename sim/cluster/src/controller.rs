@@ -18,6 +18,7 @@ use crate::protocol::Message;
 use crate::time::Instant;
 use core::time::Duration;
 use rand::Rng;
+use std::collections::BTreeMap;
 use rand_chacha::ChaCha8Rng;
 
 /// A topic the controller creates once enough brokers have joined.
@@ -33,6 +34,8 @@ pub struct TopicToCreate {
     pub min_insync_replicas: i32,
     /// Whether the topic is internal (`__consumer_offsets`).
     pub internal: bool,
+    /// Config overrides by Kafka key, already validated.
+    pub configs: BTreeMap<String, String>,
 }
 
 /// How long a fresh controller waits for every expected broker before creating topics with
@@ -194,6 +197,7 @@ impl Controller {
                 replication_factor: rf as i32,
                 min_insync_replicas: topic.min_insync_replicas.min(rf as i32),
                 internal: topic.internal,
+                configs: topic.configs.clone(),
             },
         );
         self.outbox.event(Event::TopicCreated {

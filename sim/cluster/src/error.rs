@@ -47,6 +47,9 @@ pub enum ErrorCode {
     MemberIdRequired,
     /// 58: AlterPartition was based on a stale partition epoch.
     InvalidUpdateVersion,
+    /// 87: the broker refused a record, such as a keyless record for a compacted topic
+    /// (`InvalidRecordException` from `LogValidator`). Not retriable.
+    InvalidRecord,
     /// 89: AlterPartition asked to add a replica that is not eligible (fenced or offline).
     IneligibleReplica,
 }
@@ -73,6 +76,7 @@ impl ErrorCode {
             ErrorCode::UnknownLeaderEpoch => 75,
             ErrorCode::StaleBrokerEpoch => 77,
             ErrorCode::MemberIdRequired => 79,
+            ErrorCode::InvalidRecord => 87,
             ErrorCode::IneligibleReplica => 89,
         }
     }
@@ -98,6 +102,7 @@ impl ErrorCode {
             ErrorCode::UnknownLeaderEpoch => "UNKNOWN_LEADER_EPOCH",
             ErrorCode::StaleBrokerEpoch => "STALE_BROKER_EPOCH",
             ErrorCode::MemberIdRequired => "MEMBER_ID_REQUIRED",
+            ErrorCode::InvalidRecord => "INVALID_RECORD",
             ErrorCode::IneligibleReplica => "INELIGIBLE_REPLICA",
         }
     }

@@ -114,6 +114,74 @@ pub enum Event {
         /// The log end offset after truncation.
         to_offset: i64,
     },
+    /// A log was loaded from disk at broker start (Kafka's `LogLoader`): torn or corrupt
+    /// bytes after the last valid batch were cut and later segments deleted.
+    LogRecovered {
+        /// The partition.
+        tp: TopicPartition,
+        /// Segments after recovery.
+        segments: usize,
+        /// Log start offset after recovery.
+        log_start_offset: i64,
+        /// Log end offset after recovery.
+        log_end_offset: i64,
+        /// High watermark from the checkpoint, clamped into the log.
+        high_watermark: i64,
+        /// Bytes cut from the end of the last valid segment (a torn write).
+        truncated_bytes: u64,
+        /// Segments deleted because they followed a corrupt one.
+        deleted_segments: usize,
+        /// Segments whose indexes were rebuilt (every unflushed one, and any bad index file).
+        rebuilt_indexes: usize,
+    },
+    /// A new active segment was started.
+    SegmentRolled {
+        /// The partition.
+        tp: TopicPartition,
+        /// Base offset of the new segment.
+        base_offset: i64,
+        /// What triggered the roll (`segment.bytes`, `segment.ms`, ...).
+        reason: String,
+    },
+    /// Retention deleted whole segments, oldest first.
+    SegmentsDeleted {
+        /// The partition.
+        tp: TopicPartition,
+        /// Base offsets of the deleted segments.
+        base_offsets: Vec<i64>,
+        /// The rule that deleted them (`retention.ms`, `retention.bytes`, below the log start).
+        reason: String,
+        /// The log start offset afterwards.
+        log_start_offset: i64,
+    },
+    /// Everything below `recovery_point` was flushed (`fsync`) to disk.
+    LogFlushed {
+        /// The partition.
+        tp: TopicPartition,
+        /// The new recovery point.
+        recovery_point: i64,
+    },
+    /// The log cleaner compacted a log.
+    LogCleaned {
+        /// The partition.
+        tp: TopicPartition,
+        /// Start of the cleaned dirty section.
+        first_dirty_offset: i64,
+        /// End of the dirty section: the new cleaner checkpoint.
+        end_offset: i64,
+        /// Records in the rewritten segments before cleaning.
+        records_before: usize,
+        /// Records in the rewritten segments after cleaning.
+        records_after: usize,
+        /// Bytes before cleaning.
+        bytes_before: u64,
+        /// Bytes after cleaning.
+        bytes_after: u64,
+        /// Segments before cleaning.
+        segments_before: usize,
+        /// Segments after cleaning (groups merge).
+        segments_after: usize,
+    },
     /// The broker started, recovering `recovered_batches` batches from its disk.
     BrokerStarted {
         /// Counts the broker process's starts.
@@ -288,6 +356,40 @@ impl Event {
                 "{tp}: log truncated from {from_offset} to {to_offset}: {} record(s) dropped",
                 from_offset - to_offset
             ),
+            Event::LogRecovered {
+                tp,
+                segments,
+                log_start_offset,
+                log_end_offset,
+                high_watermark,
+                truncated_bytes,
+                deleted_segments,
+                ..
+            } => {
+                let mut text = format!(
+                    "{tp}: log recovered: {segments} segment(s), offsets {log_start_offset}..{log_end_offset}, \
+                     high watermark {high_watermark}"
+                );
+                if *truncated_bytes > 0 {
+                    text.push_str(&format!(", cut {truncated_bytes} torn byte(s)"));
+                }
+                if *deleted_segments > 0 {
+                    text.push_str(&format!(", deleted {deleted_segments} later segment(s)"));
+                }
+                text
+            }
+            Event::SegmentRolled { tp, base_offset, reason } => {
+                format!("{tp}: rolled a new segment at offset {base_offset} ({reason})")
+            }
+            Event::SegmentsDeleted { tp, base_offsets, reason, log_start_offset } => format!(
+                "{tp}: {reason}: deleted {} segment(s), log start offset now {log_start_offset}",
+                base_offsets.len()
+            ),
+            Event::LogFlushed { tp, recovery_point } => format!("{tp}: flushed to disk below offset {recovery_point}"),
+            Event::LogCleaned { tp, first_dirty_offset, end_offset, records_before, records_after, bytes_before, bytes_after, segments_before, segments_after } => format!(
+                "{tp}: cleaned dirty offsets {first_dirty_offset}..{end_offset}: {records_before} → {records_after} record(s), \
+                 {bytes_before} → {bytes_after} bytes, {segments_before} → {segments_after} segment(s)"
+            ),
             Event::BrokerStarted { incarnation, recovered_batches } => {
                 format!("broker started (incarnation {incarnation}), recovered {recovered_batches} batch(es) from disk")
             }
@@ -337,6 +439,7 @@ impl Event {
                 | Event::SendAcked { .. }
                 | Event::Polled { .. }
                 | Event::OffsetCommitted { .. }
+                | Event::LogFlushed { .. }
         )
     }
 }

@@ -46,7 +46,7 @@ pub enum MetadataRecord {
         /// The broker (`node.id`).
         broker_id: NodeId,
     },
-    /// `TopicRecord` plus the topic's `min.insync.replicas` (a `ConfigRecord` in Kafka).
+    /// `TopicRecord` plus the topic's configs (`ConfigRecord`s in Kafka).
     Topic {
         /// The topic name.
         name: String,
@@ -58,6 +58,8 @@ pub enum MetadataRecord {
         min_insync_replicas: i32,
         /// Whether the topic is internal (`__consumer_offsets`).
         internal: bool,
+        /// The topic's config overrides, by Kafka key (`cleanup.policy`, `retention.ms`, ...).
+        configs: BTreeMap<String, String>,
     },
     /// `PartitionRecord` or `PartitionChangeRecord`, carried as the full new state.
     Partition(PartitionState),
@@ -94,6 +96,8 @@ pub struct TopicImage {
     pub min_insync_replicas: i32,
     /// Internal topics (`__consumer_offsets`) are hidden from `--describe` by default.
     pub internal: bool,
+    /// Config overrides by Kafka key.
+    pub configs: BTreeMap<String, String>,
 }
 
 impl MetadataImage {
@@ -113,7 +117,7 @@ impl MetadataImage {
                     b.fenced = false;
                 }
             }
-            MetadataRecord::Topic { name, partitions, replication_factor, min_insync_replicas, internal } => {
+            MetadataRecord::Topic { name, partitions, replication_factor, min_insync_replicas, internal, configs } => {
                 self.topics.insert(
                     name.clone(),
                     TopicImage {
@@ -121,6 +125,7 @@ impl MetadataImage {
                         replication_factor: *replication_factor,
                         min_insync_replicas: *min_insync_replicas,
                         internal: *internal,
+                        configs: configs.clone(),
                     },
                 );
             }

@@ -3,34 +3,56 @@
 //! `poll_effect`, `poll_event` and `poll_deadline`.
 
 use crate::event::Event;
-use crate::ids::{NodeId, TopicPartition};
+use crate::ids::NodeId;
 use crate::metadata::MetadataRecord;
 use crate::protocol::Message;
-use crate::record::RecordBatch;
 use crate::time::Instant;
 use std::collections::VecDeque;
-use std::sync::Arc;
 
-/// A write to the node's own disk. The walking skeleton's disk makes every write durable at
-/// once; the storage work adds page-cache semantics (`flush.messages`, `flush.ms`) behind the
-/// same operations.
+/// A write to the node's own disk, in the terms of a file system: files are named by a path
+/// relative to the node's data directory (`orders-0/00000000000000000000.log`).
+///
+/// Writes land in the page cache first. Only [`DiskOp::Flush`] (an `fsync`) makes a file's bytes
+/// durable, which is why a power loss can take back acknowledged records: Kafka does not flush
+/// per write by default and relies on replication instead (`flush.messages`, `flush.ms`).
+/// Truncation, deletion and [`DiskOp::WriteAtomically`] are metadata operations that the host
+/// treats as durable at once, as a journaling file system does.
 #[derive(Clone, Debug, PartialEq)]
 pub enum DiskOp {
-    /// Append a batch to a partition's log file.
+    /// Append bytes at the end of a file, creating it when missing. Pending until flushed.
     Append {
-        /// The partition.
-        tp: TopicPartition,
-        /// The batch.
-        batch: Arc<RecordBatch>,
+        /// The file.
+        path: String,
+        /// The bytes.
+        bytes: Vec<u8>,
     },
-    /// Cut a partition's log file back so it ends at `offset`.
+    /// Cut a file to `len_bytes` (no-op when it is shorter).
     Truncate {
-        /// The partition.
-        tp: TopicPartition,
-        /// The new log end offset.
-        offset: i64,
+        /// The file.
+        path: String,
+        /// The new length in bytes.
+        len_bytes: u64,
     },
-    /// Append a record to the controller's metadata log.
+    /// Replace a file's whole content durably: write a temporary file, `fsync` it and rename
+    /// it over the old one, as Kafka writes its checkpoint files and swaps cleaned segments.
+    WriteAtomically {
+        /// The file.
+        path: String,
+        /// The new content.
+        bytes: Vec<u8>,
+    },
+    /// Delete a file (no-op when missing).
+    Delete {
+        /// The file.
+        path: String,
+    },
+    /// `fsync` a file: everything written to it so far becomes durable.
+    Flush {
+        /// The file.
+        path: String,
+    },
+    /// Append a record to the controller's metadata log (durable at once until the KRaft
+    /// quorum gives the metadata log its own files).
     AppendMetadata {
         /// The metadata record.
         record: MetadataRecord,

@@ -56,19 +56,51 @@ pub struct RecordBatch {
     pub first_timestamp_ms: i64,
     /// Whether this is a control batch (transaction markers; never produced yet).
     pub is_control: bool,
-    /// The records, in offset order; never empty.
+    /// Offset of the last record the batch was written with, minus `base_offset`. The cleaner
+    /// keeps it when it removes records, so a compacted batch still covers its original offset
+    /// range and the producer's last sequence stays known (Kafka's `overrideLastOffset`).
+    pub last_offset_delta: i32,
+    /// When the cleaner may drop this batch's tombstones, in milliseconds of simulated time:
+    /// stamped by the first cleaning that keeps them, as `now + delete.retention.ms` (KIP-534).
+    /// `None` until then.
+    pub delete_horizon_ms: Option<i64>,
+    /// The records, in offset order. Never empty as written; the cleaner drops a batch whose
+    /// records all go.
     pub records: Vec<Record>,
 }
 
 impl RecordBatch {
-    /// Offset delta of the last record (`lastOffsetDelta`).
-    pub fn last_offset_delta(&self) -> i32 {
-        self.records.last().map_or(0, |r| r.offset_delta)
+    /// A new batch of `records` at `base_offset`, whose offset deltas must count up from 0
+    /// (as a producer writes them). The last offset delta follows from the last record.
+    pub fn new(base_offset: i64, partition_leader_epoch: i32, first_timestamp_ms: i64, records: Vec<Record>) -> Self {
+        let last_offset_delta = records.last().map_or(0, |r| r.offset_delta);
+        RecordBatch {
+            base_offset,
+            partition_leader_epoch,
+            producer_id: NO_PRODUCER_ID,
+            producer_epoch: -1,
+            base_sequence: NO_SEQUENCE,
+            first_timestamp_ms,
+            is_control: false,
+            last_offset_delta,
+            delete_horizon_ms: None,
+            records,
+        }
     }
 
-    /// Offset of the last record.
+    /// Offset of the last record the batch was written with (`lastOffset`).
     pub fn last_offset(&self) -> i64 {
-        self.base_offset + i64::from(self.last_offset_delta())
+        self.base_offset + i64::from(self.last_offset_delta)
+    }
+
+    /// The largest record timestamp in the batch (`maxTimestamp`), in milliseconds.
+    pub fn max_timestamp_ms(&self) -> i64 {
+        self.records.iter().map(|r| r.timestamp_ms).max().unwrap_or(self.first_timestamp_ms)
+    }
+
+    /// The offset of a record, from its delta.
+    pub fn offset_of(&self, record: &Record) -> i64 {
+        self.base_offset + i64::from(record.offset_delta)
     }
 
     /// The offset just after this batch.
@@ -99,6 +131,8 @@ impl RecordBatch {
         body.extend_from_slice(&self.base_sequence.to_be_bytes());
         body.extend_from_slice(&self.first_timestamp_ms.to_be_bytes());
         body.push(u8::from(self.is_control));
+        body.extend_from_slice(&self.last_offset_delta.to_be_bytes());
+        body.extend_from_slice(&self.delete_horizon_ms.unwrap_or(-1).to_be_bytes());
         body.extend_from_slice(&(self.records.len() as u32).to_be_bytes());
         for record in &self.records {
             body.extend_from_slice(&record.offset_delta.to_be_bytes());
@@ -146,9 +180,11 @@ impl RecordBatch {
         let base_sequence = r.i32()?;
         let first_timestamp_ms = r.i64()?;
         let is_control = r.u8()? != 0;
+        let last_offset_delta = r.i32()?;
+        let delete_horizon_ms = Some(r.i64()?).filter(|&h| h >= 0);
         let count = r.u32()? as usize;
-        if count == 0 {
-            return Err(DecodeError::Malformed("empty batch"));
+        if last_offset_delta < 0 {
+            return Err(DecodeError::Malformed("negative last offset delta"));
         }
         let mut records = Vec::with_capacity(count);
         for _ in 0..count {
@@ -173,6 +209,8 @@ impl RecordBatch {
             base_sequence,
             first_timestamp_ms,
             is_control,
+            last_offset_delta,
+            delete_horizon_ms,
             records,
         };
         Ok((batch, total))
@@ -244,15 +282,11 @@ mod tests {
     use proptest::prelude::*;
 
     fn batch(base: i64, values: &[Option<&str>]) -> RecordBatch {
-        RecordBatch {
-            base_offset: base,
-            partition_leader_epoch: 3,
-            producer_id: NO_PRODUCER_ID,
-            producer_epoch: -1,
-            base_sequence: NO_SEQUENCE,
-            first_timestamp_ms: 1000,
-            is_control: false,
-            records: values
+        RecordBatch::new(
+            base,
+            3,
+            1000,
+            values
                 .iter()
                 .enumerate()
                 .map(|(i, v)| Record {
@@ -263,7 +297,7 @@ mod tests {
                     headers: vec![(Arc::from("kafkalab.id"), Arc::from(format!("p-{i}")))],
                 })
                 .collect(),
-        }
+        )
     }
 
     #[test]

@@ -1,0 +1,222 @@
+//! `SimDisk`: a node's disk with a page cache, so that unflushed writes can be lost.
+//!
+//! madsim's own file system never loses a write, so the simulator keeps its own. Every file has
+//! its current bytes (what the running process reads: the page cache) and a durable length:
+//! the prefix an `fsync` ([`DiskOp::Flush`]) made safe. Files only grow by appends, and
+//! truncation, deletion and atomic replacement are durable at once (a journaling file system's
+//! metadata operations), so "durable prefix" describes every state a file can be in.
+//!
+//! A crash or a power loss ([`SimDisk::lose_unflushed`]) cuts every file back to its durable
+//! length. The last write may be torn: part of it, and everything written to that file before
+//! it, reached the platter when the power went, which log recovery must catch by CRC.
+
+use cluster::metadata::MetadataRecord;
+use cluster::node::DiskOp;
+use rand::Rng;
+use std::collections::BTreeMap;
+
+/// One file.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SimFile {
+    bytes: Vec<u8>,
+    durable_len: usize,
+}
+
+impl SimFile {
+    /// The bytes the running process sees.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// Bytes written but not flushed.
+    pub fn pending_bytes(&self) -> usize {
+        self.bytes.len() - self.durable_len
+    }
+}
+
+/// What a crash or power loss took from a disk.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Loss {
+    /// Unflushed bytes dropped, over all files.
+    pub bytes_lost: usize,
+    /// Files that lost bytes.
+    pub files: usize,
+    /// The torn write, if any: the file and how many of its last write's bytes survived.
+    pub torn: Option<(String, usize, usize)>,
+}
+
+impl Loss {
+    /// A short description for the trace.
+    pub fn describe(&self) -> String {
+        let mut text = format!("{} unflushed byte(s) lost in {} file(s)", self.bytes_lost, self.files);
+        if let Some((path, kept, len)) = &self.torn {
+            text.push_str(&format!(", torn write in {path} ({kept} of {len} bytes reached the disk)"));
+        }
+        text
+    }
+}
+
+/// A node's disk.
+#[derive(Clone, Debug, Default)]
+pub struct SimDisk {
+    files: BTreeMap<String, SimFile>,
+    /// The last append: file, where it started and how long it was.
+    last_append: Option<(String, usize, usize)>,
+    /// The controller's metadata log (durable at once until the KRaft quorum gives it files).
+    pub metadata: Vec<MetadataRecord>,
+    /// Client state that survives a restart (records a producer has created).
+    pub client_sequence: u64,
+}
+
+impl SimDisk {
+    /// Applies one write.
+    pub fn apply(&mut self, op: DiskOp) {
+        match op {
+            DiskOp::Append { path, bytes } => {
+                let file = self.files.entry(path.clone()).or_default();
+                let start = file.bytes.len();
+                file.bytes.extend_from_slice(&bytes);
+                if !bytes.is_empty() {
+                    self.last_append = Some((path, start, bytes.len()));
+                }
+            }
+            DiskOp::Truncate { path, len_bytes } => {
+                if let Some(file) = self.files.get_mut(&path) {
+                    let len = (len_bytes as usize).min(file.bytes.len());
+                    file.bytes.truncate(len);
+                    file.durable_len = file.durable_len.min(len);
+                    self.forget_last_append_beyond(&path, len);
+                }
+            }
+            DiskOp::WriteAtomically { path, bytes } => {
+                let durable_len = bytes.len();
+                self.forget_last_append_beyond(&path, 0);
+                self.files.insert(path, SimFile { bytes, durable_len });
+            }
+            DiskOp::Delete { path } => {
+                self.forget_last_append_beyond(&path, 0);
+                self.files.remove(&path);
+            }
+            DiskOp::Flush { path } => {
+                if let Some(file) = self.files.get_mut(&path) {
+                    file.durable_len = file.bytes.len();
+                }
+            }
+            DiskOp::AppendMetadata { record } => self.metadata.push(record),
+        }
+    }
+
+    fn forget_last_append_beyond(&mut self, path: &str, len: usize) {
+        if self.last_append.as_ref().is_some_and(|(p, start, _)| p == path && *start >= len) {
+            self.last_append = None;
+        }
+    }
+
+    /// Every file, by path.
+    pub fn files(&self) -> &BTreeMap<String, SimFile> {
+        &self.files
+    }
+
+    /// A copy of every file's bytes, which a restarting node reads.
+    pub fn snapshot(&self) -> BTreeMap<String, Vec<u8>> {
+        self.files.iter().map(|(path, file)| (path.clone(), file.bytes.clone())).collect()
+    }
+
+    /// Bytes written but not flushed, over all files.
+    pub fn pending_bytes(&self) -> usize {
+        self.files.values().map(SimFile::pending_bytes).sum()
+    }
+
+    /// The page cache is gone: every file is cut back to its durable length. With `may_tear`,
+    /// `rng` may decide that the last write was torn: the file keeps its pending bytes up to a
+    /// point inside that write.
+    pub fn lose_unflushed(&mut self, rng: &mut impl Rng, may_tear: bool) -> Loss {
+        let mut loss = Loss::default();
+        let tear = match &self.last_append {
+            Some((path, start, len)) if may_tear && *len > 1 && rng.gen_bool(0.5) => {
+                let durable = self.files.get(path).map_or(usize::MAX, |f| f.durable_len);
+                (*start >= durable).then(|| (path.clone(), *start, *len, rng.gen_range(1..*len)))
+            }
+            _ => None,
+        };
+        for (path, file) in &mut self.files {
+            let mut keep = file.durable_len;
+            if let Some((torn_path, start, len, kept)) = &tear {
+                if torn_path == path {
+                    keep = start + kept;
+                    loss.torn = Some((path.clone(), *kept, *len));
+                }
+            }
+            if keep < file.bytes.len() {
+                loss.bytes_lost += file.bytes.len() - keep;
+                loss.files += 1;
+                file.bytes.truncate(keep);
+            }
+            // Whatever is on the platter after the power comes back is durable.
+            file.durable_len = file.bytes.len();
+        }
+        self.last_append = None;
+        loss
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    fn append(path: &str, bytes: &[u8]) -> DiskOp {
+        DiskOp::Append { path: path.into(), bytes: bytes.to_vec() }
+    }
+
+    #[test]
+    fn only_flushed_bytes_survive() {
+        let mut disk = SimDisk::default();
+        disk.apply(append("a.log", b"hello"));
+        disk.apply(DiskOp::Flush { path: "a.log".into() });
+        disk.apply(append("a.log", b" world"));
+        disk.apply(append("b.log", b"gone"));
+        assert_eq!(disk.pending_bytes(), 10);
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        let loss = disk.lose_unflushed(&mut rng, false);
+        assert_eq!(loss, Loss { bytes_lost: 10, files: 2, torn: None });
+        assert_eq!(disk.files()["a.log"].bytes(), b"hello");
+        assert_eq!(disk.files()["b.log"].bytes(), b"");
+    }
+
+    #[test]
+    fn truncation_and_atomic_writes_are_durable_at_once() {
+        let mut disk = SimDisk::default();
+        disk.apply(append("a.log", b"0123456789"));
+        disk.apply(DiskOp::Flush { path: "a.log".into() });
+        disk.apply(DiskOp::Truncate { path: "a.log".into(), len_bytes: 4 });
+        disk.apply(DiskOp::WriteAtomically { path: "cp".into(), bytes: b"0\n0\n".to_vec() });
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        disk.lose_unflushed(&mut rng, true);
+        assert_eq!(disk.files()["a.log"].bytes(), b"0123");
+        assert_eq!(disk.files()["cp"].bytes(), b"0\n0\n");
+    }
+
+    #[test]
+    fn a_torn_write_keeps_part_of_the_last_append() {
+        let mut torn_seen = false;
+        for seed in 0..20 {
+            let mut disk = SimDisk::default();
+            disk.apply(append("a.log", b"first"));
+            disk.apply(append("a.log", b"second-write"));
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+            let loss = disk.lose_unflushed(&mut rng, true);
+            let len = disk.files()["a.log"].bytes().len();
+            match loss.torn {
+                Some((_, kept, 12)) => {
+                    torn_seen = true;
+                    assert!((1..12).contains(&kept));
+                    assert_eq!(len, 5 + kept);
+                }
+                Some(other) => panic!("unexpected tear {other:?}"),
+                None => assert_eq!(len, 0),
+            }
+        }
+        assert!(torn_seen, "some seed tears the write");
+    }
+}

@@ -5,7 +5,9 @@
 //! spirit of Jepsen's Kafka checker (jepsen-io/jepsen: jepsen/src/jepsen/tests/kafka.clj):
 //!
 //! * **lost acknowledged write**: a send the leader acknowledged is not in the partition's log
-//!   held by the current leader;
+//!   held by the current leader, and no rule removed it: retention (its offset is below the log
+//!   start offset) or compaction (a later acknowledged send has the same key, or it is a
+//!   tombstone the cleaner dropped after `delete.retention.ms`);
 //! * **duplicate**: one send stored at two offsets (a retry after an ambiguous failure);
 //! * **inconsistent offsets**: a send acknowledged at one offset but stored at another, or a
 //!   consumer that read a record at an offset that now holds a different one.
@@ -51,6 +53,9 @@ pub struct ExpectationResult {
 struct FinalLog {
     leader: NodeId,
     high_watermark: i64,
+    log_start_offset: i64,
+    compacted: bool,
+    first_dirty_offset: i64,
     by_offset: BTreeMap<i64, String>,
     by_id: BTreeMap<String, Vec<i64>>,
 }
@@ -77,7 +82,15 @@ fn final_logs(world: &World, view: &ClusterView) -> (BTreeMap<TopicPartition, Fi
                         }
                     }
                 }
-                FinalLog { leader, high_watermark: log.high_watermark(), by_offset, by_id }
+                FinalLog {
+                    leader,
+                    high_watermark: log.high_watermark(),
+                    log_start_offset: log.log_start_offset(),
+                    compacted: log.config().is_compacted(),
+                    first_dirty_offset: log.first_dirty_offset(),
+                    by_offset,
+                    by_id,
+                }
             });
             match read {
                 Some(log) => {
@@ -105,12 +118,44 @@ pub fn check_history(world: &World, view: &ClusterView) -> (Anomalies, Vec<Strin
     let mut lost = Vec::new();
     let mut inconsistent = Vec::new();
     world.with_records(|records| {
+        // Per send id: its key and whether it is a tombstone; per partition and key: the
+        // highest acknowledged offset. Together they tell a compacted-away record from a lost one.
+        let mut sends: BTreeMap<&str, (Option<&str>, bool)> = BTreeMap::new();
+        let mut latest_acked: BTreeMap<(&TopicPartition, &str), i64> = BTreeMap::new();
+        for record in records {
+            match &record.body {
+                TraceBody::Event(Event::SendInvoked { value, key, tombstone, .. }) => {
+                    sends.insert(value.as_str(), (key.as_deref(), *tombstone));
+                }
+                TraceBody::Event(Event::SendAcked { tp, offset, value, .. }) => {
+                    if let Some((Some(key), _)) = sends.get(value.as_str()) {
+                        let latest = latest_acked.entry((tp, key)).or_insert(*offset);
+                        *latest = (*latest).max(*offset);
+                    }
+                }
+                _ => {}
+            }
+        }
+        // Retention removes whole segments below the log start; compaction removes a record
+        // once a later one has its key, and a tombstone once its horizon passed. Both happen
+        // only in the cleaned section, below the cleaner's checkpoint.
+        let removed_by_rule = |log: &FinalLog, tp: &TopicPartition, id: &str, offset: i64| {
+            if offset < log.log_start_offset {
+                return true;
+            }
+            let (key, tombstone) = sends.get(id).copied().unwrap_or((None, false));
+            let Some(key) = key.filter(|_| log.compacted && offset < log.first_dirty_offset) else {
+                return false;
+            };
+            tombstone || latest_acked.get(&(tp, key)).is_some_and(|&latest| latest > offset)
+        };
         for record in records {
             let TraceBody::Event(event) = &record.body else { continue };
             match event {
                 Event::SendAcked { producer, tp, offset, value } => {
                     let Some(log) = logs.get(tp) else { continue };
                     match log.by_id.get(value) {
+                        None if removed_by_rule(log, tp, value, *offset) => {}
                         None => {
                             anomalies.lost_acked_writes += 1;
                             let now_there = log.by_offset.get(offset).map_or("nothing".to_string(), |v| v.clone());
@@ -185,6 +230,19 @@ pub fn expectation_name(e: &Expectation) -> String {
         }
         Expectation::Rebalances { group, at_least } => format!("Rebalances(group: {group:?}, at_least: {at_least})"),
         Expectation::ConsumedAll { group } => format!("ConsumedAll(group: {group:?})"),
+        Expectation::LogHolds { topic, partition, records } => {
+            let list: Vec<String> = records
+                .iter()
+                .map(|(offset, key, value)| match value {
+                    Some(v) => format!("({offset}, {key:?}, Some({v:?}))"),
+                    None => format!("({offset}, {key:?}, None)"),
+                })
+                .collect();
+            format!("LogHolds(topic: {topic:?}, partition: {partition}, records: [{}])", list.join(", "))
+        }
+        Expectation::LogStartOffset { topic, partition, at_least } => {
+            format!("LogStartOffset(topic: {topic:?}, partition: {partition}, at_least: {at_least})")
+        }
     }
 }
 
@@ -281,10 +339,69 @@ pub fn evaluate(
                     (generation >= *at_least as i32, format!("generation_id is {generation}"))
                 }
                 Expectation::ConsumedAll { group } => consumed_all(scenario, world, view, group),
+                Expectation::LogHolds { topic, partition, records } => log_holds(world, view, topic, *partition, records),
+                Expectation::LogStartOffset { topic, partition, at_least } => {
+                    let tp = TopicPartition::new(topic.clone(), *partition);
+                    let leader = view
+                        .topics
+                        .iter()
+                        .filter(|t| &t.name == topic)
+                        .flat_map(|t| &t.partitions)
+                        .find(|p| p.partition == *partition)
+                        .and_then(|p| p.leader);
+                    match leader.and_then(|l| world.with_log(NodeId(l), &tp, |log| log.log_start_offset())) {
+                        Some(start) => (start >= *at_least, format!("{tp} log start offset is {start}")),
+                        None => (false, format!("{tp} has no leader to ask")),
+                    }
+                }
             };
             ExpectationResult { name: expectation_name(e), passed, detail }
         })
         .collect()
+}
+
+/// `LogHolds`: every live replica holds exactly `expected`.
+fn log_holds(
+    world: &World,
+    view: &ClusterView,
+    topic: &str,
+    partition: i32,
+    expected: &[(i64, String, Option<String>)],
+) -> (bool, String) {
+    let tp = TopicPartition::new(topic, partition);
+    let replicas: Vec<i32> = view
+        .topics
+        .iter()
+        .filter(|t| t.name == topic)
+        .flat_map(|t| &t.partitions)
+        .filter(|p| p.partition == partition)
+        .flat_map(|p| p.replicas.clone())
+        .collect();
+    let mut checked = 0;
+    for replica in replicas {
+        let held = world.with_log(NodeId(replica), &tp, |log| {
+            log.batches()
+                .flat_map(|b| {
+                    b.records.iter().map(move |r| {
+                        (b.offset_of(r), r.key.as_deref().unwrap_or("").to_string(), r.value.as_deref().map(str::to_string))
+                    })
+                })
+                .collect::<Vec<_>>()
+        });
+        let Some(held) = held else { continue };
+        checked += 1;
+        if held != expected {
+            let show: Vec<String> = held
+                .iter()
+                .map(|(o, k, v)| format!("{o}:{k}={}", v.as_deref().unwrap_or("null")))
+                .collect();
+            return (false, format!("broker {replica} holds {}", show.join(" ")));
+        }
+    }
+    if checked == 0 {
+        return (false, format!("no live replica of {tp} to read"));
+    }
+    (true, format!("{checked} replica(s) hold exactly the {} record(s) listed", expected.len()))
 }
 
 fn consumed_all(scenario: &Scenario, world: &World, view: &ClusterView, group: &str) -> (bool, String) {

@@ -167,6 +167,8 @@ pub fn build_view(world: &World) -> ClusterView {
                 log_start_offset: source.as_ref().map_or(0, |r| r.log_start_offset),
                 high_watermark: source.as_ref().map_or(0, |r| r.high_watermark),
                 log_end_offset: source.as_ref().map_or(0, |r| r.log_end_offset),
+                segments: source.as_ref().map_or(0, |r| r.segments),
+                size_bytes: source.as_ref().map_or(0, |r| r.size_bytes),
                 replica_offsets,
             });
         }
@@ -174,6 +176,7 @@ pub fn build_view(world: &World) -> ClusterView {
             name: name.clone(),
             replication_factor: topic.replication_factor,
             min_insync_replicas: topic.min_insync_replicas,
+            configs: topic.configs.clone(),
             partitions,
         });
     }
@@ -266,13 +269,17 @@ fn ids(v: &[i32]) -> String {
 pub fn describe_topics(topics: &[TopicDescription]) -> String {
     let mut out = String::new();
     for t in topics {
+        // Kafka lists the topic's overrides, sorted by key; min.insync.replicas shows the
+        // effective value so the acks=all rule is always in view.
+        let mut configs = t.configs.clone();
+        configs.insert("min.insync.replicas".to_string(), t.min_insync_replicas.to_string());
+        let configs = configs.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",");
         let _ = writeln!(
             out,
-            "Topic: {}\tPartitionCount: {}\tReplicationFactor: {}\tConfigs: min.insync.replicas={}",
+            "Topic: {}\tPartitionCount: {}\tReplicationFactor: {}\tConfigs: {configs}",
             t.name,
             t.partitions.len(),
             t.replication_factor,
-            t.min_insync_replicas
         );
         for p in &t.partitions {
             let leader = p.leader.map_or("none".to_string(), |l| l.to_string());
@@ -290,8 +297,8 @@ pub fn describe_topics(topics: &[TopicDescription]) -> String {
     let _ = writeln!(out);
     let _ = writeln!(
         out,
-        "{:<16} {:>9} {:>12} {:>16} {:>14} {:>14}  REPLICA-LOG-END-OFFSETS",
-        "TOPIC", "PARTITION", "LEADER-EPOCH", "LOG-START-OFFSET", "HIGH-WATERMARK", "LOG-END-OFFSET"
+        "{:<16} {:>9} {:>12} {:>16} {:>14} {:>14} {:>8} {:>10}  REPLICA-LOG-END-OFFSETS",
+        "TOPIC", "PARTITION", "LEADER-EPOCH", "LOG-START-OFFSET", "HIGH-WATERMARK", "LOG-END-OFFSET", "SEGMENTS", "SIZE"
     );
     for t in topics {
         for p in &t.partitions {
@@ -303,8 +310,16 @@ pub fn describe_topics(topics: &[TopicDescription]) -> String {
                 .join(" ");
             let _ = writeln!(
                 out,
-                "{:<16} {:>9} {:>12} {:>16} {:>14} {:>14}  {}",
-                t.name, p.partition, p.leader_epoch, p.log_start_offset, p.high_watermark, p.log_end_offset, replicas
+                "{:<16} {:>9} {:>12} {:>16} {:>14} {:>14} {:>8} {:>10}  {}",
+                t.name,
+                p.partition,
+                p.leader_epoch,
+                p.log_start_offset,
+                p.high_watermark,
+                p.log_end_offset,
+                p.segments,
+                p.size_bytes,
+                replicas
             );
         }
     }

@@ -516,6 +516,28 @@ pub enum Expectation {
         /// The consumer group.
         group: String,
     },
+    /// At the end, every live replica of the partition holds exactly these records, in offset
+    /// order, as `(offset, key, value)` with `None` for a tombstone's value:
+    /// `LogHolds(topic: "prices", partition: 0, records: [(3, "c", Some("1")), (4, "b", None)])`.
+    /// Offsets not listed must be gaps (compaction) or outside the log.
+    LogHolds {
+        /// The topic.
+        topic: String,
+        /// The partition index.
+        partition: i32,
+        /// The records expected, oldest first.
+        records: Vec<(i64, String, Option<String>)>,
+    },
+    /// At the end, the partition leader's log start offset is at least this: retention (or the
+    /// cleaner) removed everything below it.
+    LogStartOffset {
+        /// The topic.
+        topic: String,
+        /// The partition index.
+        partition: i32,
+        /// The lowest acceptable log start offset.
+        at_least: i64,
+    },
 }
 
 impl Expectation {
@@ -1500,7 +1522,16 @@ impl Validator<'_> {
                     Some(format!("lower it to {brokers} or fewer, or add brokers in cluster.brokers")),
                 ));
             }
-            TopicConfig::from_map(&topic.configs).map_err(|error| self.config_error(&path.f("configs"), error))?;
+            let topic_config =
+                TopicConfig::from_map(&topic.configs).map_err(|error| self.config_error(&path.f("configs"), error))?;
+            // The topic's overrides must also agree with the cluster's `log.*` defaults (a
+            // topic's min.compaction.lag.ms above the cluster's max.compaction.lag.ms, say).
+            if let Ok(broker) = BrokerConfig::from_map(&self.scenario.cluster.configs) {
+                broker
+                    .log
+                    .with_topic_overrides(&topic_config.log_overrides)
+                    .map_err(|error| self.config_error(&path.f("configs"), error))?;
+            }
         }
         Ok(())
     }
@@ -1772,6 +1803,21 @@ impl Validator<'_> {
         let groups = s.groups();
         for (i, expectation) in s.expect.iter().enumerate() {
             let path = SrcPath::root().f("expect").i(i);
+            if let Expectation::LogHolds { topic, partition, .. } | Expectation::LogStartOffset { topic, partition, .. } =
+                expectation
+            {
+                let Some(spec) = s.topic(topic) else {
+                    return Err(self.unknown_topic(&path.f("topic"), &path, topic));
+                };
+                if !(0..spec.partitions).contains(partition) {
+                    return Err(self.error(
+                        &path.f("partition"),
+                        &path,
+                        format!("topic \"{topic}\" has no partition {partition}"),
+                        Some(format!("its partitions are numbered 0 to {}", spec.partitions - 1)),
+                    ));
+                }
+            }
             let Some(group) = expectation.group() else {
                 continue;
             };

@@ -27,6 +27,10 @@ pub struct PartitionDescription {
     pub high_watermark: i64,
     /// The leader's log end offset.
     pub log_end_offset: i64,
+    /// Segments in the leader's log, the active one included.
+    pub segments: usize,
+    /// Bytes in the leader's segments (`kafka-log-dirs.sh` reports this as `size`).
+    pub size_bytes: u64,
     /// Every replica's view: `(broker, log_end_offset, high_watermark)`, `None` offsets for a
     /// replica whose broker is down.
     pub replica_offsets: Vec<ReplicaOffsets>,
@@ -52,6 +56,8 @@ pub struct TopicDescription {
     pub replication_factor: i32,
     /// Effective `min.insync.replicas`.
     pub min_insync_replicas: i32,
+    /// The topic's config overrides by Kafka key, as `Configs:` lists them.
+    pub configs: std::collections::BTreeMap<String, String>,
     /// Partitions in order.
     pub partitions: Vec<PartitionDescription>,
 }

@@ -865,6 +865,8 @@ mod tests {
             log_start_offset: 0,
             high_watermark,
             log_end_offset: high_watermark + 2,
+            segments: 1,
+            size_bytes: 40_000,
             replica_offsets: replicas
                 .iter()
                 .map(|broker| ReplicaOffsets {
@@ -926,6 +928,7 @@ mod tests {
                 name: "orders".to_string(),
                 replication_factor: 3,
                 min_insync_replicas: 2,
+                configs: Default::default(),
                 partitions: vec![
                     partition(0, 1, [1, 2, 3], &[1, 2, 3]),
                     partition(1, 2, [2, 3, 1], &[2, 1]),

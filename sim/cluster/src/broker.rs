@@ -96,6 +96,10 @@ pub struct ReplicaStatus {
     pub high_watermark: i64,
     /// This replica's log end offset.
     pub log_end_offset: i64,
+    /// Segments in this replica's log, the active one included.
+    pub segments: usize,
+    /// Bytes in this replica's segments.
+    pub size_bytes: u64,
 }
 
 /// A broker's observable state.
@@ -147,11 +151,12 @@ pub struct Broker {
 }
 
 /// `now + ms`, or never when `ms` is Kafka's "never" (`Long.MAX_VALUE`) or too far to matter.
+/// An interval of 0 runs the task every millisecond rather than forever at one instant.
 fn after_ms(now: Instant, ms: u64) -> Instant {
     if ms >= (i64::MAX as u64) / 2 {
         Instant::from_nanos(u64::MAX)
     } else {
-        now + Duration::from_millis(ms)
+        now + Duration::from_millis(ms.max(1))
     }
 }
 
@@ -301,6 +306,8 @@ impl Broker {
                     log_start_offset: p.log.log_start_offset(),
                     high_watermark: p.log.high_watermark(),
                     log_end_offset: p.log.log_end_offset(),
+                    segments: p.log.segments().len(),
+                    size_bytes: p.log.size_bytes(),
                 })
                 .collect(),
             groups: self.coordinator.status(),

@@ -246,6 +246,9 @@ pub enum Event {
         key: Option<String>,
         /// The send's unique id (the value for rate-driven sends).
         value: String,
+        /// Whether the record is a tombstone (a null value), which compaction removes after
+        /// `delete.retention.ms`.
+        tombstone: bool,
     },
     /// The leader acknowledged the record at `offset`.
     SendAcked {

@@ -218,6 +218,7 @@ impl Producer {
             tp,
             key: key.clone(),
             value: id.clone(),
+            tombstone: value.is_none(),
         });
         self.queues.entry(partition).or_default().push_back(PendingRecord {
             id: Arc::from(id),

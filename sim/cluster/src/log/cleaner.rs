@@ -122,7 +122,6 @@ impl PartitionLog {
         // Key → latest offset over the dirty section (Kafka's `SkimpyOffsetMap`, without its
         // size limit: the whole dirty section fits).
         let mut latest: BTreeMap<Arc<str>, i64> = BTreeMap::new();
-        let mut map_end = -1;
         for batch in self.batches() {
             for record in &batch.records {
                 let offset = batch.offset_of(record);
@@ -130,7 +129,6 @@ impl PartitionLog {
                     if let Some(key) = &record.key {
                         latest.insert(key.clone(), offset);
                     }
-                    map_end = map_end.max(offset);
                 }
             }
         }
@@ -178,7 +176,8 @@ impl PartitionLog {
                     .iter()
                     .filter(|r| {
                         let offset = batch.offset_of(r);
-                        if offset > map_end {
+                        // Past the dirty section (beyond the key map): not this pass's business.
+                        if offset >= end_offset {
                             return true;
                         }
                         let Some(key) = &r.key else { return false };

@@ -7,8 +7,9 @@
 //! metadata operations), so "durable prefix" describes every state a file can be in.
 //!
 //! A crash or a power loss ([`SimDisk::lose_unflushed`]) cuts every file back to its durable
-//! length. The last write may be torn: part of it, and everything written to that file before
-//! it, reached the platter when the power went, which log recovery must catch by CRC.
+//! length. The last write may be torn: the operating system writes dirty pages back in order,
+//! so in the file written last, the oldest unflushed write may have been half on the platter
+//! when the power went. Log recovery must catch that half batch by its CRC.
 
 use cluster::metadata::MetadataRecord;
 use cluster::node::DiskOp;
@@ -20,6 +21,8 @@ use std::collections::BTreeMap;
 pub struct SimFile {
     bytes: Vec<u8>,
     durable_len: usize,
+    /// Length of the oldest write not yet durable, the one write-back would be in the middle of.
+    first_pending_len: usize,
 }
 
 impl SimFile {
@@ -75,6 +78,9 @@ impl SimDisk {
             DiskOp::Append { path, bytes } => {
                 let file = self.files.entry(path.clone()).or_default();
                 let start = file.bytes.len();
+                if start == file.durable_len {
+                    file.first_pending_len = bytes.len();
+                }
                 file.bytes.extend_from_slice(&bytes);
                 if !bytes.is_empty() {
                     self.last_append = Some((path, start, bytes.len()));
@@ -85,13 +91,14 @@ impl SimDisk {
                     let len = (len_bytes as usize).min(file.bytes.len());
                     file.bytes.truncate(len);
                     file.durable_len = file.durable_len.min(len);
+                    file.first_pending_len = file.first_pending_len.min(len - file.durable_len);
                     self.forget_last_append_beyond(&path, len);
                 }
             }
             DiskOp::WriteAtomically { path, bytes } => {
                 let durable_len = bytes.len();
                 self.forget_last_append_beyond(&path, 0);
-                self.files.insert(path, SimFile { bytes, durable_len });
+                self.files.insert(path, SimFile { bytes, durable_len, first_pending_len: 0 });
             }
             DiskOp::Delete { path } => {
                 self.forget_last_append_beyond(&path, 0);
@@ -100,6 +107,7 @@ impl SimDisk {
             DiskOp::Flush { path } => {
                 if let Some(file) = self.files.get_mut(&path) {
                     file.durable_len = file.bytes.len();
+                    file.first_pending_len = 0;
                 }
             }
             DiskOp::AppendMetadata { record } => self.metadata.push(record),
@@ -128,22 +136,22 @@ impl SimDisk {
     }
 
     /// The page cache is gone: every file is cut back to its durable length. With `may_tear`,
-    /// `rng` may decide that the last write was torn: the file keeps its pending bytes up to a
-    /// point inside that write.
+    /// `rng` may decide that write-back was in the middle of the file written last: part of its
+    /// oldest unflushed write survives, a torn batch for recovery to find.
     pub fn lose_unflushed(&mut self, rng: &mut impl Rng, may_tear: bool) -> Loss {
         let mut loss = Loss::default();
         let tear = match &self.last_append {
-            Some((path, start, len)) if may_tear && *len > 1 && rng.gen_bool(0.5) => {
-                let durable = self.files.get(path).map_or(usize::MAX, |f| f.durable_len);
-                (*start >= durable).then(|| (path.clone(), *start, *len, rng.gen_range(1..*len)))
+            Some((path, _, _)) if may_tear => {
+                let first = self.files.get(path).map_or(0, |f| f.first_pending_len);
+                (first > 1 && rng.gen_bool(0.5)).then(|| (path.clone(), first, rng.gen_range(1..first)))
             }
             _ => None,
         };
         for (path, file) in &mut self.files {
             let mut keep = file.durable_len;
-            if let Some((torn_path, start, len, kept)) = &tear {
+            if let Some((torn_path, len, kept)) = &tear {
                 if torn_path == path {
-                    keep = start + kept;
+                    keep += kept;
                     loss.torn = Some((path.clone(), *kept, *len));
                 }
             }
@@ -154,6 +162,7 @@ impl SimDisk {
             }
             // Whatever is on the platter after the power comes back is durable.
             file.durable_len = file.bytes.len();
+            file.first_pending_len = 0;
         }
         self.last_append = None;
         loss
@@ -202,16 +211,16 @@ mod tests {
         let mut torn_seen = false;
         for seed in 0..20 {
             let mut disk = SimDisk::default();
-            disk.apply(append("a.log", b"first"));
-            disk.apply(append("a.log", b"second-write"));
+            disk.apply(append("a.log", b"first-write!"));
+            disk.apply(append("a.log", b"second"));
             let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
             let loss = disk.lose_unflushed(&mut rng, true);
             let len = disk.files()["a.log"].bytes().len();
             match loss.torn {
                 Some((_, kept, 12)) => {
                     torn_seen = true;
-                    assert!((1..12).contains(&kept));
-                    assert_eq!(len, 5 + kept);
+                    assert!((1..12).contains(&kept), "part of the oldest unflushed write");
+                    assert_eq!(len, kept, "nothing after it survives");
                 }
                 Some(other) => panic!("unexpected tear {other:?}"),
                 None => assert_eq!(len, 0),

@@ -440,6 +440,10 @@ pub enum Fault {
     /// lost, so everything not yet flushed goes (the last write may be torn). Its peers'
     /// connections are reset.
     Crash(Target),
+    /// The node's process is killed (`kill -9`) but its machine stays up: what the process
+    /// wrote is in the operating system's page cache and survives, and the kernel resets its
+    /// connections.
+    Kill(Target),
     /// These nodes lose power together: like `Crash`, but nobody's connections are reset, so
     /// peers find out only by timeouts. `PowerLoss([Broker(1), Broker(2), Broker(3)])`.
     PowerLoss(Vec<Target>),
@@ -466,7 +470,7 @@ pub enum Target {
     Client(String),
     /// Whichever broker leads this partition (topic, partition index) when the fault fires.
     Leader(String, i32),
-    /// The nodes the most recent `Crash` or `PowerLoss` hit.
+    /// The nodes the most recent `Crash`, `Kill` or `PowerLoss` hit.
     LastCrashed,
 }
 
@@ -1697,7 +1701,7 @@ impl Validator<'_> {
             self.check_time(timed.at(), &path.i(0), "the fault")?;
             let fault_path = path.i(1);
             match timed.value() {
-                Fault::Crash(target) | Fault::Restart(target) | Fault::Isolate(target) => {
+                Fault::Crash(target) | Fault::Kill(target) | Fault::Restart(target) | Fault::Isolate(target) => {
                     self.check_target(target, &fault_path.i(0), &path, i)?;
                 }
                 Fault::PowerLoss(targets) => {
@@ -1773,14 +1777,14 @@ impl Validator<'_> {
             Target::LastCrashed => {
                 let at_time = s.faults[index].at();
                 let crashed_before = s.faults.iter().enumerate().any(|(j, other)| {
-                    matches!(other.value(), Fault::Crash(_) | Fault::PowerLoss(_))
+                    matches!(other.value(), Fault::Crash(_) | Fault::Kill(_) | Fault::PowerLoss(_))
                         && (other.at() < at_time || (other.at() == at_time && j < index))
                 });
                 if !crashed_before {
                     return Err(self.error(
                         at,
                         field,
-                        "LastCrashed names no node: no Crash or PowerLoss fault comes before it",
+                        "LastCrashed names no node: no Crash, Kill or PowerLoss fault comes before it",
                         Some("add a Crash fault before it, or name the target directly".into()),
                     ));
                 }
@@ -2513,7 +2517,7 @@ mod tests {
         let (line, column, field, message, _, _) = invalid(&edit("Crash(Broker(1))", "Isolate(Broker(1))"));
         assert_eq!((line, column), (17, 27));
         assert_eq!(field, "faults[2]");
-        assert_eq!(message, "LastCrashed names no node: no Crash or PowerLoss fault comes before it");
+        assert_eq!(message, "LastCrashed names no node: no Crash, Kill or PowerLoss fault comes before it");
     }
 
     #[test]

@@ -509,11 +509,12 @@ impl World {
         nodes.iter().map(|n| self.shared.slots[n].name.clone()).collect::<Vec<_>>().join(", ")
     }
 
-    /// Stops `nodes` at once; each loses its page cache (unflushed bytes, the last write
-    /// perhaps torn). With `reset_connections` (a crash: the machine's kernel resets the dead
+    /// Stops `nodes` at once. With `lose_page_cache` each loses its unflushed bytes (the last
+    /// write perhaps torn); without, the machine stays up and a restarted process finds every
+    /// byte its predecessor wrote. With `reset_connections` (a crash: the machine's kernel resets the dead
     /// process's sockets), live peers see their connections close now; after a power loss
     /// nothing tells them, and only timeouts do. Returns a description of the lost bytes.
-    fn take_down(&mut self, nodes: &[NodeId], reset_connections: bool) -> String {
+    fn take_down(&mut self, nodes: &[NodeId], reset_connections: bool, lose_page_cache: bool) -> String {
         let handle = self.runtime.handle().clone();
         let mut parts = Vec::new();
         for id in nodes {
@@ -525,9 +526,11 @@ impl World {
             *lock(&slot.hosted) = None;
             *lock(&slot.inbox) = None;
             *lock(&slot.down) = true;
-            let loss = lock(&slot.disk).lose_unflushed(&mut self.disk_rng, true);
-            if loss.bytes_lost > 0 {
-                parts.push(format!("{}: {}", slot.name, loss.describe()));
+            if lose_page_cache {
+                let loss = lock(&slot.disk).lose_unflushed(&mut self.disk_rng, true);
+                if loss.bytes_lost > 0 {
+                    parts.push(format!("{}: {}", slot.name, loss.describe()));
+                }
             }
             if reset_connections {
                 for other in self.shared.slots.values().filter(|s| s.id != *id) {
@@ -550,7 +553,7 @@ impl World {
         let text = match fault {
             Fault::Crash(target) => {
                 let nodes = self.resolve(target);
-                let losses = self.take_down(&nodes, true);
+                let losses = self.take_down(&nodes, true, true);
                 let what = match target {
                     Target::Leader(topic, partition) => {
                         format!("crash {} (the leader of {topic}-{partition})", self.describe_nodes(&nodes))
@@ -559,6 +562,17 @@ impl World {
                     _ => format!("crash {}", self.describe_nodes(&nodes)),
                 };
                 format!("{what}{losses}")
+            }
+            Fault::Kill(target) => {
+                let nodes = self.resolve(target);
+                self.take_down(&nodes, true, false);
+                match target {
+                    Target::Leader(topic, partition) => format!(
+                        "kill -9 {} (the leader of {topic}-{partition}); its page cache survives",
+                        self.describe_nodes(&nodes)
+                    ),
+                    _ => format!("kill -9 {}; its page cache survives", self.describe_nodes(&nodes)),
+                }
             }
             Fault::PowerLoss(targets) => {
                 let mut nodes: Vec<NodeId> = Vec::new();
@@ -569,7 +583,7 @@ impl World {
                         }
                     }
                 }
-                let losses = self.take_down(&nodes, false);
+                let losses = self.take_down(&nodes, false, true);
                 format!("power loss: {}{losses}", self.describe_nodes(&nodes))
             }
             Fault::Restart(target) => {

@@ -21,6 +21,10 @@ Scenario(
         // session (45 s by default) to expire before it settles.
         At("35s", Crash(Client("billing-1"))), At("37s", Restart(Client("billing-1"))),
         At("40s", Isolate(Broker(2))), At("45s", Heal),
+        // A killed process keeps its page cache; a power loss loses one replica's unflushed
+        // tail, which replication restores.
+        At("50s", Kill(Broker(3))), At("52s", Restart(LastCrashed)),
+        At("60s", PowerLoss([Broker(2)])), At("62s", Restart(LastCrashed)),
     ],
     expect: [NoLostAckedWrites, AllPartitionsOnline, GroupMembers(group: "billing", members: 1), ConsumedAll(group: "billing")],
 )

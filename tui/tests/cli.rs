@@ -55,7 +55,7 @@ fn events_tell_the_story_of_the_run() {
     let out = kafkalab().args(["run", "--events"]).arg(scenario("02-acks-one-loses-data.ron")).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0));
-    let crash = stdout.find("FAULT: crash broker").expect("the crash is in the feed");
+    let crash = stdout.find("FAULT: kill -9 broker").expect("the kill is in the feed");
     let election = stdout.find("elected leader (leader epoch 1").expect("a follower is elected in epoch 1");
     let truncation = stdout.find("log truncated").expect("the restarted broker truncates its log");
     assert!(crash < election && election < truncation, "{stdout}");

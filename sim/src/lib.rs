@@ -15,6 +15,7 @@ compile_error!(
 
 pub mod check;
 pub mod disk;
+pub mod dump;
 pub mod live;
 pub mod report;
 pub mod scenario;
@@ -74,13 +75,92 @@ pub fn run_traced(scenario: Scenario, seed: u64) -> Result<(RunReport, Vec<trace
         })
         .expect("spawning the simulation thread")
         .join()
-        .map_err(|panic| {
-            let message = panic
-                .downcast_ref::<String>()
-                .map(String::as_str)
-                .or_else(|| panic.downcast_ref::<&str>().copied())
-                .unwrap_or("(no message)")
-                .to_string();
-            SimulationCrash { scenario: name, seed, message }
+        .map_err(|panic| SimulationCrash { scenario: name, seed, message: panic_message(panic.as_ref()) })
+}
+
+/// Why a log could not be dumped.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DumpError {
+    /// The simulation crashed before the dump time.
+    Crash(SimulationCrash),
+    /// No such partition, or the broker holds no replica of it; the message suggests a fix.
+    NoReplica(String),
+}
+
+impl std::fmt::Display for DumpError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DumpError::Crash(c) => c.fmt(f),
+            DumpError::NoReplica(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for DumpError {}
+
+/// Runs `scenario` with `seed` up to `at` (default: its end) on a fresh thread and reads the
+/// files of partition `topic`-`partition` from `broker`'s disk; without `broker`, from the
+/// partition's leader at that time (or its first replica when it has none).
+///
+/// Errors: [`DumpError::NoReplica`] for an unknown partition or a broker without a replica
+/// of it, [`DumpError::Crash`] when the simulation crashed.
+pub fn dump_log(
+    scenario: Scenario,
+    seed: u64,
+    at: Option<std::time::Duration>,
+    topic: &str,
+    partition: i32,
+    broker: Option<i32>,
+) -> Result<dump::LogDump, DumpError> {
+    let name = scenario.name.clone();
+    let tp = cluster::ids::TopicPartition::new(topic, partition);
+    std::thread::Builder::new()
+        .name(format!("kafkalab-seed-{seed}"))
+        .spawn(move || {
+            let mut world = world::World::new(scenario, seed);
+            let end = at.unwrap_or(world.duration()).min(world.duration());
+            while world.elapsed() < end {
+                world.step();
+            }
+            let view = world.view();
+            let Some(description) = view.topics.iter().find(|t| t.name == tp.topic) else {
+                let names: Vec<&str> = view.topics.iter().map(|t| t.name.as_str()).collect();
+                return Err(DumpError::NoReplica(format!(
+                    "no topic \"{}\" at this time; topics: {}",
+                    tp.topic,
+                    names.join(", ")
+                )));
+            };
+            let Some(p) = description.partitions.iter().find(|p| p.partition == tp.partition) else {
+                return Err(DumpError::NoReplica(format!(
+                    "topic \"{}\" has no partition {}; use --partition 0 to {}",
+                    tp.topic,
+                    tp.partition,
+                    description.partitions.len().saturating_sub(1)
+                )));
+            };
+            let chosen = broker.or(p.leader).unwrap_or(p.replicas[0]);
+            if !p.replicas.contains(&chosen) {
+                return Err(DumpError::NoReplica(format!(
+                    "broker {chosen} holds no replica of {tp}; its replicas are on brokers {:?}",
+                    p.replicas
+                )));
+            }
+            dump::dump(&world, cluster::ids::NodeId(chosen), &tp).ok_or_else(|| {
+                DumpError::NoReplica(format!("broker {chosen} has no files for {tp} yet; try a later --at"))
+            })
         })
+        .expect("spawning the simulation thread")
+        .join()
+        .map_err(|panic| DumpError::Crash(SimulationCrash { scenario: name, seed, message: panic_message(panic.as_ref()) }))?
+}
+
+/// The message of a panic payload (`panic!` gives a `String` or a `&str`).
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("(no message)")
+        .to_string()
 }

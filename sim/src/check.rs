@@ -339,7 +339,9 @@ pub fn evaluate(
                     (generation >= *at_least as i32, format!("generation_id is {generation}"))
                 }
                 Expectation::ConsumedAll { group } => consumed_all(scenario, world, view, group),
-                Expectation::LogHolds { topic, partition, records } => log_holds(world, view, topic, *partition, records),
+                Expectation::LogHolds { topic, partition, records } => {
+                    log_holds(world, view, topic, *partition, records)
+                }
                 Expectation::LogStartOffset { topic, partition, at_least } => {
                     let tp = TopicPartition::new(topic.clone(), *partition);
                     let leader = view
@@ -383,7 +385,11 @@ fn log_holds(
             log.batches()
                 .flat_map(|b| {
                     b.records.iter().map(move |r| {
-                        (b.offset_of(r), r.key.as_deref().unwrap_or("").to_string(), r.value.as_deref().map(str::to_string))
+                        (
+                            b.offset_of(r),
+                            r.key.as_deref().unwrap_or("").to_string(),
+                            r.value.as_deref().map(str::to_string),
+                        )
                     })
                 })
                 .collect::<Vec<_>>()
@@ -391,10 +397,8 @@ fn log_holds(
         let Some(held) = held else { continue };
         checked += 1;
         if held != expected {
-            let show: Vec<String> = held
-                .iter()
-                .map(|(o, k, v)| format!("{o}:{k}={}", v.as_deref().unwrap_or("null")))
-                .collect();
+            let show: Vec<String> =
+                held.iter().map(|(o, k, v)| format!("{o}:{k}={}", v.as_deref().unwrap_or("null"))).collect();
             return (false, format!("broker {replica} holds {}", show.join(" ")));
         }
     }

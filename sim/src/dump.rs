@@ -90,12 +90,8 @@ pub fn dump(world: &World, broker: NodeId, tp: &TopicPartition) -> Option<LogDum
     let slot = world.slots().get(&broker)?;
     let disk = slot.disk.lock().unwrap_or_else(|e| e.into_inner());
     let dir = format!("{}/", PartitionLog::dir_name(tp));
-    let mut bases: Vec<i64> = disk
-        .files()
-        .keys()
-        .filter_map(|path| path.strip_prefix(&dir))
-        .filter_map(base_offset_of)
-        .collect();
+    let mut bases: Vec<i64> =
+        disk.files().keys().filter_map(|path| path.strip_prefix(&dir)).filter_map(base_offset_of).collect();
     if bases.is_empty() {
         return None;
     }
@@ -131,7 +127,8 @@ pub fn dump(world: &World, broker: NodeId, tp: &TopicPartition) -> Option<LogDum
             });
             at += used;
         }
-        let index_entries = disk.files().get(&format!("{dir}{}", file_name(base, "index"))).map_or(0, |f| f.bytes().len() / 8);
+        let index_entries =
+            disk.files().get(&format!("{dir}{}", file_name(base, "index"))).map_or(0, |f| f.bytes().len() / 8);
         segments.push(DumpedSegment {
             file,
             base_offset: base,
@@ -173,8 +170,10 @@ pub fn render_text(dump: &LogDump) -> String {
         let _ = writeln!(out, "Log starting offset: {}", s.base_offset);
         for b in &s.batches {
             let batch = &b.batch;
-            let last_sequence = if batch.base_sequence < 0 { -1 } else { batch.base_sequence + batch.last_offset_delta };
-            let horizon = batch.delete_horizon_ms.map_or("OptionalLong.empty".to_string(), |h| format!("OptionalLong[{h}]"));
+            let last_sequence =
+                if batch.base_sequence < 0 { -1 } else { batch.base_sequence + batch.last_offset_delta };
+            let horizon =
+                batch.delete_horizon_ms.map_or("OptionalLong.empty".to_string(), |h| format!("OptionalLong[{h}]"));
             let _ = writeln!(
                 out,
                 "baseOffset: {} lastOffset: {} count: {} baseSequence: {} lastSequence: {last_sequence} producerId: {} \

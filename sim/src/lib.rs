@@ -152,7 +152,9 @@ pub fn dump_log(
         })
         .expect("spawning the simulation thread")
         .join()
-        .map_err(|panic| DumpError::Crash(SimulationCrash { scenario: name, seed, message: panic_message(panic.as_ref()) }))?
+        .map_err(|panic| {
+            DumpError::Crash(SimulationCrash { scenario: name, seed, message: panic_message(panic.as_ref()) })
+        })?
 }
 
 /// The message of a panic payload (`panic!` gives a `String` or a `&str`).

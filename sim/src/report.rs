@@ -298,7 +298,14 @@ pub fn describe_topics(topics: &[TopicDescription]) -> String {
     let _ = writeln!(
         out,
         "{:<16} {:>9} {:>12} {:>16} {:>14} {:>14} {:>8} {:>10}  REPLICA-LOG-END-OFFSETS",
-        "TOPIC", "PARTITION", "LEADER-EPOCH", "LOG-START-OFFSET", "HIGH-WATERMARK", "LOG-END-OFFSET", "SEGMENTS", "SIZE"
+        "TOPIC",
+        "PARTITION",
+        "LEADER-EPOCH",
+        "LOG-START-OFFSET",
+        "HIGH-WATERMARK",
+        "LOG-END-OFFSET",
+        "SEGMENTS",
+        "SIZE"
     );
     for t in topics {
         for p in &t.partitions {

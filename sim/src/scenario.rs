@@ -1807,8 +1807,8 @@ impl Validator<'_> {
         let groups = s.groups();
         for (i, expectation) in s.expect.iter().enumerate() {
             let path = SrcPath::root().f("expect").i(i);
-            if let Expectation::LogHolds { topic, partition, .. } | Expectation::LogStartOffset { topic, partition, .. } =
-                expectation
+            if let Expectation::LogHolds { topic, partition, .. }
+            | Expectation::LogStartOffset { topic, partition, .. } = expectation
             {
                 let Some(spec) = s.topic(topic) else {
                     return Err(self.unknown_topic(&path.f("topic"), &path, topic));

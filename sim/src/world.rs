@@ -40,7 +40,7 @@ const RECONNECT_BACKOFF: Duration = Duration::from_millis(50);
 /// The state machine a node hosts.
 pub enum Hosted {
     /// A broker.
-    Broker(Broker),
+    Broker(Box<Broker>),
     /// The controller.
     Controller(Controller),
     /// A producer client.
@@ -52,7 +52,7 @@ pub enum Hosted {
 impl Hosted {
     fn node(&mut self) -> &mut dyn Node {
         match self {
-            Hosted::Broker(n) => n,
+            Hosted::Broker(n) => n.as_mut(),
             Hosted::Controller(n) => n,
             Hosted::Producer(n) => n,
             Hosted::Consumer(n) => n,
@@ -148,7 +148,10 @@ impl Shared {
         match &slot.kind {
             NodeKind::Broker => {
                 let files = lock(&slot.disk).snapshot();
-                Hosted::Broker(Broker::new(now, BrokerSetup { id: slot.id, incarnation, config: broker_config, rng, files }))
+                Hosted::Broker(Box::new(Broker::new(
+                    now,
+                    BrokerSetup { id: slot.id, incarnation, config: broker_config, rng, files },
+                )))
             }
             NodeKind::Controller => {
                 let recovered = lock(&slot.disk).metadata.clone();

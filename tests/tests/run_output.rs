@@ -1,5 +1,6 @@
 //! Snapshots of what `kafkalab run` prints for the first scenario, text and JSON, with the
-//! wall-clock figures (the only parts that vary between machines) left out.
+//! wall-clock figures (the only parts that vary between machines) left out, and of what
+//! `kafkalab dump-log` prints for the storage scenarios.
 
 use std::path::Path;
 
@@ -44,6 +45,8 @@ fn run_json_has_the_contract_fields() {
         "log_start_offset",
         "high_watermark",
         "log_end_offset",
+        "segments",
+        "size_bytes",
     ] {
         assert!(partition.get(field).is_some(), "missing topics[].partitions[].{field}");
     }
@@ -64,4 +67,31 @@ fn run_json_has_the_contract_fields() {
     object.remove("wall_time_ms");
     object.remove("speedup");
     insta::assert_json_snapshot!("run_01_first_cluster_json", json);
+}
+
+fn dump(file: &str, at_ms: u64, topic: &str, broker: i32) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios").join(file);
+    let scenario = sim::scenario::load_file(&path).unwrap_or_else(|e| panic!("{e}"));
+    let seed = scenario.seed;
+    let at = Some(std::time::Duration::from_millis(at_ms));
+    let dump = sim::dump_log(scenario, seed, at, topic, 0, Some(broker)).unwrap_or_else(|e| panic!("{e}"));
+    sim::dump::render_text(&dump)
+}
+
+/// After the first cleaning: offsets 0-2 are gone, the tombstone at 4 carries its delete
+/// horizon, and the active segment at 6 is untouched and not yet flushed.
+#[test]
+fn dump_log_after_the_first_cleaning() {
+    insta::assert_snapshot!("dump_04_at_12s", dump("04-compaction-keeps-latest.ron", 12_000, "prices", 1));
+}
+
+/// Just after all brokers lost power: broker 3's disk ends with the rolled segments and a
+/// torn batch that recovery will cut.
+#[test]
+fn dump_log_after_a_power_loss_shows_the_torn_write() {
+    let text = dump("06-power-loss-loses-unflushed-tail.ron", 12_010, "payments", 3);
+    assert!(text.contains("invalid bytes at the end"), "{text}");
+    let tail: Vec<&str> =
+        text.lines().filter(|l| l.starts_with("Dumping") || l.starts_with('#') || l.starts_with("Found")).collect();
+    insta::assert_snapshot!("dump_06_after_power_loss", tail.join("\n"));
 }

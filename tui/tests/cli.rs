@@ -81,3 +81,43 @@ fn rand_suffix() -> u64 {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
+
+#[test]
+fn dump_log_prints_the_segments_like_kafka_dump_log() {
+    let out = kafkalab()
+        .args(["dump-log", "--topic", "prices", "--partition", "0", "--at", "12s"])
+        .arg(scenario("04-compaction-keeps-latest.ron"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("Dumping prices-0/00000000000000000000.log"), "{stdout}");
+    assert!(stdout.contains("baseOffset: 3 lastOffset: 3 count: 1"), "the cleaner removed 0-2: {stdout}");
+    assert!(stdout.contains("key: b payload: null"), "the tombstone is still there at 12s: {stdout}");
+
+    let out = kafkalab()
+        .args(["dump-log", "--topic", "prices", "--partition", "0", "--broker", "2", "--json"])
+        .arg(scenario("04-compaction-keeps-latest.ron"))
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is one JSON object");
+    let offsets: Vec<i64> = json["records"].as_array().unwrap().iter().map(|r| r["offset"].as_i64().unwrap()).collect();
+    assert_eq!(offsets, [5, 6, 7, 8]);
+    assert_eq!(json["broker"], 2);
+    let segments = json["segments"].as_array().unwrap();
+    assert!(segments.last().unwrap()["active"].as_bool().unwrap());
+    assert!(segments.iter().all(|s| s["base_offset"].is_i64() && s["size_bytes"].is_u64()));
+    assert!(json["records"][0]["leader_epoch"].is_i64() && json["records"][0]["timestamp_ms"].is_i64());
+}
+
+#[test]
+fn dump_log_names_the_fix_for_a_wrong_partition() {
+    let out = kafkalab()
+        .args(["dump-log", "--topic", "prices", "--partition", "4"])
+        .arg(scenario("04-compaction-keeps-latest.ron"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("04-compaction-keeps-latest.ron") && stderr.contains("--partition 0 to 0"), "{stderr}");
+}

@@ -518,13 +518,11 @@ impl Broker {
             self.write_offset_checkpoint(checkpoint::HIGH_WATERMARK_FILE, |log| Some(log.high_watermark()));
         }
         if now >= self.next_recovery_point_checkpoint {
-            self.next_recovery_point_checkpoint =
-                after_ms(now, self.config.log_flush_offset_checkpoint_interval_ms);
+            self.next_recovery_point_checkpoint = after_ms(now, self.config.log_flush_offset_checkpoint_interval_ms);
             self.write_offset_checkpoint(checkpoint::RECOVERY_POINT_FILE, |log| Some(log.recovery_point()));
         }
         if now >= self.next_log_start_checkpoint {
-            self.next_log_start_checkpoint =
-                after_ms(now, self.config.log_flush_start_offset_checkpoint_interval_ms);
+            self.next_log_start_checkpoint = after_ms(now, self.config.log_flush_start_offset_checkpoint_interval_ms);
             self.write_offset_checkpoint(checkpoint::LOG_START_OFFSET_FILE, |log| Some(log.log_start_offset()));
         }
     }
@@ -539,7 +537,8 @@ impl Broker {
             .chain(self.recovered.values())
             .filter_map(|log| value(log).map(|v| (log.tp().clone(), v)))
             .collect();
-        self.outbox.disk(DiskOp::WriteAtomically { path: file.to_string(), bytes: checkpoint::encode_offsets(&offsets) });
+        self.outbox
+            .disk(DiskOp::WriteAtomically { path: file.to_string(), bytes: checkpoint::encode_offsets(&offsets) });
     }
 
     // ---- high watermark and delayed operations ----
@@ -926,8 +925,7 @@ impl Broker {
             if p.is_leader() || p.state.leader != Some(from) {
                 continue;
             }
-            if response.error == Some(ErrorCode::OffsetOutOfRange)
-                && response.log_start_offset > p.log.log_end_offset()
+            if response.error == Some(ErrorCode::OffsetOutOfRange) && response.log_start_offset > p.log.log_end_offset()
             {
                 // The leader's retention or cleaner moved past everything this replica has:
                 // start over at the leader's log start (`handleOutOfRangeError`,

@@ -18,8 +18,8 @@ use crate::protocol::Message;
 use crate::time::Instant;
 use core::time::Duration;
 use rand::Rng;
-use std::collections::BTreeMap;
 use rand_chacha::ChaCha8Rng;
+use std::collections::BTreeMap;
 
 /// A topic the controller creates once enough brokers have joined.
 #[derive(Clone, Debug, PartialEq, Eq)]

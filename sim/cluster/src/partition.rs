@@ -237,7 +237,12 @@ mod tests {
             leader_epoch: 0,
             partition_epoch: 0,
         };
-        let mut p = Partition::new(A, PartitionLog::new(TopicPartition::new("orders", 0), crate::config::LogConfig::default(), 0), state.clone(), min_isr);
+        let mut p = Partition::new(
+            A,
+            PartitionLog::new(TopicPartition::new("orders", 0), crate::config::LogConfig::default(), 0),
+            state.clone(),
+            min_isr,
+        );
         p.make_leader(Instant::ZERO, state);
         for i in 0..records {
             let value = Arc::from(format!("v{i}"));

@@ -70,8 +70,9 @@ pub fn decode_epochs(bytes: &[u8]) -> Result<Vec<(i32, i64)>, CheckpointError> {
     body(bytes)?
         .into_iter()
         .map(|line| {
-            let (epoch, start) =
-                line.split_once(' ').ok_or_else(|| CheckpointError(format!("expected `epoch offset`, found {line:?}")))?;
+            let (epoch, start) = line
+                .split_once(' ')
+                .ok_or_else(|| CheckpointError(format!("expected `epoch offset`, found {line:?}")))?;
             Ok((
                 epoch.parse().map_err(|_| CheckpointError(format!("bad epoch in {line:?}")))?,
                 start.parse().map_err(|_| CheckpointError(format!("bad offset in {line:?}")))?,
@@ -86,10 +87,8 @@ fn body(bytes: &[u8]) -> Result<Vec<&str>, CheckpointError> {
     if lines.next() != Some(VERSION) {
         return Err(CheckpointError("unknown checkpoint version".into()));
     }
-    let count: usize = lines
-        .next()
-        .and_then(|c| c.parse().ok())
-        .ok_or_else(|| CheckpointError("missing entry count".into()))?;
+    let count: usize =
+        lines.next().and_then(|c| c.parse().ok()).ok_or_else(|| CheckpointError("missing entry count".into()))?;
     let entries: Vec<&str> = lines.collect();
     if entries.len() != count {
         return Err(CheckpointError(format!("expected {count} entries, found {}", entries.len())));

@@ -57,7 +57,9 @@ impl PartitionLog {
         let mut first_uncleanable = self.high_watermark.min(self.active().base_offset());
         if self.config.min_compaction_lag_ms > 0 {
             let horizon = now_ms.saturating_sub(self.config.min_compaction_lag_ms.min(i64::MAX as u64) as i64);
-            if let Some(s) = self.segments.iter().find(|s| s.next_offset() > first_dirty && s.largest_timestamp_ms() > horizon) {
+            if let Some(s) =
+                self.segments.iter().find(|s| s.next_offset() > first_dirty && s.largest_timestamp_ms() > horizon)
+            {
                 first_uncleanable = first_uncleanable.min(s.base_offset());
             }
         }
@@ -96,7 +98,8 @@ impl PartitionLog {
             if ratio > self.config.min_cleanable_dirty_ratio {
                 return Some(CleaningNeed::DirtyRatio(ratio));
             }
-            let first_dirty_timestamp = self.batches().find(|b| b.last_offset() >= first_dirty).map(|b| b.first_timestamp_ms);
+            let first_dirty_timestamp =
+                self.batches().find(|b| b.last_offset() >= first_dirty).map(|b| b.first_timestamp_ms);
             if let Some(ts) = first_dirty_timestamp {
                 if now_ms.saturating_sub(ts).max(0) as u64 > self.config.max_compaction_lag_ms {
                     return Some(CleaningNeed::MaxCompactionLag);
@@ -134,12 +137,8 @@ impl PartitionLog {
         }
         // Segments to rewrite: from the log start up to the end of the dirty section, never the
         // active one.
-        let count = self
-            .segments
-            .iter()
-            .take(self.segments.len() - 1)
-            .take_while(|s| s.base_offset() < end_offset)
-            .count();
+        let count =
+            self.segments.iter().take(self.segments.len() - 1).take_while(|s| s.base_offset() < end_offset).count();
         let old: Vec<LogSegment> = self.segments.drain(..count).collect();
         let before_records: usize = old.iter().flat_map(|s| s.batches()).map(|b| b.batch.records.len()).sum();
         let before_bytes: u64 = old.iter().map(LogSegment::size_bytes).sum();

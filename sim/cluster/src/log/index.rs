@@ -24,7 +24,11 @@ impl OffsetIndex {
     /// An empty index for the segment at `base_offset` holding at most `max_index_bytes / 8`
     /// entries (`segment.index.bytes`).
     pub fn new(base_offset: i64, max_index_bytes: u64) -> OffsetIndex {
-        OffsetIndex { base_offset, max_entries: (max_index_bytes as usize / OFFSET_ENTRY_BYTES).max(1), entries: Vec::new() }
+        OffsetIndex {
+            base_offset,
+            max_entries: (max_index_bytes as usize / OFFSET_ENTRY_BYTES).max(1),
+            entries: Vec::new(),
+        }
     }
 
     /// The largest size this index may grow to, in bytes (`segment.index.bytes`).
@@ -100,7 +104,7 @@ impl OffsetIndex {
     /// length that is not a whole number of entries, or offsets that do not increase), in
     /// which case recovery rebuilds the index from the log.
     pub fn from_bytes(base_offset: i64, max_index_bytes: u64, bytes: &[u8]) -> Option<OffsetIndex> {
-        if bytes.len() % OFFSET_ENTRY_BYTES != 0 {
+        if !bytes.chunks_exact(OFFSET_ENTRY_BYTES).remainder().is_empty() {
             return None;
         }
         let mut index = OffsetIndex::new(base_offset, max_index_bytes);
@@ -130,7 +134,11 @@ impl TimeIndex {
     /// An empty index for the segment at `base_offset` holding at most `max_index_bytes / 12`
     /// entries.
     pub fn new(base_offset: i64, max_index_bytes: u64) -> TimeIndex {
-        TimeIndex { base_offset, max_entries: (max_index_bytes as usize / TIME_ENTRY_BYTES).max(1), entries: Vec::new() }
+        TimeIndex {
+            base_offset,
+            max_entries: (max_index_bytes as usize / TIME_ENTRY_BYTES).max(1),
+            entries: Vec::new(),
+        }
     }
 
     /// The largest size this index may grow to, in bytes (`segment.index.bytes`).
@@ -193,7 +201,7 @@ impl TimeIndex {
 
     /// Reads a `.timeindex` file back; `None` when it fails the sanity check.
     pub fn from_bytes(base_offset: i64, max_index_bytes: u64, bytes: &[u8]) -> Option<TimeIndex> {
-        if bytes.len() % TIME_ENTRY_BYTES != 0 {
+        if !bytes.chunks_exact(TIME_ENTRY_BYTES).remainder().is_empty() {
             return None;
         }
         let mut index = TimeIndex::new(base_offset, max_index_bytes);

@@ -11,6 +11,8 @@ pub mod checkpoint;
 pub mod cleaner;
 pub mod index;
 pub mod segment;
+#[cfg(test)]
+mod tests;
 
 use crate::config::LogConfig;
 use crate::event::Event;
@@ -214,7 +216,11 @@ impl PartitionLog {
         let mut stop = false;
         for (i, &base) in bases.iter().enumerate() {
             let name = |ext: &str| segment::file_name(base, ext);
-            let paths = [format!("{}/{}", log.dir, name("log")), format!("{}/{}", log.dir, name("index")), format!("{}/{}", log.dir, name("timeindex"))];
+            let paths = [
+                format!("{}/{}", log.dir, name("log")),
+                format!("{}/{}", log.dir, name("index")),
+                format!("{}/{}", log.dir, name("timeindex")),
+            ];
             if stop {
                 // Kafka deletes the segments after a corrupt one: their offsets no longer
                 // continue the log.
@@ -261,8 +267,7 @@ impl PartitionLog {
         log.log_end_offset = log.active().next_offset();
         log.recovery_point = log.log_end_offset;
         let first_base = log.segments[0].base_offset();
-        log.log_start_offset =
-            checkpoints.log_start_offset.unwrap_or(first_base).clamp(first_base, log.log_end_offset);
+        log.log_start_offset = checkpoints.log_start_offset.unwrap_or(first_base).clamp(first_base, log.log_end_offset);
         if let Some(bytes) = files.get(checkpoint::LEADER_EPOCH_FILE) {
             if let Ok(entries) = checkpoint::decode_epochs(bytes) {
                 log.epochs = LeaderEpochCache::from_entries(entries);
@@ -284,8 +289,10 @@ impl PartitionLog {
         if log.epochs != before {
             log.write_epoch_checkpoint();
         }
-        log.high_watermark = checkpoints.high_watermark.unwrap_or(log.log_start_offset).clamp(log.log_start_offset, log.log_end_offset);
-        log.first_dirty_offset = checkpoints.cleaner_offset.unwrap_or(log.log_start_offset).clamp(log.log_start_offset, log.log_end_offset);
+        log.high_watermark =
+            checkpoints.high_watermark.unwrap_or(log.log_start_offset).clamp(log.log_start_offset, log.log_end_offset);
+        log.first_dirty_offset =
+            checkpoints.cleaner_offset.unwrap_or(log.log_start_offset).clamp(log.log_start_offset, log.log_end_offset);
         log.events.push(Event::LogRecovered {
             tp: log.tp.clone(),
             segments: log.segments.len(),
@@ -443,7 +450,11 @@ impl PartitionLog {
         }
         self.segments.push(LogSegment::new(base, &self.config, now_ms));
         self.create_files(self.segments.len() - 1);
-        self.events.push(Event::SegmentRolled { tp: self.tp.clone(), base_offset: base, reason: reason.describe().to_string() });
+        self.events.push(Event::SegmentRolled {
+            tp: self.tp.clone(),
+            base_offset: base,
+            reason: reason.describe().to_string(),
+        });
         self.flush(base, now_ms);
     }
 

@@ -152,7 +152,13 @@ impl LogSegment {
 
     /// Whether appending a batch of `size_bytes` ending at `last_offset` with records up to
     /// `max_timestamp_ms` must go to a new segment instead (`LogSegment.shouldRoll`).
-    pub fn should_roll(&self, config: &LogConfig, size_bytes: u64, last_offset: i64, now_ms: i64) -> Option<RollReason> {
+    pub fn should_roll(
+        &self,
+        config: &LogConfig,
+        size_bytes: u64,
+        last_offset: i64,
+        now_ms: i64,
+    ) -> Option<RollReason> {
         if self.size_bytes > 0 && self.size_bytes + size_bytes > config.segment_bytes {
             return Some(RollReason::SegmentBytes);
         }
@@ -308,7 +314,12 @@ impl LogSegment {
         let mut at = 0usize;
         while at < bytes.len() {
             match RecordBatch::decode(&bytes[at..]) {
-                Ok((batch, used)) if batch.base_offset >= segment.next_offset() => {
+                // Kafka's checks: the CRC (in `decode`), offsets that keep increasing, and
+                // offsets that fit the index's relative form (`ensureOffsetInRange`).
+                Ok((batch, used))
+                    if batch.base_offset >= segment.next_offset()
+                        && batch.last_offset() - base_offset <= i64::from(i32::MAX) =>
+                {
                     segment.add(Arc::new(batch), used as u32);
                     at += used;
                 }
@@ -330,7 +341,10 @@ impl LogSegment {
         created_ms: i64,
     ) -> (LogSegment, bool) {
         let (segment, leftover) = LogSegment::recover(base_offset, log, config, created_ms);
-        assert_eq!(leftover, 0, "flushed segment {base_offset} holds a bad batch: a flushed file changed under the broker");
+        assert_eq!(
+            leftover, 0,
+            "flushed segment {base_offset} holds a bad batch: a flushed file changed under the broker"
+        );
         let index_ok = index.and_then(|b| OffsetIndex::from_bytes(base_offset, config.segment_index_bytes, b))
             == Some(segment.offset_index.clone())
             && time_index.and_then(|b| TimeIndex::from_bytes(base_offset, config.segment_index_bytes, b))

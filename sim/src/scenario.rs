@@ -2440,6 +2440,30 @@ mod tests {
     }
 
     #[test]
+    fn storage_faults_and_expectations_are_checked() {
+        let (line, column, field, message, _, _) =
+            invalid(&edit(r#"At("21s", Heal)"#, r#"At("21s", PowerLoss([Broker(2), Broker(9)]))"#));
+        assert_eq!((line, column, field.as_str()), (18, 41, "faults[3]"), "points at Broker(9)");
+        assert_eq!(message, "unknown broker 9");
+
+        let (line, column, field, message, suggestion, _) = invalid(&edit(
+            "expect: [NoLostAckedWrites,",
+            r#"expect: [LogHolds(topic: "payments", partition: 2, records: [(0, "k", None)]), NoLostAckedWrites,"#,
+        ));
+        assert_eq!((line, column, field.as_str()), (21, 53, "expect[0]"), "points at the partition number");
+        assert_eq!(message, "topic \"payments\" has no partition 2");
+        assert_eq!(suggestion.as_deref(), Some("its partitions are numbered 0 to 0"));
+
+        // A topic's override must agree with the cluster's log defaults, not just Kafka's.
+        let (_, _, field, message, _, _) = invalid(&edit(
+            r#"cluster: (brokers: 3, configs: {"min.insync.replicas": "2"}),"#,
+            r#"cluster: (brokers: 3, configs: {"min.insync.replicas": "2", "log.cleaner.max.compaction.lag.ms": "1000"}),"#,
+        ).replace(r#"(name: "payments", partitions: 1, replication_factor: 1)"#, r#"(name: "payments", partitions: 1, replication_factor: 1, configs: {"min.compaction.lag.ms": "5000"})"#));
+        assert!(field.starts_with("topics[1].configs"), "{field}");
+        assert!(message.contains("min.compaction.lag.ms"), "{message}");
+    }
+
+    #[test]
     fn producer_needs_a_rate_or_records() {
         let (line, column, field, message, suggestion, _) = invalid(&edit("rate_per_sec: 10.0, ", ""));
         // No rate is written, so the error points at the producer itself.

@@ -163,7 +163,11 @@ impl LogSegment {
             return Some(RollReason::SegmentBytes);
         }
         let waited = now_ms.saturating_sub(self.rolling_based_timestamp_ms());
-        if self.size_bytes > 0 && waited > 0 && waited as u64 > config.segment_ms {
+        // A compacted log also rolls by max.compaction.lag.ms, or the active segment (which the
+        // cleaner never touches) could hold dirty records past that bound (`LogConfig.maxSegmentMs`).
+        let segment_ms =
+            if config.is_compacted() { config.segment_ms.min(config.max_compaction_lag_ms) } else { config.segment_ms };
+        if self.size_bytes > 0 && waited > 0 && waited as u64 > segment_ms {
             return Some(RollReason::SegmentMs);
         }
         if self.offset_index.is_full() || self.time_index.is_full() {

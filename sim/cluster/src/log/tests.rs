@@ -159,6 +159,16 @@ fn segments_roll_by_size_and_time_and_rolled_segments_are_flushed() {
         .take_events()
         .iter()
         .any(|e| matches!(e, Event::SegmentRolled { base_offset: 2, reason, .. } if reason.contains("segment.ms"))));
+    // A compacted log rolls by max.compaction.lag.ms too, so its records become cleanable.
+    let config = LogConfig {
+        cleanup_policy: crate::config::CleanupPolicy { delete: false, compact: true },
+        max_compaction_lag_ms: 3_000,
+        ..LogConfig::default()
+    };
+    let mut log = PartitionLog::new(tp(), config, 0);
+    log.append_as_leader(0, vec![rec(Some("k"), Some("1"), 1_000)], 1_000);
+    log.append_as_leader(0, vec![rec(Some("k"), Some("2"), 5_000)], 5_000);
+    assert_eq!(log.segments().len(), 2);
 }
 
 #[test]

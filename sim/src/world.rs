@@ -352,7 +352,7 @@ pub struct World {
     narration: Vec<(u64, String)>,
     next_fault: usize,
     next_narration: usize,
-    /// The nodes the most recent `Crash` or `PowerLoss` took down (`LastCrashed`).
+    /// The nodes the most recent `Crash`, `Kill` or `PowerLoss` took down (`LastCrashed`).
     last_crash: Vec<NodeId>,
     /// Decides torn writes; seeded from the run seed, used only at fault boundaries.
     disk_rng: rand_chacha::ChaCha8Rng,

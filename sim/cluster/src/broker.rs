@@ -931,7 +931,7 @@ impl Broker {
                 // start over at the leader's log start (`handleOutOfRangeError`,
                 // `truncateFullyAndStartAt`).
                 let from_offset = p.log.log_end_offset();
-                p.log.truncate_fully_and_start_at(response.log_start_offset);
+                p.log.truncate_fully_and_start_at(response.log_start_offset, now.as_millis() as i64);
                 self.outbox.event(Event::LogTruncated {
                     tp: response.tp.clone(),
                     from_offset,
@@ -960,7 +960,7 @@ impl Broker {
                 };
                 let target = target.max(p.log.log_start_offset());
                 if target < leo {
-                    p.log.truncate_to(target);
+                    p.log.truncate_to(target, now.as_millis() as i64);
                     let to_offset = p.log.log_end_offset();
                     self.outbox.event(Event::LogTruncated { tp: response.tp.clone(), from_offset: leo, to_offset });
                 }

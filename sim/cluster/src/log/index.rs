@@ -11,34 +11,80 @@ pub const OFFSET_ENTRY_BYTES: usize = 8;
 /// Bytes per time-index entry: timestamp (`i64`) and relative offset (`i32`).
 pub const TIME_ENTRY_BYTES: usize = 12;
 
-/// Maps offsets to byte positions in the segment's `.log` file.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct OffsetIndex {
-    base_offset: i64,
-    max_entries: usize,
-    /// `(relative_offset, position_bytes)`, increasing in both.
-    entries: Vec<(u32, u32)>,
+/// An entry of a sparse index: fixed-size bytes on disk, increasing in both fields.
+pub trait IndexEntry: Copy + Eq + std::fmt::Debug {
+    /// Bytes per entry in the file.
+    const BYTES: usize;
+    /// The entry's bytes.
+    fn encode(self, out: &mut Vec<u8>);
+    /// An entry from exactly [`IndexEntry::BYTES`] bytes.
+    fn decode(bytes: &[u8]) -> Self;
+    /// The entry's offset relative to the segment's base offset.
+    fn relative_offset(self) -> u32;
+    /// Whether `self` may follow `previous` (both fields increase).
+    fn follows(self, previous: Self) -> bool;
 }
 
-impl OffsetIndex {
-    /// An empty index for the segment at `base_offset` holding at most `max_index_bytes / 8`
-    /// entries (`segment.index.bytes`).
-    pub fn new(base_offset: i64, max_index_bytes: u64) -> OffsetIndex {
-        OffsetIndex {
-            base_offset,
-            max_entries: (max_index_bytes as usize / OFFSET_ENTRY_BYTES).max(1),
-            entries: Vec::new(),
-        }
+/// `(relative_offset, position_bytes)`.
+impl IndexEntry for (u32, u32) {
+    const BYTES: usize = OFFSET_ENTRY_BYTES;
+    fn encode(self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.0.to_be_bytes());
+        out.extend_from_slice(&self.1.to_be_bytes());
+    }
+    fn decode(bytes: &[u8]) -> Self {
+        (
+            u32::from_be_bytes(bytes[..4].try_into().expect("4 bytes")),
+            u32::from_be_bytes(bytes[4..].try_into().expect("4 bytes")),
+        )
+    }
+    fn relative_offset(self) -> u32 {
+        self.0
+    }
+    fn follows(self, previous: Self) -> bool {
+        self.0 > previous.0 && self.1 >= previous.1
+    }
+}
+
+/// `(timestamp_ms, relative_offset)`.
+impl IndexEntry for (i64, u32) {
+    const BYTES: usize = TIME_ENTRY_BYTES;
+    fn encode(self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.0.to_be_bytes());
+        out.extend_from_slice(&self.1.to_be_bytes());
+    }
+    fn decode(bytes: &[u8]) -> Self {
+        (
+            i64::from_be_bytes(bytes[..8].try_into().expect("8 bytes")),
+            u32::from_be_bytes(bytes[8..].try_into().expect("4 bytes")),
+        )
+    }
+    fn relative_offset(self) -> u32 {
+        self.1
+    }
+    fn follows(self, previous: Self) -> bool {
+        self.0 > previous.0 && self.1 > previous.1
+    }
+}
+
+/// A sparse index file held in memory: what the offset and time indexes share.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SparseIndex<E> {
+    base_offset: i64,
+    max_entries: usize,
+    entries: Vec<E>,
+}
+
+impl<E: IndexEntry> SparseIndex<E> {
+    /// An empty index for the segment at `base_offset` holding at most
+    /// `max_index_bytes / BYTES` entries (`segment.index.bytes`).
+    pub fn new(base_offset: i64, max_index_bytes: u64) -> Self {
+        SparseIndex { base_offset, max_entries: (max_index_bytes as usize / E::BYTES).max(1), entries: Vec::new() }
     }
 
-    /// The largest size this index may grow to, in bytes (`segment.index.bytes`).
+    /// The largest size this index may grow to, in bytes.
     pub fn max_bytes(&self) -> u64 {
-        (self.max_entries * OFFSET_ENTRY_BYTES) as u64
-    }
-
-    /// The entries as absolute `(offset, position_bytes)` pairs.
-    pub fn entries(&self) -> impl Iterator<Item = (i64, u32)> + '_ {
-        self.entries.iter().map(|&(rel, pos)| (self.base_offset + i64::from(rel), pos))
+        (self.max_entries * E::BYTES) as u64
     }
 
     /// Number of entries.
@@ -56,18 +102,77 @@ impl OffsetIndex {
         self.entries.len() >= self.max_entries
     }
 
+    /// Length of the index file in bytes.
+    pub fn file_len_bytes(&self) -> u64 {
+        (self.entries.len() * E::BYTES) as u64
+    }
+
+    /// The whole index file.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.entries.len() * E::BYTES);
+        for e in &self.entries {
+            e.encode(&mut out);
+        }
+        out
+    }
+
+    /// Reads an index file back. Returns `None` when the file fails Kafka's sanity check (a
+    /// length that is not a whole number of entries, or entries that do not increase), in
+    /// which case recovery rebuilds the index from the log.
+    pub fn from_bytes(base_offset: i64, max_index_bytes: u64, bytes: &[u8]) -> Option<Self> {
+        let chunks = bytes.chunks_exact(E::BYTES);
+        if !chunks.remainder().is_empty() {
+            return None;
+        }
+        let mut index = SparseIndex::new(base_offset, max_index_bytes);
+        for entry in chunks.map(E::decode) {
+            if index.entries.last().is_some_and(|&last| !entry.follows(last)) {
+                return None;
+            }
+            index.entries.push(entry);
+        }
+        Some(index)
+    }
+
+    /// Drops entries for offsets at or above `offset` (log truncation). Returns the new file
+    /// length in bytes.
+    pub fn truncate_to(&mut self, offset: i64) -> u64 {
+        let base = self.base_offset;
+        self.entries.retain(|e| base + i64::from(e.relative_offset()) < offset);
+        self.file_len_bytes()
+    }
+
+    /// Adds `entry` if it follows the last one, returning its bytes for the file.
+    fn push(&mut self, entry: E) -> Option<Vec<u8>> {
+        if self.entries.last().is_some_and(|&last| !entry.follows(last)) {
+            return None;
+        }
+        self.entries.push(entry);
+        let mut bytes = Vec::with_capacity(E::BYTES);
+        entry.encode(&mut bytes);
+        Some(bytes)
+    }
+
+    fn relative(&self, offset: i64) -> u32 {
+        u32::try_from(offset - self.base_offset).expect("offset fits the segment")
+    }
+}
+
+/// Maps offsets to byte positions in the segment's `.log` file.
+pub type OffsetIndex = SparseIndex<(u32, u32)>;
+
+impl OffsetIndex {
+    /// The entries as absolute `(offset, position_bytes)` pairs.
+    pub fn entries(&self) -> impl Iterator<Item = (i64, u32)> + '_ {
+        self.entries.iter().map(|&(rel, pos)| (self.base_offset + i64::from(rel), pos))
+    }
+
     /// Adds `(offset, position)` and returns the entry's bytes for the `.index` file. Offsets
     /// must increase; an entry that does not is an impossible state and panics.
-    pub fn append(&mut self, offset: i64, position: u32) -> [u8; OFFSET_ENTRY_BYTES] {
-        let relative = u32::try_from(offset - self.base_offset).expect("offset fits the segment");
-        if let Some(&(last, _)) = self.entries.last() {
-            assert!(relative > last, "offset index entries must increase ({relative} after {last})");
-        }
-        self.entries.push((relative, position));
-        let mut bytes = [0u8; OFFSET_ENTRY_BYTES];
-        bytes[..4].copy_from_slice(&relative.to_be_bytes());
-        bytes[4..].copy_from_slice(&position.to_be_bytes());
-        bytes
+    pub fn append(&mut self, offset: i64, position: u32) -> Vec<u8> {
+        let entry = (self.relative(offset), position);
+        self.push(entry)
+            .unwrap_or_else(|| panic!("offset index entries must increase ({entry:?} after {:?})", self.entries.last()))
     }
 
     /// The entry with the largest offset at or below `target`, or `(base_offset, 0)` when there
@@ -82,94 +187,23 @@ impl OffsetIndex {
             }
         }
     }
-
-    /// Drops entries for offsets at or above `offset` (log truncation). Returns the new length
-    /// of the `.index` file in bytes.
-    pub fn truncate_to(&mut self, offset: i64) -> u64 {
-        self.entries.retain(|&(rel, _)| self.base_offset + i64::from(rel) < offset);
-        self.file_len_bytes()
-    }
-
-    /// Length of the `.index` file in bytes.
-    pub fn file_len_bytes(&self) -> u64 {
-        (self.entries.len() * OFFSET_ENTRY_BYTES) as u64
-    }
-
-    /// The whole `.index` file.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        self.entries.iter().flat_map(|&(rel, pos)| rel.to_be_bytes().into_iter().chain(pos.to_be_bytes())).collect()
-    }
-
-    /// Reads an `.index` file back. Returns `None` when the file fails Kafka's sanity check (a
-    /// length that is not a whole number of entries, or offsets that do not increase), in
-    /// which case recovery rebuilds the index from the log.
-    pub fn from_bytes(base_offset: i64, max_index_bytes: u64, bytes: &[u8]) -> Option<OffsetIndex> {
-        if !bytes.chunks_exact(OFFSET_ENTRY_BYTES).remainder().is_empty() {
-            return None;
-        }
-        let mut index = OffsetIndex::new(base_offset, max_index_bytes);
-        for entry in bytes.chunks_exact(OFFSET_ENTRY_BYTES) {
-            let rel = u32::from_be_bytes(entry[..4].try_into().expect("4 bytes"));
-            let pos = u32::from_be_bytes(entry[4..].try_into().expect("4 bytes"));
-            if index.entries.last().is_some_and(|&(last, last_pos)| rel <= last || pos < last_pos) {
-                return None;
-            }
-            index.entries.push((rel, pos));
-        }
-        Some(index)
-    }
 }
 
 /// Maps timestamps to offsets: each entry says "records from this offset on have timestamps
 /// above the previous entry's", so a lookup by time finds where to start scanning.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct TimeIndex {
-    base_offset: i64,
-    max_entries: usize,
-    /// `(timestamp_ms, relative_offset)`, increasing in both.
-    entries: Vec<(i64, u32)>,
-}
+pub type TimeIndex = SparseIndex<(i64, u32)>;
 
 impl TimeIndex {
-    /// An empty index for the segment at `base_offset` holding at most `max_index_bytes / 12`
-    /// entries.
-    pub fn new(base_offset: i64, max_index_bytes: u64) -> TimeIndex {
-        TimeIndex {
-            base_offset,
-            max_entries: (max_index_bytes as usize / TIME_ENTRY_BYTES).max(1),
-            entries: Vec::new(),
-        }
-    }
-
-    /// The largest size this index may grow to, in bytes (`segment.index.bytes`).
-    pub fn max_bytes(&self) -> u64 {
-        (self.max_entries * TIME_ENTRY_BYTES) as u64
-    }
-
     /// The entries as `(timestamp_ms, offset)` pairs.
     pub fn entries(&self) -> impl Iterator<Item = (i64, i64)> + '_ {
         self.entries.iter().map(|&(ts, rel)| (ts, self.base_offset + i64::from(rel)))
     }
 
-    /// Whether no more entries fit (a reason to roll the segment).
-    pub fn is_full(&self) -> bool {
-        self.entries.len() >= self.max_entries
-    }
-
-    /// Adds `(timestamp_ms, offset)` when the timestamp is newer than the last entry's
+    /// Adds `(timestamp_ms, offset)` when both are newer than the last entry's
     /// (`TimeIndex.maybeAppend`), returning the entry's bytes for the `.timeindex` file.
-    pub fn maybe_append(&mut self, timestamp_ms: i64, offset: i64) -> Option<[u8; TIME_ENTRY_BYTES]> {
-        let relative = u32::try_from(offset - self.base_offset).expect("offset fits the segment");
-        if let Some(&(last_ts, last_rel)) = self.entries.last() {
-            if timestamp_ms <= last_ts || relative <= last_rel {
-                return None;
-            }
-        }
-        self.entries.push((timestamp_ms, relative));
-        let mut bytes = [0u8; TIME_ENTRY_BYTES];
-        bytes[..8].copy_from_slice(&timestamp_ms.to_be_bytes());
-        bytes[8..].copy_from_slice(&relative.to_be_bytes());
-        Some(bytes)
+    pub fn maybe_append(&mut self, timestamp_ms: i64, offset: i64) -> Option<Vec<u8>> {
+        let entry = (timestamp_ms, self.relative(offset));
+        self.push(entry)
     }
 
     /// The entry with the largest timestamp below `target_ms`, as an offset to start scanning
@@ -181,39 +215,6 @@ impl TimeIndex {
             0 => self.base_offset,
             n => self.base_offset + i64::from(self.entries[n - 1].1),
         }
-    }
-
-    /// Drops entries for offsets at or above `offset`. Returns the new file length in bytes.
-    pub fn truncate_to(&mut self, offset: i64) -> u64 {
-        self.entries.retain(|&(_, rel)| self.base_offset + i64::from(rel) < offset);
-        self.file_len_bytes()
-    }
-
-    /// Length of the `.timeindex` file in bytes.
-    pub fn file_len_bytes(&self) -> u64 {
-        (self.entries.len() * TIME_ENTRY_BYTES) as u64
-    }
-
-    /// The whole `.timeindex` file.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        self.entries.iter().flat_map(|&(ts, rel)| ts.to_be_bytes().into_iter().chain(rel.to_be_bytes())).collect()
-    }
-
-    /// Reads a `.timeindex` file back; `None` when it fails the sanity check.
-    pub fn from_bytes(base_offset: i64, max_index_bytes: u64, bytes: &[u8]) -> Option<TimeIndex> {
-        if !bytes.chunks_exact(TIME_ENTRY_BYTES).remainder().is_empty() {
-            return None;
-        }
-        let mut index = TimeIndex::new(base_offset, max_index_bytes);
-        for entry in bytes.chunks_exact(TIME_ENTRY_BYTES) {
-            let ts = i64::from_be_bytes(entry[..8].try_into().expect("8 bytes"));
-            let rel = u32::from_be_bytes(entry[8..].try_into().expect("4 bytes"));
-            if index.entries.last().is_some_and(|&(last_ts, last_rel)| ts <= last_ts || rel <= last_rel) {
-                return None;
-            }
-            index.entries.push((ts, rel));
-        }
-        Some(index)
     }
 }
 

@@ -216,11 +216,7 @@ impl PartitionLog {
         let mut stop = false;
         for (i, &base) in bases.iter().enumerate() {
             let name = |ext: &str| segment::file_name(base, ext);
-            let paths = [
-                format!("{}/{}", log.dir, name("log")),
-                format!("{}/{}", log.dir, name("index")),
-                format!("{}/{}", log.dir, name("timeindex")),
-            ];
+            let paths = segment::paths(&log.dir, base);
             if stop {
                 // Kafka deletes the segments after a corrupt one: their offsets no longer
                 // continue the log.
@@ -510,13 +506,13 @@ impl PartitionLog {
     /// dropped; a batch that straddles `offset` is dropped too, which is what Kafka does since
     /// batches are the unit of replication. Segments starting at or above the new end are
     /// deleted. Returns the new LEO.
-    pub fn truncate_to(&mut self, offset: i64) -> i64 {
+    pub fn truncate_to(&mut self, offset: i64, now_ms: i64) -> i64 {
         if offset >= self.log_end_offset {
             return self.log_end_offset;
         }
         if offset <= self.log_start_offset {
             let start = self.log_start_offset;
-            self.truncate_fully_and_start_at(start);
+            self.truncate_fully_and_start_at(start, now_ms);
             return self.log_end_offset;
         }
         while self.segments.len() > 1 && self.active().base_offset() >= offset {
@@ -546,13 +542,13 @@ impl PartitionLog {
 
     /// Deletes every segment and starts an empty log at `offset` (`truncateFullyAndStartAt`):
     /// what a follower does when the leader no longer holds the offsets it needs.
-    pub fn truncate_fully_and_start_at(&mut self, offset: i64) {
+    pub fn truncate_fully_and_start_at(&mut self, offset: i64, now_ms: i64) {
         for s in std::mem::take(&mut self.segments) {
             for path in s.paths(&self.dir) {
                 self.disk.push(DiskOp::Delete { path });
             }
         }
-        self.segments.push(LogSegment::new(offset, &self.config, self.last_flush_ms));
+        self.segments.push(LogSegment::new(offset, &self.config, now_ms));
         self.create_files(0);
         self.log_start_offset = offset;
         self.log_end_offset = offset;
@@ -591,13 +587,13 @@ impl PartitionLog {
     /// segment holding offsets at or above the high watermark, and rolls first when every
     /// segment would go. Returns the number of segments deleted.
     pub fn delete_old_segments(&mut self, now_ms: i64) -> usize {
-        let mut deleted = self.delete_segments_while("below the log start offset", |log, i| {
+        let mut deleted = self.delete_segments_while(now_ms, "below the log start offset", |log, i| {
             log.segment_upper_bound(i) <= log.log_start_offset
         });
         if self.config.deletes() {
             if self.config.retention_bytes >= 0 {
                 let mut excess = self.size_bytes() as i64 - self.config.retention_bytes;
-                deleted += self.delete_segments_while("retention.bytes", |log, i| {
+                deleted += self.delete_segments_while(now_ms, "retention.bytes", |log, i| {
                     let size = log.segments[i].size_bytes() as i64;
                     if excess - size >= 0 {
                         excess -= size;
@@ -609,7 +605,7 @@ impl PartitionLog {
             }
             if self.config.retention_ms >= 0 {
                 let retention_ms = self.config.retention_ms;
-                deleted += self.delete_segments_while("retention.ms", |log, i| {
+                deleted += self.delete_segments_while(now_ms, "retention.ms", |log, i| {
                     now_ms - log.segments[i].largest_timestamp_ms() > retention_ms
                 });
             }
@@ -625,6 +621,7 @@ impl PartitionLog {
     /// below the high watermark (`deletableSegments`).
     fn delete_segments_while(
         &mut self,
+        now_ms: i64,
         reason: &str,
         mut predicate: impl FnMut(&PartitionLog, usize) -> bool,
     ) -> usize {
@@ -644,8 +641,7 @@ impl PartitionLog {
             return 0;
         }
         if count == self.segments.len() {
-            let now = self.last_flush_ms;
-            self.roll(RollReason::Retention, now);
+            self.roll(RollReason::Retention, now_ms);
         }
         let gone: Vec<LogSegment> = self.segments.drain(..count).collect();
         let base_offsets: Vec<i64> = gone.iter().map(LogSegment::base_offset).collect();

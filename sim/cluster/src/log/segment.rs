@@ -17,6 +17,11 @@ pub fn file_name(base_offset: i64, extension: &str) -> String {
     format!("{base_offset:020}.{extension}")
 }
 
+/// Paths of the `.log`, `.index` and `.timeindex` files of the segment at `base_offset` in `dir`.
+pub fn paths(dir: &str, base_offset: i64) -> [String; 3] {
+    ["log", "index", "timeindex"].map(|ext| format!("{dir}/{}", file_name(base_offset, ext)))
+}
+
 /// Parses a segment's base offset from a `.log` file name.
 pub fn base_offset_of(file: &str) -> Option<i64> {
     let digits = file.strip_suffix(".log")?;
@@ -36,9 +41,6 @@ pub enum RollReason {
     OffsetOverflow,
     /// Retention is about to delete every segment, so an empty active one comes first.
     Retention,
-    /// A follower's fetch skipped past a gap (the leader's log start moved) or the log was
-    /// emptied to start again at a new offset.
-    NewStart,
 }
 
 impl RollReason {
@@ -50,7 +52,6 @@ impl RollReason {
             RollReason::IndexFull => "index full (segment.index.bytes)",
             RollReason::OffsetOverflow => "relative offset overflow",
             RollReason::Retention => "retention deletes every segment",
-            RollReason::NewStart => "log restarts at a new offset",
         }
     }
 }
@@ -147,7 +148,7 @@ impl LogSegment {
 
     /// Paths of this segment's files inside `dir`.
     pub fn paths(&self, dir: &str) -> [String; 3] {
-        ["log", "index", "timeindex"].map(|ext| format!("{dir}/{}", file_name(self.base_offset, ext)))
+        paths(dir, self.base_offset)
     }
 
     /// Whether appending a batch of `size_bytes` ending at `last_offset` with records up to
@@ -185,16 +186,16 @@ impl LogSegment {
         let [log, index, timeindex] = self.paths(dir);
         let (index_entry, time_entry) = self.add(batch, bytes.len() as u32);
         ops.push(DiskOp::Append { path: log, bytes });
-        if let Some(entry) = index_entry {
-            ops.push(DiskOp::Append { path: index, bytes: entry.to_vec() });
+        if let Some(bytes) = index_entry {
+            ops.push(DiskOp::Append { path: index, bytes });
         }
-        if let Some(entry) = time_entry {
-            ops.push(DiskOp::Append { path: timeindex, bytes: entry.to_vec() });
+        if let Some(bytes) = time_entry {
+            ops.push(DiskOp::Append { path: timeindex, bytes });
         }
     }
 
     /// The in-memory half of an append: index entries to write, if any.
-    fn add(&mut self, batch: Arc<RecordBatch>, size_bytes: u32) -> (Option<[u8; 8]>, Option<[u8; 12]>) {
+    fn add(&mut self, batch: Arc<RecordBatch>, size_bytes: u32) -> (Option<Vec<u8>>, Option<Vec<u8>>) {
         assert!(
             batch.base_offset >= self.next_offset(),
             "segment {} appends must increase (batch at {}, segment end {})",

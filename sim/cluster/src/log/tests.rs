@@ -127,7 +127,7 @@ fn truncation_drops_records_and_epochs_and_clamps_the_high_watermark() {
     log.append_as_leader(0, vec![rec(None, Some("b"), 0)], 0);
     log.append_as_leader(1, vec![rec(None, Some("c"), 0)], 0);
     log.set_high_watermark(3);
-    assert_eq!(log.truncate_to(1), 1);
+    assert_eq!(log.truncate_to(1, 0), 1);
     assert_eq!(log.high_watermark(), 1);
     assert_eq!(log.epochs().entries(), &[(0, 0)]);
     assert_eq!(log.record_at(0).and_then(|r| r.value.as_deref()), Some("a"));
@@ -288,7 +288,7 @@ proptest! {
                 Op::Truncate(k) => {
                     let k = (k as i64).clamp(log.log_start_offset(), log.log_end_offset());
                     let expected = boundaries.iter().copied().filter(|&b| b as i64 <= k).max().unwrap_or(0) as i64;
-                    log.truncate_to(k);
+                    log.truncate_to(k, now);
                     prop_assert_eq!(log.log_end_offset(), expected.max(log.log_start_offset()));
                     model.truncate(log.log_end_offset() as usize);
                     boundaries.retain(|&b| b <= model.len());

@@ -45,11 +45,12 @@ impl LeaderEpochCache {
 
     /// Records that `epoch` starts at `start_offset`. Skipped when `epoch` is already the
     /// latest and `start_offset` is not lower; otherwise entries with an epoch at or above
-    /// `epoch`, or a start at or above `start_offset`, are dropped first (`assign`).
-    pub fn assign(&mut self, epoch: i32, start_offset: i64) {
+    /// `epoch`, or a start at or above `start_offset`, are dropped first (`assign`). Returns
+    /// whether the entries changed (and the checkpoint must be rewritten).
+    pub fn assign(&mut self, epoch: i32, start_offset: i64) -> bool {
         if let Some(&(latest, start)) = self.entries.last() {
             if latest == epoch && start_offset >= start {
-                return;
+                return false;
             }
         }
         while let Some(&(e, s)) = self.entries.last() {
@@ -60,6 +61,7 @@ impl LeaderEpochCache {
             }
         }
         self.entries.push((epoch, start_offset));
+        true
     }
 
     /// Replaces the entries (loading `leader-epoch-checkpoint`).
@@ -69,19 +71,24 @@ impl LeaderEpochCache {
 
     /// Drops entries wholly below `offset` (the log start moved); the last of them is kept,
     /// moved to start at `offset`, since its epoch still covers the records from there
-    /// (`truncateFromStart`).
-    pub fn truncate_from_start(&mut self, offset: i64) {
+    /// (`truncateFromStart`). Returns whether the entries changed.
+    pub fn truncate_from_start(&mut self, offset: i64) -> bool {
         let below = self.entries.partition_point(|&(_, start)| start <= offset);
-        if below > 0 {
-            let (epoch, _) = self.entries[below - 1];
-            self.entries.drain(..below);
-            self.entries.insert(0, (epoch, offset));
+        if below == 0 || (below == 1 && self.entries[0].1 == offset) {
+            return false;
         }
+        let (epoch, _) = self.entries[below - 1];
+        self.entries.drain(..below);
+        self.entries.insert(0, (epoch, offset));
+        true
     }
 
-    /// Drops entries that start at or after `offset` (log truncation to `offset`).
-    pub fn truncate_from_end(&mut self, offset: i64) {
+    /// Drops entries that start at or after `offset` (log truncation to `offset`). Returns
+    /// whether the entries changed.
+    pub fn truncate_from_end(&mut self, offset: i64) -> bool {
+        let before = self.entries.len();
         self.entries.retain(|&(_, start)| start < offset);
+        self.entries.len() != before
     }
 
     /// Kafka's `endOffsetFor(requestedEpoch, logEndOffset)`: the largest epoch at or below the
@@ -276,13 +283,13 @@ impl PartitionLog {
             .filter(|b| b.batch.next_offset() > recovery_point)
             .map(|b| (b.batch.partition_leader_epoch, b.batch.base_offset))
             .collect();
-        let before = log.epochs.clone();
+        let mut changed = false;
         for (epoch, base) in recovered {
-            log.epochs.assign(epoch, base);
+            changed |= log.epochs.assign(epoch, base);
         }
-        log.epochs.truncate_from_end(log.log_end_offset);
-        log.epochs.truncate_from_start(log.log_start_offset);
-        if log.epochs != before {
+        changed |= log.epochs.truncate_from_end(log.log_end_offset);
+        changed |= log.epochs.truncate_from_start(log.log_start_offset);
+        if changed {
             log.write_epoch_checkpoint();
         }
         log.high_watermark =
@@ -422,9 +429,7 @@ impl PartitionLog {
         if let Some(reason) = self.active().should_roll(&self.config, bytes.len() as u64, batch.last_offset(), now_ms) {
             self.roll(reason, now_ms);
         }
-        let before = self.epochs.clone();
-        self.epochs.assign(batch.partition_leader_epoch, batch.base_offset);
-        if self.epochs != before {
+        if self.epochs.assign(batch.partition_leader_epoch, batch.base_offset) {
             self.write_epoch_checkpoint();
         }
         self.log_end_offset = batch.next_offset();
@@ -488,9 +493,7 @@ impl PartitionLog {
     /// Records that a newly elected leader's epoch starts at its LEO (Kafka does this at
     /// election, before the first append, so followers can be answered at once).
     pub fn assign_epoch_start(&mut self, leader_epoch: i32) {
-        let before = self.epochs.clone();
-        self.epochs.assign(leader_epoch, self.log_end_offset);
-        if self.epochs != before {
+        if self.epochs.assign(leader_epoch, self.log_end_offset) {
             self.write_epoch_checkpoint();
         }
     }
@@ -530,9 +533,7 @@ impl PartitionLog {
     }
 
     fn after_truncation(&mut self) {
-        let before = self.epochs.clone();
-        self.epochs.truncate_from_end(self.log_end_offset);
-        if self.epochs != before {
+        if self.epochs.truncate_from_end(self.log_end_offset) {
             self.write_epoch_checkpoint();
         }
         self.high_watermark = self.high_watermark.min(self.log_end_offset);
@@ -572,9 +573,7 @@ impl PartitionLog {
         }
         self.log_start_offset = offset;
         self.first_dirty_offset = self.first_dirty_offset.max(offset);
-        let before = self.epochs.clone();
-        self.epochs.truncate_from_start(offset);
-        if self.epochs != before {
+        if self.epochs.truncate_from_start(offset) {
             self.write_epoch_checkpoint();
         }
         true

@@ -16,7 +16,7 @@
 //! from distinct sends.
 
 use crate::report::RunReport;
-use crate::scenario::{ClientSpec, Expectation, Scenario};
+use crate::scenario::{ClientSpec, Expectation, Scenario, Span};
 use crate::trace::{TraceBody, TraceRecord};
 use crate::view::ClusterView;
 use crate::world::World;
@@ -243,7 +243,85 @@ pub fn expectation_name(e: &Expectation) -> String {
         Expectation::LogStartOffset { topic, partition, at_least } => {
             format!("LogStartOffset(topic: {topic:?}, partition: {partition}, at_least: {at_least})")
         }
+        Expectation::QuorumLeader => "QuorumLeader".into(),
+        Expectation::NoQuorumLeader => "NoQuorumLeader".into(),
+        Expectation::QuorumEpoch { at_least } => format!("QuorumEpoch(at_least: {at_least})"),
+        Expectation::FailedElections { at_least } => format!("FailedElections(at_least: {at_least})"),
+        Expectation::LeaderResignations { at_least } => format!("LeaderResignations(at_least: {at_least})"),
+        Expectation::NoMetadataCommitsAfter { at } => format!("NoMetadataCommitsAfter(at: \"{at}\")"),
+        Expectation::Replicas { topic, partition, replicas } => {
+            format!("Replicas(topic: {topic:?}, partition: {partition}, replicas: {replicas:?})")
+        }
     }
+}
+
+/// Counts trace events matching `pick`, and the time of the last one, in milliseconds.
+fn count_events(world: &World, pick: impl Fn(&Event) -> bool) -> (u32, Option<u64>) {
+    world.with_records(|records| {
+        let mut count = 0;
+        let mut last = None;
+        for r in records {
+            if let TraceBody::Event(e) = &r.body {
+                if pick(e) {
+                    count += 1;
+                    last = Some(r.time_ns / 1_000_000);
+                }
+            }
+        }
+        (count, last)
+    })
+}
+
+/// Evaluates the quorum expectations, which read the quorum description and the trace.
+fn evaluate_quorum(e: &Expectation, world: &World, view: &ClusterView) -> Option<(bool, String)> {
+    let q = &view.quorum;
+    let roles = || {
+        q.voters.iter().map(|v| format!("{} {} (epoch {})", v.node_id, v.role, v.epoch)).collect::<Vec<_>>().join(", ")
+    };
+    Some(match e {
+        Expectation::QuorumLeader => {
+            let followers_agree =
+                q.voters.iter().all(|v| v.role == "Down" || v.role == "Leader" || v.role == "Follower");
+            let passed = q.leader_id.is_some() && view.controller_up && followers_agree;
+            (passed, format!("voters: {}", roles()))
+        }
+        Expectation::NoQuorumLeader => (q.leader_id.is_none(), format!("voters: {}", roles())),
+        Expectation::QuorumEpoch { at_least } => {
+            (q.leader_epoch >= *at_least, format!("the quorum is in epoch {}", q.leader_epoch))
+        }
+        Expectation::FailedElections { at_least } => {
+            let (n, _) = count_events(world, |e| matches!(e, Event::ElectionFailed { .. }));
+            (n >= *at_least, format!("{n} election(s) failed"))
+        }
+        Expectation::LeaderResignations { at_least } => {
+            let (n, _) = count_events(world, |e| matches!(e, Event::LeaderResigned { .. }));
+            (n >= *at_least, format!("{n} leader resignation(s)"))
+        }
+        Expectation::NoMetadataCommitsAfter { at } => {
+            let (_, last) = count_events(world, |e| matches!(e, Event::MetadataCommitted { .. }));
+            let passed = last.is_none_or(|t| t < at.0);
+            let detail = match last {
+                Some(t) => format!("the last metadata commit was at {}", Span(t)),
+                None => "no metadata commit at all".to_string(),
+            };
+            (passed, detail)
+        }
+        Expectation::Replicas { topic, partition, replicas } => {
+            let found = view
+                .topics
+                .iter()
+                .find(|t| &t.name == topic)
+                .and_then(|t| t.partitions.iter().find(|p| p.partition == *partition));
+            match found {
+                None => (false, format!("{topic}-{partition} not found")),
+                Some(p) => (
+                    &p.replicas == replicas && &p.isr == replicas,
+                    format!("{topic}-{partition} has replicas {:?} and isr {:?}", p.replicas, p.isr),
+                ),
+            }
+        }
+        _ => return None,
+    })
 }
 
 /// How long before the end a record must have been acknowledged for `ConsumedAll` to require
@@ -261,100 +339,107 @@ pub fn evaluate(
         .expect
         .iter()
         .map(|e| {
-            let (passed, detail) = match e {
-                Expectation::LostAckedWrites { at_least } => (
-                    anomalies.lost_acked_writes >= *at_least,
-                    format!("found {} lost acknowledged write(s)", anomalies.lost_acked_writes),
-                ),
-                Expectation::NoLostAckedWrites => (
-                    anomalies.lost_acked_writes == 0,
-                    format!("found {} lost acknowledged write(s)", anomalies.lost_acked_writes),
-                ),
-                Expectation::NoDuplicates => {
-                    (anomalies.duplicates == 0, format!("found {} duplicate(s)", anomalies.duplicates))
-                }
-                Expectation::AllPartitionsOnline => {
-                    let offline: Vec<String> = view
-                        .topics
-                        .iter()
-                        .flat_map(|t| {
-                            t.partitions
-                                .iter()
-                                .filter(|p| p.leader.is_none())
-                                .map(move |p| format!("{}-{}", t.name, p.partition))
-                        })
-                        .collect();
-                    (
-                        offline.is_empty(),
-                        if offline.is_empty() {
-                            "every partition has a leader".into()
-                        } else {
-                            format!("offline: {}", offline.join(", "))
-                        },
-                    )
-                }
-                Expectation::FullIsr => {
-                    let short: Vec<String> = view
-                        .topics
-                        .iter()
-                        .flat_map(|t| {
-                            t.partitions
-                                .iter()
-                                .filter(|p| p.isr.len() < p.replicas.len())
-                                .map(move |p| format!("{}-{}", t.name, p.partition))
-                        })
-                        .collect();
-                    (
-                        short.is_empty(),
-                        if short.is_empty() {
-                            "every ISR is full".into()
-                        } else {
-                            format!("under-replicated: {}", short.join(", "))
-                        },
-                    )
-                }
-                Expectation::GroupMembers { group, members } => match view.groups.iter().find(|g| &g.group == group) {
-                    Some(g) => (
-                        g.state == "Stable" && g.members.len() == *members,
-                        format!("group is {} with {} member(s)", g.state, g.members.len()),
+            let (passed, detail) = if let Some(verdict) = evaluate_quorum(e, world, view) {
+                verdict
+            } else {
+                match e {
+                    Expectation::LostAckedWrites { at_least } => (
+                        anomalies.lost_acked_writes >= *at_least,
+                        format!("found {} lost acknowledged write(s)", anomalies.lost_acked_writes),
                     ),
-                    None => (false, "group not found".into()),
-                },
-                Expectation::MemberOwns { group, client, partitions } => {
-                    let owned = view
-                        .groups
-                        .iter()
-                        .filter(|g| &g.group == group)
-                        .flat_map(|g| g.members.iter())
-                        .filter(|m| &m.client_id == client)
-                        .map(|m| m.assignment.len())
-                        .max();
-                    match owned {
-                        Some(n) => (n == *partitions, format!("{client} owns {n} partition(s)")),
-                        None => (false, format!("{client} is not a member of {group}")),
+                    Expectation::NoLostAckedWrites => (
+                        anomalies.lost_acked_writes == 0,
+                        format!("found {} lost acknowledged write(s)", anomalies.lost_acked_writes),
+                    ),
+                    Expectation::NoDuplicates => {
+                        (anomalies.duplicates == 0, format!("found {} duplicate(s)", anomalies.duplicates))
                     }
-                }
-                Expectation::Rebalances { group, at_least } => {
-                    let generation = view.groups.iter().find(|g| &g.group == group).map_or(0, |g| g.generation_id);
-                    (generation >= *at_least as i32, format!("generation_id is {generation}"))
-                }
-                Expectation::ConsumedAll { group } => consumed_all(scenario, world, view, group),
-                Expectation::LogHolds { topic, partition, records } => {
-                    log_holds(world, view, topic, *partition, records)
-                }
-                Expectation::LogStartOffset { topic, partition, at_least } => {
-                    let tp = TopicPartition::new(topic.clone(), *partition);
-                    let leader = view
-                        .topics
-                        .iter()
-                        .filter(|t| &t.name == topic)
-                        .flat_map(|t| &t.partitions)
-                        .find(|p| p.partition == *partition)
-                        .and_then(|p| p.leader);
-                    match leader.and_then(|l| world.with_log(NodeId(l), &tp, |log| log.log_start_offset())) {
-                        Some(start) => (start >= *at_least, format!("{tp} log start offset is {start}")),
-                        None => (false, format!("{tp} has no leader to ask")),
+                    Expectation::AllPartitionsOnline => {
+                        let offline: Vec<String> = view
+                            .topics
+                            .iter()
+                            .flat_map(|t| {
+                                t.partitions
+                                    .iter()
+                                    .filter(|p| p.leader.is_none())
+                                    .map(move |p| format!("{}-{}", t.name, p.partition))
+                            })
+                            .collect();
+                        (
+                            offline.is_empty(),
+                            if offline.is_empty() {
+                                "every partition has a leader".into()
+                            } else {
+                                format!("offline: {}", offline.join(", "))
+                            },
+                        )
                     }
+                    Expectation::FullIsr => {
+                        let short: Vec<String> = view
+                            .topics
+                            .iter()
+                            .flat_map(|t| {
+                                t.partitions
+                                    .iter()
+                                    .filter(|p| p.isr.len() < p.replicas.len())
+                                    .map(move |p| format!("{}-{}", t.name, p.partition))
+                            })
+                            .collect();
+                        (
+                            short.is_empty(),
+                            if short.is_empty() {
+                                "every ISR is full".into()
+                            } else {
+                                format!("under-replicated: {}", short.join(", "))
+                            },
+                        )
+                    }
+                    Expectation::GroupMembers { group, members } => {
+                        match view.groups.iter().find(|g| &g.group == group) {
+                            Some(g) => (
+                                g.state == "Stable" && g.members.len() == *members,
+                                format!("group is {} with {} member(s)", g.state, g.members.len()),
+                            ),
+                            None => (false, "group not found".into()),
+                        }
+                    }
+                    Expectation::MemberOwns { group, client, partitions } => {
+                        let owned = view
+                            .groups
+                            .iter()
+                            .filter(|g| &g.group == group)
+                            .flat_map(|g| g.members.iter())
+                            .filter(|m| &m.client_id == client)
+                            .map(|m| m.assignment.len())
+                            .max();
+                        match owned {
+                            Some(n) => (n == *partitions, format!("{client} owns {n} partition(s)")),
+                            None => (false, format!("{client} is not a member of {group}")),
+                        }
+                    }
+                    Expectation::Rebalances { group, at_least } => {
+                        let generation = view.groups.iter().find(|g| &g.group == group).map_or(0, |g| g.generation_id);
+                        (generation >= *at_least as i32, format!("generation_id is {generation}"))
+                    }
+                    Expectation::ConsumedAll { group } => consumed_all(scenario, world, view, group),
+                    Expectation::LogHolds { topic, partition, records } => {
+                        log_holds(world, view, topic, *partition, records)
+                    }
+                    Expectation::LogStartOffset { topic, partition, at_least } => {
+                        let tp = TopicPartition::new(topic.clone(), *partition);
+                        let leader = view
+                            .topics
+                            .iter()
+                            .filter(|t| &t.name == topic)
+                            .flat_map(|t| &t.partitions)
+                            .find(|p| p.partition == *partition)
+                            .and_then(|p| p.leader);
+                        match leader.and_then(|l| world.with_log(NodeId(l), &tp, |log| log.log_start_offset())) {
+                            Some(start) => (start >= *at_least, format!("{tp} log start offset is {start}")),
+                            None => (false, format!("{tp} has no leader to ask")),
+                        }
+                    }
+                    _ => unreachable!("quorum expectations are evaluated above"),
                 }
             };
             ExpectationResult { name: expectation_name(e), passed, detail }
@@ -471,6 +556,7 @@ pub fn report(world: &World, wall_time_ms: u64) -> RunReport {
         clients: view.clients,
         topics: view.topics,
         groups: view.groups,
+        quorum: view.quorum,
         anomalies,
         findings,
         expectations,

@@ -11,7 +11,6 @@
 //! so in the file written last, the oldest unflushed write may have been half on the platter
 //! when the power went. Log recovery must catch that half batch by its CRC.
 
-use cluster::metadata::MetadataRecord;
 use cluster::node::DiskOp;
 use rand::Rng;
 use std::collections::BTreeMap;
@@ -63,10 +62,9 @@ impl Loss {
 #[derive(Clone, Debug, Default)]
 pub struct SimDisk {
     files: BTreeMap<String, SimFile>,
-    /// The last append: file, where it started and how long it was.
-    last_append: Option<(String, usize, usize)>,
-    /// The controller's metadata log (durable at once until the KRaft quorum gives it files).
-    pub metadata: Vec<MetadataRecord>,
+    /// Files by their last append, most recent last: write-back tears the most recently
+    /// appended file that still has unflushed bytes.
+    recent: Vec<String>,
     /// Client state that survives a restart (records a producer has created).
     pub client_sequence: u64,
 }
@@ -83,7 +81,8 @@ impl SimDisk {
                 }
                 file.bytes.extend_from_slice(&bytes);
                 if !bytes.is_empty() {
-                    self.last_append = Some((path, start, bytes.len()));
+                    self.recent.retain(|p| *p != path);
+                    self.recent.push(path);
                 }
             }
             DiskOp::Truncate { path, len_bytes } => {
@@ -92,16 +91,15 @@ impl SimDisk {
                     file.bytes.truncate(len);
                     file.durable_len = file.durable_len.min(len);
                     file.first_pending_len = file.first_pending_len.min(len - file.durable_len);
-                    self.forget_last_append_beyond(&path, len);
                 }
             }
             DiskOp::WriteAtomically { path, bytes } => {
                 let durable_len = bytes.len();
-                self.forget_last_append_beyond(&path, 0);
+                self.recent.retain(|p| *p != path);
                 self.files.insert(path, SimFile { bytes, durable_len, first_pending_len: 0 });
             }
             DiskOp::Delete { path } => {
-                self.forget_last_append_beyond(&path, 0);
+                self.recent.retain(|p| *p != path);
                 self.files.remove(&path);
             }
             DiskOp::Flush { path } => {
@@ -110,13 +108,6 @@ impl SimDisk {
                     file.first_pending_len = 0;
                 }
             }
-            DiskOp::AppendMetadata { record } => self.metadata.push(record),
-        }
-    }
-
-    fn forget_last_append_beyond(&mut self, path: &str, len: usize) {
-        if self.last_append.as_ref().is_some_and(|(p, start, _)| p == path && *start >= len) {
-            self.last_append = None;
         }
     }
 
@@ -140,10 +131,12 @@ impl SimDisk {
     /// oldest unflushed write survives, a torn batch for recovery to find.
     pub fn lose_unflushed(&mut self, rng: &mut impl Rng, may_tear: bool) -> Loss {
         let mut loss = Loss::default();
-        let tear = match &self.last_append {
-            Some((path, _, _)) if may_tear => {
-                let first = self.files.get(path).map_or(0, |f| f.first_pending_len);
-                (first > 1 && rng.gen_bool(0.5)).then(|| (path.clone(), first, rng.gen_range(1..first)))
+        let last_pending =
+            self.recent.iter().rev().find(|p| self.files.get(*p).is_some_and(|f| f.first_pending_len > 1));
+        let tear = match last_pending {
+            Some(path) if may_tear => {
+                let first = self.files[path].first_pending_len;
+                rng.gen_bool(0.5).then(|| (path.clone(), first, rng.gen_range(1..first)))
             }
             _ => None,
         };
@@ -164,7 +157,7 @@ impl SimDisk {
             file.durable_len = file.bytes.len();
             file.first_pending_len = 0;
         }
-        self.last_append = None;
+        self.recent.clear();
         loss
     }
 }

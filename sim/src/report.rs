@@ -38,6 +38,8 @@ pub struct RunReport {
     pub topics: Vec<TopicDescription>,
     /// Groups at the end (`kafka-consumer-groups.sh --describe`).
     pub groups: Vec<GroupDescription>,
+    /// The metadata quorum at the end (`kafka-metadata-quorum.sh describe`).
+    pub quorum: QuorumDescription,
     /// Counts of anomalies the history oracle found.
     pub anomalies: Anomalies,
     /// The oracle's findings in words.
@@ -54,23 +56,69 @@ impl RunReport {
 }
 
 fn image_of(world: &World) -> MetadataImage {
-    // The controller's image is authoritative; while it is down, the freshest broker image
+    // The active controller's image is authoritative; without one, the freshest broker image
     // stands in, as `kafka-topics.sh` would then answer from a broker.
+    if let Some(active) = world.active_controller() {
+        let hosted = world.slots()[&active].hosted.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = hosted.as_ref().and_then(|h| h.controller()) {
+            return c.status().image;
+        }
+    }
     let mut best: Option<MetadataImage> = None;
     for slot in world.slots().values() {
         let hosted = slot.hosted.lock().unwrap_or_else(|e| e.into_inner());
-        match hosted.as_ref() {
-            Some(Hosted::Controller(c)) => return c.status().image,
-            Some(Hosted::Broker(b)) => {
-                let image = b.image();
-                if best.as_ref().is_none_or(|i| i.partitions.len() < image.partitions.len()) {
-                    best = Some(image.clone());
-                }
+        if let Some(b) = hosted.as_ref().and_then(|h| h.broker()) {
+            let image = b.image();
+            if best.as_ref().is_none_or(|i| i.partitions.len() < image.partitions.len()) {
+                best = Some(image.clone());
             }
-            _ => {}
         }
     }
     best.unwrap_or_default()
+}
+
+/// The quorum as `kafka-metadata-quorum.sh describe` reports it: the leader's view of every
+/// replica where there is a leader, each node's own state otherwise.
+pub fn build_quorum(world: &World) -> QuorumDescription {
+    let statuses = world.quorum_statuses();
+    let voters = world.voters();
+    let leader = statuses
+        .iter()
+        .filter(|s| s.role == cluster::raft::QuorumRole::Leader)
+        .max_by_key(|s| (s.epoch, s.leader_committed));
+    let leader_epoch = leader.map_or_else(|| statuses.iter().map(|s| s.epoch).max().unwrap_or(0), |l| l.epoch);
+    let leader_end = leader.map_or(0, |l| l.log_end_offset);
+    let describe = |id: NodeId| -> QuorumReplica {
+        let own = statuses.iter().find(|s| s.node_id == id);
+        let seen = leader.and_then(|l| l.replicas.iter().find(|(r, _)| r.node_id == id)).map(|(r, _)| r);
+        let log_end_offset = match (seen, own) {
+            (Some(r), _) if r.log_end_offset >= 0 => r.log_end_offset,
+            (_, Some(s)) => s.log_end_offset,
+            _ => -1,
+        };
+        QuorumReplica {
+            node_id: id.0,
+            log_end_offset,
+            lag: if leader.is_some() && log_end_offset >= 0 { (leader_end - log_end_offset).max(0) } else { 0 },
+            role: own.map_or("Down".to_string(), |s| s.role.name().to_string()),
+            epoch: own.map_or(-1, |s| s.epoch),
+            last_fetch_ms: seen.and_then(|r| r.last_fetch_ms),
+            last_caught_up_ms: seen.and_then(|r| r.last_caught_up_ms),
+        }
+    };
+    let observers: Vec<NodeId> =
+        world.slots().values().filter(|s| s.is_broker() && !voters.contains(&s.id)).map(|s| s.id).collect();
+    QuorumDescription {
+        leader_id: leader.map(|l| l.node_id.0),
+        leader_epoch,
+        high_watermark: leader.map_or_else(
+            || statuses.iter().filter(|s| voters.contains(&s.node_id)).map(|s| s.high_watermark).max().unwrap_or(0),
+            |l| l.high_watermark,
+        ),
+        quorum_size: voters.len() / 2 + 1,
+        voters: voters.iter().map(|v| describe(*v)).collect(),
+        observers: observers.into_iter().map(describe).collect(),
+    }
 }
 
 /// Builds the view of `world` now.
@@ -78,15 +126,16 @@ pub fn build_view(world: &World) -> ClusterView {
     let image = image_of(world);
     let mut broker_status: BTreeMap<NodeId, BrokerStatus> = BTreeMap::new();
     let mut clients = Vec::new();
-    let mut controller_up = false;
+    let controller_up = world.active_controller().is_some();
     for slot in world.slots().values() {
         let hosted = slot.hosted.lock().unwrap_or_else(|e| e.into_inner());
         match (&slot.kind, hosted.as_ref()) {
-            (NodeKind::Controller, h) => controller_up = h.is_some(),
-            (NodeKind::Broker, Some(Hosted::Broker(b))) => {
-                broker_status.insert(slot.id, b.status());
+            (NodeKind::Controller, _) => {}
+            (NodeKind::Broker | NodeKind::Combined, h) => {
+                if let Some(b) = h.and_then(|h| h.broker()) {
+                    broker_status.insert(slot.id, b.status());
+                }
             }
-            (NodeKind::Broker, _) => {}
             (NodeKind::Producer(_), h) => {
                 let status = match h {
                     Some(Hosted::Producer(p)) => Some(p.status()),
@@ -123,7 +172,7 @@ pub fn build_view(world: &World) -> ClusterView {
     let brokers = world
         .slots()
         .values()
-        .filter(|s| s.kind == NodeKind::Broker)
+        .filter(|s| s.is_broker())
         .map(|s| BrokerView {
             id: s.id.0,
             up: broker_status.contains_key(&s.id),
@@ -253,6 +302,7 @@ pub fn build_view(world: &World) -> ClusterView {
         time_ms: world.elapsed().as_millis() as u64,
         duration_ms: world.duration().as_millis() as u64,
         controller_up,
+        quorum: build_quorum(world),
         brokers,
         clients,
         topics,
@@ -372,6 +422,49 @@ pub fn describe_groups(groups: &[GroupDescription]) -> String {
     out
 }
 
+/// The quorum as `kafka-metadata-quorum.sh describe --status` prints it. The cluster id is
+/// left out: simulated clusters have none. `MaxFollowerLag` is over the voters.
+pub fn describe_quorum_status(q: &QuorumDescription) -> String {
+    let ids = |v: &[QuorumReplica]| v.iter().map(|r| r.node_id.to_string()).collect::<Vec<_>>().join(",");
+    let max_lag = q.voters.iter().filter(|v| Some(v.node_id) != q.leader_id).map(|v| v.lag).max().unwrap_or(0);
+    let mut out = String::new();
+    let leader = q.leader_id.map_or("none".to_string(), |l| l.to_string());
+    let _ = writeln!(out, "LeaderId:               {leader}");
+    let _ = writeln!(out, "LeaderEpoch:            {}", q.leader_epoch);
+    let _ = writeln!(out, "HighWatermark:          {}", q.high_watermark);
+    let _ = writeln!(out, "MaxFollowerLag:         {max_lag}");
+    let _ = writeln!(out, "CurrentVoters:          [{}]", ids(&q.voters));
+    let _ = writeln!(out, "CurrentObservers:       [{}]", ids(&q.observers));
+    let _ = writeln!(out, "QuorumSize:             {} of {} voters (floor(N/2) + 1)", q.quorum_size, q.voters.len());
+    out
+}
+
+/// The quorum as `kafka-metadata-quorum.sh describe --replication` prints it, times in
+/// milliseconds of simulated time. Status is each node's own role.
+pub fn describe_quorum_replication(q: &QuorumDescription) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<8} {:>12} {:>6} {:>18} {:>21}  {:<12} {:>5}",
+        "NodeId", "LogEndOffset", "Lag", "LastFetchTimestamp", "LastCaughtUpTimestamp", "Status", "Epoch"
+    );
+    let time = |t: Option<u64>| t.map_or("-".to_string(), |t| t.to_string());
+    for r in q.voters.iter().chain(&q.observers) {
+        let _ = writeln!(
+            out,
+            "{:<8} {:>12} {:>6} {:>18} {:>21}  {:<12} {:>5}",
+            r.node_id,
+            r.log_end_offset,
+            r.lag,
+            time(r.last_fetch_ms),
+            time(r.last_caught_up_ms),
+            r.role,
+            r.epoch
+        );
+    }
+    out
+}
+
 /// The speed line every headless run prints.
 pub fn speed_line(report: &RunReport) -> String {
     format!(
@@ -397,6 +490,12 @@ pub fn render_text(report: &RunReport, timings: bool) -> String {
         let _ = writeln!(out, "$ kafka-consumer-groups.sh --describe --all-groups");
         out.push_str(&describe_groups(&report.groups));
     }
+    let _ = writeln!(out, "$ kafka-metadata-quorum.sh describe --status");
+    out.push_str(&describe_quorum_status(&report.quorum));
+    let _ = writeln!(out);
+    let _ = writeln!(out, "$ kafka-metadata-quorum.sh describe --replication");
+    out.push_str(&describe_quorum_replication(&report.quorum));
+    let _ = writeln!(out);
     let a = &report.anomalies;
     let _ = writeln!(
         out,

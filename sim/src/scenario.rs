@@ -100,6 +100,21 @@ pub struct Scenario {
     /// Checks made when the run ends.
     #[serde(default)]
     pub expect: Vec<Expectation>,
+    /// The file the scenario was read from (not part of the file itself), for messages such as
+    /// an invariant violation's reproduce command.
+    #[serde(skip)]
+    pub origin: Origin,
+}
+
+/// Where a scenario was read from. It is not part of the scenario's meaning, so two scenarios
+/// read from different files compare equal when their contents do.
+#[derive(Clone, Debug, Default)]
+pub struct Origin(pub String);
+
+impl PartialEq for Origin {
+    fn eq(&self, _: &Origin) -> bool {
+        true
+    }
 }
 
 /// A span of simulated time written as a string: `"30s"`, `"500ms"`, `"1.5s"`, `"2m"` or
@@ -283,9 +298,55 @@ impl serde::de::Visitor<'_> for SpanVisitor {
 pub struct ClusterSpec {
     /// Number of brokers, 1 to [`MAX_BROKERS`].
     pub brokers: i32,
+    /// Number of KRaft controllers (the voters of the metadata quorum), 1 to
+    /// [`MAX_CONTROLLERS`]; default 1. A quorum of `N` needs `floor(N/2) + 1` of them.
+    #[serde(default = "one_controller")]
+    pub controllers: i32,
+    /// How nodes are deployed (Kafka's `process.roles`): `Dedicated` controllers (node ids
+    /// 3000, 3001, ...) beside the brokers, or `Combined` nodes where brokers 1 to `controllers`
+    /// are controllers too. Default `Dedicated`.
+    #[serde(default)]
+    pub process_roles: ProcessRoles,
+    /// A teaching knob with no Kafka equivalent: every controller's first election timeout is
+    /// exactly `controller.quorum.election.timeout.ms` instead of random, so they all campaign
+    /// at once and split the vote. Default `false`.
+    #[serde(default)]
+    pub aligned_election_timeouts: bool,
     /// Broker configs by Kafka key, e.g. `{"min.insync.replicas": "2"}`.
     #[serde(default)]
     pub configs: BTreeMap<String, String>,
+}
+
+fn one_controller() -> i32 {
+    1
+}
+
+/// The most controllers a scenario may have (Kafka recommends 3 or 5).
+pub const MAX_CONTROLLERS: i32 = 7;
+
+/// The node id of the first dedicated controller; the others follow (3001, 3002, ...).
+pub const FIRST_CONTROLLER_ID: i32 = 3000;
+
+/// How a cluster's nodes split the broker and controller roles (Kafka's `process.roles`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ProcessRoles {
+    /// `process.roles=controller` on nodes of their own, and `broker` on the brokers: what
+    /// production clusters run.
+    #[default]
+    Dedicated,
+    /// `process.roles=broker,controller`: the first `controllers` brokers are also the
+    /// controllers, as in a small or development cluster.
+    Combined,
+}
+
+impl ClusterSpec {
+    /// The voters' node ids.
+    pub fn controller_ids(&self) -> Vec<i32> {
+        match self.process_roles {
+            ProcessRoles::Dedicated => (0..self.controllers).map(|i| FIRST_CONTROLLER_ID + i).collect(),
+            ProcessRoles::Combined => (1..=self.controllers).collect(),
+        }
+    }
 }
 
 /// A topic created before the run: its name (Kafka's rules: 1 to 249 characters from
@@ -456,6 +517,18 @@ pub enum Fault {
     Isolate(Target),
     /// Every network partition and isolation ends.
     Heal,
+    /// The node's process is stopped gracefully (SIGTERM): a controller that leads the quorum
+    /// first resigns with `EndQuorumEpoch`; the page cache survives. `Restart` brings it back.
+    Shutdown(Target),
+    /// A new broker with this `node.id` (above `cluster.brokers`) starts and joins the running
+    /// cluster. It hosts nothing until a reassignment moves replicas onto it.
+    AddBroker(i32),
+    /// An admin runs `kafka-reassign-partitions.sh --execute` for one partition: topic,
+    /// partition and the target replicas, preferred leader first (KIP-455).
+    /// `Reassign("orders", 0, [4, 2, 3])`.
+    Reassign(String, i32, Vec<i32>),
+    /// An admin runs `kafka-leader-election.sh --election-type preferred` for one partition.
+    PreferredElection(String, i32),
 }
 
 /// Who a fault hits. Roles are resolved when the fault fires, so a scenario survives a different
@@ -464,8 +537,12 @@ pub enum Fault {
 pub enum Target {
     /// The broker with this `node.id`, from 1 to the broker count.
     Broker(i32),
-    /// The controller.
+    /// Every controller (every voter of the metadata quorum).
     Controller,
+    /// Whichever controller is active (the quorum leader) when the fault fires.
+    ActiveController,
+    /// The node with this `node.id`: a broker, or a dedicated controller (3000, 3001, ...).
+    Node(i32),
     /// The client with this id.
     Client(String),
     /// Whichever broker leads this partition (topic, partition index) when the fault fires.
@@ -531,6 +608,40 @@ pub enum Expectation {
         partition: i32,
         /// The records expected, oldest first.
         records: Vec<(i64, String, Option<String>)>,
+    },
+    /// At the end a controller leads the quorum and is active, and every live voter follows it.
+    QuorumLeader,
+    /// At the end no controller leads the quorum: a minority cannot elect anyone.
+    NoQuorumLeader,
+    /// The quorum's epoch reached at least this.
+    QuorumEpoch {
+        /// The lowest acceptable epoch.
+        at_least: i32,
+    },
+    /// At least this many elections failed (split votes or refusals).
+    FailedElections {
+        /// The fewest failed elections that satisfy the check.
+        at_least: u32,
+    },
+    /// A leader resigned at least this many times (check-quorum or shutdown).
+    LeaderResignations {
+        /// The fewest resignations that satisfy the check.
+        at_least: u32,
+    },
+    /// No metadata record was committed after this time: the metadata stopped changing.
+    NoMetadataCommitsAfter {
+        /// From when.
+        at: Span,
+    },
+    /// At the end the partition's replicas (and ISR) are exactly these, in this order, with no
+    /// reassignment in progress.
+    Replicas {
+        /// The topic.
+        topic: String,
+        /// The partition index.
+        partition: i32,
+        /// The replicas expected.
+        replicas: Vec<i32>,
     },
     /// At the end, the partition leader's log start offset is at least this: retention (or the
     /// cleaner) removed everything below it.
@@ -652,12 +763,22 @@ pub fn parse_str(source: &str, origin: &str) -> Result<Scenario, ScenarioError> 
     // `Producer((id: ...))`. Blanking the inner parentheses first lets a file use either form,
     // even both, without moving any position ron reports.
     let text = Locator::new(source).single_paren_source();
-    let scenario: Scenario = ron_options().from_str(&text).map_err(|error| syntax_error(source, origin, &error))?;
+    let mut scenario: Scenario = ron_options().from_str(&text).map_err(|error| syntax_error(source, origin, &error))?;
     scenario.validate(source, origin)?;
+    scenario.origin = Origin(origin.to_string());
     Ok(scenario)
 }
 
 impl Scenario {
+    /// The scenario's file for a command line, or a placeholder when it was not read from one.
+    pub fn origin_hint(&self) -> &str {
+        if self.origin.0.is_empty() {
+            "<scenario.ron>"
+        } else {
+            &self.origin.0
+        }
+    }
+
     /// Checks the rules a parsed scenario must follow; `source` is the text it was parsed from,
     /// used to point at the offending item, and `origin` the file name for messages.
     ///
@@ -1435,6 +1556,25 @@ impl Validator<'_> {
                 Some(format!("use between 1 and {MAX_BROKERS} brokers")),
             ));
         }
+        if !(1..=MAX_CONTROLLERS).contains(&cluster.controllers) {
+            return Err(self.error(
+                &path.f("controllers"),
+                "cluster.controllers",
+                format!("{} controllers is outside the supported range 1 to {MAX_CONTROLLERS}", cluster.controllers),
+                Some("use 1, 3 or 5 controllers: a quorum of N survives floor((N-1)/2) failures".to_string()),
+            ));
+        }
+        if cluster.process_roles == ProcessRoles::Combined && cluster.controllers > cluster.brokers {
+            return Err(self.error(
+                &path.f("controllers"),
+                "cluster.controllers",
+                format!(
+                    "{} combined controllers need as many brokers, but there are {}",
+                    cluster.controllers, cluster.brokers
+                ),
+                Some(format!("lower cluster.controllers to {} or add brokers", cluster.brokers)),
+            ));
+        }
         BrokerConfig::from_map(&cluster.configs).map_err(|error| self.config_error(&path.f("configs"), error))?;
         Ok(())
     }
@@ -1701,8 +1841,61 @@ impl Validator<'_> {
             self.check_time(timed.at(), &path.i(0), "the fault")?;
             let fault_path = path.i(1);
             match timed.value() {
-                Fault::Crash(target) | Fault::Kill(target) | Fault::Restart(target) | Fault::Isolate(target) => {
+                Fault::Crash(target)
+                | Fault::Kill(target)
+                | Fault::Restart(target)
+                | Fault::Isolate(target)
+                | Fault::Shutdown(target) => {
                     self.check_target(target, &fault_path.i(0), &path, i)?;
+                }
+                Fault::AddBroker(id) => {
+                    let brokers = self.scenario.cluster.brokers;
+                    if *id <= brokers || *id > MAX_BROKERS {
+                        return Err(self.error(
+                            &fault_path.i(0),
+                            &path,
+                            format!("AddBroker({id}) must name a new broker"),
+                            Some(format!(
+                                "brokers 1 to {brokers} exist from the start; add one numbered {} to {MAX_BROKERS}",
+                                brokers + 1
+                            )),
+                        ));
+                    }
+                }
+                Fault::Reassign(topic, partition, replicas) => {
+                    let Some(spec) = self.scenario.topic(topic) else {
+                        return Err(self.unknown_topic(&fault_path.i(0), &path, topic));
+                    };
+                    if !(0..spec.partitions).contains(partition) {
+                        return Err(self.error(
+                            &fault_path.i(1),
+                            &path,
+                            format!("topic \"{topic}\" has no partition {partition}"),
+                            Some(format!("its partitions are numbered 0 to {}", spec.partitions - 1)),
+                        ));
+                    }
+                    let known = self.known_brokers();
+                    if replicas.is_empty() || replicas.iter().any(|r| !known.contains(r)) {
+                        return Err(self.error(
+                            &fault_path.i(2),
+                            &path,
+                            "the target replicas must be known brokers",
+                            Some(format!("list brokers from {known:?} (AddBroker adds more)")),
+                        ));
+                    }
+                }
+                Fault::PreferredElection(topic, partition) => {
+                    let Some(spec) = self.scenario.topic(topic) else {
+                        return Err(self.unknown_topic(&fault_path.i(0), &path, topic));
+                    };
+                    if !(0..spec.partitions).contains(partition) {
+                        return Err(self.error(
+                            &fault_path.i(1),
+                            &path,
+                            format!("topic \"{topic}\" has no partition {partition}"),
+                            Some(format!("its partitions are numbered 0 to {}", spec.partitions - 1)),
+                        ));
+                    }
                 }
                 Fault::PowerLoss(targets) => {
                     if targets.is_empty() {
@@ -1738,17 +1931,42 @@ impl Validator<'_> {
         Ok(())
     }
 
+    /// Brokers that exist at some point of the run: the initial ones and every `AddBroker`.
+    fn known_brokers(&self) -> Vec<i32> {
+        let mut known: Vec<i32> = (1..=self.scenario.cluster.brokers).collect();
+        for f in &self.scenario.faults {
+            if let Fault::AddBroker(id) = f.value() {
+                known.push(*id);
+            }
+        }
+        known
+    }
+
     /// Checks one fault target at `at`, part of fault number `index`.
     fn check_target(&self, target: &Target, at: &SrcPath, field: &SrcPath, index: usize) -> Check {
         let s = self.scenario;
         match target {
             Target::Broker(id) => {
-                if !(1..=s.cluster.brokers).contains(id) {
+                if !self.known_brokers().contains(id) {
                     return Err(self.error(
                         at,
                         field,
                         format!("unknown broker {id}"),
                         Some(format!("brokers are numbered 1 to {}", s.cluster.brokers)),
+                    ));
+                }
+            }
+            Target::Node(id) => {
+                let controllers = s.cluster.controller_ids();
+                if !self.known_brokers().contains(id) && !controllers.contains(id) {
+                    return Err(self.error(
+                        at,
+                        field,
+                        format!("unknown node {id}"),
+                        Some(format!(
+                            "brokers are numbered 1 to {}, controllers are {controllers:?}",
+                            s.cluster.brokers
+                        )),
                     ));
                 }
             }
@@ -1789,7 +2007,7 @@ impl Validator<'_> {
                     ));
                 }
             }
-            Target::Controller => {}
+            Target::Controller | Target::ActiveController => {}
         }
         Ok(())
     }
@@ -1972,7 +2190,16 @@ mod tests {
         assert_eq!(scenario.seed, 42);
         assert_eq!(scenario.kafka_version, "3.9");
         assert_eq!(scenario.duration, Span(30_000));
-        assert_eq!(scenario.cluster, ClusterSpec { brokers: 3, configs: BTreeMap::new() });
+        assert_eq!(
+            scenario.cluster,
+            ClusterSpec {
+                brokers: 3,
+                controllers: 1,
+                process_roles: ProcessRoles::Dedicated,
+                aligned_election_timeouts: false,
+                configs: BTreeMap::new()
+            }
+        );
         assert_eq!(scenario.topics.len(), 1);
         assert_eq!(scenario.topics[0].configs["min.insync.replicas"], "2");
         let ClientSpec::Producer(producer) = &scenario.clients[0] else { panic!("first client should be a producer") };
@@ -2074,7 +2301,13 @@ mod tests {
             seed: u64::MAX,
             kafka_version: "3.9".into(),
             duration: Span(59_999),
-            cluster: ClusterSpec { brokers: 3, configs: configs(&[("min.insync.replicas", "2")]) },
+            cluster: ClusterSpec {
+                brokers: 3,
+                controllers: 3,
+                process_roles: ProcessRoles::Combined,
+                aligned_election_timeouts: true,
+                configs: configs(&[("min.insync.replicas", "2")]),
+            },
             topics: vec![TopicSpec {
                 name: "orders".into(),
                 partitions: 3,
@@ -2115,6 +2348,11 @@ mod tests {
                 at(4, Fault::Isolate(Target::Controller)),
                 at(5, Fault::Crash(Target::Client("c".into()))),
                 at(6, Fault::Heal),
+                at(7, Fault::Shutdown(Target::ActiveController)),
+                at(8, Fault::AddBroker(4)),
+                at(9, Fault::Reassign("orders".into(), 0, vec![4, 2])),
+                at(10, Fault::PreferredElection("orders".into(), 1)),
+                at(11, Fault::Kill(Target::Node(4))),
             ],
             narration: vec![Timed::At(Span::ZERO, "Start.".into())],
             expect: vec![
@@ -2127,7 +2365,15 @@ mod tests {
                 Expectation::MemberOwns { group: group(), client: "c".into(), partitions: 3 },
                 Expectation::Rebalances { group: group(), at_least: 2 },
                 Expectation::ConsumedAll { group: group() },
+                Expectation::QuorumLeader,
+                Expectation::NoQuorumLeader,
+                Expectation::QuorumEpoch { at_least: 2 },
+                Expectation::FailedElections { at_least: 1 },
+                Expectation::LeaderResignations { at_least: 1 },
+                Expectation::NoMetadataCommitsAfter { at: Span(12_000) },
+                Expectation::Replicas { topic: "orders".into(), partition: 0, replicas: vec![4, 2] },
             ],
+            origin: Origin::default(),
         };
         let digest = scenario.digest_input();
         assert_eq!(parse_str(&digest, "digest.ron").unwrap(), scenario, "{digest}");

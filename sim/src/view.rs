@@ -154,6 +154,44 @@ pub struct ClientView {
     pub state: String,
 }
 
+/// One replica of the metadata log, as `kafka-metadata-quorum.sh describe --replication` lists
+/// it (with the role this node reports itself).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuorumReplica {
+    /// The node.
+    pub node_id: i32,
+    /// Its metadata log end offset (as the leader last heard it, else its own; -1 unknown).
+    pub log_end_offset: i64,
+    /// How far behind the leader's log end offset it is.
+    pub lag: i64,
+    /// `Leader`, `Follower`, `Candidate`, `Prospective`, `Unattached`, `Resigned`, `Observer`,
+    /// or `Down` when its process is not running.
+    pub role: String,
+    /// The epoch it is in (-1 when down).
+    pub epoch: i32,
+    /// When it last fetched from the leader, in milliseconds of simulated time.
+    pub last_fetch_ms: Option<u64>,
+    /// When it last caught up with the leader, in milliseconds of simulated time.
+    pub last_caught_up_ms: Option<u64>,
+}
+
+/// The KRaft metadata quorum (`kafka-metadata-quorum.sh describe --status`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuorumDescription {
+    /// The leader (the active controller's node), if any.
+    pub leader_id: Option<i32>,
+    /// The leader's epoch, or the highest epoch any voter is in when there is no leader.
+    pub leader_epoch: i32,
+    /// The leader's high watermark: metadata records below it are committed.
+    pub high_watermark: i64,
+    /// Votes needed to elect a leader or commit: `floor(N/2) + 1`.
+    pub quorum_size: usize,
+    /// The voters (controllers).
+    pub voters: Vec<QuorumReplica>,
+    /// The observers (brokers that only read the log).
+    pub observers: Vec<QuorumReplica>,
+}
+
 /// Everything a front end draws at one moment.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClusterView {
@@ -161,8 +199,10 @@ pub struct ClusterView {
     pub time_ms: u64,
     /// The scenario's duration, in milliseconds.
     pub duration_ms: u64,
-    /// Whether the controller is up.
+    /// Whether the active controller is up (some controller leads the quorum and is active).
     pub controller_up: bool,
+    /// The metadata quorum.
+    pub quorum: QuorumDescription,
     /// Brokers by id.
     pub brokers: Vec<BrokerView>,
     /// Clients in scenario order.

@@ -6,18 +6,21 @@
 //! narration fire at quantum boundaries, and front ends only ever observe between quanta.
 
 use crate::disk::SimDisk;
-use crate::scenario::{ClientSpec, Fault, KeySpec, Scenario, Target};
+use crate::invariants::QuorumChecker;
+use crate::scenario::{ClientSpec, Fault, KeySpec, ProcessRoles, Scenario, Target};
 use crate::trace::{Trace, TraceBody, TraceRecord};
 use crate::view::ClusterView;
 use cluster::broker::{Broker, BrokerSetup, OFFSETS_TOPIC};
+use cluster::combined::Combined;
 use cluster::config::{effective_min_insync_replicas, BrokerConfig, ConsumerConfig, ProducerConfig, TopicConfig};
 use cluster::consumer::{Consumer, ConsumerSetup};
-use cluster::controller::{Controller, TopicToCreate};
+use cluster::controller::{Controller, ControllerSetup, TopicToCreate};
 use cluster::event::Event;
 use cluster::ids::{NodeId, TopicPartition};
 use cluster::node::{node_rng, Effect, Node};
 use cluster::producer::{KeyChoice, Producer, ProducerSetup, ScriptedSend};
 use cluster::protocol::Message;
+use cluster::raft::{QuorumConfig, QuorumStatus, RaftClient};
 use cluster::time::Instant;
 use core::time::Duration;
 use futures::StreamExt;
@@ -37,12 +40,18 @@ const TAG: u64 = 0x6b61_666b;
 /// how often a client can retry one (Kafka's `reconnect.backoff.ms`, 50).
 const RECONNECT_BACKOFF: Duration = Duration::from_millis(50);
 
+/// The node id admin requests (`kafka-reassign-partitions.sh`, `kafka-leader-election.sh`)
+/// come from. Nothing listens there, so the answers are dropped.
+pub const ADMIN_ID: NodeId = NodeId(4999);
+
 /// The state machine a node hosts.
 pub enum Hosted {
     /// A broker.
     Broker(Box<Broker>),
-    /// The controller.
-    Controller(Controller),
+    /// A dedicated controller.
+    Controller(Box<Controller>),
+    /// A broker and a controller in one process.
+    Combined(Box<Combined>),
     /// A producer client.
     Producer(Producer),
     /// A consumer client.
@@ -50,10 +59,40 @@ pub enum Hosted {
 }
 
 impl Hosted {
+    /// The node's replica of the metadata log, if it has one (controllers, combined nodes and
+    /// brokers, which observe it).
+    pub fn raft(&self) -> Option<&RaftClient> {
+        match self {
+            Hosted::Broker(b) => b.raft(),
+            Hosted::Controller(c) => Some(c.raft()),
+            Hosted::Combined(c) => Some(c.controller().raft()),
+            _ => None,
+        }
+    }
+
+    /// The broker in this node, if any.
+    pub fn broker(&self) -> Option<&Broker> {
+        match self {
+            Hosted::Broker(b) => Some(b),
+            Hosted::Combined(c) => Some(c.broker()),
+            _ => None,
+        }
+    }
+
+    /// The controller in this node, if any.
+    pub fn controller(&self) -> Option<&Controller> {
+        match self {
+            Hosted::Controller(c) => Some(c),
+            Hosted::Combined(c) => Some(c.controller()),
+            _ => None,
+        }
+    }
+
     fn node(&mut self) -> &mut dyn Node {
         match self {
             Hosted::Broker(n) => n.as_mut(),
-            Hosted::Controller(n) => n,
+            Hosted::Controller(n) => n.as_mut(),
+            Hosted::Combined(n) => n.as_mut(),
             Hosted::Producer(n) => n,
             Hosted::Consumer(n) => n,
         }
@@ -66,6 +105,8 @@ enum Input {
     Message(NodeId, Message),
     /// The connection to this node closed because its process died.
     Disconnected(NodeId),
+    /// Stop gracefully: say goodbye, then stop.
+    Shutdown,
 }
 
 /// What kind of node a slot holds.
@@ -73,8 +114,10 @@ enum Input {
 pub enum NodeKind {
     /// Broker `node.id`.
     Broker,
-    /// The controller.
+    /// A dedicated controller.
     Controller,
+    /// A broker that is also a controller (`process.roles=broker,controller`).
+    Combined,
     /// A producer (scenario client index).
     Producer(usize),
     /// A consumer (scenario client index).
@@ -100,6 +143,20 @@ pub struct Slot {
     inbox: Mutex<Option<futures::channel::mpsc::UnboundedSender<Input>>>,
     /// Whether the process was crashed and not restarted: connections to it are refused.
     down: Mutex<bool>,
+    /// Whether the node has been started: false for a broker an `AddBroker` fault adds later.
+    started: Mutex<bool>,
+}
+
+impl Slot {
+    /// Whether this node runs a broker.
+    pub fn is_broker(&self) -> bool {
+        matches!(self.kind, NodeKind::Broker | NodeKind::Combined)
+    }
+
+    /// Whether this node is a voter of the metadata quorum.
+    pub fn is_controller(&self) -> bool {
+        matches!(self.kind, NodeKind::Controller | NodeKind::Combined)
+    }
 }
 
 struct Shared {
@@ -109,6 +166,8 @@ struct Shared {
     slots: BTreeMap<NodeId, Arc<Slot>>,
     addresses: BTreeMap<IpAddr, NodeId>,
     trace: Mutex<Trace>,
+    quorum: QuorumConfig,
+    checker: Mutex<QuorumChecker>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -145,49 +204,48 @@ impl Shared {
         let scenario = &self.scenario;
         let broker_config = BrokerConfig::from_map(&scenario.cluster.configs).expect("validated scenario");
         let brokers: Vec<NodeId> = (1..=scenario.cluster.brokers).map(NodeId).collect();
+        let files = || lock(&slot.disk).snapshot();
+        let controller = |rng: rand_chacha::ChaCha8Rng| {
+            Controller::new(
+                now,
+                ControllerSetup {
+                    id: slot.id,
+                    config: broker_config.clone(),
+                    quorum: self.quorum.clone(),
+                    rng,
+                    files: files(),
+                    expected_brokers: brokers.clone(),
+                    topics: self.topics_to_create(&broker_config),
+                },
+            )
+        };
         match &slot.kind {
             NodeKind::Broker => {
-                let files = lock(&slot.disk).snapshot();
-                Hosted::Broker(Box::new(Broker::new(
-                    now,
-                    BrokerSetup { id: slot.id, incarnation, config: broker_config, rng, files },
-                )))
+                let setup = BrokerSetup {
+                    id: slot.id,
+                    incarnation,
+                    config: broker_config.clone(),
+                    rng,
+                    files: files(),
+                    quorum: Some(self.quorum.clone()),
+                };
+                Hosted::Broker(Box::new(Broker::new(now, setup)))
             }
-            NodeKind::Controller => {
-                let recovered = lock(&slot.disk).metadata.clone();
-                let mut topics: Vec<TopicToCreate> = scenario
-                    .topics
-                    .iter()
-                    .map(|t| {
-                        let topic_config = TopicConfig::from_map(&t.configs).expect("validated scenario");
-                        TopicToCreate {
-                            name: t.name.clone(),
-                            partitions: t.partitions,
-                            replication_factor: t.replication_factor,
-                            min_insync_replicas: effective_min_insync_replicas(
-                                &broker_config,
-                                &topic_config,
-                                t.replication_factor,
-                            ),
-                            internal: false,
-                            configs: topic_config.log_overrides.clone(),
-                        }
-                    })
-                    .collect();
-                if scenario.clients.iter().any(|c| matches!(c, ClientSpec::Consumer(_))) {
-                    // Kafka creates `__consumer_offsets` on the first FindCoordinator; creating it
-                    // up front gives the same layout without a client-visible delay.
-                    let rf = broker_config.offsets_topic_replication_factor.min(scenario.cluster.brokers);
-                    topics.push(TopicToCreate {
-                        name: OFFSETS_TOPIC.to_string(),
-                        partitions: broker_config.offsets_topic_num_partitions,
-                        replication_factor: rf,
-                        min_insync_replicas: effective_min_insync_replicas(&broker_config, &TopicConfig::default(), rf),
-                        internal: true,
-                        configs: offsets_topic_configs(),
-                    });
-                }
-                Hosted::Controller(Controller::new(now, broker_config, rng, brokers, topics, recovered))
+            NodeKind::Controller => Hosted::Controller(Box::new(controller(rng))),
+            NodeKind::Combined => {
+                use rand::{Rng, SeedableRng};
+                let mut rng = rng;
+                let controller_rng = rand_chacha::ChaCha8Rng::seed_from_u64(rng.gen());
+                let setup = BrokerSetup {
+                    id: slot.id,
+                    incarnation,
+                    config: broker_config.clone(),
+                    rng,
+                    files: files(),
+                    quorum: None,
+                };
+                let broker = Broker::new(now, setup);
+                Hosted::Combined(Box::new(Combined::new(now, broker, controller(controller_rng))))
             }
             NodeKind::Producer(index) => {
                 let ClientSpec::Producer(spec) = &scenario.clients[*index] else { unreachable!() };
@@ -240,6 +298,53 @@ impl Shared {
         }
     }
 
+    /// The topics the active controller creates: the scenario's, and `__consumer_offsets`
+    /// when there are consumers.
+    fn topics_to_create(&self, broker_config: &BrokerConfig) -> Vec<TopicToCreate> {
+        let scenario = &self.scenario;
+        let mut topics: Vec<TopicToCreate> = scenario
+            .topics
+            .iter()
+            .map(|t| {
+                let topic_config = TopicConfig::from_map(&t.configs).expect("validated scenario");
+                TopicToCreate {
+                    name: t.name.clone(),
+                    partitions: t.partitions,
+                    replication_factor: t.replication_factor,
+                    min_insync_replicas: effective_min_insync_replicas(
+                        broker_config,
+                        &topic_config,
+                        t.replication_factor,
+                    ),
+                    internal: false,
+                    configs: {
+                        // The controller reads the topic's unclean-election override from the
+                        // topic's configs, as Kafka's does from its ConfigRecords.
+                        let mut configs = topic_config.log_overrides.clone();
+                        if let Some(unclean) = topic_config.unclean_leader_election_enable {
+                            configs.insert("unclean.leader.election.enable".into(), unclean.to_string());
+                        }
+                        configs
+                    },
+                }
+            })
+            .collect();
+        if scenario.clients.iter().any(|c| matches!(c, ClientSpec::Consumer(_))) {
+            // Kafka creates `__consumer_offsets` on the first FindCoordinator; creating it
+            // up front gives the same layout without a client-visible delay.
+            let rf = broker_config.offsets_topic_replication_factor.min(scenario.cluster.brokers);
+            topics.push(TopicToCreate {
+                name: OFFSETS_TOPIC.to_string(),
+                partitions: broker_config.offsets_topic_num_partitions,
+                replication_factor: rf,
+                min_insync_replicas: effective_min_insync_replicas(broker_config, &TopicConfig::default(), rf),
+                internal: true,
+                configs: offsets_topic_configs(),
+            });
+        }
+        topics
+    }
+
     /// Runs one input through a node and executes what it asks for. Returns the messages to
     /// send (sent by the caller, outside the lock).
     fn step_node(&self, slot: &Slot, input: Option<Input>) -> Vec<(NodeId, Message)> {
@@ -250,6 +355,7 @@ impl Shared {
         match input {
             Some(Input::Message(from, message)) => node.handle_message(now, from, message),
             Some(Input::Disconnected(peer)) => node.handle_disconnect(now, peer),
+            Some(Input::Shutdown) => node.shutdown(now),
             None => node.handle_timeout(now),
         }
         let mut outgoing = Vec::new();
@@ -265,7 +371,22 @@ impl Shared {
             }
             self.record(&slot.name, TraceBody::Event(event));
         }
+        if let Some(raft) = hosted.raft() {
+            let status = raft.status();
+            let verdict = lock(&self.checker).observe(slot.id, &status, raft.entries(), now);
+            if let Err(violation) = verdict {
+                panic!(
+                    "invariant violated at {now} on {}: {violation}\nseed {}; reproduce with `kafkalab run {} --seed {}`",
+                    slot.name, self.seed, self.scenario.origin_hint(), self.seed
+                );
+            }
+        }
         outgoing
+    }
+
+    /// Forgets a node's in-memory quorum state after it went down (its disk keeps the rest).
+    fn node_down(&self, id: NodeId) {
+        lock(&self.checker).node_down(id);
     }
 }
 
@@ -280,6 +401,10 @@ fn offsets_topic_configs() -> BTreeMap<String, String> {
 
 /// The body of every node: receive, time out, step the state machine, send.
 async fn host(shared: Arc<Shared>, slot: Arc<Slot>) {
+    if !*lock(&slot.started) {
+        // A broker that joins later (`AddBroker`): nothing runs until then.
+        return;
+    }
     let addr = SocketAddr::new(ip_of(slot.id), PORT);
     let endpoint = Arc::new(Endpoint::bind(addr).await.expect("each node binds its own address"));
     let hosted = shared.boot(&slot);
@@ -302,6 +427,7 @@ async fn host(shared: Arc<Shared>, slot: Arc<Slot>) {
     });
     let mut input = None;
     loop {
+        let stopping = matches!(input, Some(Input::Shutdown));
         let outgoing = shared.step_node(&slot, input.take());
         for (to, message) in outgoing {
             if shared.slots.get(&to).is_some_and(|s| *lock(&s.down)) {
@@ -317,6 +443,20 @@ async fn host(shared: Arc<Shared>, slot: Arc<Slot>) {
             let dst = SocketAddr::new(ip_of(to), PORT);
             // Sends to a crashed or cut-off node vanish, as datagrams to a dead host do.
             let _ = endpoint.send_to_raw(dst, TAG, Box::new(message)).await;
+        }
+        if stopping {
+            // A graceful stop: the goodbyes are on the wire; the process exits and the kernel
+            // closes its connections. The page cache survives (the machine stays up).
+            *lock(&slot.hosted) = None;
+            *lock(&slot.inbox) = None;
+            *lock(&slot.down) = true;
+            shared.node_down(slot.id);
+            for other in shared.slots.values().filter(|s| s.id != slot.id) {
+                if let Some(inbox) = lock(&other.inbox).as_ref() {
+                    let _ = inbox.unbounded_send(Input::Disconnected(slot.id));
+                }
+            }
+            return;
         }
         let next = {
             let mut guard = lock(&slot.hosted);
@@ -370,7 +510,7 @@ impl World {
         let runtime = Runtime::with_seed_and_config(seed, config);
         let start = runtime.block_on(async { madsim::time::Instant::now() });
         let mut slots = BTreeMap::new();
-        let mut add = |id: NodeId, kind: NodeKind, name: String| {
+        let mut add = |id: NodeId, kind: NodeKind, name: String, started: bool| {
             slots.insert(
                 id,
                 Arc::new(Slot {
@@ -383,18 +523,34 @@ impl World {
                     madsim_id: Mutex::new(None),
                     inbox: Mutex::new(None),
                     down: Mutex::new(false),
+                    started: Mutex::new(started),
                 }),
             );
         };
-        add(NodeId::CONTROLLER, NodeKind::Controller, "controller".into());
+        let voters: Vec<NodeId> = scenario.cluster.controller_ids().into_iter().map(NodeId).collect();
+        let combined = scenario.cluster.process_roles == ProcessRoles::Combined;
+        if !combined {
+            for id in &voters {
+                add(*id, NodeKind::Controller, format!("controller {id}"), true);
+            }
+        }
         for b in 1..=scenario.cluster.brokers {
-            add(NodeId(b), NodeKind::Broker, format!("broker {b}"));
+            if combined && voters.contains(&NodeId(b)) {
+                add(NodeId(b), NodeKind::Combined, format!("node {b}"), true);
+            } else {
+                add(NodeId(b), NodeKind::Broker, format!("broker {b}"), true);
+            }
+        }
+        for fault in &scenario.faults {
+            if let Fault::AddBroker(b) = fault.value() {
+                add(NodeId(*b), NodeKind::Broker, format!("broker {b}"), false);
+            }
         }
         for (i, client) in scenario.clients.iter().enumerate() {
             let id = NodeId(NodeId::FIRST_CLIENT.0 + i as i32);
             match client {
-                ClientSpec::Producer(p) => add(id, NodeKind::Producer(i), p.id.clone()),
-                ClientSpec::Consumer(c) => add(id, NodeKind::Consumer(i), c.id.clone()),
+                ClientSpec::Producer(p) => add(id, NodeKind::Producer(i), p.id.clone(), true),
+                ClientSpec::Consumer(c) => add(id, NodeKind::Consumer(i), c.id.clone(), true),
             }
         }
         let addresses = slots.keys().map(|id| (ip_of(*id), *id)).collect();
@@ -404,7 +560,19 @@ impl World {
             scenario.narration.iter().map(|n| (n.at().0, n.value().clone())).collect();
         narration.sort_by_key(|n| n.0);
         let duration = Duration::from_millis(scenario.duration.0);
-        let shared = Arc::new(Shared { seed, scenario, start, slots, addresses, trace: Mutex::new(Trace::default()) });
+        let broker_config = BrokerConfig::from_map(&scenario.cluster.configs).expect("validated scenario");
+        let quorum = QuorumConfig::new(&broker_config, voters, scenario.cluster.aligned_election_timeouts);
+        let checker = Mutex::new(QuorumChecker::new(quorum.voters.clone()));
+        let shared = Arc::new(Shared {
+            seed,
+            scenario,
+            start,
+            slots,
+            addresses,
+            trace: Mutex::new(Trace::default()),
+            quorum,
+            checker,
+        });
         for slot in shared.slots.values() {
             let (s, sl) = (shared.clone(), slot.clone());
             let node = runtime
@@ -475,6 +643,30 @@ impl World {
         }
         self.runtime.block_on(async { madsim::time::sleep(QUANTUM).await });
         self.elapsed += QUANTUM;
+        self.check_majority();
+    }
+
+    /// *MajorityReachedHighWatermark* (see [`crate::invariants`]): a majority of voters hold
+    /// every committed metadata entry. Panics with the seed and a reproduce command otherwise.
+    fn check_majority(&mut self) {
+        let mut running = BTreeMap::new();
+        let c = lock(&self.shared.checker).committed_len();
+        for slot in self.shared.slots.values().filter(|s| s.is_controller()) {
+            if let Some(raft) = lock(&slot.hosted).as_ref().and_then(|h| h.raft()) {
+                let entry = c.checked_sub(1).and_then(|i| raft.entries().get(i)).cloned();
+                running.insert(slot.id, entry);
+            }
+        }
+        if let Err(violation) = lock(&self.shared.checker).check_majority(&running) {
+            let s = &self.shared;
+            panic!(
+                "invariant violated at {}: {violation}\nseed {}; reproduce with `kafkalab run {} --seed {}`",
+                s.now(),
+                s.seed,
+                s.scenario.origin_hint(),
+                s.seed
+            );
+        }
     }
 
     /// Runs to the end of the scenario.
@@ -491,8 +683,9 @@ impl World {
     /// Resolves a fault target to nodes, by role where the target names one.
     fn resolve(&self, target: &Target) -> Vec<NodeId> {
         match target {
-            Target::Broker(b) => vec![NodeId(*b)],
-            Target::Controller => vec![NodeId::CONTROLLER],
+            Target::Broker(b) | Target::Node(b) => vec![NodeId(*b)],
+            Target::Controller => self.shared.slots.values().filter(|s| s.is_controller()).map(|s| s.id).collect(),
+            Target::ActiveController => self.active_controller().into_iter().collect(),
             Target::Client(name) => self.shared.slots.values().filter(|s| &s.name == name).map(|s| s.id).collect(),
             Target::Leader(topic, partition) => {
                 let view = self.view();
@@ -506,6 +699,48 @@ impl World {
             }
             Target::LastCrashed => self.last_crash.clone(),
         }
+    }
+
+    /// The active controller now, if any: the running controller that leads the quorum in
+    /// the highest epoch and is active.
+    pub fn active_controller(&self) -> Option<NodeId> {
+        self.shared
+            .slots
+            .values()
+            .filter_map(|slot| {
+                let hosted = lock(&slot.hosted);
+                let controller = hosted.as_ref()?.controller()?;
+                controller.is_active().then(|| (controller.raft().epoch(), slot.id))
+            })
+            .max()
+            .map(|(_, id)| id)
+    }
+
+    /// Every running node's quorum state, voters first, then observers (brokers), by node id.
+    pub fn quorum_statuses(&self) -> Vec<QuorumStatus> {
+        let mut out: Vec<QuorumStatus> = self
+            .shared
+            .slots
+            .values()
+            .filter_map(|slot| lock(&slot.hosted).as_ref().and_then(|h| h.raft().map(|r| r.status())))
+            .collect();
+        let voters = &self.shared.quorum.voters;
+        out.sort_by_key(|s| (!voters.contains(&s.node_id), s.node_id));
+        out
+    }
+
+    /// The quorum's voters.
+    pub fn voters(&self) -> &[NodeId] {
+        &self.shared.quorum.voters
+    }
+
+    /// Sends an admin request to the active controller, as the admin tools do. Returns the
+    /// controller, or `None` when no controller is active (the request is then dropped).
+    fn send_admin(&self, message: Message) -> Option<NodeId> {
+        let controller = self.active_controller()?;
+        let inbox = lock(&self.shared.slots[&controller].inbox);
+        inbox.as_ref()?.unbounded_send(Input::Message(ADMIN_ID, message)).ok()?;
+        Some(controller)
     }
 
     fn describe_nodes(&self, nodes: &[NodeId]) -> String {
@@ -529,6 +764,7 @@ impl World {
             *lock(&slot.hosted) = None;
             *lock(&slot.inbox) = None;
             *lock(&slot.down) = true;
+            self.shared.node_down(*id);
             if lose_page_cache {
                 let loss = lock(&slot.disk).lose_unflushed(&mut self.disk_rng, true);
                 if loss.bytes_lost > 0 {
@@ -634,6 +870,50 @@ impl World {
                 self.isolated.extend(nodes.iter().copied());
                 format!("isolate {}", self.describe_nodes(&nodes))
             }
+            Fault::Shutdown(target) => {
+                let nodes = self.resolve(target);
+                for id in &nodes {
+                    if let Some(inbox) = lock(&self.shared.slots[id].inbox).as_ref() {
+                        let _ = inbox.unbounded_send(Input::Shutdown);
+                    }
+                }
+                match target {
+                    Target::ActiveController => {
+                        format!("shut down {} (the active controller) gracefully", self.describe_nodes(&nodes))
+                    }
+                    _ => format!("shut down {} gracefully", self.describe_nodes(&nodes)),
+                }
+            }
+            Fault::AddBroker(b) => {
+                let id = NodeId(*b);
+                *lock(&self.shared.slots[&id].started) = true;
+                handle.restart(self.madsim_id(id));
+                format!("start new broker {b}")
+            }
+            Fault::Reassign(topic, partition, replicas) => {
+                let tp = TopicPartition::new(topic.clone(), *partition);
+                let target: Vec<NodeId> = replicas.iter().map(|r| NodeId(*r)).collect();
+                let message = Message::AlterPartitionReassignments { correlation_id: 1, tp, replicas: target };
+                let list = replicas.iter().map(|r| r.to_string()).collect::<Vec<_>>().join(",");
+                match self.send_admin(message) {
+                    Some(c) => format!(
+                        "kafka-reassign-partitions.sh --execute: {topic}-{partition} → [{list}] (to controller {c})"
+                    ),
+                    None => format!(
+                        "kafka-reassign-partitions.sh: {topic}-{partition} → [{list}] failed: no active controller"
+                    ),
+                }
+            }
+            Fault::PreferredElection(topic, partition) => {
+                let tp = TopicPartition::new(topic.clone(), *partition);
+                let message = Message::ElectLeaders { correlation_id: 1, tp, unclean: false };
+                match self.send_admin(message) {
+                    Some(c) => format!(
+                        "kafka-leader-election.sh --election-type preferred: {topic}-{partition} (to controller {c})"
+                    ),
+                    None => format!("kafka-leader-election.sh: {topic}-{partition} failed: no active controller"),
+                }
+            }
             Fault::Heal => {
                 let clogged = std::mem::take(&mut self.clogged);
                 let isolated = std::mem::take(&mut self.isolated);
@@ -683,10 +963,7 @@ impl World {
     ) -> Option<R> {
         let slot = self.shared.slots.get(&broker)?;
         let hosted = lock(&slot.hosted);
-        match hosted.as_ref()? {
-            Hosted::Broker(b) => b.partition_log(tp).map(f),
-            _ => None,
-        }
+        hosted.as_ref()?.broker()?.partition_log(tp).map(f)
     }
 
     /// The cluster as Kafka's tools would describe it now.

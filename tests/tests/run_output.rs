@@ -85,11 +85,11 @@ fn dump_log_after_the_first_cleaning() {
     insta::assert_snapshot!("dump_04_at_12s", dump("04-compaction-keeps-latest.ron", 12_000, "prices", 1));
 }
 
-/// Just after all brokers lost power: broker 3's disk ends with the rolled segments and a
+/// Just after all brokers lost power: broker 2's disk ends with the rolled segments and a
 /// torn batch that recovery will cut.
 #[test]
 fn dump_log_after_a_power_loss_shows_the_torn_write() {
-    let text = dump("06-power-loss-loses-unflushed-tail.ron", 12_010, "payments", 3);
+    let text = dump("06-power-loss-loses-unflushed-tail.ron", 12_010, "payments", 2);
     assert!(text.contains("invalid bytes at the end"), "{text}");
     let tail: Vec<&str> =
         text.lines().filter(|l| l.starts_with("Dumping") || l.starts_with('#') || l.starts_with("Found")).collect();

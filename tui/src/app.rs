@@ -903,6 +903,35 @@ mod tests {
         }
     }
 
+    /// Three dedicated controllers, 3001 leading epoch 2, and the three brokers observing.
+    fn fixture_quorum() -> sim::view::QuorumDescription {
+        let replica = |node_id, log_end_offset, role: &str, epoch| sim::view::QuorumReplica {
+            node_id,
+            log_end_offset,
+            lag: 120 - log_end_offset,
+            role: role.to_string(),
+            epoch,
+            last_fetch_ms: Some(12_300),
+            last_caught_up_ms: Some(12_300),
+        };
+        sim::view::QuorumDescription {
+            leader_id: Some(3001),
+            leader_epoch: 2,
+            high_watermark: 118,
+            quorum_size: 2,
+            voters: vec![
+                replica(3000, 118, "Follower", 2),
+                replica(3001, 120, "Leader", 2),
+                replica(3002, 120, "Follower", 2),
+            ],
+            observers: vec![
+                replica(1, 118, "Observer", 2),
+                replica(2, 118, "Observer", 2),
+                replica(3, 118, "Observer", 2),
+            ],
+        }
+    }
+
     /// Three brokers, `orders` with three partitions at replication factor 3 (one of them
     /// under-replicated), a producer, and group `billing` with two consumers.
     fn fixture_view() -> ClusterView {
@@ -918,6 +947,7 @@ mod tests {
             time_ms: 12_345,
             duration_ms: 30_000,
             controller_up: true,
+            quorum: fixture_quorum(),
             brokers: vec![broker(1, 1), broker(2, 1), broker(3, 1)],
             clients: vec![
                 client("checkout", "producer", 1_230, "sending"),

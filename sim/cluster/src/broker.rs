@@ -16,6 +16,7 @@ use crate::metadata::{MetadataImage, MetadataRecord, PartitionState};
 use crate::node::{DiskOp, Effect, Node, Outbox};
 use crate::partition::{Partition, PendingIsrChange};
 use crate::protocol::{FetchPartition, FetchPartitionResponse, Message, EARLIEST_TIMESTAMP, LATEST_TIMESTAMP};
+use crate::raft::{QuorumConfig, RaftClient, METADATA_TOPIC};
 use crate::record::Record;
 use crate::time::Instant;
 use core::time::Duration;
@@ -49,6 +50,10 @@ pub struct BrokerSetup {
     /// The files of the broker's data directory that survived on disk (path → bytes): partition
     /// directories with their segments, and the broker-wide checkpoint files.
     pub files: BTreeMap<String, Vec<u8>>,
+    /// The controller quorum, for a broker-only node that reads the metadata log as a Raft
+    /// observer. `None` in a combined node, whose own controller's replica feeds the broker
+    /// (see [`crate::combined`]).
+    pub quorum: Option<QuorumConfig>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -130,7 +135,13 @@ pub struct Broker {
     fenced: bool,
     next_heartbeat: Instant,
     heartbeat_in_flight: Option<(u64, Instant)>,
-    metadata_in_flight: Option<(u64, Instant)>,
+    /// No controller request before this (after `NOT_CONTROLLER` or a disconnect).
+    controller_backoff_until: Instant,
+    /// The broker's observer replica of the metadata log (`None` in a combined node).
+    raft: Option<RaftClient>,
+    /// The active controller as the metadata quorum last named it.
+    controller: Option<NodeId>,
+    /// The next metadata offset to apply.
     metadata_offset: i64,
     image: MetadataImage,
     partitions: BTreeMap<TopicPartition, Partition>,
@@ -181,6 +192,10 @@ fn load_logs(
         let Some((dir, name)) = path.split_once('/') else { continue };
         let Some((topic, partition)) = dir.rsplit_once('-') else { continue };
         let Ok(partition) = partition.parse::<i32>() else { continue };
+        if topic == METADATA_TOPIC {
+            // The metadata log belongs to the Raft replica, not to the log manager.
+            continue;
+        }
         dirs.entry(TopicPartition::new(topic, partition)).or_default().insert(name.to_string(), bytes.clone());
     }
     let mut logs = BTreeMap::new();
@@ -230,7 +245,9 @@ impl Broker {
             fenced: true,
             next_heartbeat: now,
             heartbeat_in_flight: None,
-            metadata_in_flight: None,
+            controller_backoff_until: now,
+            raft: None,
+            controller: None,
             metadata_offset: 0,
             image: MetadataImage::default(),
             partitions: BTreeMap::new(),
@@ -255,8 +272,40 @@ impl Broker {
             broker.drain_log(log);
         }
         broker.recovered = recovered;
+        if let Some(quorum) = setup.quorum {
+            use rand::{Rng, SeedableRng};
+            let raft_rng = ChaCha8Rng::seed_from_u64(broker.rng.gen());
+            let raft = RaftClient::new(now, broker.id, quorum, raft_rng, &setup.files);
+            broker.raft = Some(raft);
+            broker.drain_raft(now);
+        }
         broker.register(now);
         broker
+    }
+
+    /// Moves the observer replica's effects into the broker's outbox and applies whatever it
+    /// has newly committed.
+    fn drain_raft(&mut self, now: Instant) {
+        let Some(mut raft) = self.raft.take() else { return };
+        raft.drain_into(&mut self.outbox);
+        self.sync_metadata(now, &raft);
+        self.raft = Some(raft);
+    }
+
+    /// Applies the metadata records `raft` has committed since the last call, and learns the
+    /// active controller from it. A combined node calls this with its controller's replica.
+    pub fn sync_metadata(&mut self, now: Instant, raft: &RaftClient) {
+        self.controller = raft.leader_id();
+        let hw = raft.high_watermark().min(raft.entries().len() as i64);
+        if hw > self.metadata_offset {
+            let base = self.metadata_offset;
+            let records: Vec<MetadataRecord> =
+                raft.entries()[base as usize..hw as usize].iter().map(|(_, r)| r.clone()).collect();
+            self.apply_metadata(now, base, records);
+        }
+        if self.registration_in_flight.is_none() && self.broker_epoch.is_none() {
+            self.register(now);
+        }
     }
 
     fn correlation_id(&mut self) -> u64 {
@@ -264,27 +313,38 @@ impl Broker {
         self.next_correlation_id
     }
 
+    /// Registers with the active controller, once the quorum names one.
     fn register(&mut self, now: Instant) {
+        let Some(controller) = self.controller.filter(|_| now >= self.controller_backoff_until) else { return };
         let correlation_id = self.correlation_id();
         self.registration_in_flight = Some((correlation_id, now));
         self.outbox.send(
-            NodeId::CONTROLLER,
+            controller,
             Message::BrokerRegistration { correlation_id, broker_id: self.id, incarnation: self.incarnation },
         );
     }
 
-    fn send_metadata_fetch(&mut self, now: Instant) {
-        let correlation_id = self.correlation_id();
-        self.metadata_in_flight = Some((correlation_id, now));
-        self.outbox.send(
-            NodeId::CONTROLLER,
-            Message::MetadataFetch { correlation_id, broker_id: self.id, fetch_offset: self.metadata_offset },
-        );
+    /// The controller's answer was `NOT_CONTROLLER`: wait a little for the quorum to name the
+    /// new one (`controller.quorum.retry.backoff.ms`).
+    fn controller_moved(&mut self, now: Instant) {
+        self.controller_backoff_until =
+            now + Duration::from_millis(self.config.controller_quorum_retry_backoff_ms.max(1));
+    }
+
+    /// Removes the messages queued for `to` (see [`crate::node::Outbox::take_sends_to`]).
+    pub fn take_sends_to(&mut self, to: NodeId) -> Vec<Message> {
+        self.outbox.take_sends_to(to)
     }
 
     /// The log of a partition replica on this broker, if it hosts one.
     pub fn partition_log(&self, tp: &TopicPartition) -> Option<&PartitionLog> {
         self.partitions.get(tp).map(|p| &p.log)
+    }
+
+    /// The broker's observer replica of the metadata log (`None` in a combined node, whose
+    /// controller holds the replica).
+    pub fn raft(&self) -> Option<&RaftClient> {
+        self.raft.as_ref()
     }
 
     /// The metadata image this broker has folded so far.
@@ -332,6 +392,7 @@ impl Broker {
     /// lost further down the same batch.
     fn apply_metadata(&mut self, now: Instant, base_offset: i64, records: Vec<MetadataRecord>) {
         let mut changed: BTreeMap<TopicPartition, PartitionState> = BTreeMap::new();
+        let mut removed: Vec<TopicPartition> = Vec::new();
         for (i, record) in records.into_iter().enumerate() {
             let offset = base_offset + i as i64;
             if offset < self.metadata_offset {
@@ -341,13 +402,37 @@ impl Broker {
             self.metadata_offset = offset + 1;
             if let MetadataRecord::Partition(state) = record {
                 if state.replicas.contains(&self.id) {
+                    removed.retain(|tp| *tp != state.tp);
                     changed.insert(state.tp.clone(), state);
+                } else if self.partitions.contains_key(&state.tp) || changed.contains_key(&state.tp) {
+                    changed.remove(&state.tp);
+                    removed.push(state.tp.clone());
                 }
             }
         }
         for state in changed.into_values() {
             self.apply_partition_state(now, state);
         }
+        for tp in removed {
+            self.delete_replica(&tp);
+        }
+    }
+
+    /// A reassignment moved this replica away: stop it and delete its log (Kafka's
+    /// `StopReplica` with `deletePartition`).
+    fn delete_replica(&mut self, tp: &TopicPartition) {
+        let Some(p) = self.partitions.remove(tp) else { return };
+        if p.is_leader() {
+            self.resign(tp);
+        }
+        let dir = p.log.dir().to_string();
+        for segment in p.log.segments() {
+            for path in segment.paths(&dir) {
+                self.outbox.disk(DiskOp::Delete { path });
+            }
+        }
+        self.outbox.disk(DiskOp::Delete { path: format!("{dir}/{}", checkpoint::LEADER_EPOCH_FILE) });
+        self.outbox.event(Event::ReplicaDeleted { tp: tp.clone() });
     }
 
     fn apply_partition_state(&mut self, now: Instant, state: PartitionState) {
@@ -827,8 +912,13 @@ impl Broker {
         let Some(p) = self.partitions.get_mut(tp) else { return };
         p.pending_isr = Some(PendingIsrChange { isr: isr.clone(), sent_at: now });
         self.pending_alters.insert(correlation_id, tp.clone());
+        let Some(controller) = self.controller else {
+            p.pending_isr = None;
+            self.pending_alters.remove(&correlation_id);
+            return;
+        };
         self.outbox.send(
-            NodeId::CONTROLLER,
+            controller,
             Message::AlterPartition {
                 correlation_id,
                 broker_id: self.id,
@@ -1149,33 +1239,39 @@ impl Broker {
 impl Node for Broker {
     fn handle_message(&mut self, now: Instant, from: NodeId, message: Message) {
         match message {
-            Message::BrokerRegistrationResponse { correlation_id, broker_epoch } => {
+            Message::BrokerRegistrationResponse { correlation_id, error, broker_epoch } => {
                 if self.registration_in_flight.map(|(c, _)| c) == Some(correlation_id) {
                     self.registration_in_flight = None;
-                    self.broker_epoch = Some(broker_epoch);
-                    self.next_heartbeat = now;
-                    if self.metadata_in_flight.is_none() {
-                        self.send_metadata_fetch(now);
+                    if error.is_some() {
+                        self.controller_moved(now);
+                    } else {
+                        self.broker_epoch = Some(broker_epoch);
+                        self.next_heartbeat = now;
                     }
                 }
             }
             Message::BrokerHeartbeatResponse { correlation_id, error, is_fenced } => {
                 if self.heartbeat_in_flight.map(|(c, _)| c) == Some(correlation_id) {
                     self.heartbeat_in_flight = None;
-                    if error == Some(ErrorCode::StaleBrokerEpoch) {
-                        self.broker_epoch = None;
-                        self.register(now);
-                    } else {
-                        self.fenced = is_fenced;
+                    match error {
+                        Some(ErrorCode::StaleBrokerEpoch) => {
+                            self.broker_epoch = None;
+                            self.register(now);
+                        }
+                        Some(_) => {
+                            // NOT_CONTROLLER: heartbeat the new active controller soon.
+                            self.controller_moved(now);
+                            self.next_heartbeat = self.controller_backoff_until;
+                        }
+                        None => self.fenced = is_fenced,
                     }
                 }
             }
-            Message::MetadataFetchResponse { correlation_id, base_offset, records } => {
-                if self.metadata_in_flight.map(|(c, _)| c) == Some(correlation_id) {
-                    self.metadata_in_flight = None;
-                    self.apply_metadata(now, base_offset, records);
-                    self.send_metadata_fetch(now);
+            m @ Message::QuorumFetchResponse { .. } => {
+                if let Some(raft) = self.raft.as_mut() {
+                    raft.handle_message(now, from, m);
                 }
+                self.drain_raft(now);
             }
             Message::AlterPartitionResponse { correlation_id, tp, error, state } => {
                 if self.pending_alters.remove(&correlation_id).is_some() {
@@ -1252,6 +1348,17 @@ impl Node for Broker {
     }
 
     fn handle_disconnect(&mut self, now: Instant, peer: NodeId) {
+        if let Some(raft) = self.raft.as_mut() {
+            raft.handle_disconnect(now, peer);
+        }
+        self.drain_raft(now);
+        if self.controller == Some(peer) {
+            // The active controller's requests in flight fail now; send them again once the
+            // quorum names a successor.
+            if self.registration_in_flight.take().is_some() || self.heartbeat_in_flight.take().is_some() {
+                self.controller_moved(now);
+            }
+        }
         // A fetch to a dead leader fails now; the fetcher backs off (`replica.fetch.backoff.ms`)
         // and tries again until metadata names another leader.
         if let Some(fetcher) = self.fetchers.get_mut(&peer) {
@@ -1267,28 +1374,30 @@ impl Node for Broker {
     }
 
     fn handle_timeout(&mut self, now: Instant) {
-        if let Some((_, sent)) = self.registration_in_flight {
-            if now.saturating_since(sent) >= CONTROLLER_REQUEST_TIMEOUT {
+        if let Some(raft) = self.raft.as_mut() {
+            raft.handle_timeout(now);
+        }
+        self.drain_raft(now);
+        match self.registration_in_flight {
+            Some((_, sent)) if now.saturating_since(sent) >= CONTROLLER_REQUEST_TIMEOUT => {
+                self.registration_in_flight = None;
                 self.register(now);
             }
-        }
-        if let Some((_, sent)) = self.metadata_in_flight {
-            if now.saturating_since(sent) >= CONTROLLER_REQUEST_TIMEOUT {
-                self.send_metadata_fetch(now);
-            }
+            None if self.broker_epoch.is_none() => self.register(now),
+            _ => {}
         }
         if let Some((_, sent)) = self.heartbeat_in_flight {
             if now.saturating_since(sent) >= CONTROLLER_REQUEST_TIMEOUT {
                 self.heartbeat_in_flight = None;
             }
         }
-        if let Some(broker_epoch) = self.broker_epoch {
+        if let (Some(broker_epoch), Some(controller)) = (self.broker_epoch, self.controller) {
             if now >= self.next_heartbeat && self.heartbeat_in_flight.is_none() {
                 let correlation_id = self.correlation_id();
                 self.heartbeat_in_flight = Some((correlation_id, now));
                 self.next_heartbeat = now + Duration::from_millis(self.config.broker_heartbeat_interval_ms);
                 self.outbox.send(
-                    NodeId::CONTROLLER,
+                    controller,
                     Message::BrokerHeartbeat {
                         correlation_id,
                         broker_id: self.id,
@@ -1319,13 +1428,17 @@ impl Node for Broker {
     fn poll_deadline(&self) -> Option<Instant> {
         let mut next = self.next_isr_check;
         let mut consider = |t: Instant| next = next.min(t);
-        if self.broker_epoch.is_some() && self.heartbeat_in_flight.is_none() {
+        if self.broker_epoch.is_some() && self.heartbeat_in_flight.is_none() && self.controller.is_some() {
             consider(self.next_heartbeat);
         }
-        for (_, sent) in
-            [self.registration_in_flight, self.metadata_in_flight, self.heartbeat_in_flight].into_iter().flatten()
-        {
+        if self.broker_epoch.is_none() && self.registration_in_flight.is_none() && self.controller.is_some() {
+            consider(self.controller_backoff_until);
+        }
+        for (_, sent) in [self.registration_in_flight, self.heartbeat_in_flight].into_iter().flatten() {
             consider(sent + CONTROLLER_REQUEST_TIMEOUT);
+        }
+        if let Some(t) = self.raft.as_ref().and_then(|r| r.poll_deadline()) {
+            consider(t);
         }
         for f in self.fetchers.values() {
             match f.in_flight {
@@ -1368,6 +1481,13 @@ mod tests {
         Instant::from_millis(ms)
     }
 
+    /// Committed metadata records reach the broker, as its observer replica would deliver them.
+    fn feed(broker: &mut Broker, now: Instant, base_offset: i64, records: Vec<MetadataRecord>) {
+        broker.apply_metadata(now, base_offset, records);
+        broker.complete_delayed(now);
+        broker.maybe_send_fetches(now);
+    }
+
     fn sent(broker: &mut Broker) -> Vec<(NodeId, Message)> {
         let mut out = Vec::new();
         while let Some(effect) = broker.poll_effect() {
@@ -1386,12 +1506,15 @@ mod tests {
             config: BrokerConfig::default(),
             rng: node_rng(1, ME, 1),
             files: BTreeMap::new(),
+            quorum: None,
         };
         let mut broker = Broker::new(t(0), setup);
+        broker.controller = Some(NodeId::CONTROLLER);
+        broker.register(t(0));
         broker.handle_message(
             t(1),
             NodeId::CONTROLLER,
-            Message::BrokerRegistrationResponse { correlation_id: 1, broker_epoch: 0 },
+            Message::BrokerRegistrationResponse { correlation_id: 1, error: None, broker_epoch: 0 },
         );
         let state = PartitionState {
             tp: TopicPartition::new("orders", 0),
@@ -1400,6 +1523,8 @@ mod tests {
             leader: Some(ME),
             leader_epoch: 0,
             partition_epoch: 0,
+            adding_replicas: vec![],
+            removing_replicas: vec![],
         };
         let records = vec![
             MetadataRecord::RegisterBroker { broker_id: ME, incarnation: 1, broker_epoch: 0 },
@@ -1413,11 +1538,7 @@ mod tests {
             },
             MetadataRecord::Partition(state),
         ];
-        broker.handle_message(
-            t(2),
-            NodeId::CONTROLLER,
-            Message::MetadataFetchResponse { correlation_id: 2, base_offset: 0, records },
-        );
+        feed(&mut broker, t(2), 0, records);
         sent(&mut broker);
         broker
     }
@@ -1581,13 +1702,11 @@ mod tests {
             leader: Some(ME),
             leader_epoch: 2,
             partition_epoch: 2,
+            adding_replicas: vec![],
+            removing_replicas: vec![],
         };
         let update = vec![MetadataRecord::Partition(state)];
-        b.handle_message(
-            t(15),
-            NodeId::CONTROLLER,
-            Message::MetadataFetchResponse { correlation_id: 3, base_offset: 3, records: update },
-        );
+        feed(&mut b, t(15), 3, update);
         sent(&mut b);
         // Broker 2 led epoch 1, which this leader never saw, and wrote up to offset 5 in it.
         b.handle_message(

@@ -16,9 +16,10 @@
 //!
 //! Every `*.ms` key is stored as a `u64` count of milliseconds in a field whose name ends in
 //! `_ms`; sizes are stored in bytes. The exceptions are `retention.ms` and `retention.bytes`,
-//! where Kafka gives -1 the meaning "unlimited": they are stored as `i64`. Errors are
-//! [`ConfigError`] values that name the key, the value and the accepted form, and usually suggest
-//! a fix.
+//! where Kafka gives -1 the meaning "unlimited": they are stored as `i64`. The one key counted
+//! in seconds, `leader.imbalance.check.interval.seconds`, keeps Kafka's unit, in a field whose
+//! name ends in `_seconds`. Errors are [`ConfigError`] values that name the key, the value and
+//! the accepted form, and usually suggest a fix.
 //!
 //! This module is pure: it reads nothing but its arguments.
 
@@ -301,6 +302,55 @@ pub struct BrokerConfig {
     /// writes each log directory's high-watermark checkpoint, in milliseconds. At least 1 (Kafka
     /// has no lower bound; see [`BrokerConfig::log_flush_scheduler_interval_ms`]).
     pub replica_high_watermark_checkpoint_interval_ms: u64,
+    /// `controller.quorum.election.timeout.ms` (default 1000): how long a candidate of the
+    /// KRaft controller quorum waits for a majority of votes before it starts a new election, in
+    /// milliseconds. Kafka draws each election timeout at random between this value and twice
+    /// it, so that candidates rarely collide (KIP-595, `QuorumConfig`). From 1 to 2147483647:
+    /// Kafka does not check the range; the bounds are kafkalab's.
+    pub controller_quorum_election_timeout_ms: u64,
+    /// `controller.quorum.fetch.timeout.ms` (default 2000): a voter that has not fetched
+    /// successfully from the quorum leader for this many milliseconds becomes a candidate (with
+    /// Pre-Vote, KIP-996, first a prospective candidate) and starts an election; a leader that
+    /// has not been fetched from by a majority of voters for 1.5 times this long resigns
+    /// (KIP-595, `QuorumConfig`). From 1 to 2147483647: Kafka does not check the range; the
+    /// bounds are kafkalab's.
+    pub controller_quorum_fetch_timeout_ms: u64,
+    /// `controller.quorum.election.backoff.max.ms` (default 1000): the longest a candidate whose
+    /// election failed waits before starting the next one, in milliseconds. The wait grows
+    /// exponentially, at random, with each failed election and is capped here, so that elections
+    /// do not gridlock (KIP-595, `QuorumConfig`). From 1 to 2147483647: Kafka does not check the
+    /// range; the bounds are kafkalab's.
+    pub controller_quorum_election_backoff_max_ms: u64,
+    /// `controller.quorum.request.timeout.ms` (default 2000): how long a quorum member waits for
+    /// the response to one of its Raft requests (Vote, BeginQuorumEpoch, Fetch, ...) before it
+    /// gives up on it, in milliseconds (KIP-595, `QuorumConfig`). From 1 to 2147483647: Kafka
+    /// does not check the range; the bounds are kafkalab's.
+    pub controller_quorum_request_timeout_ms: u64,
+    /// `controller.quorum.retry.backoff.ms` (default 20): pause before a quorum member resends a
+    /// failed Raft request, in milliseconds (KIP-595, `QuorumConfig`). From 0 to 2147483647:
+    /// Kafka does not check the range; the bounds are kafkalab's.
+    pub controller_quorum_retry_backoff_ms: u64,
+    /// `unclean.leader.election.enable` (default `false` since Kafka 0.11, KIP-106): whether the
+    /// controller may, when no member of a partition's ISR is alive, elect a replica outside the
+    /// ISR as leader, losing the records that replica lacks. Topics may override it (see
+    /// [`TopicConfig::unclean_leader_election_enable`] and [`effective_unclean_leader_election`]).
+    pub unclean_leader_election_enable: bool,
+    /// `auto.leader.rebalance.enable` (default `true`): whether the controller moves the
+    /// leadership of each partition back to its preferred replica (the first of its replica
+    /// list) once that replica is in sync again, checking every
+    /// [`BrokerConfig::leader_imbalance_check_interval_seconds`] (Kafka's `ReplicationConfigs`).
+    pub auto_leader_rebalance_enable: bool,
+    /// `leader.imbalance.check.interval.seconds` (default 300, that is 5 minutes): how often the
+    /// controller looks for partitions not led by their preferred replica when
+    /// `auto.leader.rebalance.enable` is on, in **seconds**, Kafka's unit for this key (not
+    /// milliseconds). At least 1, as in Kafka.
+    pub leader_imbalance_check_interval_seconds: u64,
+    /// `leader.imbalance.per.broker.percentage` (default 10): the share of a broker's preferred
+    /// partitions, in percent, that may be led by another broker before the controller moves
+    /// their leadership back (Kafka's ZooKeeper-mode `KafkaController`; Kafka 3.9's KRaft
+    /// controller does not read it). From 0 to 100: Kafka does not check the range; the bounds
+    /// are kafkalab's.
+    pub leader_imbalance_per_broker_percentage: u32,
 }
 
 impl Default for BrokerConfig {
@@ -325,6 +375,15 @@ impl Default for BrokerConfig {
             log_flush_offset_checkpoint_interval_ms: 60_000,
             log_flush_start_offset_checkpoint_interval_ms: 60_000,
             replica_high_watermark_checkpoint_interval_ms: 5_000,
+            controller_quorum_election_timeout_ms: 1_000,
+            controller_quorum_fetch_timeout_ms: 2_000,
+            controller_quorum_election_backoff_max_ms: 1_000,
+            controller_quorum_request_timeout_ms: 2_000,
+            controller_quorum_retry_backoff_ms: 20,
+            unclean_leader_election_enable: false,
+            auto_leader_rebalance_enable: true,
+            leader_imbalance_check_interval_seconds: 300,
+            leader_imbalance_per_broker_percentage: 10,
         }
     }
 }
@@ -332,11 +391,19 @@ impl Default for BrokerConfig {
 impl BrokerConfig {
     /// The keys a scenario may set in `cluster.configs`.
     pub const KEYS: &'static [&'static str] = &[
+        "auto.leader.rebalance.enable",
         "broker.heartbeat.interval.ms",
         "broker.session.timeout.ms",
+        "controller.quorum.election.backoff.max.ms",
+        "controller.quorum.election.timeout.ms",
+        "controller.quorum.fetch.timeout.ms",
+        "controller.quorum.request.timeout.ms",
+        "controller.quorum.retry.backoff.ms",
         "group.initial.rebalance.delay.ms",
         "group.max.session.timeout.ms",
         "group.min.session.timeout.ms",
+        "leader.imbalance.check.interval.seconds",
+        "leader.imbalance.per.broker.percentage",
         "log.cleaner.backoff.ms",
         "log.cleaner.delete.retention.ms",
         "log.cleaner.enable",
@@ -363,6 +430,7 @@ impl BrokerConfig {
         "replica.fetch.wait.max.ms",
         "replica.high.watermark.checkpoint.interval.ms",
         "replica.lag.time.max.ms",
+        "unclean.leader.election.enable",
     ];
 
     /// Parses broker configs from Kafka keys, using Kafka's default for every key not given.
@@ -488,6 +556,63 @@ impl BrokerConfig {
                 1,
                 KAFKA_LONG_MAX,
             )?,
+            controller_quorum_election_timeout_ms: millis(
+                map,
+                "controller.quorum.election.timeout.ms",
+                d.controller_quorum_election_timeout_ms,
+                1,
+                KAFKA_INT_MAX,
+            )?,
+            controller_quorum_fetch_timeout_ms: millis(
+                map,
+                "controller.quorum.fetch.timeout.ms",
+                d.controller_quorum_fetch_timeout_ms,
+                1,
+                KAFKA_INT_MAX,
+            )?,
+            controller_quorum_election_backoff_max_ms: millis(
+                map,
+                "controller.quorum.election.backoff.max.ms",
+                d.controller_quorum_election_backoff_max_ms,
+                1,
+                KAFKA_INT_MAX,
+            )?,
+            controller_quorum_request_timeout_ms: millis(
+                map,
+                "controller.quorum.request.timeout.ms",
+                d.controller_quorum_request_timeout_ms,
+                1,
+                KAFKA_INT_MAX,
+            )?,
+            controller_quorum_retry_backoff_ms: millis(
+                map,
+                "controller.quorum.retry.backoff.ms",
+                d.controller_quorum_retry_backoff_ms,
+                0,
+                KAFKA_INT_MAX,
+            )?,
+            unclean_leader_election_enable: match raw(map, "unclean.leader.election.enable") {
+                Some(value) => boolean("unclean.leader.election.enable", value)?,
+                None => d.unclean_leader_election_enable,
+            },
+            auto_leader_rebalance_enable: match raw(map, "auto.leader.rebalance.enable") {
+                Some(value) => boolean("auto.leader.rebalance.enable", value)?,
+                None => d.auto_leader_rebalance_enable,
+            },
+            leader_imbalance_check_interval_seconds: count(
+                map,
+                "leader.imbalance.check.interval.seconds",
+                d.leader_imbalance_check_interval_seconds,
+                1,
+                KAFKA_LONG_MAX,
+            )?,
+            leader_imbalance_per_broker_percentage: count(
+                map,
+                "leader.imbalance.per.broker.percentage",
+                u64::from(d.leader_imbalance_per_broker_percentage),
+                0,
+                100,
+            )? as u32,
         };
         // KafkaConfig.validateValues: a follower fetch that may wait longer than the lag limit
         // would make the ISR shrink and grow all the time on a quiet partition.
@@ -527,6 +652,10 @@ pub struct TopicConfig {
     /// `min.insync.replicas` for this topic, or `None` to use the broker's
     /// [`BrokerConfig::min_insync_replicas`]. At least 1.
     pub min_insync_replicas: Option<i32>,
+    /// `unclean.leader.election.enable` for this topic, or `None` to use the broker's
+    /// [`BrokerConfig::unclean_leader_election_enable`] (see
+    /// [`effective_unclean_leader_election`]).
+    pub unclean_leader_election_enable: Option<bool>,
     /// The topic's log keys (`retention.ms`, `cleanup.policy`, ..., see [`LogConfig`]) exactly
     /// as given, with every other key left out; empty when the topic keeps the broker's log
     /// settings. [`TopicConfig::from_map`] has checked each value, so
@@ -553,6 +682,7 @@ impl TopicConfig {
         "segment.bytes",
         "segment.index.bytes",
         "segment.ms",
+        "unclean.leader.election.enable",
     ];
 
     /// Parses topic configs from Kafka keys; a key not given means "use the broker's value".
@@ -566,6 +696,10 @@ impl TopicConfig {
             None => None,
             Some(_) => Some(int(map, "min.insync.replicas", 1, 1, KAFKA_INT_MAX)?),
         };
+        let unclean_leader_election_enable = match raw(map, "unclean.leader.election.enable") {
+            None => None,
+            Some(value) => Some(boolean("unclean.leader.election.enable", value)?),
+        };
         // The broker's own log settings are not known here, so the values are checked on top of
         // Kafka's defaults; they are applied to the broker's when the topic's logs are created.
         LogConfig::default().with_topic_overrides(map)?;
@@ -574,7 +708,7 @@ impl TopicConfig {
             .filter(|(key, _)| LOG_SYNONYMS.iter().any(|(topic_key, _)| topic_key == key))
             .map(|(key, value)| (key.clone(), value.clone()))
             .collect();
-        Ok(TopicConfig { min_insync_replicas, log_overrides })
+        Ok(TopicConfig { min_insync_replicas, unclean_leader_election_enable, log_overrides })
     }
 }
 
@@ -585,6 +719,16 @@ impl TopicConfig {
 /// For example, with `min.insync.replicas=3` on a topic of replication factor 2 the answer is 2.
 pub fn effective_min_insync_replicas(broker: &BrokerConfig, topic: &TopicConfig, replication_factor: i32) -> i32 {
     topic.min_insync_replicas.unwrap_or(broker.min_insync_replicas).min(replication_factor)
+}
+
+/// Whether a partition of this topic may elect a leader outside its ISR when no ISR member is
+/// alive: the topic's `unclean.leader.election.enable`, or the broker's when the topic does not
+/// override it.
+///
+/// For example, with the broker's default (`false`) and `unclean.leader.election.enable=true` on
+/// the topic the answer is `true`.
+pub fn effective_unclean_leader_election(broker: &BrokerConfig, topic: &TopicConfig) -> bool {
+    topic.unclean_leader_election_enable.unwrap_or(broker.unclean_leader_election_enable)
 }
 
 /// The log keys kafkalab models, as pairs of a topic key and its broker spelling, which sets the
@@ -1244,7 +1388,6 @@ impl Role {
                 "replica.socket.timeout.ms",
                 "transaction.state.log.min.isr",
                 "transaction.state.log.replication.factor",
-                "unclean.leader.election.enable",
             ],
             Role::Topic => &[
                 "compression.type",
@@ -1253,7 +1396,6 @@ impl Role {
                 "message.timestamp.type",
                 "preallocate",
                 "segment.jitter.ms",
-                "unclean.leader.election.enable",
             ],
             Role::Producer => &[
                 "buffer.memory",
@@ -1563,10 +1705,20 @@ mod tests {
         assert_eq!(broker.log_flush_offset_checkpoint_interval_ms, 60_000);
         assert_eq!(broker.log_flush_start_offset_checkpoint_interval_ms, 60_000);
         assert_eq!(broker.replica_high_watermark_checkpoint_interval_ms, 5_000);
+        assert_eq!(broker.controller_quorum_election_timeout_ms, 1_000);
+        assert_eq!(broker.controller_quorum_fetch_timeout_ms, 2_000);
+        assert_eq!(broker.controller_quorum_election_backoff_max_ms, 1_000);
+        assert_eq!(broker.controller_quorum_request_timeout_ms, 2_000);
+        assert_eq!(broker.controller_quorum_retry_backoff_ms, 20);
+        assert!(!broker.unclean_leader_election_enable);
+        assert!(broker.auto_leader_rebalance_enable);
+        assert_eq!(broker.leader_imbalance_check_interval_seconds, 300);
+        assert_eq!(broker.leader_imbalance_per_broker_percentage, 10);
 
         let topic = TopicConfig::from_map(&map(&[])).unwrap();
         assert_eq!(topic, TopicConfig::default());
         assert_eq!(topic.min_insync_replicas, None);
+        assert_eq!(topic.unclean_leader_election_enable, None);
         assert!(topic.log_overrides.is_empty());
 
         let producer = ProducerConfig::from_map(&map(&[])).unwrap();
@@ -1616,6 +1768,15 @@ mod tests {
             ("log.flush.offset.checkpoint.interval.ms", "3000"),
             ("log.flush.start.offset.checkpoint.interval.ms", "4000"),
             ("replica.high.watermark.checkpoint.interval.ms", "500"),
+            ("controller.quorum.election.timeout.ms", "1500"),
+            ("controller.quorum.fetch.timeout.ms", "3000"),
+            ("controller.quorum.election.backoff.max.ms", "750"),
+            ("controller.quorum.request.timeout.ms", "2500"),
+            ("controller.quorum.retry.backoff.ms", "0"),
+            ("unclean.leader.election.enable", "true"),
+            ("auto.leader.rebalance.enable", "False"),
+            ("leader.imbalance.check.interval.seconds", "30"),
+            ("leader.imbalance.per.broker.percentage", "0"),
         ]))
         .unwrap();
         assert_eq!(
@@ -1641,11 +1802,25 @@ mod tests {
                 log_flush_offset_checkpoint_interval_ms: 3_000,
                 log_flush_start_offset_checkpoint_interval_ms: 4_000,
                 replica_high_watermark_checkpoint_interval_ms: 500,
+                controller_quorum_election_timeout_ms: 1_500,
+                controller_quorum_fetch_timeout_ms: 3_000,
+                controller_quorum_election_backoff_max_ms: 750,
+                controller_quorum_request_timeout_ms: 2_500,
+                controller_quorum_retry_backoff_ms: 0,
+                unclean_leader_election_enable: true,
+                auto_leader_rebalance_enable: false,
+                leader_imbalance_check_interval_seconds: 30,
+                leader_imbalance_per_broker_percentage: 0,
             }
         );
 
-        let topic = TopicConfig::from_map(&map(&[("min.insync.replicas", " 2 ")])).unwrap();
+        let topic = TopicConfig::from_map(&map(&[
+            ("min.insync.replicas", " 2 "),
+            ("unclean.leader.election.enable", " TRUE "),
+        ]))
+        .unwrap();
         assert_eq!(topic.min_insync_replicas, Some(2));
+        assert_eq!(topic.unclean_leader_election_enable, Some(true));
 
         let producer = ProducerConfig::from_map(&map(&[
             ("acks", "1"),
@@ -1761,7 +1936,7 @@ mod tests {
                 "accepted keys: cleanup.policy, delete.retention.ms, flush.messages, flush.ms, \
                  index.interval.bytes, max.compaction.lag.ms, min.cleanable.dirty.ratio, \
                  min.compaction.lag.ms, min.insync.replicas, retention.bytes, retention.ms, \
-                 segment.bytes, segment.index.bytes, segment.ms"
+                 segment.bytes, segment.index.bytes, segment.ms, unclean.leader.election.enable"
             )
         );
     }
@@ -1788,6 +1963,12 @@ mod tests {
         let error = ConsumerConfig::from_map(&map(&[("log.retention.ms", "1000")])).unwrap_err();
         assert_eq!(error.message, "\"log.retention.ms\" is a broker config key, not a consumer config key");
 
+        let error = ConsumerConfig::from_map(&map(&[("unclean.leader.election.enable", "true")])).unwrap_err();
+        assert_eq!(
+            error.message,
+            "\"unclean.leader.election.enable\" is a broker or topic config key, not a consumer config key"
+        );
+
         // A key of another role that kafkalab does not model still points at its role.
         let error = ProducerConfig::from_map(&map(&[("segment.jitter.ms", "1000")])).unwrap_err();
         assert_eq!(error.message, "\"segment.jitter.ms\" is a topic config key, not a producer config key");
@@ -1803,6 +1984,10 @@ mod tests {
         assert_eq!(error.message, "unsupported consumer config key \"request.timeout.ms\"");
         let error = ConsumerConfig::from_map(&map(&[("group.id", "g")])).unwrap_err();
         assert!(error.suggestion.unwrap().contains("client id and group"));
+        let error = BrokerConfig::from_map(&map(&[("num.partitions", "3")])).unwrap_err();
+        assert_eq!(error.message, "unsupported broker config key \"num.partitions\"");
+        let error = TopicConfig::from_map(&map(&[("preallocate", "true")])).unwrap_err();
+        assert_eq!(error.message, "unsupported topic config key \"preallocate\"");
     }
 
     #[test]
@@ -1885,6 +2070,72 @@ mod tests {
         let broker_two = BrokerConfig { min_insync_replicas: 2, ..BrokerConfig::default() };
         assert_eq!(effective_min_insync_replicas(&broker_two, &none, 3), 2);
         assert_eq!(effective_min_insync_replicas(&broker_two, &none, 1), 1);
+    }
+
+    #[test]
+    fn quorum_and_leader_balance_keys_are_range_checked() {
+        let error = BrokerConfig::from_map(&map(&[("leader.imbalance.per.broker.percentage", "101")])).unwrap_err();
+        assert_eq!(error.key, "leader.imbalance.per.broker.percentage");
+        assert_eq!(error.value.as_deref(), Some("101"));
+        assert_eq!(
+            error.message,
+            "invalid value \"101\" for \"leader.imbalance.per.broker.percentage\": expected a whole number, \
+             from 0 to 100"
+        );
+        let broker = BrokerConfig::from_map(&map(&[("leader.imbalance.per.broker.percentage", "100")])).unwrap();
+        assert_eq!(broker.leader_imbalance_per_broker_percentage, 100);
+
+        for (key, value, range) in [
+            ("controller.quorum.election.timeout.ms", "0", "from 1 to 2147483647"),
+            ("controller.quorum.fetch.timeout.ms", "2147483648", "from 1 to 2147483647"),
+            ("controller.quorum.election.backoff.max.ms", "0", "from 1 to 2147483647"),
+            ("controller.quorum.request.timeout.ms", "0", "from 1 to 2147483647"),
+            ("controller.quorum.retry.backoff.ms", "-1", "from 0 to 2147483647"),
+            ("leader.imbalance.check.interval.seconds", "0", "1 or more"),
+            ("leader.imbalance.per.broker.percentage", "-1", "from 0 to 100"),
+        ] {
+            let error = BrokerConfig::from_map(&map(&[(key, value)])).unwrap_err();
+            assert_eq!(error.key, key);
+            assert!(error.message.contains(range), "{key}={value}: {error}");
+        }
+        for key in ["unclean.leader.election.enable", "auto.leader.rebalance.enable"] {
+            let error = BrokerConfig::from_map(&map(&[(key, "yes")])).unwrap_err();
+            assert_eq!(error.key, key);
+            assert_eq!(error.message, format!("invalid value \"yes\" for \"{key}\": expected \"true\" or \"false\""));
+        }
+        let error = TopicConfig::from_map(&map(&[("unclean.leader.election.enable", "1")])).unwrap_err();
+        assert_eq!(error.key, "unclean.leader.election.enable");
+    }
+
+    #[test]
+    fn topic_unclean_leader_election_overrides_the_brokers() {
+        let broker = BrokerConfig::default();
+        let broker_on = BrokerConfig::from_map(&map(&[("unclean.leader.election.enable", "true")])).unwrap();
+        assert!(broker_on.unclean_leader_election_enable);
+        let none = TopicConfig::from_map(&map(&[])).unwrap();
+        let on = TopicConfig::from_map(&map(&[("unclean.leader.election.enable", "true")])).unwrap();
+        let off = TopicConfig::from_map(&map(&[("unclean.leader.election.enable", "false")])).unwrap();
+        assert_eq!(on.unclean_leader_election_enable, Some(true));
+        assert_eq!(off.unclean_leader_election_enable, Some(false));
+        assert!(!effective_unclean_leader_election(&broker, &none));
+        assert!(effective_unclean_leader_election(&broker, &on));
+        assert!(!effective_unclean_leader_election(&broker, &off));
+        assert!(effective_unclean_leader_election(&broker_on, &none));
+        assert!(effective_unclean_leader_election(&broker_on, &on));
+        assert!(!effective_unclean_leader_election(&broker_on, &off));
+
+        // It is not a log key: it stays out of the log overrides, which the broker's log
+        // settings accept unchanged.
+        let topic =
+            TopicConfig::from_map(&map(&[("unclean.leader.election.enable", "true"), ("retention.ms", "1000")]))
+                .unwrap();
+        assert_eq!(topic.unclean_leader_election_enable, Some(true));
+        assert_eq!(topic.log_overrides, map(&[("retention.ms", "1000")]));
+        let log = broker.log.with_topic_overrides(&topic.log_overrides).unwrap();
+        assert_eq!(log, LogConfig { retention_ms: 1_000, ..broker.log.clone() });
+        // Given the whole topic map, the log settings ignore it too.
+        let whole = map(&[("unclean.leader.election.enable", "true")]);
+        assert_eq!(broker.log.with_topic_overrides(&whole).unwrap(), broker.log);
     }
 
     #[test]
@@ -2011,11 +2262,19 @@ mod tests {
         let broker = BrokerConfig::default();
         let log = &broker.log;
         let defaults = [
+            ("auto.leader.rebalance.enable", broker.auto_leader_rebalance_enable.to_string()),
             ("broker.heartbeat.interval.ms", broker.broker_heartbeat_interval_ms.to_string()),
             ("broker.session.timeout.ms", broker.broker_session_timeout_ms.to_string()),
+            ("controller.quorum.election.backoff.max.ms", broker.controller_quorum_election_backoff_max_ms.to_string()),
+            ("controller.quorum.election.timeout.ms", broker.controller_quorum_election_timeout_ms.to_string()),
+            ("controller.quorum.fetch.timeout.ms", broker.controller_quorum_fetch_timeout_ms.to_string()),
+            ("controller.quorum.request.timeout.ms", broker.controller_quorum_request_timeout_ms.to_string()),
+            ("controller.quorum.retry.backoff.ms", broker.controller_quorum_retry_backoff_ms.to_string()),
             ("group.initial.rebalance.delay.ms", broker.group_initial_rebalance_delay_ms.to_string()),
             ("group.max.session.timeout.ms", broker.group_max_session_timeout_ms.to_string()),
             ("group.min.session.timeout.ms", broker.group_min_session_timeout_ms.to_string()),
+            ("leader.imbalance.check.interval.seconds", broker.leader_imbalance_check_interval_seconds.to_string()),
+            ("leader.imbalance.per.broker.percentage", broker.leader_imbalance_per_broker_percentage.to_string()),
             ("log.cleaner.backoff.ms", broker.log_cleaner_backoff_ms.to_string()),
             ("log.cleaner.delete.retention.ms", log.delete_retention_ms.to_string()),
             ("log.cleaner.enable", broker.log_cleaner_enable.to_string()),
@@ -2048,13 +2307,16 @@ mod tests {
                 broker.replica_high_watermark_checkpoint_interval_ms.to_string(),
             ),
             ("replica.lag.time.max.ms", broker.replica_lag_time_max_ms.to_string()),
+            ("unclean.leader.election.enable", broker.unclean_leader_election_enable.to_string()),
         ];
         let keys: Vec<&str> = defaults.iter().map(|(key, _)| *key).collect();
         assert_eq!(keys, BrokerConfig::KEYS);
         let all: BTreeMap<String, String> = defaults.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
         assert_eq!(BrokerConfig::from_map(&all).unwrap(), broker);
 
-        // Every topic key, set to the broker's default, gives back the broker's settings.
+        // Every topic key, set to the broker's default, gives back the broker's settings. The
+        // keys that are not log keys are spelt alike for brokers, so `broker_log_key` leaves
+        // them as they are.
         let topic: BTreeMap<String, String> = TopicConfig::KEYS
             .iter()
             .map(|key| match key {
@@ -2064,8 +2326,10 @@ mod tests {
             .collect();
         let config = TopicConfig::from_map(&topic).unwrap();
         assert_eq!(config.min_insync_replicas, Some(1));
-        assert_eq!(config.log_overrides.len(), TopicConfig::KEYS.len() - 1);
+        assert_eq!(config.unclean_leader_election_enable, Some(false));
+        assert_eq!(config.log_overrides.len(), TopicConfig::KEYS.len() - 2);
         assert!(!config.log_overrides.contains_key("min.insync.replicas"));
+        assert!(!config.log_overrides.contains_key("unclean.leader.election.enable"));
         assert_eq!(broker.log.with_topic_overrides(&config.log_overrides).unwrap(), broker.log);
 
         for key in ProducerConfig::KEYS.iter().chain(ConsumerConfig::KEYS) {
@@ -2090,8 +2354,12 @@ mod tests {
             assert!(BrokerConfig::KEYS.contains(broker_key), "{broker_key}");
             assert_eq!(broker_log_key(topic_key), *broker_key);
         }
-        // Every topic key but min.insync.replicas (spelt alike for brokers) is a log key.
-        assert_eq!(LOG_SYNONYMS.len(), TopicConfig::KEYS.len() - 1);
+        // Every topic key but min.insync.replicas and unclean.leader.election.enable (both spelt
+        // alike for brokers) is a log key.
+        assert_eq!(LOG_SYNONYMS.len(), TopicConfig::KEYS.len() - 2);
+        for key in ["min.insync.replicas", "unclean.leader.election.enable"] {
+            assert!(TopicConfig::KEYS.contains(&key) && BrokerConfig::KEYS.contains(&key), "{key}");
+        }
         // No key is both modelled and unmodelled for a role.
         for role in Role::ALL {
             assert!(role.keys().iter().all(|key| !role.unmodelled().contains(key)), "{role:?}");
@@ -2405,6 +2673,8 @@ mod tests {
         // Keys spelt alike for both roles are accepted by both.
         assert!(TopicConfig::from_map(&map(&[("min.insync.replicas", "2")])).is_ok());
         assert!(BrokerConfig::from_map(&map(&[("min.insync.replicas", "2")])).is_ok());
+        assert!(TopicConfig::from_map(&map(&[("unclean.leader.election.enable", "true")])).is_ok());
+        assert!(BrokerConfig::from_map(&map(&[("unclean.leader.election.enable", "true")])).is_ok());
         // A broker-only log key has no topic spelling.
         let error = TopicConfig::from_map(&map(&[("log.cleaner.enable", "true")])).unwrap_err();
         assert_eq!(error.message, "\"log.cleaner.enable\" is a broker config key, not a topic config key");

@@ -1,23 +1,39 @@
-//! The controller: owner of the metadata log, broker liveness and partition leadership.
+//! The KRaft controller: a voter of the metadata quorum that, while it leads, is the *active
+//! controller* and decides broker liveness and partition leadership.
 //!
-//! The walking skeleton has a single controller node. It already works the way KRaft's active
-//! controller does (apache/kafka: metadata/.../controller/ReplicationControlManager.java,
-//! ClusterControlManager.java): brokers register and heartbeat, a broker whose session expires
-//! is fenced and removed from leaderships and ISRs, leaders are elected cleanly from the ISR in
-//! assignment order, and partition leaders change the ISR through `AlterPartition` (KIP-497).
-//! Every decision is a record in the metadata log, which brokers follow by long-polling fetches.
-//! The Raft quorum replaces the single node later without changing this interface.
+//! It works the way Kafka's `QuorumController` does (apache/kafka: metadata/.../controller/
+//! QuorumController.java, ReplicationControlManager.java, ClusterControlManager.java):
+//!
+//! - It becomes active only once its Raft epoch has committed an entry, so everything its
+//!   predecessors committed is in its image; it stops being active the moment it loses the
+//!   leadership, and then rebuilds its image from committed records only.
+//! - Every decision is a metadata record appended through Raft. Answers that depend on a record
+//!   (a registration's broker epoch, an `AlterPartition` result) are sent only when the record
+//!   is committed, as Kafka completes its controller futures at the high watermark.
+//! - Brokers register and heartbeat; a broker whose session expires is fenced and removed from
+//!   leaderships and ISRs. Heartbeat timing is soft state, so a new active controller gives
+//!   every broker a fresh session (KIP-631).
+//! - Leaders are elected cleanly from the ISR in assignment order, or, with
+//!   `unclean.leader.election.enable`, from any live replica when no ISR member is left.
+//!   Partition leaders change the ISR through `AlterPartition` (KIP-497). Preferred leaders are
+//!   restored every `leader.imbalance.check.interval.seconds` with
+//!   `auto.leader.rebalance.enable`, and replicas move with `AlterPartitionReassignments`
+//!   (KIP-455).
+//!
+//! Every other voter is a standby controller: it replicates the log and keeps a committed image,
+//! and answers controller requests with `NOT_CONTROLLER`.
 
 use crate::config::BrokerConfig;
 use crate::error::ErrorCode;
 use crate::event::Event;
 use crate::ids::{NodeId, TopicPartition};
 use crate::metadata::{MetadataImage, MetadataRecord, PartitionState};
-use crate::node::{DiskOp, Effect, Node, Outbox};
+use crate::node::{Effect, Node, Outbox};
 use crate::protocol::Message;
+use crate::raft::{QuorumConfig, QuorumStatus, RaftClient};
 use crate::time::Instant;
 use core::time::Duration;
-use rand::Rng;
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
 
@@ -41,9 +57,6 @@ pub struct TopicToCreate {
 /// How long a fresh controller waits for every expected broker before creating topics with
 /// whichever brokers have joined.
 const TOPIC_CREATION_GRACE: Duration = Duration::from_secs(5);
-/// How long a broker's metadata fetch may be held when there is nothing new (KRaft's
-/// `Fetch` long-poll, `replica.fetch.wait.max.ms`-like).
-const METADATA_FETCH_WAIT: Duration = Duration::from_millis(500);
 /// How often broker sessions are checked for expiry.
 const SESSION_CHECK_INTERVAL: Duration = Duration::from_millis(250);
 
@@ -53,12 +66,22 @@ struct BrokerSession {
     last_heartbeat: Instant,
 }
 
-#[derive(Clone, Debug)]
-struct ParkedFetch {
-    from: NodeId,
-    correlation_id: u64,
-    fetch_offset: i64,
-    deadline: Instant,
+/// What a controller needs to start.
+pub struct ControllerSetup {
+    /// `node.id`.
+    pub id: NodeId,
+    /// The cluster's configs (quorum timing, session timeout, election settings).
+    pub config: BrokerConfig,
+    /// The quorum: voters and timing.
+    pub quorum: QuorumConfig,
+    /// Per-node PRNG.
+    pub rng: ChaCha8Rng,
+    /// The node's data directory (path → bytes): the metadata log and `quorum-state`.
+    pub files: BTreeMap<String, Vec<u8>>,
+    /// Brokers expected to register before topics are created.
+    pub expected_brokers: Vec<NodeId>,
+    /// Topics to create once the brokers are there (skipped when already in the log).
+    pub topics: Vec<TopicToCreate>,
 }
 
 /// The controller's observable state, for checkers and views.
@@ -66,99 +89,183 @@ struct ParkedFetch {
 pub struct ControllerStatus {
     /// Records in the metadata log.
     pub metadata_log_end_offset: i64,
-    /// The folded image.
+    /// Whether this controller is the active one.
+    pub active: bool,
+    /// The folded image (with uncommitted records on the active controller).
     pub image: MetadataImage,
 }
 
-/// The single controller node.
+/// One controller: a Raft voter, and the active controller while it leads.
 pub struct Controller {
+    id: NodeId,
     config: BrokerConfig,
     rng: ChaCha8Rng,
+    raft: RaftClient,
     outbox: Outbox,
-    log: Vec<MetadataRecord>,
     image: MetadataImage,
-    sessions: std::collections::BTreeMap<NodeId, BrokerSession>,
+    /// Offsets below this are folded into `image`.
+    applied: i64,
+    /// The Raft epoch in which this controller is active.
+    active: Option<i32>,
+    sessions: BTreeMap<NodeId, BrokerSession>,
     expected_brokers: Vec<NodeId>,
+    topics: Vec<TopicToCreate>,
     pending_topics: Vec<TopicToCreate>,
-    started_at: Instant,
-    parked: Vec<ParkedFetch>,
+    activated_at: Instant,
+    /// Answers waiting for the high watermark to pass an offset.
+    pending_replies: Vec<(i64, NodeId, Message)>,
     next_session_check: Instant,
+    next_imbalance_check: Instant,
 }
 
 impl Controller {
-    /// A controller that will create `topics` once the `expected_brokers` have registered
-    /// (or, after a grace period, once enough of them have for every replication factor).
-    /// `recovered` is the metadata log read back from disk after a restart.
-    pub fn new(
-        now: Instant,
-        config: BrokerConfig,
-        rng: ChaCha8Rng,
-        expected_brokers: Vec<NodeId>,
-        topics: Vec<TopicToCreate>,
-        recovered: Vec<MetadataRecord>,
-    ) -> Controller {
-        let mut image = MetadataImage::default();
-        for record in &recovered {
-            image.apply(record);
-        }
-        // Topics already in the recovered log are not created twice.
-        let pending_topics = topics.into_iter().filter(|t| !image.topics.contains_key(&t.name)).collect();
-        // A restarted controller gives every known broker a fresh session: heartbeat timing is
-        // soft state (KIP-631), so failover can only delay fencing, never cause it.
-        let sessions = image
-            .brokers
-            .iter()
-            .map(|(id, b)| (*id, BrokerSession { broker_epoch: b.broker_epoch, last_heartbeat: now }))
-            .collect();
-        Controller {
-            config,
+    /// Starts a controller from its disk: the metadata log is recovered and replayed as the
+    /// quorum commits it.
+    pub fn new(now: Instant, setup: ControllerSetup) -> Controller {
+        let mut rng = setup.rng;
+        let raft_rng = ChaCha8Rng::seed_from_u64(rng.gen());
+        let raft = RaftClient::new(now, setup.id, setup.quorum, raft_rng, &setup.files);
+        let mut controller = Controller {
+            id: setup.id,
+            config: setup.config,
             rng,
+            raft,
             outbox: Outbox::default(),
-            log: recovered,
-            image,
-            sessions,
-            expected_brokers,
-            pending_topics,
-            started_at: now,
-            parked: Vec::new(),
+            image: MetadataImage::default(),
+            applied: 0,
+            active: None,
+            sessions: BTreeMap::new(),
+            expected_brokers: setup.expected_brokers,
+            topics: setup.topics,
+            pending_topics: Vec::new(),
+            activated_at: now,
+            pending_replies: Vec::new(),
             next_session_check: now + SESSION_CHECK_INTERVAL,
-        }
+            next_imbalance_check: now,
+        };
+        controller.sync(now);
+        controller
+    }
+
+    /// This controller's Raft replica.
+    pub fn raft(&self) -> &RaftClient {
+        &self.raft
+    }
+
+    /// The quorum state of this controller.
+    pub fn quorum_status(&self) -> QuorumStatus {
+        self.raft.status()
     }
 
     /// A cheap snapshot for checkers and views.
     pub fn status(&self) -> ControllerStatus {
-        ControllerStatus { metadata_log_end_offset: self.log.len() as i64, image: self.image.clone() }
+        ControllerStatus {
+            metadata_log_end_offset: self.raft.log_end_offset(),
+            active: self.active.is_some(),
+            image: self.image.clone(),
+        }
     }
 
-    fn append(&mut self, now: Instant, record: MetadataRecord) {
-        self.image.apply(&record);
-        self.outbox.disk(DiskOp::AppendMetadata { record: record.clone() });
-        self.log.push(record);
-        self.answer_parked(now, false);
+    /// Removes the messages queued for `to` (see [`crate::node::Outbox::take_sends_to`]).
+    pub fn take_sends_to(&mut self, to: NodeId) -> Vec<Message> {
+        self.outbox.take_sends_to(to)
     }
 
-    fn answer_parked(&mut self, now: Instant, expire_only: bool) {
-        let end = self.log.len() as i64;
-        let mut still = Vec::new();
-        for fetch in std::mem::take(&mut self.parked) {
-            let has_data = fetch.fetch_offset < end;
-            if (has_data && !expire_only) || now >= fetch.deadline {
-                self.answer_fetch(fetch.from, fetch.correlation_id, fetch.fetch_offset);
-            } else {
-                still.push(fetch);
+    /// Whether this controller is the active one.
+    pub fn is_active(&self) -> bool {
+        self.active.is_some()
+    }
+
+    /// Brings the image and the activity up to date with the Raft replica, after every input.
+    fn sync(&mut self, now: Instant) {
+        let ready = self.raft.is_leader_ready();
+        if let Some(epoch) = self.active {
+            if !ready || self.raft.epoch() != epoch {
+                // Lost the leadership: uncommitted records may be gone. Start again from what
+                // is committed, as Kafka's controller reverts to its last committed snapshot.
+                self.active = None;
+                self.pending_replies.clear();
+                self.image = MetadataImage::default();
+                self.applied = 0;
+                self.outbox.event(Event::ControllerDeactivated { epoch });
             }
         }
-        self.parked = still;
+        if self.active.is_none() {
+            let hw = self.raft.high_watermark();
+            self.fold(hw);
+            if ready {
+                self.activate(now);
+            }
+        }
+        if self.active.is_some() {
+            let hw = self.raft.high_watermark();
+            let (due, later): (Vec<_>, Vec<_>) =
+                std::mem::take(&mut self.pending_replies).into_iter().partition(|(offset, _, _)| *offset <= hw);
+            self.pending_replies = later;
+            for (_, to, message) in due {
+                self.outbox.send(to, message);
+            }
+        }
+        self.raft.drain_into(&mut self.outbox);
     }
 
-    fn answer_fetch(&mut self, to: NodeId, correlation_id: u64, fetch_offset: i64) {
-        let start = fetch_offset.clamp(0, self.log.len() as i64);
-        let records = self.log[start as usize..].to_vec();
-        self.outbox.send(to, Message::MetadataFetchResponse { correlation_id, base_offset: start, records });
+    fn fold(&mut self, to: i64) {
+        let entries = self.raft.entries();
+        let to = to.min(entries.len() as i64);
+        for (_, record) in &entries[self.applied.max(0) as usize..to.max(self.applied) as usize] {
+            self.image.apply(record);
+        }
+        self.applied = self.applied.max(to);
+    }
+
+    fn activate(&mut self, now: Instant) {
+        let leo = self.raft.log_end_offset();
+        self.fold(leo);
+        self.active = Some(self.raft.epoch());
+        self.activated_at = now;
+        // Heartbeat timing is soft state (KIP-631): a new active controller gives every known
+        // broker a fresh session, so failover can delay fencing but never cause it.
+        self.sessions = self
+            .image
+            .brokers
+            .iter()
+            .map(|(id, b)| (*id, BrokerSession { broker_epoch: b.broker_epoch, last_heartbeat: now }))
+            .collect();
+        self.pending_topics =
+            self.topics.iter().filter(|t| !self.image.topics.contains_key(&t.name)).cloned().collect();
+        self.next_session_check = now + SESSION_CHECK_INTERVAL;
+        self.next_imbalance_check = now + Duration::from_secs(self.config.leader_imbalance_check_interval_seconds);
+        self.outbox.event(Event::ControllerActivated { epoch: self.raft.epoch(), metadata_offset: leo });
+        self.maybe_create_topics(now);
+    }
+
+    /// Appends a record as the active controller and folds it into the working image.
+    /// Returns the offset after it: answers that depend on it wait for the high watermark.
+    fn append(&mut self, now: Instant, record: MetadataRecord) -> i64 {
+        self.image.apply(&record);
+        let end = self.raft.append(now, vec![record]).expect("only the active controller appends, and it leads");
+        self.applied = end;
+        end
+    }
+
+    fn reply_when_committed(&mut self, offset: i64, to: NodeId, message: Message) {
+        if offset <= self.raft.high_watermark() {
+            self.outbox.send(to, message);
+        } else {
+            self.pending_replies.push((offset, to, message));
+        }
     }
 
     fn is_unfenced(&self, broker: NodeId) -> bool {
         self.image.brokers.get(&broker).is_some_and(|b| !b.fenced)
+    }
+
+    fn unclean_allowed(&self, topic: &str) -> bool {
+        self.image
+            .topics
+            .get(topic)
+            .and_then(|t| t.configs.get("unclean.leader.election.enable"))
+            .map_or(self.config.unclean_leader_election_enable, |v| v.trim().eq_ignore_ascii_case("true"))
     }
 
     /// Clean election (`PartitionChangeBuilder`): the first replica in assignment order that is
@@ -167,14 +274,29 @@ impl Controller {
         replicas.iter().copied().find(|r| isr.contains(r) && self.is_unfenced(*r))
     }
 
+    /// Elects a leader for `state` in place: cleanly from the ISR, or, when the topic allows it
+    /// and no ISR member is alive, the first live replica with the ISR cut to it alone.
+    /// Returns whether the election was unclean.
+    fn elect_into(&self, state: &mut PartitionState) -> bool {
+        state.leader = self.elect(&state.replicas, &state.isr);
+        if state.leader.is_none() && self.unclean_allowed(&state.tp.topic) {
+            if let Some(live) = state.replicas.iter().copied().find(|r| self.is_unfenced(*r)) {
+                state.leader = Some(live);
+                state.isr = vec![live];
+                return true;
+            }
+        }
+        false
+    }
+
     fn maybe_create_topics(&mut self, now: Instant) {
-        if self.pending_topics.is_empty() {
+        if self.pending_topics.is_empty() || self.active.is_none() {
             return;
         }
         let live: Vec<NodeId> = self.image.live_brokers();
         let everyone = self.expected_brokers.iter().all(|b| live.contains(b));
         let needed = self.pending_topics.iter().map(|t| t.replication_factor).max().unwrap_or(1);
-        let grace_over = now.saturating_since(self.started_at) >= TOPIC_CREATION_GRACE;
+        let grace_over = now.saturating_since(self.activated_at) >= TOPIC_CREATION_GRACE;
         if !(everyone || (grace_over && live.len() as i32 >= needed)) {
             return;
         }
@@ -215,6 +337,8 @@ impl Controller {
                 leader: Some(leader),
                 leader_epoch: 0,
                 partition_epoch: 0,
+                adding_replicas: Vec::new(),
+                removing_replicas: Vec::new(),
             };
             if !topic.internal {
                 self.outbox.event(Event::LeaderElected {
@@ -229,7 +353,7 @@ impl Controller {
     }
 
     fn fence(&mut self, now: Instant, broker: NodeId) {
-        if !self.is_unfenced(broker) && self.image.brokers.get(&broker).is_some_and(|b| b.fenced) {
+        if !self.is_unfenced(broker) {
             // Already fenced: registration never completed, nothing leads or follows here.
             return;
         }
@@ -250,17 +374,18 @@ impl Controller {
                 // The last ISR member stays, so a later clean election can still find it.
                 state.isr.retain(|b| *b != broker);
             }
+            let mut unclean = false;
             if was_leader {
-                state.leader = self.elect(&state.replicas, &state.isr);
+                unclean = self.elect_into(&mut state);
                 state.leader_epoch += 1;
             }
             state.partition_epoch += 1;
-            self.report_change(&state, &old_isr, was_leader);
+            self.report_change(&state, &old_isr, was_leader, unclean);
             self.append(now, MetadataRecord::Partition(state));
         }
     }
 
-    fn report_change(&mut self, state: &PartitionState, old_isr: &[NodeId], leader_changed: bool) {
+    fn report_change(&mut self, state: &PartitionState, old_isr: &[NodeId], leader_changed: bool, unclean: bool) {
         let internal = self.image.topics.get(&state.tp.topic).is_some_and(|t| t.internal);
         let removed: Vec<NodeId> = old_isr.iter().copied().filter(|b| !state.isr.contains(b)).collect();
         let added: Vec<NodeId> = state.isr.iter().copied().filter(|b| !old_isr.contains(b)).collect();
@@ -285,6 +410,11 @@ impl Controller {
         }
         if leader_changed {
             match state.leader {
+                Some(leader) if unclean => self.outbox.event(Event::UncleanLeaderElected {
+                    tp: state.tp.clone(),
+                    leader,
+                    leader_epoch: state.leader_epoch,
+                }),
                 Some(leader) => self.outbox.event(Event::LeaderElected {
                     tp: state.tp.clone(),
                     leader,
@@ -303,20 +433,33 @@ impl Controller {
     fn unfence(&mut self, now: Instant, broker: NodeId) {
         self.append(now, MetadataRecord::UnfenceBroker { broker_id: broker });
         self.outbox.event(Event::BrokerUnfenced { broker_id: broker });
-        // Offline partitions whose ISR holds this broker can be led again.
-        let offline: Vec<PartitionState> =
-            self.image.partitions.values().filter(|p| p.leader.is_none() && p.isr.contains(&broker)).cloned().collect();
+        // Offline partitions whose ISR holds this broker can be led again; with unclean
+        // election allowed, any offline partition this broker replicates can.
+        let offline: Vec<PartitionState> = self
+            .image
+            .partitions
+            .values()
+            .filter(|p| {
+                p.leader.is_none()
+                    && (p.isr.contains(&broker) || (p.replicas.contains(&broker) && self.unclean_allowed(&p.tp.topic)))
+            })
+            .cloned()
+            .collect();
         for mut state in offline {
             let old_isr = state.isr.clone();
-            state.leader = self.elect(&state.replicas, &state.isr);
+            let unclean = self.elect_into(&mut state);
+            if state.leader.is_none() {
+                continue;
+            }
             state.leader_epoch += 1;
             state.partition_epoch += 1;
-            self.report_change(&state, &old_isr, true);
+            self.report_change(&state, &old_isr, true, unclean);
             self.append(now, MetadataRecord::Partition(state));
         }
         self.maybe_create_topics(now);
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn alter_partition(
         &mut self,
         now: Instant,
@@ -328,84 +471,194 @@ impl Controller {
         partition_epoch: i32,
         new_isr: Vec<NodeId>,
     ) {
-        let reply = |outbox: &mut Outbox, error: Option<ErrorCode>, state: Option<PartitionState>| {
-            outbox.send(from, Message::AlterPartitionResponse { correlation_id, tp: tp.clone(), error, state });
+        let reply = |this: &mut Controller, error: Option<ErrorCode>, state: Option<PartitionState>| {
+            let message = Message::AlterPartitionResponse { correlation_id, tp: tp.clone(), error, state };
+            this.outbox.send(from, message);
         };
         if self.sessions.get(&from).map(|s| s.broker_epoch) != Some(broker_epoch) {
-            return reply(&mut self.outbox, Some(ErrorCode::StaleBrokerEpoch), None);
+            return reply(self, Some(ErrorCode::StaleBrokerEpoch), None);
         }
         let Some(current) = self.image.partitions.get(&tp).cloned() else {
-            return reply(&mut self.outbox, Some(ErrorCode::UnknownTopicOrPartition), None);
+            return reply(self, Some(ErrorCode::UnknownTopicOrPartition), None);
         };
         if current.leader != Some(from) || current.leader_epoch != leader_epoch {
-            return reply(&mut self.outbox, Some(ErrorCode::FencedLeaderEpoch), Some(current));
+            return reply(self, Some(ErrorCode::FencedLeaderEpoch), Some(current));
         }
         if current.partition_epoch != partition_epoch {
-            return reply(&mut self.outbox, Some(ErrorCode::InvalidUpdateVersion), Some(current));
+            return reply(self, Some(ErrorCode::InvalidUpdateVersion), Some(current));
         }
         let eligible =
             new_isr.iter().all(|b| current.replicas.contains(b) && (current.isr.contains(b) || self.is_unfenced(*b)));
         if !eligible || !new_isr.contains(&from) {
-            return reply(&mut self.outbox, Some(ErrorCode::IneligibleReplica), Some(current));
+            return reply(self, Some(ErrorCode::IneligibleReplica), Some(current));
         }
         let mut state = current.clone();
         // Keep the ISR in assignment order so tables read the same as Kafka's.
         state.isr = current.replicas.iter().copied().filter(|b| new_isr.contains(b)).collect();
         state.partition_epoch += 1;
-        self.report_change(&state, &current.isr, false);
+        self.report_change(&state, &current.isr, false, false);
+        let mut end = self.append(now, MetadataRecord::Partition(state.clone()));
+        if let Some((finished, offset)) = self.maybe_complete_reassignment(now, &state) {
+            state = finished;
+            end = offset;
+        }
+        let message =
+            Message::AlterPartitionResponse { correlation_id, tp: tp.clone(), error: None, state: Some(state) };
+        self.reply_when_committed(end, from, message);
+    }
+
+    /// KIP-455: once every adding replica is in the ISR, the removing ones leave the replica
+    /// set and the ISR; a removed leader hands over to the first target replica in the ISR.
+    fn maybe_complete_reassignment(&mut self, now: Instant, state: &PartitionState) -> Option<(PartitionState, i64)> {
+        if state.adding_replicas.is_empty() && state.removing_replicas.is_empty() {
+            return None;
+        }
+        if !state.adding_replicas.iter().all(|r| state.isr.contains(r)) {
+            return None;
+        }
+        let mut next = state.clone();
+        let removing = std::mem::take(&mut next.removing_replicas);
+        next.adding_replicas.clear();
+        next.replicas.retain(|r| !removing.contains(r));
+        next.isr.retain(|r| !removing.contains(r));
+        let leader_removed = next.leader.is_some_and(|l| removing.contains(&l));
+        if leader_removed {
+            next.leader = self.elect(&next.replicas, &next.isr);
+            next.leader_epoch += 1;
+        }
+        next.partition_epoch += 1;
+        self.report_change(&next, &state.isr, leader_removed, false);
+        self.outbox.event(Event::ReassignmentCompleted { tp: next.tp.clone(), replicas: next.replicas.clone() });
+        let end = self.append(now, MetadataRecord::Partition(next.clone()));
+        Some((next, end))
+    }
+
+    fn reassign(&mut self, now: Instant, tp: &TopicPartition, target: Vec<NodeId>) -> Option<ErrorCode> {
+        let Some(current) = self.image.partitions.get(tp).cloned() else {
+            return Some(ErrorCode::UnknownTopicOrPartition);
+        };
+        if target.is_empty() || target.iter().any(|b| !self.image.brokers.contains_key(b)) {
+            return Some(ErrorCode::IneligibleReplica);
+        }
+        // The original replicas are the current ones minus any reassignment in progress.
+        let original: Vec<NodeId> =
+            current.replicas.iter().copied().filter(|r| !current.adding_replicas.contains(r)).collect();
+        let adding: Vec<NodeId> = target.iter().copied().filter(|r| !original.contains(r)).collect();
+        let removing: Vec<NodeId> = original.iter().copied().filter(|r| !target.contains(r)).collect();
+        let mut state = current.clone();
+        // Kafka's `PartitionReassignmentReplicas`: target first, then the ones leaving.
+        state.replicas = target.iter().copied().chain(removing.iter().copied()).collect();
+        state.adding_replicas = adding.clone();
+        state.removing_replicas = removing.clone();
+        state.isr.retain(|r| state.replicas.contains(r));
+        state.partition_epoch += 1;
+        self.outbox.event(Event::ReassignmentStarted { tp: tp.clone(), adding, removing });
         self.append(now, MetadataRecord::Partition(state.clone()));
-        reply(&mut self.outbox, None, Some(state));
+        self.maybe_complete_reassignment(now, &state);
+        None
+    }
+
+    /// Preferred (or unclean) leader election for one partition (`kafka-leader-election.sh`).
+    fn elect_leader(&mut self, now: Instant, tp: &TopicPartition, unclean: bool) -> Option<ErrorCode> {
+        let Some(current) = self.image.partitions.get(tp).cloned() else {
+            return Some(ErrorCode::UnknownTopicOrPartition);
+        };
+        let mut state = current.clone();
+        let preferred = state.replicas[0];
+        let mut was_unclean = false;
+        if state.isr.contains(&preferred) && self.is_unfenced(preferred) {
+            state.leader = Some(preferred);
+        } else if unclean && state.leader.is_none() {
+            if let Some(live) = state.replicas.iter().copied().find(|r| self.is_unfenced(*r)) {
+                state.leader = Some(live);
+                state.isr = vec![live];
+                was_unclean = true;
+            }
+        }
+        if state.leader == current.leader {
+            return None;
+        }
+        state.leader_epoch += 1;
+        state.partition_epoch += 1;
+        self.report_change(&state, &current.isr, true, was_unclean);
+        self.append(now, MetadataRecord::Partition(state));
+        None
+    }
+
+    /// `auto.leader.rebalance.enable`: moves leadership back to each partition's preferred
+    /// replica where it is in the ISR and unfenced (`maybeBalancePartitionLeaders`).
+    fn balance_leaders(&mut self, now: Instant) {
+        let imbalanced: Vec<TopicPartition> = self
+            .image
+            .partitions
+            .values()
+            .filter(|p| p.leader.is_some() && p.leader != Some(p.replicas[0]))
+            .filter(|p| p.isr.contains(&p.replicas[0]) && self.is_unfenced(p.replicas[0]))
+            .map(|p| p.tp.clone())
+            .collect();
+        for tp in imbalanced {
+            self.elect_leader(now, &tp, false);
+        }
+    }
+
+    fn not_controller(&self) -> Option<ErrorCode> {
+        self.active.is_none().then_some(ErrorCode::NotController)
     }
 }
 
 impl Node for Controller {
     fn handle_message(&mut self, now: Instant, from: NodeId, message: Message) {
+        let message = match self.raft_message(now, from, message) {
+            None => {
+                self.sync(now);
+                return;
+            }
+            Some(m) => m,
+        };
         match message {
             Message::BrokerRegistration { correlation_id, broker_id, incarnation } => {
+                if let Some(error) = self.not_controller() {
+                    let reply =
+                        Message::BrokerRegistrationResponse { correlation_id, error: Some(error), broker_epoch: -1 };
+                    self.outbox.send(from, reply);
+                    return self.sync(now);
+                }
                 // A new incarnation replaces the old one: fence the old one first, so whatever it
                 // led is re-elected and it rejoins ISRs only by catching up again.
                 if self.is_unfenced(broker_id) {
                     self.fence(now, broker_id);
                 }
-                let broker_epoch = self.log.len() as i64;
-                self.append(now, MetadataRecord::RegisterBroker { broker_id, incarnation, broker_epoch });
+                let broker_epoch = self.raft.log_end_offset();
+                let end = self.append(now, MetadataRecord::RegisterBroker { broker_id, incarnation, broker_epoch });
                 self.sessions.insert(broker_id, BrokerSession { broker_epoch, last_heartbeat: now });
                 self.outbox.event(Event::BrokerRegistered { broker_id, broker_epoch });
-                self.outbox.send(from, Message::BrokerRegistrationResponse { correlation_id, broker_epoch });
+                let reply = Message::BrokerRegistrationResponse { correlation_id, error: None, broker_epoch };
+                self.reply_when_committed(end, from, reply);
             }
             Message::BrokerHeartbeat { correlation_id, broker_id, broker_epoch, metadata_offset } => {
+                if let Some(error) = self.not_controller() {
+                    let reply =
+                        Message::BrokerHeartbeatResponse { correlation_id, error: Some(error), is_fenced: true };
+                    self.outbox.send(from, reply);
+                    return self.sync(now);
+                }
                 let known = self.sessions.get_mut(&broker_id).filter(|s| s.broker_epoch == broker_epoch);
                 let Some(session) = known else {
-                    self.outbox.send(
-                        from,
-                        Message::BrokerHeartbeatResponse {
-                            correlation_id,
-                            error: Some(ErrorCode::StaleBrokerEpoch),
-                            is_fenced: true,
-                        },
-                    );
-                    return;
+                    let error = Some(ErrorCode::StaleBrokerEpoch);
+                    self.outbox.send(from, Message::BrokerHeartbeatResponse { correlation_id, error, is_fenced: true });
+                    return self.sync(now);
                 };
                 session.last_heartbeat = now;
                 // Unfence once the broker has replayed the metadata log up to its own
                 // registration record (KIP-631).
+                let mut end = 0;
                 if !self.is_unfenced(broker_id) && metadata_offset > broker_epoch {
                     self.unfence(now, broker_id);
+                    end = self.raft.log_end_offset();
                 }
                 let is_fenced = !self.is_unfenced(broker_id);
-                self.outbox.send(from, Message::BrokerHeartbeatResponse { correlation_id, error: None, is_fenced });
-            }
-            Message::MetadataFetch { correlation_id, fetch_offset, .. } => {
-                if fetch_offset < self.log.len() as i64 {
-                    self.answer_fetch(from, correlation_id, fetch_offset);
-                } else {
-                    self.parked.push(ParkedFetch {
-                        from,
-                        correlation_id,
-                        fetch_offset,
-                        deadline: now + METADATA_FETCH_WAIT,
-                    });
-                }
+                let reply = Message::BrokerHeartbeatResponse { correlation_id, error: None, is_fenced };
+                self.reply_when_committed(end, from, reply);
             }
             Message::AlterPartition {
                 correlation_id,
@@ -416,6 +669,11 @@ impl Node for Controller {
                 new_isr,
                 ..
             } => {
+                if let Some(error) = self.not_controller() {
+                    let reply = Message::AlterPartitionResponse { correlation_id, tp, error: Some(error), state: None };
+                    self.outbox.send(from, reply);
+                    return self.sync(now);
+                }
                 self.alter_partition(
                     now,
                     from,
@@ -427,19 +685,30 @@ impl Node for Controller {
                     new_isr,
                 );
             }
-            other => panic!("controller got a message it never expects: {}", other.api_name()),
+            Message::AlterPartitionReassignments { correlation_id, tp, replicas } => {
+                let error = self.not_controller().or_else(|| self.reassign(now, &tp, replicas));
+                self.outbox.send(from, Message::AlterPartitionReassignmentsResponse { correlation_id, error });
+            }
+            Message::ElectLeaders { correlation_id, tp, unclean } => {
+                let error = self.not_controller().or_else(|| self.elect_leader(now, &tp, unclean));
+                self.outbox.send(from, Message::ElectLeadersResponse { correlation_id, error });
+            }
+            other => panic!("controller {} got a message it never expects: {}", self.id, other.api_name()),
         }
+        self.sync(now);
     }
 
-    fn handle_disconnect(&mut self, _now: Instant, peer: NodeId) {
-        // Nobody would read the answers. Sessions are untouched: a broker is fenced by its
-        // missing heartbeats, not by a closed connection (KIP-631).
-        self.parked.retain(|p| p.from != peer);
+    fn handle_disconnect(&mut self, now: Instant, peer: NodeId) {
+        // Sessions are untouched: a broker is fenced by its missing heartbeats, not by a closed
+        // connection (KIP-631).
+        self.raft.handle_disconnect(now, peer);
+        self.sync(now);
     }
 
     fn handle_timeout(&mut self, now: Instant) {
-        self.answer_parked(now, true);
-        if now >= self.next_session_check {
+        self.raft.handle_timeout(now);
+        self.sync(now);
+        if self.active.is_some() && now >= self.next_session_check {
             self.next_session_check = now + SESSION_CHECK_INTERVAL;
             let timeout = Duration::from_millis(self.config.broker_session_timeout_ms);
             let expired: Vec<NodeId> = self
@@ -453,6 +722,18 @@ impl Node for Controller {
             }
             self.maybe_create_topics(now);
         }
+        if self.active.is_some() && now >= self.next_imbalance_check {
+            self.next_imbalance_check = now + Duration::from_secs(self.config.leader_imbalance_check_interval_seconds);
+            if self.config.auto_leader_rebalance_enable {
+                self.balance_leaders(now);
+            }
+        }
+        self.sync(now);
+    }
+
+    fn shutdown(&mut self, now: Instant) {
+        self.raft.resign(now, "graceful shutdown");
+        self.sync(now);
     }
 
     fn poll_effect(&mut self) -> Option<Effect> {
@@ -464,7 +745,49 @@ impl Node for Controller {
     }
 
     fn poll_deadline(&self) -> Option<Instant> {
-        let parked = self.parked.iter().map(|p| p.deadline).min();
-        Some(parked.map_or(self.next_session_check, |p| p.min(self.next_session_check)))
+        let raft = self.raft.poll_deadline();
+        let own = self.active.map(|_| self.next_session_check.min(self.next_imbalance_check));
+        [raft, own].into_iter().flatten().min()
     }
+}
+
+impl Controller {
+    /// Passes quorum messages to the Raft replica. Returns the message back when it is not one.
+    fn raft_message(&mut self, now: Instant, from: NodeId, message: Message) -> Option<Message> {
+        if is_quorum_message(&message) {
+            let handled = self.raft.handle_message(now, from, message);
+            debug_assert!(handled);
+            None
+        } else {
+            Some(message)
+        }
+    }
+}
+
+/// Whether a message belongs to the Raft quorum protocol (rather than the controller's APIs).
+pub fn is_quorum_message(message: &Message) -> bool {
+    matches!(
+        message,
+        Message::Vote { .. }
+            | Message::VoteResponse { .. }
+            | Message::BeginQuorumEpoch { .. }
+            | Message::BeginQuorumEpochResponse { .. }
+            | Message::EndQuorumEpoch { .. }
+            | Message::EndQuorumEpochResponse { .. }
+            | Message::QuorumFetch { .. }
+            | Message::QuorumFetchResponse { .. }
+    )
+}
+
+/// Whether a message is a request to the controller (served by the controller half of a
+/// combined node).
+pub fn is_controller_request(message: &Message) -> bool {
+    matches!(
+        message,
+        Message::BrokerRegistration { .. }
+            | Message::BrokerHeartbeat { .. }
+            | Message::AlterPartition { .. }
+            | Message::AlterPartitionReassignments { .. }
+            | Message::ElectLeaders { .. }
+    )
 }

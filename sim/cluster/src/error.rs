@@ -45,6 +45,9 @@ pub enum ErrorCode {
     StaleBrokerEpoch,
     /// 79: first JoinGroup without a member id; rejoin with the id in the response (KIP-394).
     MemberIdRequired,
+    /// 41: the request went to a controller that is not the active one (the Raft leader, once
+    /// it has committed its first entry).
+    NotController,
     /// 58: AlterPartition was based on a stale partition epoch.
     InvalidUpdateVersion,
     /// 87: the broker refused a record, such as a keyless record for a compacted topic
@@ -71,6 +74,7 @@ impl ErrorCode {
             ErrorCode::IllegalGeneration => 22,
             ErrorCode::UnknownMemberId => 25,
             ErrorCode::RebalanceInProgress => 27,
+            ErrorCode::NotController => 41,
             ErrorCode::InvalidUpdateVersion => 58,
             ErrorCode::FencedLeaderEpoch => 74,
             ErrorCode::UnknownLeaderEpoch => 75,
@@ -97,6 +101,7 @@ impl ErrorCode {
             ErrorCode::IllegalGeneration => "ILLEGAL_GENERATION",
             ErrorCode::UnknownMemberId => "UNKNOWN_MEMBER_ID",
             ErrorCode::RebalanceInProgress => "REBALANCE_IN_PROGRESS",
+            ErrorCode::NotController => "NOT_CONTROLLER",
             ErrorCode::InvalidUpdateVersion => "INVALID_UPDATE_VERSION",
             ErrorCode::FencedLeaderEpoch => "FENCED_LEADER_EPOCH",
             ErrorCode::UnknownLeaderEpoch => "UNKNOWN_LEADER_EPOCH",
@@ -121,6 +126,7 @@ impl ErrorCode {
                 | ErrorCode::UnknownLeaderEpoch
                 | ErrorCode::CoordinatorNotAvailable
                 | ErrorCode::NotCoordinator
+                | ErrorCode::NotController
         )
     }
 }

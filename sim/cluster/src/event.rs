@@ -4,6 +4,7 @@
 
 use crate::error::ErrorCode;
 use crate::ids::{NodeId, TopicPartition};
+use crate::raft::QuorumRole;
 use serde::{Deserialize, Serialize};
 
 /// One observation.
@@ -26,6 +27,117 @@ pub enum Event {
     BrokerFenced {
         /// The broker (`node.id`).
         broker_id: NodeId,
+    },
+    /// A reassignment started: the target replicas are being added (KIP-455).
+    ReassignmentStarted {
+        /// The partition.
+        tp: TopicPartition,
+        /// Replicas being added.
+        adding: Vec<NodeId>,
+        /// Replicas to remove once the adding ones are in sync.
+        removing: Vec<NodeId>,
+    },
+    /// A reassignment finished: the partition has its target replicas.
+    ReassignmentCompleted {
+        /// The partition.
+        tp: TopicPartition,
+        /// The replicas now.
+        replicas: Vec<NodeId>,
+    },
+    // ---- KRaft quorum ----
+    /// A replica's Raft role, epoch, leader or vote changed (and `quorum-state` was written).
+    QuorumStateChanged {
+        /// The role now.
+        role: QuorumRole,
+        /// The epoch now.
+        epoch: i32,
+        /// The leader known for the epoch.
+        leader_id: Option<NodeId>,
+        /// The candidate voted for in the epoch.
+        voted_id: Option<NodeId>,
+        /// Why, in plain words.
+        reason: String,
+    },
+    /// A voter answered a vote or pre-vote request.
+    VoteCast {
+        /// Who asked.
+        candidate: NodeId,
+        /// The epoch asked for.
+        epoch: i32,
+        /// Whether it was a pre-vote (KIP-996).
+        pre_vote: bool,
+        /// Whether the vote was granted.
+        granted: bool,
+        /// Why not, when refused.
+        reason: Option<String>,
+    },
+    /// A candidate did not win its epoch (split vote or refusals) and backs off.
+    ElectionFailed {
+        /// The epoch lost.
+        epoch: i32,
+        /// Why.
+        reason: String,
+        /// The random pause before the next pre-vote, in milliseconds.
+        backoff_ms: u64,
+    },
+    /// The Raft leader's high watermark moved: metadata records below it are committed.
+    MetadataCommitted {
+        /// The leader's epoch.
+        epoch: i32,
+        /// The new high watermark.
+        high_watermark: i64,
+    },
+    /// A follower heard nothing from its leader within `controller.quorum.fetch.timeout.ms`.
+    LeaderUnreachable {
+        /// The leader it followed.
+        leader_id: NodeId,
+        /// The epoch.
+        epoch: i32,
+    },
+    /// The Raft leader gave up its epoch.
+    LeaderResigned {
+        /// The epoch.
+        epoch: i32,
+        /// Why (shutdown, check-quorum).
+        reason: String,
+    },
+    /// A follower's metadata log diverged from the leader's and was cut back.
+    MetadataLogTruncated {
+        /// The diverging epoch the leader named.
+        diverging_epoch: i32,
+        /// The log end offset before.
+        from_offset: i64,
+        /// The log end offset after.
+        to_offset: i64,
+    },
+    /// This controller became the active controller: it leads the quorum and has committed an
+    /// entry of its epoch, so its image holds everything committed before.
+    ControllerActivated {
+        /// The Raft epoch.
+        epoch: i32,
+        /// The metadata log end offset at activation.
+        metadata_offset: i64,
+    },
+    /// This controller stopped being the active one (it lost the Raft leadership).
+    ControllerDeactivated {
+        /// The epoch it led.
+        epoch: i32,
+    },
+    /// No ISR member was alive and the topic allows `unclean.leader.election.enable`: a replica
+    /// outside the ISR became leader and the ISR was cut to it. Records it lacked are lost.
+    UncleanLeaderElected {
+        /// The partition.
+        tp: TopicPartition,
+        /// The new leader.
+        leader: NodeId,
+        /// The partition's leader epoch.
+        leader_epoch: i32,
+    },
+    /// This broker stopped hosting a partition it is no longer assigned (after a reassignment)
+    /// and deleted its log.
+    ReplicaDeleted {
+        /// The partition.
+        tp: TopicPartition,
     },
     /// A topic was created.
     TopicCreated {
@@ -330,6 +442,52 @@ impl Event {
             Event::BrokerFenced { broker_id } => {
                 format!("broker {broker_id} fenced: no heartbeat within broker.session.timeout.ms")
             }
+            Event::ReassignmentStarted { tp, adding, removing } => {
+                format!("{tp}: reassignment started, adding [{}], removing [{}]", ids(adding), ids(removing))
+            }
+            Event::ReassignmentCompleted { tp, replicas } => {
+                format!("{tp}: reassignment completed, replicas now [{}]", ids(replicas))
+            }
+            Event::QuorumStateChanged { role, epoch, leader_id, voted_id, reason } => {
+                let mut text = format!("quorum: {} in epoch {epoch}", role.name());
+                if let Some(l) = leader_id {
+                    text.push_str(&format!(", leader {l}"));
+                }
+                if let Some(v) = voted_id {
+                    text.push_str(&format!(", voted for {v}"));
+                }
+                text.push_str(&format!(" ({reason})"));
+                text
+            }
+            Event::VoteCast { candidate, epoch, pre_vote, granted, reason } => {
+                let kind = if *pre_vote { "pre-vote" } else { "vote" };
+                match (granted, reason) {
+                    (true, _) => format!("quorum: granted {kind} to {candidate} for epoch {epoch}"),
+                    (false, Some(r)) => format!("quorum: refused {kind} to {candidate} for epoch {epoch}: {r}"),
+                    (false, None) => format!("quorum: refused {kind} to {candidate} for epoch {epoch}"),
+                }
+            }
+            Event::ElectionFailed { epoch, reason, backoff_ms } => {
+                format!("quorum: no leader in epoch {epoch} ({reason}); backing off {backoff_ms} ms")
+            }
+            Event::MetadataCommitted { epoch, high_watermark } => {
+                format!("quorum: metadata committed below offset {high_watermark} (epoch {epoch})")
+            }
+            Event::LeaderUnreachable { leader_id, epoch } => format!(
+                "quorum: no fetch answer from leader {leader_id} (epoch {epoch}) within controller.quorum.fetch.timeout.ms"
+            ),
+            Event::LeaderResigned { epoch, reason } => format!("quorum: resigned leadership of epoch {epoch} ({reason})"),
+            Event::MetadataLogTruncated { diverging_epoch, from_offset, to_offset } => format!(
+                "quorum: metadata log diverged at epoch {diverging_epoch}: truncated from {from_offset} to {to_offset}"
+            ),
+            Event::ControllerActivated { epoch, metadata_offset } => {
+                format!("became the active controller (epoch {epoch}, metadata log end offset {metadata_offset})")
+            }
+            Event::ControllerDeactivated { epoch } => format!("no longer the active controller (epoch {epoch})"),
+            Event::UncleanLeaderElected { tp, leader, leader_epoch } => format!(
+                "{tp}: UNCLEAN election: broker {leader} leads (leader epoch {leader_epoch}) though it was not in the isr"
+            ),
+            Event::ReplicaDeleted { tp } => format!("{tp}: no longer a replica here; log deleted"),
             Event::TopicCreated { topic, partitions, replication_factor } => {
                 format!("topic {topic} created: {partitions} partitions, replication factor {replication_factor}")
             }
@@ -443,6 +601,7 @@ impl Event {
                 | Event::Polled { .. }
                 | Event::OffsetCommitted { .. }
                 | Event::LogFlushed { .. }
+                | Event::MetadataCommitted { .. }
         )
     }
 }

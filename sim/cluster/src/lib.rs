@@ -12,6 +12,7 @@
 
 pub mod assignor;
 pub mod broker;
+pub mod combined;
 pub mod config;
 pub mod consumer;
 pub mod controller;
@@ -26,6 +27,7 @@ pub mod partition;
 pub mod partitioner;
 pub mod producer;
 pub mod protocol;
+pub mod raft;
 pub mod record;
 pub mod time;
 

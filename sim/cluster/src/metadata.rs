@@ -21,6 +21,12 @@ pub struct PartitionState {
     pub leader_epoch: i32,
     /// Bumped on every change to this record (KIP-497).
     pub partition_epoch: i32,
+    /// Replicas a reassignment is adding (KIP-455): they are in `replicas` and catching up.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub adding_replicas: Vec<NodeId>,
+    /// Replicas a reassignment will remove once every adding replica is in the ISR (KIP-455).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub removing_replicas: Vec<NodeId>,
 }
 
 /// A record in the metadata log.
@@ -63,6 +69,44 @@ pub enum MetadataRecord {
     },
     /// `PartitionRecord` or `PartitionChangeRecord`, carried as the full new state.
     Partition(PartitionState),
+    /// The `LeaderChangeMessage` control record a new Raft leader appends at once, so its
+    /// epoch has an entry to commit (KIP-595). The metadata image ignores it.
+    LeaderChange {
+        /// The new leader.
+        leader_id: NodeId,
+        /// The voters at the time.
+        voters: Vec<NodeId>,
+    },
+}
+
+impl MetadataRecord {
+    /// Kafka's name for the record type, used as the record key in the metadata log
+    /// (`RegisterBrokerRecord`, `PartitionChangeRecord`, ...).
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            MetadataRecord::RegisterBroker { .. } => "RegisterBrokerRecord",
+            MetadataRecord::FenceBroker { .. } => "FenceBrokerRecord",
+            MetadataRecord::UnfenceBroker { .. } => "UnfenceBrokerRecord",
+            MetadataRecord::Topic { .. } => "TopicRecord",
+            MetadataRecord::Partition(p) if p.partition_epoch == 0 => "PartitionRecord",
+            MetadataRecord::Partition(_) => "PartitionChangeRecord",
+            MetadataRecord::LeaderChange { .. } => "LeaderChangeMessage",
+        }
+    }
+
+    /// The record's bytes in the metadata log: its fields in RON, readable in `dump-log`
+    /// as Kafka's `kafka-dump-log.sh --cluster-metadata-decoder` prints JSON.
+    pub fn encode(&self) -> String {
+        ron::to_string(self).expect("metadata records always serialise")
+    }
+
+    /// Reads a record back from [`MetadataRecord::encode`]'s text.
+    ///
+    /// # Errors
+    /// The RON parser's message when the text is not a metadata record.
+    pub fn decode(text: &str) -> Result<MetadataRecord, String> {
+        ron::from_str(text).map_err(|e| e.to_string())
+    }
 }
 
 /// Everything a broker knows about the cluster, folded from committed metadata records.
@@ -132,6 +176,7 @@ impl MetadataImage {
             MetadataRecord::Partition(state) => {
                 self.partitions.insert(state.tp.clone(), state.clone());
             }
+            MetadataRecord::LeaderChange { .. } => {}
         }
     }
 

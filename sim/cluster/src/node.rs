@@ -4,7 +4,6 @@
 
 use crate::event::Event;
 use crate::ids::NodeId;
-use crate::metadata::MetadataRecord;
 use crate::protocol::Message;
 use crate::time::Instant;
 use std::collections::VecDeque;
@@ -51,12 +50,6 @@ pub enum DiskOp {
         /// The file.
         path: String,
     },
-    /// Append a record to the controller's metadata log (durable at once until the KRaft
-    /// quorum gives the metadata log its own files).
-    AppendMetadata {
-        /// The metadata record.
-        record: MetadataRecord,
-    },
 }
 
 /// Something the host must do for the node.
@@ -85,6 +78,11 @@ pub trait Node {
     /// fails them with a disconnect. A network partition or a power loss gives no such signal:
     /// then only timeouts tell.
     fn handle_disconnect(&mut self, now: Instant, peer: NodeId);
+    /// The process is being stopped gracefully (SIGTERM): the node says its goodbyes, such as
+    /// a Raft leader's `EndQuorumEpoch`, before the host stops it. Most nodes have none.
+    fn shutdown(&mut self, now: Instant) {
+        let _ = now;
+    }
     /// The next effect to execute, in order.
     fn poll_effect(&mut self) -> Option<Effect>;
     /// The next observation to record, in order.
@@ -119,6 +117,22 @@ impl Outbox {
     /// Next effect.
     pub fn poll_effect(&mut self) -> Option<Effect> {
         self.effects.pop_front()
+    }
+
+    /// Removes and returns the messages queued for `to`, keeping everything else in order.
+    /// A combined node uses it to hand its broker's requests to its own controller without a
+    /// network round trip.
+    pub fn take_sends_to(&mut self, to: NodeId) -> Vec<Message> {
+        let mut taken = Vec::new();
+        let mut kept = VecDeque::with_capacity(self.effects.len());
+        for effect in self.effects.drain(..) {
+            match effect {
+                Effect::Send { to: dest, message } if dest == to => taken.push(message),
+                other => kept.push_back(other),
+            }
+        }
+        self.effects = kept;
+        taken
     }
 
     /// Next event.

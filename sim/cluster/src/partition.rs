@@ -236,6 +236,8 @@ mod tests {
             leader: Some(A),
             leader_epoch: 0,
             partition_epoch: 0,
+            adding_replicas: vec![],
+            removing_replicas: vec![],
         };
         let mut p = Partition::new(
             A,

@@ -545,6 +545,8 @@ mod tests {
             leader: Some(LEADER),
             leader_epoch: 0,
             partition_epoch: 0,
+            adding_replicas: vec![],
+            removing_replicas: vec![],
         };
         p.handle_message(
             Instant::from_millis(1),

@@ -6,7 +6,7 @@
 
 use crate::error::ErrorCode;
 use crate::ids::{NodeId, TopicPartition};
-use crate::metadata::{MetadataRecord, PartitionState};
+use crate::metadata::PartitionState;
 use crate::record::{Record, RecordBatch};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -77,6 +77,8 @@ pub enum Message {
     BrokerRegistrationResponse {
         /// Echoed by the response, to match it with its request.
         correlation_id: u64,
+        /// `None` on success; `NOT_CONTROLLER` from a controller that is not active.
+        error: Option<ErrorCode>,
         /// The broker epoch from registration (KIP-631), which fences old incarnations.
         broker_epoch: i64,
     },
@@ -100,24 +102,113 @@ pub enum Message {
         /// Whether the controller keeps the broker fenced.
         is_fenced: bool,
     },
-    /// Broker → controller: long-poll for metadata records from `fetch_offset` (KRaft brokers
-    /// follow the metadata log as observers).
-    MetadataFetch {
+    // ---- KRaft quorum APIs (KIP-595, KIP-996) ----
+    /// Prospective or candidate → voters: "vote for me". With `pre_vote` the sender asks
+    /// whether the receiver *would* vote, without bumping the epoch (KIP-996).
+    Vote {
         /// Echoed by the response, to match it with its request.
         correlation_id: u64,
-        /// The broker (`node.id`).
-        broker_id: NodeId,
-        /// The first offset wanted.
-        fetch_offset: i64,
+        /// The node asking.
+        candidate_id: NodeId,
+        /// The epoch it campaigns in (its current epoch for a pre-vote).
+        candidate_epoch: i32,
+        /// The epoch of its last metadata log entry (0 when the log is empty).
+        last_offset_epoch: i32,
+        /// Its metadata log end offset.
+        last_offset: i64,
+        /// Whether this is a pre-vote.
+        pre_vote: bool,
     },
-    /// Controller → broker: records at `[base_offset, base_offset + records.len())`.
-    MetadataFetchResponse {
+    /// Voter → candidate.
+    VoteResponse {
         /// Echoed by the response, to match it with its request.
         correlation_id: u64,
-        /// Offset of the first record or metadata record.
-        base_offset: i64,
-        /// Records, or metadata records.
-        records: Vec<MetadataRecord>,
+        /// `None` on success, else the Kafka error.
+        error: Option<ErrorCode>,
+        /// The receiver's epoch.
+        leader_epoch: i32,
+        /// The leader the receiver knows for that epoch.
+        leader_id: Option<NodeId>,
+        /// Whether the vote was granted.
+        vote_granted: bool,
+        /// Echoes the request's `pre_vote`.
+        pre_vote: bool,
+    },
+    /// New leader → voters: "I lead this epoch". Resent until acknowledged.
+    BeginQuorumEpoch {
+        /// Echoed by the response, to match it with its request.
+        correlation_id: u64,
+        /// The new leader.
+        leader_id: NodeId,
+        /// Its epoch.
+        leader_epoch: i32,
+    },
+    /// Voter → leader.
+    BeginQuorumEpochResponse {
+        /// Echoed by the response, to match it with its request.
+        correlation_id: u64,
+        /// `None` on success, else the Kafka error.
+        error: Option<ErrorCode>,
+        /// The receiver's epoch.
+        leader_epoch: i32,
+        /// The leader the receiver knows for that epoch.
+        leader_id: Option<NodeId>,
+    },
+    /// Resigning leader → voters, on shutdown or check-quorum failure.
+    EndQuorumEpoch {
+        /// Echoed by the response, to match it with its request.
+        correlation_id: u64,
+        /// The resigning leader.
+        leader_id: NodeId,
+        /// Its epoch.
+        leader_epoch: i32,
+        /// Voters by log progress, most caught up first: the first may campaign at once.
+        preferred_successors: Vec<NodeId>,
+    },
+    /// Voter → resigning leader.
+    EndQuorumEpochResponse {
+        /// Echoed by the response, to match it with its request.
+        correlation_id: u64,
+        /// `None` on success, else the Kafka error.
+        error: Option<ErrorCode>,
+        /// The receiver's epoch.
+        leader_epoch: i32,
+        /// The leader the receiver knows for that epoch.
+        leader_id: Option<NodeId>,
+    },
+    /// Follower or observer → leader: Kafka's `Fetch` on `__cluster_metadata-0`. Voters'
+    /// fetch offsets count toward the commit; observers' (brokers') do not.
+    QuorumFetch {
+        /// Echoed by the response, to match it with its request.
+        correlation_id: u64,
+        /// The fetching node.
+        replica_id: NodeId,
+        /// The epoch the fetcher is in.
+        current_leader_epoch: i32,
+        /// Its log end offset: the first offset wanted.
+        fetch_offset: i64,
+        /// The epoch of its last entry, -1 when empty: the leader checks the pair for
+        /// divergence.
+        last_fetched_epoch: i32,
+        /// How long the leader may hold the fetch when there is nothing new.
+        max_wait_ms: u64,
+    },
+    /// Leader (or a voter that is not the leader, with an error and a hint) → fetcher.
+    QuorumFetchResponse {
+        /// Echoed by the response, to match it with its request.
+        correlation_id: u64,
+        /// `None` on success, else the Kafka error.
+        error: Option<ErrorCode>,
+        /// The responder's epoch.
+        leader_epoch: i32,
+        /// The leader the responder knows.
+        leader_id: Option<NodeId>,
+        /// The leader's high watermark.
+        high_watermark: i64,
+        /// Set when the fetcher's log diverges: `(epoch, end_offset)` to truncate by.
+        diverging_epoch: Option<(i32, i64)>,
+        /// Metadata log batches from the fetch offset on.
+        batches: Vec<Arc<RecordBatch>>,
     },
     /// Partition leader → controller: change the ISR (KIP-497).
     AlterPartition {
@@ -146,6 +237,40 @@ pub enum Message {
         error: Option<ErrorCode>,
         /// The committed partition state.
         state: Option<PartitionState>,
+    },
+
+    /// Admin client → active controller: move a partition's replicas
+    /// (`kafka-reassign-partitions.sh --execute`, KIP-455).
+    AlterPartitionReassignments {
+        /// Echoed by the response, to match it with its request.
+        correlation_id: u64,
+        /// The partition.
+        tp: TopicPartition,
+        /// The target replica list, preferred leader first.
+        replicas: Vec<NodeId>,
+    },
+    /// Controller → admin client.
+    AlterPartitionReassignmentsResponse {
+        /// Echoed by the response, to match it with its request.
+        correlation_id: u64,
+        /// `None` on success, else the Kafka error.
+        error: Option<ErrorCode>,
+    },
+    /// Admin client → active controller: elect leaders (`kafka-leader-election.sh`, KIP-460).
+    ElectLeaders {
+        /// Echoed by the response, to match it with its request.
+        correlation_id: u64,
+        /// The partition.
+        tp: TopicPartition,
+        /// `false`: preferred election; `true`: unclean election from any live replica.
+        unclean: bool,
+    },
+    /// Controller → admin client.
+    ElectLeadersResponse {
+        /// Echoed by the response, to match it with its request.
+        correlation_id: u64,
+        /// `None` on success, else the Kafka error.
+        error: Option<ErrorCode>,
     },
 
     // ---- client and replica APIs ----
@@ -389,8 +514,18 @@ impl Message {
             Message::BrokerRegistrationResponse { .. } => "BrokerRegistrationResponse",
             Message::BrokerHeartbeat { .. } => "BrokerHeartbeat",
             Message::BrokerHeartbeatResponse { .. } => "BrokerHeartbeatResponse",
-            Message::MetadataFetch { .. } => "MetadataFetch",
-            Message::MetadataFetchResponse { .. } => "MetadataFetchResponse",
+            Message::Vote { .. } => "Vote",
+            Message::VoteResponse { .. } => "VoteResponse",
+            Message::BeginQuorumEpoch { .. } => "BeginQuorumEpoch",
+            Message::BeginQuorumEpochResponse { .. } => "BeginQuorumEpochResponse",
+            Message::EndQuorumEpoch { .. } => "EndQuorumEpoch",
+            Message::EndQuorumEpochResponse { .. } => "EndQuorumEpochResponse",
+            Message::QuorumFetch { .. } => "Fetch(__cluster_metadata)",
+            Message::QuorumFetchResponse { .. } => "FetchResponse(__cluster_metadata)",
+            Message::AlterPartitionReassignments { .. } => "AlterPartitionReassignments",
+            Message::AlterPartitionReassignmentsResponse { .. } => "AlterPartitionReassignmentsResponse",
+            Message::ElectLeaders { .. } => "ElectLeaders",
+            Message::ElectLeadersResponse { .. } => "ElectLeadersResponse",
             Message::AlterPartition { .. } => "AlterPartition",
             Message::AlterPartitionResponse { .. } => "AlterPartitionResponse",
             Message::Metadata { .. } => "Metadata",

@@ -56,7 +56,6 @@ impl TestDisk {
                         *durable = bytes.len();
                     }
                 }
-                DiskOp::AppendMetadata { .. } => unreachable!("logs never write metadata"),
             }
         }
     }

@@ -252,6 +252,9 @@ pub fn expectation_name(e: &Expectation) -> String {
         Expectation::Replicas { topic, partition, replicas } => {
             format!("Replicas(topic: {topic:?}, partition: {partition}, replicas: {replicas:?})")
         }
+        Expectation::PartitionLeader { topic, partition, leader } => {
+            format!("PartitionLeader(topic: {topic:?}, partition: {partition}, leader: {leader})")
+        }
     }
 }
 
@@ -317,6 +320,20 @@ fn evaluate_quorum(e: &Expectation, world: &World, view: &ClusterView) -> Option
                 Some(p) => (
                     &p.replicas == replicas && &p.isr == replicas,
                     format!("{topic}-{partition} has replicas {:?} and isr {:?}", p.replicas, p.isr),
+                ),
+            }
+        }
+        Expectation::PartitionLeader { topic, partition, leader } => {
+            let found = view
+                .topics
+                .iter()
+                .find(|t| &t.name == topic)
+                .and_then(|t| t.partitions.iter().find(|p| p.partition == *partition));
+            match found {
+                None => (false, format!("{topic}-{partition} not found")),
+                Some(p) => (
+                    p.leader == Some(*leader),
+                    format!("{topic}-{partition} is led by {}", p.leader.map_or("nobody".into(), |l| l.to_string())),
                 ),
             }
         }

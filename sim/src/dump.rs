@@ -156,9 +156,11 @@ pub fn dump(world: &World, broker: NodeId, tp: &TopicPartition) -> Option<LogDum
 pub fn render_text(dump: &LogDump) -> String {
     let mut out = String::new();
     let state = if dump.broker_up { "up" } else { "down" };
+    // Dedicated controllers keep only the metadata log; their ids start at 3000.
+    let kind = if cluster::ids::NodeId(dump.broker).is_broker() { "broker" } else { "controller" };
     let _ = writeln!(
         out,
-        "# broker {} ({state}) at {}.{:03}s, {}-{}",
+        "# {kind} {} ({state}) at {}.{:03}s, {}-{}",
         dump.broker,
         dump.time_ms / 1000,
         dump.time_ms % 1000,

@@ -31,8 +31,9 @@ pub struct QuorumChecker {
     epochs: BTreeMap<NodeId, i32>,
     /// Each running node's high watermark (forgotten when it goes down).
     high_watermarks: BTreeMap<NodeId, i64>,
-    /// The highest high watermark a leader has exposed.
-    leader_high_watermark: i64,
+    /// The newest leader epoch that has committed, and the highest high watermark exposed in
+    /// it or before.
+    leader_high_watermark: (i32, i64),
     /// The committed log as first seen: `(epoch, record)` per offset.
     committed: Vec<(i32, MetadataRecord)>,
     /// Per node, offsets below this were compared with `committed` (forgotten when it goes down).
@@ -90,14 +91,17 @@ impl QuorumChecker {
             }
         }
         self.high_watermarks.insert(node, hw);
-        if status.role == QuorumRole::Leader && status.leader_committed {
-            if hw < self.leader_high_watermark {
+        // A deposed leader that has not heard of the newer epoch yet is not "the leader": only
+        // the newest epoch's leader is held to the high watermarks exposed before it.
+        let (newest, exposed) = self.leader_high_watermark;
+        if status.role == QuorumRole::Leader && status.leader_committed && status.epoch >= newest {
+            if hw < exposed {
                 return Err(format!(
-                    "MonotonicHighWatermark: leader {node} of epoch {} exposes high watermark {hw}, below {} exposed before",
-                    status.epoch, self.leader_high_watermark
+                    "MonotonicHighWatermark: leader {node} of epoch {} exposes high watermark {hw}, below {exposed} exposed before",
+                    status.epoch
                 ));
             }
-            self.leader_high_watermark = hw;
+            self.leader_high_watermark = (status.epoch, hw);
         }
         let from = self.checked.get(&node).copied().unwrap_or(0).max(0) as usize;
         let to = (hw.max(0) as usize).min(entries.len());

@@ -123,6 +123,15 @@ pub fn dump_log(
             while world.elapsed() < end {
                 world.step();
             }
+            if tp.topic == cluster::raft::METADATA_TOPIC {
+                // The metadata log lives on every controller and every broker (observers keep a
+                // copy too); by default show the active controller's.
+                let voters = world.voters().to_vec();
+                let chosen = broker.map(cluster::ids::NodeId).or(world.active_controller()).unwrap_or(voters[0]);
+                return dump::dump(&world, chosen, &tp).ok_or_else(|| {
+                    DumpError::NoReplica(format!("node {chosen} has no metadata log files yet; try a later --at"))
+                });
+            }
             let view = world.view();
             let Some(description) = view.topics.iter().find(|t| t.name == tp.topic) else {
                 let names: Vec<&str> = view.topics.iter().map(|t| t.name.as_str()).collect();

@@ -213,6 +213,8 @@ pub fn build_view(world: &World) -> ClusterView {
                 leader_epoch: state.leader_epoch,
                 replicas: state.replicas.iter().map(|r| r.0).collect(),
                 isr: state.isr.iter().map(|r| r.0).collect(),
+                adding_replicas: state.adding_replicas.iter().map(|r| r.0).collect(),
+                removing_replicas: state.removing_replicas.iter().map(|r| r.0).collect(),
                 log_start_offset: source.as_ref().map_or(0, |r| r.log_start_offset),
                 high_watermark: source.as_ref().map_or(0, |r| r.high_watermark),
                 log_end_offset: source.as_ref().map_or(0, |r| r.log_end_offset),
@@ -333,9 +335,17 @@ pub fn describe_topics(topics: &[TopicDescription]) -> String {
         );
         for p in &t.partitions {
             let leader = p.leader.map_or("none".to_string(), |l| l.to_string());
+            // Kafka adds the reassignment columns only while one is in progress.
+            let mut reassigning = String::new();
+            if !p.adding_replicas.is_empty() {
+                reassigning.push_str(&format!("\tAdding Replicas: {}", ids(&p.adding_replicas)));
+            }
+            if !p.removing_replicas.is_empty() {
+                reassigning.push_str(&format!("\tRemoving Replicas: {}", ids(&p.removing_replicas)));
+            }
             let _ = writeln!(
                 out,
-                "\tTopic: {}\tPartition: {}\tLeader: {}\tReplicas: {}\tIsr: {}",
+                "\tTopic: {}\tPartition: {}\tLeader: {}\tReplicas: {}\tIsr: {}{reassigning}",
                 t.name,
                 p.partition,
                 leader,

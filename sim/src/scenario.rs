@@ -643,6 +643,15 @@ pub enum Expectation {
         /// The replicas expected.
         replicas: Vec<i32>,
     },
+    /// At the end this broker leads the partition.
+    PartitionLeader {
+        /// The topic.
+        topic: String,
+        /// The partition index.
+        partition: i32,
+        /// The leader expected.
+        leader: i32,
+    },
     /// At the end, the partition leader's log start offset is at least this: retention (or the
     /// cleaner) removed everything below it.
     LogStartOffset {
@@ -2026,7 +2035,9 @@ impl Validator<'_> {
         for (i, expectation) in s.expect.iter().enumerate() {
             let path = SrcPath::root().f("expect").i(i);
             if let Expectation::LogHolds { topic, partition, .. }
-            | Expectation::LogStartOffset { topic, partition, .. } = expectation
+            | Expectation::LogStartOffset { topic, partition, .. }
+            | Expectation::Replicas { topic, partition, .. }
+            | Expectation::PartitionLeader { topic, partition, .. } = expectation
             {
                 let Some(spec) = s.topic(topic) else {
                     return Err(self.unknown_topic(&path.f("topic"), &path, topic));
@@ -2372,6 +2383,7 @@ mod tests {
                 Expectation::LeaderResignations { at_least: 1 },
                 Expectation::NoMetadataCommitsAfter { at: Span(12_000) },
                 Expectation::Replicas { topic: "orders".into(), partition: 0, replicas: vec![4, 2] },
+                Expectation::PartitionLeader { topic: "orders".into(), partition: 1, leader: 2 },
             ],
             origin: Origin::default(),
         };

@@ -21,6 +21,12 @@ pub struct PartitionDescription {
     pub replicas: Vec<i32>,
     /// In-sync replicas.
     pub isr: Vec<i32>,
+    /// Replicas a reassignment is adding (KIP-455); empty when none is in progress.
+    #[serde(default)]
+    pub adding_replicas: Vec<i32>,
+    /// Replicas a reassignment will remove once the adding ones are in sync.
+    #[serde(default)]
+    pub removing_replicas: Vec<i32>,
     /// The leader's log start offset (or the best replica's when offline).
     pub log_start_offset: i64,
     /// The leader's high watermark.

@@ -498,6 +498,8 @@ pub struct World {
     disk_rng: rand_chacha::ChaCha8Rng,
     clogged: BTreeSet<(NodeId, NodeId)>,
     isolated: BTreeSet<NodeId>,
+    /// Nodes told to shut down gracefully; their madsim nodes are stopped once they have.
+    stopping: Vec<NodeId>,
     elapsed: Duration,
 }
 
@@ -598,6 +600,7 @@ impl World {
             },
             clogged: BTreeSet::new(),
             isolated: BTreeSet::new(),
+            stopping: Vec::new(),
             elapsed: Duration::ZERO,
         }
     }
@@ -643,6 +646,16 @@ impl World {
         }
         self.runtime.block_on(async { madsim::time::sleep(QUANTUM).await });
         self.elapsed += QUANTUM;
+        // A node that finished its graceful shutdown has exited; stop its madsim node so a
+        // later restart starts it afresh (and frees its address).
+        let handle = self.runtime.handle().clone();
+        for id in std::mem::take(&mut self.stopping) {
+            if lock(&self.shared.slots[&id].hosted).is_none() {
+                handle.kill(self.madsim_id(id));
+            } else {
+                self.stopping.push(id);
+            }
+        }
         self.check_majority();
     }
 
@@ -875,6 +888,7 @@ impl World {
                 for id in &nodes {
                     if let Some(inbox) = lock(&self.shared.slots[id].inbox).as_ref() {
                         let _ = inbox.unbounded_send(Input::Shutdown);
+                        self.stopping.push(*id);
                     }
                 }
                 match target {

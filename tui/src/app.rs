@@ -9,7 +9,7 @@
 //!
 //! The app never changes the simulation itself: it only asks for changes through [`Control`].
 //! Colours add emphasis but never carry meaning alone: every state shown in colour is also
-//! spelled out in text (`DOWN`, `UR`, `OFFLINE`, the ISR column).
+//! spelled out in text (`DOWN`, `UR`, `OFFLINE`, `no leader`, the ISR column).
 
 use std::collections::VecDeque;
 
@@ -21,7 +21,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Clear, LineGauge, Paragraph, Row, Table, Wrap};
 use sim::live::{self, Control};
 use sim::trace::{TraceBody, TraceRecord};
-use sim::view::{BrokerView, ClientView, ClusterView, GroupDescription, PartitionDescription, TopicDescription};
+use sim::view::{
+    BrokerView, ClientView, ClusterView, GroupDescription, PartitionDescription, QuorumDescription, TopicDescription,
+};
 
 /// How many lines each event feed keeps; older lines are dropped first.
 pub const FEED_CAPACITY: usize = 500;
@@ -436,10 +438,17 @@ fn render_cluster(frame: &mut ratatui::Frame, area: Rect, view: &ClusterView) {
     let left_width = clients_width(&view.clients).max(LEFT_COLUMN_WIDTH).min(area.width / 2);
     let [left, right] = Layout::horizontal([Constraint::Length(left_width), Constraint::Fill(1)]).areas(area);
 
-    // Brokers: one row each, plus the header, the controller line and the borders.
-    let brokers_height = u16::try_from(view.brokers.len() + 4).unwrap_or(u16::MAX);
-    let [brokers, clients] = Layout::vertical([Constraint::Length(brokers_height), Constraint::Fill(1)]).areas(left);
-    render_brokers(frame, brokers, view);
+    // Brokers: one row each, plus the header and the borders. The controller quorum below:
+    // its summary lines, the header, one row per voter and the borders. The clients pane takes
+    // the rest.
+    let brokers_height = u16::try_from(view.brokers.len() + 3).unwrap_or(u16::MAX);
+    let summary = quorum_summary(view, usize::from(left_width.saturating_sub(2)));
+    let quorum_height = u16::try_from(summary.len() + view.quorum.voters.len().max(1) + 3).unwrap_or(u16::MAX);
+    let [brokers, quorum, clients] =
+        Layout::vertical([Constraint::Length(brokers_height), Constraint::Length(quorum_height), Constraint::Fill(1)])
+            .areas(left);
+    render_brokers(frame, brokers, &view.brokers);
+    render_quorum(frame, quorum, &view.quorum, summary);
     render_clients(frame, clients, &view.clients);
 
     // Partitions: one row each, plus the header and the borders; the groups pane keeps at
@@ -459,14 +468,9 @@ fn header_row<'a>(titles: &[&'a str]) -> Row<'a> {
         .style(Style::new().add_modifier(Modifier::BOLD | Modifier::UNDERLINED))
 }
 
-/// Brokers: up or DOWN, fenced, leader and replica counts, then the controller's state.
-fn render_brokers(frame: &mut ratatui::Frame, area: Rect, view: &ClusterView) {
-    let block = Block::bordered().title(" Brokers ");
-    let inner = block.inner(area);
-    frame.render_widget(block, area);
-    let [table_area, controller_area] = Layout::vertical([Constraint::Fill(1), Constraint::Length(1)]).areas(inner);
-
-    let rows = view.brokers.iter().map(|broker: &BrokerView| {
+/// Brokers: up or DOWN, fenced, leader and replica counts.
+fn render_brokers(frame: &mut ratatui::Frame, area: Rect, brokers: &[BrokerView]) {
+    let rows = brokers.iter().map(|broker| {
         let state = if broker.up {
             Cell::from("up")
         } else {
@@ -495,15 +499,106 @@ fn render_brokers(frame: &mut ratatui::Frame, area: Rect, view: &ClusterView) {
             Constraint::Length(8),
         ],
     )
-    .header(header_row(&["ID", "STATE", "FENCED", "LEADERS", "REPLICAS"]));
-    frame.render_widget(table, table_area);
+    .header(header_row(&["ID", "STATE", "FENCED", "LEADERS", "REPLICAS"]))
+    .block(Block::bordered().title(" Brokers "));
+    frame.render_widget(table, area);
+}
 
-    let controller = if view.controller_up {
-        Line::from("controller: up")
-    } else {
-        Line::from(vec![Span::raw("controller: "), Span::styled("DOWN", Style::new().fg(Color::Red).bold())])
-    };
-    frame.render_widget(controller, controller_area);
+/// The controller quorum's summary, packed into lines of at most `width` columns: how many
+/// voters and how many votes make a majority (`Q = floor(N/2)+1`), the leader (`no leader` in
+/// red otherwise), its epoch, and the metadata log's committed offset. On a wide pane it is one
+/// line, `3 voters, Q = floor(3/2)+1 = 2 · leader 3001 · epoch 2 · committed 118`.
+fn quorum_summary(view: &ClusterView, width: usize) -> Vec<Line<'static>> {
+    let quorum = &view.quorum;
+    let voters = quorum.voters.len();
+    let plural = if voters == 1 { "" } else { "s" };
+    let mut pieces: Vec<Vec<Span<'static>>> =
+        vec![vec![Span::raw(format!("{voters} voter{plural}, Q = floor({voters}/2)+1 = {}", quorum.quorum_size))]];
+    match quorum.leader_id {
+        Some(leader) if view.controller_up => {
+            pieces.push(vec![Span::raw("leader "), Span::styled(leader.to_string(), Style::new().bold())]);
+        }
+        Some(leader) => pieces.push(vec![
+            Span::raw("leader "),
+            Span::styled(leader.to_string(), Style::new().bold()),
+            Span::styled(" (not active yet)", Style::new().fg(Color::Yellow)),
+        ]),
+        None => pieces.push(vec![Span::styled("no leader", Style::new().fg(Color::Red).bold())]),
+    }
+    pieces.push(vec![Span::raw(format!("epoch {}", quorum.leader_epoch))]);
+    pieces.push(vec![Span::raw(format!("committed {}", quorum.high_watermark))]);
+    pack_pieces(pieces, width, " · ")
+}
+
+/// Packs pieces of text into lines no wider than `width`, joining the pieces on a line with
+/// `separator`; a piece wider than `width` gets a line of its own.
+fn pack_pieces(pieces: Vec<Vec<Span<'static>>>, width: usize, separator: &'static str) -> Vec<Line<'static>> {
+    let mut lines: Vec<Line<'static>> = Vec::new();
+    for piece in pieces {
+        let piece_width: usize = piece.iter().map(Span::width).sum();
+        match lines.last_mut() {
+            Some(line) if line.width() + separator.chars().count() + piece_width <= width => {
+                line.spans.push(Span::raw(separator));
+                line.spans.extend(piece);
+            }
+            _ => lines.push(Line::from(piece)),
+        }
+    }
+    lines
+}
+
+/// The controller quorum: the summary lines, then one row per voter with its role (`DOWN` in
+/// red when its process is not running), epoch, metadata log end offset and lag behind the
+/// leader. The leader's row is bold.
+fn render_quorum(frame: &mut ratatui::Frame, area: Rect, quorum: &QuorumDescription, summary: Vec<Line<'static>>) {
+    let block = Block::bordered().title(" Controller quorum ");
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let summary_height = u16::try_from(summary.len()).unwrap_or(u16::MAX);
+    let [summary_area, table_area] =
+        Layout::vertical([Constraint::Length(summary_height), Constraint::Fill(1)]).areas(inner);
+    frame.render_widget(Paragraph::new(summary), summary_area);
+    if quorum.voters.is_empty() {
+        frame.render_widget(Paragraph::new("No voters."), table_area);
+        return;
+    }
+
+    const HEADERS: [&str; 5] = ["NODE", "ROLE", "EPOCH", "LEO", "LAG"];
+    let known = |value: i64| if value < 0 { "-".to_string() } else { value.to_string() };
+    let mut widths = HEADERS.map(str::len);
+    let mut rows = Vec::new();
+    for voter in &quorum.voters {
+        let down = voter.role == "Down";
+        let texts = [
+            voter.node_id.to_string(),
+            if down { "DOWN".to_string() } else { voter.role.clone() },
+            known(i64::from(voter.epoch)),
+            known(voter.log_end_offset),
+            // Without a leader there is nothing to lag behind.
+            if quorum.leader_id.is_some() && voter.log_end_offset >= 0 { voter.lag.to_string() } else { "-".into() },
+        ];
+        for (width, text) in widths.iter_mut().zip(&texts) {
+            *width = (*width).max(text.chars().count());
+        }
+        let role_style = match voter.role.as_str() {
+            "Down" => Style::new().fg(Color::Red).bold(),
+            "Leader" | "Follower" | "Observer" => Style::new(),
+            _ => Style::new().fg(Color::Yellow),
+        };
+        let [node, role, epoch, log_end, lag] = texts;
+        let row = Row::new(vec![
+            Cell::from(node),
+            Cell::from(Span::styled(role, role_style)),
+            Cell::from(epoch),
+            Cell::from(log_end),
+            Cell::from(lag),
+        ]);
+        let is_leader = quorum.leader_id == Some(voter.node_id) && voter.role == "Leader";
+        rows.push(if is_leader { row.style(Style::new().bold()) } else { row });
+    }
+    let constraints = widths.map(|width| Constraint::Length(u16::try_from(width).unwrap_or(u16::MAX)));
+    let table = Table::new(rows, constraints).header(header_row(&HEADERS)).column_spacing(1);
+    frame.render_widget(table, table_area);
 }
 
 /// The widths of the clients table's columns: each fits its header and its widest cell.
@@ -804,6 +899,12 @@ fn render_help(frame: &mut ratatui::Frame, area: Rect) {
         key("HW", "high watermark: consumers read up to here"),
         key("LEO", "log end offset: the next offset to be written"),
         key("LAG", "log end offset minus the group's committed offset"),
+        Line::raw(""),
+        Line::styled("Controller quorum", Style::new().add_modifier(Modifier::UNDERLINED)),
+        key("Q", "votes a controller needs to lead or commit: floor(N/2)+1"),
+        key("committed", "metadata records below this offset are on Q voters"),
+        key("no leader", "no controller leads: brokers get no metadata changes"),
+        key("Candidate", "asking the voters for votes (Prospective: pre-vote)"),
     ];
     let height = u16::try_from(lines.len() + 2).unwrap_or(u16::MAX).min(area.height);
     let width = 72.min(area.width);
@@ -862,6 +963,8 @@ mod tests {
             leader_epoch: 1,
             replicas: replicas.to_vec(),
             isr: isr.to_vec(),
+            adding_replicas: vec![],
+            removing_replicas: vec![],
             log_start_offset: 0,
             high_watermark,
             log_end_offset: high_watermark + 2,
@@ -1182,17 +1285,71 @@ mod tests {
         let mut view = fixture_view();
         view.brokers[2].up = false;
         view.brokers[2].fenced = true;
-        view.controller_up = false;
         view.topics[0].partitions[2].leader = None;
         let mut app = App::new("s", 1, 30_000);
         app.apply_frame(live::Frame { view, records: vec![], finished: true });
         let text = screen(&app, 120, 40);
         assert!(text.contains("DOWN"));
         assert!(text.contains("fenced"));
-        assert!(text.contains("controller: DOWN"));
         assert!(text.contains("none"));
         assert!(text.contains("OFFLINE"));
         assert!(text.contains("FINISHED"));
+    }
+
+    /// The fixture's quorum after its leader 3001 crashed: 3000 and 3002 stand for election in
+    /// epoch 3 and nobody leads yet.
+    fn leaderless_view() -> ClusterView {
+        let mut view = fixture_view();
+        view.controller_up = false;
+        let quorum = &mut view.quorum;
+        quorum.leader_id = None;
+        quorum.leader_epoch = 3;
+        for voter in &mut quorum.voters {
+            voter.lag = 0;
+            if voter.node_id == 3001 {
+                voter.role = "Down".to_string();
+                voter.epoch = -1;
+                voter.log_end_offset = -1;
+            } else {
+                voter.role = "Candidate".to_string();
+                voter.epoch = 3;
+            }
+        }
+        view
+    }
+
+    #[test]
+    fn quorum_summary_and_voters_are_spelled_out() {
+        let text = screen(&fixture_app(), 120, 40);
+        assert!(text.contains("3 voters, Q = floor(3/2)+1 = 2"));
+        assert!(text.contains("leader 3001 · epoch 2"));
+        assert!(text.contains("committed 118"));
+        assert!(text.contains("3001 Leader   2     120 0"));
+
+        let mut app = App::new("s", 1, 30_000);
+        app.apply_frame(live::Frame { view: leaderless_view(), records: vec![], finished: false });
+        let text = screen(&app, 120, 40);
+        assert!(text.contains("no leader · epoch 3"));
+        assert!(text.contains("3001 DOWN"));
+        assert!(text.contains("3002 Candidate 3     120 -"));
+    }
+
+    #[test]
+    fn quorum_summary_packs_into_one_line_when_wide() {
+        let lines = quorum_summary(&fixture_view(), 120);
+        assert_eq!(lines.len(), 1);
+        assert_eq!(lines[0].to_string(), "3 voters, Q = floor(3/2)+1 = 2 · leader 3001 · epoch 2 · committed 118");
+        let lines = quorum_summary(&fixture_view(), 32);
+        let texts: Vec<String> = lines.iter().map(Line::to_string).collect();
+        assert_eq!(texts, ["3 voters, Q = floor(3/2)+1 = 2", "leader 3001 · epoch 2", "committed 118"]);
+    }
+
+    #[test]
+    fn no_leader_is_red_and_in_words() {
+        let lines = quorum_summary(&leaderless_view(), 32);
+        let span = lines.iter().flat_map(|line| &line.spans).find(|span| span.content == "no leader").unwrap();
+        assert_eq!(span.style.fg, Some(Color::Red));
+        assert!(span.style.add_modifier.contains(Modifier::BOLD));
     }
 
     #[test]
@@ -1215,6 +1372,14 @@ mod tests {
     #[test]
     fn first_screen_fixture() {
         insta::assert_snapshot!("first_screen_fixture", screen(&fixture_app(), 120, 40));
+    }
+
+    #[test]
+    fn quorum_without_leader() {
+        let mut app = App::new("01-first-cluster", 42, 30_000);
+        app.update(Input::Char(']'));
+        app.apply_frame(live::Frame { view: leaderless_view(), records: fixture_records(), finished: false });
+        insta::assert_snapshot!("quorum_without_leader", screen(&app, 120, 40));
     }
 
     #[test]

@@ -143,6 +143,11 @@ pub struct Broker {
     controller: Option<NodeId>,
     /// The next metadata offset to apply.
     metadata_offset: i64,
+    /// Whether this incarnation has replayed the metadata log past its own registration record.
+    /// Until then the image may still show the previous incarnation as leader, so the broker
+    /// keeps its replicas idle (Kafka's broker waits for this initial catch-up before it
+    /// publishes metadata to its replica manager).
+    caught_up: bool,
     image: MetadataImage,
     partitions: BTreeMap<TopicPartition, Partition>,
     recovered: BTreeMap<TopicPartition, PartitionLog>,
@@ -249,6 +254,7 @@ impl Broker {
             raft: None,
             controller: None,
             metadata_offset: 0,
+            caught_up: false,
             image: MetadataImage::default(),
             partitions: BTreeMap::new(),
             recovered,
@@ -410,11 +416,30 @@ impl Broker {
                 }
             }
         }
+        if !self.caught_up {
+            self.maybe_finish_catch_up(now);
+            return;
+        }
         for state in changed.into_values() {
             self.apply_partition_state(now, state);
         }
         for tp in removed {
             self.delete_replica(&tp);
+        }
+    }
+
+    /// Once the image includes this incarnation's registration, acts on every partition
+    /// assigned to this broker, from the image as it is now.
+    fn maybe_finish_catch_up(&mut self, now: Instant) {
+        let Some(broker_epoch) = self.broker_epoch else { return };
+        if self.caught_up || self.metadata_offset <= broker_epoch {
+            return;
+        }
+        self.caught_up = true;
+        let mine: Vec<PartitionState> =
+            self.image.partitions.values().filter(|p| p.replicas.contains(&self.id)).cloned().collect();
+        for state in mine {
+            self.apply_partition_state(now, state);
         }
     }
 
@@ -1247,6 +1272,7 @@ impl Node for Broker {
                     } else {
                         self.broker_epoch = Some(broker_epoch);
                         self.next_heartbeat = now;
+                        self.maybe_finish_catch_up(now);
                     }
                 }
             }

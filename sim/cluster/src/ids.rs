@@ -3,20 +3,21 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// A node's `node.id`. Brokers use 1, 2, 3, ... as in Kafka's quickstart; the controller and the
-/// clients get ids from ranges of their own (see [`NodeId::CONTROLLER`] and
-/// [`NodeId::FIRST_CLIENT`]) so a trace line always says which kind of node spoke.
+/// A node's `node.id`. Brokers use 1, 2, 3, ... as in Kafka's quickstart; dedicated controllers
+/// and the clients get ids from ranges of their own (see [`NodeId::CONTROLLER`] and
+/// [`NodeId::FIRST_CLIENT`]) so a trace line always says which kind of node spoke. In a combined
+/// cluster (`process.roles=broker,controller`) the first brokers are the controllers too.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct NodeId(pub i32);
 
 impl NodeId {
-    /// The single controller of the walking skeleton (KRaft examples number controllers from
-    /// 3000). The Raft quorum replaces it with several voters later.
+    /// The first dedicated controller; the others follow (3001, 3002, ...), as KRaft examples
+    /// number them.
     pub const CONTROLLER: NodeId = NodeId(3000);
     /// Clients (producers, consumers) are numbered from here, in scenario order.
     pub const FIRST_CLIENT: NodeId = NodeId(5000);
 
-    /// Whether this id is in the broker range (below the controller's).
+    /// Whether this id is in the broker range (below the dedicated controllers').
     pub fn is_broker(self) -> bool {
         self.0 > 0 && self.0 < Self::CONTROLLER.0
     }

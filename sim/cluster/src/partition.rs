@@ -129,11 +129,25 @@ impl Partition {
         self.state = state;
     }
 
-    /// Applies a committed state with the same leader and epoch (an ISR change).
+    /// Applies a committed state with the same leader and epoch: an ISR change, or a
+    /// reassignment that adds or removes replicas (`Partition.updateAssignmentAndIsr`). On the
+    /// leader, an added replica starts being tracked with an unknown LEO and a removed one is
+    /// forgotten.
     pub fn update_committed_state(&mut self, state: PartitionState) {
         if let Some(pending) = &self.pending_isr {
             if state.partition_epoch > self.state.partition_epoch || pending.isr == state.isr {
                 self.pending_isr = None;
+            }
+        }
+        if self.is_leader() {
+            self.followers.retain(|r, _| state.replicas.contains(r));
+            for r in state.replicas.iter().filter(|r| **r != self.local) {
+                self.followers.entry(*r).or_insert(FollowerState {
+                    log_end_offset: -1,
+                    last_caught_up_time: Instant::ZERO,
+                    last_fetch_time: Instant::ZERO,
+                    last_fetch_leader_log_end_offset: -1,
+                });
             }
         }
         self.state = state;

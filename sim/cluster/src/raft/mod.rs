@@ -225,7 +225,14 @@ struct LeaderState {
 #[derive(Clone, Debug)]
 enum State {
     Unattached { election_deadline: Instant },
-    Prospective { granted: BTreeSet<NodeId>, rejected: BTreeSet<NodeId>, election_deadline: Instant },
+    /// `last_leader` is the leader it followed before it timed out: answers naming that leader
+    /// do not send it back (KIP-996's `ProspectiveState.leaderId`).
+    Prospective {
+        granted: BTreeSet<NodeId>,
+        rejected: BTreeSet<NodeId>,
+        election_deadline: Instant,
+        last_leader: Option<NodeId>,
+    },
     Candidate { granted: BTreeSet<NodeId>, rejected: BTreeSet<NodeId>, deadline: Instant, backing_off: bool },
     Leader(Box<LeaderState>),
     Follower { leader: NodeId, fetch_deadline: Instant, has_fetched: bool },
@@ -646,10 +653,11 @@ impl RaftClient {
         if epoch == self.epoch {
             if let Some(l) = leader.filter(|l| *l != self.id) {
                 let knows = matches!(self.state, State::Follower { leader, .. } if leader == l);
-                let may_follow = matches!(
-                    self.state,
-                    State::Unattached { .. } | State::Prospective { .. } | State::Candidate { .. }
-                );
+                let may_follow = match &self.state {
+                    State::Unattached { .. } | State::Candidate { .. } => true,
+                    State::Prospective { last_leader, .. } => *last_leader != Some(l),
+                    _ => false,
+                };
                 if !knows && may_follow {
                     self.become_follower(now, epoch, l, reason);
                     return true;
@@ -663,9 +671,14 @@ impl RaftClient {
         let election_deadline = self.election_deadline(now);
         self.first_election = false;
         let granted: BTreeSet<NodeId> = [self.id].into();
+        let last_leader = match &self.state {
+            State::Follower { leader, .. } => Some(*leader),
+            State::Prospective { last_leader, .. } => *last_leader,
+            _ => None,
+        };
         self.transition(
             self.epoch,
-            State::Prospective { granted, rejected: BTreeSet::new(), election_deadline },
+            State::Prospective { granted, rejected: BTreeSet::new(), election_deadline, last_leader },
             "election timeout: asking for pre-votes",
         );
         self.fetch_in_flight = None;

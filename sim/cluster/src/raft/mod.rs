@@ -224,7 +224,9 @@ struct LeaderState {
 
 #[derive(Clone, Debug)]
 enum State {
-    Unattached { election_deadline: Instant },
+    Unattached {
+        election_deadline: Instant,
+    },
     /// `last_leader` is the leader it followed before it timed out: answers naming that leader
     /// do not send it back (KIP-996's `ProspectiveState.leaderId`).
     Prospective {
@@ -233,10 +235,21 @@ enum State {
         election_deadline: Instant,
         last_leader: Option<NodeId>,
     },
-    Candidate { granted: BTreeSet<NodeId>, rejected: BTreeSet<NodeId>, deadline: Instant, backing_off: bool },
+    Candidate {
+        granted: BTreeSet<NodeId>,
+        rejected: BTreeSet<NodeId>,
+        deadline: Instant,
+        backing_off: bool,
+    },
     Leader(Box<LeaderState>),
-    Follower { leader: NodeId, fetch_deadline: Instant, has_fetched: bool },
-    Resigned { election_deadline: Instant },
+    Follower {
+        leader: NodeId,
+        fetch_deadline: Instant,
+        has_fetched: bool,
+    },
+    Resigned {
+        election_deadline: Instant,
+    },
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -591,7 +604,13 @@ impl RaftClient {
     }
 
     fn persist(&mut self) {
-        let state = ElectionState { epoch: self.epoch, leader_id: self.leader_id(), voted_id: self.voted_id() };
+        // A resigned leader still records itself as the epoch's leader, as Kafka's
+        // ResignedState does, so a restart brings it back Resigned again.
+        let leader_id = match self.state {
+            State::Resigned { .. } => Some(self.id),
+            _ => self.leader_id(),
+        };
+        let state = ElectionState { epoch: self.epoch, leader_id, voted_id: self.voted_id() };
         self.outbox
             .disk(DiskOp::WriteAtomically { path: quorum_state_path(), bytes: state.encode(&self.config.voters) });
     }
@@ -782,6 +801,7 @@ impl RaftClient {
         let batch = self.log.append_as_leader(self.epoch, encode_records(&records, now_ms), now_ms);
         // Kafka's raft leader flushes before its own end offset counts toward the commit.
         self.log.flush(self.log.log_end_offset(), now_ms);
+        self.drain_log();
         self.entries.extend(records.into_iter().map(|r| (batch.partition_leader_epoch, r)));
         let end = self.log.log_end_offset();
         let id = self.id;
@@ -950,19 +970,29 @@ impl RaftClient {
             }
         } else {
             match &self.state {
-                State::Unattached { .. } if self.voted.is_none_or(|v| v == candidate) => Ok(()),
-                State::Unattached { .. } => Err("it already voted in this epoch"),
-                State::Follower { .. } => Err("it knows the leader of this epoch"),
                 State::Leader(_) => Err("it leads this epoch"),
-                _ => Err("it is campaigning itself"),
+                State::Follower { .. } => Err("it knows the leader of this epoch"),
+                // Repeating a vote already cast is always allowed (a lost answer).
+                _ if self.voted == Some(candidate) => Ok(()),
+                State::Unattached { .. } if self.voted.is_none() => Ok(()),
+                State::Unattached { .. } | State::Prospective { .. } => Err("it already voted in this epoch"),
+                State::Resigned { .. } => Err("it resigned this epoch and waits for the next"),
+                State::Candidate { .. } => Err("it is campaigning itself"),
             }
         };
         let granted = verdict.is_ok();
-        if granted && !pre_vote {
+        if granted && !pre_vote && self.voted != Some(candidate) {
             let election_deadline = self.election_deadline(now);
             self.voted = Some(candidate);
             self.state = State::Unattached { election_deadline };
             self.persist();
+            self.outbox.event(Event::QuorumStateChanged {
+                role: self.role(),
+                epoch: self.epoch,
+                leader_id: None,
+                voted_id: self.voted,
+                reason: "voted".into(),
+            });
         }
         self.outbox.event(Event::VoteCast {
             candidate,
@@ -1205,6 +1235,11 @@ impl RaftClient {
         }
         self.fetch_in_flight = None;
         if self.observe_epoch(now, leader_epoch, leader_id, "a fetch answer named a newer leader") {
+            if leader_id.is_none() && !self.is_voter() {
+                // A newer epoch without a leader yet: ask the next voter after a pause.
+                self.bootstrap_index += 1;
+                self.fetch_not_before = now + Duration::from_millis(self.config.retry_backoff_ms);
+            }
             return;
         }
         let following = matches!(self.state, State::Follower { leader, .. } if leader == from);
@@ -1353,7 +1388,10 @@ impl RaftClient {
     }
 
     /// Sends the next fetch when the node follows a leader (or, as an observer, looks for one).
+    /// The log's disk writes are queued first, so a host executing effects in order has
+    /// flushed what the fetch offset claims before the fetch leaves.
     fn after_input(&mut self, now: Instant) {
+        self.drain_log();
         if self.fetch_in_flight.is_some() || now < self.fetch_not_before {
             return;
         }

@@ -401,10 +401,7 @@ fn election_timeout_leads_through_pre_vote_and_vote_to_leader_with_leader_change
     assert_eq!((r1.raft.role(), r1.raft.epoch(), r1.status().voted_id), (Candidate, 1, Some(id(1))));
     assert_eq!(
         r1.disk(),
-        vec![DiskOp::WriteAtomically {
-            path: quorum_state_path(),
-            bytes: election(1, None, Some(1)).encode(&voters),
-        }]
+        vec![DiskOp::WriteAtomically { path: quorum_state_path(), bytes: election(1, None, Some(1)).encode(&voters) }]
     );
     let file = String::from_utf8(r1.files[&quorum_state_path()].clone()).unwrap();
     assert!(file.contains("\"leaderId\":-1,\"leaderEpoch\":1,\"votedId\":1"), "{file}");
@@ -495,6 +492,7 @@ fn unattached_voter_grants_one_vote_per_epoch_and_repeats_it_to_the_same_candida
         r2.events(),
         vec![
             state_changed(Unattached, 1, None, None, "a vote request carried a higher epoch"),
+            state_changed(Unattached, 1, None, Some(1), "voted"),
             vote_cast(1, 1, false, None),
         ]
     );
@@ -545,7 +543,7 @@ fn vote_is_refused_to_a_candidate_whose_log_is_behind_compared_epoch_first() {
     // (1, 2): as up to date as ours. Granted; the refusals did not spend the vote.
     r2.recv(t(1720), 1, vote_request(1, 33, 2, (1, 2), false));
     assert_eq!(r2.sent(), vec![(id(1), vote_response(33, 2, None, true, false))]);
-    assert_eq!(r2.events(), vec![vote_cast(1, 2, false, None)]);
+    assert_eq!(r2.events(), vec![state_changed(Unattached, 2, None, Some(1), "voted"), vote_cast(1, 2, false, None)]);
     assert_eq!(quorum_state_writes(&r2.disk()), vec![election(2, None, Some(1))]);
 }
 
@@ -559,6 +557,7 @@ fn vote_request_with_a_higher_epoch_moves_even_the_leader_to_that_epoch_first() 
         r1.events(),
         vec![
             state_changed(Unattached, 2, None, None, "a vote request carried a higher epoch"),
+            state_changed(Unattached, 2, None, Some(2), "voted"),
             vote_cast(2, 2, false, None),
         ]
     );
@@ -786,7 +785,8 @@ fn fetch_from_a_diverged_log_is_answered_with_the_diverging_epoch_and_the_follow
     // That fetch is valid: the leader sends its epoch-3 batch, and the logs agree.
     deliver(&mut r2, &mut r1, t(5210));
     let sent = r1.queued().to_vec();
-    let [(to, Message::QuorumFetchResponse { diverging_epoch: None, batches, high_watermark: 2, .. })] = &sent[..] else {
+    let [(to, Message::QuorumFetchResponse { diverging_epoch: None, batches, high_watermark: 2, .. })] = &sent[..]
+    else {
         panic!("expected one plain fetch answer: {sent:?}");
     };
     assert_eq!((*to, batch_ids(batches)), (id(2), vec![(2, 3)]));
@@ -904,7 +904,8 @@ fn end_quorum_epoch_lets_the_first_preferred_successor_campaign_at_once() {
     }
     r1.clear();
     r3.clear();
-    let progress: Vec<(NodeId, i64)> = r1.status().replicas.iter().map(|(d, _)| (d.node_id, d.log_end_offset)).collect();
+    let progress: Vec<(NodeId, i64)> =
+        r1.status().replicas.iter().map(|(d, _)| (d.node_id, d.log_end_offset)).collect();
     assert_eq!(progress, vec![(id(1), 2), (id(2), 1), (id(3), 2)]);
 
     r1.raft.resign(t(1700), "controlled shutdown");
@@ -1097,7 +1098,10 @@ fn observer_follows_the_leader_a_voter_names_and_does_not_count_toward_commit() 
     exchange(&mut [&mut r1, &mut r4], t(1530));
     assert_eq!(r4.raft.entries(), r1.raft.entries());
     assert_eq!((r4.status().log_end_offset, r4.status().high_watermark), (1, 1));
-    assert_eq!(r1.status().replicas.last().map(|(d, voter)| (d.node_id, d.log_end_offset, *voter)), Some((id(4), 1, false)));
+    assert_eq!(
+        r1.status().replicas.last().map(|(d, voter)| (d.node_id, d.log_end_offset, *voter)),
+        Some((id(4), 1, false))
+    );
     assert!(!r4.sent().iter().any(|(_, m)| matches!(m, Message::Vote { .. })));
     assert_eq!(r1.events(), vec![]);
 }
@@ -1111,7 +1115,10 @@ fn split_vote_fails_after_the_election_timeout_and_backs_off_before_the_next_pre
     let mut r2 = Replica::start(t(0), 2, &VOTERS);
     r1.tick(t(1000));
     r2.tick(t(1000));
-    assert_eq!(r1.queued(), &[(id(2), vote_request(1, 1, 0, (0, 0), true)), (id(3), vote_request(1, 2, 0, (0, 0), true))]);
+    assert_eq!(
+        r1.queued(),
+        &[(id(2), vote_request(1, 1, 0, (0, 0), true)), (id(3), vote_request(1, 2, 0, (0, 0), true))]
+    );
     r1.events();
     r2.events();
 
@@ -1145,15 +1152,13 @@ fn split_vote_fails_after_the_election_timeout_and_backs_off_before_the_next_pre
             panic!("expected one ElectionFailed: {events:?}");
         };
         assert_eq!(reason, "election timed out (split vote)");
-        // First failure: random up to retry.backoff.ms × 2.
-        assert!(*backoff_ms <= 40, "{backoff_ms}");
+        // First failure: random up to retry.backoff.ms × 2 (with SEED, not zero).
+        assert!(*backoff_ms > 0 && *backoff_ms <= 40, "{backoff_ms}");
         assert_eq!((r.raft.role(), r.sent()), (Candidate, vec![]));
         let resume = timeout + millis(*backoff_ms);
         assert_eq!(r.raft.poll_deadline(), Some(resume));
-        if *backoff_ms > 0 {
-            r.tick(just_before(resume));
-            assert_eq!((r.raft.role(), r.sent()), (Candidate, vec![]));
-        }
+        r.tick(just_before(resume));
+        assert_eq!((r.raft.role(), r.sent(), r.events()), (Candidate, vec![], vec![]));
 
         r.tick(resume);
         assert_eq!((r.raft.role(), r.raft.epoch()), (Prospective, 1));

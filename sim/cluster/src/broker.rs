@@ -285,7 +285,9 @@ impl Broker {
             broker.raft = Some(raft);
             broker.drain_raft(now);
         }
-        broker.register(now);
+        if broker.registration_in_flight.is_none() {
+            broker.register(now);
+        }
         broker
     }
 

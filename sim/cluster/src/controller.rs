@@ -178,6 +178,9 @@ impl Controller {
 
     /// Brings the image and the activity up to date with the Raft replica, after every input.
     fn sync(&mut self, now: Instant) {
+        // The replica's own events (its role changes) come before what the controller makes
+        // of them.
+        self.raft.drain_into(&mut self.outbox);
         let ready = self.raft.is_leader_ready();
         if let Some(epoch) = self.active {
             if !ready || self.raft.epoch() != epoch {
@@ -352,13 +355,13 @@ impl Controller {
         }
     }
 
-    fn fence(&mut self, now: Instant, broker: NodeId) {
+    fn fence(&mut self, now: Instant, broker: NodeId, reason: &str) {
         if !self.is_unfenced(broker) {
             // Already fenced: registration never completed, nothing leads or follows here.
             return;
         }
         self.append(now, MetadataRecord::FenceBroker { broker_id: broker });
-        self.outbox.event(Event::BrokerFenced { broker_id: broker });
+        self.outbox.event(Event::BrokerFenced { broker_id: broker, reason: reason.to_string() });
         // `handleBrokerFenced`: remove the broker from every ISR it can leave and move every
         // leadership it held.
         let affected: Vec<PartitionState> =
@@ -626,7 +629,7 @@ impl Node for Controller {
                 // A new incarnation replaces the old one: fence the old one first, so whatever it
                 // led is re-elected and it rejoins ISRs only by catching up again.
                 if self.is_unfenced(broker_id) {
-                    self.fence(now, broker_id);
+                    self.fence(now, broker_id, "a new incarnation registered");
                 }
                 let broker_epoch = self.raft.log_end_offset();
                 let end = self.append(now, MetadataRecord::RegisterBroker { broker_id, incarnation, broker_epoch });
@@ -687,11 +690,14 @@ impl Node for Controller {
             }
             Message::AlterPartitionReassignments { correlation_id, tp, replicas } => {
                 let error = self.not_controller().or_else(|| self.reassign(now, &tp, replicas));
-                self.outbox.send(from, Message::AlterPartitionReassignmentsResponse { correlation_id, error });
+                let end = if error.is_none() { self.raft.log_end_offset() } else { 0 };
+                let reply = Message::AlterPartitionReassignmentsResponse { correlation_id, error };
+                self.reply_when_committed(end, from, reply);
             }
             Message::ElectLeaders { correlation_id, tp, unclean } => {
                 let error = self.not_controller().or_else(|| self.elect_leader(now, &tp, unclean));
-                self.outbox.send(from, Message::ElectLeadersResponse { correlation_id, error });
+                let end = if error.is_none() { self.raft.log_end_offset() } else { 0 };
+                self.reply_when_committed(end, from, Message::ElectLeadersResponse { correlation_id, error });
             }
             other => panic!("controller {} got a message it never expects: {}", self.id, other.api_name()),
         }
@@ -718,7 +724,7 @@ impl Node for Controller {
                 .map(|(id, _)| *id)
                 .collect();
             for broker in expired {
-                self.fence(now, broker);
+                self.fence(now, broker, "no heartbeat within broker.session.timeout.ms");
             }
             self.maybe_create_topics(now);
         }

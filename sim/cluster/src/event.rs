@@ -23,10 +23,13 @@ pub enum Event {
         /// The broker (`node.id`).
         broker_id: NodeId,
     },
-    /// The broker missed `broker.session.timeout.ms` of heartbeats.
+    /// The broker was fenced: it missed `broker.session.timeout.ms` of heartbeats, or a new
+    /// incarnation of it registered.
     BrokerFenced {
         /// The broker (`node.id`).
         broker_id: NodeId,
+        /// Why, in plain words.
+        reason: String,
     },
     /// A reassignment started: the target replicas are being added (KIP-455).
     ReassignmentStarted {
@@ -439,9 +442,7 @@ impl Event {
                 format!("broker {broker_id} registered (broker epoch {broker_epoch})")
             }
             Event::BrokerUnfenced { broker_id } => format!("broker {broker_id} unfenced: it may lead partitions"),
-            Event::BrokerFenced { broker_id } => {
-                format!("broker {broker_id} fenced: no heartbeat within broker.session.timeout.ms")
-            }
+            Event::BrokerFenced { broker_id, reason } => format!("broker {broker_id} fenced: {reason}"),
             Event::ReassignmentStarted { tp, adding, removing } => {
                 format!("{tp}: reassignment started, adding [{}], removing [{}]", ids(adding), ids(removing))
             }

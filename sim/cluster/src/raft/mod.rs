@@ -246,6 +246,8 @@ enum State {
         leader: NodeId,
         fetch_deadline: Instant,
         has_fetched: bool,
+        /// The leader said goodbye with EndQuorumEpoch.
+        leader_resigned: bool,
     },
     Resigned {
         election_deadline: Instant,
@@ -414,7 +416,12 @@ impl RaftClient {
         client.state = match election.leader_id {
             Some(leader) if leader == id => State::Resigned { election_deadline: client.election_deadline(now) },
             Some(leader) => {
-                State::Follower { leader, fetch_deadline: now + client.fetch_timeout(), has_fetched: false }
+                State::Follower {
+                    leader,
+                    fetch_deadline: now + client.fetch_timeout(),
+                    has_fetched: false,
+                    leader_resigned: false,
+                }
             }
             // A lone voter elects itself at once (KafkaRaftClient does the same).
             None if client.config.voters == [id] => State::Unattached { election_deadline: now },
@@ -650,7 +657,8 @@ impl RaftClient {
     fn become_follower(&mut self, now: Instant, epoch: i32, leader: NodeId, reason: &str) {
         self.retries = 0;
         let fetch_deadline = now + self.fetch_timeout();
-        self.transition(epoch, State::Follower { leader, fetch_deadline, has_fetched: false }, reason);
+        let state = State::Follower { leader, fetch_deadline, has_fetched: false, leader_resigned: false };
+        self.transition(epoch, state, reason);
         // A fetch to whoever we followed before is worthless now.
         self.fetch_in_flight = None;
         self.fetch_not_before = now;
@@ -974,7 +982,7 @@ impl RaftClient {
                 State::Follower { .. } => Err("it knows the leader of this epoch"),
                 // Repeating a vote already cast is always allowed (a lost answer).
                 _ if self.voted == Some(candidate) => Ok(()),
-                State::Unattached { .. } if self.voted.is_none() => Ok(()),
+                State::Unattached { .. } | State::Prospective { .. } if self.voted.is_none() => Ok(()),
                 State::Unattached { .. } | State::Prospective { .. } => Err("it already voted in this epoch"),
                 State::Resigned { .. } => Err("it resigned this epoch and waits for the next"),
                 State::Candidate { .. } => Err("it is campaigning itself"),
@@ -1099,12 +1107,13 @@ impl RaftClient {
             ),
             None => Duration::from_millis(self.config.election_backoff_max_ms),
         };
-        if let State::Follower { leader, fetch_deadline, has_fetched } = &mut self.state {
+        if let State::Follower { leader, fetch_deadline, has_fetched, leader_resigned } = &mut self.state {
             if *leader == leader_id {
                 *fetch_deadline = (*fetch_deadline).min(now + backoff);
                 // The leader said it is gone, so this follower no longer defends it against
                 // pre-votes.
                 *has_fetched = false;
+                *leader_resigned = true;
             }
         }
     }
@@ -1234,7 +1243,12 @@ impl RaftClient {
             return;
         }
         self.fetch_in_flight = None;
-        if self.observe_epoch(now, leader_epoch, leader_id, "a fetch answer named a newer leader") {
+        let why = if leader_id.is_some() {
+            "a fetch answer named a newer leader"
+        } else {
+            "a fetch answer carried a newer epoch"
+        };
+        if self.observe_epoch(now, leader_epoch, leader_id, why) {
             if leader_id.is_none() && !self.is_voter() {
                 // A newer epoch without a leader yet: ask the next voter after a pause.
                 self.bootstrap_index += 1;
@@ -1328,10 +1342,12 @@ impl RaftClient {
                     self.candidate_backs_off(now, "election timed out (split vote)");
                 }
             }
-            State::Follower { fetch_deadline, leader, .. } if now >= *fetch_deadline => {
+            State::Follower { fetch_deadline, leader, leader_resigned, .. } if now >= *fetch_deadline => {
                 if self.is_voter() {
-                    let leader = *leader;
-                    self.outbox.event(Event::LeaderUnreachable { leader_id: leader, epoch: self.epoch });
+                    let (leader, resigned) = (*leader, *leader_resigned);
+                    if !resigned {
+                        self.outbox.event(Event::LeaderUnreachable { leader_id: leader, epoch: self.epoch });
+                    }
                     self.become_prospective(now);
                 } else {
                     // An observer forgets the leader and asks the voters again.

@@ -40,6 +40,9 @@ pub struct QuorumChecker {
     checked: BTreeMap<NodeId, i64>,
     /// Per voter, at the last majority check: the committed length then and whether it held it.
     held: BTreeMap<NodeId, (usize, bool)>,
+    /// The metadata log of each voter that is down, as it went down. Raft flushes every entry
+    /// before it acknowledges it, so this is what its disk holds.
+    down_logs: BTreeMap<NodeId, Vec<(i32, MetadataRecord)>>,
 }
 
 impl QuorumChecker {
@@ -123,14 +126,19 @@ impl QuorumChecker {
     }
 
     /// A node went down: its in-memory state is gone; its durable epoch is still remembered.
-    pub fn node_down(&mut self, node: NodeId) {
+    /// `log` is its metadata log as it went down.
+    pub fn node_down(&mut self, node: NodeId, log: Option<Vec<(i32, MetadataRecord)>>) {
         self.high_watermarks.remove(&node);
         self.checked.remove(&node);
+        if let Some(log) = log {
+            self.down_logs.insert(node, log);
+        }
     }
 
     /// *MajorityReachedHighWatermark*, given the entry each running voter holds at the last
-    /// committed offset (`None` when its log is shorter). A voter that is down counts with what
-    /// it held when last seen. Raft's log matching makes the last entry stand for the prefix.
+    /// committed offset (`None` when its log is shorter). A voter that is down counts with the
+    /// log it went down with (see [`QuorumChecker::node_down`]), else with what it held when
+    /// last checked. Raft's log matching makes the last entry stand for the prefix.
     ///
     /// # Errors
     /// A sentence naming the voters that hold the committed entries.
@@ -142,7 +150,10 @@ impl QuorumChecker {
         let last = &self.committed[c - 1];
         for voter in &self.voters {
             if let Some(entry) = running.get(voter) {
+                self.down_logs.remove(voter);
                 self.held.insert(*voter, (c, entry.as_ref() == Some(last)));
+            } else if let Some(log) = self.down_logs.get(voter) {
+                self.held.insert(*voter, (c, log.get(c - 1) == Some(last)));
             }
         }
         let holders: Vec<NodeId> = self

@@ -1439,7 +1439,9 @@ impl Scanner<'_> {
                 let recording = std::mem::replace(&mut self.recording, false);
                 self.value(&mut SrcPath::root());
                 self.recording = recording;
-                String::from_utf8_lossy(&self.bytes[key_start..self.pos]).into_owned()
+                // `value` may stop past the end of a truncated text.
+                let end = self.pos.min(self.bytes.len());
+                String::from_utf8_lossy(&self.bytes[key_start.min(end)..end]).into_owned()
             };
             path.0.push(Seg::Key(key));
             if self.recording {

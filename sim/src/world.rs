@@ -384,9 +384,12 @@ impl Shared {
         outgoing
     }
 
-    /// Forgets a node's in-memory quorum state after it went down (its disk keeps the rest).
-    fn node_down(&self, id: NodeId) {
-        lock(&self.checker).node_down(id);
+    /// Takes a node's state machine away (it went down) and tells the invariant checker,
+    /// which keeps the metadata log the node had: Raft flushed all of it.
+    fn node_down(&self, slot: &Slot) {
+        let hosted = lock(&slot.hosted).take();
+        let log = hosted.as_ref().and_then(|h| h.raft()).map(|r| r.entries().to_vec());
+        lock(&self.checker).node_down(slot.id, log);
     }
 }
 
@@ -447,10 +450,9 @@ async fn host(shared: Arc<Shared>, slot: Arc<Slot>) {
         if stopping {
             // A graceful stop: the goodbyes are on the wire; the process exits and the kernel
             // closes its connections. The page cache survives (the machine stays up).
-            *lock(&slot.hosted) = None;
+            shared.node_down(&slot);
             *lock(&slot.inbox) = None;
             *lock(&slot.down) = true;
-            shared.node_down(slot.id);
             for other in shared.slots.values().filter(|s| s.id != slot.id) {
                 if let Some(inbox) = lock(&other.inbox).as_ref() {
                     let _ = inbox.unbounded_send(Input::Disconnected(slot.id));
@@ -674,7 +676,7 @@ impl World {
             let s = &self.shared;
             panic!(
                 "invariant violated at {}: {violation}\nseed {}; reproduce with `kafkalab run {} --seed {}`",
-                s.now(),
+                cluster::time::Instant::from_nanos(self.elapsed.as_nanos() as u64),
                 s.seed,
                 s.scenario.origin_hint(),
                 s.seed
@@ -774,10 +776,9 @@ impl World {
                 continue;
             }
             handle.kill(self.madsim_id(*id));
-            *lock(&slot.hosted) = None;
+            self.shared.node_down(slot);
             *lock(&slot.inbox) = None;
             *lock(&slot.down) = true;
-            self.shared.node_down(*id);
             if lose_page_cache {
                 let loss = lock(&slot.disk).lose_unflushed(&mut self.disk_rng, true);
                 if loss.bytes_lost > 0 {
@@ -843,6 +844,10 @@ impl World {
                 for id in &nodes {
                     if lock(&self.shared.slots[id].hosted).is_none() {
                         *lock(&self.shared.slots[id].down) = false;
+                        // A node that stopped gracefully may not have been stopped by madsim yet;
+                        // killing first frees its address for the restart.
+                        self.stopping.retain(|s| s != id);
+                        handle.kill(self.madsim_id(*id));
                         handle.restart(self.madsim_id(*id));
                     }
                 }

@@ -7,6 +7,9 @@
 //! - Fixed-seed regressions for named situations: the leader crashes, the leader is cut off from
 //!   the majority, every controller loses power at once.
 //! - The checker has teeth: fed states that break each invariant, it names the invariant.
+//! - Regression tests pin down issues the random plans found (both fixed: a checker false
+//!   positive and a simulator crash); `cargo test -p kafkalab-tests --test quorum -- --ignored`
+//!   runs a 1000-plan exploration as well.
 
 use cluster::event::Event;
 use cluster::ids::NodeId;
@@ -49,11 +52,12 @@ impl Roles {
         }
     }
 
-    fn cluster(self) -> String {
-        match self {
-            Roles::Dedicated(n) => format!("(brokers: 3, controllers: {n})"),
-            Roles::Combined3 => "(brokers: 3, controllers: 3, process_roles: Combined)".to_string(),
-        }
+    fn cluster(self, aligned_election_timeouts: bool) -> String {
+        let roles = match self {
+            Roles::Dedicated(n) => format!("controllers: {n}"),
+            Roles::Combined3 => "controllers: 3, process_roles: Combined".to_string(),
+        };
+        format!("(brokers: 3, {roles}, aligned_election_timeouts: {aligned_election_timeouts})")
     }
 }
 
@@ -89,6 +93,8 @@ struct TimedHit {
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Plan {
     roles: Roles,
+    /// Every controller's first election timeout is the same: the first election splits.
+    aligned: bool,
     seed: u64,
     faults: Vec<TimedHit>,
 }
@@ -175,7 +181,7 @@ impl Plan {
 "#,
             seed = self.seed,
             duration = span(PLAN_DURATION_MS),
-            cluster = self.roles.cluster(),
+            cluster = self.roles.cluster(self.aligned),
         )
     }
 }
@@ -210,9 +216,9 @@ fn plan() -> impl Strategy<Value = Plan> {
     prop_oneof![Just(Roles::Dedicated(3)), Just(Roles::Dedicated(5)), Just(Roles::Combined3)]
         .prop_flat_map(|roles| {
             let voters = roles.voters().len();
-            (Just(roles), 1u64..10_000, proptest::collection::vec(timed_hit(voters), 1..=6))
+            (Just(roles), any::<bool>(), 1u64..10_000, proptest::collection::vec(timed_hit(voters), 1..=6))
         })
-        .prop_map(|(roles, seed, faults)| Plan { roles, seed, faults })
+        .prop_map(|(roles, aligned, seed, faults)| Plan { roles, aligned, seed, faults })
 }
 
 /// Runs a plan: `Err` with the scenario text and the reason when an invariant broke or the
@@ -249,20 +255,38 @@ fn roles(q: &QuorumDescription) -> String {
     q.voters.iter().map(|v| format!("{} {} (epoch {})", v.node_id, v.role, v.epoch)).collect::<Vec<_>>().join(", ")
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: std::env::var("QUORUM_EXPLORE_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(24),
-        // A fixed generator and seed: CI runs the same 24 plans every time.
+/// The property test's settings: a fixed generator and seed, so every run tries the same plans;
+/// a failure prints the shrunk plan and its scenario text, and nothing is written to disk.
+fn plan_config(cases: u32, seed: u64) -> ProptestConfig {
+    ProptestConfig {
+        cases,
         rng_algorithm: RngAlgorithm::ChaCha,
-        rng_seed: RngSeed::Fixed(std::env::var("QUORUM_EXPLORE_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(0x6b72_6166_7421)),
-        // A failure prints the shrunk plan and its scenario text; nothing is written to disk.
+        rng_seed: RngSeed::Fixed(seed),
         failure_persistence: None,
         max_shrink_iters: 256,
         ..ProptestConfig::default()
-    })]
+    }
+}
+
+proptest! {
+    // 100 plans take a few seconds.
+    #![proptest_config(plan_config(100, 0x6b72_6166_7421))]
 
     #[test]
     fn random_controller_fault_plans_keep_raft_safe_and_recover(plan in plan()) {
+        if let Err(why) = check_plan(&plan) {
+            prop_assert!(false, "{}", why);
+        }
+    }
+}
+
+proptest! {
+    // The same property over many more plans (about 30 s); run it with `-- --ignored`.
+    #![proptest_config(plan_config(1000, 1))]
+
+    #[test]
+    #[ignore = "long exploration (about 30 s); run it after changing the Raft code"]
+    fn many_random_controller_fault_plans_keep_raft_safe_and_recover(plan in plan()) {
         if let Err(why) = check_plan(&plan) {
             prop_assert!(false, "{}", why);
         }
@@ -517,7 +541,7 @@ fn the_checker_accepts_a_consistent_history() {
     c.observe(A, &committed(status(A, QuorumRole::Leader, 1, 1, 1)), &e1, at(5)).unwrap();
     c.check_majority(&BTreeMap::from([(A, Some(e1[0].clone())), (B, Some(e1[0].clone())), (C, None)])).unwrap();
     // A crashes; B wins epoch 2 and commits its own LeaderChange.
-    c.node_down(A);
+    c.node_down(A, None);
     c.observe(B, &status(B, QuorumRole::Candidate, 2, 1, 1), &e1, at(6)).unwrap();
     c.observe(B, &status(B, QuorumRole::Leader, 2, 1, 2), &e2, at(7)).unwrap();
     c.observe(C, &status(C, QuorumRole::Follower, 2, 0, 2), &e2, at(8)).unwrap();
@@ -533,6 +557,22 @@ fn the_checker_accepts_a_consistent_history() {
 }
 
 #[test]
+fn the_checker_accepts_a_deposed_leader_that_has_not_heard_of_the_new_epoch() {
+    // The leader of epoch 1 is cut off; the majority elects B in epoch 2, which commits more.
+    // Until check-quorum makes A resign, A still believes it leads epoch 1 with its old high
+    // watermark: stale, but not a safety violation (Kafka's checker looks at the leader with
+    // the highest epoch only).
+    let e1 = vec![change(1, A)];
+    let e2 = vec![change(1, A), change(2, B)];
+    let mut c = QuorumChecker::new(voters());
+    c.observe(A, &committed(status(A, QuorumRole::Leader, 1, 1, 1)), &e1, at(1)).unwrap();
+    c.observe(B, &committed(status(B, QuorumRole::Leader, 2, 2, 2)), &e2, at(2)).unwrap();
+    c.observe(A, &committed(status(A, QuorumRole::Leader, 1, 1, 1)), &e1, at(3)).unwrap();
+    // A leader of a newer epoch is held to what B exposed.
+    violation(c.observe(C, &committed(status(C, QuorumRole::Leader, 3, 1, 2)), &e2, at(4)), "MonotonicHighWatermark");
+}
+
+#[test]
 fn the_checker_rejects_two_leaders_in_one_epoch() {
     let mut c = QuorumChecker::new(voters());
     c.observe(A, &status(A, QuorumRole::Leader, 3, 0, 0), &[], at(1)).unwrap();
@@ -543,7 +583,7 @@ fn the_checker_rejects_two_leaders_in_one_epoch() {
 fn the_checker_rejects_two_leaders_in_one_epoch_even_after_the_first_went_down() {
     let mut c = QuorumChecker::new(voters());
     c.observe(A, &status(A, QuorumRole::Leader, 3, 0, 0), &[], at(1)).unwrap();
-    c.node_down(A);
+    c.node_down(A, None);
     violation(c.observe(B, &status(B, QuorumRole::Leader, 3, 0, 0), &[], at(2)), "SingleLeader");
 }
 
@@ -554,7 +594,7 @@ fn the_checker_rejects_an_epoch_going_back_even_across_a_restart() {
     violation(c.observe(A, &status(A, QuorumRole::Follower, 3, 0, 0), &[], at(2)), "MonotonicEpoch");
     let mut c = QuorumChecker::new(voters());
     c.observe(A, &status(A, QuorumRole::Follower, 4, 0, 0), &[], at(1)).unwrap();
-    c.node_down(A);
+    c.node_down(A, None);
     violation(c.observe(A, &status(A, QuorumRole::Unattached, 3, 0, 0), &[], at(2)), "MonotonicEpoch");
 }
 
@@ -571,7 +611,7 @@ fn the_checker_rejects_a_new_leader_exposing_a_lower_high_watermark() {
     let entries = vec![change(1, A), change(1, A), change(1, A)];
     let mut c = QuorumChecker::new(voters());
     c.observe(A, &committed(status(A, QuorumRole::Leader, 1, 3, 3)), &entries, at(1)).unwrap();
-    c.node_down(A);
+    c.node_down(A, None);
     let lower = committed(status(B, QuorumRole::Leader, 2, 2, 3));
     violation(c.observe(B, &lower, &entries, at(2)), "MonotonicHighWatermark");
 }
@@ -584,7 +624,7 @@ fn the_checker_rejects_different_committed_entries_at_one_offset() {
     // The same node, after a restart, with its committed entry replaced.
     let mut c = QuorumChecker::new(voters());
     c.observe(A, &status(A, QuorumRole::Follower, 1, 1, 1), &[change(1, A)], at(1)).unwrap();
-    c.node_down(A);
+    c.node_down(A, None);
     violation(
         c.observe(A, &status(A, QuorumRole::Follower, 2, 1, 1), &[change(2, B)], at(2)),
         "ConsistentCommittedData",
@@ -595,16 +635,95 @@ fn the_checker_rejects_different_committed_entries_at_one_offset() {
 fn the_checker_rejects_a_commit_held_by_a_minority() {
     let e = change(1, A);
     let mut c = QuorumChecker::new(voters());
-    c.observe(A, &status(A, QuorumRole::Leader, 1, 1, 1), &[e.clone()], at(1)).unwrap();
+    c.observe(A, &status(A, QuorumRole::Leader, 1, 1, 1), std::slice::from_ref(&e), at(1)).unwrap();
     violation(
         c.check_majority(&BTreeMap::from([(A, Some(e.clone())), (B, None), (C, None)])),
         "MajorityReachedHighWatermark",
     );
     // A voter holding a different entry at that offset does not count either.
     let mut c = QuorumChecker::new(voters());
-    c.observe(A, &status(A, QuorumRole::Leader, 1, 1, 1), &[e.clone()], at(1)).unwrap();
+    c.observe(A, &status(A, QuorumRole::Leader, 1, 1, 1), std::slice::from_ref(&e), at(1)).unwrap();
     violation(
         c.check_majority(&BTreeMap::from([(A, Some(e)), (B, Some(change(2, B))), (C, None)])),
         "MajorityReachedHighWatermark",
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Regressions for issues the random plans found
+// ---------------------------------------------------------------------------------------------
+
+fn run_ok(text: &str, origin: &str) -> RunReport {
+    let scenario = sim::scenario::parse_str(text, origin).unwrap_or_else(|e| panic!("{e}"));
+    let seed = scenario.seed;
+    sim::run(scenario, seed).unwrap_or_else(|crash| panic!("{crash}"))
+}
+
+/// Found by the random plans. A leader commits an entry counting the acknowledgement of a
+/// follower that had flushed it; the follower loses power at the next quantum boundary, before
+/// the commit (which waited for one more acknowledgement) happens. The majority check at the end
+/// of that quantum credits a down voter only with what it held at the previous check, when fewer
+/// entries were committed, so it reports "only voters [..] hold the N committed metadata entries"
+/// although the entry is durable on the follower: nothing was lost. The checker should credit a
+/// down voter with what its disk holds (what it flushed and acknowledged), not stop the run.
+///
+/// Example (19 of the 900 runs below): 5 controllers, seed 3, `Crash(Node(3000))` at 500 ms,
+/// `PowerLoss([Node(3001), Node(3002)])` at 1360 ms, `Restart(Controller)` at 1860 ms. Just
+/// before the power loss every voter has log end offset 2 with no unflushed metadata bytes on
+/// its disk; leader 3003 then moves its high watermark from 1 to 2 with 3001's or 3002's
+/// acknowledgement, and the check reports "only voters [3003, 3004] hold the 2 committed
+/// metadata entries; a majority is 3 of 5". First seen with seed 258 (`Crash(ActiveController)`
+/// at 6.2 s, `PowerLoss([Node(3002), Node(3004)])` at 8 s, `Restart(Controller)` at 8.3 s),
+/// which later changes to the Raft code's timing no longer hit; the hit needs a commit in the
+/// very quantum of the power loss, so this test scans power-loss times across the burst of
+/// metadata commits at startup instead of pinning one. The panic message's time is wrong too
+/// (`9577.380s`: `Shared::now()` is read outside the runtime in `World::check_majority`).
+/// Fixed by crediting a voter that is down with the log it went down with (Raft flushed it).
+#[test]
+fn a_voter_that_acknowledged_and_then_lost_power_still_counts_toward_the_majority() {
+    let mut crashes = Vec::new();
+    let mut runs = 0;
+    for (down, a, b) in [(3000, 3001, 3002), (3004, 3002, 3003), (3001, 3003, 3004)] {
+        for at_ms in (1_000..4_000).step_by(30) {
+            let faults = format!(
+                r#"At("500ms", Crash(Node({down}))), At("{at_ms}ms", PowerLoss([Node({a}), Node({b})])), At("{}ms", Restart(Controller))"#,
+                at_ms + 500
+            );
+            let text = quorum_text(
+                "voters acknowledge and lose power",
+                3,
+                "(brokers: 3, controllers: 5)",
+                &faults,
+                "QuorumLeader",
+            )
+            .replace(r#"duration: "20s""#, r#"duration: "6s""#);
+            let scenario = sim::scenario::parse_str(&text, "majority reproducer").unwrap_or_else(|e| panic!("{e}"));
+            runs += 1;
+            if let Err(crash) = sim::run(scenario, 3) {
+                crashes.push(format!("{}\n{text}", crash.message));
+            }
+        }
+    }
+    assert!(crashes.is_empty(), "{} of {runs} runs crashed; the first:\n{}", crashes.len(), crashes[0]);
+}
+
+/// Found by the random plans (seeds 311 and 1). A graceful `Shutdown` and a `Restart` of the
+/// same node in the same instant: the shutdown completes while the world applies the next fault
+/// (its `block_on` runs the node), so the restart finds the node down and restarts it, but the
+/// stopped incarnation's receiving task still holds the node's socket (only `Handle::kill`
+/// resets madsim's network bindings; `Handle::restart` does not), and the new incarnation's
+/// `Endpoint::bind` panics: "each node binds its own address: AddrInUse 10.0.11.184:9092". A
+/// `Restart(Controller)` in the same instant as a `Shutdown` of any controller does the same.
+/// Fixed by stopping the madsim node before every restart.
+#[test]
+fn a_shutdown_and_a_restart_in_the_same_instant_do_not_crash_the_simulation() {
+    let text = quorum_text(
+        "shutdown and restart at once",
+        1,
+        "(brokers: 3, controllers: 3)",
+        r#"At("5s", Shutdown(Node(3000))), At("5s", Restart(Node(3000)))"#,
+        "QuorumLeader",
+    );
+    let report = run_ok(&text, "shutdown reproducer");
+    assert_expectations(&report);
 }

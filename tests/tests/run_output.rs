@@ -57,6 +57,14 @@ fn run_json_has_the_contract_fields() {
     for field in ["member_id", "client_id", "group_instance_id", "assignment"] {
         assert!(group["members"][0].get(field).is_some(), "missing groups[].members[].{field}");
     }
+    for field in ["leader_id", "leader_epoch", "high_watermark", "voters", "observers"] {
+        assert!(json["quorum"].get(field).is_some(), "missing quorum.{field}");
+    }
+    for field in ["node_id", "log_end_offset", "lag", "role"] {
+        assert!(json["quorum"]["voters"][0].get(field).is_some(), "missing quorum.voters[].{field}");
+    }
+    assert_eq!(json["quorum"]["voters"][0]["role"], "Leader", "the lone controller leads");
+    assert_eq!(json["quorum"]["leader_id"], 3000);
     for field in ["topic", "partition", "committed_offset", "log_end_offset", "lag"] {
         assert!(group["offsets"][0].get(field).is_some(), "missing groups[].offsets[].{field}");
     }

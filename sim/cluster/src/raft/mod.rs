@@ -415,14 +415,12 @@ impl RaftClient {
         client.voted = election.voted_id;
         client.state = match election.leader_id {
             Some(leader) if leader == id => State::Resigned { election_deadline: client.election_deadline(now) },
-            Some(leader) => {
-                State::Follower {
-                    leader,
-                    fetch_deadline: now + client.fetch_timeout(),
-                    has_fetched: false,
-                    leader_resigned: false,
-                }
-            }
+            Some(leader) => State::Follower {
+                leader,
+                fetch_deadline: now + client.fetch_timeout(),
+                has_fetched: false,
+                leader_resigned: false,
+            },
             // A lone voter elects itself at once (KafkaRaftClient does the same).
             None if client.config.voters == [id] => State::Unattached { election_deadline: now },
             None => State::Unattached { election_deadline: client.election_deadline(now) },

@@ -941,9 +941,7 @@ fn end_quorum_epoch_lets_the_first_preferred_successor_campaign_at_once() {
     r3.tick(t(1710));
     assert_eq!(
         r3.events(),
-        vec![
-            state_changed(Prospective, 1, None, Some(1), "election timeout: asking for pre-votes"),
-        ]
+        vec![state_changed(Prospective, 1, None, Some(1), "election timeout: asking for pre-votes"),]
     );
     assert_eq!(
         r3.queued(),

@@ -18,7 +18,7 @@
 use crate::report::RunReport;
 use crate::scenario::{ClientSpec, Expectation, Scenario, Span};
 use crate::trace::{TraceBody, TraceRecord};
-use crate::view::ClusterView;
+use crate::view::{ClusterView, PartitionDescription};
 use crate::world::World;
 use cluster::event::Event;
 use cluster::ids::{NodeId, TopicPartition};
@@ -275,6 +275,11 @@ fn count_events(world: &World, pick: impl Fn(&Event) -> bool) -> (u32, Option<u6
     })
 }
 
+/// The partition `topic`-`partition` as the view describes it.
+fn find_partition<'a>(view: &'a ClusterView, topic: &str, partition: i32) -> Option<&'a PartitionDescription> {
+    view.topics.iter().find(|t| t.name == topic).and_then(|t| t.partitions.iter().find(|p| p.partition == partition))
+}
+
 /// Evaluates the quorum expectations, which read the quorum description and the trace.
 fn evaluate_quorum(e: &Expectation, world: &World, view: &ClusterView) -> Option<(bool, String)> {
     let q = &view.quorum;
@@ -309,34 +314,20 @@ fn evaluate_quorum(e: &Expectation, world: &World, view: &ClusterView) -> Option
             };
             (passed, detail)
         }
-        Expectation::Replicas { topic, partition, replicas } => {
-            let found = view
-                .topics
-                .iter()
-                .find(|t| &t.name == topic)
-                .and_then(|t| t.partitions.iter().find(|p| p.partition == *partition));
-            match found {
-                None => (false, format!("{topic}-{partition} not found")),
-                Some(p) => (
-                    &p.replicas == replicas && &p.isr == replicas,
-                    format!("{topic}-{partition} has replicas {:?} and isr {:?}", p.replicas, p.isr),
-                ),
-            }
-        }
-        Expectation::PartitionLeader { topic, partition, leader } => {
-            let found = view
-                .topics
-                .iter()
-                .find(|t| &t.name == topic)
-                .and_then(|t| t.partitions.iter().find(|p| p.partition == *partition));
-            match found {
-                None => (false, format!("{topic}-{partition} not found")),
-                Some(p) => (
-                    p.leader == Some(*leader),
-                    format!("{topic}-{partition} is led by {}", p.leader.map_or("nobody".into(), |l| l.to_string())),
-                ),
-            }
-        }
+        Expectation::Replicas { topic, partition, replicas } => match find_partition(view, topic, *partition) {
+            None => (false, format!("{topic}-{partition} not found")),
+            Some(p) => (
+                &p.replicas == replicas && &p.isr == replicas,
+                format!("{topic}-{partition} has replicas {:?} and isr {:?}", p.replicas, p.isr),
+            ),
+        },
+        Expectation::PartitionLeader { topic, partition, leader } => match find_partition(view, topic, *partition) {
+            None => (false, format!("{topic}-{partition} not found")),
+            Some(p) => (
+                p.leader == Some(*leader),
+                format!("{topic}-{partition} is led by {}", p.leader.map_or("nobody".into(), |l| l.to_string())),
+            ),
+        },
         _ => return None,
     })
 }

@@ -1874,17 +1874,7 @@ impl Validator<'_> {
                     }
                 }
                 Fault::Reassign(topic, partition, replicas) => {
-                    let Some(spec) = self.scenario.topic(topic) else {
-                        return Err(self.unknown_topic(&fault_path.i(0), &path, topic));
-                    };
-                    if !(0..spec.partitions).contains(partition) {
-                        return Err(self.error(
-                            &fault_path.i(1),
-                            &path,
-                            format!("topic \"{topic}\" has no partition {partition}"),
-                            Some(format!("its partitions are numbered 0 to {}", spec.partitions - 1)),
-                        ));
-                    }
+                    self.check_partition(topic, *partition, &fault_path, &path)?;
                     let known = self.known_brokers();
                     if replicas.is_empty() || replicas.iter().any(|r| !known.contains(r)) {
                         return Err(self.error(
@@ -1896,17 +1886,7 @@ impl Validator<'_> {
                     }
                 }
                 Fault::PreferredElection(topic, partition) => {
-                    let Some(spec) = self.scenario.topic(topic) else {
-                        return Err(self.unknown_topic(&fault_path.i(0), &path, topic));
-                    };
-                    if !(0..spec.partitions).contains(partition) {
-                        return Err(self.error(
-                            &fault_path.i(1),
-                            &path,
-                            format!("topic \"{topic}\" has no partition {partition}"),
-                            Some(format!("its partitions are numbered 0 to {}", spec.partitions - 1)),
-                        ));
-                    }
+                    self.check_partition(topic, *partition, &fault_path, &path)?;
                 }
                 Fault::PowerLoss(targets) => {
                     if targets.is_empty() {
@@ -1938,6 +1918,22 @@ impl Validator<'_> {
                 }
                 Fault::Heal => {}
             }
+        }
+        Ok(())
+    }
+
+    /// Checks that an admin action's `(topic, partition)` (its items 0 and 1 at `at`) exist.
+    fn check_partition(&self, topic: &str, partition: i32, at: &SrcPath, field: &SrcPath) -> Check {
+        let Some(spec) = self.scenario.topic(topic) else {
+            return Err(self.unknown_topic(&at.i(0), field, topic));
+        };
+        if !(0..spec.partitions).contains(&partition) {
+            return Err(self.error(
+                &at.i(1),
+                field,
+                format!("topic \"{topic}\" has no partition {partition}"),
+                Some(format!("its partitions are numbered 0 to {}", spec.partitions - 1)),
+            ));
         }
         Ok(())
     }
@@ -2571,6 +2567,43 @@ mod tests {
             assert_eq!(message, format!("{count} brokers is outside the supported range 1 to 9"));
             assert_eq!(suggestion.as_deref(), Some("use between 1 and 9 brokers"));
         }
+    }
+
+    #[test]
+    fn quorum_and_admin_mistakes_name_the_field_and_suggest_a_fix() {
+        let source = edit("cluster: (brokers: 3,", "cluster: (brokers: 3, controllers: 9,");
+        let (_, _, field, message, suggestion, display) = invalid(&source);
+        assert_eq!(field, "cluster.controllers");
+        assert_eq!(message, "9 controllers is outside the supported range 1 to 7");
+        assert!(suggestion.unwrap().contains("1, 3 or 5"));
+        assert!(display.starts_with("t.ron:5:"), "{display}");
+
+        let source = edit("cluster: (brokers: 3,", "cluster: (brokers: 3, controllers: 5, process_roles: Combined,");
+        let (_, _, field, message, suggestion, _) = invalid(&source);
+        assert_eq!(field, "cluster.controllers");
+        assert_eq!(message, "5 combined controllers need as many brokers, but there are 3");
+        assert_eq!(suggestion.as_deref(), Some("lower cluster.controllers to 3 or add brokers"));
+
+        let source = edit(r#"At("21s", Heal),"#, r#"At("21s", Heal), At("22s", AddBroker(2)),"#);
+        let (line, _, field, message, suggestion, _) = invalid(&source);
+        assert_eq!((line, field.as_str()), (18, "faults[4]"));
+        assert_eq!(message, "AddBroker(2) must name a new broker");
+        assert_eq!(suggestion.as_deref(), Some("brokers 1 to 3 exist from the start; add one numbered 4 to 9"));
+
+        let source = edit(r#"At("21s", Heal),"#, r#"At("21s", Heal), At("22s", Reassign("orders", 0, [4, 2])),"#);
+        let (_, _, field, message, suggestion, _) = invalid(&source);
+        assert_eq!(field, "faults[4]");
+        assert_eq!(message, "the target replicas must be known brokers");
+        assert_eq!(suggestion.as_deref(), Some("list brokers from [1, 2, 3] (AddBroker adds more)"));
+
+        let source = edit(r#"At("21s", Heal),"#, r#"At("21s", Heal), At("22s", PreferredElection("orders", 7)),"#);
+        let (_, _, _, message, _, _) = invalid(&source);
+        assert_eq!(message, "topic \"orders\" has no partition 7");
+
+        let source = edit(r#"At("21s", Heal),"#, r#"At("21s", Heal), At("22s", Crash(Node(3001))),"#);
+        let (_, _, _, message, suggestion, _) = invalid(&source);
+        assert_eq!(message, "unknown node 3001");
+        assert_eq!(suggestion.as_deref(), Some("brokers are numbered 1 to 3, controllers are [3000]"));
     }
 
     #[test]

@@ -22,6 +22,8 @@ pub struct SimFile {
     durable_len: usize,
     /// Length of the oldest write not yet durable, the one write-back would be in the middle of.
     first_pending_len: usize,
+    /// When it was last appended to, in disk-wide append order.
+    last_append: u64,
 }
 
 impl SimFile {
@@ -62,9 +64,9 @@ impl Loss {
 #[derive(Clone, Debug, Default)]
 pub struct SimDisk {
     files: BTreeMap<String, SimFile>,
-    /// Files by their last append, most recent last: write-back tears the most recently
-    /// appended file that still has unflushed bytes.
-    recent: Vec<String>,
+    /// Counts appends: write-back tears the most recently appended file that still has
+    /// unflushed bytes.
+    appends: u64,
     /// Client state that survives a restart (records a producer has created).
     pub client_sequence: u64,
 }
@@ -74,15 +76,15 @@ impl SimDisk {
     pub fn apply(&mut self, op: DiskOp) {
         match op {
             DiskOp::Append { path, bytes } => {
-                let file = self.files.entry(path.clone()).or_default();
+                let file = self.files.entry(path).or_default();
                 let start = file.bytes.len();
                 if start == file.durable_len {
                     file.first_pending_len = bytes.len();
                 }
                 file.bytes.extend_from_slice(&bytes);
                 if !bytes.is_empty() {
-                    self.recent.retain(|p| *p != path);
-                    self.recent.push(path);
+                    self.appends += 1;
+                    file.last_append = self.appends;
                 }
             }
             DiskOp::Truncate { path, len_bytes } => {
@@ -95,11 +97,9 @@ impl SimDisk {
             }
             DiskOp::WriteAtomically { path, bytes } => {
                 let durable_len = bytes.len();
-                self.recent.retain(|p| *p != path);
-                self.files.insert(path, SimFile { bytes, durable_len, first_pending_len: 0 });
+                self.files.insert(path, SimFile { bytes, durable_len, first_pending_len: 0, last_append: 0 });
             }
             DiskOp::Delete { path } => {
-                self.recent.retain(|p| *p != path);
                 self.files.remove(&path);
             }
             DiskOp::Flush { path } => {
@@ -131,8 +131,12 @@ impl SimDisk {
     /// oldest unflushed write survives, a torn batch for recovery to find.
     pub fn lose_unflushed(&mut self, rng: &mut impl Rng, may_tear: bool) -> Loss {
         let mut loss = Loss::default();
-        let last_pending =
-            self.recent.iter().rev().find(|p| self.files.get(*p).is_some_and(|f| f.first_pending_len > 1));
+        let last_pending = self
+            .files
+            .iter()
+            .filter(|(_, f)| f.first_pending_len > 1 && f.last_append > 0)
+            .max_by_key(|(_, f)| f.last_append)
+            .map(|(p, _)| p);
         let tear = match last_pending {
             Some(path) if may_tear => {
                 let first = self.files[path].first_pending_len;
@@ -157,7 +161,6 @@ impl SimDisk {
             file.durable_len = file.bytes.len();
             file.first_pending_len = 0;
         }
-        self.recent.clear();
         loss
     }
 }

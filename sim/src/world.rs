@@ -145,6 +145,8 @@ pub struct Slot {
     down: Mutex<bool>,
     /// Whether the node has been started: false for a broker an `AddBroker` fault adds later.
     started: Mutex<bool>,
+    /// The quorum state the invariant checker last saw: (epoch, role, high watermark, LEO).
+    quorum_seen: Mutex<Option<(i32, cluster::raft::QuorumRole, i64, i64)>>,
 }
 
 impl Slot {
@@ -371,7 +373,16 @@ impl Shared {
             }
             self.record(&slot.name, TraceBody::Event(event));
         }
-        if let Some(raft) = hosted.raft() {
+        // The checker looks again only when something it checks has moved: most steps of most
+        // nodes leave the quorum state alone, and checking is not free.
+        let moved = hosted.raft().map(|r| (r.epoch(), r.role(), r.high_watermark(), r.log_end_offset()));
+        let changed = {
+            let mut last = lock(&slot.quorum_seen);
+            let changed = moved.is_some() && *last != moved;
+            *last = moved;
+            changed
+        };
+        if let Some(raft) = hosted.raft().filter(|_| changed) {
             let status = raft.status();
             let verdict = lock(&self.checker).observe(slot.id, &status, raft.entries(), now);
             if let Err(violation) = verdict {
@@ -390,6 +401,7 @@ impl Shared {
         let hosted = lock(&slot.hosted).take();
         let log = hosted.as_ref().and_then(|h| h.raft()).map(|r| r.entries().to_vec());
         lock(&self.checker).node_down(slot.id, log);
+        *lock(&slot.quorum_seen) = None;
     }
 }
 
@@ -528,6 +540,7 @@ impl World {
                     inbox: Mutex::new(None),
                     down: Mutex::new(false),
                     started: Mutex::new(started),
+                    quorum_seen: Mutex::new(None),
                 }),
             );
         };

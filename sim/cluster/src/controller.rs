@@ -282,14 +282,16 @@ impl Controller {
     /// Returns whether the election was unclean.
     fn elect_into(&self, state: &mut PartitionState) -> bool {
         state.leader = self.elect(&state.replicas, &state.isr);
-        if state.leader.is_none() && self.unclean_allowed(&state.tp.topic) {
-            if let Some(live) = state.replicas.iter().copied().find(|r| self.is_unfenced(*r)) {
-                state.leader = Some(live);
-                state.isr = vec![live];
-                return true;
-            }
-        }
-        false
+        state.leader.is_none() && self.unclean_allowed(&state.tp.topic) && self.elect_unclean(state)
+    }
+
+    /// Unclean election (KIP-704's shape): the first live replica leads and the ISR is cut to
+    /// it alone. Returns whether a live replica was found.
+    fn elect_unclean(&self, state: &mut PartitionState) -> bool {
+        let Some(live) = state.replicas.iter().copied().find(|r| self.is_unfenced(*r)) else { return false };
+        state.leader = Some(live);
+        state.isr = vec![live];
+        true
     }
 
     fn maybe_create_topics(&mut self, now: Instant) {
@@ -572,11 +574,7 @@ impl Controller {
         if state.isr.contains(&preferred) && self.is_unfenced(preferred) {
             state.leader = Some(preferred);
         } else if unclean && state.leader.is_none() {
-            if let Some(live) = state.replicas.iter().copied().find(|r| self.is_unfenced(*r)) {
-                state.leader = Some(live);
-                state.isr = vec![live];
-                was_unclean = true;
-            }
+            was_unclean = self.elect_unclean(&mut state);
         }
         if state.leader == current.leader {
             return None;

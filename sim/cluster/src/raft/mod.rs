@@ -1129,19 +1129,8 @@ impl RaftClient {
         max_wait_ms: u64,
     ) {
         let reply = |this: &mut RaftClient, error: Option<ErrorCode>, diverging: Option<(i32, i64)>, batches| {
-            let (leader_epoch, leader_id, high_watermark) = (this.epoch, this.leader_id(), this.log.high_watermark());
-            this.outbox.send(
-                from,
-                Message::QuorumFetchResponse {
-                    correlation_id,
-                    error,
-                    leader_epoch,
-                    leader_id,
-                    high_watermark,
-                    diverging_epoch: diverging,
-                    batches,
-                },
-            );
+            let message = this.fetch_response(correlation_id, error, diverging, batches);
+            this.outbox.send(from, message);
         };
         if current_leader_epoch > self.epoch && self.is_voter() {
             // The fetcher knows a newer epoch: learn it (it names no leader here).
@@ -1209,18 +1198,27 @@ impl RaftClient {
                 continue;
             }
             let batches = self.log.read(p.fetch_offset, leo, FETCH_MAX_BYTES);
-            self.outbox.send(
-                p.from,
-                Message::QuorumFetchResponse {
-                    correlation_id: p.correlation_id,
-                    error: None,
-                    leader_epoch: self.epoch,
-                    leader_id: Some(self.id),
-                    high_watermark: self.log.high_watermark(),
-                    diverging_epoch: None,
-                    batches,
-                },
-            );
+            let message = self.fetch_response(p.correlation_id, None, None, batches);
+            self.outbox.send(p.from, message);
+        }
+    }
+
+    /// A fetch answer carrying this node's epoch, the leader it knows and its high watermark.
+    fn fetch_response(
+        &self,
+        correlation_id: u64,
+        error: Option<ErrorCode>,
+        diverging_epoch: Option<(i32, i64)>,
+        batches: Vec<Arc<RecordBatch>>,
+    ) -> Message {
+        Message::QuorumFetchResponse {
+            correlation_id,
+            error,
+            leader_epoch: self.epoch,
+            leader_id: self.leader_id(),
+            high_watermark: self.log.high_watermark(),
+            diverging_epoch,
+            batches,
         }
     }
 

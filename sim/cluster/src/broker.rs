@@ -17,7 +17,7 @@ use crate::node::{DiskOp, Effect, Node, Outbox};
 use crate::partition::{Partition, PendingIsrChange};
 use crate::protocol::{FetchPartition, FetchPartitionResponse, Message, EARLIEST_TIMESTAMP, LATEST_TIMESTAMP};
 use crate::raft::{QuorumConfig, RaftClient, METADATA_TOPIC};
-use crate::record::Record;
+use crate::record::{Record, RecordBatch};
 use crate::time::Instant;
 use core::time::Duration;
 use rand_chacha::ChaCha8Rng;
@@ -779,7 +779,7 @@ impl Broker {
         acks: i16,
         timeout_ms: u64,
         tp: TopicPartition,
-        records: Vec<Record>,
+        batch: RecordBatch,
     ) {
         let reply = |outbox: &mut Outbox, error: Option<ErrorCode>, base_offset: i64| {
             if acks != 0 || error.is_some() {
@@ -803,13 +803,13 @@ impl Broker {
             return reply(&mut self.outbox, Some(ErrorCode::NotEnoughReplicas), -1);
         }
         let epoch = p.leader_epoch();
-        if p.log.config().is_compacted() && records.iter().any(|r| r.key.is_none()) {
+        if p.log.config().is_compacted() && batch.records.iter().any(|r| r.key.is_none()) {
             // Kafka's `LogValidator`: a compacted topic keeps records by key, so a keyless one
             // could never be cleaned and is refused.
             self.outbox.event(Event::ProduceRejected { tp: tp.clone(), error: ErrorCode::InvalidRecord });
             return reply(&mut self.outbox, Some(ErrorCode::InvalidRecord), -1);
         }
-        let batch = p.log.append_as_leader(epoch, records, now.as_millis() as i64);
+        let batch = p.log.append_batch_as_leader(epoch, batch, now.as_millis() as i64);
         self.maybe_advance_high_watermark(&tp);
         match acks {
             0 => {}
@@ -1330,8 +1330,8 @@ impl Node for Broker {
                 let brokers = self.image.live_brokers();
                 self.outbox.send(from, Message::MetadataResponse { correlation_id, brokers, partitions });
             }
-            Message::Produce { correlation_id, acks, timeout_ms, tp, records } => {
-                self.handle_produce(now, from, correlation_id, acks, timeout_ms, tp, records);
+            Message::Produce { correlation_id, acks, timeout_ms, tp, batch } => {
+                self.handle_produce(now, from, correlation_id, acks, timeout_ms, tp, batch);
             }
             Message::Fetch { correlation_id, replica_id, max_wait_ms, partitions, .. } => {
                 self.handle_fetch(now, from, correlation_id, replica_id, max_wait_ms, partitions);
@@ -1582,7 +1582,7 @@ mod tests {
                 acks,
                 timeout_ms: 1000,
                 tp: TopicPartition::new("orders", 0),
-                records: vec![record],
+                batch: RecordBatch::new(0, -1, 0, vec![record]),
             },
         );
     }
@@ -1685,7 +1685,7 @@ mod tests {
                 acks: 1,
                 timeout_ms: 1000,
                 tp: TopicPartition::new("other", 0),
-                records: vec![record],
+                batch: RecordBatch::new(0, -1, 0, vec![record]),
             },
         );
         assert_eq!(produce_responses(&mut b), vec![(8, Some(ErrorCode::UnknownTopicOrPartition), -1)]);

@@ -53,6 +53,17 @@ pub enum ErrorCode {
     /// 87: the broker refused a record, such as a keyless record for a compacted topic
     /// (`InvalidRecordException` from `LogValidator`). Not retriable.
     InvalidRecord,
+    /// 10: the batch is larger than the topic's `max.message.bytes` (`MESSAGE_TOO_LARGE`).
+    MessageTooLarge,
+    /// 45: an idempotent producer's batch does not continue its sequence.
+    OutOfOrderSequenceNumber,
+    /// 46: a duplicate sequence (defined; current brokers answer duplicates with the original
+    /// offsets instead).
+    DuplicateSequenceNumber,
+    /// 47: the producer epoch is older than the one the broker knows (fenced producer).
+    InvalidProducerEpoch,
+    /// 59: the broker has no state for this producer id (pre-KIP-360 answer).
+    UnknownProducerId,
     /// 89: AlterPartition asked to add a replica that is not eligible (fenced or offline).
     IneligibleReplica,
 }
@@ -81,6 +92,11 @@ impl ErrorCode {
             ErrorCode::StaleBrokerEpoch => 77,
             ErrorCode::MemberIdRequired => 79,
             ErrorCode::InvalidRecord => 87,
+            ErrorCode::MessageTooLarge => 10,
+            ErrorCode::OutOfOrderSequenceNumber => 45,
+            ErrorCode::DuplicateSequenceNumber => 46,
+            ErrorCode::InvalidProducerEpoch => 47,
+            ErrorCode::UnknownProducerId => 59,
             ErrorCode::IneligibleReplica => 89,
         }
     }
@@ -108,6 +124,11 @@ impl ErrorCode {
             ErrorCode::StaleBrokerEpoch => "STALE_BROKER_EPOCH",
             ErrorCode::MemberIdRequired => "MEMBER_ID_REQUIRED",
             ErrorCode::InvalidRecord => "INVALID_RECORD",
+            ErrorCode::MessageTooLarge => "MESSAGE_TOO_LARGE",
+            ErrorCode::OutOfOrderSequenceNumber => "OUT_OF_ORDER_SEQUENCE_NUMBER",
+            ErrorCode::DuplicateSequenceNumber => "DUPLICATE_SEQUENCE_NUMBER",
+            ErrorCode::InvalidProducerEpoch => "INVALID_PRODUCER_EPOCH",
+            ErrorCode::UnknownProducerId => "UNKNOWN_PRODUCER_ID",
             ErrorCode::IneligibleReplica => "INELIGIBLE_REPLICA",
         }
     }

@@ -16,6 +16,7 @@ pub mod combined;
 pub mod config;
 pub mod consumer;
 pub mod controller;
+pub mod era;
 pub mod error;
 pub mod event;
 pub mod group;

@@ -14,7 +14,7 @@ use crate::ids::{NodeId, TopicPartition};
 use crate::node::{Effect, Node, Outbox};
 use crate::partitioner::partition_for_key;
 use crate::protocol::Message;
-use crate::record::Record;
+use crate::record::{Record, RecordBatch};
 use crate::time::Instant;
 use core::time::Duration;
 use rand::Rng;
@@ -323,7 +323,7 @@ impl Producer {
                 acks,
                 timeout_ms: self.config.request_timeout_ms,
                 tp: tp.clone(),
-                records,
+                batch: RecordBatch::new(0, -1, 0, records),
             },
         );
         if acks == 0 {
@@ -597,14 +597,14 @@ mod tests {
     fn keyed_records_go_to_the_murmur2_partition_and_are_acknowledged_with_offsets() {
         let mut p = producer();
         let (sent, events) = drain(&mut p);
-        let Some(Message::Produce { correlation_id, records, tp, .. }) =
+        let Some(Message::Produce { correlation_id, batch, tp, .. }) =
             sent.into_iter().find(|m| matches!(m, Message::Produce { .. }))
         else {
             panic!("a produce request")
         };
         assert_eq!(tp.partition, 0, "one partition: everything lands in it");
         assert!(events.iter().any(|e| matches!(e, Event::SendInvoked { .. })));
-        let n = records.len() as i64;
+        let n = batch.records.len() as i64;
         p.handle_message(
             Instant::from_millis(5),
             LEADER,

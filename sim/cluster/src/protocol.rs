@@ -7,7 +7,7 @@
 use crate::error::ErrorCode;
 use crate::ids::{NodeId, TopicPartition};
 use crate::metadata::PartitionState;
-use crate::record::{Record, RecordBatch};
+use crate::record::RecordBatch;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -17,6 +17,21 @@ pub const CONSUMER_REPLICA_ID: i32 = -1;
 pub const EARLIEST_TIMESTAMP: i64 = -2;
 /// ListOffsets timestamp meaning "the log end offset" (high watermark for consumers).
 pub const LATEST_TIMESTAMP: i64 = -1;
+
+/// One partition's answer to `OffsetsForLeaderEpoch`: the largest epoch at or below the one
+/// asked for and the offset where it ends (`LeaderEpochFileCache.endOffsetFor`), or an error.
+/// Before KIP-279 (Kafka 2.0) the answer carried only the end offset; `leader_epoch` is then -1.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EpochEndOffset {
+    /// The partition.
+    pub tp: TopicPartition,
+    /// `None` on success, else the Kafka error.
+    pub error: Option<ErrorCode>,
+    /// The epoch the answer is about, -1 when unknown.
+    pub leader_epoch: i32,
+    /// Where that epoch ends, -1 when unknown.
+    pub end_offset: i64,
+}
 
 /// One partition of a Fetch request.
 #[derive(Clone, Debug, PartialEq)]
@@ -300,8 +315,10 @@ pub enum Message {
         timeout_ms: u64,
         /// The partition.
         tp: TopicPartition,
-        /// Records with offset deltas 0..n; the leader assigns offsets.
-        records: Vec<Record>,
+        /// The producer's batch: records with offset deltas 0..n, the producer id, epoch and
+        /// base sequence (or -1 without idempotence) and the producer's codec. The leader
+        /// assigns offsets and stamps its leader epoch.
+        batch: RecordBatch,
     },
     /// Leader → producer (never sent for `acks=0`).
     ProduceResponse {
@@ -333,6 +350,47 @@ pub enum Message {
         correlation_id: u64,
         /// Per-partition requests or results, or partition states.
         partitions: Vec<FetchPartitionResponse>,
+    },
+    /// Producer → any broker: a producer id and epoch for an idempotent producer (KIP-98,
+    /// `InitProducerId` without a `transactional.id`). A producer that already has an id sends
+    /// it with its epoch to have the epoch bumped (KIP-360); otherwise both are -1.
+    InitProducerId {
+        /// Echoed by the response, to match it with its request.
+        correlation_id: u64,
+        /// The current producer id, or -1.
+        producer_id: i64,
+        /// The current producer epoch, or -1.
+        producer_epoch: i16,
+    },
+    /// Broker → producer.
+    InitProducerIdResponse {
+        /// Echoed by the response, to match it with its request.
+        correlation_id: u64,
+        /// `None` on success, else the Kafka error.
+        error: Option<ErrorCode>,
+        /// The producer id granted, -1 on error.
+        producer_id: i64,
+        /// The producer epoch granted, -1 on error.
+        producer_epoch: i16,
+    },
+    /// Follower or consumer → leader: where does `leader_epoch` end in the leader's log
+    /// (KIP-101; `OffsetsForLeaderEpoch`). Followers of the leader-epoch era send it on becoming
+    /// follower, before fetching; consumers send it to validate their position after a leader
+    /// change (KIP-320).
+    OffsetsForLeaderEpoch {
+        /// Echoed by the response, to match it with its request.
+        correlation_id: u64,
+        /// The asking replica's id, or -1 for a consumer.
+        replica_id: i32,
+        /// Per partition: `(partition, current_leader_epoch, leader_epoch)`.
+        partitions: Vec<(TopicPartition, i32, i32)>,
+    },
+    /// Leader → asker.
+    OffsetsForLeaderEpochResponse {
+        /// Echoed by the response, to match it with its request.
+        correlation_id: u64,
+        /// Per partition: the answer.
+        partitions: Vec<EpochEndOffset>,
     },
     /// Consumer → leader: earliest or latest offset.
     ListOffsets {
@@ -534,6 +592,10 @@ impl Message {
             Message::ProduceResponse { .. } => "ProduceResponse",
             Message::Fetch { .. } => "Fetch",
             Message::FetchResponse { .. } => "FetchResponse",
+            Message::InitProducerId { .. } => "InitProducerId",
+            Message::InitProducerIdResponse { .. } => "InitProducerIdResponse",
+            Message::OffsetsForLeaderEpoch { .. } => "OffsetsForLeaderEpoch",
+            Message::OffsetsForLeaderEpochResponse { .. } => "OffsetsForLeaderEpochResponse",
             Message::ListOffsets { .. } => "ListOffsets",
             Message::ListOffsetsResponse { .. } => "ListOffsetsResponse",
             Message::FindCoordinator { .. } => "FindCoordinator",

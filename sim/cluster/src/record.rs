@@ -14,6 +14,56 @@ pub const NO_PRODUCER_ID: i64 = -1;
 /// Kafka's "no sequence" value.
 pub const NO_SEQUENCE: i32 = -1;
 
+/// A batch's compression codec (the low bits of Kafka's batch `attributes`; the producer's and
+/// the topic's `compression.type`). The records of a compressed batch are stored compressed as
+/// one block, so the codec changes the batch's size on disk.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Compression {
+    /// `none` (attribute 0).
+    #[default]
+    None,
+    /// `gzip` (attribute 1).
+    Gzip,
+    /// `snappy` (attribute 2).
+    Snappy,
+    /// `lz4` (attribute 3).
+    Lz4,
+    /// `zstd` (attribute 4, Kafka 2.1, KIP-110).
+    Zstd,
+}
+
+impl Compression {
+    /// Every codec, in attribute order.
+    pub const ALL: [Compression; 5] =
+        [Compression::None, Compression::Gzip, Compression::Snappy, Compression::Lz4, Compression::Zstd];
+
+    /// The name Kafka uses in configs and in `kafka-dump-log.sh` (`compresscodec: gzip`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Compression::None => "none",
+            Compression::Gzip => "gzip",
+            Compression::Snappy => "snappy",
+            Compression::Lz4 => "lz4",
+            Compression::Zstd => "zstd",
+        }
+    }
+
+    /// The codec id stored in the batch attributes.
+    pub fn id(self) -> u8 {
+        self as u8
+    }
+
+    /// The codec with this attribute id, if any.
+    pub fn from_id(id: u8) -> Option<Compression> {
+        Compression::ALL.get(usize::from(id)).copied()
+    }
+
+    /// The codec named `name` (`none`, `gzip`, `snappy`, `lz4`, `zstd`), if any.
+    pub fn parse(name: &str) -> Option<Compression> {
+        Compression::ALL.into_iter().find(|c| c.name() == name)
+    }
+}
+
 /// One record inside a batch. Offsets are stored as a delta from the batch's base offset.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {
@@ -56,6 +106,8 @@ pub struct RecordBatch {
     pub first_timestamp_ms: i64,
     /// Whether this is a control batch (transaction markers; never produced yet).
     pub is_control: bool,
+    /// The codec the records are stored with.
+    pub compression: Compression,
     /// Offset of the last record the batch was written with, minus `base_offset`. The cleaner
     /// keeps it when it removes records, so a compacted batch still covers its original offset
     /// range and the producer's last sequence stays known (Kafka's `overrideLastOffset`).
@@ -82,6 +134,7 @@ impl RecordBatch {
             base_sequence: NO_SEQUENCE,
             first_timestamp_ms,
             is_control: false,
+            compression: Compression::None,
             last_offset_delta,
             delete_horizon_ms: None,
             records,
@@ -209,6 +262,7 @@ impl RecordBatch {
             base_sequence,
             first_timestamp_ms,
             is_control,
+            compression: Compression::None,
             last_offset_delta,
             delete_horizon_ms,
             records,

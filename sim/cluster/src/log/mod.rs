@@ -403,8 +403,24 @@ impl PartitionLog {
     /// Leader append: assigns offsets from the LEO and stamps `leader_epoch` into the batch.
     /// Returns the appended batch (for the response and the followers).
     pub fn append_as_leader(&mut self, leader_epoch: i32, records: Vec<Record>, now_ms: i64) -> Arc<RecordBatch> {
-        assert!(!records.is_empty(), "a batch holds at least one record");
-        let batch = Arc::new(RecordBatch::new(self.log_end_offset, leader_epoch, now_ms, records));
+        self.append_batch_as_leader(leader_epoch, RecordBatch::new(0, leader_epoch, now_ms, records), now_ms)
+    }
+
+    /// Leader append of a producer's batch (`UnifiedLog.appendAsLeader`): assigns offsets from
+    /// the LEO, stamps `leader_epoch` and the append time, and keeps the producer id, epoch,
+    /// base sequence and codec the producer chose. Returns the appended batch.
+    pub fn append_batch_as_leader(
+        &mut self,
+        leader_epoch: i32,
+        mut batch: RecordBatch,
+        now_ms: i64,
+    ) -> Arc<RecordBatch> {
+        assert!(!batch.records.is_empty(), "a batch holds at least one record");
+        batch.base_offset = self.log_end_offset;
+        batch.partition_leader_epoch = leader_epoch;
+        batch.first_timestamp_ms = now_ms;
+        batch.last_offset_delta = batch.records.last().map_or(0, |r| r.offset_delta);
+        let batch = Arc::new(batch);
         self.append(batch.clone(), now_ms);
         batch
     }

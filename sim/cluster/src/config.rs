@@ -23,6 +23,7 @@
 //!
 //! This module is pure: it reads nothing but its arguments.
 
+use crate::record::Compression;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -986,6 +987,9 @@ pub struct ProducerConfig {
     /// `max.in.flight.requests.per.connection` (default 5): unanswered requests allowed per
     /// broker connection; at most 5 for an idempotent producer.
     pub max_in_flight_requests_per_connection: u32,
+    /// `compression.type` (default `none`): the codec the producer compresses each batch with
+    /// (`none`, `gzip`, `snappy`, `lz4`, `zstd`).
+    pub compression_type: Compression,
 }
 
 impl Default for ProducerConfig {
@@ -1001,6 +1005,7 @@ impl Default for ProducerConfig {
             request_timeout_ms: 30_000,
             delivery_timeout_ms: 120_000,
             max_in_flight_requests_per_connection: 5,
+            compression_type: Compression::None,
         }
     }
 }
@@ -1010,6 +1015,7 @@ impl ProducerConfig {
     pub const KEYS: &'static [&'static str] = &[
         "acks",
         "batch.size",
+        "compression.type",
         "delivery.timeout.ms",
         "enable.idempotence",
         "linger.ms",
@@ -1036,6 +1042,17 @@ impl ProducerConfig {
             None => d.acks,
         };
         let linger_ms = millis(map, "linger.ms", d.linger_ms, 0, KAFKA_LONG_MAX)?;
+        let compression_type = match raw(map, "compression.type") {
+            Some(value) => Compression::parse(value).ok_or_else(|| {
+                ConfigError::new(
+                    "compression.type",
+                    Some(value),
+                    format!("\"{value}\" is not a producer compression type"),
+                    Some("use one of none, gzip, snappy, lz4, zstd".into()),
+                )
+            })?,
+            None => d.compression_type,
+        };
         let batch_size = bytes(map, "batch.size", d.batch_size as u64, 0, KAFKA_INT_MAX)? as usize;
         let retries = count(map, "retries", u64::from(d.retries), 0, KAFKA_INT_MAX)? as u32;
         let retry_backoff_ms = millis(map, "retry.backoff.ms", d.retry_backoff_ms, 0, KAFKA_LONG_MAX)?;
@@ -1134,6 +1151,7 @@ impl ProducerConfig {
             request_timeout_ms,
             delivery_timeout_ms,
             max_in_flight_requests_per_connection: max_in_flight,
+            compression_type,
         })
     }
 }
@@ -1400,7 +1418,6 @@ impl Role {
             Role::Producer => &[
                 "buffer.memory",
                 "client.id",
-                "compression.type",
                 "max.block.ms",
                 "max.request.size",
                 "partitioner.class",

@@ -1849,6 +1849,7 @@ mod tests {
             ("request.timeout.ms", "1000"),
             ("delivery.timeout.ms", "5000"),
             ("max.in.flight.requests.per.connection", "10"),
+            ("compression.type", "zstd"),
         ]))
         .unwrap();
         assert_eq!(
@@ -1864,6 +1865,7 @@ mod tests {
                 request_timeout_ms: 1_000,
                 delivery_timeout_ms: 5_000,
                 max_in_flight_requests_per_connection: 10,
+                compression_type: Compression::Zstd,
             }
         );
 

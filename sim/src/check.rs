@@ -255,6 +255,24 @@ pub fn expectation_name(e: &Expectation) -> String {
         Expectation::PartitionLeader { topic, partition, leader } => {
             format!("PartitionLeader(topic: {topic:?}, partition: {partition}, leader: {leader})")
         }
+        Expectation::Duplicates { at_least } => format!("Duplicates(at_least: {at_least})"),
+        Expectation::ReplicasAgree { topic, partition } => {
+            format!("ReplicasAgree(topic: {topic:?}, partition: {partition})")
+        }
+        Expectation::ReplicasDiverge { topic, partition } => {
+            format!("ReplicasDiverge(topic: {topic:?}, partition: {partition})")
+        }
+        Expectation::ProduceErrors { error, at_least } => {
+            format!("ProduceErrors(error: {error:?}, at_least: {at_least})")
+        }
+        Expectation::DuplicatesDropped { at_least } => format!("DuplicatesDropped(at_least: {at_least})"),
+        Expectation::RecordsPerBatch { topic, at_least } => {
+            format!("RecordsPerBatch(topic: {topic:?}, at_least: {at_least})")
+        }
+        Expectation::StoredCompression { topic, codec } => {
+            format!("StoredCompression(topic: {topic:?}, codec: {codec:?})")
+        }
+        Expectation::TruncationDetected { at_least } => format!("TruncationDetected(at_least: {at_least})"),
     }
 }
 
@@ -447,12 +465,111 @@ pub fn evaluate(
                             None => (false, format!("{tp} has no leader to ask")),
                         }
                     }
+                    Expectation::Duplicates { at_least } => {
+                        (anomalies.duplicates >= *at_least, format!("found {} duplicate(s)", anomalies.duplicates))
+                    }
+                    Expectation::ReplicasAgree { topic, partition } => {
+                        let (disagreements, detail) = replica_disagreements(world, view, topic, *partition);
+                        (disagreements == 0, detail)
+                    }
+                    Expectation::ReplicasDiverge { topic, partition } => {
+                        let (disagreements, detail) = replica_disagreements(world, view, topic, *partition);
+                        (disagreements > 0, detail)
+                    }
+                    Expectation::ProduceErrors { error, at_least } => {
+                        let (n, _) = count_events(
+                            world,
+                            |e| matches!(e, Event::ProduceRejected { error: code, .. } if code.name() == error),
+                        );
+                        (u64::from(n) >= *at_least, format!("leaders answered {error} {n} time(s)"))
+                    }
+                    Expectation::TruncationDetected { at_least } => {
+                        let (n, _) = count_events(world, |e| matches!(e, Event::LogTruncationDetected { .. }));
+                        (u64::from(n) >= *at_least, format!("consumers detected truncation {n} time(s)"))
+                    }
+                    Expectation::RecordsPerBatch { topic, at_least } => {
+                        let (batches, records, _) = leader_batches(world, view, topic);
+                        let average = if batches == 0 { 0.0 } else { records as f64 / batches as f64 };
+                        (
+                            batches > 0 && average >= *at_least,
+                            format!("{records} record(s) in {batches} batch(es): {average:.1} per batch"),
+                        )
+                    }
+                    Expectation::StoredCompression { topic, codec } => {
+                        let (batches, _, codecs) = leader_batches(world, view, topic);
+                        let found: Vec<String> = codecs.iter().map(|(c, n)| format!("{n} {c}")).collect();
+                        (
+                            batches > 0 && codecs.keys().all(|c| c == codec),
+                            format!("batches by codec: {}", if found.is_empty() { "none".into() } else { found.join(", ") }),
+                        )
+                    }
                     _ => unreachable!("quorum expectations are evaluated above"),
                 }
             };
             ExpectationResult { name: expectation_name(e), passed, detail }
         })
         .collect()
+}
+
+/// Batches, records and batches per codec name in the logs of `topic`'s current leaders.
+fn leader_batches(world: &World, view: &ClusterView, topic: &str) -> (u64, u64, BTreeMap<String, u64>) {
+    let (mut batches, mut records, mut codecs) = (0, 0, BTreeMap::new());
+    for p in view.topics.iter().filter(|t| t.name == topic).flat_map(|t| &t.partitions) {
+        let Some(leader) = p.leader else { continue };
+        let tp = TopicPartition::new(topic, p.partition);
+        world.with_log(NodeId(leader), &tp, |log| {
+            for b in log.batches() {
+                batches += 1;
+                records += b.records.len() as u64;
+                *codecs.entry(b.compression.name().to_string()).or_insert(0) += 1;
+            }
+        });
+    }
+    (batches, records, codecs)
+}
+
+/// `ReplicasAgree` and `ReplicasDiverge`: the offsets at which two live replicas of the
+/// partition hold different records, compared by record id (or value), with a description.
+fn replica_disagreements(world: &World, view: &ClusterView, topic: &str, partition: i32) -> (u64, String) {
+    let tp = TopicPartition::new(topic, partition);
+    let replicas: Vec<i32> = find_partition(view, topic, partition).map(|p| p.replicas.clone()).unwrap_or_default();
+    let mut held: Vec<(i32, BTreeMap<i64, String>)> = Vec::new();
+    for replica in replicas {
+        let records = world.with_log(NodeId(replica), &tp, |log| {
+            log.batches()
+                .flat_map(|b| {
+                    b.records.iter().map(move |r| {
+                        let id = r.header(cluster::ID_HEADER).or(r.value.as_deref()).unwrap_or("(tombstone)");
+                        (b.offset_of(r), id.to_string())
+                    })
+                })
+                .collect::<BTreeMap<i64, String>>()
+        });
+        if let Some(records) = records {
+            held.push((replica, records));
+        }
+    }
+    if held.len() < 2 {
+        return (0, format!("only {} live replica(s) of {tp} to compare", held.len()));
+    }
+    let mut disagreements = 0;
+    let mut first = None;
+    for (i, (a, a_records)) in held.iter().enumerate() {
+        for (b, b_records) in &held[i + 1..] {
+            for (offset, id) in a_records {
+                if let Some(other) = b_records.get(offset).filter(|other| *other != id) {
+                    disagreements += 1;
+                    first.get_or_insert_with(|| {
+                        format!("offset {offset} holds {id} on broker {a} but {other} on broker {b}")
+                    });
+                }
+            }
+        }
+    }
+    match first {
+        Some(first) => (disagreements, format!("{disagreements} offset(s) of {tp} disagree; first: {first}")),
+        None => (0, format!("{} live replicas of {tp} agree at every offset they share", held.len())),
+    }
 }
 
 /// `LogHolds`: every live replica holds exactly `expected`.

@@ -18,7 +18,7 @@ use std::fmt::Write as _;
 pub struct DumpedBatch {
     /// Byte position in the segment file.
     pub position: u64,
-    /// Encoded size in bytes.
+    /// Encoded size in bytes, as stored: for a compressed batch, with its records compressed.
     pub size_bytes: u64,
     /// The CRC-32C stored in the batch header.
     pub crc: u32,
@@ -180,7 +180,7 @@ pub fn render_text(dump: &LogDump) -> String {
                 out,
                 "baseOffset: {} lastOffset: {} count: {} baseSequence: {} lastSequence: {last_sequence} producerId: {} \
                  producerEpoch: {} partitionLeaderEpoch: {} isTransactional: false isControl: {} deleteHorizonMs: {horizon} \
-                 position: {} CreateTime: {} size: {} magic: 2 compresscodec: none crc: {} isvalid: true{}",
+                 position: {} CreateTime: {} size: {} magic: 2 compresscodec: {} crc: {} isvalid: true{}",
                 batch.base_offset,
                 batch.last_offset(),
                 batch.records.len(),
@@ -192,6 +192,7 @@ pub fn render_text(dump: &LogDump) -> String {
                 b.position,
                 batch.max_timestamp_ms(),
                 b.size_bytes,
+                batch.compression.name(),
                 b.crc,
                 if b.flushed { "" } else { " (unflushed)" },
             );
@@ -228,4 +229,52 @@ pub fn render_text(dump: &LogDump) -> String {
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A topic stored in `topic_codec` by its `compression.type` (the producer sends uncompressed
+    /// batches), run until every record is written, dumped from broker 1.
+    fn dump_of_a_compressed_topic(topic_codec: &str) -> LogDump {
+        let source = format!(
+            r#"Scenario(
+                name: "compressed topic",
+                description: "A topic whose compression.type makes the broker recompress.",
+                seed: 1,
+                kafka_version: "3.9",
+                duration: "5s",
+                cluster: (brokers: 1),
+                topics: [(name: "metrics", partitions: 1, replication_factor: 1, configs: {{"compression.type": "{topic_codec}"}})],
+                clients: [
+                    Producer(id: "p", topic: "metrics", configs: {{"acks": "1"}}, records: [
+                        (at: "2s", key: "k", value: "temperature reading 1 of sensor-7"),
+                        (at: "2.5s", key: "k", value: "temperature reading 2 of sensor-7"),
+                    ]),
+                ],
+            )"#
+        );
+        let scenario = crate::scenario::parse_str(&source, "test").unwrap_or_else(|e| panic!("{e}"));
+        crate::dump_log(scenario, 1, None, "metrics", 0, Some(1)).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn the_batch_line_names_the_stored_codec_and_its_real_size() {
+        for codec in ["uncompressed", "gzip", "snappy", "lz4", "zstd"] {
+            let dump = dump_of_a_compressed_topic(codec);
+            let batches: Vec<&DumpedBatch> = dump.segments.iter().flat_map(|s| &s.batches).collect();
+            assert_eq!(batches.len(), 2, "{codec}");
+            let name = if codec == "uncompressed" { "none" } else { codec };
+            let text = render_text(&dump);
+            for b in batches {
+                assert_eq!(b.batch.compression.name(), name);
+                // The size shown is the stored (compressed) encoding's.
+                assert_eq!(b.size_bytes, b.batch.size_bytes() as u64, "{codec}");
+                let expected =
+                    format!("size: {} magic: 2 compresscodec: {name} crc: {} isvalid: true", b.size_bytes, b.crc);
+                assert!(text.contains(&expected), "{codec}: no \"{expected}\" in\n{text}");
+            }
+        }
+    }
 }

@@ -36,12 +36,14 @@ use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
 
+use cluster::era::KafkaVersion;
 use cluster::config::{BrokerConfig, ConfigError, ConsumerConfig, ProducerConfig, TopicConfig};
 use ron::extensions::Extensions;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// The Kafka versions whose behaviour kafkalab can simulate, as accepted in `kafka_version`.
-pub const SUPPORTED_KAFKA_VERSIONS: &[&str] = &["3.9"];
+/// The Kafka versions whose behaviour kafkalab can simulate, as accepted in `kafka_version`,
+/// oldest first (see [`cluster::era`] for what each one switches).
+pub const SUPPORTED_KAFKA_VERSIONS: &[&str] = &["0.10", "0.11", "2.0", "2.8", "3.6", "3.9", "4.0"];
 
 /// The most brokers a scenario may have.
 pub const MAX_BROKERS: i32 = 9;
@@ -59,7 +61,7 @@ const SUGGESTION_DISTANCE: usize = 3;
 const MAX_DEPTH: usize = 128;
 
 fn default_kafka_version() -> String {
-    SUPPORTED_KAFKA_VERSIONS[0].to_string()
+    KafkaVersion::CURRENT.as_str().to_string()
 }
 
 /// A whole scenario file.
@@ -94,6 +96,10 @@ pub struct Scenario {
     /// Faults injected at given times.
     #[serde(default)]
     pub faults: Vec<Timed<Fault>>,
+    /// Faults injected when a condition first holds, written `On(condition, fault)`: checked at
+    /// every quantum boundary, each fires at most once, and the trace records when and why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub triggers: Vec<Trigger>,
     /// Lines shown in the event feed at given times.
     #[serde(default)]
     pub narration: Vec<Timed<String>>,
@@ -415,6 +421,10 @@ pub struct ProducerSpec {
     /// When the producer starts sending.
     #[serde(default)]
     pub start: Span,
+    /// Times at which the application calls `flush()`: every buffered batch is sent at once,
+    /// whatever `linger.ms` says, and the call returns when all of them have completed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flushes: Vec<Span>,
     /// Producer configs by Kafka key.
     #[serde(default)]
     pub configs: BTreeMap<String, String>,
@@ -450,6 +460,9 @@ pub struct ScriptedRecord {
     /// Record value.
     #[serde(default)]
     pub value: Option<String>,
+    /// An explicit partition, which bypasses the partitioner.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition: Option<i32>,
 }
 
 /// A consumer: member of consumer group `group`, subscribed to `topics`, starting at `start`,
@@ -529,6 +542,86 @@ pub enum Fault {
     Reassign(String, i32, Vec<i32>),
     /// An admin runs `kafka-leader-election.sh --election-type preferred` for one partition.
     PreferredElection(String, i32),
+}
+
+/// A fault staged on the cluster's state rather than on the clock, so an exact interleaving
+/// (KIP-101's "the follower has the record but not yet the new high watermark") can be
+/// reproduced: `On(All([LogEndOffset(broker: 2, topic: "t", partition: 0, at_least: 2),
+/// Not(HighWatermark(broker: 2, topic: "t", partition: 0, at_least: 2))]), Kill(Broker(2)))`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Trigger {
+    /// When the condition first holds at a quantum boundary, the fault is applied.
+    On(Condition, Fault),
+}
+
+impl Trigger {
+    /// The condition.
+    pub fn condition(&self) -> &Condition {
+        match self {
+            Trigger::On(condition, _) => condition,
+        }
+    }
+
+    /// The fault.
+    pub fn fault(&self) -> &Fault {
+        match self {
+            Trigger::On(_, fault) => fault,
+        }
+    }
+}
+
+/// Something about the running cluster a trigger waits for. A replica condition on a broker
+/// that is down, or does not host the partition, does not hold.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum Condition {
+    /// The broker's replica of the partition has a log end offset of at least `at_least`.
+    LogEndOffset {
+        /// The broker (`node.id`).
+        broker: i32,
+        /// The topic.
+        topic: String,
+        /// The partition index.
+        partition: i32,
+        /// The lowest log end offset that satisfies the condition.
+        at_least: i64,
+    },
+    /// The broker's replica of the partition has a high watermark of at least `at_least` (a
+    /// follower's is the one it learned from its last fetch response).
+    HighWatermark {
+        /// The broker (`node.id`).
+        broker: i32,
+        /// The topic.
+        topic: String,
+        /// The partition index.
+        partition: i32,
+        /// The lowest high watermark that satisfies the condition.
+        at_least: i64,
+    },
+    /// The broker leads the partition.
+    Leads {
+        /// The broker (`node.id`).
+        broker: i32,
+        /// The topic.
+        topic: String,
+        /// The partition index.
+        partition: i32,
+    },
+    /// The producer with this client id has had at least `at_least` records acknowledged.
+    Acked {
+        /// The producer's client id.
+        client: String,
+        /// The fewest acknowledged records that satisfy the condition.
+        at_least: u64,
+    },
+    /// Simulated time has reached this.
+    After(Span),
+    /// Every condition holds.
+    All(Vec<Condition>),
+    /// At least one condition holds.
+    Any(Vec<Condition>),
+    /// The condition does not hold.
+    Not(Box<Condition>),
 }
 
 /// Who a fault hits. Roles are resolved when the fault fires, so a scenario survives a different
@@ -661,6 +754,63 @@ pub enum Expectation {
         partition: i32,
         /// The lowest acceptable log start offset.
         at_least: i64,
+    },
+    /// At least `at_least` records are stored more than once (retries without idempotence).
+    Duplicates {
+        /// The fewest duplicated records that satisfy the check.
+        at_least: u64,
+    },
+    /// At the end, every two live replicas of the partition hold the same record at every
+    /// offset both hold.
+    ReplicasAgree {
+        /// The topic.
+        topic: String,
+        /// The partition index.
+        partition: i32,
+    },
+    /// At the end, two live replicas of the partition hold different records at the same
+    /// offset: the divergence leader epochs exist to prevent (KIP-101, scenario 2).
+    ReplicasDiverge {
+        /// The topic.
+        topic: String,
+        /// The partition index.
+        partition: i32,
+    },
+    /// Leaders refused produce requests with this Kafka error at least `at_least` times,
+    /// e.g. `ProduceErrors(error: "NOT_ENOUGH_REPLICAS", at_least: 1)`.
+    ProduceErrors {
+        /// The error's Kafka name.
+        error: String,
+        /// The fewest refusals that satisfy the check.
+        at_least: u64,
+    },
+    /// Leaders dropped at least `at_least` retried batches as duplicates of batches they
+    /// already held (the idempotent producer, KIP-98).
+    DuplicatesDropped {
+        /// The fewest dropped batches that satisfy the check.
+        at_least: u64,
+    },
+    /// At the end, the topic's leaders hold on average at least `at_least` records per batch
+    /// (`linger.ms` and `batch.size` at work).
+    RecordsPerBatch {
+        /// The topic.
+        topic: String,
+        /// The lowest acceptable average.
+        at_least: f64,
+    },
+    /// At the end, every batch of the topic's leaders is stored with this codec (`none`,
+    /// `gzip`, `snappy`, `lz4`, `zstd`).
+    StoredCompression {
+        /// The topic.
+        topic: String,
+        /// The codec's name.
+        codec: String,
+    },
+    /// Consumers found the log truncated under their position at least `at_least` times
+    /// (KIP-320).
+    TruncationDetected {
+        /// The fewest detections that satisfy the check.
+        at_least: u64,
     },
 }
 
@@ -1784,36 +1934,22 @@ impl Validator<'_> {
             self.check_time(record.at, &path.f("records").i(j).f("at"), "the record")?;
         }
         let configs = path.f("configs");
-        let config = ProducerConfig::from_map(&producer.configs).map_err(|error| self.config_error(&configs, error))?;
-        if config.enable_idempotence {
-            // kafkalab rule: the idempotent producer (KIP-98) is not simulated yet, and silently
-            // running a non-idempotent producer under an idempotent configuration would teach
-            // the wrong lesson about duplicates.
-            let key = "enable.idempotence";
-            let message = if producer.configs.contains_key(key) {
-                format!(
-                    "producer \"{}\" sets \"enable.idempotence\" to true, but kafkalab does not \
-                     simulate the idempotent producer yet",
-                    producer.id
-                )
-            } else {
-                format!(
-                    "producer \"{}\" would be idempotent (Kafka turns \"enable.idempotence\" on by \
-                     default when acks is all), but kafkalab does not simulate the idempotent \
-                     producer yet",
-                    producer.id
-                )
-            };
-            return Err(self.error(
-                &configs.k(key),
-                &configs,
-                message,
-                Some(
-                    "add \"enable.idempotence\": \"false\" to this producer's configs; \
-                     idempotence arrives with the idempotent-producer work"
-                        .to_string(),
-                ),
-            ));
+        let era = KafkaVersion::parse(&self.scenario.kafka_version).unwrap_or(KafkaVersion::CURRENT).era();
+        ProducerConfig::from_map_in(&producer.configs, &era).map_err(|error| self.config_error(&configs, error))?;
+        for (j, at) in producer.flushes.iter().enumerate() {
+            self.check_time(*at, &path.f("flushes").i(j), "the flush")?;
+        }
+        if let Some(spec) = self.scenario.topic(&producer.topic) {
+            for (j, record) in producer.records.iter().enumerate() {
+                if let Some(partition) = record.partition.filter(|p| !(0..spec.partitions).contains(p)) {
+                    return Err(self.error(
+                        &path.f("records").i(j).f("partition"),
+                        path.f("records").i(j),
+                        format!("topic \"{}\" has no partition {partition}", producer.topic),
+                        Some(format!("its partitions are numbered 0 to {}", spec.partitions - 1)),
+                    ));
+                }
+            }
         }
         Ok(())
     }
@@ -1850,8 +1986,64 @@ impl Validator<'_> {
         for (i, timed) in self.scenario.faults.iter().enumerate() {
             let path = SrcPath::root().f("faults").i(i);
             self.check_time(timed.at(), &path.i(0), "the fault")?;
-            let fault_path = path.i(1);
-            match timed.value() {
+            self.check_fault(timed.value(), &path.i(1), &path, Some(i))?;
+        }
+        for (i, trigger) in self.scenario.triggers.iter().enumerate() {
+            let path = SrcPath::root().f("triggers").i(i);
+            self.check_condition(trigger.condition(), &path.i(0), &path)?;
+            self.check_fault(trigger.fault(), &path.i(1), &path, None)?;
+        }
+        Ok(())
+    }
+
+    /// Checks a trigger's condition at `at`: brokers, topics, partitions and clients it names
+    /// must exist, and `All`/`Any` must not be empty.
+    fn check_condition(&self, condition: &Condition, at: &SrcPath, field: &SrcPath) -> Check {
+        match condition {
+            Condition::LogEndOffset { broker, topic, partition, .. }
+            | Condition::HighWatermark { broker, topic, partition, .. }
+            | Condition::Leads { broker, topic, partition } => {
+                self.check_target(&Target::Broker(*broker), &at.f("broker"), field, None)?;
+                let Some(spec) = self.scenario.topic(topic) else {
+                    return Err(self.unknown_topic(&at.f("topic"), field, topic));
+                };
+                if !(0..spec.partitions).contains(partition) {
+                    return Err(self.error(
+                        &at.f("partition"),
+                        field,
+                        format!("topic \"{topic}\" has no partition {partition}"),
+                        Some(format!("its partitions are numbered 0 to {}", spec.partitions - 1)),
+                    ));
+                }
+            }
+            Condition::Acked { client, .. } => {
+                self.check_target(&Target::Client(client.clone()), &at.f("client"), field, None)?;
+            }
+            Condition::After(span) => self.check_time(*span, &at.i(0), "the condition's time")?,
+            Condition::All(conditions) | Condition::Any(conditions) => {
+                if conditions.is_empty() {
+                    return Err(self.error(
+                        &at.i(0),
+                        field,
+                        "All([]) and Any([]) need at least one condition",
+                        Some("list the conditions, e.g. All([Leads(...), After(\"5s\")])".to_string()),
+                    ));
+                }
+                for (k, c) in conditions.iter().enumerate() {
+                    self.check_condition(c, &at.i(0).i(k), field)?;
+                }
+            }
+            Condition::Not(inner) => self.check_condition(inner, &at.i(0), field)?,
+        }
+        Ok(())
+    }
+
+    /// Checks one fault at `fault_path`, part of `path`: fault number `index` of `faults`, or a
+    /// trigger's fault when `None`.
+    fn check_fault(&self, fault: &Fault, fault_path: &SrcPath, path: &SrcPath, index: Option<usize>) -> Check {
+        let (i, fault_path, path) = (index, fault_path.clone(), path.clone());
+        {
+            match fault {
                 Fault::Crash(target)
                 | Fault::Kill(target)
                 | Fault::Restart(target)
@@ -1949,8 +2141,9 @@ impl Validator<'_> {
         known
     }
 
-    /// Checks one fault target at `at`, part of fault number `index`.
-    fn check_target(&self, target: &Target, at: &SrcPath, field: &SrcPath, index: usize) -> Check {
+    /// Checks one fault target at `at`, part of fault number `index` (`None` for a trigger's
+    /// fault, whose time is not known in advance).
+    fn check_target(&self, target: &Target, at: &SrcPath, field: &SrcPath, index: Option<usize>) -> Check {
         let s = self.scenario;
         match target {
             Target::Broker(id) => {
@@ -2000,6 +2193,7 @@ impl Validator<'_> {
                 }
             }
             Target::LastCrashed => {
+                let Some(index) = index else { return Ok(()) };
                 let at_time = s.faults[index].at();
                 let crashed_before = s.faults.iter().enumerate().any(|(j, other)| {
                     matches!(other.value(), Fault::Crash(_) | Fault::Kill(_) | Fault::PowerLoss(_))
@@ -2032,9 +2226,35 @@ impl Validator<'_> {
         let groups = s.groups();
         for (i, expectation) in s.expect.iter().enumerate() {
             let path = SrcPath::root().f("expect").i(i);
+            match expectation {
+                Expectation::RecordsPerBatch { topic, .. } | Expectation::StoredCompression { topic, .. }
+                    if s.topic(topic).is_none() =>
+                {
+                    return Err(self.unknown_topic(&path.f("topic"), &path, topic));
+                }
+                Expectation::StoredCompression { codec, .. } if cluster::record::Compression::parse(codec).is_none() => {
+                    return Err(self.error(
+                        &path.f("codec"),
+                        &path,
+                        format!("unknown codec \"{codec}\""),
+                        Some("use one of none, gzip, snappy, lz4, zstd".to_string()),
+                    ));
+                }
+                Expectation::ProduceErrors { error, .. } if cluster::error::ErrorCode::from_name(error).is_none() => {
+                    return Err(self.error(
+                        &path.f("error"),
+                        &path,
+                        format!("unknown Kafka error \"{error}\""),
+                        Some("write the error as Kafka names it, e.g. \"NOT_ENOUGH_REPLICAS\"".to_string()),
+                    ));
+                }
+                _ => {}
+            }
             if let Expectation::LogHolds { topic, partition, .. }
             | Expectation::LogStartOffset { topic, partition, .. }
             | Expectation::Replicas { topic, partition, .. }
+            | Expectation::ReplicasAgree { topic, partition }
+            | Expectation::ReplicasDiverge { topic, partition }
             | Expectation::PartitionLeader { topic, partition, .. } = expectation
             {
                 let Some(spec) = s.topic(topic) else {

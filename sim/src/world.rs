@@ -7,7 +7,7 @@
 
 use crate::disk::SimDisk;
 use crate::invariants::QuorumChecker;
-use crate::scenario::{ClientSpec, Fault, KeySpec, ProcessRoles, Scenario, Target};
+use crate::scenario::{ClientSpec, Condition, Fault, KeySpec, ProcessRoles, Scenario, Target, Trigger};
 use crate::trace::{Trace, TraceBody, TraceRecord};
 use crate::view::ClusterView;
 use cluster::broker::{Broker, BrokerSetup, OFFSETS_TOPIC};
@@ -15,6 +15,7 @@ use cluster::combined::Combined;
 use cluster::config::{effective_min_insync_replicas, BrokerConfig, ConsumerConfig, ProducerConfig, TopicConfig};
 use cluster::consumer::{Consumer, ConsumerSetup};
 use cluster::controller::{Controller, ControllerSetup, TopicToCreate};
+use cluster::era::{Era, KafkaVersion};
 use cluster::event::Event;
 use cluster::ids::{NodeId, TopicPartition};
 use cluster::node::{node_rng, Effect, Node};
@@ -170,11 +171,23 @@ struct Shared {
     trace: Mutex<Trace>,
     quorum: QuorumConfig,
     checker: Mutex<QuorumChecker>,
+    /// The rules the scenario's `kafka_version` selects.
+    era: Era,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A poisoned lock means a node panicked, which already aborts the run with its message.
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The cluster's broker configs in `era`: where the scenario leaves a key out, the era's default
+/// applies (`unclean.leader.election.enable` was `true` before Kafka 0.11, KIP-106).
+fn broker_config(scenario: &Scenario, era: Era) -> BrokerConfig {
+    let mut config = BrokerConfig::from_map(&scenario.cluster.configs).expect("validated scenario");
+    if !scenario.cluster.configs.contains_key("unclean.leader.election.enable") {
+        config.unclean_leader_election_enable = era.unclean_election_default;
+    }
+    config
 }
 
 /// The simulated network address of node `id`: `10.0.x.y` from its id.
@@ -204,7 +217,7 @@ impl Shared {
         };
         let rng = node_rng(self.seed, slot.id, incarnation);
         let scenario = &self.scenario;
-        let broker_config = BrokerConfig::from_map(&scenario.cluster.configs).expect("validated scenario");
+        let broker_config = broker_config(scenario, self.era);
         let brokers: Vec<NodeId> = (1..=scenario.cluster.brokers).map(NodeId).collect();
         let files = || lock(&slot.disk).snapshot();
         let controller = |rng: rand_chacha::ChaCha8Rng| {
@@ -218,6 +231,7 @@ impl Shared {
                     files: files(),
                     expected_brokers: brokers.clone(),
                     topics: self.topics_to_create(&broker_config),
+                    era: self.era,
                 },
             )
         };
@@ -230,6 +244,7 @@ impl Shared {
                     rng,
                     files: files(),
                     quorum: Some(self.quorum.clone()),
+                    era: self.era,
                 };
                 Hosted::Broker(Box::new(Broker::new(now, setup)))
             }
@@ -245,13 +260,14 @@ impl Shared {
                     rng,
                     files: files(),
                     quorum: None,
+                    era: self.era,
                 };
                 let broker = Broker::new(now, setup);
                 Hosted::Combined(Box::new(Combined::new(now, broker, controller(controller_rng))))
             }
             NodeKind::Producer(index) => {
                 let ClientSpec::Producer(spec) = &scenario.clients[*index] else { unreachable!() };
-                let config = ProducerConfig::from_map(&spec.configs).expect("validated scenario");
+                let config = ProducerConfig::from_map_in(&spec.configs, &self.era).expect("validated scenario");
                 let first_sequence = lock(&slot.disk).client_sequence;
                 Hosted::Producer(Producer::new(
                     now,
@@ -273,8 +289,11 @@ impl Shared {
                                 at: Instant::from_millis(r.at.0),
                                 key: r.key.clone(),
                                 value: r.value.clone(),
+                                partition: r.partition,
                             })
                             .collect(),
+                        flushes: spec.flushes.iter().map(|at| Instant::from_millis(at.0)).collect(),
+                        era: self.era,
                         start: Instant::from_millis(spec.start.0),
                         bootstrap: brokers,
                         first_sequence,
@@ -294,6 +313,7 @@ impl Shared {
                         config,
                         start: Instant::from_millis(spec.start.0),
                         bootstrap: brokers,
+                        era: self.era,
                     },
                 ))
             }
@@ -505,6 +525,9 @@ pub struct World {
     faults: Vec<(u64, Fault)>,
     narration: Vec<(u64, String)>,
     next_fault: usize,
+    /// The scenario's triggers, and whether each has fired.
+    triggers: Vec<Trigger>,
+    fired: Vec<bool>,
     next_narration: usize,
     /// The nodes the most recent `Crash`, `Kill` or `PowerLoss` took down (`LastCrashed`).
     last_crash: Vec<NodeId>,
@@ -577,7 +600,9 @@ impl World {
             scenario.narration.iter().map(|n| (n.at().0, n.value().clone())).collect();
         narration.sort_by_key(|n| n.0);
         let duration = Duration::from_millis(scenario.duration.0);
-        let broker_config = BrokerConfig::from_map(&scenario.cluster.configs).expect("validated scenario");
+        let triggers = scenario.triggers.clone();
+        let era = KafkaVersion::parse(&scenario.kafka_version).expect("validated scenario").era();
+        let broker_config = broker_config(&scenario, era);
         let quorum = QuorumConfig::new(&broker_config, voters, scenario.cluster.aligned_election_timeouts);
         let checker = Mutex::new(QuorumChecker::new(quorum.voters.clone()));
         let shared = Arc::new(Shared {
@@ -589,6 +614,7 @@ impl World {
             trace: Mutex::new(Trace::default()),
             quorum,
             checker,
+            era,
         });
         for slot in shared.slots.values() {
             let (s, sl) = (shared.clone(), slot.clone());
@@ -608,6 +634,8 @@ impl World {
             narration,
             next_fault: 0,
             next_narration: 0,
+            fired: vec![false; triggers.len()],
+            triggers,
             last_crash: Vec::new(),
             disk_rng: {
                 use rand::SeedableRng;
@@ -659,6 +687,7 @@ impl World {
             self.next_fault += 1;
             self.apply_fault(&fault);
         }
+        self.fire_triggers();
         self.runtime.block_on(async { madsim::time::sleep(QUANTUM).await });
         self.elapsed += QUANTUM;
         // A node that finished its graceful shutdown has exited; stop its madsim node so a
@@ -672,6 +701,99 @@ impl World {
             }
         }
         self.check_majority();
+    }
+
+    /// Applies every trigger whose condition holds now and has not fired yet, recording the
+    /// condition with the values that made it hold.
+    fn fire_triggers(&mut self) {
+        for i in 0..self.triggers.len() {
+            if self.fired[i] {
+                continue;
+            }
+            let trigger = self.triggers[i].clone();
+            let mut why = Vec::new();
+            if !self.holds(trigger.condition(), &mut why) {
+                continue;
+            }
+            self.fired[i] = true;
+            let text = format!("trigger {i} holds: {}", why.join(", "));
+            let shared = self.shared.clone();
+            self.runtime.block_on(async move { shared.record("world", TraceBody::Fault(text)) });
+            self.apply_fault(trigger.fault());
+        }
+    }
+
+    /// Whether `condition` holds now; pushes a plain-words account of the values it read onto
+    /// `why`.
+    fn holds(&self, condition: &Condition, why: &mut Vec<String>) -> bool {
+        let replica = |broker: i32, topic: &str, partition: i32| {
+            (NodeId(broker), TopicPartition::new(topic.to_string(), partition))
+        };
+        match condition {
+            Condition::LogEndOffset { broker, topic, partition, at_least } => {
+                let (b, tp) = replica(*broker, topic, *partition);
+                let leo = self.with_log(b, &tp, |log| log.log_end_offset());
+                why.push(match leo {
+                    Some(leo) => format!("broker {broker} has {tp} up to log end offset {leo}"),
+                    None => format!("broker {broker} holds no replica of {tp} now"),
+                });
+                leo.is_some_and(|leo| leo >= *at_least)
+            }
+            Condition::HighWatermark { broker, topic, partition, at_least } => {
+                let (b, tp) = replica(*broker, topic, *partition);
+                let hw = self.with_log(b, &tp, |log| log.high_watermark());
+                why.push(match hw {
+                    Some(hw) => format!("broker {broker} knows high watermark {hw} of {tp}"),
+                    None => format!("broker {broker} holds no replica of {tp} now"),
+                });
+                hw.is_some_and(|hw| hw >= *at_least)
+            }
+            Condition::Leads { broker, topic, partition } => {
+                let (b, tp) = replica(*broker, topic, *partition);
+                let leads = self.shared.slots.get(&b).is_some_and(|slot| {
+                    lock(&slot.hosted).as_ref().and_then(|h| h.broker()).is_some_and(|br| br.is_leader_of(&tp))
+                });
+                why.push(format!("broker {broker} {} {tp}", if leads { "leads" } else { "does not lead" }));
+                leads
+            }
+            Condition::Acked { client, at_least } => {
+                let acked = self
+                    .shared
+                    .slots
+                    .values()
+                    .filter(|s| &s.name == client)
+                    .filter_map(|s| match lock(&s.hosted).as_ref() {
+                        Some(Hosted::Producer(p)) => Some(p.status().acked),
+                        _ => None,
+                    })
+                    .next()
+                    .unwrap_or(0);
+                why.push(format!("{client} has {acked} records acknowledged"));
+                acked >= *at_least
+            }
+            Condition::After(span) => {
+                why.push(format!("the time is past {span}"));
+                self.elapsed.as_millis() as u64 >= span.0
+            }
+            Condition::All(conditions) => conditions.iter().all(|c| self.holds(c, why)),
+            Condition::Any(conditions) => {
+                let mut scratch = Vec::new();
+                for c in conditions {
+                    scratch.clear();
+                    if self.holds(c, &mut scratch) {
+                        why.append(&mut scratch);
+                        return true;
+                    }
+                }
+                false
+            }
+            Condition::Not(inner) => {
+                let mut inner_why = Vec::new();
+                let holds = self.holds(inner, &mut inner_why);
+                why.extend(inner_why.into_iter().map(|w| format!("not: {w}")));
+                !holds
+            }
+        }
     }
 
     /// *MajorityReachedHighWatermark* (see [`crate::invariants`]): a majority of voters hold

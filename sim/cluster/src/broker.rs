@@ -7,15 +7,17 @@
 //! ISR only through `AlterPartition`.
 
 use crate::config::{BrokerConfig, LogConfig};
+use crate::era::Era;
 use crate::error::ErrorCode;
 use crate::event::Event;
 use crate::group::{self, AcceptedCommit, CoordinatorConfig, GroupCoordinator, GroupStatus};
 use crate::ids::{NodeId, TopicPartition};
+use crate::log::producer_state::ProducerAppendCheck;
 use crate::log::{checkpoint, Checkpoints, PartitionLog};
 use crate::metadata::{MetadataImage, MetadataRecord, PartitionState};
 use crate::node::{DiskOp, Effect, Node, Outbox};
 use crate::partition::{Partition, PendingIsrChange};
-use crate::protocol::{FetchPartition, FetchPartitionResponse, Message, EARLIEST_TIMESTAMP, LATEST_TIMESTAMP};
+use crate::protocol::{EpochEndOffset, FetchPartition, FetchPartitionResponse, Message, EARLIEST_TIMESTAMP, LATEST_TIMESTAMP};
 use crate::raft::{QuorumConfig, RaftClient, METADATA_TOPIC};
 use crate::record::{Record, RecordBatch};
 use crate::time::Instant;
@@ -36,6 +38,11 @@ const REPLICA_FETCH_TIMEOUT: Duration = Duration::from_millis(30_000);
 const ALTER_PARTITION_TIMEOUT: Duration = Duration::from_millis(5000);
 /// Most bytes one fetch response carries per partition (`replica.fetch.max.bytes`, 1 MiB).
 const FETCH_MAX_BYTES: usize = 1 << 20;
+/// How long an `InitProducerId` may wait for a producer id block before it is answered
+/// `REQUEST_TIMED_OUT`: the broker's `request.timeout.ms` default, 30000, which bounded the
+/// wait in Kafka 3.0 to 3.4 (`RPCProducerIdManager`; from 3.5 Kafka answers
+/// `COORDINATOR_LOAD_IN_PROGRESS` at once and the client retries).
+const INIT_PRODUCER_ID_MAX_WAIT: Duration = Duration::from_millis(30_000);
 
 /// What a broker needs to start.
 pub struct BrokerSetup {
@@ -54,12 +61,18 @@ pub struct BrokerSetup {
     /// observer. `None` in a combined node, whose own controller's replica feeds the broker
     /// (see [`crate::combined`]).
     pub quorum: Option<QuorumConfig>,
+    /// The behaviour era the scenario's `kafka_version` selects (replica recovery, high
+    /// watermark and producer-state rules).
+    pub era: Era,
 }
 
 #[derive(Clone, Debug, Default)]
 struct Fetcher {
     in_flight: Option<(u64, Instant)>,
     backoff_until: Instant,
+    /// An `OffsetsForLeaderEpoch` request in flight to this leader (leader-epoch era before
+    /// KAFKA-10554).
+    epoch_lookup_in_flight: Option<(u64, Instant)>,
 }
 
 #[derive(Clone, Debug)]
@@ -79,6 +92,38 @@ struct DelayedProduce {
     base_offset: i64,
     required_offset: i64,
     deadline: Instant,
+}
+
+/// A range of producer ids from the active controller (KIP-730, Kafka's `ProducerIdsBlock`):
+/// `[first, end)`, of which `[next, end)` are still unused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct ProducerIdBlock {
+    first: i64,
+    next: i64,
+    end: i64,
+}
+
+/// An `InitProducerId` waiting for a producer id block.
+#[derive(Clone, Debug)]
+struct ParkedInitProducerId {
+    from: NodeId,
+    correlation_id: u64,
+    /// When it is answered `REQUEST_TIMED_OUT` if no block came.
+    deadline: Instant,
+}
+
+/// The producer ids this broker hands out, in blocks from the active controller (Kafka's
+/// `RPCProducerIdManager`).
+#[derive(Clone, Debug, Default)]
+struct ProducerIdBlocks {
+    /// The block ids are taken from.
+    current: Option<ProducerIdBlock>,
+    /// The next block, fetched before the current one runs out.
+    prefetched: Option<ProducerIdBlock>,
+    /// The `AllocateProducerIds` in flight: correlation id and when it was sent.
+    in_flight: Option<(u64, Instant)>,
+    /// Requests waiting for a block, oldest first.
+    parked: Vec<ParkedInitProducerId>,
 }
 
 #[derive(Clone, Debug)]
@@ -124,6 +169,8 @@ pub struct BrokerStatus {
 
 /// A broker node.
 pub struct Broker {
+    /// The behaviour era (see [`BrokerSetup::era`]).
+    era: Era,
     id: NodeId,
     incarnation: u64,
     config: BrokerConfig,
@@ -157,6 +204,8 @@ pub struct Broker {
     pending_alters: BTreeMap<u64, TopicPartition>,
     coordinator: GroupCoordinator,
     pending_commits: Vec<PendingCommit>,
+    /// Producer id blocks for `InitProducerId` (KIP-730).
+    producer_ids: ProducerIdBlocks,
     next_isr_check: Instant,
     next_retention_check: Instant,
     next_cleaning: Instant,
@@ -240,6 +289,7 @@ impl Broker {
         ];
         let mut broker = Broker {
             id: setup.id,
+            era: setup.era,
             incarnation: setup.incarnation,
             config: setup.config,
             rng: setup.rng,
@@ -264,6 +314,7 @@ impl Broker {
             pending_alters: BTreeMap::new(),
             coordinator,
             pending_commits: Vec::new(),
+            producer_ids: ProducerIdBlocks::default(),
             next_isr_check: now + lag / 2,
             next_retention_check: timers[0],
             next_cleaning: timers[1],
@@ -347,6 +398,11 @@ impl Broker {
     /// The log of a partition replica on this broker, if it hosts one.
     pub fn partition_log(&self, tp: &TopicPartition) -> Option<&PartitionLog> {
         self.partitions.get(tp).map(|p| &p.log)
+    }
+
+    /// Whether this broker's replica of `tp` acts as its leader now.
+    pub fn is_leader_of(&self, tp: &TopicPartition) -> bool {
+        self.partitions.get(tp).is_some_and(|p| p.is_leader())
     }
 
     /// The broker's observer replica of the metadata log (`None` in a combined node, whose
@@ -480,6 +536,7 @@ impl Broker {
             Partition::new(self.id, log, fresh, min_isr)
         });
         partition.min_insync_replicas = min_isr;
+        partition.freeze_hw_under_min_isr = self.era.freeze_hw_under_min_isr;
         partition.log.set_config(log_config);
         let was_leader = existing && partition.is_leader();
         let old_epoch = partition.leader_epoch();
@@ -505,6 +562,19 @@ impl Broker {
                 partition.make_follower(state);
                 if !internal {
                     self.outbox.event(Event::BecameFollower { tp: tp.clone(), leader, leader_epoch: epoch });
+                }
+                if self.era.truncate_to_hw_on_become_follower {
+                    // Before KIP-101 a new follower cut its log at its own high watermark, which
+                    // trails the leader's by a fetch round trip (section 10 of the reference).
+                    let from_offset = partition.log.log_end_offset();
+                    let hw = partition.log.high_watermark();
+                    if hw < from_offset {
+                        partition.log.truncate_to(hw, now.as_millis() as i64);
+                        self.outbox.event(Event::LogTruncated { tp: tp.clone(), from_offset, to_offset: hw });
+                    }
+                } else if self.era.offsets_for_leader_epoch_on_become_follower {
+                    // KIP-101: ask the leader where our last epoch ends before fetching.
+                    partition.truncating = partition.log.epochs().latest_epoch().is_some();
                 }
                 if was_leader {
                     self.resign(&tp);
@@ -803,26 +873,229 @@ impl Broker {
             return reply(&mut self.outbox, Some(ErrorCode::NotEnoughReplicas), -1);
         }
         let epoch = p.leader_epoch();
+        if batch.size_bytes() as u64 > p.log.config().max_message_bytes {
+            // Kafka's `analyzeAndValidateRecords`, before any other check on the records: a
+            // batch larger than the topic's `max.message.bytes` (as stored, after compression)
+            // is refused whole.
+            self.outbox.event(Event::ProduceRejected { tp: tp.clone(), error: ErrorCode::MessageTooLarge });
+            return reply(&mut self.outbox, Some(ErrorCode::MessageTooLarge), -1);
+        }
         if p.log.config().is_compacted() && batch.records.iter().any(|r| r.key.is_none()) {
             // Kafka's `LogValidator`: a compacted topic keeps records by key, so a keyless one
             // could never be cleaned and is refused.
             self.outbox.event(Event::ProduceRejected { tp: tp.clone(), error: ErrorCode::InvalidRecord });
             return reply(&mut self.outbox, Some(ErrorCode::InvalidRecord), -1);
         }
-        let batch = p.log.append_batch_as_leader(epoch, batch, now.as_millis() as i64);
+        // The idempotent producer's checks (KIP-98, `analyzeAndValidateProducerState`), last
+        // before the append: a retry of a batch the log already holds is answered with the
+        // original batch's offsets and not appended again; a fenced epoch or a sequence gap is
+        // refused with nothing appended.
+        let (base_offset, required_offset) =
+            match p.log.analyze_producer_append(&batch, self.era.unknown_producer_id_any_sequence) {
+                Err(error) => {
+                    self.outbox.event(Event::ProduceRejected { tp: tp.clone(), error });
+                    return reply(&mut self.outbox, Some(error), -1);
+                }
+                Ok(ProducerAppendCheck::Duplicate(original)) => {
+                    self.outbox.event(Event::DuplicateBatchDropped {
+                        tp: tp.clone(),
+                        producer_id: batch.producer_id,
+                        producer_epoch: batch.producer_epoch,
+                        base_sequence: batch.base_sequence,
+                        original_offset: original.first_offset,
+                    });
+                    (original.first_offset, original.last_offset + 1)
+                }
+                Ok(ProducerAppendCheck::Append | ProducerAppendCheck::NoProducerId) => {
+                    let batch = p.log.append_batch_as_leader(epoch, batch, now.as_millis() as i64);
+                    (batch.base_offset, batch.next_offset())
+                }
+            };
         self.maybe_advance_high_watermark(&tp);
         match acks {
             0 => {}
-            1 => reply(&mut self.outbox, None, batch.base_offset),
+            1 => reply(&mut self.outbox, None, base_offset),
+            // A duplicate waits like a fresh append: until the high watermark covers the
+            // original batch, which may not be committed yet.
             _ => self.delayed_produces.push(DelayedProduce {
                 from,
                 correlation_id,
                 tp,
-                base_offset: batch.base_offset,
-                required_offset: batch.next_offset(),
+                base_offset,
+                required_offset,
                 deadline: now + Duration::from_millis(timeout_ms),
             }),
         }
+    }
+
+    // ---- producer ids (KIP-98 InitProducerId, KIP-730 blocks) ----
+
+    /// `InitProducerId` without a `transactional.id`: answers `(producer_id, producer_epoch)`.
+    ///
+    /// * `producer_id` -1 (or a negative epoch): a new producer id from this broker's block,
+    ///   epoch 0. Without an id at hand the request waits for the next block from the active
+    ///   controller (KIP-730), up to [`INIT_PRODUCER_ID_MAX_WAIT`], then gets
+    ///   `REQUEST_TIMED_OUT` (7); with no controller known at all it gets
+    ///   `COORDINATOR_NOT_AVAILABLE` (15) at once. Both are retriable.
+    /// * An existing id and epoch: the same id with the epoch bumped by one (KIP-360), or a new
+    ///   id at epoch 0 when the epoch is already `i16::MAX`. Kafka's idempotent producer bumps
+    ///   its epoch locally and its broker hands a new id to every `InitProducerId` without a
+    ///   `transactional.id`; kafkalab's producer asks instead, and the answer is the same pair
+    ///   Kafka's client would compute.
+    fn handle_init_producer_id(
+        &mut self,
+        now: Instant,
+        from: NodeId,
+        correlation_id: u64,
+        producer_id: i64,
+        producer_epoch: i16,
+    ) {
+        if producer_id >= 0 && (0..i16::MAX).contains(&producer_epoch) {
+            let reply = Message::InitProducerIdResponse {
+                correlation_id,
+                error: None,
+                producer_id,
+                producer_epoch: producer_epoch + 1,
+            };
+            self.outbox.send(from, reply);
+            return;
+        }
+        if let Some(id) = self.take_producer_id(now) {
+            let reply = Message::InitProducerIdResponse { correlation_id, error: None, producer_id: id, producer_epoch: 0 };
+            self.outbox.send(from, reply);
+        } else if self.controller.is_none() {
+            let error = Some(ErrorCode::CoordinatorNotAvailable);
+            let reply = Message::InitProducerIdResponse { correlation_id, error, producer_id: -1, producer_epoch: -1 };
+            self.outbox.send(from, reply);
+        } else {
+            self.producer_ids.parked.push(ParkedInitProducerId {
+                from,
+                correlation_id,
+                deadline: now + INIT_PRODUCER_ID_MAX_WAIT,
+            });
+            self.maybe_request_producer_ids(now);
+        }
+    }
+
+    /// The next producer id of this broker's blocks, moving to the prefetched block when the
+    /// current one is used up, and asking for another block once 90% of the current one is
+    /// gone (Kafka's `RPCProducerIdManager.generateProducerId`).
+    fn take_producer_id(&mut self, now: Instant) -> Option<i64> {
+        let blocks = &mut self.producer_ids;
+        if blocks.current.is_none_or(|b| b.next >= b.end) {
+            blocks.current = blocks.prefetched.take();
+        }
+        let id = blocks.current.as_mut().map(|b| {
+            b.next += 1;
+            b.next - 1
+        });
+        self.maybe_request_producer_ids(now);
+        id
+    }
+
+    /// Sends `AllocateProducerIds` to the active controller when a block is needed — the
+    /// current block is 90% used (Kafka's `PidPrefetchThreshold`) or gone, or a request waits,
+    /// and none is prefetched — and none is in flight. One unanswered for
+    /// `CONTROLLER_REQUEST_TIMEOUT` is given up and sent again. Also answers parked
+    /// `InitProducerId` requests whose wait ran out.
+    fn maybe_request_producer_ids(&mut self, now: Instant) {
+        let (expired, waiting): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut self.producer_ids.parked).into_iter().partition(|p| now >= p.deadline);
+        self.producer_ids.parked = waiting;
+        for p in expired {
+            let error = Some(ErrorCode::RequestTimedOut);
+            let reply = Message::InitProducerIdResponse {
+                correlation_id: p.correlation_id,
+                error,
+                producer_id: -1,
+                producer_epoch: -1,
+            };
+            self.outbox.send(p.from, reply);
+        }
+        let blocks = &mut self.producer_ids;
+        if blocks.in_flight.is_some_and(|(_, sent)| now.saturating_since(sent) >= CONTROLLER_REQUEST_TIMEOUT) {
+            blocks.in_flight = None;
+        }
+        let nearly_used = blocks.current.is_none_or(|b| (b.next - b.first) * 10 >= (b.end - b.first) * 9);
+        let needed = blocks.prefetched.is_none() && (nearly_used || !blocks.parked.is_empty());
+        if !needed || blocks.in_flight.is_some() || now < self.controller_backoff_until {
+            return;
+        }
+        let (Some(controller), Some(broker_epoch)) = (self.controller, self.broker_epoch) else { return };
+        let correlation_id = self.correlation_id();
+        self.producer_ids.in_flight = Some((correlation_id, now));
+        self.outbox.send(controller, Message::AllocateProducerIds { correlation_id, broker_id: self.id, broker_epoch });
+    }
+
+    /// The controller's answer to `AllocateProducerIds`: keep the block and answer the parked
+    /// `InitProducerId` requests from it, oldest first. `NOT_CONTROLLER` waits for the quorum to
+    /// name the active controller; `STALE_BROKER_EPOCH` waits for the broker to register again.
+    fn handle_allocate_producer_ids_response(
+        &mut self,
+        now: Instant,
+        correlation_id: u64,
+        error: Option<ErrorCode>,
+        producer_id_start: i64,
+        producer_id_len: i32,
+    ) {
+        if self.producer_ids.in_flight.map(|(c, _)| c) != Some(correlation_id) {
+            return;
+        }
+        self.producer_ids.in_flight = None;
+        if error.is_some() {
+            self.controller_moved(now);
+            return;
+        }
+        assert!(
+            producer_id_start >= 0 && producer_id_len > 0,
+            "broker {}: the controller granted an empty producer id block at {producer_id_start}",
+            self.id
+        );
+        let end = producer_id_start + i64::from(producer_id_len);
+        let block = ProducerIdBlock { first: producer_id_start, next: producer_id_start, end };
+        if self.producer_ids.current.is_none_or(|b| b.next >= b.end) {
+            self.producer_ids.current = Some(block);
+        } else {
+            self.producer_ids.prefetched = Some(block);
+        }
+        for p in std::mem::take(&mut self.producer_ids.parked) {
+            match self.take_producer_id(now) {
+                Some(id) => {
+                    let reply = Message::InitProducerIdResponse {
+                        correlation_id: p.correlation_id,
+                        error: None,
+                        producer_id: id,
+                        producer_epoch: 0,
+                    };
+                    self.outbox.send(p.from, reply);
+                }
+                None => self.producer_ids.parked.push(p),
+            }
+        }
+    }
+
+    /// A peer's connection closed: an `AllocateProducerIds` in flight to it (the controller)
+    /// fails and is sent again to the next one; its own parked `InitProducerId` requests need
+    /// no answer.
+    fn producer_ids_peer_disconnected(&mut self, now: Instant, peer: NodeId) {
+        self.producer_ids.parked.retain(|p| p.from != peer);
+        if self.controller == Some(peer) && self.producer_ids.in_flight.take().is_some() {
+            self.controller_moved(now);
+        }
+    }
+
+    /// When the producer id machinery next needs [`Broker::maybe_request_producer_ids`].
+    fn producer_ids_deadline(&self) -> Option<Instant> {
+        let blocks = &self.producer_ids;
+        let parked = blocks.parked.iter().map(|p| p.deadline).min();
+        let retry = match blocks.in_flight {
+            Some((_, sent)) => Some(sent + CONTROLLER_REQUEST_TIMEOUT),
+            None if !blocks.parked.is_empty() && self.controller.is_some() && self.broker_epoch.is_some() => {
+                Some(self.controller_backoff_until)
+            }
+            None => None,
+        };
+        [parked, retry].into_iter().flatten().min()
     }
 
     // ---- fetch (leader side) ----
@@ -868,6 +1141,7 @@ impl Broker {
             error: None,
             high_watermark: -1,
             log_start_offset: -1,
+            log_end_offset: -1,
             diverging_epoch: None,
             batches: Vec::new(),
         };
@@ -880,7 +1154,9 @@ impl Broker {
             return response;
         }
         let follower = (replica_id >= 0).then_some(NodeId(replica_id));
-        if follower.is_some() || fp.current_leader_epoch >= 0 {
+        // KIP-320 fencing: only fetchers that send their view of the epoch are checked (replicas
+        // from Kafka 2.2, consumers from 2.3; older fetchers send -1).
+        if fp.current_leader_epoch >= 0 {
             if fp.current_leader_epoch < p.leader_epoch() {
                 response.error = Some(ErrorCode::FencedLeaderEpoch);
                 return response;
@@ -893,6 +1169,8 @@ impl Broker {
         response.high_watermark = p.log.high_watermark();
         response.log_start_offset = p.log.log_start_offset();
         let leo = p.log.log_end_offset();
+        // Only fetchers of the KAFKA-10554 era send `last_fetched_epoch`; older followers learn
+        // where to truncate from `OffsetsForLeaderEpoch` (or, before KIP-101, not at all).
         if follower.is_some() && fp.last_fetched_epoch >= 0 {
             let (epoch, end) = p.log.epochs().end_offset_for(fp.last_fetched_epoch, leo);
             if epoch < 0 {
@@ -908,6 +1186,9 @@ impl Broker {
         }
         if fp.fetch_offset < p.log.log_start_offset() || fp.fetch_offset > leo {
             response.error = Some(ErrorCode::OffsetOutOfRange);
+            if follower.is_some() {
+                response.log_end_offset = leo;
+            }
             return response;
         }
         let upper = match follower {
@@ -989,16 +1270,29 @@ impl Broker {
                 continue;
             }
             let Some(leader) = p.state.leader else { continue };
+            if p.truncating {
+                // Asks `OffsetsForLeaderEpoch` first; see `maybe_send_epoch_lookups`.
+                continue;
+            }
             by_leader.entry(leader).or_default().push(FetchPartition {
                 tp: p.tp.clone(),
-                current_leader_epoch: p.leader_epoch(),
+                current_leader_epoch: if self.era.fetch_epoch_fencing { p.leader_epoch() } else { -1 },
                 fetch_offset: p.log.log_end_offset(),
-                last_fetched_epoch: p.log.last_batch_epoch().unwrap_or(-1),
+                last_fetched_epoch: if self.era.diverging_epoch_in_fetch {
+                    p.log.last_batch_epoch().unwrap_or(-1)
+                } else {
+                    -1
+                },
             });
         }
+        self.maybe_send_epoch_lookups(now, &mut by_leader);
         self.fetchers.retain(|leader, _| by_leader.contains_key(leader));
         let Some(broker_epoch) = self.broker_epoch else { return };
         for (leader, partitions) in by_leader {
+            if partitions.is_empty() {
+                // Only epoch lookups go to this leader for now.
+                continue;
+            }
             let fetcher = self.fetchers.entry(leader).or_default();
             if let Some((_, sent_at)) = fetcher.in_flight {
                 if now.saturating_since(sent_at) < REPLICA_FETCH_TIMEOUT {
@@ -1021,6 +1315,112 @@ impl Broker {
                     partitions,
                 },
             );
+        }
+    }
+
+    /// Sends `OffsetsForLeaderEpoch` for partitions that became followers in the leader-epoch
+    /// era before KAFKA-10554 (KIP-101, `AbstractFetcherThread.truncateToEpochEndOffsets`). One
+    /// request per leader is in flight at a time; an unanswered one is resent after the replica
+    /// socket timeout. Leaders that only get lookups keep an (empty) entry in `by_leader` so their
+    /// fetcher state survives.
+    fn maybe_send_epoch_lookups(&mut self, now: Instant, by_leader: &mut BTreeMap<NodeId, Vec<FetchPartition>>) {
+        let mut lookups: BTreeMap<NodeId, Vec<(TopicPartition, i32, i32)>> = BTreeMap::new();
+        for p in self.partitions.values().filter(|p| p.truncating && !p.is_leader()) {
+            let (Some(leader), Some(epoch)) = (p.state.leader, p.log.epochs().latest_epoch()) else { continue };
+            let current = if self.era.fetch_epoch_fencing { p.leader_epoch() } else { -1 };
+            lookups.entry(leader).or_default().push((p.tp.clone(), current, epoch));
+        }
+        for (leader, partitions) in lookups {
+            by_leader.entry(leader).or_default();
+            let fetcher = self.fetchers.entry(leader).or_default();
+            if fetcher.epoch_lookup_in_flight.is_some_and(|(_, at)| now.saturating_since(at) < REPLICA_FETCH_TIMEOUT)
+                || now < fetcher.backoff_until
+            {
+                continue;
+            }
+            self.next_correlation_id += 1;
+            let correlation_id = self.next_correlation_id;
+            fetcher.epoch_lookup_in_flight = Some((correlation_id, now));
+            self.outbox.send(
+                leader,
+                Message::OffsetsForLeaderEpoch { correlation_id, replica_id: self.id.0, partitions },
+            );
+        }
+    }
+
+    /// Answers `OffsetsForLeaderEpoch` as a leader (`Partition.lastOffsetForLeaderEpoch`): the
+    /// largest epoch at or below the one asked for and where it ends in this log. Before KIP-279
+    /// the answer names no epoch.
+    fn handle_offsets_for_leader_epoch(
+        &mut self,
+        from: NodeId,
+        correlation_id: u64,
+        partitions: Vec<(TopicPartition, i32, i32)>,
+    ) {
+        let answers = partitions
+            .into_iter()
+            .map(|(tp, current_leader_epoch, leader_epoch)| {
+                let mut answer = EpochEndOffset { tp, error: None, leader_epoch: -1, end_offset: -1 };
+                match self.partitions.get(&answer.tp) {
+                    None => answer.error = Some(ErrorCode::UnknownTopicOrPartition),
+                    Some(p) if !p.is_leader() => answer.error = Some(ErrorCode::NotLeaderOrFollower),
+                    Some(p) if current_leader_epoch >= 0 && current_leader_epoch < p.leader_epoch() => {
+                        answer.error = Some(ErrorCode::FencedLeaderEpoch)
+                    }
+                    Some(p) if current_leader_epoch > p.leader_epoch() => {
+                        answer.error = Some(ErrorCode::UnknownLeaderEpoch)
+                    }
+                    Some(p) => {
+                        let (epoch, end) = p.log.epochs().end_offset_for(leader_epoch, p.log.log_end_offset());
+                        answer.end_offset = end;
+                        if self.era.epoch_in_lookup_answer {
+                            answer.leader_epoch = epoch;
+                        }
+                    }
+                }
+                answer
+            })
+            .collect();
+        self.outbox.send(from, Message::OffsetsForLeaderEpochResponse { correlation_id, partitions: answers });
+    }
+
+    /// A follower applies the leader's `OffsetsForLeaderEpoch` answers: truncates by
+    /// [`Partition::truncation_target`] and starts fetching, or asks again when KIP-279 says the
+    /// answer did not settle it. Errors leave the partition asking after a backoff.
+    fn handle_epoch_lookup_response(
+        &mut self,
+        now: Instant,
+        from: NodeId,
+        correlation_id: u64,
+        answers: Vec<EpochEndOffset>,
+    ) {
+        let Some(fetcher) = self.fetchers.get_mut(&from) else { return };
+        if fetcher.epoch_lookup_in_flight.map(|(c, _)| c) != Some(correlation_id) {
+            return;
+        }
+        fetcher.epoch_lookup_in_flight = None;
+        let mut errored = false;
+        for answer in answers {
+            let Some(p) = self.partitions.get_mut(&answer.tp) else { continue };
+            if !p.truncating || p.state.leader != Some(from) {
+                continue;
+            }
+            if answer.error.is_some() {
+                errored = true;
+                continue;
+            }
+            let (target, done) = p.truncation_target(answer.leader_epoch, answer.end_offset);
+            let from_offset = p.log.log_end_offset();
+            if target < from_offset {
+                p.log.truncate_to(target, now.as_millis() as i64);
+                self.outbox.event(Event::LogTruncated { tp: answer.tp.clone(), from_offset, to_offset: target });
+            }
+            p.truncating = !done && p.log.epochs().latest_epoch().is_some();
+        }
+        if errored {
+            if let Some(f) = self.fetchers.get_mut(&from) {
+                f.backoff_until = now + Duration::from_millis(self.config.replica_fetch_backoff_ms);
+            }
         }
     }
 
@@ -1056,26 +1456,26 @@ impl Broker {
                 });
                 continue;
             }
+            if response.error == Some(ErrorCode::OffsetOutOfRange)
+                && response.log_end_offset >= 0
+                && response.log_end_offset < p.log.log_end_offset()
+            {
+                // The follower holds more than the leader (`handleOffsetOutOfRange` in Kafka
+                // before leader epochs): it cuts back to the leader's log end and fetches on.
+                let from_offset = p.log.log_end_offset();
+                p.log.truncate_to(response.log_end_offset.max(p.log.log_start_offset()), now.as_millis() as i64);
+                let to_offset = p.log.log_end_offset();
+                self.outbox.event(Event::LogTruncated { tp: response.tp.clone(), from_offset, to_offset });
+                continue;
+            }
             if response.error.is_some() {
                 errored = true;
                 continue;
             }
             if let Some((epoch, end)) = response.diverging_epoch {
+                // `getOffsetTruncationState`; the next fetch asks again if this did not settle it.
+                let (target, _) = p.truncation_target(epoch, end);
                 let leo = p.log.log_end_offset();
-                // `getOffsetTruncationState`: look up our own end for the leader's epoch.
-                let target = if epoch < 0 {
-                    end.min(leo)
-                } else {
-                    let (own_epoch, own_end) = p.log.epochs().end_offset_for(epoch, leo);
-                    if own_epoch < 0 {
-                        end.min(leo)
-                    } else if own_epoch != epoch {
-                        own_end.min(leo)
-                    } else {
-                        own_end.min(end).min(leo)
-                    }
-                };
-                let target = target.max(p.log.log_start_offset());
                 if target < leo {
                     p.log.truncate_to(target, now.as_millis() as i64);
                     let to_offset = p.log.log_end_offset();
@@ -1339,6 +1739,12 @@ impl Node for Broker {
             Message::FetchResponse { correlation_id, partitions } => {
                 self.handle_fetch_response(now, from, correlation_id, partitions);
             }
+            Message::OffsetsForLeaderEpoch { correlation_id, partitions, .. } => {
+                self.handle_offsets_for_leader_epoch(from, correlation_id, partitions);
+            }
+            Message::OffsetsForLeaderEpochResponse { correlation_id, partitions } => {
+                self.handle_epoch_lookup_response(now, from, correlation_id, partitions);
+            }
             Message::ListOffsets { correlation_id, tp, timestamp } => {
                 let (error, offset) = match self.partitions.get(&tp).filter(|p| p.is_leader()) {
                     None => (Some(ErrorCode::NotLeaderOrFollower), -1),
@@ -1369,6 +1775,18 @@ impl Node for Broker {
             | Message::LeaveGroup { .. }
             | Message::OffsetCommit { .. }
             | Message::OffsetFetch { .. }) => self.coordinator_message(now, from, m),
+            Message::InitProducerId { correlation_id, producer_id, producer_epoch } => {
+                self.handle_init_producer_id(now, from, correlation_id, producer_id, producer_epoch);
+            }
+            Message::AllocateProducerIdsResponse { correlation_id, error, producer_id_start, producer_id_len } => {
+                self.handle_allocate_producer_ids_response(
+                    now,
+                    correlation_id,
+                    error,
+                    producer_id_start,
+                    producer_id_len,
+                );
+            }
             other => panic!("broker {} got a message it never expects: {}", self.id, other.api_name()),
         }
         self.complete_delayed(now);
@@ -1390,7 +1808,8 @@ impl Node for Broker {
         // A fetch to a dead leader fails now; the fetcher backs off (`replica.fetch.backoff.ms`)
         // and tries again until metadata names another leader.
         if let Some(fetcher) = self.fetchers.get_mut(&peer) {
-            if fetcher.in_flight.take().is_some() {
+            let lookup = fetcher.epoch_lookup_in_flight.take().is_some();
+            if fetcher.in_flight.take().is_some() || lookup {
                 fetcher.backoff_until = now + Duration::from_millis(self.config.replica_fetch_backoff_ms);
             }
         }
@@ -1398,6 +1817,7 @@ impl Node for Broker {
         // are in the log already.
         self.parked_fetches.retain(|p| p.from != peer);
         self.delayed_produces.retain(|d| d.from != peer);
+        self.producer_ids_peer_disconnected(now, peer);
         self.maybe_send_fetches(now);
     }
 
@@ -1441,6 +1861,7 @@ impl Node for Broker {
         }
         self.run_log_tasks(now);
         self.coordinator.handle_timeout(now, &mut self.outbox);
+        self.maybe_request_producer_ids(now);
         self.complete_delayed(now);
         self.maybe_send_fetches(now);
     }
@@ -1473,6 +1894,9 @@ impl Node for Broker {
                 Some((_, sent)) => consider(sent + REPLICA_FETCH_TIMEOUT),
                 None => consider(f.backoff_until),
             }
+            if let Some((_, sent)) = f.epoch_lookup_in_flight {
+                consider(sent + REPLICA_FETCH_TIMEOUT);
+            }
         }
         for p in &self.parked_fetches {
             consider(p.deadline);
@@ -1481,6 +1905,9 @@ impl Node for Broker {
             consider(d.deadline);
         }
         if let Some(t) = self.coordinator.deadline() {
+            consider(t);
+        }
+        if let Some(t) = self.producer_ids_deadline() {
             consider(t);
         }
         for t in [
@@ -1535,6 +1962,7 @@ mod tests {
             rng: node_rng(1, ME, 1),
             files: BTreeMap::new(),
             quorum: None,
+            era: Era::default(),
         };
         let mut broker = Broker::new(t(0), setup);
         broker.controller = Some(NodeId::CONTROLLER);
@@ -1765,5 +2193,261 @@ mod tests {
         // Epoch 0 (the largest at or below 1) ends where epoch 2 starts: offset 1.
         assert_eq!(responses[0].diverging_epoch, Some((0, 1)));
         assert!(responses[0].batches.is_empty());
+    }
+
+    // ---- idempotent producer, MESSAGE_TOO_LARGE, producer ids ----
+
+    const PID: i64 = 7;
+
+    /// Sends a batch of `count` records from producer `PID`, sequences from `base_sequence`.
+    fn produce_idempotent(
+        broker: &mut Broker,
+        now: u64,
+        acks: i16,
+        correlation_id: u64,
+        producer_epoch: i16,
+        base_sequence: i32,
+        count: i32,
+    ) {
+        let records = (0..count)
+            .map(|i| Record {
+                offset_delta: i,
+                timestamp_ms: 0,
+                key: None,
+                value: Some(Arc::from("v")),
+                headers: vec![],
+            })
+            .collect();
+        let mut batch = RecordBatch::new(0, -1, 0, records);
+        batch.producer_id = PID;
+        batch.producer_epoch = producer_epoch;
+        batch.base_sequence = base_sequence;
+        let tp = TopicPartition::new("orders", 0);
+        broker.handle_message(t(now), PRODUCER, Message::Produce { correlation_id, acks, timeout_ms: 1000, tp, batch });
+    }
+
+    fn events(broker: &mut Broker) -> Vec<Event> {
+        std::iter::from_fn(|| broker.poll_event()).collect()
+    }
+
+    fn log_end(broker: &Broker) -> i64 {
+        broker.partition_log(&TopicPartition::new("orders", 0)).unwrap().log_end_offset()
+    }
+
+    #[test]
+    fn a_retried_idempotent_batch_is_answered_with_its_original_offset_and_not_appended() {
+        let mut b = leader(&[1, 2, 3], 1);
+        produce_idempotent(&mut b, 10, 1, 1, 0, 0, 2);
+        produce_idempotent(&mut b, 11, 1, 2, 0, 2, 1);
+        assert_eq!(produce_responses(&mut b), vec![(1, None, 0), (2, None, 2)]);
+        events(&mut b);
+        // The first request's answer was lost; the producer sends the same batch again.
+        produce_idempotent(&mut b, 12, 1, 3, 0, 0, 2);
+        assert_eq!(produce_responses(&mut b), vec![(3, None, 0)]);
+        assert_eq!(log_end(&b), 3, "nothing appended");
+        let tp = TopicPartition::new("orders", 0);
+        let dropped = Event::DuplicateBatchDropped {
+            tp: tp.clone(),
+            producer_id: PID,
+            producer_epoch: 0,
+            base_sequence: 0,
+            original_offset: 0,
+        };
+        assert_eq!(events(&mut b), vec![dropped]);
+        // A gap, and then a fenced epoch, are refused with nothing appended.
+        produce_idempotent(&mut b, 13, 1, 4, 0, 5, 1);
+        produce_idempotent(&mut b, 14, 1, 5, 1, 0, 1);
+        produce_idempotent(&mut b, 15, 1, 6, 0, 3, 1);
+        assert_eq!(
+            produce_responses(&mut b),
+            vec![(4, Some(ErrorCode::OutOfOrderSequenceNumber), -1), (5, None, 3), (6, Some(ErrorCode::InvalidProducerEpoch), -1)]
+        );
+        assert_eq!(log_end(&b), 4);
+        let rejected: Vec<ErrorCode> = events(&mut b)
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::ProduceRejected { error, .. } => Some(error),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(rejected, vec![ErrorCode::OutOfOrderSequenceNumber, ErrorCode::InvalidProducerEpoch]);
+    }
+
+    #[test]
+    fn an_acks_all_duplicate_is_answered_once_the_original_is_committed() {
+        let mut b = leader(&[1, 2, 3], 1);
+        produce_idempotent(&mut b, 10, -1, 1, 0, 0, 1);
+        produce_idempotent(&mut b, 11, -1, 2, 0, 0, 1);
+        assert!(produce_responses(&mut b).is_empty(), "the original is not committed yet");
+        assert_eq!(log_end(&b), 1);
+        follower_fetch(&mut b, 12, 2, 1);
+        follower_fetch(&mut b, 13, 3, 1);
+        assert_eq!(produce_responses(&mut b), vec![(1, None, 0), (2, None, 0)]);
+        // Once committed, a duplicate is answered at once.
+        produce_idempotent(&mut b, 14, -1, 3, 0, 0, 1);
+        assert_eq!(produce_responses(&mut b), vec![(3, None, 0)]);
+    }
+
+    #[test]
+    fn an_unknown_producer_id_follows_the_era() {
+        let mut b = leader(&[1, 2, 3], 1);
+        produce_idempotent(&mut b, 10, 1, 1, 0, 42, 1);
+        assert_eq!(produce_responses(&mut b), vec![(1, None, 0)], "KIP-360: any sequence");
+        let mut old = leader(&[1, 2, 3], 1);
+        old.era = crate::era::KafkaVersion::V2_0.era();
+        produce_idempotent(&mut old, 10, 1, 1, 0, 42, 1);
+        produce_idempotent(&mut old, 11, 1, 2, 0, 0, 1);
+        assert_eq!(produce_responses(&mut old), vec![(1, Some(ErrorCode::UnknownProducerId), -1), (2, None, 0)]);
+    }
+
+    #[test]
+    fn a_batch_above_max_message_bytes_is_refused_whole() {
+        let mut b = leader(&[1, 2, 3], 1);
+        let record = |value: &str| Record {
+            offset_delta: 0,
+            timestamp_ms: 0,
+            key: None,
+            value: Some(Arc::from(value)),
+            headers: vec![],
+        };
+        let fits = RecordBatch::new(0, -1, 0, vec![record(&"x".repeat(100))]);
+        let limit = fits.size_bytes();
+        // The topic's max.message.bytes arrives with its metadata: exactly the size of `fits`.
+        let configs: BTreeMap<String, String> = [("max.message.bytes".to_string(), limit.to_string())].into();
+        let topic = MetadataRecord::Topic {
+            name: "orders".into(),
+            partitions: 1,
+            replication_factor: 3,
+            min_insync_replicas: 1,
+            internal: false,
+            configs,
+        };
+        let state = b.image().partitions[&TopicPartition::new("orders", 0)].clone();
+        feed(&mut b, t(5), 3, vec![topic, MetadataRecord::Partition(state)]);
+        sent(&mut b);
+        events(&mut b);
+        let tp = TopicPartition::new("orders", 0);
+        let too_large = RecordBatch::new(0, -1, 0, vec![record(&"x".repeat(101))]);
+        assert_eq!(too_large.size_bytes(), limit + 1);
+        for (correlation_id, batch) in [(1, too_large), (2, fits)] {
+            let produce = Message::Produce { correlation_id, acks: 1, timeout_ms: 1000, tp: tp.clone(), batch };
+            b.handle_message(t(10), PRODUCER, produce);
+        }
+        assert_eq!(produce_responses(&mut b), vec![(1, Some(ErrorCode::MessageTooLarge), -1), (2, None, 0)]);
+        assert_eq!(log_end(&b), 1);
+        let rejected = Event::ProduceRejected { tp, error: ErrorCode::MessageTooLarge };
+        assert!(events(&mut b).contains(&rejected));
+    }
+
+    fn init_producer_id(broker: &mut Broker, now: u64, correlation_id: u64, producer_id: i64, producer_epoch: i16) {
+        broker.handle_message(t(now), PRODUCER, Message::InitProducerId { correlation_id, producer_id, producer_epoch });
+    }
+
+    /// The `InitProducerId` answers to the producer and the correlation ids of the
+    /// `AllocateProducerIds` requests to the controller, since the last drain.
+    fn producer_id_traffic(broker: &mut Broker) -> (Vec<(u64, Option<ErrorCode>, i64, i16)>, Vec<u64>) {
+        let mut answers = Vec::new();
+        let mut requests = Vec::new();
+        for (to, m) in sent(broker) {
+            match m {
+                Message::InitProducerIdResponse { correlation_id, error, producer_id, producer_epoch } => {
+                    assert_eq!(to, PRODUCER);
+                    answers.push((correlation_id, error, producer_id, producer_epoch));
+                }
+                Message::AllocateProducerIds { correlation_id, broker_id, broker_epoch } => {
+                    assert_eq!((to, broker_id, broker_epoch), (NodeId::CONTROLLER, ME, 0));
+                    requests.push(correlation_id);
+                }
+                _ => {}
+            }
+        }
+        (answers, requests)
+    }
+
+    fn grant_block(broker: &mut Broker, now: u64, correlation_id: u64, start: i64) {
+        let response = Message::AllocateProducerIdsResponse {
+            correlation_id,
+            error: None,
+            producer_id_start: start,
+            producer_id_len: 1000,
+        };
+        broker.handle_message(t(now), NodeId::CONTROLLER, response);
+    }
+
+    #[test]
+    fn init_producer_id_grants_ids_from_blocks_the_controller_allocates() {
+        let mut b = leader(&[1, 2, 3], 1);
+        // No block yet: both requests wait, and one AllocateProducerIds goes out.
+        init_producer_id(&mut b, 10, 1, -1, -1);
+        init_producer_id(&mut b, 11, 2, -1, -1);
+        let (answers, requests) = producer_id_traffic(&mut b);
+        assert!(answers.is_empty());
+        let [request] = requests[..] else { panic!("one AllocateProducerIds expected: {requests:?}") };
+        // A stale answer is ignored; the real one serves the waiting requests in order.
+        grant_block(&mut b, 12, request + 100, 9000);
+        assert_eq!(producer_id_traffic(&mut b), (vec![], vec![]));
+        grant_block(&mut b, 12, request, 5000);
+        assert_eq!(producer_id_traffic(&mut b).0, vec![(1, None, 5000, 0), (2, None, 5001, 0)]);
+        init_producer_id(&mut b, 13, 3, -1, -1);
+        assert_eq!(producer_id_traffic(&mut b).0, vec![(3, None, 5002, 0)]);
+        // An existing producer gets its epoch bumped (KIP-360); at i16::MAX, a new id instead.
+        init_producer_id(&mut b, 14, 4, 5000, 3);
+        init_producer_id(&mut b, 15, 5, 5001, i16::MAX);
+        assert_eq!(producer_id_traffic(&mut b).0, vec![(4, None, 5000, 4), (5, None, 5003, 0)]);
+        // Ids 5004..=5898 leave the block 89.9% used; id 5899 makes it 90%, and the next
+        // block is asked for.
+        for i in 0..895 {
+            init_producer_id(&mut b, 16, 100 + i, -1, -1);
+        }
+        let (answers, requests) = producer_id_traffic(&mut b);
+        assert_eq!((answers.len(), answers.last().unwrap().2), (895, 5898));
+        assert!(requests.is_empty());
+        init_producer_id(&mut b, 17, 1000, -1, -1);
+        let (answers, requests) = producer_id_traffic(&mut b);
+        assert_eq!(answers, vec![(1000, None, 5899, 0)]);
+        let [request] = requests[..] else { panic!("the prefetch expected: {requests:?}") };
+        grant_block(&mut b, 18, request, 7000);
+        // The rest of the current block goes first, then the prefetched one.
+        for i in 0..101 {
+            init_producer_id(&mut b, 19, 2000 + i, -1, -1);
+        }
+        let (answers, _) = producer_id_traffic(&mut b);
+        let ids: Vec<i64> = answers.iter().map(|a| a.2).collect();
+        assert_eq!((ids[0], ids[99], ids[100]), (5900, 5999, 7000));
+    }
+
+    #[test]
+    fn init_producer_id_without_a_block_waits_retries_and_gives_up() {
+        // No controller known: refused at once, retriably.
+        let mut b = leader(&[1, 2, 3], 1);
+        b.controller = None;
+        init_producer_id(&mut b, 10, 1, -1, -1);
+        assert_eq!(producer_id_traffic(&mut b), (vec![(1, Some(ErrorCode::CoordinatorNotAvailable), -1, -1)], vec![]));
+
+        let mut b = leader(&[1, 2, 3], 1);
+        init_producer_id(&mut b, 10, 1, -1, -1);
+        let (_, requests) = producer_id_traffic(&mut b);
+        // NOT_CONTROLLER: asked again after controller.quorum.retry.backoff.ms (20 ms).
+        let refused = Message::AllocateProducerIdsResponse {
+            correlation_id: requests[0],
+            error: Some(ErrorCode::NotController),
+            producer_id_start: -1,
+            producer_id_len: 0,
+        };
+        b.handle_message(t(11), NodeId::CONTROLLER, refused);
+        assert_eq!(producer_id_traffic(&mut b), (vec![], vec![]));
+        assert_eq!(b.poll_deadline(), Some(t(31)).min(b.poll_deadline()));
+        b.handle_timeout(t(31));
+        let (answers, requests) = producer_id_traffic(&mut b);
+        assert!(answers.is_empty());
+        assert_eq!(requests.len(), 1);
+        // Unanswered for controller.quorum.request.timeout.ms: sent again.
+        b.handle_timeout(t(31 + 2000));
+        assert_eq!(producer_id_traffic(&mut b).1.len(), 1);
+        // Still no block after 30 s: the request is answered REQUEST_TIMED_OUT.
+        b.handle_timeout(t(10 + 29_999));
+        assert!(producer_id_traffic(&mut b).0.is_empty());
+        b.handle_timeout(t(10 + 30_000));
+        assert_eq!(producer_id_traffic(&mut b).0, vec![(1, Some(ErrorCode::RequestTimedOut), -1, -1)]);
     }
 }

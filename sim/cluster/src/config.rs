@@ -229,6 +229,93 @@ impl fmt::Display for CleanupPolicy {
     }
 }
 
+/// A topic's `compression.type` (and the broker's default for every topic, also spelt
+/// `compression.type`): the codec the leader stores the topic's batches with. Kafka's default is
+/// `producer`.
+///
+/// Kafka's `BrokerCompressionType` values, matched exactly (letter case included, as Kafka's
+/// `ValidString.in` does), with whitespace around them ignored: `producer` keeps each batch in
+/// the codec its producer sent it with, `uncompressed` stores every batch uncompressed, and
+/// `gzip`, `snappy`, `lz4` or `zstd` store every batch in that codec, the leader decompressing
+/// and recompressing a batch that came in another one (Kafka's `LogValidator`). A topic writes
+/// `uncompressed` where a producer writes `none`; kafkalab rejects `none` here with that hint.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TopicCompression {
+    /// `producer`: keep the producer's codec.
+    #[default]
+    Producer,
+    /// `uncompressed` (as [`Compression::None`]), `gzip`, `snappy`, `lz4` or `zstd`: store
+    /// every batch in this codec.
+    Codec(Compression),
+}
+
+/// The values `compression.type` takes on a topic or broker, in Kafka's order of its docs.
+const TOPIC_COMPRESSION_NAMES: [&str; 6] = ["producer", "uncompressed", "gzip", "snappy", "lz4", "zstd"];
+
+impl TopicCompression {
+    /// The value as written in a config: `producer`, `uncompressed`, `gzip`, `snappy`, `lz4` or
+    /// `zstd`.
+    pub fn name(self) -> &'static str {
+        match self {
+            TopicCompression::Producer => "producer",
+            TopicCompression::Codec(Compression::None) => "uncompressed",
+            TopicCompression::Codec(codec) => codec.name(),
+        }
+    }
+
+    /// The codec the leader stores a batch with that its producer compressed with `sent`:
+    /// `sent` itself under `producer`, the topic's codec otherwise (Kafka's
+    /// `LogValidator.validateMessagesAndAssignOffsets` target codec).
+    pub fn stored_codec(self, sent: Compression) -> Compression {
+        match self {
+            TopicCompression::Producer => sent,
+            TopicCompression::Codec(codec) => codec,
+        }
+    }
+
+    /// Parses one of Kafka's values (see [`TopicCompression`]). `key` is the key the value was
+    /// given for (`compression.type` on a topic or a broker).
+    fn parse(key: &str, raw: &str) -> Result<TopicCompression, ConfigError> {
+        let value = raw.trim();
+        let parsed = match value {
+            "producer" => Some(TopicCompression::Producer),
+            "uncompressed" => Some(TopicCompression::Codec(Compression::None)),
+            "none" => None,
+            other => Compression::parse(other).map(TopicCompression::Codec),
+        };
+        if let Some(parsed) = parsed {
+            return Ok(parsed);
+        }
+        let suggestion = if value.eq_ignore_ascii_case("none") {
+            "write \"uncompressed\" to store batches uncompressed (\"none\" is the producer's spelling), \
+             or \"producer\" to keep the producer's codec"
+                .to_string()
+        } else if let Some(best) =
+            closest(&value.to_ascii_lowercase(), &TOPIC_COMPRESSION_NAMES).filter(|_| !value.is_empty())
+        {
+            format!("did you mean \"{best}\"?")
+        } else {
+            "use \"producer\", Kafka's default, to keep the producer's codec".to_string()
+        };
+        Err(ConfigError::new(
+            key,
+            Some(raw),
+            format!(
+                "invalid value \"{raw}\" for \"{key}\": expected \"producer\", \"uncompressed\", \"gzip\", \
+                 \"snappy\", \"lz4\" or \"zstd\""
+            ),
+            Some(suggestion),
+        ))
+    }
+}
+
+impl fmt::Display for TopicCompression {
+    /// Prints [`TopicCompression::name`].
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// Broker settings, written in a scenario's `cluster.configs` and shared by every broker.
 ///
 /// Each field is named after its Kafka key; the default, from Kafka 3.9, is given per field. The
@@ -270,7 +357,8 @@ pub struct BrokerConfig {
     /// `session.timeout.ms` the coordinator accepts, in milliseconds.
     pub group_max_session_timeout_ms: u64,
     /// The log settings of every topic that does not override them, from the broker spellings
-    /// of the log keys (`log.segment.bytes`, `log.retention.ms`, ..., see [`LogConfig`]).
+    /// of the log keys (`log.segment.bytes`, `log.retention.ms`, `compression.type`, ..., see
+    /// [`LogConfig`]).
     /// A topic's own keys apply on top through [`LogConfig::with_topic_overrides`].
     pub log: LogConfig,
     /// `log.retention.check.interval.ms` (default 300000, that is 5 minutes): how often the
@@ -395,6 +483,7 @@ impl BrokerConfig {
         "auto.leader.rebalance.enable",
         "broker.heartbeat.interval.ms",
         "broker.session.timeout.ms",
+        "compression.type",
         "controller.quorum.election.backoff.max.ms",
         "controller.quorum.election.timeout.ms",
         "controller.quorum.fetch.timeout.ms",
@@ -424,6 +513,7 @@ impl BrokerConfig {
         "log.retention.ms",
         "log.roll.ms",
         "log.segment.bytes",
+        "message.max.bytes",
         "min.insync.replicas",
         "offsets.topic.num.partitions",
         "offsets.topic.replication.factor",
@@ -670,11 +760,13 @@ impl TopicConfig {
     /// The keys a scenario may set in a topic's `configs`.
     pub const KEYS: &'static [&'static str] = &[
         "cleanup.policy",
+        "compression.type",
         "delete.retention.ms",
         "flush.messages",
         "flush.ms",
         "index.interval.bytes",
         "max.compaction.lag.ms",
+        "max.message.bytes",
         "min.cleanable.dirty.ratio",
         "min.compaction.lag.ms",
         "min.insync.replicas",
@@ -736,11 +828,14 @@ pub fn effective_unclean_leader_election(broker: &BrokerConfig, topic: &TopicCon
 /// default for every topic (Kafka's `ServerTopicConfigSynonyms`), sorted by topic key.
 const LOG_SYNONYMS: &[(&str, &str)] = &[
     ("cleanup.policy", "log.cleanup.policy"),
+    // The one log key spelt alike for brokers and topics.
+    ("compression.type", "compression.type"),
     ("delete.retention.ms", "log.cleaner.delete.retention.ms"),
     ("flush.messages", "log.flush.interval.messages"),
     ("flush.ms", "log.flush.interval.ms"),
     ("index.interval.bytes", "log.index.interval.bytes"),
     ("max.compaction.lag.ms", "log.cleaner.max.compaction.lag.ms"),
+    ("max.message.bytes", "message.max.bytes"),
     ("min.cleanable.dirty.ratio", "log.cleaner.min.cleanable.ratio"),
     ("min.compaction.lag.ms", "log.cleaner.min.compaction.lag.ms"),
     ("retention.bytes", "log.retention.bytes"),
@@ -777,7 +872,8 @@ const MIN_SEGMENT_INDEX_BYTES: u64 = 8;
 /// for that topic through [`LogConfig::with_topic_overrides`]. Kafka's coarser broker keys
 /// (`log.retention.hours`, `log.retention.minutes`, `log.roll.hours`) are not accepted, so the
 /// defaults below are Kafka's effective ones. Each field gives the topic key, the broker key in
-/// parentheses and the default, from Kafka 3.9.
+/// parentheses and the default, from Kafka 3.9. `compression.type` is the one key spelt alike
+/// for both.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LogConfig {
     /// `segment.bytes` (broker `log.segment.bytes`, default 1073741824, that is 1 GiB): the
@@ -810,6 +906,10 @@ pub struct LogConfig {
     /// `cleanup.policy` (broker `log.cleanup.policy`, default `delete`): whether retention
     /// deletes old segments, the log cleaner compacts them, or both.
     pub cleanup_policy: CleanupPolicy,
+    /// `compression.type` (broker `compression.type`, default `producer`): the codec the leader
+    /// stores each batch with, recompressing a batch its producer compressed otherwise (see
+    /// [`TopicCompression`]).
+    pub compression_type: TopicCompression,
     /// `min.cleanable.dirty.ratio` (broker `log.cleaner.min.cleanable.ratio`, default 0.5): the
     /// cleaner compacts a log only once the part it has not compacted yet (the "dirty" part) is
     /// at least this fraction of the log. From 0 to 1.
@@ -838,6 +938,13 @@ pub struct LogConfig {
     /// `log.flush.interval.ms` is not set, the broker's default is
     /// `log.flush.scheduler.interval.ms`, as in Kafka's `KafkaConfig.logFlushIntervalMs`.
     pub flush_ms: u64,
+    /// `max.message.bytes` (broker `message.max.bytes`, default 1048588, that is 1 MiB plus
+    /// Kafka's 12-byte log overhead): the largest record batch a leader accepts, in bytes as
+    /// stored (after compression). A larger batch is refused with `MESSAGE_TOO_LARGE` (10) and
+    /// nothing is appended (Kafka's `UnifiedLog.analyzeAndValidateRecords`). kafkalab measures
+    /// the batch in its own encoding ([`crate::record::RecordBatch::size_bytes`]), not Kafka's
+    /// wire format. From 0 to 2147483647, as in Kafka.
+    pub max_message_bytes: u64,
 }
 
 impl Default for LogConfig {
@@ -850,12 +957,14 @@ impl Default for LogConfig {
             retention_ms: 604_800_000,
             retention_bytes: -1,
             cleanup_policy: CleanupPolicy { delete: true, compact: false },
+            compression_type: TopicCompression::Producer,
             min_cleanable_dirty_ratio: 0.5,
             min_compaction_lag_ms: 0,
             max_compaction_lag_ms: KAFKA_LONG_MAX,
             delete_retention_ms: 86_400_000,
             flush_messages: KAFKA_LONG_MAX,
             flush_ms: KAFKA_LONG_MAX,
+            max_message_bytes: 1_048_588,
         }
     }
 }
@@ -894,6 +1003,10 @@ impl LogConfig {
             Some(value) => CleanupPolicy::parse(key("cleanup.policy"), value)?,
             None => base.cleanup_policy,
         };
+        let compression_type = match raw(map, key("compression.type")) {
+            Some(value) => TopicCompression::parse(key("compression.type"), value)?,
+            None => base.compression_type,
+        };
         let config = LogConfig {
             segment_bytes: bytes(map, key("segment.bytes"), base.segment_bytes, MIN_SEGMENT_BYTES, KAFKA_INT_MAX)?,
             segment_ms: millis(map, key("segment.ms"), base.segment_ms, 1, KAFKA_LONG_MAX)?,
@@ -908,6 +1021,7 @@ impl LogConfig {
             retention_ms: limit(map, key("retention.ms"), base.retention_ms, Unit::Millis)?,
             retention_bytes: limit(map, key("retention.bytes"), base.retention_bytes, Unit::Bytes)?,
             cleanup_policy,
+            compression_type,
             min_cleanable_dirty_ratio: ratio(map, key("min.cleanable.dirty.ratio"), base.min_cleanable_dirty_ratio)?,
             min_compaction_lag_ms: millis(
                 map,
@@ -926,6 +1040,7 @@ impl LogConfig {
             delete_retention_ms: millis(map, key("delete.retention.ms"), base.delete_retention_ms, 0, KAFKA_LONG_MAX)?,
             flush_messages: count(map, key("flush.messages"), base.flush_messages, 1, KAFKA_LONG_MAX)?,
             flush_ms: millis(map, key("flush.ms"), base.flush_ms, 0, KAFKA_LONG_MAX)?,
+            max_message_bytes: bytes(map, key("max.message.bytes"), base.max_message_bytes, 0, KAFKA_INT_MAX)?,
         };
         // LogConfig.validateValues: the least time a record stays uncompacted cannot exceed the
         // most time it may stay so.
@@ -990,6 +1105,19 @@ pub struct ProducerConfig {
     /// `compression.type` (default `none`): the codec the producer compresses each batch with
     /// (`none`, `gzip`, `snappy`, `lz4`, `zstd`).
     pub compression_type: Compression,
+    /// `buffer.memory` (default 33554432): the bytes the record accumulator may hold for
+    /// batches not yet completed (queued or in flight), in bytes. Each new batch takes
+    /// `max(batch.size, record size)` of it, as Kafka's `BufferPool` allocates, until the batch
+    /// completes; when it is used up, `send()` blocks for up to `max.block.ms`.
+    pub buffer_memory: u64,
+    /// `max.block.ms` (default 60000): how long `send()` may block waiting for buffer memory or
+    /// for the partition to appear in metadata before it fails with Kafka's client-side
+    /// `TimeoutException`, in milliseconds.
+    pub max_block_ms: u64,
+    /// `max.request.size` (default 1048576): the largest Produce request, in bytes. A record
+    /// bigger than this fails at once (`RecordTooLargeException`), and the sender puts no more
+    /// batches into one request than fit.
+    pub max_request_size: usize,
 }
 
 impl Default for ProducerConfig {
@@ -1006,6 +1134,9 @@ impl Default for ProducerConfig {
             delivery_timeout_ms: 120_000,
             max_in_flight_requests_per_connection: 5,
             compression_type: Compression::None,
+            buffer_memory: 33_554_432,
+            max_block_ms: 60_000,
+            max_request_size: 1_048_576,
         }
     }
 }
@@ -1015,28 +1146,50 @@ impl ProducerConfig {
     pub const KEYS: &'static [&'static str] = &[
         "acks",
         "batch.size",
+        "buffer.memory",
         "compression.type",
         "delivery.timeout.ms",
         "enable.idempotence",
         "linger.ms",
+        "max.block.ms",
         "max.in.flight.requests.per.connection",
+        "max.request.size",
         "request.timeout.ms",
         "retries",
         "retry.backoff.max.ms",
         "retry.backoff.ms",
     ];
 
-    /// Parses producer configs from Kafka keys, applying Kafka's defaults and its idempotence
-    /// rules (see [`ProducerConfig::enable_idempotence`]).
+    /// Parses producer configs from Kafka keys with the defaults of the current era; the same
+    /// as [`ProducerConfig::from_map_in`] with `Era::default()`.
+    ///
+    /// Errors: as [`ProducerConfig::from_map_in`].
+    pub fn from_map(map: &BTreeMap<String, String>) -> Result<Self, ConfigError> {
+        ProducerConfig::from_map_in(map, &crate::era::Era::default())
+    }
+
+    /// Parses producer configs from Kafka keys, applying the defaults of `era` and Kafka's
+    /// idempotence rules (see [`ProducerConfig::enable_idempotence`]).
+    ///
+    /// Before Kafka 3.0 (`era.idempotence_default` false, KIP-679) the defaults are `acks=1`
+    /// and `enable.idempotence=false`; an explicit `enable.idempotence=true` without `acks`
+    /// then still gets `acks=all`, as the 2.x producer set it.
     ///
     /// Errors: unknown keys, keys of another role, malformed or out-of-range numbers, `acks`
     /// outside `0`, `1`, `all`, `-1`; an explicit `enable.idempotence=true` with `acks` other
     /// than `all` ("Must set acks to all in order to use the idempotent producer") or with
     /// `retries=0`; more than 5 in-flight requests while idempotence is on; and an explicit
     /// `delivery.timeout.ms` below `linger.ms + request.timeout.ms` (`KafkaProducer`).
-    pub fn from_map(map: &BTreeMap<String, String>) -> Result<Self, ConfigError> {
+    pub fn from_map_in(map: &BTreeMap<String, String>, era: &crate::era::Era) -> Result<Self, ConfigError> {
         check_keys(map, Role::Producer)?;
-        let d = ProducerConfig::default();
+        let mut d = ProducerConfig::default();
+        if !era.idempotence_default {
+            // KIP-679 changed both defaults in 3.0. The 2.x producer still forced `acks=all`
+            // when idempotence was asked for explicitly and `acks` was not set.
+            let idempotence_asked = raw(map, "enable.idempotence").is_some_and(|v| boolean("enable.idempotence", v) == Ok(true));
+            d.enable_idempotence = false;
+            d.acks = if idempotence_asked { Acks::All } else { Acks::One };
+        }
         let acks = match raw(map, "acks") {
             Some(value) => Acks::parse(value)?,
             None => d.acks,
@@ -1054,6 +1207,9 @@ impl ProducerConfig {
             None => d.compression_type,
         };
         let batch_size = bytes(map, "batch.size", d.batch_size as u64, 0, KAFKA_INT_MAX)? as usize;
+        let buffer_memory = bytes(map, "buffer.memory", d.buffer_memory, 0, KAFKA_LONG_MAX)?;
+        let max_block_ms = millis(map, "max.block.ms", d.max_block_ms, 0, KAFKA_LONG_MAX)?;
+        let max_request_size = bytes(map, "max.request.size", d.max_request_size as u64, 0, KAFKA_INT_MAX)? as usize;
         let retries = count(map, "retries", u64::from(d.retries), 0, KAFKA_INT_MAX)? as u32;
         let retry_backoff_ms = millis(map, "retry.backoff.ms", d.retry_backoff_ms, 0, KAFKA_LONG_MAX)?;
         // Kafka lowers the default maximum to `retry.backoff.ms` when only the latter is set
@@ -1152,6 +1308,9 @@ impl ProducerConfig {
             delivery_timeout_ms,
             max_in_flight_requests_per_connection: max_in_flight,
             compression_type,
+            buffer_memory,
+            max_block_ms,
+            max_request_size,
         })
     }
 }
@@ -1400,26 +1559,15 @@ impl Role {
                 "log.roll.hours",
                 "log.roll.jitter.ms",
                 "log.segment.delete.delay.ms",
-                "message.max.bytes",
                 "num.partitions",
                 "num.replica.fetchers",
                 "replica.socket.timeout.ms",
                 "transaction.state.log.min.isr",
                 "transaction.state.log.replication.factor",
             ],
-            Role::Topic => &[
-                "compression.type",
-                "file.delete.delay.ms",
-                "max.message.bytes",
-                "message.timestamp.type",
-                "preallocate",
-                "segment.jitter.ms",
-            ],
+            Role::Topic => &["file.delete.delay.ms", "message.timestamp.type", "preallocate", "segment.jitter.ms"],
             Role::Producer => &[
-                "buffer.memory",
                 "client.id",
-                "max.block.ms",
-                "max.request.size",
                 "partitioner.class",
                 "transaction.timeout.ms",
                 "transactional.id",
@@ -1749,6 +1897,9 @@ mod tests {
         assert_eq!(producer.request_timeout_ms, 30_000);
         assert_eq!(producer.delivery_timeout_ms, 120_000);
         assert_eq!(producer.max_in_flight_requests_per_connection, 5);
+        assert_eq!(producer.buffer_memory, 33_554_432);
+        assert_eq!(producer.max_block_ms, 60_000);
+        assert_eq!(producer.max_request_size, 1_048_576);
 
         let consumer = ConsumerConfig::from_map(&map(&[])).unwrap();
         assert_eq!(consumer, ConsumerConfig::default());
@@ -1850,6 +2001,9 @@ mod tests {
             ("delivery.timeout.ms", "5000"),
             ("max.in.flight.requests.per.connection", "10"),
             ("compression.type", "zstd"),
+            ("buffer.memory", "65536"),
+            ("max.block.ms", "250"),
+            ("max.request.size", "4096"),
         ]))
         .unwrap();
         assert_eq!(
@@ -1866,6 +2020,9 @@ mod tests {
                 delivery_timeout_ms: 5_000,
                 max_in_flight_requests_per_connection: 10,
                 compression_type: Compression::Zstd,
+                buffer_memory: 65_536,
+                max_block_ms: 250,
+                max_request_size: 4_096,
             }
         );
 
@@ -1952,10 +2109,10 @@ mod tests {
         assert_eq!(
             error.suggestion.as_deref(),
             Some(
-                "accepted keys: cleanup.policy, delete.retention.ms, flush.messages, flush.ms, \
-                 index.interval.bytes, max.compaction.lag.ms, min.cleanable.dirty.ratio, \
-                 min.compaction.lag.ms, min.insync.replicas, retention.bytes, retention.ms, \
-                 segment.bytes, segment.index.bytes, segment.ms, unclean.leader.election.enable"
+                "accepted keys: cleanup.policy, compression.type, delete.retention.ms, flush.messages, flush.ms, \
+                 index.interval.bytes, max.compaction.lag.ms, max.message.bytes, \
+                 min.cleanable.dirty.ratio, min.compaction.lag.ms, min.insync.replicas, retention.bytes, \
+                 retention.ms, segment.bytes, segment.index.bytes, segment.ms, unclean.leader.election.enable"
             )
         );
     }
@@ -2189,6 +2346,41 @@ mod tests {
     }
 
     #[test]
+    fn before_kafka_3_0_producers_default_to_acks_1_without_idempotence() {
+        use crate::era::KafkaVersion;
+        let old = KafkaVersion::V2_8.era();
+        let config = ProducerConfig::from_map_in(&map(&[]), &old).unwrap();
+        assert_eq!(config.acks, Acks::One);
+        assert!(!config.enable_idempotence);
+        // Asking for idempotence explicitly brings acks=all along, as the 2.x producer did.
+        let config = ProducerConfig::from_map_in(&map(&[("enable.idempotence", "true")]), &old).unwrap();
+        assert_eq!(config.acks, Acks::All);
+        assert!(config.enable_idempotence);
+        // ...but an explicit weaker acks still conflicts with it.
+        let error =
+            ProducerConfig::from_map_in(&map(&[("enable.idempotence", "true"), ("acks", "1")]), &old).unwrap_err();
+        assert_eq!(error.key, "enable.idempotence");
+        // The current era keeps KIP-679's defaults, and `from_map` means the current era.
+        let current = ProducerConfig::from_map_in(&map(&[]), &KafkaVersion::CURRENT.era()).unwrap();
+        assert_eq!(current, ProducerConfig::from_map(&map(&[])).unwrap());
+        assert_eq!((current.acks, current.enable_idempotence), (Acks::All, true));
+    }
+
+    #[test]
+    fn producer_memory_and_size_keys_are_bounded() {
+        let error = ProducerConfig::from_map(&map(&[("buffer.memory", "-1")])).unwrap_err();
+        assert_eq!(error.key, "buffer.memory");
+        assert!(error.message.contains("0 or more"), "{error}");
+        let error = ProducerConfig::from_map(&map(&[("max.request.size", "1MiB")])).unwrap_err();
+        assert_eq!(error.key, "max.request.size");
+        assert!(error.message.contains("from 0 to 2147483647"), "{error}");
+        let error = ProducerConfig::from_map(&map(&[("max.block.ms", "1m")])).unwrap_err();
+        assert_eq!(error.suggestion.as_deref(), Some("Kafka takes a plain number without a unit: write \"60000\""));
+        let config = ProducerConfig::from_map(&map(&[("max.block.ms", "0")])).unwrap();
+        assert_eq!(config.max_block_ms, 0);
+    }
+
+    #[test]
     fn idempotence_allows_at_most_five_in_flight_requests() {
         let error = ProducerConfig::from_map(&map(&[("max.in.flight.requests.per.connection", "6")])).unwrap_err();
         assert_eq!(error.key, "max.in.flight.requests.per.connection");
@@ -2284,6 +2476,7 @@ mod tests {
             ("auto.leader.rebalance.enable", broker.auto_leader_rebalance_enable.to_string()),
             ("broker.heartbeat.interval.ms", broker.broker_heartbeat_interval_ms.to_string()),
             ("broker.session.timeout.ms", broker.broker_session_timeout_ms.to_string()),
+            ("compression.type", log.compression_type.to_string()),
             ("controller.quorum.election.backoff.max.ms", broker.controller_quorum_election_backoff_max_ms.to_string()),
             ("controller.quorum.election.timeout.ms", broker.controller_quorum_election_timeout_ms.to_string()),
             ("controller.quorum.fetch.timeout.ms", broker.controller_quorum_fetch_timeout_ms.to_string()),
@@ -2316,6 +2509,7 @@ mod tests {
             ("log.retention.ms", log.retention_ms.to_string()),
             ("log.roll.ms", log.segment_ms.to_string()),
             ("log.segment.bytes", log.segment_bytes.to_string()),
+            ("message.max.bytes", log.max_message_bytes.to_string()),
             ("min.insync.replicas", broker.min_insync_replicas.to_string()),
             ("offsets.topic.num.partitions", broker.offsets_topic_num_partitions.to_string()),
             ("offsets.topic.replication.factor", broker.offsets_topic_replication_factor.to_string()),
@@ -2395,6 +2589,7 @@ mod tests {
         assert_eq!(log.retention_ms, 604_800_000);
         assert_eq!(log.retention_bytes, -1);
         assert_eq!(log.cleanup_policy, CleanupPolicy { delete: true, compact: false });
+        assert_eq!(log.compression_type, TopicCompression::Producer);
         assert_eq!(log.min_cleanable_dirty_ratio, 0.5);
         assert_eq!(log.min_compaction_lag_ms, 0);
         assert_eq!(log.max_compaction_lag_ms, i64::MAX as u64);
@@ -2416,6 +2611,7 @@ mod tests {
             ("log.retention.ms", "-1"),
             ("log.retention.bytes", "10485760"),
             ("log.cleanup.policy", "compact"),
+            ("compression.type", "lz4"),
             ("log.cleaner.min.cleanable.ratio", "0.1"),
             ("log.cleaner.min.compaction.lag.ms", "1000"),
             ("log.cleaner.max.compaction.lag.ms", "2000"),
@@ -2436,12 +2632,14 @@ mod tests {
                 retention_ms: -1,
                 retention_bytes: 10_485_760,
                 cleanup_policy: CleanupPolicy { delete: false, compact: true },
+                compression_type: TopicCompression::Codec(Compression::Lz4),
                 min_cleanable_dirty_ratio: 0.1,
                 min_compaction_lag_ms: 1_000,
                 max_compaction_lag_ms: 2_000,
                 delete_retention_ms: 500,
                 flush_messages: 1,
                 flush_ms: 100,
+                max_message_bytes: 1_048_588,
             }
         );
         assert!(broker.log.is_compacted());
@@ -2465,6 +2663,7 @@ mod tests {
             ("retention.ms", " 60000 "),
             ("retention.bytes", "-1"),
             ("cleanup.policy", "delete, compact"),
+            ("compression.type", "zstd"),
             ("min.cleanable.dirty.ratio", "1"),
             ("min.compaction.lag.ms", "10"),
             ("max.compaction.lag.ms", "20"),
@@ -2474,7 +2673,7 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(topic.min_insync_replicas, Some(2));
-        assert_eq!(topic.log_overrides.len(), 12);
+        assert_eq!(topic.log_overrides.len(), 13);
         assert_eq!(topic.log_overrides["retention.ms"], " 60000 ");
         let log = broker.log.with_topic_overrides(&topic.log_overrides).unwrap();
         assert_eq!(
@@ -2488,12 +2687,14 @@ mod tests {
                 retention_ms: 60_000,
                 retention_bytes: -1,
                 cleanup_policy: CleanupPolicy { delete: true, compact: true },
+                compression_type: TopicCompression::Codec(Compression::Zstd),
                 min_cleanable_dirty_ratio: 1.0,
                 min_compaction_lag_ms: 10,
                 max_compaction_lag_ms: 20,
                 delete_retention_ms: 0,
                 flush_messages: 5,
                 flush_ms: 0,
+                max_message_bytes: 1_048_588,
             }
         );
         assert!(log.is_compacted() && log.deletes());
@@ -2681,8 +2882,8 @@ mod tests {
             )
         );
 
-        // Every pair, both ways.
-        for (topic_key, broker_key) in LOG_SYNONYMS {
+        // Every pair spelt differently, both ways.
+        for (topic_key, broker_key) in LOG_SYNONYMS.iter().filter(|(topic_key, broker_key)| topic_key != broker_key) {
             let error = BrokerConfig::from_map(&map(&[(topic_key, "1")])).unwrap_err();
             assert!(error.message.ends_with(&format!("spell it \"{broker_key}\"")), "{error}");
             let error = TopicConfig::from_map(&map(&[(broker_key, "1")])).unwrap_err();
@@ -2694,6 +2895,8 @@ mod tests {
         assert!(BrokerConfig::from_map(&map(&[("min.insync.replicas", "2")])).is_ok());
         assert!(TopicConfig::from_map(&map(&[("unclean.leader.election.enable", "true")])).is_ok());
         assert!(BrokerConfig::from_map(&map(&[("unclean.leader.election.enable", "true")])).is_ok());
+        assert!(TopicConfig::from_map(&map(&[("compression.type", "gzip")])).is_ok());
+        assert!(BrokerConfig::from_map(&map(&[("compression.type", "gzip")])).is_ok());
         // A broker-only log key has no topic spelling.
         let error = TopicConfig::from_map(&map(&[("log.cleaner.enable", "true")])).unwrap_err();
         assert_eq!(error.message, "\"log.cleaner.enable\" is a broker config key, not a topic config key");
@@ -2712,5 +2915,105 @@ mod tests {
         assert_eq!(error.suggestion.as_deref(), Some("use \"log.retention.ms\" instead: write \"-1\""));
         let error = BrokerConfig::from_map(&map(&[("log.roll.hours", "a day")])).unwrap_err();
         assert_eq!(error.suggestion.as_deref(), Some("use \"log.roll.ms\" instead"));
+    }
+
+    #[test]
+    fn max_message_bytes_is_a_log_key_with_kafkas_default() {
+        // 1 MiB plus the 12-byte log overhead (Kafka's `DEFAULT_MAX_MESSAGE_BYTES`).
+        assert_eq!(LogConfig::default().max_message_bytes, 1_048_588);
+        let broker = BrokerConfig::from_map(&map(&[("message.max.bytes", "2000")])).unwrap();
+        assert_eq!(broker.log.max_message_bytes, 2000);
+        let topic = TopicConfig::from_map(&map(&[("max.message.bytes", "500")])).unwrap();
+        assert_eq!(broker.log.with_topic_overrides(&topic.log_overrides).unwrap().max_message_bytes, 500);
+        let error = TopicConfig::from_map(&map(&[("message.max.bytes", "500")])).unwrap_err();
+        assert!(error.message.ends_with("spell it \"max.message.bytes\""), "{error}");
+        assert!(TopicConfig::from_map(&map(&[("max.message.bytes", "-1")])).is_err());
+    }
+
+    #[test]
+    fn compression_type_takes_kafkas_values_on_topics_and_brokers() {
+        for (value, expected) in [
+            ("producer", TopicCompression::Producer),
+            ("uncompressed", TopicCompression::Codec(Compression::None)),
+            ("gzip", TopicCompression::Codec(Compression::Gzip)),
+            ("snappy", TopicCompression::Codec(Compression::Snappy)),
+            ("lz4", TopicCompression::Codec(Compression::Lz4)),
+            (" zstd ", TopicCompression::Codec(Compression::Zstd)),
+        ] {
+            let topic = TopicConfig::from_map(&map(&[("compression.type", value)])).unwrap();
+            assert_eq!(topic.log_overrides["compression.type"], value);
+            let log = LogConfig::default().with_topic_overrides(&topic.log_overrides).unwrap();
+            assert_eq!(log.compression_type, expected, "{value}");
+            let broker = BrokerConfig::from_map(&map(&[("compression.type", value)])).unwrap();
+            assert_eq!(broker.log.compression_type, expected, "{value}");
+            assert_eq!(expected.to_string(), value.trim());
+        }
+
+        // The broker's value is every topic's default; a topic's own value wins.
+        let broker = BrokerConfig::from_map(&map(&[("compression.type", "gzip")])).unwrap();
+        let log = broker.log.with_topic_overrides(&map(&[])).unwrap();
+        assert_eq!(log.compression_type, TopicCompression::Codec(Compression::Gzip));
+        let topic = TopicConfig::from_map(&map(&[("compression.type", "producer")])).unwrap();
+        let log = broker.log.with_topic_overrides(&topic.log_overrides).unwrap();
+        assert_eq!(log.compression_type, TopicCompression::Producer);
+
+        // The stored codec: the producer's under `producer`, the topic's otherwise.
+        for sent in Compression::ALL {
+            assert_eq!(TopicCompression::Producer.stored_codec(sent), sent);
+            for codec in Compression::ALL {
+                assert_eq!(TopicCompression::Codec(codec).stored_codec(sent), codec);
+            }
+        }
+    }
+
+    #[test]
+    fn bad_compression_type_names_the_value_and_suggests_one() {
+        let error = TopicConfig::from_map(&map(&[("compression.type", "gzipp")])).unwrap_err();
+        assert_eq!(error.key, "compression.type");
+        assert_eq!(error.value.as_deref(), Some("gzipp"));
+        assert_eq!(
+            error.message,
+            "invalid value \"gzipp\" for \"compression.type\": expected \"producer\", \"uncompressed\", \
+             \"gzip\", \"snappy\", \"lz4\" or \"zstd\""
+        );
+        assert_eq!(error.suggestion.as_deref(), Some("did you mean \"gzip\"?"));
+
+        // Kafka matches letter case exactly.
+        let error = BrokerConfig::from_map(&map(&[("compression.type", "Snappy")])).unwrap_err();
+        assert_eq!(error.key, "compression.type");
+        assert_eq!(error.value.as_deref(), Some("Snappy"));
+        assert_eq!(error.suggestion.as_deref(), Some("did you mean \"snappy\"?"));
+
+        // `none` is the producer's spelling.
+        for value in ["none", "NONE"] {
+            let error = TopicConfig::from_map(&map(&[("compression.type", value)])).unwrap_err();
+            assert_eq!(error.value.as_deref(), Some(value));
+            assert_eq!(
+                error.suggestion.as_deref(),
+                Some(
+                    "write \"uncompressed\" to store batches uncompressed (\"none\" is the producer's spelling), \
+                     or \"producer\" to keep the producer's codec"
+                )
+            );
+        }
+
+        for value in ["brotli", ""] {
+            let error = TopicConfig::from_map(&map(&[("compression.type", value)])).unwrap_err();
+            assert_eq!(error.key, "compression.type");
+            assert_eq!(
+                error.suggestion.as_deref(),
+                Some("use \"producer\", Kafka's default, to keep the producer's codec"),
+                "{value:?}"
+            );
+        }
+
+        // The key stays a producer key too, where `none` is right and `producer` is not.
+        assert!(ProducerConfig::from_map(&map(&[("compression.type", "none")])).is_ok());
+        // And it is no consumer key.
+        let error = ConsumerConfig::from_map(&map(&[("compression.type", "gzip")])).unwrap_err();
+        assert_eq!(
+            error.message,
+            "\"compression.type\" is a broker or topic or producer config key, not a consumer config key"
+        );
     }
 }

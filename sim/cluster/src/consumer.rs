@@ -13,13 +13,14 @@ use crate::error::ErrorCode;
 use crate::event::Event;
 use crate::ids::{NodeId, TopicPartition};
 use crate::node::{Effect, Node, Outbox};
+use crate::era::Era;
 use crate::protocol::{
-    FetchPartition, FetchPartitionResponse, JoinedMember, Message, CONSUMER_REPLICA_ID, EARLIEST_TIMESTAMP,
+    EpochEndOffset, FetchPartition, FetchPartitionResponse, JoinedMember, Message, CONSUMER_REPLICA_ID, EARLIEST_TIMESTAMP,
     LATEST_TIMESTAMP,
 };
 use crate::time::Instant;
 use core::time::Duration;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// How long a metadata or FindCoordinator request may go unanswered before another broker is
 /// asked.
@@ -48,6 +49,9 @@ pub struct ConsumerSetup {
     pub start: Instant,
     /// Brokers to ask for metadata and the coordinator (`bootstrap.servers`).
     pub bootstrap: Vec<NodeId>,
+    /// The behaviour era: from Kafka 2.3 ([`Era::fetch_epoch_fencing`]) the consumer validates
+    /// its position after a leader change (KIP-320).
+    pub era: Era,
 }
 
 /// Where the consumer is in the group protocol.
@@ -133,6 +137,14 @@ pub struct Consumer {
     next_metadata: Instant,
     resets: BTreeMap<TopicPartition, Request>,
     fetches: BTreeMap<NodeId, Request>,
+    era: Era,
+    /// The leader epoch of the batch each position was reached in (KIP-320), when known.
+    position_epochs: BTreeMap<TopicPartition, i32>,
+    /// Positions to validate with `OffsetsForLeaderEpoch` before fetching again, because the
+    /// partition's leader changed since they were reached.
+    awaiting_validation: BTreeSet<TopicPartition>,
+    /// `OffsetsForLeaderEpoch` requests in flight, by leader.
+    validations: BTreeMap<NodeId, Request>,
     retry_at: Instant,
     next_heartbeat: Instant,
     next_auto_commit: Instant,
@@ -170,6 +182,10 @@ impl Consumer {
             next_metadata: now,
             resets: BTreeMap::new(),
             fetches: BTreeMap::new(),
+            era: setup.era,
+            position_epochs: BTreeMap::new(),
+            awaiting_validation: BTreeSet::new(),
+            validations: BTreeMap::new(),
             retry_at: now,
             next_heartbeat: now,
             next_auto_commit: now,
@@ -245,6 +261,8 @@ impl Consumer {
     fn join(&mut self, now: Instant) {
         self.assignment.clear();
         self.positions.clear();
+        self.position_epochs.clear();
+        self.awaiting_validation.clear();
         self.resets.clear();
         self.offset_fetch = None;
         let Some(coordinator) = self.coordinator else { return self.find_coordinator(now) };
@@ -332,8 +350,12 @@ impl Consumer {
             return;
         }
         let mut by_leader: BTreeMap<NodeId, Vec<FetchPartition>> = BTreeMap::new();
+        self.send_validations(now);
         for tp in &self.assignment {
             let Some(position) = self.positions.get(tp) else { continue };
+            if self.awaiting_validation.contains(tp) {
+                continue;
+            }
             match self.leaders.get(tp) {
                 Some((Some(leader), epoch)) => by_leader.entry(*leader).or_default().push(FetchPartition {
                     tp: tp.clone(),
@@ -360,6 +382,76 @@ impl Consumer {
                 },
             );
             self.fetches.insert(leader, request);
+        }
+    }
+
+    /// Asks each partition's new leader where the epoch of the consumer's position ends
+    /// (KIP-320, `OffsetsForLeaderEpoch` with replica id -1), one request per leader at a time.
+    fn send_validations(&mut self, now: Instant) {
+        let mut by_leader: BTreeMap<NodeId, Vec<(TopicPartition, i32, i32)>> = BTreeMap::new();
+        for tp in &self.awaiting_validation {
+            let (Some((Some(leader), current)), Some(epoch)) = (self.leaders.get(tp), self.position_epochs.get(tp))
+            else {
+                continue;
+            };
+            by_leader.entry(*leader).or_default().push((tp.clone(), *current, *epoch));
+        }
+        for (leader, partitions) in by_leader {
+            if self.validations.get(&leader).is_some_and(|r| now.saturating_since(r.sent_at) < REQUEST_TIMEOUT) {
+                continue;
+            }
+            let request = self.request(now);
+            self.outbox.send(
+                leader,
+                Message::OffsetsForLeaderEpoch {
+                    correlation_id: request.correlation_id,
+                    replica_id: CONSUMER_REPLICA_ID,
+                    partitions,
+                },
+            );
+            self.validations.insert(leader, request);
+        }
+    }
+
+    /// Applies the leader's answers to a position validation (`SubscriptionState.maybeCompleteValidation`):
+    /// when the epoch of the position ends below the position, the log was truncated under the
+    /// consumer (an unclean election). With a reset policy the consumer moves back to the
+    /// divergence point; with `auto.offset.reset=none` the application gets
+    /// `LogTruncationException` and the simulated one stops reading the partition.
+    fn handle_validation(&mut self, from: NodeId, correlation_id: u64, answers: Vec<EpochEndOffset>) {
+        if self.validations.get(&from).map(|r| r.correlation_id) != Some(correlation_id) {
+            return;
+        }
+        self.validations.remove(&from);
+        for answer in answers {
+            let tp = answer.tp.clone();
+            if !self.awaiting_validation.contains(&tp) {
+                continue;
+            }
+            if answer.error.is_some() {
+                self.metadata_wanted = true;
+                continue;
+            }
+            self.awaiting_validation.remove(&tp);
+            let Some(position) = self.positions.get(&tp).copied() else { continue };
+            if answer.end_offset < 0 || answer.end_offset >= position {
+                continue;
+            }
+            let reset = self.config.auto_offset_reset != AutoOffsetReset::None;
+            self.outbox.event(Event::LogTruncationDetected {
+                consumer: self.client_id.clone(),
+                tp: tp.clone(),
+                position,
+                divergence_offset: answer.end_offset,
+                reset,
+            });
+            if reset {
+                self.positions.insert(tp.clone(), answer.end_offset);
+                self.position_epochs.insert(tp, answer.leader_epoch);
+            } else {
+                self.positions.remove(&tp);
+                self.position_epochs.remove(&tp);
+            }
         }
     }
 
@@ -428,8 +520,10 @@ impl Consumer {
             // The position moves past whole batches, not just past their last surviving record:
             // compaction can leave a batch whose last offsets are gone (Kafka's fetcher uses
             // `batch.nextOffset()` the same way).
-            if let Some(next) = response.batches.iter().map(|b| b.next_offset()).max().filter(|&n| n > position) {
-                self.positions.insert(tp.clone(), next);
+            if let Some(last) = response.batches.iter().filter(|b| b.next_offset() > position).max_by_key(|b| b.next_offset())
+            {
+                self.positions.insert(tp.clone(), last.next_offset());
+                self.position_epochs.insert(tp.clone(), last.partition_leader_epoch);
             }
             if !records.is_empty() {
                 self.polled += records.len() as u64;
@@ -453,7 +547,15 @@ impl Node for Consumer {
                 for p in partitions {
                     let count = self.partition_counts.entry(p.tp.topic.clone()).or_insert(0);
                     *count = (*count).max(p.tp.partition + 1);
-                    self.leaders.insert(p.tp.clone(), (p.leader, p.leader_epoch));
+                    let previous = self.leaders.insert(p.tp.clone(), (p.leader, p.leader_epoch));
+                    // KIP-320: a new leader epoch may mean the log was truncated under the
+                    // position, so validate before fetching on.
+                    if self.era.fetch_epoch_fencing
+                        && previous.is_some_and(|(_, epoch)| epoch != p.leader_epoch)
+                        && self.position_epochs.contains_key(&p.tp)
+                    {
+                        self.awaiting_validation.insert(p.tp.clone());
+                    }
                 }
                 if self.topics.iter().any(|t| !self.partition_counts.contains_key(t)) {
                     self.metadata_wanted = true;
@@ -572,6 +674,7 @@ impl Node for Consumer {
                     }
                     if offset >= 0 {
                         self.positions.insert(tp.clone(), offset);
+                        self.position_epochs.remove(&tp);
                         self.committed_positions.insert(tp, offset);
                     } else {
                         self.reset_offset(now, tp);
@@ -598,10 +701,14 @@ impl Node for Consumer {
                     offset,
                     policy: policy.into(),
                 });
+                self.position_epochs.remove(&tp);
                 self.positions.insert(tp, offset);
             }
             Message::FetchResponse { correlation_id, partitions } => {
                 self.handle_fetch_response(now, from, correlation_id, partitions);
+            }
+            Message::OffsetsForLeaderEpochResponse { correlation_id, partitions } => {
+                self.handle_validation(from, correlation_id, partitions);
             }
             Message::HeartbeatResponse { correlation_id, error } => {
                 if !matches(&self.heartbeat, correlation_id) {
@@ -652,7 +759,7 @@ impl Node for Consumer {
         if now < self.start {
             return;
         }
-        if self.fetches.remove(&peer).is_some() {
+        if self.fetches.remove(&peer).is_some() || self.validations.remove(&peer).is_some() {
             self.metadata_wanted = true;
         }
         if self.bootstrap_broker() == peer {

@@ -24,6 +24,7 @@
 //! and answers controller requests with `NOT_CONTROLLER`.
 
 use crate::config::BrokerConfig;
+use crate::era::Era;
 use crate::error::ErrorCode;
 use crate::event::Event;
 use crate::ids::{NodeId, TopicPartition};
@@ -82,6 +83,8 @@ pub struct ControllerSetup {
     pub expected_brokers: Vec<NodeId>,
     /// Topics to create once the brokers are there (skipped when already in the log).
     pub topics: Vec<TopicToCreate>,
+    /// The behaviour era (an ISR shrink bumps the leader epoch before Kafka 3.6, KAFKA-15021).
+    pub era: Era,
 }
 
 /// The controller's observable state, for checkers and views.
@@ -98,6 +101,7 @@ pub struct ControllerStatus {
 /// One controller: a Raft voter, and the active controller while it leads.
 pub struct Controller {
     id: NodeId,
+    era: Era,
     config: BrokerConfig,
     rng: ChaCha8Rng,
     raft: RaftClient,
@@ -128,6 +132,7 @@ impl Controller {
         let mut controller = Controller {
             id: setup.id,
             config: setup.config,
+            era: setup.era,
             rng,
             raft,
             outbox: Outbox::default(),
@@ -501,6 +506,11 @@ impl Controller {
         // Keep the ISR in assignment order so tables read the same as Kafka's.
         state.isr = current.replicas.iter().copied().filter(|b| new_isr.contains(b)).collect();
         state.partition_epoch += 1;
+        if self.era.leader_epoch_bump_on_shrink && current.isr.iter().any(|b| !state.isr.contains(b)) {
+            // Before metadata version 3.6-IV0 a shrink also started a new leader epoch, so
+            // followers re-ran their truncation logic after every ISR change (KAFKA-15021).
+            state.leader_epoch += 1;
+        }
         self.report_change(&state, &current.isr, false, false);
         let mut end = self.append(now, MetadataRecord::Partition(state.clone()));
         if let Some((finished, offset)) = self.maybe_complete_reassignment(now, &state) {
@@ -697,6 +707,9 @@ impl Node for Controller {
                 let end = if error.is_none() { self.raft.log_end_offset() } else { 0 };
                 self.reply_when_committed(end, from, Message::ElectLeadersResponse { correlation_id, error });
             }
+            Message::AllocateProducerIds { correlation_id, broker_id, broker_epoch } => {
+                self.allocate_producer_ids(now, from, correlation_id, broker_id, broker_epoch);
+            }
             other => panic!("controller {} got a message it never expects: {}", self.id, other.api_name()),
         }
         self.sync(now);
@@ -768,6 +781,67 @@ impl Controller {
     }
 }
 
+// ---- producer id blocks (KIP-730) ----
+//
+// Kept apart from the broker-liveness and partition-leadership code above: this part only
+// reserves ranges of producer ids through the metadata log.
+
+/// Producer ids in one block a broker gets (Kafka's `ProducerIdsBlock.PRODUCER_ID_BLOCK_SIZE`).
+pub const PRODUCER_ID_BLOCK_SIZE: i32 = 1000;
+
+impl Controller {
+    /// `AllocateProducerIds` (KIP-730; Kafka's `ProducerIdControlManager.generateNextProducerId`):
+    /// reserves the next [`PRODUCER_ID_BLOCK_SIZE`] ids for `broker_id` with a
+    /// `ProducerIdsRecord` and answers once that record is committed, so a block the broker
+    /// hands out can never be handed out again, even by the next active controller. Blocks
+    /// are consecutive: each starts where the working image's `next_producer_id` stands, which
+    /// already counts blocks whose records are not committed yet.
+    ///
+    /// Errors: `NOT_CONTROLLER` from a controller that is not active; `STALE_BROKER_EPOCH` when
+    /// `broker_epoch` is not the epoch of the broker's registration (`checkBrokerEpoch`). Kafka
+    /// answers `UNKNOWN_SERVER_ERROR` once the ids would pass `i64::MAX`; nine quintillion ids
+    /// cannot be used up in a simulation, so that panics.
+    fn allocate_producer_ids(
+        &mut self,
+        now: Instant,
+        from: NodeId,
+        correlation_id: u64,
+        broker_id: NodeId,
+        broker_epoch: i64,
+    ) {
+        let refuse = |error: ErrorCode| Message::AllocateProducerIdsResponse {
+            correlation_id,
+            error: Some(error),
+            producer_id_start: -1,
+            producer_id_len: 0,
+        };
+        if let Some(error) = self.not_controller() {
+            self.outbox.send(from, refuse(error));
+            return;
+        }
+        if self.image.brokers.get(&broker_id).map(|b| b.broker_epoch) != Some(broker_epoch) {
+            self.outbox.send(from, refuse(ErrorCode::StaleBrokerEpoch));
+            return;
+        }
+        let first = self.image.next_producer_id;
+        let next_producer_id =
+            first.checked_add(i64::from(PRODUCER_ID_BLOCK_SIZE)).expect("producer ids exhausted: past i64::MAX");
+        let end = self.append(now, MetadataRecord::ProducerIds { broker_id, broker_epoch, next_producer_id });
+        self.outbox.event(Event::ProducerIdsAllocated {
+            broker_id,
+            first_producer_id: first,
+            size: PRODUCER_ID_BLOCK_SIZE,
+        });
+        let reply = Message::AllocateProducerIdsResponse {
+            correlation_id,
+            error: None,
+            producer_id_start: first,
+            producer_id_len: PRODUCER_ID_BLOCK_SIZE,
+        };
+        self.reply_when_committed(end, from, reply);
+    }
+}
+
 /// Whether a message belongs to the Raft quorum protocol (rather than the controller's APIs).
 pub fn is_quorum_message(message: &Message) -> bool {
     matches!(
@@ -793,5 +867,209 @@ pub fn is_controller_request(message: &Message) -> bool {
             | Message::AlterPartition { .. }
             | Message::AlterPartitionReassignments { .. }
             | Message::ElectLeaders { .. }
+            | Message::AllocateProducerIds { .. }
     )
+}
+
+#[cfg(test)]
+mod producer_id_tests {
+    use super::*;
+    use crate::node::node_rng;
+    use std::collections::BTreeSet;
+
+    const BROKER: NodeId = NodeId(100);
+
+    /// Three controllers on a network that delivers every message at once, except to and from
+    /// the nodes in `down`; messages for [`BROKER`] are kept in `to_broker`.
+    struct Quorum {
+        now: Instant,
+        nodes: BTreeMap<NodeId, Controller>,
+        down: BTreeSet<NodeId>,
+        to_broker: Vec<Message>,
+        events: Vec<Event>,
+    }
+
+    impl Quorum {
+        fn new() -> Quorum {
+            let config = BrokerConfig::default();
+            let voters: Vec<NodeId> = (1..=3).map(NodeId).collect();
+            let now = Instant::from_millis(0);
+            let nodes = voters
+                .iter()
+                .map(|&id| {
+                    let setup = ControllerSetup {
+                        id,
+                        config: config.clone(),
+                        quorum: QuorumConfig::new(&config, voters.clone(), false),
+                        rng: node_rng(7, id, 1),
+                        files: BTreeMap::new(),
+                        expected_brokers: Vec::new(),
+                        topics: Vec::new(),
+                        era: Era::default(),
+                    };
+                    (id, Controller::new(now, setup))
+                })
+                .collect();
+            Quorum { now, nodes, down: BTreeSet::new(), to_broker: Vec::new(), events: Vec::new() }
+        }
+
+        /// Delivers messages until none is left.
+        fn settle(&mut self) {
+            loop {
+                let mut queue = Vec::new();
+                for (&id, node) in self.nodes.iter_mut() {
+                    while let Some(effect) = node.poll_effect() {
+                        if let Effect::Send { to, message } = effect {
+                            if !self.down.contains(&id) {
+                                queue.push((id, to, message));
+                            }
+                        }
+                    }
+                    while let Some(event) = node.poll_event() {
+                        self.events.push(event);
+                    }
+                }
+                if queue.is_empty() {
+                    return;
+                }
+                for (from, to, message) in queue {
+                    if to == BROKER {
+                        self.to_broker.push(message);
+                    } else if !self.down.contains(&to) {
+                        self.nodes.get_mut(&to).expect("a voter").handle_message(self.now, from, message);
+                    }
+                }
+            }
+        }
+
+        /// Moves time to the next deadline of a running node and fires the timers due.
+        fn advance(&mut self) {
+            let next = self
+                .nodes
+                .iter()
+                .filter(|(id, _)| !self.down.contains(id))
+                .filter_map(|(_, n)| n.poll_deadline())
+                .min()
+                .expect("a running controller always has a timer");
+            self.now = self.now.max(next);
+            for (id, node) in self.nodes.iter_mut() {
+                if !self.down.contains(id) && node.poll_deadline().is_some_and(|d| d <= self.now) {
+                    node.handle_timeout(self.now);
+                }
+            }
+            self.settle();
+        }
+
+        fn active(&self) -> Option<NodeId> {
+            self.nodes.iter().find(|(id, n)| !self.down.contains(id) && n.is_active()).map(|(id, _)| *id)
+        }
+
+        fn run_until(&mut self, mut done: impl FnMut(&mut Quorum) -> bool) {
+            for _ in 0..100_000 {
+                if done(self) {
+                    return;
+                }
+                self.advance();
+            }
+            panic!("the condition never held");
+        }
+
+        fn wait_for_active(&mut self) -> NodeId {
+            self.run_until(|q| q.active().is_some());
+            self.active().expect("active")
+        }
+
+        /// Sends `message` from the broker to `to` and waits for the answer with the same
+        /// correlation id.
+        fn ask(&mut self, to: NodeId, message: Message, correlation_id: u64) -> Message {
+            self.nodes.get_mut(&to).expect("a voter").handle_message(self.now, BROKER, message);
+            self.settle();
+            let mut found = None;
+            self.run_until(|q| {
+                let at = q.to_broker.iter().position(|m| correlation_of(m) == correlation_id);
+                found = at.map(|i| q.to_broker.remove(i));
+                found.is_some()
+            });
+            found.expect("answered")
+        }
+    }
+
+    fn correlation_of(message: &Message) -> u64 {
+        match message {
+            Message::BrokerRegistrationResponse { correlation_id, .. }
+            | Message::AllocateProducerIdsResponse { correlation_id, .. } => *correlation_id,
+            _ => 0,
+        }
+    }
+
+    fn allocate(correlation_id: u64, broker_epoch: i64) -> Message {
+        Message::AllocateProducerIds { correlation_id, broker_id: BROKER, broker_epoch }
+    }
+
+    fn block(response: &Message) -> (Option<ErrorCode>, i64, i32) {
+        match response {
+            Message::AllocateProducerIdsResponse { error, producer_id_start, producer_id_len, .. } => {
+                (*error, *producer_id_start, *producer_id_len)
+            }
+            other => panic!("not an AllocateProducerIdsResponse: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn blocks_are_consecutive_committed_and_survive_a_controller_failover() {
+        let mut q = Quorum::new();
+        let first = q.wait_for_active();
+        let registration = Message::BrokerRegistration { correlation_id: 1, broker_id: BROKER, incarnation: 1 };
+        let Message::BrokerRegistrationResponse { error: None, broker_epoch, .. } = q.ask(first, registration, 1) else {
+            panic!("registration failed");
+        };
+
+        // Two requests before either record commits still get adjacent blocks: the working
+        // image counts the uncommitted one.
+        let c = q.nodes.get_mut(&first).unwrap();
+        c.handle_message(q.now, BROKER, allocate(2, broker_epoch));
+        c.handle_message(q.now, BROKER, allocate(3, broker_epoch));
+        assert!(q.to_broker.iter().all(|m| correlation_of(m) < 2), "answered before the records commit");
+        q.settle();
+        q.run_until(|q| q.to_broker.len() == 2);
+        let blocks: Vec<_> = q.to_broker.drain(..).map(|m| (correlation_of(&m), block(&m))).collect();
+        assert_eq!(blocks, vec![(2, (None, 0, 1000)), (3, (None, 1000, 1000))]);
+        let allocated: Vec<(NodeId, i64, i32)> = q
+            .events
+            .iter()
+            .filter_map(|e| match e {
+                Event::ProducerIdsAllocated { broker_id, first_producer_id, size } => {
+                    Some((*broker_id, *first_producer_id, *size))
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(allocated, vec![(BROKER, 0, 1000), (BROKER, 1000, 1000)]);
+
+        // Standbys refuse; a wrong broker epoch is refused.
+        let standby = *q.nodes.keys().find(|id| **id != first).unwrap();
+        assert_eq!(block(&q.ask(standby, allocate(4, broker_epoch), 4)), (Some(ErrorCode::NotController), -1, 0));
+        assert_eq!(block(&q.ask(first, allocate(5, broker_epoch + 1), 5)), (Some(ErrorCode::StaleBrokerEpoch), -1, 0));
+
+        // The active controller dies; its successor replays the ProducerIdsRecords from the log
+        // and goes on after the last block.
+        q.down.insert(first);
+        let second = q.wait_for_active();
+        assert_ne!(second, first);
+        assert_eq!(q.nodes[&second].status().image.next_producer_id, 2000);
+        assert_eq!(block(&q.ask(second, allocate(6, broker_epoch), 6)), (None, 2000, 1000));
+        let records: Vec<i64> = q.nodes[&second]
+            .raft()
+            .entries()
+            .iter()
+            .filter_map(|(_, r)| match r {
+                MetadataRecord::ProducerIds { broker_id, broker_epoch: e, next_producer_id } => {
+                    assert_eq!((*broker_id, *e), (BROKER, broker_epoch));
+                    Some(*next_producer_id)
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(records, vec![1000, 2000, 3000]);
+    }
 }

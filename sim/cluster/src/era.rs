@@ -95,6 +95,9 @@ pub struct Era {
     /// KIP-279 (2.0): the `OffsetsForLeaderEpoch` answer names the epoch it is about, so the
     /// follower can look again when the leader never saw the follower's epoch.
     pub epoch_in_lookup_answer: bool,
+    /// KIP-320 (2.2 for replicas, 2.3 for consumers): fetchers send their current leader
+    /// epoch and a leader answers `FENCED_LEADER_EPOCH` or `UNKNOWN_LEADER_EPOCH` on mismatch.
+    pub fetch_epoch_fencing: bool,
     /// KAFKA-10554 (2.8): the leader checks every follower Fetch against its epoch cache and
     /// answers `DivergingEpoch`; the follower truncates on the fetch path.
     pub diverging_epoch_in_fetch: bool,
@@ -128,6 +131,7 @@ impl Era {
             truncate_to_hw_on_become_follower: version < V0_11,
             offsets_for_leader_epoch_on_become_follower: (V0_11..V2_8).contains(&version),
             epoch_in_lookup_answer: version >= V2_0,
+            fetch_epoch_fencing: version >= V2_8,
             diverging_epoch_in_fetch: version >= V2_8,
             leader_epoch_bump_on_shrink: version < V3_6,
             freeze_hw_under_min_isr: version >= V3_9,

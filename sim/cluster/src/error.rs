@@ -133,6 +133,41 @@ impl ErrorCode {
         }
     }
 
+    /// The error Kafka names `name` (`NOT_ENOUGH_REPLICAS`), among those the simulator uses.
+    pub fn from_name(name: &str) -> Option<ErrorCode> {
+        use ErrorCode::*;
+        [
+            OffsetOutOfRange,
+            UnknownTopicOrPartition,
+            NetworkException,
+            NotLeaderOrFollower,
+            RequestTimedOut,
+            CoordinatorNotAvailable,
+            NotCoordinator,
+            NotEnoughReplicas,
+            NotEnoughReplicasAfterAppend,
+            InvalidRequiredAcks,
+            IllegalGeneration,
+            UnknownMemberId,
+            RebalanceInProgress,
+            NotController,
+            InvalidUpdateVersion,
+            FencedLeaderEpoch,
+            UnknownLeaderEpoch,
+            StaleBrokerEpoch,
+            MemberIdRequired,
+            InvalidRecord,
+            IneligibleReplica,
+            MessageTooLarge,
+            OutOfOrderSequenceNumber,
+            DuplicateSequenceNumber,
+            InvalidProducerEpoch,
+            UnknownProducerId,
+        ]
+        .into_iter()
+        .find(|e| e.name() == name)
+    }
+
     /// Whether a producer may retry the request (Kafka's `RetriableException` subclasses).
     pub fn is_retriable(self) -> bool {
         matches!(

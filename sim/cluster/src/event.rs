@@ -5,6 +5,7 @@
 use crate::error::ErrorCode;
 use crate::ids::{NodeId, TopicPartition};
 use crate::raft::QuorumRole;
+use crate::record::Compression;
 use serde::{Deserialize, Serialize};
 
 /// One observation.
@@ -429,6 +430,129 @@ pub enum Event {
         /// The `auto.offset.reset` value applied.
         policy: String,
     },
+    /// A consumer found that its position's leader epoch ends below the position: the log was
+    /// truncated under it, by an unclean election (KIP-320's validation).
+    LogTruncationDetected {
+        /// The consumer's client id.
+        consumer: String,
+        /// The partition.
+        tp: TopicPartition,
+        /// The consumer's position before the check.
+        position: i64,
+        /// Where the leader's log diverges from what the consumer read.
+        divergence_offset: i64,
+        /// Whether the consumer moved back to the divergence point (`auto.offset.reset` set);
+        /// otherwise the application gets `LogTruncationException`.
+        reset: bool,
+    },
+    /// The application's `send()` blocked for `max.block.ms` (waiting for `buffer.memory` to
+    /// free up, or for the partition to appear in metadata) and failed with Kafka's client-side
+    /// `TimeoutException`. Like `SendAcked` and `SendFailed`, it ends the record: nothing was
+    /// sent.
+    SendBlockedTimeout {
+        /// The producer's client id.
+        producer: String,
+        /// The partition.
+        tp: TopicPartition,
+        /// The send's unique id (the value for rate-driven sends).
+        value: String,
+        /// The `max.block.ms` that ran out, in milliseconds.
+        max_block_ms: u64,
+        /// What `send()` waited for, in Kafka's words.
+        reason: String,
+    },
+    /// The record was refused by the producer itself, before any request, with Kafka's
+    /// client-side `RecordTooLargeException`: its serialized size exceeds `max.request.size`
+    /// or `buffer.memory`. It ends the record.
+    SendTooLarge {
+        /// The producer's client id.
+        producer: String,
+        /// The partition.
+        tp: TopicPartition,
+        /// The send's unique id (the value for rate-driven sends).
+        value: String,
+        /// The record's estimated size as a batch of its own, in bytes.
+        size_bytes: usize,
+        /// The limit it exceeds, in bytes.
+        limit_bytes: usize,
+        /// The config that sets the limit (`max.request.size` or `buffer.memory`).
+        config: String,
+    },
+    /// A producer's `flush()` returned: every record sent before it has completed.
+    ProducerFlushed {
+        /// The producer's client id.
+        producer: String,
+        /// Records that were incomplete when `flush()` was called.
+        records: usize,
+        /// How long `flush()` blocked, in milliseconds.
+        waited_ms: u64,
+    },
+    /// An idempotent producer received a new producer id and epoch from `InitProducerId`
+    /// (KIP-98): its sequences start again at 0 on every partition.
+    ProducerIdGranted {
+        /// The producer's client id.
+        producer: String,
+        /// The producer id.
+        producer_id: i64,
+        /// The producer epoch.
+        producer_epoch: i16,
+    },
+    /// An idempotent producer bumped its epoch to recover from a sequence gap (KIP-360): the
+    /// batches not yet acknowledged on the affected partitions are renumbered from sequence 0.
+    ProducerEpochBumped {
+        /// The producer's client id.
+        producer: String,
+        /// The producer id.
+        producer_id: i64,
+        /// The new producer epoch.
+        producer_epoch: i16,
+        /// Why, in plain words.
+        reason: String,
+    },
+    /// A partition leader dropped a retried batch it already holds (KIP-98): the same producer
+    /// id and epoch with the (first, last) sequences of one of the producer's last 5 batches.
+    /// Nothing was appended; the producer is answered with the original batch's offset.
+    DuplicateBatchDropped {
+        /// The partition.
+        tp: TopicPartition,
+        /// The producer id.
+        producer_id: i64,
+        /// The producer epoch.
+        producer_epoch: i16,
+        /// The retried batch's first sequence.
+        base_sequence: i32,
+        /// The offset the original batch was written at, which the answer carries.
+        original_offset: i64,
+    },
+    /// The active controller reserved a block of producer ids for a broker (KIP-730), through a
+    /// `ProducerIdsRecord`; the broker hears of it once the record is committed.
+    ProducerIdsAllocated {
+        /// The broker (`node.id`).
+        broker_id: NodeId,
+        /// The block's first producer id.
+        first_producer_id: i64,
+        /// How many ids the block holds.
+        size: i32,
+    },
+    /// The leader stored a producer's batch in the codec of the topic's `compression.type`
+    /// rather than the one it was sent in: it decompressed the records and compressed them again
+    /// (Kafka's `LogValidator`). Followers copy the batch as stored.
+    BatchRecompressed {
+        /// The partition.
+        tp: TopicPartition,
+        /// The batch's first offset.
+        base_offset: i64,
+        /// The codec the producer sent the batch in.
+        from: Compression,
+        /// The codec the batch is stored in (the topic's).
+        to: Compression,
+        /// Records in the batch.
+        records: usize,
+        /// The batch's size as sent, in bytes.
+        sent_bytes: u64,
+        /// The batch's size as stored, in bytes.
+        stored_bytes: u64,
+    },
 }
 
 impl Event {
@@ -588,11 +712,56 @@ impl Event {
             Event::OffsetReset { consumer, tp, offset, policy } => {
                 format!("{consumer}: no committed offset for {tp}, auto.offset.reset={policy} → {offset}")
             }
+            Event::LogTruncationDetected { consumer, tp, position, divergence_offset, reset } => format!(
+                "{consumer}: {tp} was truncated under its position {position}: the leader's log diverges at \
+                 {divergence_offset}; {}",
+                if *reset {
+                    format!("records {divergence_offset} to {} it read are gone, it resumes at {divergence_offset}", position - 1)
+                } else {
+                    "auto.offset.reset=none, so the application gets LogTruncationException".to_string()
+                }
+            ),
+            Event::SendBlockedTimeout { producer, tp, value, max_block_ms, reason } => {
+                format!("{producer}: {value} to {tp} failed: send() blocked for max.block.ms={max_block_ms} ({reason})")
+            }
+            Event::SendTooLarge { producer, tp, value, size_bytes, limit_bytes, config } => format!(
+                "{producer}: {value} to {tp} refused: {size_bytes} bytes is larger than {config}={limit_bytes}"
+            ),
+            Event::ProducerFlushed { producer, records, waited_ms } => {
+                format!("{producer}: flush() returned after {waited_ms} ms; {records} record(s) completed")
+            }
+            Event::ProducerIdGranted { producer, producer_id, producer_epoch } => {
+                format!("{producer}: producer id {producer_id}, epoch {producer_epoch}; sequences start at 0")
+            }
+            Event::ProducerEpochBumped { producer, producer_id, producer_epoch, reason } => format!(
+                "{producer}: bumped producer {producer_id} to epoch {producer_epoch} ({reason}); sequences restart at 0"
+            ),
+            Event::DuplicateBatchDropped { tp, producer_id, producer_epoch, base_sequence, original_offset } => {
+                format!(
+                    "{tp}: dropped a duplicate batch from producer {producer_id} (epoch {producer_epoch}, sequence \
+                     {base_sequence}); already written at offset {original_offset}, so that offset is the answer"
+                )
+            }
+            Event::ProducerIdsAllocated { broker_id, first_producer_id, size } => format!(
+                "producer ids {first_producer_id} to {} reserved for broker {broker_id}",
+                first_producer_id + i64::from(*size) - 1
+            ),
+            Event::BatchRecompressed { tp, base_offset, from, to, records, sent_bytes, stored_bytes } => {
+                let what = match (from, to) {
+                    (Compression::None, _) => format!("compressed with {}", to.name()),
+                    (_, Compression::None) => format!("decompressed from {}", from.name()),
+                    _ => format!("recompressed from {} to {}", from.name(), to.name()),
+                };
+                format!(
+                    "{tp}: batch at offset {base_offset} {what} by the topic's compression.type: {records} record(s), \
+                     {sent_bytes} bytes as sent → {stored_bytes} bytes stored"
+                )
+            }
         }
     }
 
-    /// Whether the event is routine traffic (high-watermark moves and per-record history) that
-    /// the event feed hides unless asked.
+    /// Whether the event is routine traffic (high-watermark moves, per-record history and other
+    /// per-batch work such as recompression) that the event feed hides unless asked.
     pub fn is_routine(&self) -> bool {
         matches!(
             self,
@@ -603,6 +772,7 @@ impl Event {
                 | Event::OffsetCommitted { .. }
                 | Event::LogFlushed { .. }
                 | Event::MetadataCommitted { .. }
+                | Event::BatchRecompressed { .. }
         )
     }
 }

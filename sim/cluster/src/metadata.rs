@@ -77,6 +77,18 @@ pub enum MetadataRecord {
         /// The voters at the time.
         voters: Vec<NodeId>,
     },
+    /// `ProducerIdsRecord` (KIP-730): the active controller gave broker `broker_id` the block
+    /// of producer ids that ends just before `next_producer_id`. Committing it before the
+    /// broker hears of the block is what keeps blocks from overlapping across controller
+    /// failovers.
+    ProducerIds {
+        /// The broker the block went to (`node.id`).
+        broker_id: NodeId,
+        /// That broker's epoch when it asked.
+        broker_epoch: i64,
+        /// The first producer id of the next block; always higher than the previous record's.
+        next_producer_id: i64,
+    },
 }
 
 impl MetadataRecord {
@@ -91,6 +103,7 @@ impl MetadataRecord {
             MetadataRecord::Partition(p) if p.partition_epoch == 0 => "PartitionRecord",
             MetadataRecord::Partition(_) => "PartitionChangeRecord",
             MetadataRecord::LeaderChange { .. } => "LeaderChangeMessage",
+            MetadataRecord::ProducerIds { .. } => "ProducerIdsRecord",
         }
     }
 
@@ -118,6 +131,9 @@ pub struct MetadataImage {
     pub topics: BTreeMap<String, TopicImage>,
     /// Partitions.
     pub partitions: BTreeMap<TopicPartition, PartitionState>,
+    /// The first producer id no block has been given out from yet, from the latest
+    /// `ProducerIdsRecord` (0 before any; Kafka's `ProducerIdControlManager.nextProducerBlock`).
+    pub next_producer_id: i64,
 }
 
 /// A broker's registration as the image holds it.
@@ -177,6 +193,17 @@ impl MetadataImage {
                 self.partitions.insert(state.tp.clone(), state.clone());
             }
             MetadataRecord::LeaderChange { .. } => {}
+            MetadataRecord::ProducerIds { broker_id, next_producer_id, .. } => {
+                // Kafka's `ProducerIdControlManager.replay` refuses a record that does not move
+                // forward: handing out the same ids twice breaks idempotence for good.
+                assert!(
+                    *next_producer_id > self.next_producer_id,
+                    "ProducerIdsRecord for broker {broker_id} moves the next producer id back from {} to {}",
+                    self.next_producer_id,
+                    next_producer_id
+                );
+                self.next_producer_id = *next_producer_id;
+            }
         }
     }
 

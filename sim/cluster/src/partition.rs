@@ -52,6 +52,13 @@ pub struct Partition {
     pub followers: BTreeMap<NodeId, FollowerState>,
     /// An ISR change in flight, when this replica leads.
     pub pending_isr: Option<PendingIsrChange>,
+    /// Whether the high watermark stops while the ISR is below `min.insync.replicas`
+    /// (KAFKA-15583, Kafka 3.7; [`crate::era::Era::freeze_hw_under_min_isr`]). On by default.
+    pub freeze_hw_under_min_isr: bool,
+    /// As a follower of the leader-epoch era before KAFKA-10554: whether the replica must first
+    /// ask the leader where its last epoch ends (`OffsetsForLeaderEpoch`, KIP-101) before it
+    /// may fetch. Kafka's fetcher calls this partition state `Truncating`.
+    pub truncating: bool,
 }
 
 impl Partition {
@@ -65,6 +72,8 @@ impl Partition {
             min_insync_replicas,
             followers: BTreeMap::new(),
             pending_isr: None,
+            freeze_hw_under_min_isr: true,
+            truncating: false,
         }
     }
 
@@ -119,14 +128,41 @@ impl Partition {
             })
             .collect();
         self.pending_isr = None;
+        self.truncating = false;
         self.state = state;
     }
 
     /// Becomes a follower (or leaderless replica) in `state.leader_epoch`.
     pub fn make_follower(&mut self, state: PartitionState) {
+        self.truncating = false;
         self.followers.clear();
         self.pending_isr = None;
         self.state = state;
+    }
+
+    /// Where a follower must truncate, given the leader's answer `(epoch, end)` about the
+    /// follower's epochs (`AbstractFetcherThread.getOffsetTruncationState`), with whether that
+    /// settles it. The rules: an unknown end leaves the log alone; an unknown epoch (the
+    /// pre-KIP-279 answer) cuts at `min(end, LEO)`; otherwise the follower looks the epoch up in
+    /// its own cache: nothing at or below it → `min(end, LEO)`; a different best epoch → its own
+    /// end for that epoch, and it must ask again (KIP-279); the same epoch → the smaller end.
+    pub fn truncation_target(&self, epoch: i32, end: i64) -> (i64, bool) {
+        let leo = self.log.log_end_offset();
+        let (target, done) = if end < 0 {
+            (leo, true)
+        } else if epoch < 0 {
+            (end.min(leo), true)
+        } else {
+            let (own_epoch, own_end) = self.log.epochs().end_offset_for(epoch, leo);
+            if own_epoch < 0 {
+                (end.min(leo), true)
+            } else if own_epoch != epoch {
+                (own_end.min(leo), false)
+            } else {
+                (own_end.min(end).min(leo), true)
+            }
+        };
+        (target.max(self.log.log_start_offset()), done)
     }
 
     /// Applies a committed state with the same leader and epoch: an ISR change, or a
@@ -171,15 +207,15 @@ impl Partition {
         }
     }
 
-    /// Leader high-watermark rule (`Partition.maybeIncrementLeaderHW`), in the 3.7+ era:
-    /// frozen while the committed ISR is below `min.insync.replicas` (KAFKA-15583); otherwise
-    /// the smallest LEO among the leader and the maximal ISR's followers; never lowered.
-    /// Returns the new high watermark when it moved.
+    /// Leader high-watermark rule (`Partition.maybeIncrementLeaderHW`): in the 3.7+ era frozen
+    /// while the committed ISR is below `min.insync.replicas` (KAFKA-15583, see
+    /// [`Partition::freeze_hw_under_min_isr`]); otherwise the smallest LEO among the leader and
+    /// the maximal ISR's followers; never lowered. Returns the new high watermark when it moved.
     pub fn maybe_advance_high_watermark(&mut self) -> Option<i64> {
         if !self.is_leader() {
             return None;
         }
-        if (self.state.isr.len() as i32) < self.min_insync_replicas {
+        if self.freeze_hw_under_min_isr && (self.state.isr.len() as i32) < self.min_insync_replicas {
             return None;
         }
         let mut candidate = self.log.log_end_offset();

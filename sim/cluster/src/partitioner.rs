@@ -12,12 +12,18 @@
 //! (librdkafka's `murmur2_random` partitioner, franz-go, kafkajs) use the same hash, and the
 //! tests below check it against both Kafka's and librdkafka's published vectors.
 //!
-//! Records without a key do not come through here: since KIP-480 (sticky partitioner) and
-//! KIP-794 (strictly uniform sticky partitioner) the Java producer fills one partition's batch
-//! at a time instead of hashing, and that policy belongs to the producer model. The same is true
-//! when the producer sets `partitioner.ignore.keys=true` (also KIP-794).
+//! Records without a key are not hashed: since KIP-480 (sticky partitioner, Kafka 2.4) and
+//! KIP-794 (strictly uniform sticky partitioner, Kafka 3.3) the Java producer fills one
+//! partition's batch at a time. Both policies live here too, as [`StickyPartitionCache`] and
+//! [`UniformStickyPartitioner`]; *when* they are asked to switch depends on the record
+//! accumulator, so the producer model (`crate::producer`) calls them at the points where
+//! `KafkaProducer.doSend` and `RecordAccumulator.append` call their Java counterparts.
 //!
-//! Everything here is pure: no state, no randomness, no clock.
+//! The key functions are pure. The sticky partitioners hold one partition number as state and
+//! draw their random choices from the producer's seeded generator, passed in by the caller, so
+//! a run replays exactly.
+
+use rand::Rng;
 
 /// The seed Kafka's `Utils.murmur2` starts from (`0x9747b28c`, written as a Java `int`, which
 /// is negative as a signed value). The hash is always seeded with this constant.
@@ -111,6 +117,158 @@ pub fn to_positive(n: i32) -> i32 {
 pub fn partition_for_key(key: &[u8], num_partitions: i32) -> i32 {
     assert!(num_partitions > 0, "partition_for_key: num_partitions must be at least 1, got {num_partitions}");
     to_positive(murmur2(key)) % num_partitions
+}
+
+/// A uniformly random partition, drawn the way Kafka draws it:
+/// `Utils.toPositive(random.nextInt()) % size` over the partitions that have a leader
+/// (`cluster.availablePartitionsForTopic`), or over all `num_partitions` when none has one.
+fn random_partition<R: Rng>(available: &[i32], num_partitions: i32, rng: &mut R) -> i32 {
+    let random = to_positive(rng.gen::<i32>());
+    if available.is_empty() {
+        random % num_partitions.max(1)
+    } else {
+        available[random as usize % available.len()]
+    }
+}
+
+/// The sticky partitioner of KIP-480 (Kafka 2.4 to 3.2), Kafka's `StickyPartitionCache`: keyless
+/// records all go to one partition, and a new partition is chosen whenever a new batch has to be
+/// created for the current one.
+///
+/// The accumulator tells it so through [`StickyPartitionCache::on_new_batch`], which is
+/// `DefaultPartitioner.onNewBatch`: `KafkaProducer.doSend` appends with `abortOnNewBatch=true`,
+/// and when the record does not fit the open batch it asks the partitioner to move on before
+/// appending again. With `linger.ms=0` every batch leaves at once, so in practice each record
+/// starts a new batch and the partition changes on nearly every send; with a longer linger a
+/// partition fills one batch before the producer moves on.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StickyPartitionCache {
+    current: Option<i32>,
+}
+
+impl StickyPartitionCache {
+    /// A cache with no sticky partition yet.
+    pub fn new() -> StickyPartitionCache {
+        StickyPartitionCache::default()
+    }
+
+    /// The sticky partition, if one was chosen.
+    pub fn current(&self) -> Option<i32> {
+        self.current
+    }
+
+    /// The partition for a keyless record (`StickyPartitionCache.partition`): the sticky one,
+    /// chosen at random among `available` (the partitions with a leader; all
+    /// `num_partitions` when none has one) the first time.
+    pub fn partition<R: Rng>(&mut self, available: &[i32], num_partitions: i32, rng: &mut R) -> i32 {
+        match self.current {
+            Some(p) => p,
+            None => self.on_new_batch(-1, available, num_partitions, rng),
+        }
+    }
+
+    /// A record for `prev_partition` needs a new batch (`StickyPartitionCache.nextPartition`):
+    /// when `prev_partition` is the sticky partition, pick another one, different from it
+    /// whenever more than one partition is available. Returns the sticky partition afterwards.
+    ///
+    /// A keyed record that happens to start a new batch on the sticky partition moves the sticky
+    /// partition too, exactly as in Kafka, because `onNewBatch` is called for every record.
+    pub fn on_new_batch<R: Rng>(
+        &mut self,
+        prev_partition: i32,
+        available: &[i32],
+        num_partitions: i32,
+        rng: &mut R,
+    ) -> i32 {
+        let old = self.current;
+        if let Some(current) = old.filter(|&p| p != prev_partition) {
+            // Another record already moved the sticky partition on.
+            return current;
+        }
+        let new = match available.len() {
+            0 => random_partition(available, num_partitions, rng),
+            1 => available[0],
+            _ => loop {
+                let candidate = random_partition(available, num_partitions, rng);
+                if Some(candidate) != old {
+                    break candidate;
+                }
+            },
+        };
+        self.current = Some(new);
+        new
+    }
+}
+
+/// The uniform sticky partitioner of KIP-794 (Kafka 3.3+), the uniform part of Kafka's
+/// `BuiltInPartitioner`: keyless records stick to one partition until about `batch.size` bytes
+/// were produced to it, then a new partition is drawn uniformly at random (it may be the same
+/// one again).
+///
+/// KIP-480 switched on every new batch, which with a small `linger.ms` sent many small batches
+/// to slow brokers and starved nothing to fast ones; counting bytes makes the distribution
+/// uniform whatever the batching. Kafka's *adaptive* part (`partitioner.adaptive.partitioning.enable`,
+/// weighting partitions by their brokers' queue lengths, and
+/// `partitioner.availability.timeout.ms`) is left out: every available partition is equally
+/// likely.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UniformStickyPartitioner {
+    sticky_batch_size: usize,
+    /// The sticky partition and the bytes produced to it so far (`StickyPartitionInfo`).
+    current: Option<(i32, usize)>,
+}
+
+impl UniformStickyPartitioner {
+    /// A partitioner that switches after `sticky_batch_size` bytes (Kafka passes `batch.size`).
+    pub fn new(sticky_batch_size: usize) -> UniformStickyPartitioner {
+        UniformStickyPartitioner { sticky_batch_size, current: None }
+    }
+
+    /// The sticky partition and the bytes produced to it, if one was chosen.
+    pub fn current(&self) -> Option<(i32, usize)> {
+        self.current
+    }
+
+    /// The partition for the next keyless record (`peekCurrentPartitionInfo`), choosing one at
+    /// random among `available` the first time.
+    pub fn peek<R: Rng>(&mut self, available: &[i32], num_partitions: i32, rng: &mut R) -> i32 {
+        match self.current {
+            Some((p, _)) => p,
+            None => {
+                let p = random_partition(available, num_partitions, rng);
+                self.current = Some((p, 0));
+                p
+            }
+        }
+    }
+
+    /// Counts `appended_bytes` (the growth of the batch's estimated size, so a record that
+    /// opened a batch also counts the batch header) toward the sticky partition and switches
+    /// when the count reaches `batch.size` and `enable_switch` holds, or reaches twice
+    /// `batch.size` regardless (`updatePartitionInfo`). Returns whether it switched.
+    ///
+    /// The caller passes `enable_switch` = "every batch queued for the partition is full"
+    /// (`RecordAccumulator.allBatchesFull`), so that a switch does not strand a half-full batch
+    /// behind a long `linger.ms`.
+    pub fn update<R: Rng>(
+        &mut self,
+        appended_bytes: usize,
+        enable_switch: bool,
+        available: &[i32],
+        num_partitions: i32,
+        rng: &mut R,
+    ) -> bool {
+        let Some((partition, produced)) = self.current else { return false };
+        let produced = produced + appended_bytes;
+        let limit = self.sticky_batch_size;
+        if (produced >= limit && enable_switch) || produced >= limit.saturating_mul(2) {
+            self.current = Some((random_partition(available, num_partitions, rng), 0));
+            true
+        } else {
+            self.current = Some((partition, produced));
+            false
+        }
+    }
 }
 
 #[cfg(test)]
@@ -269,6 +427,27 @@ mod tests {
     }
 
     #[test]
+    fn partitions_of_kafkas_test_keys_written_out() {
+        // The partitions a Java producer picks for Kafka's own `UtilsTest` keys, worked out by
+        // hand from the hashes Kafka asserts: "21" hashes to -973932308, whose low 31 bits are
+        // 1173551340, and 1173551340 % 7 = 3; and so on for the others.
+        let expected: &[(&str, i32, i32)] = &[
+            ("21", 7, 3),
+            ("21", 10, 0),
+            ("foobar", 7, 0),
+            ("foobar", 10, 6),
+            ("abc", 6, 3),
+            ("abc", 7, 4),
+            ("abc", 10, 7),
+            ("a-little-bit-long-string", 3, 2),
+            ("a-little-bit-long-string", 7, 1),
+        ];
+        for &(key, partitions, partition) in expected {
+            assert_eq!(partition_for_key(key.as_bytes(), partitions), partition, "{key:?} over {partitions}");
+        }
+    }
+
+    #[test]
     fn a_single_partition_topic_takes_every_key() {
         for &(key, _) in KAFKA_UTILS_TEST_VECTORS {
             assert_eq!(partition_for_key(key.as_bytes(), 1), 0);
@@ -285,6 +464,49 @@ mod tests {
     #[should_panic(expected = "num_partitions must be at least 1, got -3")]
     fn partition_for_key_rejects_negative_partitions() {
         partition_for_key(b"k", -3);
+    }
+
+    fn rng() -> rand_chacha::ChaCha8Rng {
+        use rand::SeedableRng;
+        rand_chacha::ChaCha8Rng::seed_from_u64(7)
+    }
+
+    #[test]
+    fn kip480_moves_to_a_different_partition_on_every_new_batch() {
+        let mut rng = rng();
+        let mut cache = StickyPartitionCache::new();
+        let available = [0, 1, 2, 3];
+        let mut previous = cache.partition(&available, 4, &mut rng);
+        assert_eq!(cache.partition(&available, 4, &mut rng), previous, "sticky until a new batch");
+        for _ in 0..50 {
+            let next = cache.on_new_batch(previous, &available, 4, &mut rng);
+            assert_ne!(next, previous, "with several partitions available the new one differs");
+            assert!(available.contains(&next));
+            previous = next;
+        }
+        // A new batch on some other partition (a keyed record's) leaves the sticky one alone.
+        let other = (previous + 1) % 4;
+        assert_eq!(cache.on_new_batch(other, &available, 4, &mut rng), previous);
+        // Only one partition with a leader: it is the only choice.
+        assert_eq!(cache.on_new_batch(previous, &[2], 4, &mut rng), 2);
+    }
+
+    #[test]
+    fn kip794_switches_only_after_batch_size_bytes() {
+        let mut rng = rng();
+        let mut partitioner = UniformStickyPartitioner::new(100);
+        let available = [0, 1, 2];
+        let first = partitioner.peek(&available, 3, &mut rng);
+        assert!(!partitioner.update(60, true, &available, 3, &mut rng));
+        assert_eq!(partitioner.current(), Some((first, 60)));
+        // 120 bytes, but the queued batch is not full yet: keep filling it.
+        assert!(!partitioner.update(60, false, &available, 3, &mut rng));
+        assert_eq!(partitioner.current(), Some((first, 120)));
+        // The queue's batches are full now: switch (a zero-byte update, as `partitionChanged`).
+        assert!(partitioner.update(0, true, &available, 3, &mut rng));
+        assert_eq!(partitioner.current().map(|(_, bytes)| bytes), Some(0));
+        // Twice batch.size switches even while a batch is still open.
+        assert!(partitioner.update(200, false, &available, 3, &mut rng));
     }
 
     proptest::proptest! {

@@ -58,6 +58,10 @@ pub struct FetchPartitionResponse {
     pub high_watermark: i64,
     /// The leader's log start offset.
     pub log_start_offset: i64,
+    /// With `OFFSET_OUT_OF_RANGE` to a follower: the leader's log end offset. Kafka's follower
+    /// learns it with a separate `ListOffsets` request (`ReplicaFetcherThread.fetchLatestOffsetFromLeader`);
+    /// the lab folds that round trip into the answer. -1 otherwise.
+    pub log_end_offset: i64,
     /// Set when the follower's log diverges: `(epoch, end_offset)` to truncate by.
     pub diverging_epoch: Option<(i32, i64)>,
     /// Batches from `fetch_offset` on.
@@ -286,6 +290,30 @@ pub enum Message {
         correlation_id: u64,
         /// `None` on success, else the Kafka error.
         error: Option<ErrorCode>,
+    },
+    /// Broker → active controller: a block of producer ids to hand out to `InitProducerId`
+    /// callers (KIP-730; Kafka's broker `RPCProducerIdManager`).
+    AllocateProducerIds {
+        /// Echoed by the response, to match it with its request.
+        correlation_id: u64,
+        /// The broker (`node.id`).
+        broker_id: NodeId,
+        /// The broker epoch from registration (KIP-631), which fences old incarnations.
+        broker_epoch: i64,
+    },
+    /// Active controller → broker, once the `ProducerIdsRecord` reserving the block is
+    /// committed. The block is `[producer_id_start, producer_id_start + producer_id_len)`.
+    AllocateProducerIdsResponse {
+        /// Echoed by the response, to match it with its request.
+        correlation_id: u64,
+        /// `None` on success; `NOT_CONTROLLER` from a controller that is not active,
+        /// `STALE_BROKER_EPOCH` for a broker epoch that is not the broker's registration.
+        error: Option<ErrorCode>,
+        /// The first producer id of the block, -1 on error.
+        producer_id_start: i64,
+        /// How many ids the block holds (1000, Kafka's `ProducerIdsBlock.PRODUCER_ID_BLOCK_SIZE`),
+        /// 0 on error.
+        producer_id_len: i32,
     },
 
     // ---- client and replica APIs ----
@@ -584,6 +612,8 @@ impl Message {
             Message::AlterPartitionReassignmentsResponse { .. } => "AlterPartitionReassignmentsResponse",
             Message::ElectLeaders { .. } => "ElectLeaders",
             Message::ElectLeadersResponse { .. } => "ElectLeadersResponse",
+            Message::AllocateProducerIds { .. } => "AllocateProducerIds",
+            Message::AllocateProducerIdsResponse { .. } => "AllocateProducerIdsResponse",
             Message::AlterPartition { .. } => "AlterPartition",
             Message::AlterPartitionResponse { .. } => "AlterPartitionResponse",
             Message::Metadata { .. } => "Metadata",

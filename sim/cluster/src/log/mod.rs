@@ -10,15 +10,18 @@
 pub mod checkpoint;
 pub mod cleaner;
 pub mod index;
+pub mod producer_state;
 pub mod segment;
 #[cfg(test)]
 mod tests;
 
 use crate::config::LogConfig;
+use crate::error::ErrorCode;
 use crate::event::Event;
 use crate::ids::TopicPartition;
 use crate::node::DiskOp;
 use crate::record::{Record, RecordBatch};
+use producer_state::{ProducerAppendCheck, ProducerStateManager};
 use segment::{LogSegment, RollReason};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -147,6 +150,9 @@ pub struct PartitionLog {
     last_flush_ms: i64,
     /// The cleaner's first dirty offset (`cleaner-offset-checkpoint`).
     first_dirty_offset: i64,
+    /// Per producer id, the epoch and last batches (KIP-98), kept up to date by every append
+    /// and rebuilt from the batches after recovery and truncation.
+    producer_state: ProducerStateManager,
     disk: Vec<DiskOp>,
     events: Vec<Event>,
 }
@@ -173,6 +179,7 @@ impl PartitionLog {
             unflushed_messages: 0,
             last_flush_ms: now_ms,
             first_dirty_offset: 0,
+            producer_state: ProducerStateManager::default(),
             disk: Vec::new(),
             events: Vec::new(),
         };
@@ -296,6 +303,7 @@ impl PartitionLog {
             checkpoints.high_watermark.unwrap_or(log.log_start_offset).clamp(log.log_start_offset, log.log_end_offset);
         log.first_dirty_offset =
             checkpoints.cleaner_offset.unwrap_or(log.log_start_offset).clamp(log.log_start_offset, log.log_end_offset);
+        log.rebuild_producer_state();
         log.events.push(Event::LogRecovered {
             tp: log.tp.clone(),
             segments: log.segments.len(),
@@ -369,6 +377,34 @@ impl PartitionLog {
         &self.epochs
     }
 
+    /// The producer state: per producer id, its epoch and last batches (KIP-98).
+    pub fn producer_state(&self) -> &ProducerStateManager {
+        &self.producer_state
+    }
+
+    /// The idempotent producer's checks on a client batch, before a leader appends it
+    /// (`UnifiedLog.analyzeAndValidateProducerState`; the rules and errors are listed at
+    /// [`ProducerStateManager::check_client_append`]). `unknown_producer_id_any_sequence` is
+    /// the era's KIP-360 rule. Appending updates the state; this only looks.
+    pub fn analyze_producer_append(
+        &self,
+        batch: &RecordBatch,
+        unknown_producer_id_any_sequence: bool,
+    ) -> Result<ProducerAppendCheck, ErrorCode> {
+        self.producer_state.check_client_append(batch, unknown_producer_id_any_sequence)
+    }
+
+    /// Replays the producer fields of the batches from the log start on. Kafka restores the
+    /// state from its per-segment `.snapshot` files and replays only the batches after the
+    /// latest one; kafkalab writes no snapshots and replays the whole log, which gives the same
+    /// state as long as each producer still has a batch in the log (see
+    /// [`producer_state`]).
+    fn rebuild_producer_state(&mut self) {
+        let start = self.log_start_offset;
+        self.producer_state =
+            ProducerStateManager::rebuild(self.batches().filter(|b| b.next_offset() > start).map(|b| &**b));
+    }
+
     /// Total size of the segments, in bytes.
     pub fn size_bytes(&self) -> u64 {
         self.segments.iter().map(LogSegment::size_bytes).sum()
@@ -407,8 +443,14 @@ impl PartitionLog {
     }
 
     /// Leader append of a producer's batch (`UnifiedLog.appendAsLeader`): assigns offsets from
-    /// the LEO, stamps `leader_epoch` and the append time, and keeps the producer id, epoch,
-    /// base sequence and codec the producer chose. Returns the appended batch.
+    /// the LEO, stamps `leader_epoch` and the append time, and keeps the producer id, epoch and
+    /// base sequence the producer chose. Returns the appended batch, as stored.
+    ///
+    /// The codec follows the log's `compression.type` ([`LogConfig::compression_type`], Kafka's
+    /// `LogValidator`): under `producer` the batch keeps the codec it was sent in; under a codec
+    /// (`uncompressed`, `gzip`, `snappy`, `lz4`, `zstd`) a batch sent in another codec is
+    /// decompressed and stored recompressed in the topic's, which changes its size on disk and
+    /// is reported as [`Event::BatchRecompressed`]. Followers copy the batch as stored.
     pub fn append_batch_as_leader(
         &mut self,
         leader_epoch: i32,
@@ -420,8 +462,26 @@ impl PartitionLog {
         batch.partition_leader_epoch = leader_epoch;
         batch.first_timestamp_ms = now_ms;
         batch.last_offset_delta = batch.records.last().map_or(0, |r| r.offset_delta);
+        let sent = batch.compression;
+        let stored = self.config.compression_type.stored_codec(sent);
+        // The producer's bytes differ from the stored ones only in the codec's block: the
+        // stamped header fields have fixed widths.
+        let sent_bytes = (stored != sent).then(|| batch.size_bytes() as u64);
+        batch.compression = stored;
         let batch = Arc::new(batch);
-        self.append(batch.clone(), now_ms);
+        let bytes = encode(&batch);
+        if let Some(sent_bytes) = sent_bytes {
+            self.events.push(Event::BatchRecompressed {
+                tp: self.tp.clone(),
+                base_offset: batch.base_offset,
+                from: sent,
+                to: stored,
+                records: batch.records.len(),
+                sent_bytes,
+                stored_bytes: bytes.len() as u64,
+            });
+        }
+        self.append_encoded(batch.clone(), bytes, now_ms);
         batch
     }
 
@@ -440,8 +500,13 @@ impl PartitionLog {
     }
 
     fn append(&mut self, batch: Arc<RecordBatch>, now_ms: i64) {
-        let mut bytes = Vec::with_capacity(64 + batch.records.len() * 48);
-        batch.encode(&mut bytes);
+        let bytes = encode(&batch);
+        self.append_encoded(batch, bytes, now_ms);
+    }
+
+    /// Appends `batch`, whose encoding is `bytes`, at the end of the active segment (rolling
+    /// first if due), and flushes when `flush.messages` is reached.
+    fn append_encoded(&mut self, batch: Arc<RecordBatch>, bytes: Vec<u8>, now_ms: i64) {
         if let Some(reason) = self.active().should_roll(&self.config, bytes.len() as u64, batch.last_offset(), now_ms) {
             self.roll(reason, now_ms);
         }
@@ -449,6 +514,7 @@ impl PartitionLog {
             self.write_epoch_checkpoint();
         }
         self.log_end_offset = batch.next_offset();
+        self.producer_state.update(&batch);
         self.unflushed_messages += batch.records.len() as u64;
         let dir = self.dir.clone();
         let active = self.segments.last_mut().expect("a log always has an active segment");
@@ -552,6 +618,7 @@ impl PartitionLog {
         if self.epochs.truncate_from_end(self.log_end_offset) {
             self.write_epoch_checkpoint();
         }
+        self.rebuild_producer_state();
         self.high_watermark = self.high_watermark.min(self.log_end_offset);
         self.recovery_point = self.recovery_point.min(self.log_end_offset);
         self.first_dirty_offset = self.first_dirty_offset.min(self.log_end_offset);
@@ -573,6 +640,7 @@ impl PartitionLog {
         self.recovery_point = offset;
         self.first_dirty_offset = offset;
         self.unflushed_messages = 0;
+        self.producer_state = ProducerStateManager::default();
         if !self.epochs.entries().is_empty() {
             self.epochs = LeaderEpochCache::default();
             self.write_epoch_checkpoint();
@@ -730,4 +798,11 @@ impl PartitionLog {
             .filter(|s| s.next_offset() > self.log_start_offset)
             .find_map(|s| s.find_offset_by_timestamp(timestamp_ms, self.log_start_offset))
     }
+}
+
+/// A batch's bytes on disk ([`RecordBatch::encode`]).
+fn encode(batch: &RecordBatch) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(64 + batch.records.len() * 48);
+    batch.encode(&mut bytes);
+    bytes
 }

@@ -410,3 +410,132 @@ proptest! {
         prop_assert_eq!(survivors(&log), expected);
     }
 }
+
+// ---- compression.type: the broker's recompression (Kafka's `LogValidator`) ----
+
+/// A producer's batch of `n` records whose values repeat every four, sent in `codec`, as the
+/// producer builds it (offsets and epoch are the leader's to stamp).
+fn sent_batch(n: usize, codec: crate::record::Compression) -> RecordBatch {
+    let values: Vec<String> = (0..n).map(|i| format!("temperature reading {} of sensor-7", i % 4)).collect();
+    RecordBatch { compression: codec, ..RecordBatch::new(0, 0, 1_000, records(&values, 1_000)) }
+}
+
+fn log_with_compression(compression_type: crate::config::TopicCompression) -> PartitionLog {
+    PartitionLog::new(tp(), LogConfig { compression_type, ..LogConfig::default() }, 0)
+}
+
+#[test]
+fn under_compression_type_producer_the_producers_codec_is_kept() {
+    use crate::config::TopicCompression;
+    use crate::record::Compression;
+    for codec in Compression::ALL {
+        let mut log = log_with_compression(TopicCompression::Producer);
+        let stored = log.append_batch_as_leader(4, sent_batch(50, codec), 2_000);
+        assert_eq!(stored.compression, codec);
+        assert_eq!(stored.records, sent_batch(50, codec).records);
+        assert_eq!(log.take_events(), Vec::new(), "{codec:?}: nothing recompressed");
+        assert_eq!(log.size_bytes(), stored.size_bytes() as u64);
+    }
+    // The stored size is the compressed one: 50 records take 4189 bytes uncompressed and 620
+    // with gzip (the codec sizes pinned in record.rs's tests).
+    let mut plain = log_with_compression(TopicCompression::Producer);
+    plain.append_batch_as_leader(4, sent_batch(50, Compression::None), 2_000);
+    let mut gzip = log_with_compression(TopicCompression::Producer);
+    gzip.append_batch_as_leader(4, sent_batch(50, Compression::Gzip), 2_000);
+    assert_eq!((plain.size_bytes(), gzip.size_bytes()), (4_189, 620));
+}
+
+#[test]
+fn a_batch_sent_in_another_codec_is_stored_in_the_topics() {
+    use crate::config::TopicCompression;
+    use crate::record::Compression;
+    let mut log = log_with_compression(TopicCompression::Codec(Compression::Gzip));
+    log.append_as_leader(0, vec![rec(None, Some("first"), 0)], 0);
+    log.take_events();
+    let stored = log.append_batch_as_leader(4, sent_batch(50, Compression::None), 2_000);
+    assert_eq!(stored.compression, Compression::Gzip);
+    assert_eq!(stored.base_offset, 1);
+    assert_eq!(stored.records, sent_batch(50, Compression::None).records, "the records survive recompression");
+    let event = Event::BatchRecompressed {
+        tp: tp(),
+        base_offset: 1,
+        from: Compression::None,
+        to: Compression::Gzip,
+        records: 50,
+        sent_bytes: 4_189,
+        stored_bytes: 620,
+    };
+    assert_eq!(log.take_events(), vec![event.clone()]);
+    assert_eq!(log.segments().last().unwrap().batches().last().unwrap().size_bytes, 620);
+    assert!(event.is_routine(), "one per batch, like other per-batch traffic");
+    assert_eq!(
+        event.describe(),
+        "t-0: batch at offset 1 compressed with gzip by the topic's compression.type: 50 record(s), 4189 bytes as \
+         sent → 620 bytes stored"
+    );
+}
+
+/// The course material's table, every pair: topic `producer` keeps the producer's codec; topic
+/// `X` stores `X` whatever the producer sent, recompressing when the producer's codec differs.
+#[test]
+fn the_recompression_table() {
+    use crate::config::TopicCompression;
+    use crate::record::Compression;
+    let topics = std::iter::once(TopicCompression::Producer).chain(Compression::ALL.map(TopicCompression::Codec));
+    for topic in topics {
+        for sent in Compression::ALL {
+            let mut log = log_with_compression(topic);
+            let stored = log.append_batch_as_leader(0, sent_batch(50, sent), 0);
+            let expected = match topic {
+                TopicCompression::Producer => sent,
+                TopicCompression::Codec(codec) => codec,
+            };
+            assert_eq!(stored.compression, expected, "topic {topic}, producer {}", sent.name());
+            let expected_size = sent_batch(50, expected).size_bytes() as u64;
+            assert_eq!(log.size_bytes(), expected_size, "topic {topic}, producer {}", sent.name());
+            let events = log.take_events();
+            if expected == sent {
+                assert_eq!(events, Vec::new(), "topic {topic}, producer {}: stored as sent", sent.name());
+            } else {
+                assert_eq!(
+                    events,
+                    vec![Event::BatchRecompressed {
+                        tp: tp(),
+                        base_offset: 0,
+                        from: sent,
+                        to: expected,
+                        records: 50,
+                        sent_bytes: sent_batch(50, sent).size_bytes() as u64,
+                        stored_bytes: expected_size,
+                    }],
+                    "topic {topic}, producer {}",
+                    sent.name()
+                );
+                assert_ne!(expected_size, sent_batch(50, sent).size_bytes() as u64, "the size on disk changes");
+            }
+        }
+    }
+}
+
+#[test]
+fn followers_and_recovery_keep_the_batch_as_the_leader_stored_it() {
+    use crate::config::TopicCompression;
+    use crate::record::Compression;
+    let mut leader = log_with_compression(TopicCompression::Codec(Compression::Zstd));
+    let batch = leader.append_batch_as_leader(2, sent_batch(20, Compression::Snappy), 0);
+    assert_eq!(batch.compression, Compression::Zstd);
+    // A follower whose config says otherwise still copies the leader's bytes.
+    let mut follower = log_with_compression(TopicCompression::Codec(Compression::Lz4));
+    follower.append_as_follower(batch.clone(), 0);
+    assert_eq!(follower.take_events(), Vec::new());
+    assert_eq!(follower.batches().next().unwrap(), &batch);
+    assert_eq!(follower.size_bytes(), leader.size_bytes());
+
+    // The bytes on disk decode back to the compressed batch after a restart.
+    let mut disk = TestDisk::default();
+    disk.apply(follower.take_disk_ops());
+    let recovered = PartitionLog::load(tp(), LogConfig::default(), &disk.dir_files(), Checkpoints::default(), 0);
+    let got: Vec<&Arc<RecordBatch>> = recovered.batches().collect();
+    assert_eq!(got, vec![&batch]);
+    assert_eq!(recovered.size_bytes(), leader.size_bytes());
+}

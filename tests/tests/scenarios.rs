@@ -64,3 +64,47 @@ fn acks_one_loses_writes_that_acks_all_keeps() {
     assert_eq!(report.anomalies.lost_acked_writes, 0, "{:#?}", report.findings);
     assert!(report.passed(), "{:#?}", report.expectations);
 }
+
+/// Runs a bundled scenario with `edits` applied to its text (each `(from, to)` must match).
+fn run_edited(file: &str, edits: &[(&str, &str)]) -> sim::report::RunReport {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios").join(file);
+    let mut source = std::fs::read_to_string(&path).unwrap();
+    for (from, to) in edits {
+        assert!(source.contains(from), "{file} has no {from:?}");
+        source = source.replace(from, to);
+    }
+    let scenario = sim::scenario::parse_str(&source, file).unwrap_or_else(|e| panic!("{e}"));
+    let seed = scenario.seed;
+    sim::run(scenario, seed).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn kip101_truncation_loses_the_write_only_before_leader_epochs() {
+    // Scenario 14 runs in 0.10 and loses m2; every era with leader epochs keeps it.
+    for version in ["0.11", "2.0", "2.8", "3.6", "3.9", "4.0"] {
+        let report = run_edited(
+            "14-kip101-hw-truncation-loses-acked-write.ron",
+            &[
+                (r#"kafka_version: "0.10""#, &format!(r#"kafka_version: "{version}""#)),
+                ("LostAckedWrites(at_least: 1)", "NoLostAckedWrites"),
+            ],
+        );
+        assert!(report.passed(), "{version}: {:#?}", report.expectations);
+    }
+}
+
+#[test]
+fn kip101_power_loss_divergence_heals_once_replicas_ask_where_epochs_end() {
+    // Scenario 15 diverges in 0.10. In 0.11-2.7 the returning replica asks
+    // OffsetsForLeaderEpoch; from 2.8 the leader's Fetch answer names the divergence.
+    for version in ["0.11", "2.0", "2.8", "4.0"] {
+        let report = run_edited(
+            "15-kip101-power-loss-divergence.ron",
+            &[
+                (r#"kafka_version: "0.10""#, &format!(r#"kafka_version: "{version}""#)),
+                ("ReplicasDiverge(", "ReplicasAgree("),
+            ],
+        );
+        assert!(report.passed(), "{version}: {:#?}", report.expectations);
+    }
+}

@@ -483,6 +483,10 @@ pub fn evaluate(
                         );
                         (u64::from(n) >= *at_least, format!("leaders answered {error} {n} time(s)"))
                     }
+                    Expectation::DuplicatesDropped { at_least } => {
+                        let (n, _) = count_events(world, |e| matches!(e, Event::DuplicateBatchDropped { .. }));
+                        (u64::from(n) >= *at_least, format!("leaders dropped {n} duplicate batch(es)"))
+                    }
                     Expectation::TruncationDetected { at_least } => {
                         let (n, _) = count_events(world, |e| matches!(e, Event::LogTruncationDetected { .. }));
                         (u64::from(n) >= *at_least, format!("consumers detected truncation {n} time(s)"))

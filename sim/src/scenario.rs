@@ -69,7 +69,7 @@ fn default_kafka_version() -> String {
 /// `name` is shown in the lab's title bar, `seed` drives every random choice of the run (the
 /// same seed and file give the same run), `duration` is how much simulated time the run covers
 /// (at most [`MAX_DURATION`]), and `kafka_version` selects which era of Kafka rules applies
-/// (only `"3.9"` for now).
+/// (see [`SUPPORTED_KAFKA_VERSIONS`]; the default is the current era).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
@@ -2417,7 +2417,7 @@ mod tests {
         assert_eq!(scenario.name, "first cluster");
         assert_eq!(scenario.description, "");
         assert_eq!(scenario.seed, 42);
-        assert_eq!(scenario.kafka_version, "3.9");
+        assert_eq!(scenario.kafka_version, "4.0");
         assert_eq!(scenario.duration, Span(30_000));
         assert_eq!(
             scenario.cluster,
@@ -2482,8 +2482,8 @@ mod tests {
         assert_eq!(
             producer.records,
             vec![
-                ScriptedRecord { at: Span(1_000), key: Some("k".into()), value: Some("v".into()) },
-                ScriptedRecord { at: Span(2_000), key: None, value: None },
+                ScriptedRecord { at: Span(1_000), key: Some("k".into()), value: Some("v".into()), partition: None },
+                ScriptedRecord { at: Span(2_000), key: None, value: None, partition: None },
             ]
         );
         assert_eq!(producer.rate_per_sec, 0.0);
@@ -2513,7 +2513,7 @@ mod tests {
             parse_str(EXAMPLE, "t.ron").unwrap().digest_input()
         );
         let digest = parse_str(EXAMPLE, "t.ron").unwrap().digest_input();
-        assert!(digest.contains("kafka_version:\"3.9\""), "{digest}");
+        assert!(digest.contains("kafka_version:\"4.0\""), "{digest}");
         assert!(digest.contains("Producer(id:\"checkout\""), "{digest}");
     }
 
@@ -2550,10 +2550,11 @@ mod tests {
                     rate_per_sec: 0.5,
                     keys: KeySpec::Null,
                     records: vec![
-                        ScriptedRecord { at: Span(1), key: Some("k".into()), value: None },
-                        ScriptedRecord { at: Span(2), key: None, value: Some(String::new()) },
+                        ScriptedRecord { at: Span(1), key: Some("k".into()), value: None, partition: None },
+                        ScriptedRecord { at: Span(2), key: None, value: Some(String::new()), partition: None },
                     ],
                     start: Span(1_500),
+                    flushes: vec![Span(1_700)],
                     configs: configs(&[("acks", "0")]),
                 }),
                 ClientSpec::Consumer(ConsumerSpec {
@@ -2564,6 +2565,23 @@ mod tests {
                     configs: configs(&[("auto.offset.reset", "none")]),
                 }),
             ],
+            triggers: vec![Trigger::On(
+                Condition::All(vec![
+                    Condition::LogEndOffset { broker: 2, topic: "orders".into(), partition: 0, at_least: 2 },
+                    Condition::Not(Box::new(Condition::HighWatermark {
+                        broker: 2,
+                        topic: "orders".into(),
+                        partition: 0,
+                        at_least: 2,
+                    })),
+                    Condition::Any(vec![
+                        Condition::Leads { broker: 1, topic: "orders".into(), partition: 0 },
+                        Condition::Acked { client: "p".into(), at_least: 1 },
+                        Condition::After(Span(5)),
+                    ]),
+                ]),
+                Fault::Kill(Target::Broker(2)),
+            )],
             faults: vec![
                 at(1, Fault::Crash(Target::Broker(1))),
                 at(2, Fault::Restart(Target::LastCrashed)),
@@ -2705,7 +2723,7 @@ mod tests {
         assert!(
             text.starts_with(
                 "t.ron:11:51: unknown field `rate` in a producer; expected one of: id, topic, \
-                 rate_per_sec, keys, records, start, configs"
+                 rate_per_sec, keys, records, start, flushes, configs"
             ),
             "{text}"
         );
@@ -2748,19 +2766,19 @@ mod tests {
     }
 
     #[test]
-    fn only_kafka_3_9_is_accepted() {
+    fn only_the_kafka_versions_with_eras_are_accepted() {
         let (line, column, field, message, suggestion, display) =
-            invalid(&edit("seed: 7,", "seed: 7,\n    kafka_version: \"2.8\","));
+            invalid(&edit("seed: 7,", "seed: 7,\n    kafka_version: \"2.7\","));
         assert_eq!((line, column), (4, 20));
         assert_eq!(field, "kafka_version");
-        assert_eq!(message, "unsupported Kafka version \"2.8\"");
-        assert_eq!(suggestion.as_deref(), Some("accepted values: \"3.9\""));
-        assert_eq!(
-            display,
-            "t.ron:4:20: unsupported Kafka version \"2.8\" in kafka_version \
-             (accepted values: \"3.9\")"
-        );
-        assert!(parse_str(&edit("seed: 7,", "seed: 7, kafka_version: \"3.9\","), "t.ron").is_ok());
+        assert_eq!(message, "unsupported Kafka version \"2.7\"");
+        let accepted = "accepted values: \"0.10\", \"0.11\", \"2.0\", \"2.8\", \"3.6\", \"3.9\", \"4.0\"";
+        assert_eq!(suggestion.as_deref(), Some(accepted));
+        assert_eq!(display, format!("t.ron:4:20: unsupported Kafka version \"2.7\" in kafka_version ({accepted})"));
+        for version in SUPPORTED_KAFKA_VERSIONS {
+            let text = edit("seed: 7,", &format!("seed: 7, kafka_version: \"{version}\","));
+            assert!(parse_str(&text, "t.ron").is_ok(), "{version}");
+        }
     }
 
     #[test]
@@ -3115,35 +3133,37 @@ mod tests {
     }
 
     #[test]
-    fn idempotent_producers_are_rejected_until_simulated() {
-        // Defaults: acks=all makes Kafka's producer idempotent.
-        let (line, column, field, message, suggestion, _) =
-            invalid(&edit(r#"configs: {"acks": "1"}"#, r#"configs: {"acks": "all"}"#));
-        // The key is not written, so the error points at the producer's configs map.
-        assert_eq!((line, column), (11, 80));
+    fn idempotence_follows_the_era_and_its_config_rules() {
+        // Kafka's own rules: an explicit enable.idempotence=true needs acks=all.
+        let (_, _, field, message, _, _) =
+            invalid(&edit(r#"configs: {"acks": "1"}"#, r#"configs: {"acks": "1", "enable.idempotence": "true"}"#));
         assert_eq!(field, "clients[0].configs");
-        assert!(message.contains("would be idempotent"), "{message}");
-        assert_eq!(
-            suggestion.as_deref(),
-            Some(
-                "add \"enable.idempotence\": \"false\" to this producer's configs; idempotence \
-                 arrives with the idempotent-producer work"
-            )
-        );
-        // Without any configs at all, the error points at the producer.
-        let (line, column, field, _, _, _) = invalid(&edit(r#", configs: {"acks": "1"}"#, ""));
-        assert_eq!((line, column, field.as_str()), (11, 9, "clients[0].configs"));
-        // Explicitly true: pointed at the key.
-        let (line, column, _, message, _, _) =
-            invalid(&edit(r#"configs: {"acks": "1"}"#, r#"configs: {"acks": "all", "enable.idempotence": "true"}"#));
-        assert_eq!((line, column), (11, 96));
-        assert!(message.contains("sets \"enable.idempotence\" to true"), "{message}");
-        // Explicitly false with acks=all is fine.
-        assert!(parse_str(
-            &edit(r#"configs: {"acks": "1"}"#, r#"configs: {"acks": "all", "enable.idempotence": "false"}"#),
-            "t.ron"
-        )
-        .is_ok());
+        assert!(message.contains("acks"), "{message}");
+        // By default (acks=all) the producer is idempotent, in the current era and in 0.10's,
+        // where the same explicit setting is accepted too.
+        assert!(parse_str(&edit(r#"configs: {"acks": "1"}"#, r#"configs: {"acks": "all"}"#), "t.ron").is_ok());
+        let old = edit("seed: 7,", "seed: 7, kafka_version: \"0.10\",");
+        assert!(parse_str(&old.replace(r#"configs: {"acks": "1"}"#, r#"configs: {}"#), "t.ron").is_ok());
+    }
+
+    #[test]
+    fn triggers_name_known_brokers_topics_and_clients() {
+        let with = |trigger: &str| edit("faults: [", &format!("triggers: [{trigger}],\n    faults: ["));
+        let (_, _, field, message, _, _) = invalid(&with(
+            r#"On(LogEndOffset(broker: 9, topic: "orders", partition: 0, at_least: 1), Kill(Broker(1)))"#,
+        ));
+        assert_eq!(field, "triggers[0]");
+        assert_eq!(message, "unknown broker 9");
+        let (_, _, _, message, _, _) = invalid(&with(
+            r#"On(Not(Leads(broker: 1, topic: "orders", partition: 7)), Kill(Broker(1)))"#,
+        ));
+        assert_eq!(message, "topic \"orders\" has no partition 7");
+        let (_, _, _, message, _, _) = invalid(&with(r#"On(Acked(client: "nobody", at_least: 1), Heal)"#));
+        assert_eq!(message, "unknown client \"nobody\"");
+        let (_, _, _, message, _, _) = invalid(&with("On(All([]), Heal)"));
+        assert!(message.contains("at least one condition"), "{message}");
+        // A trigger may restart LastCrashed: when it fires is not known in advance.
+        assert!(parse_str(&with(r#"On(After("15s"), Restart(LastCrashed))"#), "t.ron").is_ok());
     }
 
     #[test]

@@ -24,6 +24,7 @@ use cluster::protocol::Message;
 use cluster::raft::{QuorumConfig, QuorumStatus, RaftClient};
 use cluster::time::Instant;
 use core::time::Duration;
+use rand::Rng;
 use futures::StreamExt;
 use madsim::net::Endpoint;
 use madsim::runtime::Runtime;
@@ -33,6 +34,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Simulated time between supervisor boundaries.
 pub const QUANTUM: Duration = Duration::from_millis(10);
+
+/// The shortest one-way network latency.
+const LATENCY_MIN: Duration = Duration::from_millis(1);
+/// One-way latencies are drawn below this.
+const LATENCY_MAX: Duration = Duration::from_millis(10);
 /// The port every node listens on.
 const PORT: u16 = 9092;
 /// The madsim message tag for cluster messages.
@@ -250,7 +256,7 @@ impl Shared {
             }
             NodeKind::Controller => Hosted::Controller(Box::new(controller(rng))),
             NodeKind::Combined => {
-                use rand::{Rng, SeedableRng};
+                use rand::SeedableRng;
                 let mut rng = rng;
                 let controller_rng = rand_chacha::ChaCha8Rng::seed_from_u64(rng.gen());
                 let setup = BrokerSetup {
@@ -460,6 +466,11 @@ async fn host(shared: Arc<Shared>, slot: Arc<Slot>) {
             }
         }
     });
+    // When the last message to each peer is delivered: Kafka's connections are TCP, so messages
+    // from one node to another arrive in the order they were sent. madsim's datagrams each draw
+    // their own latency and could overtake one another; instead each send draws a latency here
+    // and is held back until just after the previous send to the same peer.
+    let mut links: BTreeMap<NodeId, madsim::time::Instant> = BTreeMap::new();
     let mut input = None;
     loop {
         let stopping = matches!(input, Some(Input::Shutdown));
@@ -476,8 +487,20 @@ async fn host(shared: Arc<Shared>, slot: Arc<Slot>) {
                 continue;
             }
             let dst = SocketAddr::new(ip_of(to), PORT);
-            // Sends to a crashed or cut-off node vanish, as datagrams to a dead host do.
-            let _ = endpoint.send_to_raw(dst, TAG, Box::new(message)).await;
+            let now = madsim::time::Instant::now();
+            let latency = madsim::rand::thread_rng().gen_range(LATENCY_MIN..LATENCY_MAX);
+            let mut at = now + latency;
+            if let Some(previous) = links.get(&to) {
+                at = at.max(*previous + Duration::from_nanos(1));
+            }
+            links.insert(to, at);
+            let sender = endpoint.clone();
+            // A message still on its way when the link is cut or the receiver dies vanishes,
+            // as the bytes of a broken connection do.
+            madsim::task::spawn(async move {
+                madsim::time::sleep_until(at).await;
+                let _ = sender.send_to_raw(dst, TAG, Box::new(message)).await;
+            });
         }
         if stopping {
             // A graceful stop: the goodbyes are on the wire; the process exits and the kernel
@@ -544,8 +567,10 @@ impl World {
     /// Builds the world for `scenario` with `seed` and starts every node at time zero.
     pub fn new(scenario: Scenario, seed: u64) -> World {
         let mut config = madsim::Config::default();
-        // The default 1–10 ms one-way latency of madsim's network is kept.
+        // The one-way latency (1–10 ms, madsim's default range) is drawn per message by `host`,
+        // which keeps each connection in order; madsim itself adds none.
         config.net.packet_loss_rate = 0.0;
+        config.net.send_latency = Duration::ZERO..Duration::from_nanos(1);
         let runtime = Runtime::with_seed_and_config(seed, config);
         let start = runtime.block_on(async { madsim::time::Instant::now() });
         let mut slots = BTreeMap::new();

@@ -3,16 +3,20 @@
 //! plans of broker kills, crashes, restarts, isolations and network partitions never lose an
 //! acknowledged write, never store one twice, and never give one offset two values.
 //!
-//! The plans keep to failures this configuration is meant to survive: any number of process
-//! kills (the page cache survives) and network splits, and at most one machine crash (which
-//! loses that machine's unflushed tail). Kafka does not fsync each write, so losing the page
-//! cache of every in-sync replica can lose acknowledged writes; that is Kafka's documented
-//! trade-off, shown by scenario 06, not a bug to find here.
+//! The plans keep to failures this configuration is meant to survive: process crashes
+//! (`kill -9`: the page cache survives), restarts and network splits. Machine crashes that lose
+//! the page cache are left out on purpose. Kafka does not fsync each write, and before
+//! Eligible Leader Replicas (KIP-966, off by default in 4.0) a replica that lost its unflushed
+//! tail can still be the last member of the ISR and be elected: an earlier version of this test
+//! found exactly that plan (broker 1 loses power, brokers 2 and 3 restart before broker 1's
+//! session expires, so their new incarnations leave the ISR and broker 1, empty, leads). That is
+//! Kafka's documented trade-off, not a bug in the lab.
 //!
 //! The checker must have teeth too: the same plans with `acks=1` and idempotence off find lost
 //! writes within a bounded number of cases.
 
 use proptest::prelude::*;
+use proptest::strategy::ValueTree;
 use proptest::test_runner::{RngAlgorithm, RngSeed};
 use std::fmt::Write;
 
@@ -26,7 +30,6 @@ const DURATION_MS: u64 = 36_000;
 #[derive(Clone, Debug)]
 enum Hit {
     Kill(i32),
-    Crash(i32),
     Isolate(i32),
     /// This broker on one side, the other two on the other.
     Split(i32),
@@ -51,17 +54,10 @@ impl Plan {
     /// The scenario text, with `producer_configs` for the producer.
     fn render(&self, producer_configs: &str) -> String {
         let mut faults = String::new();
-        let mut crashed = false;
         for f in &self.faults {
             let end = (f.at_ms + f.lasts_ms).min(ALL_CLEAR_MS - 100);
             let (start, undo) = match &f.hit {
                 Hit::Kill(b) => (format!("Kill(Broker({b}))"), format!("Restart(Broker({b}))")),
-                // One machine crash per plan at most; later ones become kills.
-                Hit::Crash(b) if !crashed => {
-                    crashed = true;
-                    (format!("Crash(Broker({b}))"), format!("Restart(Broker({b}))"))
-                }
-                Hit::Crash(b) => (format!("Kill(Broker({b}))"), format!("Restart(Broker({b}))")),
                 Hit::Isolate(b) => (format!("Isolate(Broker({b}))"), "Heal".to_string()),
                 Hit::Split(b) => {
                     let others: Vec<String> = (1..=3).filter(|o| o != b).map(|o| format!("Broker({o})")).collect();
@@ -98,7 +94,6 @@ impl Plan {
 fn hit() -> impl Strategy<Value = Hit> {
     prop_oneof![
         (1i32..=3).prop_map(Hit::Kill),
-        (1i32..=3).prop_map(Hit::Crash),
         (1i32..=3).prop_map(Hit::Isolate),
         (1i32..=3).prop_map(Hit::Split),
         Just(Hit::KillLeader),

@@ -961,7 +961,8 @@ impl Broker {
             return;
         }
         if let Some(id) = self.take_producer_id(now) {
-            let reply = Message::InitProducerIdResponse { correlation_id, error: None, producer_id: id, producer_epoch: 0 };
+            let reply =
+                Message::InitProducerIdResponse { correlation_id, error: None, producer_id: id, producer_epoch: 0 };
             self.outbox.send(from, reply);
         } else if self.controller.is_none() {
             let error = Some(ErrorCode::CoordinatorNotAvailable);
@@ -994,8 +995,8 @@ impl Broker {
     }
 
     /// Sends `AllocateProducerIds` to the active controller when a block is needed — the
-    /// current block is 90% used (Kafka's `PidPrefetchThreshold`) or gone, or a request waits,
-    /// and none is prefetched — and none is in flight. One unanswered for
+    /// current block is 90% used (Kafka's `PidPrefetchThreshold`), or a request waits, and
+    /// none is prefetched — and none is in flight. One unanswered for
     /// `CONTROLLER_REQUEST_TIMEOUT` is given up and sent again. Also answers parked
     /// `InitProducerId` requests whose wait ran out.
     fn maybe_request_producer_ids(&mut self, now: Instant) {
@@ -1016,7 +1017,8 @@ impl Broker {
         if blocks.in_flight.is_some_and(|(_, sent)| now.saturating_since(sent) >= CONTROLLER_REQUEST_TIMEOUT) {
             blocks.in_flight = None;
         }
-        let nearly_used = blocks.current.is_none_or(|b| (b.next - b.first) * 10 >= (b.end - b.first) * 9);
+        // Lazily, as Kafka does: a broker asks for its first block when the first request comes.
+        let nearly_used = blocks.current.is_some_and(|b| (b.next - b.first) * 10 >= (b.end - b.first) * 9);
         let needed = blocks.prefetched.is_none() && (nearly_used || !blocks.parked.is_empty());
         if !needed || blocks.in_flight.is_some() || now < self.controller_backoff_until {
             return;
@@ -2260,7 +2262,11 @@ mod tests {
         produce_idempotent(&mut b, 15, 1, 6, 0, 3, 1);
         assert_eq!(
             produce_responses(&mut b),
-            vec![(4, Some(ErrorCode::OutOfOrderSequenceNumber), -1), (5, None, 3), (6, Some(ErrorCode::InvalidProducerEpoch), -1)]
+            vec![
+                (4, Some(ErrorCode::OutOfOrderSequenceNumber), -1),
+                (5, None, 3),
+                (6, Some(ErrorCode::InvalidProducerEpoch), -1)
+            ]
         );
         assert_eq!(log_end(&b), 4);
         let rejected: Vec<ErrorCode> = events(&mut b)
@@ -2340,12 +2346,19 @@ mod tests {
     }
 
     fn init_producer_id(broker: &mut Broker, now: u64, correlation_id: u64, producer_id: i64, producer_epoch: i16) {
-        broker.handle_message(t(now), PRODUCER, Message::InitProducerId { correlation_id, producer_id, producer_epoch });
+        broker.handle_message(
+            t(now),
+            PRODUCER,
+            Message::InitProducerId { correlation_id, producer_id, producer_epoch },
+        );
     }
+
+    /// An `InitProducerIdResponse`: correlation id, error, producer id, epoch.
+    type InitAnswer = (u64, Option<ErrorCode>, i64, i16);
 
     /// The `InitProducerId` answers to the producer and the correlation ids of the
     /// `AllocateProducerIds` requests to the controller, since the last drain.
-    fn producer_id_traffic(broker: &mut Broker) -> (Vec<(u64, Option<ErrorCode>, i64, i16)>, Vec<u64>) {
+    fn producer_id_traffic(broker: &mut Broker) -> (Vec<InitAnswer>, Vec<u64>) {
         let mut answers = Vec::new();
         let mut requests = Vec::new();
         for (to, m) in sent(broker) {
@@ -2377,6 +2390,9 @@ mod tests {
     #[test]
     fn init_producer_id_grants_ids_from_blocks_the_controller_allocates() {
         let mut b = leader(&[1, 2, 3], 1);
+        // Blocks are fetched lazily: a broker nobody asks never takes ids.
+        b.handle_timeout(t(5));
+        assert_eq!(producer_id_traffic(&mut b), (vec![], vec![]));
         // No block yet: both requests wait, and one AllocateProducerIds goes out.
         init_producer_id(&mut b, 10, 1, -1, -1);
         init_producer_id(&mut b, 11, 2, -1, -1);
@@ -2436,7 +2452,9 @@ mod tests {
         };
         b.handle_message(t(11), NodeId::CONTROLLER, refused);
         assert_eq!(producer_id_traffic(&mut b), (vec![], vec![]));
-        assert_eq!(b.poll_deadline(), Some(t(31)).min(b.poll_deadline()));
+        assert!(b.poll_deadline().is_some_and(|d| d <= t(31)));
+        b.handle_timeout(t(30));
+        assert_eq!(producer_id_traffic(&mut b), (vec![], vec![]));
         b.handle_timeout(t(31));
         let (answers, requests) = producer_id_traffic(&mut b);
         assert!(answers.is_empty());

@@ -1186,7 +1186,8 @@ impl ProducerConfig {
         if !era.idempotence_default {
             // KIP-679 changed both defaults in 3.0. The 2.x producer still forced `acks=all`
             // when idempotence was asked for explicitly and `acks` was not set.
-            let idempotence_asked = raw(map, "enable.idempotence").is_some_and(|v| boolean("enable.idempotence", v) == Ok(true));
+            let idempotence_asked =
+                raw(map, "enable.idempotence").is_some_and(|v| boolean("enable.idempotence", v) == Ok(true));
             d.enable_idempotence = false;
             d.acks = if idempotence_asked { Acks::All } else { Acks::One };
         }
@@ -1566,12 +1567,7 @@ impl Role {
                 "transaction.state.log.replication.factor",
             ],
             Role::Topic => &["file.delete.delay.ms", "message.timestamp.type", "preallocate", "segment.jitter.ms"],
-            Role::Producer => &[
-                "client.id",
-                "partitioner.class",
-                "transaction.timeout.ms",
-                "transactional.id",
-            ],
+            Role::Producer => &["client.id", "partitioner.class", "transaction.timeout.ms", "transactional.id"],
             Role::Consumer => &[
                 "client.id",
                 "client.rack",

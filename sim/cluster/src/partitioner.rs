@@ -205,9 +205,10 @@ impl StickyPartitionCache {
 /// were produced to it, then a new partition is drawn uniformly at random (it may be the same
 /// one again).
 ///
-/// KIP-480 switched on every new batch, which with a small `linger.ms` sent many small batches
-/// to slow brokers and starved nothing to fast ones; counting bytes makes the distribution
-/// uniform whatever the batching. Kafka's *adaptive* part (`partitioner.adaptive.partitioning.enable`,
+/// KIP-480 switched on every new batch, so a partition whose broker answers slowly kept its
+/// batch open longer, collected more records per switch, and ended up with more of the data
+/// than the partitions of fast brokers; counting bytes makes the distribution uniform whatever
+/// the batching. Kafka's *adaptive* part (`partitioner.adaptive.partitioning.enable`,
 /// weighting partitions by their brokers' queue lengths, and
 /// `partitioner.availability.timeout.ms`) is left out: every available partition is equally
 /// likely.

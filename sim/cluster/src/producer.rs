@@ -646,7 +646,8 @@ impl Producer {
     /// The application calls `send()`.
     fn send(&mut self, now: Instant, key: Option<String>, value: Option<String>, id: String, partition: Option<i32>) {
         self.next_sequence += 1;
-        let record = PendingRecord { id: Arc::from(id), key: key.map(Arc::from), value: value.map(Arc::from), created: now };
+        let record =
+            PendingRecord { id: Arc::from(id), key: key.map(Arc::from), value: value.map(Arc::from), created: now };
         if let Some(blocked) = self.continue_send(now, AppSend { record, partition }, None, now) {
             self.app = blocked;
         }
@@ -725,8 +726,10 @@ impl Producer {
                 None
             }
             None if now.saturating_since(since) >= max_block => {
-                let reason =
-                    format!("Failed to allocate memory within the configured max blocking time {} ms.", self.config.max_block_ms);
+                let reason = format!(
+                    "Failed to allocate memory within the configured max blocking time {} ms.",
+                    self.config.max_block_ms
+                );
                 self.fail_blocked(partition, &send, reason);
                 None
             }
@@ -937,8 +940,9 @@ impl Producer {
     }
 
     /// The batch failed for good with `error` (`Sender.failBatch`). `adjust_sequences` says
-    /// whether its sequence may be given up (it had retries left, so it is known not to have
-    /// been written with its retries exhausted).
+    /// whether an idempotent producer may close the gap its sequence leaves by bumping the
+    /// epoch: Kafka passes `attempts < retries`, because a batch that used up its retries may
+    /// have been written after all.
     fn fail_batch(&mut self, now: Instant, id: BatchId, error: ErrorCode, adjust_sequences: bool) {
         if self.config.enable_idempotence {
             self.handle_failed_batch(now, id, error, adjust_sequences);
@@ -958,7 +962,9 @@ impl Producer {
     fn can_retry(&mut self, now: Instant, id: BatchId, error: ErrorCode) -> bool {
         let batch = &self.batches[&id];
         let delivery_timeout = Duration::from_millis(self.config.delivery_timeout_ms);
-        if now.saturating_since(batch.created) >= delivery_timeout || batch.attempts >= self.config.retries || batch.done
+        if now.saturating_since(batch.created) >= delivery_timeout
+            || batch.attempts >= self.config.retries
+            || batch.done
         {
             return false;
         }
@@ -1219,8 +1225,7 @@ impl Producer {
             }
         }
         self.next_request_id += 1;
-        self.requests
-            .insert(self.next_request_id, InFlightRequest { to: node, sent_at: now, batches: by_correlation });
+        self.requests.insert(self.next_request_id, InFlightRequest { to: node, sent_at: now, batches: by_correlation });
     }
 
     // ---- the idempotent producer ----
@@ -1356,8 +1361,7 @@ impl Producer {
                     // At the largest epoch Kafka starts over with a new producer id.
                     _ => PidRequestKind::Fresh,
                 };
-                self.pid_request =
-                    Some(PidRequest { kind, reason, state: PidRequestState::Waiting { retry_at: now } });
+                self.pid_request = Some(PidRequest { kind, reason, state: PidRequestState::Waiting { retry_at: now } });
             }
         }
     }
@@ -1421,10 +1425,12 @@ impl Producer {
         self.producer_id_and_epoch = Some((producer_id, producer_epoch));
         let producer = self.client_id.clone();
         self.outbox.event(match request.kind {
-            PidRequestKind::Fresh => Event::ProducerIdGranted { producer, producer_id, producer_epoch },
-            PidRequestKind::Bump { .. } => {
+            PidRequestKind::Bump { producer_id: old, .. } if old == producer_id => {
                 Event::ProducerEpochBumped { producer, producer_id, producer_epoch, reason: request.reason }
             }
+            // A fresh id, or a broker that answered a bump with a new id (as Kafka's brokers do
+            // for a producer without a `transactional.id`).
+            _ => Event::ProducerIdGranted { producer, producer_id, producer_epoch },
         });
         for partition in std::mem::take(&mut self.partitions_to_rewrite) {
             self.start_sequences_at_beginning(partition, producer_id, producer_epoch);
@@ -1465,6 +1471,14 @@ impl Node for Producer {
                     self.metadata_retry_at = now + Duration::from_millis(self.config.retry_backoff_ms);
                 } else {
                     self.metadata_wanted = false;
+                }
+                if let Application::Blocked { on: Blocker::Metadata, partition, .. } = &self.app {
+                    if !mine.contains_key(partition) {
+                        // `send()` waits for a partition this answer lacks: ask again after
+                        // `retry.backoff.ms`, not at once.
+                        self.metadata_wanted = true;
+                        self.metadata_retry_at = now + Duration::from_millis(self.config.retry_backoff_ms);
+                    }
                 }
                 if !mine.is_empty() {
                     self.partitions = mine;
@@ -1711,12 +1725,21 @@ mod tests {
                 Message::Metadata { correlation_id, .. } => p.handle_message(
                     Instant::ZERO,
                     LEADER,
-                    Message::MetadataResponse { correlation_id, brokers: vec![LEADER, OTHER], partitions: metadata(leaders) },
+                    Message::MetadataResponse {
+                        correlation_id,
+                        brokers: vec![LEADER, OTHER],
+                        partitions: metadata(leaders),
+                    },
                 ),
                 Message::InitProducerId { correlation_id, .. } if grant => p.handle_message(
                     Instant::ZERO,
                     LEADER,
-                    Message::InitProducerIdResponse { correlation_id, error: None, producer_id: PID, producer_epoch: 0 },
+                    Message::InitProducerIdResponse {
+                        correlation_id,
+                        error: None,
+                        producer_id: PID,
+                        producer_epoch: 0,
+                    },
                 ),
                 _ => {}
             }
@@ -1745,7 +1768,9 @@ mod tests {
     fn produces(sent: &[Message]) -> Vec<(u64, i32, RecordBatch)> {
         sent.iter()
             .filter_map(|m| match m {
-                Message::Produce { correlation_id, tp, batch, .. } => Some((*correlation_id, tp.partition, batch.clone())),
+                Message::Produce { correlation_id, tp, batch, .. } => {
+                    Some((*correlation_id, tp.partition, batch.clone()))
+                }
                 _ => None,
             })
             .collect()
@@ -1903,8 +1928,10 @@ mod tests {
         assert_eq!(sizes, [2, 2, 1], "five records: two full batches and a partial one");
         p.handle_timeout(ms(20));
         let sent = produces(&drain(&mut p).0);
-        let lengths: Vec<Vec<usize>> =
-            sent.iter().map(|(_, _, b)| b.records.iter().map(|r| r.value.as_deref().map_or(0, str::len)).collect()).collect();
+        let lengths: Vec<Vec<usize>> = sent
+            .iter()
+            .map(|(_, _, b)| b.records.iter().map(|r| r.value.as_deref().map_or(0, str::len)).collect())
+            .collect();
         assert_eq!(lengths, [vec![200], vec![10]], "the 200-byte record is a batch of its own");
     }
 
@@ -1940,12 +1967,12 @@ mod tests {
         answer(&mut p, 25, first, Some(ErrorCode::NotLeaderOrFollower), -1);
         answer(&mut p, 26, second, None, 0);
         let (_, events) = drain(&mut p);
-        assert_eq!(acked(&events), [("second".to_string(), 0)]);
+        assert_eq!(acked(&events), [("checkout#1".to_string(), 0)], "the later send is stored first");
         p.handle_timeout(ms(125));
         let retry = produces(&drain(&mut p).0);
         assert_eq!(values(&retry[0].2), ["first"]);
         answer(&mut p, 130, retry[0].0, None, 1);
-        assert_eq!(acked(&drain(&mut p).1), [("first".to_string(), 1)], "sent first, stored second");
+        assert_eq!(acked(&drain(&mut p).1), [("checkout#0".to_string(), 1)], "sent first, stored second");
     }
 
     #[test]
@@ -2031,13 +2058,13 @@ mod tests {
 
     #[test]
     fn other_idempotence_answers_follow_the_transaction_manager() {
-        let script = vec![send(10, Some("k"), "dup"), send(20, Some("k"), "lost"), send(30, Some("k"), "fenced")];
+        let script = vec![send(10, Some("k"), "dup"), send(20, Some("k"), "lost"), send(130, Some("k"), "fenced")];
         let mut p = start(ProducerConfig::default(), script, &[LEADER]);
         p.handle_timeout(ms(10));
         let dup = produces(&drain(&mut p).0).remove(0);
         // DUPLICATE_SEQUENCE_NUMBER: written before, offset unknown: a success at -1.
         answer(&mut p, 15, dup.0, Some(ErrorCode::DuplicateSequenceNumber), -1);
-        assert_eq!(acked(&drain(&mut p).1), [("dup".to_string(), -1)]);
+        assert_eq!(acked(&drain(&mut p).1), [("checkout#0".to_string(), -1)]);
         p.handle_timeout(ms(20));
         let lost = produces(&drain(&mut p).0).remove(0);
         // UNKNOWN_PRODUCER_ID: the broker has no state for the producer: bump, then retry.
@@ -2064,7 +2091,7 @@ mod tests {
         let retry = produces(&drain(&mut p).0).remove(0);
         assert_eq!((retry.2.producer_epoch, retry.2.base_sequence), (1, 0));
         answer(&mut p, 126, retry.0, None, 5);
-        assert_eq!(acked(&drain(&mut p).1), [("lost".to_string(), 5)]);
+        assert_eq!(acked(&drain(&mut p).1), [("checkout#1".to_string(), 5)]);
         // INVALID_PRODUCER_EPOCH: the batch fails and the producer asks for a fresh id.
         p.handle_timeout(ms(130));
         let fenced = produces(&drain(&mut p).0).remove(0);
@@ -2072,7 +2099,7 @@ mod tests {
         answer(&mut p, 131, fenced.0, Some(ErrorCode::InvalidProducerEpoch), -1);
         let (sent, events) = drain(&mut p);
         assert!(events.iter().any(
-            |e| matches!(e, Event::SendFailed { value, error: ErrorCode::InvalidProducerEpoch, .. } if value == "fenced")
+            |e| matches!(e, Event::SendFailed { value, error: ErrorCode::InvalidProducerEpoch, .. } if value == "checkout#2")
         ));
         assert!(sent.iter().any(|m| matches!(m, Message::InitProducerId { producer_id: -1, producer_epoch: -1, .. })));
     }
@@ -2118,7 +2145,11 @@ mod tests {
             },
         );
         let (sent, events) = drain(&mut p);
-        assert!(events.contains(&Event::ProducerIdGranted { producer: "checkout".into(), producer_id: 42, producer_epoch: 0 }));
+        assert!(events.contains(&Event::ProducerIdGranted {
+            producer: "checkout".into(),
+            producer_id: 42,
+            producer_epoch: 0
+        }));
         let batch = &produces(&sent)[0].2;
         assert_eq!((batch.producer_id, batch.producer_epoch, batch.base_sequence), (42, 0, 0));
     }
@@ -2165,14 +2196,15 @@ mod tests {
 
     #[test]
     fn a_record_over_max_request_size_fails_at_once() {
-        // 100-byte value: a body of 107 bytes, 109 with its length, 170 with the batch header.
+        // 100-byte value: a body of 108 bytes (its length takes two varint bytes), 110 with
+        // the record's own length, 171 with the batch header.
         let config = ProducerConfig { max_request_size: 100, ..plain() };
         let mut p = start(config, vec![send(10, Some("k"), &"x".repeat(100))], &[LEADER]);
         p.handle_timeout(ms(10));
         let (sent, events) = drain(&mut p);
         assert!(sent.is_empty());
         assert!(matches!(events.as_slice(), [Event::SendInvoked { .. }, Event::SendTooLarge {
-            size_bytes: 170,
+            size_bytes: 171,
             limit_bytes: 100,
             config,
             ..
@@ -2195,14 +2227,17 @@ mod tests {
         assert!(drain(&mut p).1.is_empty());
         answer(&mut p, 30, sent[0].0, None, 0);
         let (sent, events) = drain(&mut p);
-        assert!(matches!(
-            events.as_slice(),
-            [
-                Event::SendAcked { .. },
-                Event::ProducerFlushed { records: 1, waited_ms: 10, .. },
-                Event::SendInvoked { value, .. }
-            ] if value == "checkout#1"
-        ), "{events:?}");
+        assert!(
+            matches!(
+                events.as_slice(),
+                [
+                    Event::SendAcked { .. },
+                    Event::ProducerFlushed { records: 1, waited_ms: 10, .. },
+                    Event::SendInvoked { value, .. }
+                ] if value == "checkout#1"
+            ),
+            "{events:?}"
+        );
         assert!(produces(&sent).is_empty(), "after the flush, linger applies again");
     }
 
@@ -2225,7 +2260,10 @@ mod tests {
         // 1000 ms after the batch was created it fails, though its second attempt is in flight.
         p.handle_timeout(ms(1010));
         let (_, events) = drain(&mut p);
-        assert!(matches!(events.as_slice(), [Event::SendFailed { error: ErrorCode::RequestTimedOut, .. }]), "{events:?}");
+        assert!(
+            matches!(events.as_slice(), [Event::SendFailed { error: ErrorCode::RequestTimedOut, .. }]),
+            "{events:?}"
+        );
         answer(&mut p, 1020, second, None, 0);
         assert!(drain(&mut p).1.is_empty(), "the record already failed");
         assert_eq!(p.status(), ProducerStatus { sent: 1, acked: 0, failed: 1, queued: 0 });

@@ -504,7 +504,10 @@ pub fn evaluate(
                         let found: Vec<String> = codecs.iter().map(|(c, n)| format!("{n} {c}")).collect();
                         (
                             batches > 0 && codecs.keys().all(|c| c == codec),
-                            format!("batches by codec: {}", if found.is_empty() { "none".into() } else { found.join(", ") }),
+                            format!(
+                                "batches by codec: {}",
+                                if found.is_empty() { "none".into() } else { found.join(", ") }
+                            ),
                         )
                     }
                     _ => unreachable!("quorum expectations are evaluated above"),

@@ -36,8 +36,8 @@ use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
 
-use cluster::era::KafkaVersion;
 use cluster::config::{BrokerConfig, ConfigError, ConsumerConfig, ProducerConfig, TopicConfig};
+use cluster::era::KafkaVersion;
 use ron::extensions::Extensions;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -2232,7 +2232,9 @@ impl Validator<'_> {
                 {
                     return Err(self.unknown_topic(&path.f("topic"), &path, topic));
                 }
-                Expectation::StoredCompression { codec, .. } if cluster::record::Compression::parse(codec).is_none() => {
+                Expectation::StoredCompression { codec, .. }
+                    if cluster::record::Compression::parse(codec).is_none() =>
+                {
                     return Err(self.error(
                         &path.f("codec"),
                         &path,
@@ -3154,9 +3156,8 @@ mod tests {
         ));
         assert_eq!(field, "triggers[0]");
         assert_eq!(message, "unknown broker 9");
-        let (_, _, _, message, _, _) = invalid(&with(
-            r#"On(Not(Leads(broker: 1, topic: "orders", partition: 7)), Kill(Broker(1)))"#,
-        ));
+        let (_, _, _, message, _, _) =
+            invalid(&with(r#"On(Not(Leads(broker: 1, topic: "orders", partition: 7)), Kill(Broker(1)))"#));
         assert_eq!(message, "topic \"orders\" has no partition 7");
         let (_, _, _, message, _, _) = invalid(&with(r#"On(Acked(client: "nobody", at_least: 1), Heal)"#));
         assert_eq!(message, "unknown client \"nobody\"");

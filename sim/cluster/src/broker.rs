@@ -17,7 +17,9 @@ use crate::log::{checkpoint, Checkpoints, PartitionLog};
 use crate::metadata::{MetadataImage, MetadataRecord, PartitionState};
 use crate::node::{DiskOp, Effect, Node, Outbox};
 use crate::partition::{Partition, PendingIsrChange};
-use crate::protocol::{EpochEndOffset, FetchPartition, FetchPartitionResponse, Message, EARLIEST_TIMESTAMP, LATEST_TIMESTAMP};
+use crate::protocol::{
+    EpochEndOffset, FetchPartition, FetchPartitionResponse, Message, EARLIEST_TIMESTAMP, LATEST_TIMESTAMP,
+};
 use crate::raft::{QuorumConfig, RaftClient, METADATA_TOPIC};
 use crate::record::{Record, RecordBatch};
 use crate::time::Instant;
@@ -1343,10 +1345,8 @@ impl Broker {
             self.next_correlation_id += 1;
             let correlation_id = self.next_correlation_id;
             fetcher.epoch_lookup_in_flight = Some((correlation_id, now));
-            self.outbox.send(
-                leader,
-                Message::OffsetsForLeaderEpoch { correlation_id, replica_id: self.id.0, partitions },
-            );
+            self.outbox
+                .send(leader, Message::OffsetsForLeaderEpoch { correlation_id, replica_id: self.id.0, partitions });
         }
     }
 

@@ -9,14 +9,14 @@
 
 use crate::assignor::{range_assign, MemberSubscription};
 use crate::config::{AutoOffsetReset, ConsumerConfig};
+use crate::era::Era;
 use crate::error::ErrorCode;
 use crate::event::Event;
 use crate::ids::{NodeId, TopicPartition};
 use crate::node::{Effect, Node, Outbox};
-use crate::era::Era;
 use crate::protocol::{
-    EpochEndOffset, FetchPartition, FetchPartitionResponse, JoinedMember, Message, CONSUMER_REPLICA_ID, EARLIEST_TIMESTAMP,
-    LATEST_TIMESTAMP,
+    EpochEndOffset, FetchPartition, FetchPartitionResponse, JoinedMember, Message, CONSUMER_REPLICA_ID,
+    EARLIEST_TIMESTAMP, LATEST_TIMESTAMP,
 };
 use crate::time::Instant;
 use core::time::Duration;
@@ -520,7 +520,8 @@ impl Consumer {
             // The position moves past whole batches, not just past their last surviving record:
             // compaction can leave a batch whose last offsets are gone (Kafka's fetcher uses
             // `batch.nextOffset()` the same way).
-            if let Some(last) = response.batches.iter().filter(|b| b.next_offset() > position).max_by_key(|b| b.next_offset())
+            if let Some(last) =
+                response.batches.iter().filter(|b| b.next_offset() > position).max_by_key(|b| b.next_offset())
             {
                 self.positions.insert(tp.clone(), last.next_offset());
                 self.position_epochs.insert(tp.clone(), last.partition_leader_epoch);

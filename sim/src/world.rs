@@ -60,9 +60,9 @@ pub enum Hosted {
     /// A broker and a controller in one process.
     Combined(Box<Combined>),
     /// A producer client.
-    Producer(Producer),
+    Producer(Box<Producer>),
     /// A consumer client.
-    Consumer(Consumer),
+    Consumer(Box<Consumer>),
 }
 
 impl Hosted {
@@ -100,8 +100,8 @@ impl Hosted {
             Hosted::Broker(n) => n.as_mut(),
             Hosted::Controller(n) => n.as_mut(),
             Hosted::Combined(n) => n.as_mut(),
-            Hosted::Producer(n) => n,
-            Hosted::Consumer(n) => n,
+            Hosted::Producer(n) => n.as_mut(),
+            Hosted::Consumer(n) => n.as_mut(),
         }
     }
 }
@@ -275,7 +275,7 @@ impl Shared {
                 let ClientSpec::Producer(spec) = &scenario.clients[*index] else { unreachable!() };
                 let config = ProducerConfig::from_map_in(&spec.configs, &self.era).expect("validated scenario");
                 let first_sequence = lock(&slot.disk).client_sequence;
-                Hosted::Producer(Producer::new(
+                Hosted::Producer(Box::new(Producer::new(
                     now,
                     ProducerSetup {
                         id: slot.id,
@@ -304,12 +304,12 @@ impl Shared {
                         bootstrap: brokers,
                         first_sequence,
                     },
-                ))
+                )))
             }
             NodeKind::Consumer(index) => {
                 let ClientSpec::Consumer(spec) = &scenario.clients[*index] else { unreachable!() };
                 let config = ConsumerConfig::from_map(&spec.configs).expect("validated scenario");
-                Hosted::Consumer(Consumer::new(
+                Hosted::Consumer(Box::new(Consumer::new(
                     now,
                     ConsumerSetup {
                         id: slot.id,
@@ -321,7 +321,7 @@ impl Shared {
                         bootstrap: brokers,
                         era: self.era,
                     },
-                ))
+                )))
             }
         }
     }

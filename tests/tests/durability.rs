@@ -137,7 +137,7 @@ fn config(cases: u32, seed: u64) -> ProptestConfig {
 }
 
 proptest! {
-    #![proptest_config(config(40, 0x6475_7261_626c_65))]
+    #![proptest_config(config(40, 0x0064_7572_6162_6c65))]
 
     #[test]
     fn the_safe_configuration_never_loses_or_duplicates_an_acknowledged_write(plan in plan()) {
@@ -157,7 +157,7 @@ fn acks_one_loses_writes_under_the_same_kind_of_plans() {
     // The checker's teeth: the same generator with acks=1 finds a lost acknowledged write
     // within a bounded number of plans.
     let unsafe_configs = r#""acks": "1", "enable.idempotence": "false""#;
-    let mut runner = proptest::test_runner::TestRunner::new(config(60, 0x7465_6574_68));
+    let mut runner = proptest::test_runner::TestRunner::new(config(60, 0x0074_6565_7468));
     let mut found = None;
     for i in 0..60 {
         let plan = plan().new_tree(&mut runner).expect("a plan").current();

@@ -731,11 +731,15 @@ impl World {
     /// Applies every trigger whose condition holds now and has not fired yet, recording the
     /// condition with the values that made it hold.
     fn fire_triggers(&mut self) {
-        for i in 0..self.triggers.len() {
+        if self.fired.iter().all(|f| *f) {
+            return;
+        }
+        // Taken out for the loop, so conditions are read in place while faults need `&mut self`.
+        let triggers = std::mem::take(&mut self.triggers);
+        for (i, trigger) in triggers.iter().enumerate() {
             if self.fired[i] {
                 continue;
             }
-            let trigger = self.triggers[i].clone();
             let mut why = Vec::new();
             if !self.holds(trigger.condition(), &mut why) {
                 continue;
@@ -746,6 +750,7 @@ impl World {
             self.runtime.block_on(async move { shared.record("world", TraceBody::Fault(text)) });
             self.apply_fault(trigger.fault());
         }
+        self.triggers = triggers;
     }
 
     /// Whether `condition` holds now; pushes a plain-words account of the values it read onto
@@ -755,23 +760,17 @@ impl World {
             (NodeId(broker), TopicPartition::new(topic.to_string(), partition))
         };
         match condition {
-            Condition::LogEndOffset { broker, topic, partition, at_least } => {
+            Condition::LogEndOffset { broker, topic, partition, at_least }
+            | Condition::HighWatermark { broker, topic, partition, at_least } => {
                 let (b, tp) = replica(*broker, topic, *partition);
-                let leo = self.with_log(b, &tp, |log| log.log_end_offset());
-                why.push(match leo {
-                    Some(leo) => format!("broker {broker} has {tp} up to log end offset {leo}"),
+                let leo = matches!(condition, Condition::LogEndOffset { .. });
+                let offset = self.with_log(b, &tp, |log| if leo { log.log_end_offset() } else { log.high_watermark() });
+                why.push(match offset {
+                    Some(o) if leo => format!("broker {broker} has {tp} up to log end offset {o}"),
+                    Some(o) => format!("broker {broker} knows high watermark {o} of {tp}"),
                     None => format!("broker {broker} holds no replica of {tp} now"),
                 });
-                leo.is_some_and(|leo| leo >= *at_least)
-            }
-            Condition::HighWatermark { broker, topic, partition, at_least } => {
-                let (b, tp) = replica(*broker, topic, *partition);
-                let hw = self.with_log(b, &tp, |log| log.high_watermark());
-                why.push(match hw {
-                    Some(hw) => format!("broker {broker} knows high watermark {hw} of {tp}"),
-                    None => format!("broker {broker} holds no replica of {tp} now"),
-                });
-                hw.is_some_and(|hw| hw >= *at_least)
+                offset.is_some_and(|o| o >= *at_least)
             }
             Condition::Leads { broker, topic, partition } => {
                 let (b, tp) = replica(*broker, topic, *partition);

@@ -33,6 +33,94 @@ pub struct MemberSubscription {
     pub group_instance_id: Option<String>,
     /// The topics the member subscribes to, by name.
     pub topics: Vec<String>,
+    /// The partitions the member owned before this rebalance: the `ownedPartitions` of the
+    /// cooperative protocol (KIP-429), or for the eager sticky assignor the previous assignment
+    /// it carries in its user data. Empty for a new member.
+    pub owned_partitions: Vec<TopicPartition>,
+    /// The generation in which the member owned them (KIP-792); `None` when unknown, which the
+    /// sticky assignors treat as Kafka's `DEFAULT_GENERATION` (-1).
+    pub generation: Option<i32>,
+}
+
+/// How members give up partitions during a rebalance (`ConsumerPartitionAssignor.RebalanceProtocol`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum RebalanceProtocol {
+    /// Every member revokes all its partitions before rejoining.
+    Eager,
+    /// Members keep what they own; a moving partition is revoked in one rebalance and assigned
+    /// in the next (KIP-429).
+    Cooperative,
+}
+
+/// The client-side assignors Kafka ships, by `partition.assignment.strategy`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Assignor {
+    /// `org.apache.kafka.clients.consumer.RangeAssignor`, protocol name `range`.
+    Range,
+    /// `org.apache.kafka.clients.consumer.RoundRobinAssignor`, protocol name `roundrobin`.
+    RoundRobin,
+    /// `org.apache.kafka.clients.consumer.StickyAssignor`, protocol name `sticky`.
+    Sticky,
+    /// `org.apache.kafka.clients.consumer.CooperativeStickyAssignor`, protocol name
+    /// `cooperative-sticky`.
+    CooperativeSticky,
+}
+
+impl Assignor {
+    /// Every assignor, in the order Kafka's documentation lists them.
+    pub const ALL: [Assignor; 4] = [Assignor::Range, Assignor::RoundRobin, Assignor::Sticky, Assignor::CooperativeSticky];
+
+    /// The protocol name sent in JoinGroup (`ConsumerPartitionAssignor.name()`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Assignor::Range => RANGE,
+            Assignor::RoundRobin => "roundrobin",
+            Assignor::Sticky => "sticky",
+            Assignor::CooperativeSticky => "cooperative-sticky",
+        }
+    }
+
+    /// The Java class name a `partition.assignment.strategy` list may use.
+    pub fn class_name(self) -> &'static str {
+        match self {
+            Assignor::Range => "org.apache.kafka.clients.consumer.RangeAssignor",
+            Assignor::RoundRobin => "org.apache.kafka.clients.consumer.RoundRobinAssignor",
+            Assignor::Sticky => "org.apache.kafka.clients.consumer.StickyAssignor",
+            Assignor::CooperativeSticky => "org.apache.kafka.clients.consumer.CooperativeStickyAssignor",
+        }
+    }
+
+    /// Parses a protocol name or a class name; `None` for anything else.
+    pub fn from_name(name: &str) -> Option<Assignor> {
+        let name = name.trim();
+        Assignor::ALL.into_iter().find(|a| a.name() == name || a.class_name() == name)
+    }
+
+    /// The rebalance protocols the assignor supports (`supportedProtocols()`): only
+    /// CooperativeSticky supports cooperative rebalancing.
+    pub fn supported_protocols(self) -> &'static [RebalanceProtocol] {
+        match self {
+            Assignor::CooperativeSticky => &[RebalanceProtocol::Eager, RebalanceProtocol::Cooperative],
+            _ => &[RebalanceProtocol::Eager],
+        }
+    }
+
+    /// Runs the assignor. `members` in any order; `partitions_per_topic` maps each topic in the
+    /// leader's metadata to its partition count. The result has every member id, each with its
+    /// partitions sorted by (topic, partition).
+    pub fn assign(
+        self,
+        members: &[MemberSubscription],
+        partitions_per_topic: &BTreeMap<String, i32>,
+    ) -> BTreeMap<String, Vec<TopicPartition>> {
+        match self {
+            Assignor::Range => range_assign(members, partitions_per_topic),
+            // Filled in by the assignor work; range stands in until then.
+            Assignor::RoundRobin | Assignor::Sticky | Assignor::CooperativeSticky => {
+                range_assign(members, partitions_per_topic)
+            }
+        }
+    }
 }
 
 /// The protocol name the range assignor advertises in JoinGroup, as returned by
@@ -170,6 +258,8 @@ mod tests {
             member_id: member_id.to_string(),
             group_instance_id: None,
             topics: topics.iter().map(|t| t.to_string()).collect(),
+            owned_partitions: Vec::new(),
+            generation: None,
         }
     }
 
@@ -369,6 +459,8 @@ mod tests {
                         group_instance_id: is_static.then(|| format!("inst-{}", id.chars().rev().collect::<String>())),
                         member_id: id,
                         topics,
+                        owned_partitions: Vec::new(),
+                        generation: None,
                     }
                 })
                 .collect()

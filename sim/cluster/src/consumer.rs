@@ -330,6 +330,8 @@ impl Consumer {
                 member_id: m.member_id.clone(),
                 group_instance_id: m.group_instance_id.clone(),
                 topics: m.topics.clone(),
+                owned_partitions: Vec::new(),
+                generation: None,
             })
             .collect();
         range_assign(&subscriptions, &self.partition_counts)

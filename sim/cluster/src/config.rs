@@ -23,6 +23,7 @@
 //!
 //! This module is pure: it reads nothing but its arguments.
 
+use crate::assignor::{Assignor, RebalanceProtocol};
 use crate::record::Compression;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -1341,9 +1342,15 @@ pub struct ConsumerConfig {
     pub fetch_max_wait_ms: u64,
     /// `fetch.min.bytes` (default 1): the least data, in bytes, a fetch waits for.
     pub fetch_min_bytes: u32,
-    /// `partition.assignment.strategy`, normalised to `"range"`: only Kafka's range assignor
-    /// (`org.apache.kafka.clients.consumer.RangeAssignor`) is simulated so far.
-    pub partition_assignment_strategy: String,
+    /// `partition.assignment.strategy`: the assignors this member offers, most preferred first
+    /// (default `[range, cooperative-sticky]` since Kafka 3.0, KIP-726). The coordinator picks
+    /// one that every member offers; the member's rebalance protocol is cooperative only when
+    /// every listed assignor supports it (KIP-429).
+    pub partition_assignment_strategy: Vec<Assignor>,
+    /// `group.instance.id` (KIP-345): a static member's stable identity, `None` for a dynamic
+    /// member. A static member that restarts within `session.timeout.ms` gets its partitions
+    /// back without a rebalance, and it sends no LeaveGroup when it closes.
+    pub group_instance_id: Option<String>,
 }
 
 impl Default for ConsumerConfig {
@@ -1358,26 +1365,23 @@ impl Default for ConsumerConfig {
             max_poll_interval_ms: 300_000,
             fetch_max_wait_ms: 500,
             fetch_min_bytes: 1,
-            partition_assignment_strategy: RANGE.to_string(),
+            partition_assignment_strategy: vec![Assignor::Range, Assignor::CooperativeSticky],
+            group_instance_id: None,
         }
     }
 }
 
-/// The short name kafkalab stores for the range assignor.
-const RANGE: &str = "range";
-
-/// Kafka's class name for the range assignor.
-const RANGE_CLASS: &str = "org.apache.kafka.clients.consumer.RangeAssignor";
-
-/// Other assignors Kafka ships, by short name and class name, which kafkalab does not simulate.
-const OTHER_ASSIGNORS: &[&str] = &[
-    "roundrobin",
-    "sticky",
-    "cooperative-sticky",
-    "org.apache.kafka.clients.consumer.RoundRobinAssignor",
-    "org.apache.kafka.clients.consumer.StickyAssignor",
-    "org.apache.kafka.clients.consumer.CooperativeStickyAssignor",
-];
+impl ConsumerConfig {
+    /// The rebalance protocol this member uses: the highest one every configured assignor
+    /// supports (`ConsumerCoordinator`'s constructor), so cooperative only when all are.
+    pub fn rebalance_protocol(&self) -> RebalanceProtocol {
+        if self.partition_assignment_strategy.iter().all(|a| a.supported_protocols().contains(&RebalanceProtocol::Cooperative)) {
+            RebalanceProtocol::Cooperative
+        } else {
+            RebalanceProtocol::Eager
+        }
+    }
+}
 
 impl ConsumerConfig {
     /// The keys a scenario may set in a consumer's `configs`.
@@ -1387,6 +1391,7 @@ impl ConsumerConfig {
         "enable.auto.commit",
         "fetch.max.wait.ms",
         "fetch.min.bytes",
+        "group.instance.id",
         "heartbeat.interval.ms",
         "max.poll.interval.ms",
         "max.poll.records",
@@ -1438,7 +1443,19 @@ impl ConsumerConfig {
         let fetch_min_bytes = bytes(map, "fetch.min.bytes", u64::from(d.fetch_min_bytes), 0, KAFKA_INT_MAX)? as u32;
         let partition_assignment_strategy = match raw(map, "partition.assignment.strategy") {
             None => d.partition_assignment_strategy,
-            Some(value) => assignor(value)?,
+            Some(value) => assignors(value)?,
+        };
+        let group_instance_id = match raw(map, "group.instance.id") {
+            None => None,
+            Some(value) if value.trim().is_empty() => {
+                return Err(ConfigError::new(
+                    "group.instance.id",
+                    Some(value),
+                    "\"group.instance.id\" is empty".to_string(),
+                    Some("give the member a stable name such as \"billing-a\", or leave the key out for a dynamic member".to_string()),
+                ))
+            }
+            Some(value) => Some(value.trim().to_string()),
         };
 
         if heartbeat_interval_ms >= session_timeout_ms {
@@ -1469,13 +1486,15 @@ impl ConsumerConfig {
             fetch_max_wait_ms,
             fetch_min_bytes,
             partition_assignment_strategy,
+            group_instance_id,
         })
     }
 }
 
-/// Checks a `partition.assignment.strategy` value (a comma-separated list in Kafka) and
-/// normalises it to `"range"`.
-fn assignor(value: &str) -> Result<String, ConfigError> {
+/// Parses a `partition.assignment.strategy` value: a comma-separated list of protocol names
+/// (`range`, `roundrobin`, `sticky`, `cooperative-sticky`) or Kafka class names, most preferred
+/// first. Repeats are dropped.
+fn assignors(value: &str) -> Result<Vec<Assignor>, ConfigError> {
     let key = "partition.assignment.strategy";
     let entries: Vec<&str> = value.split(',').map(str::trim).filter(|entry| !entry.is_empty()).collect();
     if entries.is_empty() {
@@ -1483,27 +1502,28 @@ fn assignor(value: &str) -> Result<String, ConfigError> {
             key,
             Some(value),
             format!("\"{key}\" is empty"),
-            Some(format!("use \"{RANGE}\"")),
+            Some("use \"range\", \"roundrobin\", \"sticky\" or \"cooperative-sticky\"".to_string()),
         ));
     }
+    let mut out = Vec::new();
     for entry in entries {
-        if entry == RANGE || entry == RANGE_CLASS {
-            continue;
-        }
-        let message = if OTHER_ASSIGNORS.contains(&entry) {
-            format!(
-                "assignor \"{entry}\" in \"{key}\" is not simulated yet; only the range \
-                 assignor is"
-            )
-        } else {
-            format!(
-                "unknown assignor \"{entry}\" in \"{key}\": expected \"{RANGE}\" or \
-                 \"{RANGE_CLASS}\""
-            )
+        let Some(assignor) = Assignor::from_name(entry) else {
+            let names: Vec<&str> = Assignor::ALL.iter().map(|a| a.name()).collect();
+            let short = entry.rsplit('.').next().unwrap_or(entry).to_ascii_lowercase().replace("assignor", "");
+            return Err(ConfigError::new(
+                key,
+                Some(value),
+                format!(
+                    "unknown assignor \"{entry}\" in \"{key}\": expected \"range\", \"roundrobin\", \"sticky\" or \"cooperative-sticky\" (or their class names)"
+                ),
+                closest(&short, &names).map(|best| format!("did you mean \"{best}\"?")),
+            ));
         };
-        return Err(ConfigError::new(key, Some(value), message, Some(format!("use \"{RANGE}\""))));
+        if !out.contains(&assignor) {
+            out.push(assignor);
+        }
     }
-    Ok(RANGE.to_string())
+    Ok(out)
 }
 
 /// Where a config key can be set. Used to tell a user that a key belongs somewhere else.
@@ -1908,7 +1928,7 @@ mod tests {
         assert_eq!(consumer.max_poll_interval_ms, 300_000);
         assert_eq!(consumer.fetch_max_wait_ms, 500);
         assert_eq!(consumer.fetch_min_bytes, 1);
-        assert_eq!(consumer.partition_assignment_strategy, "range");
+        assert_eq!(consumer.partition_assignment_strategy, vec![Assignor::Range, Assignor::CooperativeSticky]);
     }
 
     #[test]
@@ -2032,7 +2052,8 @@ mod tests {
             ("max.poll.interval.ms", "20000"),
             ("fetch.max.wait.ms", "100"),
             ("fetch.min.bytes", "0"),
-            ("partition.assignment.strategy", RANGE_CLASS),
+            ("partition.assignment.strategy", "org.apache.kafka.clients.consumer.RangeAssignor"),
+            ("group.instance.id", "billing-a"),
         ]))
         .unwrap();
         assert_eq!(
@@ -2047,7 +2068,8 @@ mod tests {
                 max_poll_interval_ms: 20_000,
                 fetch_max_wait_ms: 100,
                 fetch_min_bytes: 0,
-                partition_assignment_strategy: "range".to_string(),
+                partition_assignment_strategy: vec![Assignor::Range],
+                group_instance_id: Some("billing-a".to_string()),
             }
         );
     }
@@ -2448,19 +2470,22 @@ mod tests {
     }
 
     #[test]
-    fn only_the_range_assignor_is_accepted() {
-        for value in ["range", RANGE_CLASS, " range , org.apache.kafka.clients.consumer.RangeAssignor"] {
-            let config = ConsumerConfig::from_map(&map(&[("partition.assignment.strategy", value)])).unwrap();
-            assert_eq!(config.partition_assignment_strategy, "range");
-        }
-        let error =
-            ConsumerConfig::from_map(&map(&[("partition.assignment.strategy", "cooperative-sticky")])).unwrap_err();
-        assert!(error.message.contains("not simulated yet"), "{error}");
-        assert_eq!(error.suggestion.as_deref(), Some("use \"range\""));
-        let error = ConsumerConfig::from_map(&map(&[("partition.assignment.strategy", "fancy")])).unwrap_err();
-        assert!(error.message.contains("unknown assignor \"fancy\""), "{error}");
-        let error = ConsumerConfig::from_map(&map(&[("partition.assignment.strategy", " , ")])).unwrap_err();
+    fn assignment_strategies_parse_as_a_preference_list() {
+        let parse = |v: &str| ConsumerConfig::from_map(&map(&[("partition.assignment.strategy", v)]));
+        assert_eq!(parse("range").unwrap().partition_assignment_strategy, vec![Assignor::Range]);
+        let config = parse(" cooperative-sticky , org.apache.kafka.clients.consumer.RangeAssignor,range").unwrap();
+        assert_eq!(config.partition_assignment_strategy, vec![Assignor::CooperativeSticky, Assignor::Range]);
+        // Range cannot revoke cooperatively, so a list holding it makes the member eager.
+        assert_eq!(config.rebalance_protocol(), RebalanceProtocol::Eager);
+        assert_eq!(parse("cooperative-sticky").unwrap().rebalance_protocol(), RebalanceProtocol::Cooperative);
+        assert_eq!(ConsumerConfig::default().rebalance_protocol(), RebalanceProtocol::Eager);
+        let error = parse("stiky").unwrap_err();
+        assert!(error.message.contains("unknown assignor \"stiky\""), "{error}");
+        assert_eq!(error.suggestion.as_deref(), Some("did you mean \"sticky\"?"));
+        let error = parse(" , ").unwrap_err();
         assert!(error.message.contains("is empty"), "{error}");
+        let error = ConsumerConfig::from_map(&map(&[("group.instance.id", " ")])).unwrap_err();
+        assert_eq!(error.key, "group.instance.id");
     }
 
     #[test]

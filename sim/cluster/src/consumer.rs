@@ -33,16 +33,52 @@ const REQUEST_TIMEOUT: Duration = Duration::from_millis(30_000);
 /// a shorter period lets the group leader notice new partitions sooner in short runs).
 const METADATA_MAX_AGE: Duration = Duration::from_millis(10_000);
 
+/// How the simulated application commits offsets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CommitMode {
+    /// `enable.auto.commit` decides: with it on, `poll()` commits the positions of records
+    /// returned by earlier polls every `auto.commit.interval.ms`; with it off, nothing commits.
+    Auto,
+    /// `commitSync()` right after `poll()` returns, before processing: a crash during
+    /// processing loses the polled records (at-most-once).
+    BeforeProcessing,
+    /// `commitSync()` after the polled records are processed: a crash before the commit
+    /// redelivers them to the next owner (at-least-once).
+    AfterProcessing,
+}
+
+/// A position change a scripted consumer makes (KafkaConsumer's seek methods).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Seek {
+    /// `seekToBeginning`: the log start offset, of one partition or (`None`) of every assigned one.
+    Beginning(Option<TopicPartition>),
+    /// `seekToEnd`: the high watermark, of one partition or of every assigned one.
+    End(Option<TopicPartition>),
+    /// `seek(partition, offset)`.
+    Offset(TopicPartition, i64),
+    /// `offsetsForTimes` then `seek`: the first offset whose timestamp is at or after this many
+    /// milliseconds of simulated time, on every assigned partition.
+    Timestamp(i64),
+}
+
 /// What a consumer needs to start.
 pub struct ConsumerSetup {
     /// Its node id.
     pub id: NodeId,
     /// `client.id` (the scenario's client id).
     pub client_id: String,
-    /// `group.id`.
+    /// `group.id`; empty for a consumer that assigns partitions itself and commits nothing.
     pub group_id: String,
-    /// Subscribed topics.
+    /// Subscribed topics (`subscribe`); empty when `assign` is used.
     pub topics: Vec<String>,
+    /// Partitions taken with `assign` (no group membership); empty when subscribing.
+    pub assign: Vec<TopicPartition>,
+    /// How long the application takes to process one record, in milliseconds.
+    pub processing_ms_per_record: u64,
+    /// How the application commits.
+    pub commit: CommitMode,
+    /// Scripted seeks, in time order.
+    pub seeks: Vec<(Instant, Seek)>,
     /// Consumer configs.
     pub config: ConsumerConfig,
     /// When to start.

@@ -419,6 +419,113 @@ pub enum Event {
         /// The assigned partitions.
         partitions: Vec<TopicPartition>,
     },
+    /// A consumer's rebalance listener was told it lost these partitions in an orderly way
+    /// (`ConsumerRebalanceListener.onPartitionsRevoked`): every partition before an eager
+    /// rejoin, only the moving ones under the cooperative protocol (KIP-429).
+    PartitionsRevoked {
+        /// The consumer's client id.
+        consumer: String,
+        /// The consumer group (`group.id`).
+        group: String,
+        /// The revoked partitions.
+        partitions: Vec<TopicPartition>,
+    },
+    /// A consumer's rebalance listener was given partitions (`onPartitionsAssigned`): the whole
+    /// assignment under the eager protocol, only the added ones under the cooperative one.
+    PartitionsAssigned {
+        /// The consumer's client id.
+        consumer: String,
+        /// The consumer group (`group.id`).
+        group: String,
+        /// The generation the assignment belongs to.
+        generation_id: i32,
+        /// The partitions added.
+        partitions: Vec<TopicPartition>,
+    },
+    /// A consumer learned it was no longer a member and dropped its partitions without being
+    /// able to commit (`onPartitionsLost`, KIP-429): its session expired or it was fenced.
+    PartitionsLost {
+        /// The consumer's client id.
+        consumer: String,
+        /// The consumer group (`group.id`).
+        group: String,
+        /// The partitions dropped.
+        partitions: Vec<TopicPartition>,
+        /// Why, in plain words.
+        reason: String,
+    },
+    /// The application finished processing records it polled: `(offset, send id)` pairs.
+    Processed {
+        /// The consumer's client id.
+        consumer: String,
+        /// The consumer group (`group.id`).
+        group: String,
+        /// The partition.
+        tp: TopicPartition,
+        /// Processed `(offset, send id)` pairs in offset order.
+        records: Vec<(i64, String)>,
+    },
+    /// A commit the application asked for was refused (`CommitFailedException` for a stale
+    /// generation or an unknown member).
+    CommitFailed {
+        /// The consumer's client id.
+        consumer: String,
+        /// The consumer group (`group.id`).
+        group: String,
+        /// The coordinator's error.
+        error: ErrorCode,
+        /// The offsets that were not committed.
+        offsets: Vec<(TopicPartition, i64)>,
+    },
+    /// More than `max.poll.interval.ms` passed between two polls, so the consumer's heartbeat
+    /// thread left the group (`AbstractCoordinator.HeartbeatThread`, "consumer poll timeout has
+    /// expired").
+    PollTimeoutExpired {
+        /// The consumer's client id.
+        consumer: String,
+        /// The consumer group (`group.id`).
+        group: String,
+        /// The configured limit, in milliseconds.
+        max_poll_interval_ms: u64,
+        /// Time since the last poll, in milliseconds.
+        since_poll_ms: u64,
+    },
+    /// A scripted consumer moved its position (`seek`, `seekToBeginning`, `seekToEnd`,
+    /// `offsetsForTimes`).
+    Seeked {
+        /// The consumer's client id.
+        consumer: String,
+        /// The partition.
+        tp: TopicPartition,
+        /// The new position.
+        offset: i64,
+        /// What was asked, in Kafka's method names.
+        how: String,
+    },
+    /// A static member restarted and rejoined under its `group.instance.id` with a new member
+    /// id; the coordinator kept its assignment and started no rebalance (KIP-345).
+    StaticMemberRejoined {
+        /// The consumer group (`group.id`).
+        group: String,
+        /// The member's `group.instance.id`.
+        group_instance_id: String,
+        /// The member id it had before.
+        old_member_id: String,
+        /// The member id it has now.
+        new_member_id: String,
+    },
+    /// A broker became coordinator of a group and loaded its state and offsets from the log of
+    /// its `__consumer_offsets` partition.
+    GroupLoaded {
+        /// The consumer group (`group.id`).
+        group: String,
+        /// The generation found.
+        generation_id: i32,
+        /// Members found.
+        members: usize,
+        /// Committed offsets found.
+        offsets: usize,
+    },
     /// A consumer found no committed offset and reset by `auto.offset.reset`.
     OffsetReset {
         /// The consumer's client id.
@@ -709,6 +816,42 @@ impl Event {
                 "{consumer} assigned [{}] in group {group} generation {generation_id}",
                 partitions.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", ")
             ),
+            Event::PartitionsRevoked { consumer, group, partitions } => {
+                format!("{consumer}: partitions revoked in group {group}: [{}]", list(partitions))
+            }
+            Event::PartitionsAssigned { consumer, group, generation_id, partitions } => format!(
+                "{consumer}: partitions assigned in group {group} generation {generation_id}: [{}]",
+                list(partitions)
+            ),
+            Event::PartitionsLost { consumer, group, partitions, reason } => {
+                format!("{consumer}: partitions lost in group {group} ({reason}): [{}]", list(partitions))
+            }
+            Event::Processed { consumer, tp, records, .. } => match (records.first(), records.last()) {
+                (Some(first), Some(last)) => format!(
+                    "{consumer} processed {} record(s) from {tp}, offsets {}..={}",
+                    records.len(),
+                    first.0,
+                    last.0
+                ),
+                _ => format!("{consumer} processed nothing from {tp}"),
+            },
+            Event::CommitFailed { consumer, group, error, offsets } => format!(
+                "{consumer}: commit of [{}] in group {group} failed with {error} (CommitFailedException)",
+                offsets.iter().map(|(tp, o)| format!("{tp}@{o}")).collect::<Vec<_>>().join(", ")
+            ),
+            Event::PollTimeoutExpired { consumer, group, max_poll_interval_ms, since_poll_ms } => format!(
+                "{consumer}: {since_poll_ms} ms since the last poll exceeds max.poll.interval.ms={max_poll_interval_ms}; \
+                 it leaves group {group}"
+            ),
+            Event::Seeked { consumer, tp, offset, how } => format!("{consumer}: {how} moved {tp} to offset {offset}"),
+            Event::StaticMemberRejoined { group, group_instance_id, old_member_id, new_member_id } => format!(
+                "group {group}: static member {group_instance_id} rejoined as {new_member_id} (was {old_member_id}); \
+                 it keeps its partitions and no rebalance starts"
+            ),
+            Event::GroupLoaded { group, generation_id, members, offsets } => format!(
+                "group {group}: loaded from __consumer_offsets: generation {generation_id}, {members} member(s), \
+                 {offsets} committed offset(s)"
+            ),
             Event::OffsetReset { consumer, tp, offset, policy } => {
                 format!("{consumer}: no committed offset for {tp}, auto.offset.reset={policy} → {offset}")
             }
@@ -769,10 +912,16 @@ impl Event {
                 | Event::SendInvoked { .. }
                 | Event::SendAcked { .. }
                 | Event::Polled { .. }
+                | Event::Processed { .. }
                 | Event::OffsetCommitted { .. }
                 | Event::LogFlushed { .. }
                 | Event::MetadataCommitted { .. }
                 | Event::BatchRecompressed { .. }
         )
     }
+}
+
+/// Partitions as `orders-0, orders-1` for event texts.
+fn list(partitions: &[TopicPartition]) -> String {
+    partitions.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", ")
 }

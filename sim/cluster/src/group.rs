@@ -95,6 +95,8 @@ pub struct MemberStatus {
     pub member_id: String,
     /// The consumer's client id.
     pub client_id: String,
+    /// Its `group.instance.id` when it is a static member (KIP-345).
+    pub group_instance_id: Option<String>,
     /// Assigned partitions.
     pub assignment: Vec<TopicPartition>,
 }
@@ -193,6 +195,7 @@ impl GroupCoordinator {
                                 .map(|(id, m)| MemberStatus {
                                     member_id: id.clone(),
                                     client_id: m.client_id.clone(),
+                                    group_instance_id: None,
                                     assignment: m.assignment.clone(),
                                 })
                                 .collect()

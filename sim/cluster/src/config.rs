@@ -1593,7 +1593,6 @@ impl Role {
                 "client.rack",
                 "fetch.max.bytes",
                 "group.id",
-                "group.instance.id",
                 "group.protocol",
                 "isolation.level",
                 "max.partition.fetch.bytes",
@@ -2569,11 +2568,13 @@ mod tests {
         for key in ProducerConfig::KEYS.iter().chain(ConsumerConfig::KEYS) {
             // Check only that no key is rejected as unknown; values may be wrong on purpose.
             let m = map(&[(key, "x")]);
-            let error = match ProducerConfig::KEYS.contains(key) {
-                true => ProducerConfig::from_map(&m).unwrap_err(),
-                false => ConsumerConfig::from_map(&m).unwrap_err(),
+            let result = match ProducerConfig::KEYS.contains(key) {
+                true => ProducerConfig::from_map(&m).map(|_| ()),
+                false => ConsumerConfig::from_map(&m).map(|_| ()),
             };
-            assert!(!error.message.contains("config key"), "{key}: {error}");
+            if let Err(error) = result {
+                assert!(!error.message.contains("config key"), "{key}: {error}");
+            }
         }
     }
 

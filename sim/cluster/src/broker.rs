@@ -10,7 +10,7 @@ use crate::config::{BrokerConfig, LogConfig};
 use crate::era::Era;
 use crate::error::ErrorCode;
 use crate::event::Event;
-use crate::group::{self, AcceptedCommit, CoordinatorConfig, GroupCoordinator, GroupStatus};
+use crate::group::{self, AcceptedCommit, CoordinatorConfig, GroupCoordinator, GroupRecord, GroupStatus, JoinRequest};
 use crate::ids::{NodeId, TopicPartition};
 use crate::log::producer_state::ProducerAppendCheck;
 use crate::log::{checkpoint, Checkpoints, PartitionLog};
@@ -30,6 +30,9 @@ use std::sync::Arc;
 
 /// The internal topic holding committed offsets.
 pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
+
+/// The key prefix of group metadata records in `__consumer_offsets` (`group:<group id>`).
+const GROUP_RECORD_PREFIX: &str = "group:";
 
 /// How long a controller request may go unanswered before it is sent again
 /// (`controller.quorum.request.timeout.ms`, 2000).
@@ -551,7 +554,7 @@ impl Broker {
                     self.outbox.event(Event::BecameLeader { tp: tp.clone(), leader_epoch: epoch, log_end_offset });
                 }
                 if internal {
-                    self.load_offsets(&tp);
+                    self.load_group_state(now, &tp);
                 }
             } else {
                 partition.update_committed_state(state);
@@ -603,21 +606,54 @@ impl Broker {
         }
     }
 
-    /// Replays offset-commit records of a newly led `__consumer_offsets` partition.
-    fn load_offsets(&mut self, tp: &TopicPartition) {
+    /// Replays a newly led `__consumer_offsets` partition (`GroupMetadataManager.loadGroupsAndOffsets`):
+    /// the last offset-commit record per partition and the last group record per group win,
+    /// then each group found is loaded with its members and assignment.
+    fn load_group_state(&mut self, now: Instant, tp: &TopicPartition) {
         let Some(p) = self.partitions.get(tp) else { return };
-        let mut found = Vec::new();
+        let mut offsets = Vec::new();
+        let mut groups: BTreeMap<String, GroupRecord> = BTreeMap::new();
         for batch in p.log.batches() {
             for record in &batch.records {
-                let parsed = record.key.as_deref().and_then(group::parse_offset_record_key);
+                let Some(key) = record.key.as_deref() else { continue };
+                if let Some(group_id) = key.strip_prefix(GROUP_RECORD_PREFIX) {
+                    if let Some(value) = record.value.as_deref().and_then(GroupRecord::decode) {
+                        groups.insert(group_id.to_string(), value);
+                    }
+                    continue;
+                }
+                let parsed = group::parse_offset_record_key(key);
                 let offset = record.value.as_deref().and_then(|v| v.parse::<i64>().ok());
                 if let (Some((g, part)), Some(offset)) = (parsed, offset) {
-                    found.push((g, part, offset));
+                    offsets.push((g, part, offset));
                 }
             }
         }
-        for (g, part, offset) in found {
+        for (g, part, offset) in offsets {
             self.coordinator.load_offset(&g, part, offset);
+        }
+        for (group_id, record) in groups {
+            self.coordinator.load_group(now, &mut self.outbox, &group_id, record);
+        }
+    }
+
+    /// Appends the group records the coordinator produced to the groups' offsets partitions.
+    /// They are not waited for: a member that reaches a new coordinator before its generation
+    /// was replicated simply rejoins.
+    fn flush_group_stores(&mut self, now: Instant) {
+        for (group_id, record) in self.coordinator.take_stores() {
+            let tp = self.offsets_partition(&group_id);
+            let Some(p) = self.partitions.get_mut(&tp).filter(|p| p.is_leader()) else { continue };
+            let records = vec![Record {
+                offset_delta: 0,
+                timestamp_ms: now.as_millis() as i64,
+                key: Some(Arc::from(format!("{GROUP_RECORD_PREFIX}{group_id}"))),
+                value: Some(Arc::from(record.encode())),
+                headers: Vec::new(),
+            }];
+            let epoch = p.leader_epoch();
+            p.log.append_as_leader(epoch, records, now.as_millis() as i64);
+            self.maybe_advance_high_watermark(&tp);
         }
     }
 
@@ -1519,9 +1555,12 @@ impl Broker {
         group_id: String,
         generation_id: i32,
         member_id: String,
+        group_instance_id: Option<String>,
         offsets: Vec<(TopicPartition, i64)>,
     ) {
-        if let Err(error) = self.coordinator.validate_commit(&group_id, generation_id, &member_id) {
+        if let Err(error) =
+            self.coordinator.validate_commit(&group_id, generation_id, &member_id, group_instance_id.as_deref())
+        {
             self.outbox
                 .send(from, Message::OffsetCommitResponse { correlation_id, error: Some(error), offsets: Vec::new() });
             return;
@@ -1603,24 +1642,32 @@ impl Broker {
                 client_id,
                 session_timeout_ms,
                 rebalance_timeout_ms,
-                topics,
-                ..
+                group_instance_id,
+                protocols,
+                subscription,
             } => {
-                self.coordinator.join(
-                    now,
-                    &mut self.rng,
-                    &mut self.outbox,
+                let request = JoinRequest {
                     from,
                     correlation_id,
-                    &group_id,
-                    &member_id,
-                    &client_id,
+                    group_id,
+                    member_id,
+                    group_instance_id,
+                    client_id,
                     session_timeout_ms,
                     rebalance_timeout_ms,
-                    topics,
-                );
+                    protocols,
+                    subscription,
+                };
+                self.coordinator.join(now, &mut self.rng, &mut self.outbox, request);
             }
-            Message::SyncGroup { correlation_id, group_id, generation_id, member_id, assignments } => {
+            Message::SyncGroup {
+                correlation_id,
+                group_id,
+                generation_id,
+                member_id,
+                group_instance_id,
+                assignments,
+            } => {
                 self.coordinator.sync(
                     now,
                     &mut self.outbox,
@@ -1629,10 +1676,11 @@ impl Broker {
                     &group_id,
                     generation_id,
                     &member_id,
+                    group_instance_id.as_deref(),
                     assignments,
                 );
             }
-            Message::Heartbeat { correlation_id, group_id, generation_id, member_id } => {
+            Message::Heartbeat { correlation_id, group_id, generation_id, member_id, group_instance_id } => {
                 self.coordinator.heartbeat(
                     now,
                     &mut self.outbox,
@@ -1641,13 +1689,30 @@ impl Broker {
                     &group_id,
                     generation_id,
                     &member_id,
+                    group_instance_id.as_deref(),
                 );
             }
             Message::LeaveGroup { correlation_id, group_id, member_id } => {
                 self.coordinator.leave(now, &mut self.outbox, from, correlation_id, &group_id, &member_id);
             }
-            Message::OffsetCommit { correlation_id, group_id, generation_id, member_id, offsets } => {
-                self.handle_offset_commit(now, from, correlation_id, group_id, generation_id, member_id, offsets);
+            Message::OffsetCommit {
+                correlation_id,
+                group_id,
+                generation_id,
+                member_id,
+                group_instance_id,
+                offsets,
+            } => {
+                self.handle_offset_commit(
+                    now,
+                    from,
+                    correlation_id,
+                    group_id,
+                    generation_id,
+                    member_id,
+                    group_instance_id,
+                    offsets,
+                );
             }
             Message::OffsetFetch { correlation_id, group_id, partitions } => {
                 let committed = self.coordinator.committed(&group_id);
@@ -1776,7 +1841,10 @@ impl Node for Broker {
             | Message::Heartbeat { .. }
             | Message::LeaveGroup { .. }
             | Message::OffsetCommit { .. }
-            | Message::OffsetFetch { .. }) => self.coordinator_message(now, from, m),
+            | Message::OffsetFetch { .. }) => {
+                self.coordinator_message(now, from, m);
+                self.flush_group_stores(now);
+            }
             Message::InitProducerId { correlation_id, producer_id, producer_epoch } => {
                 self.handle_init_producer_id(now, from, correlation_id, producer_id, producer_epoch);
             }
@@ -1863,6 +1931,7 @@ impl Node for Broker {
         }
         self.run_log_tasks(now);
         self.coordinator.handle_timeout(now, &mut self.outbox);
+        self.flush_group_stores(now);
         self.maybe_request_producer_ids(now);
         self.complete_delayed(now);
         self.maybe_send_fetches(now);

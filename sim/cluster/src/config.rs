@@ -1375,7 +1375,11 @@ impl ConsumerConfig {
     /// The rebalance protocol this member uses: the highest one every configured assignor
     /// supports (`ConsumerCoordinator`'s constructor), so cooperative only when all are.
     pub fn rebalance_protocol(&self) -> RebalanceProtocol {
-        if self.partition_assignment_strategy.iter().all(|a| a.supported_protocols().contains(&RebalanceProtocol::Cooperative)) {
+        if self
+            .partition_assignment_strategy
+            .iter()
+            .all(|a| a.supported_protocols().contains(&RebalanceProtocol::Cooperative))
+        {
             RebalanceProtocol::Cooperative
         } else {
             RebalanceProtocol::Eager
@@ -1447,14 +1451,15 @@ impl ConsumerConfig {
         };
         let group_instance_id = match raw(map, "group.instance.id") {
             None => None,
-            Some(value) if value.trim().is_empty() => {
-                return Err(ConfigError::new(
-                    "group.instance.id",
-                    Some(value),
-                    "\"group.instance.id\" is empty".to_string(),
-                    Some("give the member a stable name such as \"billing-a\", or leave the key out for a dynamic member".to_string()),
-                ))
-            }
+            Some(value) if value.trim().is_empty() => return Err(ConfigError::new(
+                "group.instance.id",
+                Some(value),
+                "\"group.instance.id\" is empty".to_string(),
+                Some(
+                    "give the member a stable name such as \"billing-a\", or leave the key out for a dynamic member"
+                        .to_string(),
+                ),
+            )),
             Some(value) => Some(value.trim().to_string()),
         };
 

@@ -1,13 +1,23 @@
-//! The consumer client with the classic group protocol: find the coordinator, join, run the
-//! range assignor when elected group leader, sync, fetch committed offsets (or reset by
-//! `auto.offset.reset`), fetch records from partition leaders, heartbeat, and auto-commit
-//! (apache/kafka: clients/.../consumer/internals/AbstractCoordinator.java,
-//! ConsumerCoordinator.java, Fetcher.java).
+//! The consumer client with the classic group protocol (apache/kafka:
+//! clients/.../consumer/internals/AbstractCoordinator.java, ConsumerCoordinator.java,
+//! Fetcher.java, SubscriptionState.java).
 //!
-//! Rebalances are eager: before rejoining, the consumer commits its positions (when
-//! `enable.auto.commit` is on) and gives up every partition.
+//! Two threads of the Java client are modelled. The *application thread* calls `poll()`: it
+//! drives joins and rebalances, commits automatically, and returns at most `max.poll.records`
+//! records, which the simulated application then processes for `processing` per record and
+//! commits before or after processing as the scenario says. The *heartbeat thread* heartbeats
+//! every `heartbeat.interval.ms` and leaves the group when the application has not polled for
+//! `max.poll.interval.ms`. Records are prefetched from partition leaders into a buffer while the
+//! application processes.
+//!
+//! Rebalances are eager or cooperative (KIP-429) by the configured assignors: an eager member
+//! gives up every partition before it rejoins; a cooperative one keeps fetching what it owns,
+//! reports it in JoinGroup, and gives up only what the new assignment moves elsewhere, then
+//! rejoins so the next generation can hand it out. A member with `group.instance.id` is static
+//! (KIP-345): it sends no LeaveGroup and a restart within the session timeout gets its
+//! partitions back without a rebalance.
 
-use crate::assignor::{range_assign, MemberSubscription};
+use crate::assignor::{Assignor, MemberSubscription, RebalanceProtocol};
 use crate::config::{AutoOffsetReset, ConsumerConfig};
 use crate::era::Era;
 use crate::error::ErrorCode;
@@ -15,12 +25,12 @@ use crate::event::Event;
 use crate::ids::{NodeId, TopicPartition};
 use crate::node::{Effect, Node, Outbox};
 use crate::protocol::{
-    EpochEndOffset, FetchPartition, FetchPartitionResponse, JoinedMember, Message, CONSUMER_REPLICA_ID,
+    EpochEndOffset, FetchPartition, FetchPartitionResponse, JoinedMember, Message, Subscription, CONSUMER_REPLICA_ID,
     EARLIEST_TIMESTAMP, LATEST_TIMESTAMP,
 };
 use crate::time::Instant;
 use core::time::Duration;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// How long a metadata or FindCoordinator request may go unanswered before another broker is
 /// asked.
@@ -103,8 +113,13 @@ pub enum Phase {
     Joining,
     /// SyncGroup sent.
     Syncing,
-    /// Assigned and consuming.
+    /// Assigned and consuming (or, with `assign`, consuming its own partitions).
     Stable,
+    /// The heartbeat thread left the group because `max.poll.interval.ms` passed without a
+    /// poll; the member rejoins at its next poll.
+    Left,
+    /// A fatal error stopped the consumer (FENCED_INSTANCE_ID, INCONSISTENT_GROUP_PROTOCOL).
+    Failed,
 }
 
 impl Phase {
@@ -117,6 +132,8 @@ impl Phase {
             Phase::Joining => "joining",
             Phase::Syncing => "syncing",
             Phase::Stable => "stable",
+            Phase::Left => "left (poll timeout)",
+            Phase::Failed => "failed",
         }
     }
 }
@@ -124,6 +141,8 @@ impl Phase {
 /// A consumer's observable state.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConsumerStatus {
+    /// `group.id`, empty without a group.
+    pub group_id: String,
     /// Protocol phase.
     pub phase: Phase,
     /// Member id from the coordinator.
@@ -136,6 +155,8 @@ pub struct ConsumerStatus {
     pub positions: BTreeMap<TopicPartition, i64>,
     /// Records polled so far.
     pub polled: u64,
+    /// Records processed so far.
+    pub processed: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -144,12 +165,55 @@ struct Request {
     sent_at: Instant,
 }
 
+/// Why the commit in flight was sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum CommitKind {
+    /// Auto commit from `poll()`, or a cooperative member committing what it revokes.
+    Async,
+    /// `commitSync()` from the application (before or after processing).
+    Sync,
+    /// Auto commit before an eager rejoin (`onJoinPrepare`).
+    BeforeJoin,
+}
+
+/// What the simulated application is doing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum App {
+    /// Inside `poll()`, waiting for records.
+    Polling,
+    /// Waiting for `commitSync()` before processing (at-most-once).
+    CommittingBefore,
+    /// Processing the records the last poll returned.
+    Processing,
+    /// Waiting for `commitSync()` after processing (at-least-once).
+    CommittingAfter,
+}
+
+/// A record fetched but not yet returned by `poll()`.
+#[derive(Clone, Debug)]
+struct Fetched {
+    offset: i64,
+    id: String,
+    leader_epoch: i32,
+}
+
+/// A record the application is processing: done at `done_at`.
+#[derive(Clone, Debug)]
+struct InProcess {
+    tp: TopicPartition,
+    offset: i64,
+    id: String,
+    done_at: Instant,
+}
+
 /// A consumer node.
 pub struct Consumer {
     client_id: String,
     group_id: String,
     topics: Vec<String>,
+    manual: Vec<TopicPartition>,
     config: ConsumerConfig,
+    protocol: RebalanceProtocol,
     outbox: Outbox,
     start: Instant,
     bootstrap: Vec<NodeId>,
@@ -159,19 +223,31 @@ pub struct Consumer {
     coordinator: Option<NodeId>,
     member_id: String,
     generation_id: i32,
+    /// Owned partitions.
     assignment: Vec<TopicPartition>,
+    /// The assignment before the last eager rejoin, sent as the sticky assignors' user data.
+    previous_assignment: (Vec<TopicPartition>, i32),
+    /// An assignment received from SyncGroup, applied at the next poll (`onJoinComplete` runs
+    /// on the application thread).
+    pending_assignment: Option<Vec<TopicPartition>>,
+    /// The application position: the next offset `poll()` returns, per owned partition.
     positions: BTreeMap<TopicPartition, i64>,
     committed_positions: BTreeMap<TopicPartition, i64>,
     leaders: BTreeMap<TopicPartition, (Option<NodeId>, i32)>,
     partition_counts: BTreeMap<String, i32>,
     group_request: Option<Request>,
     heartbeat: Option<Request>,
-    commit: Option<Request>,
+    commit: Option<(Request, CommitKind, Vec<(TopicPartition, i64)>)>,
+    /// A `commitSync()` waiting for a coordinator or for the commit slot.
+    pending_sync_commit: Option<Vec<(TopicPartition, i64)>>,
     offset_fetch: Option<Request>,
+    /// Owned partitions whose committed offset has not been looked up yet.
+    needs_offset: BTreeSet<TopicPartition>,
     metadata: Option<Request>,
     metadata_wanted: bool,
     next_metadata: Instant,
-    resets: BTreeMap<TopicPartition, Request>,
+    /// ListOffsets in flight: an `auto.offset.reset` (`None`) or a seek (its method name).
+    resets: BTreeMap<TopicPartition, (Request, Option<String>)>,
     fetches: BTreeMap<NodeId, Request>,
     era: Era,
     /// The leader epoch of the batch each position was reached in (KIP-320), when known.
@@ -184,17 +260,31 @@ pub struct Consumer {
     retry_at: Instant,
     next_heartbeat: Instant,
     next_auto_commit: Instant,
+    /// Set by the heartbeat thread (or a revocation); the next poll rejoins.
+    rejoin_needed: bool,
+    buffered: BTreeMap<TopicPartition, VecDeque<Fetched>>,
+    app: App,
+    last_poll: Instant,
+    poll_cursor: usize,
+    processing: VecDeque<InProcess>,
+    processing_per_record: Duration,
+    commit_mode: CommitMode,
+    seeks: VecDeque<(Instant, Seek)>,
     polled: u64,
+    processed: u64,
 }
 
 impl Consumer {
     /// A consumer that starts at `setup.start`.
     pub fn new(now: Instant, setup: ConsumerSetup) -> Consumer {
+        let protocol = setup.config.rebalance_protocol();
         Consumer {
             client_id: setup.client_id,
             group_id: setup.group_id,
             topics: setup.topics,
+            manual: setup.assign,
             config: setup.config,
+            protocol,
             outbox: Outbox::default(),
             start: setup.start.max(now),
             bootstrap: setup.bootstrap,
@@ -205,6 +295,8 @@ impl Consumer {
             member_id: String::new(),
             generation_id: -1,
             assignment: Vec::new(),
+            previous_assignment: (Vec::new(), -1),
+            pending_assignment: None,
             positions: BTreeMap::new(),
             committed_positions: BTreeMap::new(),
             leaders: BTreeMap::new(),
@@ -212,7 +304,9 @@ impl Consumer {
             group_request: None,
             heartbeat: None,
             commit: None,
+            pending_sync_commit: None,
             offset_fetch: None,
+            needs_offset: BTreeSet::new(),
             metadata: None,
             metadata_wanted: true,
             next_metadata: now,
@@ -225,25 +319,45 @@ impl Consumer {
             retry_at: now,
             next_heartbeat: now,
             next_auto_commit: now,
+            rejoin_needed: false,
+            buffered: BTreeMap::new(),
+            app: App::Polling,
+            last_poll: now,
+            poll_cursor: 0,
+            processing: VecDeque::new(),
+            processing_per_record: Duration::from_millis(setup.processing_ms_per_record),
+            commit_mode: setup.commit,
+            seeks: setup.seeks.into_iter().collect(),
             polled: 0,
+            processed: 0,
         }
     }
 
     /// A cheap snapshot for views.
     pub fn status(&self) -> ConsumerStatus {
         ConsumerStatus {
+            group_id: self.group_id.clone(),
             phase: self.phase,
             member_id: self.member_id.clone(),
             generation_id: self.generation_id,
             assignment: self.assignment.clone(),
             positions: self.positions.clone(),
             polled: self.polled,
+            processed: self.processed,
         }
     }
 
     fn request(&mut self, now: Instant) -> Request {
         self.next_correlation_id += 1;
         Request { correlation_id: self.next_correlation_id, sent_at: now }
+    }
+
+    fn subscribed(&self) -> bool {
+        self.manual.is_empty()
+    }
+
+    fn is_static(&self) -> bool {
+        self.config.group_instance_id.is_some()
     }
 
     /// How long the outstanding coordinator request may take: JoinGroup is held by the
@@ -269,7 +383,7 @@ impl Consumer {
     fn find_coordinator(&mut self, now: Instant) {
         self.phase = Phase::FindingCoordinator;
         self.coordinator = None;
-        if now < self.retry_at {
+        if now < self.retry_at || self.group_request.is_some() {
             return;
         }
         let request = self.request(now);
@@ -281,29 +395,92 @@ impl Consumer {
         self.group_request = Some(request);
     }
 
-    /// Gives up the assignment (eager rebalance) and rejoins, committing first when auto commit
-    /// is on so the next owner starts where this one stopped.
+    /// Drops partitions: their positions, buffered records and pending resets.
+    fn drop_partitions(&mut self, partitions: &[TopicPartition]) {
+        self.assignment.retain(|tp| !partitions.contains(tp));
+        for tp in partitions {
+            self.positions.remove(tp);
+            self.position_epochs.remove(tp);
+            self.awaiting_validation.remove(tp);
+            self.resets.remove(tp);
+            self.buffered.remove(tp);
+            self.committed_positions.remove(tp);
+            self.needs_offset.remove(tp);
+        }
+    }
+
+    /// The member is no longer in the group as it thought: its partitions are lost, not
+    /// revoked, since it can no longer commit for them (`onPartitionsLost`, KIP-429).
+    fn lose_partitions(&mut self, reason: &str) {
+        if !self.assignment.is_empty() {
+            self.outbox.event(Event::PartitionsLost {
+                consumer: self.client_id.clone(),
+                group: self.group_id.clone(),
+                partitions: self.assignment.clone(),
+                reason: reason.to_string(),
+            });
+        }
+        let all = self.assignment.clone();
+        self.drop_partitions(&all);
+        self.pending_assignment = None;
+        self.offset_fetch = None;
+    }
+
+    /// Resets the membership after a fatal or fencing error from the coordinator.
+    fn reset_generation(&mut self, forget_member_id: bool) {
+        self.generation_id = -1;
+        if forget_member_id {
+            self.member_id.clear();
+        }
+    }
+
+    /// `onJoinPrepare` and the JoinGroup request. Eager members commit (with auto commit) and
+    /// revoke everything first; cooperative members keep what they own and report it.
     fn prepare_rejoin(&mut self, now: Instant) {
-        if self.config.enable_auto_commit && self.generation_id >= 0 && self.has_uncommitted() {
-            self.phase = Phase::CommittingBeforeJoin;
-            self.send_commit(now);
-            if self.commit.is_some() {
-                return;
+        self.rejoin_needed = false;
+        if self.generation_id < 0 && !self.assignment.is_empty() {
+            self.lose_partitions("the member lost its generation");
+        }
+        if self.protocol == RebalanceProtocol::Eager {
+            if self.config.enable_auto_commit && self.generation_id >= 0 && self.has_uncommitted() {
+                self.phase = Phase::CommittingBeforeJoin;
+                self.send_commit(now, CommitKind::BeforeJoin, None);
+                if self.commit.is_some() {
+                    return;
+                }
             }
+            return self.prepare_rejoin_after_commit(now);
+        } else if self.config.enable_auto_commit && self.generation_id >= 0 {
+            self.send_commit(now, CommitKind::Async, None);
         }
         self.join(now);
     }
 
-    fn join(&mut self, now: Instant) {
-        self.assignment.clear();
-        self.positions.clear();
-        self.position_epochs.clear();
-        self.awaiting_validation.clear();
-        self.resets.clear();
+    /// The rest of an eager `onJoinPrepare` once the commit before it is done: revoke every
+    /// partition, remember them for the sticky assignors, and join.
+    fn prepare_rejoin_after_commit(&mut self, now: Instant) {
+        if !self.assignment.is_empty() {
+            self.outbox.event(Event::PartitionsRevoked {
+                consumer: self.client_id.clone(),
+                group: self.group_id.clone(),
+                partitions: self.assignment.clone(),
+            });
+        }
+        self.previous_assignment = (self.assignment.clone(), self.generation_id);
+        let all = self.assignment.clone();
+        self.drop_partitions(&all);
         self.offset_fetch = None;
+        self.join(now);
+    }
+
+    fn join(&mut self, now: Instant) {
         let Some(coordinator) = self.coordinator else { return self.find_coordinator(now) };
         self.phase = Phase::Joining;
         let request = self.request(now);
+        let (owned_partitions, generation_id) = match self.protocol {
+            RebalanceProtocol::Cooperative => (self.assignment.clone(), self.generation_id),
+            RebalanceProtocol::Eager => self.previous_assignment.clone(),
+        };
         self.outbox.send(
             coordinator,
             Message::JoinGroup {
@@ -313,8 +490,9 @@ impl Consumer {
                 client_id: self.client_id.clone(),
                 session_timeout_ms: self.config.session_timeout_ms,
                 rebalance_timeout_ms: self.config.max_poll_interval_ms,
-                protocol: crate::group::PROTOCOL.to_string(),
-                topics: self.topics.clone(),
+                group_instance_id: self.config.group_instance_id.clone(),
+                protocols: self.config.partition_assignment_strategy.iter().map(|a| a.name().to_string()).collect(),
+                subscription: Subscription { topics: self.topics.clone(), owned_partitions, generation_id },
             },
         );
         self.group_request = Some(request);
@@ -324,18 +502,20 @@ impl Consumer {
         self.positions.iter().any(|(tp, pos)| self.committed_positions.get(tp) != Some(pos))
     }
 
-    fn send_commit(&mut self, now: Instant) {
+    /// Sends an OffsetCommit of `offsets`, or of every changed position when `None`.
+    fn send_commit(&mut self, now: Instant, kind: CommitKind, offsets: Option<Vec<(TopicPartition, i64)>>) {
         let Some(coordinator) = self.coordinator else { return };
-        if self.commit.is_some() {
+        if self.commit.is_some() || self.group_id.is_empty() {
             return;
         }
-        let offsets: Vec<(TopicPartition, i64)> = self
-            .positions
-            .iter()
-            .filter(|(tp, pos)| self.committed_positions.get(*tp) != Some(*pos))
-            .map(|(tp, pos)| (tp.clone(), *pos))
-            .collect();
-        if offsets.is_empty() {
+        let offsets: Vec<(TopicPartition, i64)> = offsets.unwrap_or_else(|| {
+            self.positions
+                .iter()
+                .filter(|(tp, pos)| self.committed_positions.get(*tp) != Some(*pos))
+                .map(|(tp, pos)| (tp.clone(), *pos))
+                .collect()
+        });
+        if offsets.is_empty() && kind != CommitKind::Sync {
             return;
         }
         let request = self.request(now);
@@ -344,33 +524,79 @@ impl Consumer {
             Message::OffsetCommit {
                 correlation_id: request.correlation_id,
                 group_id: self.group_id.clone(),
-                generation_id: self.generation_id,
-                member_id: self.member_id.clone(),
-                offsets,
+                generation_id: if self.subscribed() { self.generation_id } else { -1 },
+                member_id: if self.subscribed() { self.member_id.clone() } else { String::new() },
+                group_instance_id: self.config.group_instance_id.clone(),
+                offsets: offsets.clone(),
             },
         );
-        self.commit = Some(request);
+        self.commit = Some((request, kind, offsets));
+    }
+
+    /// `commitSync()` of the current positions of owned partitions. A member that is not in
+    /// a stable generation fails at once, as Kafka's `CommitFailedException` does.
+    fn commit_sync(&mut self, now: Instant) {
+        let offsets: Vec<(TopicPartition, i64)> = self.positions.iter().map(|(tp, o)| (tp.clone(), *o)).collect();
+        if self.subscribed() && (self.generation_id < 0 || self.member_id.is_empty()) {
+            self.outbox.event(Event::CommitFailed {
+                consumer: self.client_id.clone(),
+                group: self.group_id.clone(),
+                error: ErrorCode::UnknownMemberId,
+                offsets,
+            });
+            self.commit_sync_done(now);
+            return;
+        }
+        self.pending_sync_commit = Some(offsets);
+        self.flush_sync_commit(now);
+    }
+
+    fn flush_sync_commit(&mut self, now: Instant) {
+        if self.commit.is_some() || self.coordinator.is_none() {
+            return;
+        }
+        if let Some(offsets) = self.pending_sync_commit.take() {
+            self.send_commit(now, CommitKind::Sync, Some(offsets));
+        }
+    }
+
+    /// The application's `commitSync()` returned (or threw).
+    fn commit_sync_done(&mut self, now: Instant) {
+        match self.app {
+            App::CommittingBefore => {
+                self.app = App::Processing;
+                self.schedule_processing(now);
+            }
+            App::CommittingAfter => self.app = App::Polling,
+            App::Polling | App::Processing => {}
+        }
     }
 
     fn coordinator_lost(&mut self, now: Instant) {
         self.heartbeat = None;
-        self.commit = None;
+        if let Some((_, CommitKind::Sync, offsets)) = self.commit.take() {
+            // `commitSync()` retries against the next coordinator.
+            self.pending_sync_commit = Some(offsets);
+        }
+        self.group_request = None;
+        self.offset_fetch = None;
         self.retry_at = now + RETRY_BACKOFF;
         self.find_coordinator(now);
     }
 
-    fn assign_as_leader(&self, members: &[JoinedMember]) -> BTreeMap<String, Vec<TopicPartition>> {
+    fn assign_as_leader(&self, protocol: &str, members: &[JoinedMember]) -> BTreeMap<String, Vec<TopicPartition>> {
         let subscriptions: Vec<MemberSubscription> = members
             .iter()
             .map(|m| MemberSubscription {
                 member_id: m.member_id.clone(),
                 group_instance_id: m.group_instance_id.clone(),
-                topics: m.topics.clone(),
-                owned_partitions: Vec::new(),
-                generation: None,
+                topics: m.subscription.topics.clone(),
+                owned_partitions: m.subscription.owned_partitions.clone(),
+                generation: (m.subscription.generation_id >= 0).then_some(m.subscription.generation_id),
             })
             .collect();
-        range_assign(&subscriptions, &self.partition_counts)
+        let assignor = Assignor::from_name(protocol).expect("the coordinator selects an assignor every member offers");
+        assignor.assign(&subscriptions, &self.partition_counts)
     }
 
     fn request_metadata(&mut self, now: Instant) {
@@ -379,19 +605,23 @@ impl Consumer {
         }
         let request = self.request(now);
         let to = self.bootstrap_broker();
-        self.outbox.send(to, Message::Metadata { correlation_id: request.correlation_id, topics: self.topics.clone() });
+        let mut topics = self.topics.clone();
+        topics.extend(self.manual.iter().map(|tp| tp.topic.clone()));
+        topics.dedup();
+        self.outbox.send(to, Message::Metadata { correlation_id: request.correlation_id, topics });
         self.metadata = Some(request);
     }
 
     fn send_fetches(&mut self, now: Instant) {
-        if self.phase != Phase::Stable {
+        if self.assignment.is_empty() {
             return;
         }
         let mut by_leader: BTreeMap<NodeId, Vec<FetchPartition>> = BTreeMap::new();
         self.send_validations(now);
         for tp in &self.assignment {
             let Some(position) = self.positions.get(tp) else { continue };
-            if self.awaiting_validation.contains(tp) {
+            // Like Kafka's fetcher, a partition with records still buffered is not fetched.
+            if self.awaiting_validation.contains(tp) || self.buffered.get(tp).is_some_and(|b| !b.is_empty()) {
                 continue;
             }
             match self.leaders.get(tp) {
@@ -483,6 +713,7 @@ impl Consumer {
                 divergence_offset: answer.end_offset,
                 reset,
             });
+            self.buffered.remove(&tp);
             if reset {
                 self.positions.insert(tp.clone(), answer.end_offset);
                 self.position_epochs.insert(tp, answer.leader_epoch);
@@ -493,14 +724,9 @@ impl Consumer {
         }
     }
 
-    fn reset_offset(&mut self, now: Instant, tp: TopicPartition) {
-        let timestamp = match self.config.auto_offset_reset {
-            AutoOffsetReset::Earliest => EARLIEST_TIMESTAMP,
-            AutoOffsetReset::Latest => LATEST_TIMESTAMP,
-            // `NoOffsetForPartitionException`: the application must seek; the simulated one
-            // leaves the partition unconsumed.
-            AutoOffsetReset::None => return,
-        };
+    /// Looks an offset up with ListOffsets: for `auto.offset.reset` (`how` = `None`) or for a
+    /// seek.
+    fn list_offset(&mut self, now: Instant, tp: TopicPartition, timestamp: i64, how: Option<String>) {
         let Some((Some(leader), _)) = self.leaders.get(&tp).cloned() else {
             self.metadata_wanted = true;
             return;
@@ -511,16 +737,57 @@ impl Consumer {
         let request = self.request(now);
         self.outbox
             .send(leader, Message::ListOffsets { correlation_id: request.correlation_id, tp: tp.clone(), timestamp });
-        self.resets.insert(tp, request);
+        self.resets.insert(tp, (request, how));
     }
 
-    fn handle_fetch_response(
-        &mut self,
-        now: Instant,
-        from: NodeId,
-        correlation_id: u64,
-        partitions: Vec<FetchPartitionResponse>,
-    ) {
+    fn reset_offset(&mut self, now: Instant, tp: TopicPartition) {
+        let timestamp = match self.config.auto_offset_reset {
+            AutoOffsetReset::Earliest => EARLIEST_TIMESTAMP,
+            AutoOffsetReset::Latest => LATEST_TIMESTAMP,
+            // `NoOffsetForPartitionException`: the application must seek; the simulated one
+            // leaves the partition unconsumed until a scripted seek.
+            AutoOffsetReset::None => return,
+        };
+        self.list_offset(now, tp, timestamp, None);
+    }
+
+    /// Applies a scripted seek to the partitions it names that this consumer owns.
+    fn apply_seek(&mut self, now: Instant, seek: Seek) {
+        let owned = |tp: &Option<TopicPartition>| -> Vec<TopicPartition> {
+            self.assignment.iter().filter(|a| tp.as_ref().is_none_or(|t| t == *a)).cloned().collect()
+        };
+        let (targets, timestamp, how): (Vec<TopicPartition>, i64, &str) = match &seek {
+            Seek::Beginning(tp) => (owned(tp), EARLIEST_TIMESTAMP, "seekToBeginning"),
+            Seek::End(tp) => (owned(tp), LATEST_TIMESTAMP, "seekToEnd"),
+            Seek::Timestamp(ms) => (owned(&None), *ms, "offsetsForTimes"),
+            Seek::Offset(tp, offset) => {
+                if !self.assignment.contains(tp) {
+                    return;
+                }
+                self.buffered.remove(tp);
+                self.position_epochs.remove(tp);
+                self.awaiting_validation.remove(tp);
+                self.resets.remove(tp);
+                self.positions.insert(tp.clone(), *offset);
+                self.outbox.event(Event::Seeked {
+                    consumer: self.client_id.clone(),
+                    tp: tp.clone(),
+                    offset: *offset,
+                    how: "seek".into(),
+                });
+                return;
+            }
+        };
+        for tp in targets {
+            self.buffered.remove(&tp);
+            self.position_epochs.remove(&tp);
+            self.awaiting_validation.remove(&tp);
+            self.resets.remove(&tp);
+            self.list_offset(now, tp, timestamp, Some(how.to_string()));
+        }
+    }
+
+    fn handle_fetch_response(&mut self, from: NodeId, correlation_id: u64, partitions: Vec<FetchPartitionResponse>) {
         if self.fetches.get(&from).map(|r| r.correlation_id) != Some(correlation_id) {
             return;
         }
@@ -528,11 +795,13 @@ impl Consumer {
         for response in partitions {
             let tp = response.tp.clone();
             let Some(position) = self.positions.get(&tp).copied() else { continue };
+            if self.buffered.get(&tp).is_some_and(|b| !b.is_empty()) || self.resets.contains_key(&tp) {
+                continue;
+            }
             match response.error {
                 Some(ErrorCode::OffsetOutOfRange) => {
                     // KIP-320's consumer side: the position is gone (truncated or deleted).
                     self.positions.remove(&tp);
-                    self.reset_offset(now, tp);
                     continue;
                 }
                 Some(_) => {
@@ -541,7 +810,7 @@ impl Consumer {
                 }
                 None => {}
             }
-            let mut records = Vec::new();
+            let buffer = self.buffered.entry(tp.clone()).or_default();
             for batch in &response.batches {
                 for record in &batch.records {
                     let offset = batch.base_offset + i64::from(record.offset_delta);
@@ -552,22 +821,294 @@ impl Consumer {
                         .header(crate::ID_HEADER)
                         .map(str::to_string)
                         .unwrap_or_else(|| record.value.as_deref().unwrap_or("(tombstone)").to_string());
-                    records.push((offset, id));
+                    buffer.push_back(Fetched { offset, id, leader_epoch: batch.partition_leader_epoch });
                 }
             }
             // The position moves past whole batches, not just past their last surviving record:
             // compaction can leave a batch whose last offsets are gone (Kafka's fetcher uses
-            // `batch.nextOffset()` the same way).
-            if let Some(last) =
+            // `batch.nextOffset()` the same way). With nothing left to return, it moves now.
+            if buffer.is_empty() {
+                if let Some(last) =
+                    response.batches.iter().filter(|b| b.next_offset() > position).max_by_key(|b| b.next_offset())
+                {
+                    self.positions.insert(tp.clone(), last.next_offset());
+                    self.position_epochs.insert(tp, last.partition_leader_epoch);
+                }
+            } else if let Some(last) =
                 response.batches.iter().filter(|b| b.next_offset() > position).max_by_key(|b| b.next_offset())
             {
-                self.positions.insert(tp.clone(), last.next_offset());
-                self.position_epochs.insert(tp.clone(), last.partition_leader_epoch);
+                // Remember where the fetched batches end, so the position can skip compacted
+                // gaps once the buffer drains.
+                buffer.push_back(Fetched { offset: last.next_offset(), id: String::new(), leader_epoch: -1 });
+            }
+        }
+    }
+
+    /// Applies an assignment from SyncGroup on the application thread (`onJoinComplete`).
+    fn apply_assignment(&mut self, now: Instant, assignment: Vec<TopicPartition>) {
+        let owned = self.assignment.clone();
+        let revoked: Vec<TopicPartition> = owned.iter().filter(|tp| !assignment.contains(tp)).cloned().collect();
+        let added: Vec<TopicPartition> = assignment.iter().filter(|tp| !owned.contains(tp)).cloned().collect();
+        self.outbox.event(Event::AssignmentReceived {
+            consumer: self.client_id.clone(),
+            group: self.group_id.clone(),
+            generation_id: self.generation_id,
+            partitions: assignment.clone(),
+        });
+        if !revoked.is_empty() {
+            // Only a cooperative member still owns partitions here: it revokes what moves,
+            // committing it first when auto commit is on, and rejoins so the next generation
+            // can hand the partitions to their new owners (KIP-429).
+            if self.config.enable_auto_commit {
+                let offsets: Vec<(TopicPartition, i64)> = revoked
+                    .iter()
+                    .filter_map(|tp| self.positions.get(tp).map(|o| (tp.clone(), *o)))
+                    .filter(|(tp, o)| self.committed_positions.get(tp) != Some(o))
+                    .collect();
+                if !offsets.is_empty() {
+                    self.send_commit(now, CommitKind::Async, Some(offsets));
+                }
+            }
+            self.outbox.event(Event::PartitionsRevoked {
+                consumer: self.client_id.clone(),
+                group: self.group_id.clone(),
+                partitions: revoked.clone(),
+            });
+            self.drop_partitions(&revoked);
+            self.rejoin_needed = true;
+        }
+        self.assignment = assignment;
+        self.outbox.event(Event::PartitionsAssigned {
+            consumer: self.client_id.clone(),
+            group: self.group_id.clone(),
+            generation_id: self.generation_id,
+            partitions: added.clone(),
+        });
+        self.needs_offset.extend(added);
+        self.find_positions(now);
+    }
+
+    /// Looks up committed offsets (OffsetFetch) for owned partitions without a position, or
+    /// resets them by `auto.offset.reset` when the consumer has no group or nothing was committed.
+    fn find_positions(&mut self, now: Instant) {
+        let unknown: Vec<TopicPartition> = self
+            .assignment
+            .iter()
+            .filter(|tp| !self.positions.contains_key(*tp) && !self.resets.contains_key(*tp))
+            .cloned()
+            .collect();
+        let mut lookup = Vec::new();
+        for tp in unknown {
+            if self.needs_offset.contains(&tp) && !self.group_id.is_empty() {
+                lookup.push(tp);
+            } else {
+                self.reset_offset(now, tp);
+            }
+        }
+        if lookup.is_empty() || self.offset_fetch.is_some() {
+            return;
+        }
+        let Some(c) = self.coordinator else { return };
+        let request = self.request(now);
+        self.outbox.send(
+            c,
+            Message::OffsetFetch {
+                correlation_id: request.correlation_id,
+                group_id: self.group_id.clone(),
+                partitions: lookup,
+            },
+        );
+        self.offset_fetch = Some(request);
+    }
+
+    /// The heartbeat thread's poll-timeout check (`HeartbeatThread`, "consumer poll timeout
+    /// has expired"): a dynamic member sends LeaveGroup; a static one just stops; both forget
+    /// their generation and rejoin at the next poll.
+    fn check_poll_timeout(&mut self, now: Instant) {
+        if self.app == App::Polling || !self.subscribed() || self.generation_id < 0 {
+            return;
+        }
+        let limit = Duration::from_millis(self.config.max_poll_interval_ms);
+        let since = now.saturating_since(self.last_poll);
+        if since < limit {
+            return;
+        }
+        self.outbox.event(Event::PollTimeoutExpired {
+            consumer: self.client_id.clone(),
+            group: self.group_id.clone(),
+            max_poll_interval_ms: self.config.max_poll_interval_ms,
+            since_poll_ms: since.as_millis() as u64,
+        });
+        if !self.is_static() {
+            if let Some(c) = self.coordinator {
+                let request = self.request(now);
+                self.outbox.send(
+                    c,
+                    Message::LeaveGroup {
+                        correlation_id: request.correlation_id,
+                        group_id: self.group_id.clone(),
+                        member_id: self.member_id.clone(),
+                    },
+                );
+            }
+        }
+        self.reset_generation(!self.is_static());
+        self.heartbeat = None;
+        self.group_request = None;
+        self.phase = Phase::Left;
+        self.rejoin_needed = true;
+    }
+
+    /// Completes records whose processing time is over, and what follows the last one.
+    fn advance_processing(&mut self, now: Instant) {
+        let mut done: BTreeMap<TopicPartition, Vec<(i64, String)>> = BTreeMap::new();
+        while self.processing.front().is_some_and(|r| r.done_at <= now) {
+            let r = self.processing.pop_front().expect("checked");
+            done.entry(r.tp).or_default().push((r.offset, r.id));
+        }
+        for (tp, records) in done {
+            self.processed += records.len() as u64;
+            self.outbox.event(Event::Processed {
+                consumer: self.client_id.clone(),
+                group: self.group_id.clone(),
+                tp,
+                records,
+            });
+        }
+        if self.app == App::Processing && self.processing.is_empty() {
+            if self.commit_mode == CommitMode::AfterProcessing {
+                self.app = App::CommittingAfter;
+                self.commit_sync(now);
+            } else {
+                self.app = App::Polling;
+            }
+        }
+    }
+
+    fn schedule_processing(&mut self, now: Instant) {
+        let mut at = now;
+        for r in self.processing.iter_mut() {
+            at = at + self.processing_per_record;
+            r.done_at = at;
+        }
+        self.advance_processing(now);
+    }
+
+    /// One call of `poll()` by the application, when it is in its poll loop.
+    fn app_poll(&mut self, now: Instant) {
+        if self.app != App::Polling || self.phase == Phase::Failed {
+            return;
+        }
+        self.last_poll = now;
+        if let Some(assignment) = self.pending_assignment.take() {
+            self.apply_assignment(now, assignment);
+        }
+        if self.subscribed() && (self.rejoin_needed || self.phase == Phase::Left) && self.coordinator.is_some() {
+            if matches!(self.phase, Phase::Stable | Phase::Left) {
+                self.prepare_rejoin(now);
+            }
+        } else if self.subscribed() && self.phase == Phase::Left {
+            self.find_coordinator(now);
+        }
+        if self.config.enable_auto_commit
+            && self.commit_mode == CommitMode::Auto
+            && now >= self.next_auto_commit
+            && self.generation_id >= 0
+            && matches!(self.phase, Phase::Stable | Phase::Joining | Phase::Syncing)
+        {
+            self.next_auto_commit = now + Duration::from_millis(self.config.auto_commit_interval_ms);
+            self.send_commit(now, CommitKind::Async, None);
+        } else if !self.subscribed() && self.config.enable_auto_commit && now >= self.next_auto_commit {
+            self.next_auto_commit = now + Duration::from_millis(self.config.auto_commit_interval_ms);
+            self.send_commit(now, CommitKind::Async, None);
+        }
+        // Hand out at most max.poll.records, partition by partition, rotating the starting
+        // partition between polls so that no partition starves.
+        let mut budget = self.config.max_poll_records as usize;
+        let owned: Vec<TopicPartition> = self.assignment.clone();
+        if owned.is_empty() {
+            return;
+        }
+        let mut returned: Vec<(TopicPartition, Vec<(i64, String)>)> = Vec::new();
+        for i in 0..owned.len() {
+            if budget == 0 {
+                break;
+            }
+            let tp = &owned[(self.poll_cursor + i) % owned.len()];
+            let Some(position) = self.positions.get(tp).copied() else { continue };
+            let Some(buffer) = self.buffered.get_mut(tp) else { continue };
+            let mut records = Vec::new();
+            let mut new_position = position;
+            let mut epoch = None;
+            while budget > 0 {
+                let Some(front) = buffer.front() else { break };
+                if front.id.is_empty() {
+                    // The end-of-batches marker: skip to it once every record before it is out.
+                    new_position = new_position.max(front.offset);
+                    buffer.pop_front();
+                    continue;
+                }
+                let r = buffer.pop_front().expect("checked");
+                new_position = r.offset + 1;
+                epoch = Some(r.leader_epoch);
+                records.push((r.offset, r.id));
+                budget -= 1;
+            }
+            if buffer.front().is_some_and(|f| f.id.is_empty()) {
+                new_position = new_position.max(buffer.pop_front().expect("checked").offset);
+            }
+            self.positions.insert(tp.clone(), new_position);
+            if let Some(e) = epoch {
+                self.position_epochs.insert(tp.clone(), e);
             }
             if !records.is_empty() {
-                self.polled += records.len() as u64;
-                self.outbox.event(Event::Polled { consumer: self.client_id.clone(), tp, records });
+                returned.push((tp.clone(), records));
             }
+        }
+        self.poll_cursor = (self.poll_cursor + 1) % owned.len();
+        if returned.is_empty() {
+            return;
+        }
+        for (tp, records) in returned {
+            self.polled += records.len() as u64;
+            for (offset, id) in &records {
+                self.processing.push_back(InProcess { tp: tp.clone(), offset: *offset, id: id.clone(), done_at: now });
+            }
+            self.outbox.event(Event::Polled { consumer: self.client_id.clone(), tp, records });
+        }
+        if self.commit_mode == CommitMode::BeforeProcessing {
+            self.app = App::CommittingBefore;
+            self.commit_sync(now);
+        } else {
+            self.app = App::Processing;
+            self.schedule_processing(now);
+        }
+    }
+
+    fn handle_group_error(&mut self, now: Instant, error: ErrorCode, in_join: bool) {
+        match error {
+            ErrorCode::UnknownMemberId => {
+                self.lose_partitions("the coordinator does not know the member (UNKNOWN_MEMBER_ID)");
+                self.reset_generation(true);
+                self.join(now);
+            }
+            ErrorCode::IllegalGeneration => {
+                self.lose_partitions("its generation is stale (ILLEGAL_GENERATION)");
+                self.reset_generation(false);
+                self.join(now);
+            }
+            ErrorCode::FencedInstanceId | ErrorCode::InconsistentGroupProtocol => {
+                // Fatal in Kafka: the application gets the exception and stops consuming.
+                self.lose_partitions(if error == ErrorCode::FencedInstanceId {
+                    "another member took its group.instance.id (FENCED_INSTANCE_ID)"
+                } else {
+                    "it shares no assignor with the group (INCONSISTENT_GROUP_PROTOCOL)"
+                });
+                self.phase = Phase::Failed;
+            }
+            ErrorCode::NotCoordinator | ErrorCode::CoordinatorNotAvailable => self.coordinator_lost(now),
+            _ if in_join => self.join(now),
+            _ => self.rejoin_needed = true,
         }
     }
 }
@@ -596,7 +1137,8 @@ impl Node for Consumer {
                         self.awaiting_validation.insert(p.tp.clone());
                     }
                 }
-                if self.topics.iter().any(|t| !self.partition_counts.contains_key(t)) {
+                let wanted = self.topics.iter().chain(self.manual.iter().map(|tp| &tp.topic));
+                if wanted.into_iter().any(|t| !self.partition_counts.contains_key(t)) {
                     self.metadata_wanted = true;
                     self.next_metadata = now + RETRY_BACKOFF;
                 }
@@ -610,8 +1152,20 @@ impl Node for Consumer {
                     (None, Some(c)) => {
                         self.coordinator = Some(c);
                         if self.phase == Phase::FindingCoordinator {
-                            self.join(now);
+                            if !self.subscribed() {
+                                self.phase = Phase::Stable;
+                            } else if self.generation_id >= 0 && !self.rejoin_needed {
+                                // The coordinator moved: the member keeps its generation and
+                                // heartbeats to the new one, which loaded the group from the log.
+                                self.phase = Phase::Stable;
+                                self.next_heartbeat = now;
+                            } else if !self.rejoin_needed {
+                                self.join(now);
+                            } else {
+                                self.phase = Phase::Stable;
+                            }
                         }
+                        self.flush_sync_commit(now);
                     }
                     _ => {
                         self.retry_at = now + RETRY_BACKOFF;
@@ -619,7 +1173,16 @@ impl Node for Consumer {
                     }
                 }
             }
-            Message::JoinGroupResponse { correlation_id, error, generation_id, leader, member_id, members, .. } => {
+            Message::JoinGroupResponse {
+                correlation_id,
+                error,
+                generation_id,
+                protocol,
+                leader,
+                member_id,
+                members,
+                ..
+            } => {
                 if !matches(&self.group_request, correlation_id) {
                     return;
                 }
@@ -629,18 +1192,16 @@ impl Node for Consumer {
                         self.member_id = member_id;
                         self.join(now);
                     }
-                    Some(ErrorCode::UnknownMemberId) => {
-                        self.member_id.clear();
-                        self.join(now);
-                    }
-                    Some(ErrorCode::NotCoordinator | ErrorCode::CoordinatorNotAvailable) => self.coordinator_lost(now),
-                    Some(_) => self.join(now),
+                    Some(error) => self.handle_group_error(now, error, true),
                     None => {
                         self.member_id = member_id;
                         self.generation_id = generation_id;
                         self.phase = Phase::Syncing;
-                        let assignments =
-                            if leader == self.member_id { self.assign_as_leader(&members) } else { BTreeMap::new() };
+                        let assignments = if leader == self.member_id && !members.is_empty() {
+                            self.assign_as_leader(&protocol, &members)
+                        } else {
+                            BTreeMap::new()
+                        };
                         let request = self.request(now);
                         if let Some(c) = self.coordinator {
                             self.outbox.send(
@@ -650,6 +1211,7 @@ impl Node for Consumer {
                                     group_id: self.group_id.clone(),
                                     generation_id,
                                     member_id: self.member_id.clone(),
+                                    group_instance_id: self.config.group_instance_id.clone(),
                                     assignments,
                                 },
                             );
@@ -665,37 +1227,11 @@ impl Node for Consumer {
                 }
                 self.group_request = None;
                 match error {
-                    Some(ErrorCode::UnknownMemberId) => {
-                        self.member_id.clear();
-                        self.join(now);
-                    }
-                    Some(ErrorCode::NotCoordinator | ErrorCode::CoordinatorNotAvailable) => self.coordinator_lost(now),
-                    Some(_) => self.join(now),
+                    Some(error) => self.handle_group_error(now, error, true),
                     None => {
                         self.phase = Phase::Stable;
-                        self.assignment = assignment.clone();
-                        self.committed_positions.clear();
                         self.next_auto_commit = now + Duration::from_millis(self.config.auto_commit_interval_ms);
-                        self.outbox.event(Event::AssignmentReceived {
-                            consumer: self.client_id.clone(),
-                            group: self.group_id.clone(),
-                            generation_id: self.generation_id,
-                            partitions: assignment.clone(),
-                        });
-                        if !assignment.is_empty() {
-                            let request = self.request(now);
-                            if let Some(c) = self.coordinator {
-                                self.outbox.send(
-                                    c,
-                                    Message::OffsetFetch {
-                                        correlation_id: request.correlation_id,
-                                        group_id: self.group_id.clone(),
-                                        partitions: assignment,
-                                    },
-                                );
-                            }
-                            self.offset_fetch = Some(request);
-                        }
+                        self.pending_assignment = Some(assignment);
                     }
                 }
             }
@@ -708,9 +1244,10 @@ impl Node for Consumer {
                     return self.coordinator_lost(now);
                 }
                 for (tp, offset) in offsets {
-                    if !self.assignment.contains(&tp) {
+                    if !self.assignment.contains(&tp) || self.positions.contains_key(&tp) {
                         continue;
                     }
+                    self.needs_offset.remove(&tp);
                     if offset >= 0 {
                         self.positions.insert(tp.clone(), offset);
                         self.position_epochs.remove(&tp);
@@ -721,30 +1258,41 @@ impl Node for Consumer {
                 }
             }
             Message::ListOffsetsResponse { correlation_id, tp, error, offset } => {
-                if self.resets.get(&tp).map(|r| r.correlation_id) != Some(correlation_id) {
+                if self.resets.get(&tp).map(|(r, _)| r.correlation_id) != Some(correlation_id) {
                     return;
                 }
-                self.resets.remove(&tp);
+                let (_, how) = self.resets.remove(&tp).expect("checked");
                 if error.is_some() || !self.assignment.contains(&tp) {
                     self.metadata_wanted = true;
                     return;
                 }
-                let policy = match self.config.auto_offset_reset {
-                    AutoOffsetReset::Earliest => "earliest",
-                    AutoOffsetReset::Latest => "latest",
-                    AutoOffsetReset::None => "none",
-                };
-                self.outbox.event(Event::OffsetReset {
-                    consumer: self.client_id.clone(),
-                    tp: tp.clone(),
-                    offset,
-                    policy: policy.into(),
-                });
+                match how {
+                    Some(how) => self.outbox.event(Event::Seeked {
+                        consumer: self.client_id.clone(),
+                        tp: tp.clone(),
+                        offset,
+                        how,
+                    }),
+                    None => {
+                        let policy = match self.config.auto_offset_reset {
+                            AutoOffsetReset::Earliest => "earliest",
+                            AutoOffsetReset::Latest => "latest",
+                            AutoOffsetReset::None => "none",
+                        };
+                        self.outbox.event(Event::OffsetReset {
+                            consumer: self.client_id.clone(),
+                            tp: tp.clone(),
+                            offset,
+                            policy: policy.into(),
+                        });
+                    }
+                }
                 self.position_epochs.remove(&tp);
+                self.buffered.remove(&tp);
                 self.positions.insert(tp, offset);
             }
             Message::FetchResponse { correlation_id, partitions } => {
-                self.handle_fetch_response(now, from, correlation_id, partitions);
+                self.handle_fetch_response(from, correlation_id, partitions);
             }
             Message::OffsetsForLeaderEpochResponse { correlation_id, partitions } => {
                 self.handle_validation(from, correlation_id, partitions);
@@ -759,33 +1307,50 @@ impl Node for Consumer {
                 }
                 match error {
                     None => {}
-                    Some(ErrorCode::RebalanceInProgress) => self.prepare_rejoin(now),
-                    Some(ErrorCode::UnknownMemberId) => {
-                        self.member_id.clear();
-                        self.generation_id = -1;
-                        self.join(now);
-                    }
-                    Some(ErrorCode::IllegalGeneration) => {
-                        self.generation_id = -1;
-                        self.join(now);
-                    }
-                    Some(_) => self.coordinator_lost(now),
+                    // The heartbeat thread only flags the rebalance; the application's next
+                    // poll rejoins, which is why a slow poll loop delays a whole group.
+                    Some(ErrorCode::RebalanceInProgress) => self.rejoin_needed = true,
+                    Some(error) => self.handle_group_error(now, error, false),
                 }
             }
             Message::OffsetCommitResponse { correlation_id, error, offsets } => {
-                if !matches(&self.commit, correlation_id) {
+                let Some((request, kind, sent)) = self.commit.take() else { return };
+                if request.correlation_id != correlation_id {
+                    self.commit = Some((request, kind, sent));
                     return;
                 }
-                self.commit = None;
-                if error.is_none() {
-                    for (tp, offset) in offsets {
-                        self.committed_positions.insert(tp, offset);
+                match error {
+                    None => {
+                        for (tp, offset) in offsets {
+                            self.committed_positions.insert(tp, offset);
+                        }
+                        if kind == CommitKind::Sync {
+                            self.commit_sync_done(now);
+                        }
                     }
-                } else if matches!(error, Some(ErrorCode::NotCoordinator | ErrorCode::CoordinatorNotAvailable)) {
-                    self.coordinator = None;
+                    Some(ErrorCode::NotCoordinator | ErrorCode::CoordinatorNotAvailable) => {
+                        if kind == CommitKind::Sync {
+                            self.pending_sync_commit = Some(sent);
+                        }
+                        self.coordinator_lost(now);
+                    }
+                    Some(error) => {
+                        if kind == CommitKind::Sync {
+                            self.outbox.event(Event::CommitFailed {
+                                consumer: self.client_id.clone(),
+                                group: self.group_id.clone(),
+                                error,
+                                offsets: sent,
+                            });
+                            self.commit_sync_done(now);
+                        }
+                        if matches!(error, ErrorCode::UnknownMemberId | ErrorCode::IllegalGeneration) {
+                            self.rejoin_needed = true;
+                        }
+                    }
                 }
-                if self.phase == Phase::CommittingBeforeJoin {
-                    self.join(now);
+                if kind == CommitKind::BeforeJoin && self.phase == Phase::CommittingBeforeJoin {
+                    self.prepare_rejoin_after_commit(now);
                 }
             }
             Message::LeaveGroupResponse { .. } => {}
@@ -810,17 +1375,17 @@ impl Node for Consumer {
             }
         }
         if self.coordinator == Some(peer) {
-            // Group state is not kept across coordinators yet, so the member looks the new
-            // one up and joins again; its committed offsets survive in `__consumer_offsets`.
-            self.group_request = None;
-            self.offset_fetch = None;
+            if self.phase == Phase::Joining || self.phase == Phase::Syncing {
+                // The join round died with the coordinator; rejoin at the new one.
+                self.rejoin_needed = true;
+            }
             self.coordinator_lost(now);
         }
         self.handle_timeout(now);
     }
 
     fn handle_timeout(&mut self, now: Instant) {
-        if now < self.start {
+        if now < self.start || self.phase == Phase::Failed {
             return;
         }
         if let Some(r) = &self.metadata {
@@ -833,12 +1398,22 @@ impl Node for Consumer {
             self.request_metadata(now);
         }
         if self.phase == Phase::Idle {
-            self.find_coordinator(now);
+            if self.group_id.is_empty() {
+                self.phase = Phase::Stable;
+            } else {
+                self.find_coordinator(now);
+            }
+            if !self.subscribed() && self.assignment.is_empty() {
+                self.pending_assignment = Some(self.manual.clone());
+            }
         }
         // A coordinator request without an answer: FindCoordinator goes to another broker;
         // the others mean the coordinator is unreachable.
         if let Some(r) = &self.group_request {
             if now.saturating_since(r.sent_at) >= self.group_request_limit() {
+                if matches!(self.phase, Phase::Joining | Phase::Syncing) {
+                    self.rejoin_needed = true;
+                }
                 self.group_request = None;
                 self.bootstrap_index += 1;
                 self.coordinator_lost(now);
@@ -846,23 +1421,30 @@ impl Node for Consumer {
         } else if self.phase == Phase::FindingCoordinator {
             self.find_coordinator(now);
         }
-        if self.commit.as_ref().is_some_and(|r| now.saturating_since(r.sent_at) >= REQUEST_TIMEOUT) {
-            self.commit = None;
-            if self.phase == Phase::CommittingBeforeJoin {
-                self.join(now);
+        if self.commit.as_ref().is_some_and(|(r, _, _)| now.saturating_since(r.sent_at) >= REQUEST_TIMEOUT) {
+            let (_, kind, sent) = self.commit.take().expect("checked");
+            if kind == CommitKind::Sync {
+                self.pending_sync_commit = Some(sent);
+            }
+            if kind == CommitKind::BeforeJoin && self.phase == Phase::CommittingBeforeJoin {
+                self.prepare_rejoin_after_commit(now);
             }
         }
+        self.flush_sync_commit(now);
         if self.offset_fetch.as_ref().is_some_and(|r| now.saturating_since(r.sent_at) >= REQUEST_TIMEOUT) {
             self.coordinator_lost(now);
         }
-        self.resets.retain(|_, r| now.saturating_since(r.sent_at) < REQUEST_TIMEOUT);
+        self.resets.retain(|_, (r, _)| now.saturating_since(r.sent_at) < REQUEST_TIMEOUT);
         let heartbeat_interval = Duration::from_millis(self.config.heartbeat_interval_ms);
         if let Some(r) = &self.heartbeat {
             if now.saturating_since(r.sent_at) >= self.heartbeat_limit() {
                 self.coordinator_lost(now);
             }
         }
-        if matches!(self.phase, Phase::Stable | Phase::Syncing)
+        self.check_poll_timeout(now);
+        if self.subscribed()
+            && matches!(self.phase, Phase::Stable | Phase::Syncing)
+            && self.generation_id >= 0
             && self.heartbeat.is_none()
             && now >= self.next_heartbeat
         {
@@ -875,33 +1457,53 @@ impl Node for Consumer {
                         group_id: self.group_id.clone(),
                         generation_id: self.generation_id,
                         member_id: self.member_id.clone(),
+                        group_instance_id: self.config.group_instance_id.clone(),
                     },
                 );
                 self.heartbeat = Some(request);
                 self.next_heartbeat = now + heartbeat_interval;
             }
         }
-        if self.phase == Phase::Stable && self.config.enable_auto_commit && now >= self.next_auto_commit {
-            self.next_auto_commit = now + Duration::from_millis(self.config.auto_commit_interval_ms);
-            self.send_commit(now);
+        while self.seeks.front().is_some_and(|(at, _)| *at <= now) {
+            let (_, seek) = self.seeks.pop_front().expect("checked");
+            self.apply_seek(now, seek);
         }
-        if self.phase == Phase::Stable {
-            let missing: Vec<TopicPartition> = self
-                .assignment
-                .iter()
-                .filter(|tp| {
-                    !self.positions.contains_key(*tp) && self.offset_fetch.is_none() && !self.resets.contains_key(*tp)
-                })
-                .cloned()
-                .collect();
-            for tp in missing {
-                self.reset_offset(now, tp);
-            }
-        }
+        self.advance_processing(now);
+        self.app_poll(now);
+        self.find_positions(now);
         self.send_fetches(now);
         if self.metadata_wanted {
             self.request_metadata(now);
         }
+    }
+
+    fn shutdown(&mut self, now: Instant) {
+        // `close()`: commit with auto commit on, then leave the group. A static member sends
+        // no LeaveGroup, so its partitions wait for it for a session timeout (KIP-345).
+        if self.config.enable_auto_commit && self.commit_mode == CommitMode::Auto {
+            self.send_commit(now, CommitKind::Async, None);
+        }
+        if self.subscribed() && !self.is_static() && !self.member_id.is_empty() {
+            if let Some(c) = self.coordinator {
+                let request = self.request(now);
+                self.outbox.send(
+                    c,
+                    Message::LeaveGroup {
+                        correlation_id: request.correlation_id,
+                        group_id: self.group_id.clone(),
+                        member_id: self.member_id.clone(),
+                    },
+                );
+            }
+        }
+        if !self.assignment.is_empty() {
+            self.outbox.event(Event::PartitionsRevoked {
+                consumer: self.client_id.clone(),
+                group: self.group_id.clone(),
+                partitions: self.assignment.clone(),
+            });
+        }
+        self.phase = Phase::Failed;
     }
 
     fn poll_effect(&mut self) -> Option<Effect> {
@@ -916,6 +1518,9 @@ impl Node for Consumer {
         if self.phase == Phase::Idle {
             return Some(self.start);
         }
+        if self.phase == Phase::Failed {
+            return None;
+        }
         let mut next: Option<Instant> = None;
         let mut consider = |t: Instant| next = Some(next.map_or(t, |n| n.min(t)));
         match &self.metadata {
@@ -927,19 +1532,28 @@ impl Node for Consumer {
         } else if self.phase == Phase::FindingCoordinator {
             consider(self.retry_at);
         }
-        if matches!(self.phase, Phase::Stable | Phase::Syncing) && self.heartbeat.is_none() {
+        if matches!(self.phase, Phase::Stable | Phase::Syncing) && self.heartbeat.is_none() && self.generation_id >= 0 {
             consider(self.next_heartbeat);
         }
-        if self.phase == Phase::Stable && self.config.enable_auto_commit {
+        if self.config.enable_auto_commit && self.app == App::Polling {
             consider(self.next_auto_commit);
+        }
+        if self.app != App::Polling && self.generation_id >= 0 {
+            consider(self.last_poll + Duration::from_millis(self.config.max_poll_interval_ms));
         }
         if let Some(r) = &self.heartbeat {
             consider(r.sent_at + self.heartbeat_limit());
         }
-        for r in self.fetches.values().chain(self.commit.iter()).chain(self.offset_fetch.iter()) {
+        if let Some(r) = self.processing.front() {
+            consider(r.done_at);
+        }
+        if let Some((at, _)) = self.seeks.front() {
+            consider(*at);
+        }
+        for r in self.fetches.values().chain(self.offset_fetch.iter()).chain(self.commit.iter().map(|(r, _, _)| r)) {
             consider(r.sent_at + REQUEST_TIMEOUT);
         }
-        for r in self.resets.values() {
+        for (r, _) in self.resets.values() {
             consider(r.sent_at + REQUEST_TIMEOUT);
         }
         next

@@ -45,6 +45,10 @@ pub enum ErrorCode {
     StaleBrokerEpoch,
     /// 79: first JoinGroup without a member id; rejoin with the id in the response (KIP-394).
     MemberIdRequired,
+    /// 82: a static member's `group.instance.id` now belongs to a newer member id (KIP-345).
+    FencedInstanceId,
+    /// 23: the member offers no assignor that every other member also offers.
+    InconsistentGroupProtocol,
     /// 41: the request went to a controller that is not the active one (the Raft leader, once
     /// it has committed its first entry).
     NotController,
@@ -91,6 +95,8 @@ impl ErrorCode {
             ErrorCode::UnknownLeaderEpoch => 75,
             ErrorCode::StaleBrokerEpoch => 77,
             ErrorCode::MemberIdRequired => 79,
+            ErrorCode::FencedInstanceId => 82,
+            ErrorCode::InconsistentGroupProtocol => 23,
             ErrorCode::InvalidRecord => 87,
             ErrorCode::MessageTooLarge => 10,
             ErrorCode::OutOfOrderSequenceNumber => 45,
@@ -123,6 +129,8 @@ impl ErrorCode {
             ErrorCode::UnknownLeaderEpoch => "UNKNOWN_LEADER_EPOCH",
             ErrorCode::StaleBrokerEpoch => "STALE_BROKER_EPOCH",
             ErrorCode::MemberIdRequired => "MEMBER_ID_REQUIRED",
+            ErrorCode::FencedInstanceId => "FENCED_INSTANCE_ID",
+            ErrorCode::InconsistentGroupProtocol => "INCONSISTENT_GROUP_PROTOCOL",
             ErrorCode::InvalidRecord => "INVALID_RECORD",
             ErrorCode::MessageTooLarge => "MESSAGE_TOO_LARGE",
             ErrorCode::OutOfOrderSequenceNumber => "OUT_OF_ORDER_SEQUENCE_NUMBER",
@@ -156,6 +164,8 @@ impl ErrorCode {
             UnknownLeaderEpoch,
             StaleBrokerEpoch,
             MemberIdRequired,
+            FencedInstanceId,
+            InconsistentGroupProtocol,
             InvalidRecord,
             IneligibleReplica,
             MessageTooLarge,

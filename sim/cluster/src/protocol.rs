@@ -68,15 +68,28 @@ pub struct FetchPartitionResponse {
     pub batches: Vec<Arc<RecordBatch>>,
 }
 
+/// What a member sends with each assignor it offers in JoinGroup (the consumer protocol's
+/// `Subscription`: topics, owned partitions since KIP-429, generation since KIP-792).
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Subscription {
+    /// Topics the member subscribes to.
+    pub topics: Vec<String>,
+    /// Partitions the member owns now (cooperative), or owned in its last generation (the
+    /// eager sticky assignor's user data).
+    pub owned_partitions: Vec<TopicPartition>,
+    /// The generation those partitions belong to; -1 when none.
+    pub generation_id: i32,
+}
+
 /// A consumer group member as the coordinator reports it to the group leader.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct JoinedMember {
     /// Coordinator-assigned member id.
     pub member_id: String,
-    /// Static membership id (KIP-345), unused for now.
+    /// Static membership id (KIP-345).
     pub group_instance_id: Option<String>,
-    /// Topics the member subscribes to.
-    pub topics: Vec<String>,
+    /// The member's subscription.
+    pub subscription: Subscription,
 }
 
 /// Every message in the simulated network.
@@ -472,10 +485,12 @@ pub enum Message {
         session_timeout_ms: u64,
         /// How long the coordinator waits for members to rejoin (`max.poll.interval.ms`).
         rebalance_timeout_ms: u64,
-        /// The assignor (`range`).
-        protocol: String,
-        /// Topic names.
-        topics: Vec<String>,
+        /// `group.instance.id` for a static member (KIP-345).
+        group_instance_id: Option<String>,
+        /// The assignors offered, most preferred first (`partition.assignment.strategy`).
+        protocols: Vec<String>,
+        /// The subscription sent with every offered assignor.
+        subscription: Subscription,
     },
     /// Coordinator → member; `members` is filled for the leader only.
     JoinGroupResponse {
@@ -485,7 +500,7 @@ pub enum Message {
         error: Option<ErrorCode>,
         /// The group generation the sender believes is current.
         generation_id: i32,
-        /// The assignor (`range`).
+        /// The assignor the coordinator selected.
         protocol: String,
         /// Member id of the group leader.
         leader: String,
@@ -504,6 +519,8 @@ pub enum Message {
         generation_id: i32,
         /// The member id the coordinator assigned (empty before the first join).
         member_id: String,
+        /// `group.instance.id` for a static member.
+        group_instance_id: Option<String>,
         /// The leader's assignment for every member; empty from other members.
         assignments: BTreeMap<String, Vec<TopicPartition>>,
     },
@@ -526,6 +543,8 @@ pub enum Message {
         generation_id: i32,
         /// The member id the coordinator assigned (empty before the first join).
         member_id: String,
+        /// `group.instance.id` for a static member.
+        group_instance_id: Option<String>,
     },
     /// Coordinator → member.
     HeartbeatResponse {
@@ -560,6 +579,8 @@ pub enum Message {
         generation_id: i32,
         /// The member id the coordinator assigned (empty before the first join).
         member_id: String,
+        /// `group.instance.id` for a static member.
+        group_instance_id: Option<String>,
         /// Offsets per partition.
         offsets: Vec<(TopicPartition, i64)>,
     },

@@ -176,6 +176,14 @@ enum CommitKind {
     BeforeJoin,
 }
 
+/// An OffsetCommit in flight: the request, why it was sent, and what it commits.
+#[derive(Clone, Debug)]
+struct InFlightCommit {
+    request: Request,
+    kind: CommitKind,
+    offsets: Vec<(TopicPartition, i64)>,
+}
+
 /// What the simulated application is doing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum App {
@@ -237,7 +245,7 @@ pub struct Consumer {
     partition_counts: BTreeMap<String, i32>,
     group_request: Option<Request>,
     heartbeat: Option<Request>,
-    commit: Option<(Request, CommitKind, Vec<(TopicPartition, i64)>)>,
+    commit: Option<InFlightCommit>,
     /// A `commitSync()` waiting for a coordinator or for the commit slot.
     pending_sync_commit: Option<Vec<(TopicPartition, i64)>>,
     offset_fetch: Option<Request>,
@@ -248,7 +256,8 @@ pub struct Consumer {
     next_metadata: Instant,
     /// ListOffsets in flight: an `auto.offset.reset` (`None`) or a seek (its method name).
     resets: BTreeMap<TopicPartition, (Request, Option<String>)>,
-    fetches: BTreeMap<NodeId, Request>,
+    /// Fetches in flight by leader, with the offset each partition was fetched from.
+    fetches: BTreeMap<NodeId, (Request, BTreeMap<TopicPartition, i64>)>,
     era: Era,
     /// The leader epoch of the batch each position was reached in (KIP-320), when known.
     position_epochs: BTreeMap<TopicPartition, i32>,
@@ -456,6 +465,21 @@ impl Consumer {
         self.join(now);
     }
 
+    /// A commit ended (answered or timed out) while an eager member waits to rejoin: after its
+    /// own commit it goes on; after an earlier auto commit it sends its own first.
+    fn continue_join_prepare(&mut self, now: Instant, finished: CommitKind) {
+        if self.phase != Phase::CommittingBeforeJoin || self.commit.is_some() {
+            return;
+        }
+        if finished != CommitKind::BeforeJoin && self.has_uncommitted() {
+            self.send_commit(now, CommitKind::BeforeJoin, None);
+            if self.commit.is_some() {
+                return;
+            }
+        }
+        self.prepare_rejoin_after_commit(now);
+    }
+
     /// The rest of an eager `onJoinPrepare` once the commit before it is done: revoke every
     /// partition, remember them for the sticky assignors, and join.
     fn prepare_rejoin_after_commit(&mut self, now: Instant) {
@@ -530,7 +554,7 @@ impl Consumer {
                 offsets: offsets.clone(),
             },
         );
-        self.commit = Some((request, kind, offsets));
+        self.commit = Some(InFlightCommit { request, kind, offsets });
     }
 
     /// `commitSync()` of the current positions of owned partitions. A member that is not in
@@ -574,7 +598,7 @@ impl Consumer {
 
     fn coordinator_lost(&mut self, now: Instant) {
         self.heartbeat = None;
-        if let Some((_, CommitKind::Sync, offsets)) = self.commit.take() {
+        if let Some(InFlightCommit { kind: CommitKind::Sync, offsets, .. }) = self.commit.take() {
             // `commitSync()` retries against the next coordinator.
             self.pending_sync_commit = Some(offsets);
         }
@@ -635,10 +659,11 @@ impl Consumer {
             }
         }
         for (leader, partitions) in by_leader {
-            if self.fetches.get(&leader).is_some_and(|r| now.saturating_since(r.sent_at) < REQUEST_TIMEOUT) {
+            if self.fetches.get(&leader).is_some_and(|(r, _)| now.saturating_since(r.sent_at) < REQUEST_TIMEOUT) {
                 continue;
             }
             let request = self.request(now);
+            let offsets = partitions.iter().map(|p| (p.tp.clone(), p.fetch_offset)).collect();
             self.outbox.send(
                 leader,
                 Message::Fetch {
@@ -649,7 +674,7 @@ impl Consumer {
                     partitions,
                 },
             );
-            self.fetches.insert(leader, request);
+            self.fetches.insert(leader, (request, offsets));
         }
     }
 
@@ -788,13 +813,19 @@ impl Consumer {
     }
 
     fn handle_fetch_response(&mut self, from: NodeId, correlation_id: u64, partitions: Vec<FetchPartitionResponse>) {
-        if self.fetches.get(&from).map(|r| r.correlation_id) != Some(correlation_id) {
+        if self.fetches.get(&from).map(|(r, _)| r.correlation_id) != Some(correlation_id) {
             return;
         }
-        self.fetches.remove(&from);
+        let (_, fetched_from) = self.fetches.remove(&from).expect("checked");
         for response in partitions {
             let tp = response.tp.clone();
             let Some(position) = self.positions.get(&tp).copied() else { continue };
+            // Data fetched from an offset the consumer has since left (a seek, a reset, a
+            // truncation) is dropped, as Kafka's fetcher drops a completed fetch whose offset no
+            // longer matches the position.
+            if fetched_from.get(&tp) != Some(&position) {
+                continue;
+            }
             if self.buffered.get(&tp).is_some_and(|b| !b.is_empty()) || self.resets.contains_key(&tp) {
                 continue;
             }
@@ -962,7 +993,8 @@ impl Consumer {
     /// Completes records whose processing time is over, and what follows the last one.
     fn advance_processing(&mut self, now: Instant) {
         let mut done: BTreeMap<TopicPartition, Vec<(i64, String)>> = BTreeMap::new();
-        while self.processing.front().is_some_and(|r| r.done_at <= now) {
+        // Records wait for `commitSync()` before processing starts (at-most-once).
+        while self.app == App::Processing && self.processing.front().is_some_and(|r| r.done_at <= now) {
             let r = self.processing.pop_front().expect("checked");
             done.entry(r.tp).or_default().push((r.offset, r.id));
         }
@@ -1010,17 +1042,24 @@ impl Consumer {
         } else if self.subscribed() && self.phase == Phase::Left {
             self.find_coordinator(now);
         }
+        // Auto commit runs inside poll(): a member commits while it holds a generation, a
+        // consumer with assign() whenever it has a group to commit to.
+        let may_commit = if self.subscribed() {
+            self.generation_id >= 0 && matches!(self.phase, Phase::Stable | Phase::Joining | Phase::Syncing)
+        } else {
+            true
+        };
         if self.config.enable_auto_commit
             && self.commit_mode == CommitMode::Auto
             && now >= self.next_auto_commit
-            && self.generation_id >= 0
-            && matches!(self.phase, Phase::Stable | Phase::Joining | Phase::Syncing)
+            && may_commit
         {
             self.next_auto_commit = now + Duration::from_millis(self.config.auto_commit_interval_ms);
             self.send_commit(now, CommitKind::Async, None);
-        } else if !self.subscribed() && self.config.enable_auto_commit && now >= self.next_auto_commit {
-            self.next_auto_commit = now + Duration::from_millis(self.config.auto_commit_interval_ms);
-            self.send_commit(now, CommitKind::Async, None);
+        }
+        if self.phase == Phase::CommittingBeforeJoin {
+            // An eager member's poll blocks in `onJoinPrepare` until its commit returns.
+            return;
         }
         // Hand out at most max.poll.records, partition by partition, rotating the starting
         // partition between polls so that no partition starves.
@@ -1314,9 +1353,9 @@ impl Node for Consumer {
                 }
             }
             Message::OffsetCommitResponse { correlation_id, error, offsets } => {
-                let Some((request, kind, sent)) = self.commit.take() else { return };
+                let Some(InFlightCommit { request, kind, offsets: sent }) = self.commit.take() else { return };
                 if request.correlation_id != correlation_id {
-                    self.commit = Some((request, kind, sent));
+                    self.commit = Some(InFlightCommit { request, kind, offsets: sent });
                     return;
                 }
                 match error {
@@ -1349,9 +1388,7 @@ impl Node for Consumer {
                         }
                     }
                 }
-                if kind == CommitKind::BeforeJoin && self.phase == Phase::CommittingBeforeJoin {
-                    self.prepare_rejoin_after_commit(now);
-                }
+                self.continue_join_prepare(now, kind);
             }
             Message::LeaveGroupResponse { .. } => {}
             other => panic!("consumer {} got a message it never expects: {}", self.client_id, other.api_name()),
@@ -1421,14 +1458,12 @@ impl Node for Consumer {
         } else if self.phase == Phase::FindingCoordinator {
             self.find_coordinator(now);
         }
-        if self.commit.as_ref().is_some_and(|(r, _, _)| now.saturating_since(r.sent_at) >= REQUEST_TIMEOUT) {
-            let (_, kind, sent) = self.commit.take().expect("checked");
+        if self.commit.as_ref().is_some_and(|c| now.saturating_since(c.request.sent_at) >= REQUEST_TIMEOUT) {
+            let InFlightCommit { kind, offsets: sent, .. } = self.commit.take().expect("checked");
             if kind == CommitKind::Sync {
                 self.pending_sync_commit = Some(sent);
             }
-            if kind == CommitKind::BeforeJoin && self.phase == Phase::CommittingBeforeJoin {
-                self.prepare_rejoin_after_commit(now);
-            }
+            self.continue_join_prepare(now, kind);
         }
         self.flush_sync_commit(now);
         if self.offset_fetch.as_ref().is_some_and(|r| now.saturating_since(r.sent_at) >= REQUEST_TIMEOUT) {
@@ -1544,13 +1579,19 @@ impl Node for Consumer {
         if let Some(r) = &self.heartbeat {
             consider(r.sent_at + self.heartbeat_limit());
         }
-        if let Some(r) = self.processing.front() {
+        if let Some(r) = self.processing.front().filter(|_| self.app == App::Processing) {
             consider(r.done_at);
         }
         if let Some((at, _)) = self.seeks.front() {
             consider(*at);
         }
-        for r in self.fetches.values().chain(self.offset_fetch.iter()).chain(self.commit.iter().map(|(r, _, _)| r)) {
+        for r in self
+            .fetches
+            .values()
+            .map(|(r, _)| r)
+            .chain(self.offset_fetch.iter())
+            .chain(self.commit.iter().map(|c| &c.request))
+        {
             consider(r.sent_at + REQUEST_TIMEOUT);
         }
         for (r, _) in self.resets.values() {

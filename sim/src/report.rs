@@ -1,16 +1,30 @@
 //! Describing a run: the cluster view front ends draw, the report `kafkalab run` prints, and
 //! the text tables in the shape of Kafka's command-line tools.
+//!
+//! The consumer-group tables (`kafkalab describe groups` and the groups section of `kafkalab
+//! run`) follow `kafka-consumer-groups.sh --describe` as apache/kafka's
+//! `tools/src/main/java/org/apache/kafka/tools/consumer/group/ConsumerGroupCommand.java` prints
+//! them (trunk of October 2024: the Kafka 3.9 tool with the layout fix of apache/kafka#17058),
+//! column for column and space for space, notes and errors included. The one departure is the
+//! `ASSIGNMENT` column of `--members --verbose`, which keeps the topic name as Kafka up to 3.7
+//! printed it (`orders(0,1)`; the Java port drops it).
 
 use crate::check::{Anomalies, ExpectationResult};
+use crate::scenario::Scenario;
+use crate::trace::TraceBody;
 use crate::view::*;
 use crate::world::{Hosted, NodeKind, World};
+use crate::SimulationCrash;
 use cluster::broker::{BrokerStatus, OFFSETS_TOPIC};
+use cluster::event::Event;
 use cluster::group::{offsets_partition_for, GroupStatus};
 use cluster::ids::{NodeId, TopicPartition};
 use cluster::metadata::MetadataImage;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::Write;
+use std::time::Duration;
 
 /// Everything `kafkalab run` reports. With `--json` this is printed as one object; the field
 /// names are a stable contract (later work adds fields, never renames them).
@@ -119,6 +133,61 @@ pub fn build_quorum(world: &World) -> QuorumDescription {
         voters: voters.iter().map(|v| describe(*v)).collect(),
         observers: observers.into_iter().map(describe).collect(),
     }
+}
+
+/// When each group last completed a rebalance, in milliseconds of simulated time, read from the
+/// trace: the coordinator records `GroupRebalanced` each time it moves a group to a new
+/// generation.
+///
+/// The trace is read from its end, so a live view pays only for the records since each group's
+/// latest rebalance.
+fn last_rebalances(world: &World) -> BTreeMap<String, u64> {
+    let wanted: Vec<String> = world.group_topics().into_keys().filter(|g| !g.is_empty()).collect();
+    world.with_records(|records| {
+        let mut found = BTreeMap::new();
+        for record in records.iter().rev() {
+            if found.len() == wanted.len() {
+                break;
+            }
+            if let TraceBody::Event(Event::GroupRebalanced { group, .. }) = &record.body {
+                if wanted.contains(group) && !found.contains_key(group) {
+                    found.insert(group.clone(), record.time_ms());
+                }
+            }
+        }
+        found
+    })
+}
+
+/// Runs `scenario` with `seed` on a fresh thread up to `at` (default, and at most: its end),
+/// the way `kafkalab dump-log` does, and returns the cluster as Kafka's tools would describe
+/// it then.
+///
+/// Errors: [`SimulationCrash`] when a node panicked before `at`; it carries the seed that
+/// reproduces it.
+pub fn view_at(scenario: Scenario, seed: u64, at: Option<Duration>) -> Result<ClusterView, SimulationCrash> {
+    let name = scenario.name.clone();
+    std::thread::Builder::new()
+        .name(format!("kafkalab-seed-{seed}"))
+        .spawn(move || {
+            let mut world = World::new(scenario, seed);
+            let end = at.unwrap_or(world.duration()).min(world.duration());
+            while world.elapsed() < end {
+                world.step();
+            }
+            world.view()
+        })
+        .expect("spawning the simulation thread")
+        .join()
+        .map_err(|panic| {
+            // `panic!` carries a `String` or a `&str`.
+            let message = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|m| m.to_string()))
+                .unwrap_or_else(|| "(no message)".to_string());
+            SimulationCrash { scenario: name, seed, message }
+        })
 }
 
 /// Builds the view of `world` now.
@@ -232,8 +301,14 @@ pub fn build_view(world: &World) -> ClusterView {
         });
     }
     let offsets_partitions = image.topics.get(OFFSETS_TOPIC).map_or(0, |t| t.partitions);
+    let last_rebalances = last_rebalances(world);
+    // A consumer's address, as the coordinator sees the connection it joined from.
+    let host_of = |client_id: &str| {
+        world.slots().values().find(|s| s.name == client_id).map(|s| format!("/{}", crate::world::ip_of(s.id)))
+    };
     let mut groups = Vec::new();
-    for (group, group_topics) in world.group_topics() {
+    // Consumers without a `group.id` use `assign` and belong to no group.
+    for (group, group_topics) in world.group_topics().into_iter().filter(|(group, _)| !group.is_empty()) {
         let coordinator = (offsets_partitions > 0)
             .then(|| {
                 image
@@ -253,7 +328,8 @@ pub fn build_view(world: &World) -> ClusterView {
                     .map(|m| MemberDescription {
                         member_id: m.member_id.clone(),
                         client_id: m.client_id.clone(),
-                        group_instance_id: None,
+                        group_instance_id: m.group_instance_id.clone(),
+                        host: host_of(&m.client_id).unwrap_or_default(),
                         assignment: m
                             .assignment
                             .iter()
@@ -280,17 +356,16 @@ pub fn build_view(world: &World) -> ClusterView {
                     lag: committed.map(|c| (p.high_watermark - c).max(0)),
                     consumer_id: owner.map(|m| m.member_id.clone()),
                     client_id: owner.map(|m| m.client_id.clone()),
-                    host: owner
-                        .and_then(|m| world.slots().values().find(|s| s.name == m.client_id))
-                        .map(|s| format!("/{}", crate::world::ip_of(s.id))),
+                    host: owner.map(|m| m.host.clone()),
                 });
             }
         }
         groups.push(GroupDescription {
-            group: group.clone(),
             state: match (&status, coordinator) {
                 (Some(s), _) => s.state.name().to_string(),
-                (None, Some(_)) => "Empty".to_string(),
+                // The coordinator holds nothing for the group: describing it answers `Dead`, and
+                // Kafka's tool reports that the group does not exist.
+                (None, Some(_)) => "Dead".to_string(),
                 (None, None) => "Unknown".to_string(),
             },
             generation_id: status.as_ref().map_or(0, |s| s.generation_id),
@@ -298,6 +373,8 @@ pub fn build_view(world: &World) -> ClusterView {
             coordinator: coordinator.map(|c| c.0),
             members,
             offsets,
+            last_rebalance_ms: last_rebalances.get(&group).copied(),
+            group,
         });
     }
     ClusterView {
@@ -393,41 +470,427 @@ pub fn describe_topics(topics: &[TopicDescription]) -> String {
     out
 }
 
-/// The groups as `kafka-consumer-groups.sh --describe --state` and `--describe` print them.
+/// The port every simulated broker listens on (the address of broker `n` is
+/// [`crate::world::ip_of`]`(n)` on this port).
+pub const BROKER_PORT: u16 = 9092;
+
+/// Kafka's tools print this for a value they do not have.
+const MISSING: &str = "-";
+
+/// One of the views of `kafka-consumer-groups.sh --describe`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GroupsView {
+    /// `--offsets`, the default: each partition's committed offset, log end offset and lag.
+    Offsets,
+    /// `--members`: each member and how many partitions it has; `--verbose` adds which.
+    Members {
+        /// `--verbose`: add the `ASSIGNMENT` column.
+        verbose: bool,
+    },
+    /// `--state`: coordinator, assignor, state and member count.
+    State,
+}
+
+impl GroupsView {
+    /// The options that select this view on Kafka's command line (empty for the default).
+    pub fn options(self) -> &'static str {
+        match self {
+            GroupsView::Offsets => "",
+            GroupsView::Members { verbose: false } => " --members",
+            GroupsView::Members { verbose: true } => " --members --verbose",
+            GroupsView::State => " --state",
+        }
+    }
+}
+
+/// Where a piece of a tool's output goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stream {
+    /// Standard output: the tables and Kafka's `Error:` lines.
+    Stdout,
+    /// Standard error: Kafka's notes about empty and rebalancing groups.
+    Stderr,
+}
+
+/// What a command-line tool prints, piece by piece in the order it prints them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ToolOutput {
+    /// The pieces, each with the stream it goes to.
+    pub pieces: Vec<(Stream, String)>,
+}
+
+impl ToolOutput {
+    fn push(&mut self, stream: Stream, text: impl Into<String>) {
+        self.pieces.push((stream, text.into()));
+    }
+
+    /// Everything printed to `stream`, in order.
+    pub fn stream(&self, stream: Stream) -> String {
+        self.pieces.iter().filter(|(s, _)| *s == stream).map(|(_, text)| text.as_str()).collect()
+    }
+
+    /// Both streams interleaved, as a terminal shows them.
+    pub fn interleaved(&self) -> String {
+        self.pieces.iter().map(|(_, text)| text.as_str()).collect()
+    }
+}
+
+/// Left-aligns `text` in a column of `width` characters, as Java's `%-{width}s` does: longer
+/// text is never cut.
+fn pad(text: &str, width: usize) -> String {
+    format!("{text:<width$}")
+}
+
+/// How Kafka's tool treats a group in `state` before printing a table for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum StateCheck {
+    /// Print the table (when it has rows).
+    Print,
+    /// The group does not exist: print no table (Kafka's `--members` view still prints its
+    /// header).
+    Missing,
+}
+
+/// The note Kafka's tool prints before a group's table (`shouldPrintMemberState` in
+/// `ConsumerGroupCommand`): `Empty` and rebalancing groups get a line on standard error, a
+/// `Dead` group an `Error:` line on standard output.
+fn check_state(out: &mut ToolOutput, group: &str, state: &str) -> StateCheck {
+    match state {
+        "Dead" => {
+            out.push(Stream::Stdout, format!("\nError: Consumer group '{group}' does not exist.\n"));
+            return StateCheck::Missing;
+        }
+        "Empty" => out.push(Stream::Stderr, format!("\nConsumer group '{group}' has no active members.\n")),
+        "PreparingRebalance" | "CompletingRebalance" | "Assigning" | "Reconciling" => {
+            out.push(Stream::Stderr, format!("\nWarning: Consumer group '{group}' is rebalancing.\n"))
+        }
+        _ => {}
+    }
+    StateCheck::Print
+}
+
+/// The coordinator as Kafka's `--state` view prints it: `host:port  (id)`, with two spaces.
+fn coordinator_text(coordinator: Option<i32>) -> String {
+    coordinator.map_or(MISSING.to_string(), |id| format!("{}:{BROKER_PORT}  ({id})", crate::world::ip_of(NodeId(id))))
+}
+
+/// The group as Kafka's `DescribeGroups` answer carries it to the tool: outside `Stable` the
+/// coordinator (`GroupMetadata.summary` in apache/kafka) sends each member without its
+/// assignment and the group without its assignor, so the tables show no owners while a
+/// rebalance is under way.
+fn as_described(g: &GroupDescription) -> Cow<'_, GroupDescription> {
+    if g.state == "Stable" {
+        return Cow::Borrowed(g);
+    }
+    let mut described = g.clone();
+    described.protocol.clear();
+    for member in &mut described.members {
+        member.assignment.clear();
+    }
+    Cow::Owned(described)
+}
+
+/// One row of the `--offsets` view, every cell already in text.
+struct OffsetRow {
+    topic: String,
+    partition: String,
+    current: String,
+    log_end: String,
+    lag: String,
+    consumer_id: String,
+    host: String,
+    client_id: String,
+}
+
+/// The rows of the `--offsets` view of `g`, in Kafka's order: members that own partitions,
+/// the most partitions first, each with its partitions by partition number; then the
+/// partitions with a committed offset that no member owns, with `-` for the member. A
+/// member without partitions has no row, and neither has a partition nobody owns or committed.
+fn offset_rows(g: &GroupDescription) -> Vec<OffsetRow> {
+    let find = |topic: &str, partition: i32| g.offsets.iter().find(|o| o.topic == topic && o.partition == partition);
+    let row = |topic: &str, partition: i32, owner: Option<&MemberDescription>| {
+        let offset = find(topic, partition);
+        let committed = offset.and_then(|o| o.committed_offset).filter(|c| *c != -1);
+        let log_end = offset.map(|o| o.log_end_offset);
+        let text = |v: Option<i64>| v.map_or(MISSING.to_string(), |v| v.to_string());
+        OffsetRow {
+            topic: topic.to_string(),
+            partition: partition.to_string(),
+            current: text(offset.and_then(|o| o.committed_offset)),
+            log_end: text(log_end),
+            // Kafka subtracts without clamping: a committed offset past the end shows as a
+            // negative lag.
+            lag: text(committed.zip(log_end).map(|(c, end)| end - c)),
+            consumer_id: owner.map_or(MISSING.to_string(), |m| m.member_id.clone()),
+            host: owner.map_or(MISSING.to_string(), |m| m.host.clone()),
+            client_id: owner.map_or(MISSING.to_string(), |m| m.client_id.clone()),
+        }
+    };
+    let by_partition =
+        |a: &&AssignedPartition, b: &&AssignedPartition| (a.partition, &a.topic).cmp(&(b.partition, &b.topic));
+    let mut owners: Vec<&MemberDescription> = g.members.iter().filter(|m| !m.assignment.is_empty()).collect();
+    // A stable sort, so members with as many partitions keep the coordinator's order.
+    owners.sort_by_key(|m| std::cmp::Reverse(m.assignment.len()));
+    let mut rows = Vec::new();
+    for member in owners {
+        let mut assigned: Vec<&AssignedPartition> = member.assignment.iter().collect();
+        assigned.sort_by(by_partition);
+        rows.extend(assigned.into_iter().map(|a| row(&a.topic, a.partition, Some(member))));
+    }
+    let owned = |o: &OffsetDescription| {
+        g.members.iter().flat_map(|m| &m.assignment).any(|a| a.topic == o.topic && a.partition == o.partition)
+    };
+    let mut unowned: Vec<&OffsetDescription> =
+        g.offsets.iter().filter(|o| o.committed_offset.is_some() && !owned(o)).collect();
+    unowned.sort_by(|a, b| (a.partition, &a.topic).cmp(&(b.partition, &b.topic)));
+    rows.extend(unowned.into_iter().map(|o| row(&o.topic, o.partition, None)));
+    rows
+}
+
+/// The `--offsets` view of one group (`printOffsets`), its note included: `GROUP TOPIC
+/// PARTITION CURRENT-OFFSET LOG-END-OFFSET LAG CONSUMER-ID HOST CLIENT-ID`. The group, topic,
+/// consumer-id and host columns are as wide as their widest value and at least 15; partition
+/// 10, the offsets and lag 15; client-id is last and unpadded. Outside `Stable` no member owns
+/// a partition (see `as_described`), so only committed partitions are listed.
+pub fn describe_group_offsets(g: &GroupDescription) -> ToolOutput {
+    let g = as_described(g);
+    let g = g.as_ref();
+    let mut out = ToolOutput::default();
+    let rows = offset_rows(g);
+    if check_state(&mut out, &g.group, &g.state) == StateCheck::Missing || rows.is_empty() {
+        return out;
+    }
+    let widest = |cell: fn(&OffsetRow) -> &str| rows.iter().map(|r| cell(r).chars().count()).fold(15, usize::max);
+    let group_width = g.group.chars().count().max(15);
+    let topic_width = widest(|r| &r.topic);
+    let consumer_width = widest(|r| &r.consumer_id);
+    let host_width = widest(|r| &r.host);
+    let line = |cells: [&str; 9]| {
+        format!(
+            "\n{} {} {} {} {} {} {} {} {}",
+            pad(cells[0], group_width),
+            pad(cells[1], topic_width),
+            pad(cells[2], 10),
+            pad(cells[3], 15),
+            pad(cells[4], 15),
+            pad(cells[5], 15),
+            pad(cells[6], consumer_width),
+            pad(cells[7], host_width),
+            cells[8]
+        )
+    };
+    let mut text = line([
+        "GROUP",
+        "TOPIC",
+        "PARTITION",
+        "CURRENT-OFFSET",
+        "LOG-END-OFFSET",
+        "LAG",
+        "CONSUMER-ID",
+        "HOST",
+        "CLIENT-ID",
+    ]);
+    for r in &rows {
+        text.push_str(&line([
+            &g.group,
+            &r.topic,
+            &r.partition,
+            &r.current,
+            &r.log_end,
+            &r.lag,
+            &r.consumer_id,
+            &r.host,
+            &r.client_id,
+        ]));
+    }
+    text.push('\n');
+    out.push(Stream::Stdout, text);
+    out
+}
+
+/// A member's partitions as the `ASSIGNMENT` column shows them: `orders(0,1), payments(2)`,
+/// partitions in numeric order within a topic and the topics sorted; `-` for none.
+///
+/// Kafka 3.8 and 3.9 (the Java port of the tool) drop the topic name and print only `(0,1)`;
+/// this keeps the topic, as Kafka up to 3.7 (the Scala tool) printed it.
+pub fn assignment_text(assignment: &[AssignedPartition]) -> String {
+    if assignment.is_empty() {
+        return MISSING.to_string();
+    }
+    let mut by_topic: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
+    for a in assignment {
+        by_topic.entry(&a.topic).or_default().push(a.partition);
+    }
+    let mut parts: Vec<String> = by_topic
+        .into_iter()
+        .map(|(topic, mut partitions)| {
+            partitions.sort_unstable();
+            let list = partitions.iter().map(i32::to_string).collect::<Vec<_>>().join(",");
+            format!("{topic}({list})")
+        })
+        .collect();
+    parts.sort();
+    parts.join(", ")
+}
+
+/// The `--members` view of one group (`printMembers`), its note included: `GROUP CONSUMER-ID
+/// HOST CLIENT-ID #PARTITIONS`, with `GROUP-INSTANCE-ID` after the consumer id when any member
+/// is static, and `ASSIGNMENT` last with `verbose`. Columns are as wide as their widest value
+/// and at least 15 (17 for the instance id); `#PARTITIONS` is 15 wide and followed by a space
+/// even at the end of the line, as in Kafka.
+///
+/// Kafka prints the header even when the group has no members, and even after saying a group
+/// does not exist: since Kafka 3.8 the header no longer depends on that check. This does the
+/// same. Outside `Stable` every member shows 0 partitions, as Kafka's coordinator reports them.
+pub fn describe_group_members(g: &GroupDescription, verbose: bool) -> ToolOutput {
+    let g = as_described(g);
+    let g = g.as_ref();
+    let mut out = ToolOutput::default();
+    let printable = check_state(&mut out, &g.group, &g.state) == StateCheck::Print && !g.members.is_empty();
+    let (mut group_width, mut consumer_width, mut instance_width, mut host_width, mut client_width) =
+        (15, 15, 17, 15, 15);
+    let mut static_members = false;
+    // Kafka measures the columns only for a group it would print; otherwise the minimums stand.
+    if printable {
+        for m in &g.members {
+            let instance = m.group_instance_id.as_deref().unwrap_or("");
+            group_width = group_width.max(g.group.chars().count());
+            consumer_width = consumer_width.max(m.member_id.chars().count());
+            instance_width = instance_width.max(instance.chars().count());
+            host_width = host_width.max(m.host.chars().count());
+            client_width = client_width.max(m.client_id.chars().count());
+            static_members |= !instance.is_empty();
+        }
+    }
+    let line = |group: &str, consumer: &str, instance: &str, host: &str, client: &str, count: &str| {
+        let mut text = format!("{} {} ", pad(group, group_width), pad(consumer, consumer_width));
+        if static_members {
+            text.push_str(&format!("{} ", pad(instance, instance_width)));
+        }
+        text.push_str(&format!("{} {} {} ", pad(host, host_width), pad(client, client_width), pad(count, 15)));
+        text
+    };
+    let mut text = String::from("\n");
+    text.push_str(&line("GROUP", "CONSUMER-ID", "GROUP-INSTANCE-ID", "HOST", "CLIENT-ID", "#PARTITIONS"));
+    if verbose {
+        text.push_str("ASSIGNMENT");
+    }
+    text.push('\n');
+    for m in &g.members {
+        let instance = m.group_instance_id.as_deref().unwrap_or("");
+        let count = m.assignment.len().to_string();
+        text.push_str(&line(&g.group, &m.member_id, instance, &m.host, &m.client_id, &count));
+        if verbose {
+            text.push_str(&assignment_text(&m.assignment));
+        }
+        text.push('\n');
+    }
+    out.push(Stream::Stdout, text);
+    out
+}
+
+/// The `--state` view of one group (`printStates`), its note included: `GROUP COORDINATOR (ID)
+/// ASSIGNMENT-STRATEGY STATE #MEMBERS`. As in Kafka, the first column is as wide as the
+/// coordinator text (at least 25) while the coordinator column is 25 wide; the strategy
+/// column is 20 and the state 15. Outside `Stable` the strategy is blank, as Kafka's
+/// coordinator reports no assignor then.
+pub fn describe_group_state(g: &GroupDescription) -> ToolOutput {
+    let g = as_described(g);
+    let g = g.as_ref();
+    let mut out = ToolOutput::default();
+    if check_state(&mut out, &g.group, &g.state) == StateCheck::Missing {
+        return out;
+    }
+    let coordinator = coordinator_text(g.coordinator);
+    let first_width = coordinator.chars().count().max(25);
+    let line = |cells: [&str; 5]| {
+        format!(
+            "\n{} {} {} {} {}",
+            pad(cells[0], first_width),
+            pad(cells[1], 25),
+            pad(cells[2], 20),
+            pad(cells[3], 15),
+            cells[4]
+        )
+    };
+    let mut text = line(["GROUP", "COORDINATOR (ID)", "ASSIGNMENT-STRATEGY", "STATE", "#MEMBERS"]);
+    text.push_str(&line([&g.group, &coordinator, &g.protocol, &g.state, &g.members.len().to_string()]));
+    text.push('\n');
+    out.push(Stream::Stdout, text);
+    out
+}
+
+/// What `kafka-consumer-groups.sh --describe` prints for `selection` (`--group` once per name,
+/// in name order) or, with `None`, for `--all-groups` (every group that exists), in `view`.
+///
+/// A name with no group gets Kafka's `Error: Consumer group '...' does not exist.` A group
+/// whose coordinator cannot be found fails the whole command, as the admin client's describe
+/// call does in Kafka, and only that error is printed.
+pub fn describe_consumer_groups(
+    groups: &[GroupDescription],
+    selection: Option<&[String]>,
+    view: GroupsView,
+) -> ToolOutput {
+    let mut chosen: Vec<GroupDescription> = match selection {
+        None => groups.iter().filter(|g| g.state != "Dead" && g.state != "Unknown").cloned().collect(),
+        Some(names) => {
+            let mut names: Vec<&String> = names.iter().collect();
+            names.sort();
+            names.dedup();
+            names
+                .into_iter()
+                .map(|name| {
+                    groups.iter().find(|g| &g.group == name).cloned().unwrap_or_else(|| GroupDescription {
+                        group: name.clone(),
+                        state: "Dead".to_string(),
+                        generation_id: -1,
+                        protocol: String::new(),
+                        coordinator: None,
+                        members: Vec::new(),
+                        offsets: Vec::new(),
+                        last_rebalance_ms: None,
+                    })
+                })
+                .collect()
+        }
+    };
+    chosen.sort_by(|a, b| a.group.cmp(&b.group));
+    let mut out = ToolOutput::default();
+    if chosen.iter().any(|g| g.state == "Unknown") {
+        out.push(
+            Stream::Stdout,
+            "\nError: Executing consumer group command failed due to \
+             org.apache.kafka.common.errors.CoordinatorNotAvailableException: The coordinator is not available.\n",
+        );
+        return out;
+    }
+    for g in &chosen {
+        let piece = match view {
+            GroupsView::Offsets => describe_group_offsets(g),
+            GroupsView::Members { verbose } => describe_group_members(g, verbose),
+            GroupsView::State => describe_group_state(g),
+        };
+        out.pieces.extend(piece.pieces);
+    }
+    out
+}
+
+/// The groups section of `kafkalab run`'s report: `--describe --all-groups` with `--state`,
+/// `--members --verbose` and the default offsets view, each after the command that prints it,
+/// then one kafkalab line per group with its generation and latest rebalance, which Kafka's
+/// tool does not show.
 pub fn describe_groups(groups: &[GroupDescription]) -> String {
     let mut out = String::new();
+    for view in [GroupsView::State, GroupsView::Members { verbose: true }, GroupsView::Offsets] {
+        let _ = writeln!(out, "$ kafka-consumer-groups.sh --describe --all-groups{}", view.options());
+        out.push_str(&describe_consumer_groups(groups, None, view).interleaved());
+        let _ = writeln!(out);
+    }
     for g in groups {
-        let _ = writeln!(
-            out,
-            "{:<16} {:<18} {:<20} {:<20} #MEMBERS",
-            "GROUP", "COORDINATOR (ID)", "ASSIGNMENT-STRATEGY", "STATE"
-        );
-        let coordinator = g.coordinator.map_or("unknown".to_string(), |c| format!("broker-{c}:9092 ({c})"));
-        let _ =
-            writeln!(out, "{:<16} {:<18} {:<20} {:<20} {}", g.group, coordinator, g.protocol, g.state, g.members.len());
-        let _ = writeln!(out, "generation_id: {}", g.generation_id);
-        let _ = writeln!(out);
-        let _ = writeln!(
-            out,
-            "{:<16} {:<16} {:>9} {:>14} {:>14} {:>6}  {:<36} CLIENT-ID",
-            "GROUP", "TOPIC", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG", "CONSUMER-ID"
-        );
-        for o in &g.offsets {
-            let _ = writeln!(
-                out,
-                "{:<16} {:<16} {:>9} {:>14} {:>14} {:>6}  {:<36} {:<14} {}",
-                g.group,
-                o.topic,
-                o.partition,
-                o.committed_offset.map_or("-".to_string(), |c| c.to_string()),
-                o.log_end_offset,
-                o.lag.map_or("-".to_string(), |l| l.to_string()),
-                o.consumer_id.as_deref().unwrap_or("-"),
-                o.host.as_deref().unwrap_or("-"),
-                o.client_id.as_deref().unwrap_or("-")
-            );
-        }
-        let _ = writeln!(out);
+        let rebalance = g
+            .last_rebalance_ms
+            .map_or("no rebalance yet".to_string(), |ms| format!("last rebalance at {}.{:03}s", ms / 1000, ms % 1000));
+        let _ = writeln!(out, "kafkalab: group {} is in generation {}, {rebalance}", g.group, g.generation_id);
     }
     out
 }
@@ -497,8 +960,8 @@ pub fn render_text(report: &RunReport, timings: bool) -> String {
     out.push_str(&describe_topics(&report.topics));
     let _ = writeln!(out);
     if !report.groups.is_empty() {
-        let _ = writeln!(out, "$ kafka-consumer-groups.sh --describe --all-groups");
         out.push_str(&describe_groups(&report.groups));
+        let _ = writeln!(out);
     }
     let _ = writeln!(out, "$ kafka-metadata-quorum.sh describe --status");
     out.push_str(&describe_quorum_status(&report.quorum));

@@ -84,9 +84,13 @@ pub struct MemberDescription {
     pub member_id: String,
     /// The consumer's `client.id` (the scenario's client id).
     pub client_id: String,
-    /// Static membership id, if any.
+    /// Its `group.instance.id` when it is a static member (KIP-345), `None` for a dynamic one.
     pub group_instance_id: Option<String>,
-    /// Assigned partitions.
+    /// The consumer's address as the coordinator sees it (`HOST` in Kafka's tables,
+    /// `/10.0.0.5`).
+    #[serde(default)]
+    pub host: String,
+    /// Assigned partitions, in the order the coordinator reports them.
     pub assignment: Vec<AssignedPartition>,
 }
 
@@ -111,12 +115,15 @@ pub struct OffsetDescription {
     pub host: Option<String>,
 }
 
-/// A consumer group.
+/// A consumer group, as `kafka-consumer-groups.sh --describe` (with `--state`, `--members` or
+/// `--offsets`) shows it, plus when it last rebalanced.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GroupDescription {
     /// `group.id`.
     pub group: String,
-    /// `Empty`, `PreparingRebalance`, `CompletingRebalance`, `Stable` or `Dead`.
+    /// `Empty`, `PreparingRebalance`, `CompletingRebalance`, `Stable`, `Dead` (the coordinator
+    /// does not know the group: Kafka's tool says it does not exist) or `Unknown` (no
+    /// coordinator can be found, so Kafka's tool would fail).
     pub state: String,
     /// Current generation.
     pub generation_id: i32,
@@ -128,6 +135,10 @@ pub struct GroupDescription {
     pub members: Vec<MemberDescription>,
     /// Offsets and lag per partition of the subscribed topics.
     pub offsets: Vec<OffsetDescription>,
+    /// When the latest rebalance completed (the coordinator moved the group to its current
+    /// generation), in milliseconds of simulated time; `None` before the first one.
+    #[serde(default)]
+    pub last_rebalance_ms: Option<u64>,
 }
 
 /// A broker's state.

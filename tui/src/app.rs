@@ -779,16 +779,18 @@ fn partition_cells(partition: &PartitionDescription, texts: [String; 10]) -> Vec
     ]
 }
 
-/// The consumer groups, each as a header line and the table `kafka-consumer-groups.sh
-/// --describe` prints.
+/// The consumer groups: for each, its header (state, generation and latest rebalance), its
+/// members and the offsets table `kafka-consumer-groups.sh --describe` prints.
 fn render_groups(frame: &mut ratatui::Frame, area: Rect, groups: &[GroupDescription]) {
     let block = Block::bordered().title(" Consumer groups ");
+    let width = usize::from(area.width.saturating_sub(2));
     let mut lines = Vec::new();
     for (index, group) in groups.iter().enumerate() {
         if index > 0 {
             lines.push(Line::raw(""));
         }
-        lines.push(group_header(group));
+        lines.extend(group_header(group, width));
+        lines.extend(member_table(group));
         lines.extend(group_table(group));
     }
     if lines.is_empty() {
@@ -797,60 +799,117 @@ fn render_groups(frame: &mut ratatui::Frame, area: Rect, groups: &[GroupDescript
     frame.render_widget(Paragraph::new(lines).block(block), area);
 }
 
-/// `group billing · Stable · generation 2 · range · coordinator 1 · 2 members`.
-fn group_header(group: &GroupDescription) -> Line<'static> {
-    let mut rest = format!(" · {} · generation {}", group.state, group.generation_id);
-    if !group.protocol.is_empty() {
-        rest.push_str(&format!(" · {}", group.protocol));
-    }
-    match group.coordinator {
-        Some(coordinator) => rest.push_str(&format!(" · coordinator {coordinator}")),
-        None => rest.push_str(" · coordinator unknown"),
-    }
-    let members = group.members.len();
-    rest.push_str(&format!(" · {members} member{}", if members == 1 { "" } else { "s" }));
-    Line::from(vec![Span::raw("group "), Span::styled(group.group.clone(), Style::new().bold()), Span::raw(rest)])
+/// A group's state in words, and its colour: `Stable` green, a rebalance yellow with the word
+/// `rebalancing`, `Empty` and `Dead` grey with what they mean, no coordinator red.
+fn group_state(state: &str) -> Span<'static> {
+    let (text, colour) = match state {
+        "Stable" => ("Stable".to_string(), Color::Green),
+        "PreparingRebalance" | "CompletingRebalance" => (format!("{state} (rebalancing)"), Color::Yellow),
+        "Empty" => ("Empty (no members)".to_string(), Color::DarkGray),
+        "Dead" => ("Dead (unknown to the coordinator)".to_string(), Color::DarkGray),
+        "Unknown" => ("no coordinator".to_string(), Color::Red),
+        other => (other.to_string(), Color::Reset),
+    };
+    Span::styled(text, Style::new().fg(colour).bold())
 }
 
-/// The offsets table of one group. Members without partitions get a row with `-` for the
-/// partition, as Kafka's tool prints them.
-fn group_table(group: &GroupDescription) -> Vec<Line<'static>> {
-    const HEADERS: [&str; 7] =
-        ["TOPIC", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG", "CONSUMER-ID", "CLIENT-ID"];
-    let dash = || "-".to_string();
-    let mut rows: Vec<[String; 7]> = group
-        .offsets
-        .iter()
-        .map(|offset| {
-            [
-                offset.topic.clone(),
-                offset.partition.to_string(),
-                offset.committed_offset.map_or_else(dash, |o| o.to_string()),
-                offset.log_end_offset.to_string(),
-                offset.lag.map_or_else(dash, |lag| lag.to_string()),
-                offset.consumer_id.clone().unwrap_or_else(dash),
-                offset.client_id.clone().unwrap_or_else(dash),
-            ]
-        })
-        .collect();
-    for member in group.members.iter().filter(|member| member.assignment.is_empty()) {
-        rows.push([dash(), dash(), dash(), dash(), dash(), member.member_id.clone(), member.client_id.clone()]);
+/// `group billing · Stable · generation 2 · last rebalance at 5.2s · range · coordinator 1 · 2
+/// members`, packed into lines of at most `width` columns.
+fn group_header(group: &GroupDescription, width: usize) -> Vec<Line<'static>> {
+    let rebalance = match group.last_rebalance_ms {
+        Some(ms) => format!("last rebalance at {}", format_seconds(ms)),
+        None => "no rebalance yet".to_string(),
+    };
+    let mut pieces: Vec<Vec<Span<'static>>> = vec![
+        vec![Span::raw("group "), Span::styled(group.group.clone(), Style::new().bold())],
+        vec![group_state(&group.state)],
+        // The generation and its rebalance are one piece, so they stay on one line.
+        vec![Span::raw(format!("generation {} · {rebalance}", group.generation_id))],
+    ];
+    if !group.protocol.is_empty() {
+        pieces.push(vec![Span::raw(group.protocol.clone())]);
     }
+    pieces.push(vec![Span::raw(match group.coordinator {
+        Some(coordinator) => format!("coordinator {coordinator}"),
+        None => "coordinator unknown".to_string(),
+    })]);
+    let members = group.members.len();
+    pieces.push(vec![Span::raw(format!("{members} member{}", if members == 1 { "" } else { "s" }))]);
+    pack_pieces(pieces, width, " · ")
+}
 
-    let mut widths = HEADERS.map(str::len);
-    for row in &rows {
+/// Lines of left-aligned columns, each as wide as its widest cell, two spaces apart; the
+/// header is bold.
+fn text_table(headers: &[&str], rows: &[Vec<String>]) -> Vec<Line<'static>> {
+    let mut widths: Vec<usize> = headers.iter().map(|header| header.chars().count()).collect();
+    for row in rows {
         for (width, text) in widths.iter_mut().zip(row) {
             *width = (*width).max(text.chars().count());
         }
     }
     let format_row = |cells: &[String]| -> String {
-        let padded: Vec<String> = cells.iter().zip(widths).map(|(cell, width)| format!("{cell:<width$}")).collect();
+        let padded: Vec<String> =
+            cells.iter().zip(&widths).map(|(cell, width)| format!("{cell:<width$}", width = *width)).collect();
         padded.join("  ").trim_end().to_string()
     };
-    let header: Vec<String> = HEADERS.iter().map(|header| header.to_string()).collect();
+    let header: Vec<String> = headers.iter().map(|header| header.to_string()).collect();
     let mut lines = vec![Line::styled(format_row(&header), Style::new().bold())];
     lines.extend(rows.iter().map(|row| Line::raw(format_row(row))));
     lines
+}
+
+/// The members of one group: client id, `group.instance.id` (a column only when some member
+/// is static, as in Kafka's `--members` view), assigned partitions (`orders(0,1)`, `-` for
+/// none) and member id. Nothing while the group has no members.
+fn member_table(group: &GroupDescription) -> Vec<Line<'static>> {
+    if group.members.is_empty() {
+        return Vec::new();
+    }
+    let any_static = group.members.iter().any(|member| member.group_instance_id.is_some());
+    let mut headers = vec!["CLIENT-ID"];
+    if any_static {
+        headers.push("GROUP-INSTANCE-ID");
+    }
+    headers.extend(["ASSIGNMENT", "CONSUMER-ID"]);
+    let rows: Vec<Vec<String>> = group
+        .members
+        .iter()
+        .map(|member| {
+            let mut row = vec![member.client_id.clone()];
+            if any_static {
+                row.push(member.group_instance_id.clone().unwrap_or_else(|| "-".to_string()));
+            }
+            row.push(sim::report::assignment_text(&member.assignment));
+            row.push(member.member_id.clone());
+            row
+        })
+        .collect();
+    text_table(&headers, &rows)
+}
+
+/// The offsets table of one group: every partition of its topics with the committed offset,
+/// log end offset and lag (`-` where nothing is committed) and the member that owns it. The
+/// client id comes before the long member id, so a narrow pane cuts only the latter.
+fn group_table(group: &GroupDescription) -> Vec<Line<'static>> {
+    const HEADERS: [&str; 7] =
+        ["TOPIC", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG", "CLIENT-ID", "CONSUMER-ID"];
+    let dash = || "-".to_string();
+    let rows: Vec<Vec<String>> = group
+        .offsets
+        .iter()
+        .map(|offset| {
+            vec![
+                offset.topic.clone(),
+                offset.partition.to_string(),
+                offset.committed_offset.map_or_else(dash, |o| o.to_string()),
+                offset.log_end_offset.to_string(),
+                offset.lag.map_or_else(dash, |lag| lag.to_string()),
+                offset.client_id.clone().unwrap_or_else(dash),
+                offset.consumer_id.clone().unwrap_or_else(dash),
+            ]
+        })
+        .collect();
+    text_table(&HEADERS, &rows)
 }
 
 /// The one-line key hint at the bottom.
@@ -986,6 +1045,7 @@ mod tests {
             member_id: member_id.to_string(),
             client_id: client_id.to_string(),
             group_instance_id: None,
+            host: "/10.0.19.136".to_string(),
             assignment: partitions
                 .iter()
                 .map(|p| AssignedPartition { topic: "orders".to_string(), partition: *p })
@@ -1083,6 +1143,7 @@ mod tests {
                     offset(1, Some(410), 410, ("billing-1-0001", "billing-1")),
                     offset(2, None, 420, ("billing-2-0002", "billing-2")),
                 ],
+                last_rebalance_ms: Some(5_214),
             }],
         }
     }
@@ -1380,6 +1441,98 @@ mod tests {
         app.update(Input::Char(']'));
         app.apply_frame(live::Frame { view: leaderless_view(), records: fixture_records(), finished: false });
         insta::assert_snapshot!("quorum_without_leader", screen(&app, 120, 40));
+    }
+
+    /// The fixture's group mid-rebalance: billing-2 was a static member (`billing-b`) and has
+    /// just lost its partition, and a second group, `audit`, has no members left.
+    fn rebalancing_view() -> ClusterView {
+        let mut view = fixture_view();
+        let billing = &mut view.groups[0];
+        billing.state = "PreparingRebalance".to_string();
+        billing.generation_id = 3;
+        billing.last_rebalance_ms = Some(11_800);
+        billing.members[1].group_instance_id = Some("billing-b".to_string());
+        billing.members[1].assignment.clear();
+        billing.offsets[2].consumer_id = None;
+        billing.offsets[2].client_id = None;
+        let mut audit = billing.clone();
+        audit.group = "audit".to_string();
+        audit.state = "Empty".to_string();
+        audit.protocol = String::new();
+        audit.members.clear();
+        audit.last_rebalance_ms = Some(2_500);
+        audit.generation_id = 1;
+        for offset in &mut audit.offsets {
+            offset.consumer_id = None;
+            offset.client_id = None;
+        }
+        view.groups.insert(0, audit);
+        view
+    }
+
+    /// The span of the screen's group header that names `state`, found in the rendered lines.
+    fn state_span(group: &GroupDescription) -> Span<'static> {
+        let lines = group_header(group, 200);
+        lines.into_iter().flat_map(|line| line.spans).nth(3).unwrap()
+    }
+
+    #[test]
+    fn group_states_are_coloured_and_spelled_out() {
+        let mut group = fixture_view().groups[0].clone();
+        let stable = state_span(&group);
+        assert_eq!((stable.content.as_ref(), stable.style.fg), ("Stable", Some(Color::Green)));
+        for state in ["PreparingRebalance", "CompletingRebalance"] {
+            group.state = state.to_string();
+            let span = state_span(&group);
+            assert_eq!(span.content, format!("{state} (rebalancing)"));
+            assert_eq!(span.style.fg, Some(Color::Yellow));
+        }
+        group.state = "Empty".to_string();
+        let empty = state_span(&group);
+        assert_eq!((empty.content.as_ref(), empty.style.fg), ("Empty (no members)", Some(Color::DarkGray)));
+        group.state = "Dead".to_string();
+        let dead = state_span(&group);
+        assert!(dead.content.starts_with("Dead"));
+        assert_eq!(dead.style.fg, Some(Color::DarkGray));
+    }
+
+    #[test]
+    fn group_header_shows_generation_and_last_rebalance() {
+        let group = fixture_view().groups[0].clone();
+        let text: Vec<String> = group_header(&group, 200).iter().map(Line::to_string).collect();
+        assert_eq!(
+            text,
+            ["group billing · Stable · generation 2 · last rebalance at 5.2s · range · coordinator 1 · 2 members"]
+        );
+        let fresh = GroupDescription { last_rebalance_ms: None, generation_id: 0, ..group };
+        let text = group_header(&fresh, 40).iter().map(Line::to_string).collect::<Vec<_>>().join("\n");
+        assert!(text.contains("generation 0 · no rebalance yet"), "{text}");
+    }
+
+    #[test]
+    fn static_members_show_their_instance_id() {
+        let view = rebalancing_view();
+        let lines: Vec<String> = member_table(&view.groups[1]).iter().map(Line::to_string).collect();
+        assert_eq!(
+            lines,
+            [
+                "CLIENT-ID  GROUP-INSTANCE-ID  ASSIGNMENT   CONSUMER-ID",
+                "billing-1  -                  orders(0,1)  billing-1-0001",
+                "billing-2  billing-b          -            billing-2-0002",
+            ]
+        );
+        // Without static members the column is left out, as Kafka's --members view does.
+        let lines: Vec<String> = member_table(&fixture_view().groups[0]).iter().map(Line::to_string).collect();
+        assert_eq!(lines[0], "CLIENT-ID  ASSIGNMENT   CONSUMER-ID");
+        assert!(member_table(&view.groups[0]).is_empty(), "an empty group lists no members");
+    }
+
+    #[test]
+    fn groups_while_rebalancing() {
+        let mut app = App::new("01-first-cluster", 42, 30_000);
+        app.update(Input::Char(']'));
+        app.apply_frame(live::Frame { view: rebalancing_view(), records: fixture_records(), finished: false });
+        insta::assert_snapshot!("groups_while_rebalancing", screen(&app, 120, 40));
     }
 
     #[test]

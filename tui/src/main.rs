@@ -5,6 +5,9 @@
 //! * `kafkalab run <scenario.ron> [--seed N] [--json]` runs a scenario headless and reports.
 //! * `kafkalab dump-log <scenario.ron> --topic T --partition P [--broker B] [--at TIME] [--json]`
 //!   runs a scenario to TIME and prints a replica's segment files as `kafka-dump-log.sh` does.
+//! * `kafkalab describe groups <scenario.ron> [--at TIME] [--seed N] [--group G]... [--members
+//!   [--verbose] | --state | --offsets]` runs a scenario to TIME and prints its consumer groups
+//!   as `kafka-consumer-groups.sh --describe` does.
 //!
 //! Exit status: 0 when every expectation holds, 1 when one fails, 2 for bad input or usage,
 //! 3 when the simulation itself crashed (a bug in kafkalab; the message gives the seed).
@@ -79,6 +82,50 @@ enum Command {
         /// Print one JSON object: `segments[]` and `records[]`.
         #[arg(long)]
         json: bool,
+    },
+    /// Run a scenario to a point in time and describe part of the cluster the way Kafka's
+    /// command-line tools do.
+    Describe {
+        /// What to describe.
+        #[command(subcommand)]
+        what: Describe,
+    },
+}
+
+/// What `kafkalab describe` can describe.
+#[derive(Subcommand, Debug)]
+enum Describe {
+    /// The consumer groups, exactly as `kafka-consumer-groups.sh --describe --group G` (or
+    /// `--all-groups`) prints them: by default each partition's committed offset, log end offset
+    /// and lag; `--members` lists the members, `--state` the coordinator, assignor and state.
+    /// Kafka's notes about empty and rebalancing groups go to standard error, as in Kafka.
+    Groups {
+        /// The scenario file (RON).
+        scenario: PathBuf,
+        /// Stop the run at this simulated time, e.g. `12s` or `1500ms` (default: the end).
+        #[arg(long)]
+        at: Option<sim::scenario::Span>,
+        /// Run with this seed instead of the scenario's own.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Describe this group; repeat for several (default: every group, as `--all-groups`).
+        #[arg(long = "group", value_name = "GROUP")]
+        groups: Vec<String>,
+        /// Describe every group that exists (the default when no `--group` is given).
+        #[arg(long, conflicts_with = "groups")]
+        all_groups: bool,
+        /// List the members: `GROUP CONSUMER-ID HOST CLIENT-ID #PARTITIONS`.
+        #[arg(long, conflicts_with_all = ["state", "offsets"])]
+        members: bool,
+        /// With `--members`, add each member's partitions (`ASSIGNMENT`).
+        #[arg(long, requires = "members")]
+        verbose: bool,
+        /// Show the coordinator, assignor, state and member count of each group.
+        #[arg(long, conflicts_with = "offsets")]
+        state: bool,
+        /// List each partition's offsets and lag (the default).
+        #[arg(long)]
+        offsets: bool,
     },
 }
 
@@ -155,6 +202,58 @@ fn main() -> ExitCode {
                 Err(e) => bad_input(&format!("{}: {e}", scenario.display())),
             }
         }
+        Some(Command::Describe {
+            what: Describe::Groups { scenario, at, seed, groups, all_groups: _, members, verbose, state, offsets: _ },
+        }) => {
+            let s = match sim::scenario::load_file(&scenario) {
+                Ok(s) => s,
+                Err(e) => return bad_input(&e),
+            };
+            if let Some(at) = at.filter(|at| *at > s.duration) {
+                return bad_input(&format!(
+                    "{}: --at {at} is after the end of the scenario (its duration is {})",
+                    scenario.display(),
+                    s.duration
+                ));
+            }
+            let seed = seed.unwrap_or(s.seed);
+            let view = match sim::report::view_at(s, seed, at.map(|span| span.as_duration())) {
+                Ok(view) => view,
+                Err(crash) => {
+                    eprintln!("error: {crash}");
+                    eprintln!("reproduce with: {}", crash.reproduce_command(&scenario.display().to_string()));
+                    return ExitCode::from(3);
+                }
+            };
+            let shown = if members {
+                sim::report::GroupsView::Members { verbose }
+            } else if state {
+                sim::report::GroupsView::State
+            } else {
+                sim::report::GroupsView::Offsets
+            };
+            let selection = (!groups.is_empty()).then_some(groups.as_slice());
+            print_tool_output(&sim::report::describe_consumer_groups(&view.groups, selection, shown));
+            // Kafka's tool exits with 0 even when a group does not exist.
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+/// Prints each piece of a tool's output to its stream, in order, flushing between them so a
+/// terminal shows them interleaved as Kafka's tool would.
+fn print_tool_output(output: &sim::report::ToolOutput) {
+    use std::io::Write;
+    let (mut stdout, mut stderr) = (std::io::stdout().lock(), std::io::stderr().lock());
+    for (stream, text) in &output.pieces {
+        let written = match stream {
+            sim::report::Stream::Stdout => stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()),
+            sim::report::Stream::Stderr => stderr.write_all(text.as_bytes()).and_then(|()| stderr.flush()),
+        };
+        // A closed pipe (`| head`) is not an error worth reporting.
+        if written.is_err() {
+            return;
+        }
     }
 }
 
@@ -181,6 +280,33 @@ mod tests {
     fn the_bundled_scenario_is_the_file_in_scenarios() {
         let scenario = sim::scenario::parse_str(FIRST_SCENARIO, FIRST_SCENARIO_NAME).unwrap();
         assert_eq!(scenario.name, "first cluster");
+    }
+
+    #[test]
+    fn describe_groups_takes_kafkas_options() {
+        let parse = |args: &[&str]| {
+            let mut all = vec!["kafkalab", "describe", "groups", "s.ron"];
+            all.extend_from_slice(args);
+            Cli::try_parse_from(all)
+        };
+        let cli = parse(&["--at", "12s", "--group", "billing", "--group", "audit", "--members", "--verbose"]).unwrap();
+        let Some(Command::Describe { what: Describe::Groups { at, groups, members, verbose, .. } }) = cli.command
+        else {
+            panic!("not describe groups");
+        };
+        assert_eq!(at, Some(sim::scenario::Span::from_secs(12)));
+        assert_eq!(groups, ["billing", "audit"]);
+        assert!(members && verbose);
+        assert!(parse(&["--state"]).is_ok());
+        assert!(parse(&["--offsets", "--all-groups"]).is_ok());
+        // As in Kafka: one view at a time, --verbose with --members, --group or --all-groups.
+        assert!(parse(&["--members", "--state"]).is_err());
+        assert!(parse(&["--state", "--offsets"]).is_err());
+        assert!(parse(&["--verbose"]).is_err());
+        assert!(parse(&["--group", "billing", "--all-groups"]).is_err());
+        // A time without a unit is refused with the reason.
+        let error = parse(&["--at", "12"]).unwrap_err().to_string();
+        assert!(error.contains("--at") && error.contains("unit"), "{error}");
     }
 
     #[test]

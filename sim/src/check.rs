@@ -228,8 +228,26 @@ pub fn expectation_name(e: &Expectation) -> String {
         Expectation::MemberOwns { group, client, partitions } => {
             format!("MemberOwns(group: {group:?}, client: {client:?}, partitions: {partitions})")
         }
-        Expectation::Rebalances { group, at_least } => format!("Rebalances(group: {group:?}, at_least: {at_least})"),
+        Expectation::Rebalances { group, at_least, at_most } => {
+            format!("Rebalances(group: {group:?}{})", bounds(at_least, at_most))
+        }
         Expectation::ConsumedAll { group } => format!("ConsumedAll(group: {group:?})"),
+        Expectation::UnprocessedRecords { group, at_least, at_most } => {
+            format!("UnprocessedRecords(group: {group:?}{})", bounds(at_least, at_most))
+        }
+        Expectation::RedeliveredRecords { group, at_least, at_most } => {
+            format!("RedeliveredRecords(group: {group:?}{})", bounds(at_least, at_most))
+        }
+        Expectation::UnownedTime { group, at_least, at_most } => {
+            let quote = |span: &Option<Span>| span.map(|s| format!("\"{s}\""));
+            format!("UnownedTime(group: {group:?}{})", bounds(&quote(at_least), &quote(at_most)))
+        }
+        Expectation::PollTimeouts { group, at_least } => {
+            format!("PollTimeouts(group: {group:?}, at_least: {at_least})")
+        }
+        Expectation::CommitFailures { group, at_least } => {
+            format!("CommitFailures(group: {group:?}, at_least: {at_least})")
+        }
         Expectation::LogHolds { topic, partition, records } => {
             let list: Vec<String> = records
                 .iter()
@@ -274,6 +292,24 @@ pub fn expectation_name(e: &Expectation) -> String {
         }
         Expectation::TruncationDetected { at_least } => format!("TruncationDetected(at_least: {at_least})"),
     }
+}
+
+/// The optional bounds of an expectation as written: `, at_least: 2`, `, at_most: 3`, both or
+/// nothing.
+fn bounds<T: std::fmt::Display>(at_least: &Option<T>, at_most: &Option<T>) -> String {
+    let mut out = String::new();
+    if let Some(low) = at_least {
+        out.push_str(&format!(", at_least: {low}"));
+    }
+    if let Some(high) = at_most {
+        out.push_str(&format!(", at_most: {high}"));
+    }
+    out
+}
+
+/// Whether `value` lies within the optional bounds (both inclusive).
+fn within<T: PartialOrd>(value: T, at_least: Option<T>, at_most: Option<T>) -> bool {
+    at_least.is_none_or(|low| value >= low) && at_most.is_none_or(|high| value <= high)
 }
 
 /// Counts trace events matching `pick`, and the time of the last one, in milliseconds.
@@ -443,11 +479,61 @@ pub fn evaluate(
                             None => (false, format!("{client} is not a member of {group}")),
                         }
                     }
-                    Expectation::Rebalances { group, at_least } => {
+                    Expectation::Rebalances { group, at_least, at_most } => {
                         let generation = view.groups.iter().find(|g| &g.group == group).map_or(0, |g| g.generation_id);
-                        (generation >= *at_least as i32, format!("generation_id is {generation}"))
+                        let as_i64 = |bound: &Option<u32>| bound.map(i64::from);
+                        (
+                            within(i64::from(generation), as_i64(at_least), as_i64(at_most)),
+                            format!("generation_id is {generation}"),
+                        )
                     }
                     Expectation::ConsumedAll { group } => consumed_all(scenario, world, view, group),
+                    Expectation::UnprocessedRecords { group, at_least, at_most } => {
+                        let topics = world.group_topics().remove(group).unwrap_or_default();
+                        let committed = committed_offsets(view, group);
+                        let found =
+                            world.with_records(|records| unprocessed_records(records, group, &topics, &committed));
+                        let n = found.len() as u64;
+                        (within(n, *at_least, *at_most), describe_unprocessed(group, &found))
+                    }
+                    Expectation::RedeliveredRecords { group, at_least, at_most } => {
+                        let (found, processed) = world.with_records(|records| redelivered_records(records, group));
+                        let n = found.len() as u64;
+                        (within(n, *at_least, *at_most), describe_redelivered(group, &found, processed))
+                    }
+                    Expectation::UnownedTime { group, at_least, at_most } => {
+                        let end_ns = world.elapsed().as_nanos() as u64;
+                        let per_partition = world.with_records(|records| unowned_time(records, group, end_ns));
+                        let total_ms = per_partition.values().sum::<u64>() / 1_000_000;
+                        (within(Span(total_ms), *at_least, *at_most), describe_unowned(group, total_ms, &per_partition))
+                    }
+                    Expectation::PollTimeouts { group, at_least } => {
+                        let (n, _) = count_events(
+                            world,
+                            |e| matches!(e, Event::PollTimeoutExpired { group: g, .. } if g == group),
+                        );
+                        (n >= *at_least, format!("consumers of {group} exceeded max.poll.interval.ms {n} time(s)"))
+                    }
+                    Expectation::CommitFailures { group, at_least } => {
+                        let mut errors: BTreeMap<String, u32> = BTreeMap::new();
+                        world.with_records(|records| {
+                            for r in records {
+                                if let TraceBody::Event(Event::CommitFailed { group: g, error, .. }) = &r.body {
+                                    if g == group {
+                                        *errors.entry(error.name().to_string()).or_insert(0) += 1;
+                                    }
+                                }
+                            }
+                        });
+                        let n: u32 = errors.values().sum();
+                        let by_error: Vec<String> = errors.iter().map(|(e, k)| format!("{e} ×{k}")).collect();
+                        let detail = if n == 0 {
+                            format!("no commit by consumers of {group} was refused")
+                        } else {
+                            format!("{n} commit(s) by consumers of {group} refused: {}", by_error.join(", "))
+                        };
+                        (n >= *at_least, detail)
+                    }
                     Expectation::LogHolds { topic, partition, records } => {
                         log_holds(world, view, topic, *partition, records)
                     }
@@ -668,6 +754,222 @@ fn consumed_all(scenario: &Scenario, world: &World, view: &ClusterView, group: &
         }
     }
     (missing == 0, format!("{} of {total} committed record(s) read by group {group}", total - missing))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Delivery-semantics expectations, computed from the trace so they can be tested on their own.
+
+/// How many example records a delivery-semantics detail names.
+const EXAMPLES: usize = 3;
+
+/// `5.230s` for a time in milliseconds.
+fn secs(ms: u64) -> String {
+    format!("{}.{:03}s", ms / 1000, ms % 1000)
+}
+
+/// `340ms` below a second, else `12.4s`.
+fn short_span(ms: u64) -> String {
+    if ms < 1_000 {
+        format!("{ms}ms")
+    } else {
+        format!("{:.1}s", ms as f64 / 1000.0)
+    }
+}
+
+/// The group's committed offset per partition at the end, from the view.
+pub fn committed_offsets(view: &ClusterView, group: &str) -> BTreeMap<TopicPartition, i64> {
+    view.groups
+        .iter()
+        .filter(|g| g.group == group)
+        .flat_map(|g| &g.offsets)
+        .filter_map(|o| o.committed_offset.map(|c| (TopicPartition::new(o.topic.clone(), o.partition), c)))
+        .collect()
+}
+
+/// An acknowledged record that a group skipped: below its committed offset, never processed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnprocessedRecord {
+    /// The partition.
+    pub tp: TopicPartition,
+    /// The offset it was acknowledged at.
+    pub offset: i64,
+    /// The send's unique id.
+    pub id: String,
+}
+
+/// `UnprocessedRecords`: acknowledged records (`SendAcked` with an offset of 0 or more) on
+/// `topics` whose offset is below `committed` for their partition but which no consumer of
+/// `group` ever finished processing (`Processed`), in partition and offset order. A send
+/// acknowledged twice counts once.
+pub fn unprocessed_records(
+    records: &[TraceRecord],
+    group: &str,
+    topics: &BTreeSet<String>,
+    committed: &BTreeMap<TopicPartition, i64>,
+) -> Vec<UnprocessedRecord> {
+    let mut processed: BTreeSet<(&TopicPartition, &str)> = BTreeSet::new();
+    for r in records {
+        if let TraceBody::Event(Event::Processed { group: g, tp, records: done, .. }) = &r.body {
+            if g == group {
+                processed.extend(done.iter().map(|(_, id)| (tp, id.as_str())));
+            }
+        }
+    }
+    let mut counted: BTreeSet<(&TopicPartition, &str)> = BTreeSet::new();
+    let mut found: BTreeSet<(&TopicPartition, i64, &str)> = BTreeSet::new();
+    for r in records {
+        let TraceBody::Event(Event::SendAcked { tp, offset, value, .. }) = &r.body else { continue };
+        if *offset < 0 || !topics.contains(&tp.topic) {
+            continue;
+        }
+        let below = committed.get(tp).is_some_and(|c| *offset < *c);
+        let key = (tp, value.as_str());
+        if below && !processed.contains(&key) && counted.insert(key) {
+            found.insert((tp, *offset, value.as_str()));
+        }
+    }
+    found.into_iter().map(|(tp, offset, id)| UnprocessedRecord { tp: tp.clone(), offset, id: id.to_string() }).collect()
+}
+
+fn describe_unprocessed(group: &str, found: &[UnprocessedRecord]) -> String {
+    if found.is_empty() {
+        return format!("group {group} processed every acknowledged record below its committed offsets");
+    }
+    let examples: Vec<String> =
+        found.iter().take(EXAMPLES).map(|u| format!("{} at {} offset {}", u.id, u.tp, u.offset)).collect();
+    let more = if found.len() > EXAMPLES { "; ..." } else { "" };
+    format!(
+        "{} acknowledged record(s) below group {group}'s committed offsets were never processed, e.g. {}{more}",
+        found.len(),
+        examples.join("; ")
+    )
+}
+
+/// A record a group's consumers processed more than once.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RedeliveredRecord {
+    /// The partition.
+    pub tp: TopicPartition,
+    /// The offset it was first processed at.
+    pub offset: i64,
+    /// The send's unique id.
+    pub id: String,
+    /// Every processing of it: the consumer's client id and the time, in milliseconds.
+    pub processed_by: Vec<(String, u64)>,
+}
+
+/// `RedeliveredRecords`: the records (by partition and send id) that consumers of `group`
+/// processed (`Processed`) more than once, in partition and offset order, and the number of
+/// distinct records processed at all.
+pub fn redelivered_records(records: &[TraceRecord], group: &str) -> (Vec<RedeliveredRecord>, usize) {
+    // Per (partition, send id): the offset first processed at, and every processing of it.
+    type Processings = (i64, Vec<(String, u64)>);
+    let mut seen: BTreeMap<(&TopicPartition, &str), Processings> = BTreeMap::new();
+    for r in records {
+        let TraceBody::Event(Event::Processed { consumer, group: g, tp, records: done }) = &r.body else { continue };
+        if g != group {
+            continue;
+        }
+        for (offset, id) in done {
+            seen.entry((tp, id.as_str()))
+                .or_insert_with(|| (*offset, Vec::new()))
+                .1
+                .push((consumer.clone(), r.time_ms()));
+        }
+    }
+    let processed = seen.len();
+    let mut found: Vec<RedeliveredRecord> = seen
+        .into_iter()
+        .filter(|(_, (_, by))| by.len() > 1)
+        .map(|((tp, id), (offset, by))| RedeliveredRecord {
+            tp: tp.clone(),
+            offset,
+            id: id.to_string(),
+            processed_by: by,
+        })
+        .collect();
+    found.sort_by(|a, b| (&a.tp, a.offset, &a.id).cmp(&(&b.tp, b.offset, &b.id)));
+    (found, processed)
+}
+
+fn describe_redelivered(group: &str, found: &[RedeliveredRecord], processed: usize) -> String {
+    if found.is_empty() {
+        return format!("group {group} processed each of its {processed} record(s) once");
+    }
+    let examples: Vec<String> = found
+        .iter()
+        .take(EXAMPLES)
+        .map(|r| {
+            let by: Vec<String> = r.processed_by.iter().map(|(c, ms)| format!("{c} at {}", secs(*ms))).collect();
+            format!("{} ({} offset {}) by {}", r.id, r.tp, r.offset, by.join(" and "))
+        })
+        .collect();
+    let more = if found.len() > EXAMPLES { "; ..." } else { "" };
+    format!(
+        "{} of {processed} record(s) were processed more than once by group {group}, e.g. {}{more}",
+        found.len(),
+        examples.join("; ")
+    )
+}
+
+/// `UnownedTime`: per partition of `group`, the nanoseconds it spent unowned, from a
+/// `PartitionsRevoked` or `PartitionsLost` by its owner until its next `PartitionsAssigned` to a
+/// consumer of the group, or until `end_ns`. A partition counts only once first assigned; a
+/// revocation by a consumer that no longer owns the partition (it moved on already) changes
+/// nothing. Partitions never unowned are left out.
+pub fn unowned_time(records: &[TraceRecord], group: &str, end_ns: u64) -> BTreeMap<TopicPartition, u64> {
+    // The owner of each partition assigned so far (`None` while unowned) and since when it is
+    // unowned.
+    let mut owner: BTreeMap<&TopicPartition, Option<&str>> = BTreeMap::new();
+    let mut since: BTreeMap<&TopicPartition, u64> = BTreeMap::new();
+    let mut total: BTreeMap<TopicPartition, u64> = BTreeMap::new();
+    for r in records {
+        let TraceBody::Event(event) = &r.body else { continue };
+        match event {
+            Event::PartitionsAssigned { consumer, group: g, partitions, .. } if g == group => {
+                for tp in partitions {
+                    if let Some(from) = since.remove(tp) {
+                        *total.entry(tp.clone()).or_insert(0) += r.time_ns.saturating_sub(from);
+                    }
+                    owner.insert(tp, Some(consumer.as_str()));
+                }
+            }
+            Event::PartitionsRevoked { consumer, group: g, partitions }
+            | Event::PartitionsLost { consumer, group: g, partitions, .. }
+                if g == group =>
+            {
+                for tp in partitions {
+                    if owner.get(tp) == Some(&Some(consumer.as_str())) {
+                        owner.insert(tp, None);
+                        since.insert(tp, r.time_ns);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    for (tp, from) in since {
+        *total.entry(tp.clone()).or_insert(0) += end_ns.saturating_sub(from);
+    }
+    total.retain(|_, ns| *ns > 0);
+    total
+}
+
+fn describe_unowned(group: &str, total_ms: u64, per_partition: &BTreeMap<TopicPartition, u64>) -> String {
+    if per_partition.is_empty() {
+        return format!("no partition of group {group} was ever unowned after its first assignment");
+    }
+    let mut longest: Vec<(&TopicPartition, u64)> = per_partition.iter().map(|(tp, ns)| (tp, *ns)).collect();
+    longest.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let examples: Vec<String> =
+        longest.iter().take(EXAMPLES).map(|(tp, ns)| format!("{tp} {}", short_span(ns / 1_000_000))).collect();
+    let more = if longest.len() > EXAMPLES { ", ..." } else { "" };
+    format!(
+        "{} of unowned partition time over {} partition(s) of group {group} ({}{more})",
+        short_span(total_ms),
+        per_partition.len(),
+        examples.join(", ")
+    )
 }
 
 /// Builds the report of a finished run.

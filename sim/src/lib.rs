@@ -16,6 +16,7 @@ compile_error!(
 pub mod check;
 pub mod disk;
 pub mod dump;
+pub mod group_invariant;
 pub mod invariants;
 pub mod live;
 pub mod report;

@@ -19,6 +19,12 @@
 //! )
 //! ```
 //!
+//! A consumer either subscribes to topics as a member of a group or assigns itself partitions,
+//! and may model its application: processing time per record, when it commits and scripted
+//! seeks (see [`ConsumerSpec`]). The group expectations (`Rebalances`, `UnprocessedRecords`,
+//! `RedeliveredRecords`, `UnownedTime`, `PollTimeouts`, `CommitFailures`, ...) are listed with
+//! [`Expectation`].
+//!
 //! Loading happens in two steps. [`parse_str`] turns the text into a [`Scenario`] (syntax and
 //! shape errors come straight from the RON parser, reworded), then [`Scenario::validate`] checks
 //! the meaning: names that must exist, numbers that must be in range, and every config map,
@@ -148,6 +154,11 @@ impl Span {
     /// The span in milliseconds.
     pub const fn as_millis(self) -> u64 {
         self.0
+    }
+
+    /// Whether the span is zero.
+    pub const fn is_zero(&self) -> bool {
+        self.0 == 0
     }
 
     /// The span as a [`core::time::Duration`].
@@ -465,23 +476,135 @@ pub struct ScriptedRecord {
     pub partition: Option<i32>,
 }
 
-/// A consumer: member of consumer group `group`, subscribed to `topics`, starting at `start`,
-/// with consumer configs by Kafka key (see [`ConsumerConfig::KEYS`]).
+/// A consumer. It either subscribes to `topics` as a member of consumer group `group`
+/// (`KafkaConsumer.subscribe`: the group's coordinator shares the partitions among the members),
+/// or reads exactly the partitions listed in `assign` (`KafkaConsumer.assign`: no membership, no
+/// rebalances; `group` is then optional and only needed to commit offsets). It starts at
+/// `start`, spends `processing` on each record it polls, commits as `commit` says, moves its
+/// position at the times `seeks` lists, and takes consumer configs by Kafka key (see
+/// [`ConsumerConfig::KEYS`]).
+///
+/// ```ron
+/// Consumer(id: "billing-1", group: "billing", topics: ["orders"], processing: "20ms",
+///          commit: AfterProcessing, configs: {"enable.auto.commit": "false"}),
+/// Consumer(id: "audit", assign: [("orders", 0), ("orders", 1)],
+///          seeks: [At("10s", ToBeginning)], configs: {"enable.auto.commit": "false"}),
+/// ```
+///
+/// Validation rejects a consumer that both subscribes and assigns, or does neither; one that
+/// subscribes without a group; one that commits (`commit` other than `Auto`, or
+/// `"enable.auto.commit": "true"`) without a group; and a `BeforeProcessing` or
+/// `AfterProcessing` consumer whose `enable.auto.commit` is on. As in Kafka since 2.2
+/// (KIP-289), a consumer without a group that leaves `enable.auto.commit` unset does not
+/// auto-commit.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConsumerSpec {
     /// Client id, unique in the scenario, e.g. `"billing-1"`.
     pub id: String,
-    /// The consumer group (Kafka's `group.id`).
+    /// The consumer group (Kafka's `group.id`); empty (or left out) for an `assign` consumer
+    /// that commits nothing. Required when subscribing to `topics`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub group: String,
-    /// Topics subscribed to; each must be listed in `topics`.
+    /// Topics subscribed to; each must be listed in `topics`. Exclusive with `assign`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub topics: Vec<String>,
+    /// Partitions read without group membership, as `(topic, partition)` pairs:
+    /// `assign: [("orders", 0), ("orders", 1)]`. Exclusive with `topics`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub assign: Vec<(String, i32)>,
     /// When the consumer starts.
     #[serde(default)]
     pub start: Span,
+    /// How long the application takes to process one polled record, e.g. `"20ms"`; zero (the
+    /// default) processes every record at once. A poll's records are processed one after
+    /// another before the next `poll()`, so a long processing time can exceed
+    /// `max.poll.interval.ms`.
+    #[serde(default, skip_serializing_if = "Span::is_zero")]
+    pub processing: Span,
+    /// How the application commits offsets; `Auto` (the default) leaves it to
+    /// `enable.auto.commit`.
+    #[serde(default, skip_serializing_if = "CommitSpec::is_auto")]
+    pub commit: CommitSpec,
+    /// Position changes at given times, e.g. `[At("10s", ToBeginning), At("15s",
+    /// ToOffset("orders", 0, 42))]`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub seeks: Vec<Timed<SeekSpec>>,
     /// Consumer configs by Kafka key.
     #[serde(default)]
     pub configs: BTreeMap<String, String>,
+}
+
+impl ConsumerSpec {
+    /// Whether the consumer takes part in a consumer group's membership (it subscribes to
+    /// topics); an `assign` consumer does not.
+    pub fn subscribes(&self) -> bool {
+        !self.topics.is_empty()
+    }
+
+    /// The topics the consumer reads: the subscribed ones, or those of its assigned partitions,
+    /// each once, in the order first named.
+    pub fn read_topics(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for topic in self.topics.iter().chain(self.assign.iter().map(|(topic, _)| topic)) {
+            if !out.contains(topic) {
+                out.push(topic.clone());
+            }
+        }
+        out
+    }
+}
+
+/// How a consumer's application commits offsets, written `commit: AfterProcessing`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CommitSpec {
+    /// `enable.auto.commit` decides: with it on (Kafka's default for a consumer with a group),
+    /// `poll()` commits the positions of records returned by earlier polls every
+    /// `auto.commit.interval.ms`; with it off, nothing is committed.
+    #[default]
+    Auto,
+    /// `commitSync()` right after `poll()` returns, before processing: a crash while processing
+    /// loses the polled records for the group (at-most-once). Needs
+    /// `"enable.auto.commit": "false"`.
+    BeforeProcessing,
+    /// `commitSync()` once the polled records are processed: a crash before the commit
+    /// redelivers them to the partition's next owner (at-least-once). Needs
+    /// `"enable.auto.commit": "false"`.
+    AfterProcessing,
+}
+
+impl CommitSpec {
+    /// Whether this is the default, [`CommitSpec::Auto`].
+    pub fn is_auto(&self) -> bool {
+        *self == CommitSpec::Auto
+    }
+
+    /// The name written in scenario files, e.g. `"AfterProcessing"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            CommitSpec::Auto => "Auto",
+            CommitSpec::BeforeProcessing => "BeforeProcessing",
+            CommitSpec::AfterProcessing => "AfterProcessing",
+        }
+    }
+}
+
+/// A position change a consumer makes at a given time, written inside `At("10s", ...)` in its
+/// `seeks` (KafkaConsumer's seek methods). `ToBeginning` and `ToEnd` move every partition the
+/// consumer owns at that time.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SeekSpec {
+    /// `seekToBeginning`: each owned partition's log start offset.
+    ToBeginning,
+    /// `seekToEnd`: each owned partition's high watermark (the end a consumer may read to).
+    ToEnd,
+    /// `seek(partition, offset)`: topic, partition index and offset (0 or more), e.g.
+    /// `ToOffset("orders", 0, 42)`. The partition must be one the consumer reads.
+    ToOffset(String, i32, i64),
+    /// `offsetsForTimes` then `seek`: on each owned partition, the first record whose timestamp
+    /// is at or after this moment of the run, e.g. `ToTimestamp("5s")` (records are stamped
+    /// with the simulated time they were sent).
+    ToTimestamp(Span),
 }
 
 /// Something that happens at a given time of the run, written `At("10s", thing)`.
@@ -678,17 +801,89 @@ pub enum Expectation {
         /// The partitions it owns.
         partitions: usize,
     },
-    /// The group's generation id reached at least this.
+    /// The group's generation id at the end (one per completed rebalance) lies within the
+    /// bounds, written `Rebalances(group: "billing", at_least: 2)`, `Rebalances(group:
+    /// "billing", at_most: 1)` or with both. At least one bound must be given.
     Rebalances {
         /// The consumer group.
         group: String,
         /// The lowest acceptable generation id.
-        at_least: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        at_least: Option<u32>,
+        /// The highest acceptable generation id.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        at_most: Option<u32>,
     },
     /// At the end, the group's lag is zero on every partition of the topics it reads.
     ConsumedAll {
         /// The consumer group.
         group: String,
+    },
+    /// The number of records the group skipped lies within the bounds: acknowledged records
+    /// (offset 0 or more) on the group's topics whose offset is below the group's final
+    /// committed offset for their partition, yet which no consumer of the group ever finished
+    /// processing. This is at-most-once delivery's loss (a commit before processing, then a
+    /// crash); records skipped by `auto.offset.reset: latest` or a seek count too. Written
+    /// `UnprocessedRecords(group: "billing", at_least: 1)`; at least one bound must be given.
+    UnprocessedRecords {
+        /// The consumer group.
+        group: String,
+        /// The fewest unprocessed records that satisfy the check.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        at_least: Option<u64>,
+        /// The most unprocessed records that satisfy the check.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        at_most: Option<u64>,
+    },
+    /// The number of records the group's consumers processed more than once (the same send
+    /// on the same partition) lies within the bounds: at-least-once delivery's redelivery
+    /// after a rebalance or crash, or a seek back. Written `RedeliveredRecords(group:
+    /// "billing", at_most: 0)`; at least one bound must be given.
+    RedeliveredRecords {
+        /// The consumer group.
+        group: String,
+        /// The fewest redelivered records that satisfy the check.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        at_least: Option<u64>,
+        /// The most redelivered records that satisfy the check.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        at_most: Option<u64>,
+    },
+    /// The group's partitions went unowned for a total time within the bounds, summed over
+    /// partitions: from a member's `PartitionsRevoked` or `PartitionsLost` for a partition it
+    /// owned until the partition's next `PartitionsAssigned` to any member (or the end of the
+    /// run), counted only once the partition was first assigned. It shows the eager protocol's
+    /// stop-the-world pause against the cooperative protocol's short one (KIP-429). A member
+    /// that crashes reports nothing, so the time until its partitions are reassigned is not
+    /// counted. Written `UnownedTime(group: "billing", at_most: "2s")`; at least one bound
+    /// must be given.
+    UnownedTime {
+        /// The consumer group.
+        group: String,
+        /// The least total unowned partition-time that satisfies the check.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        at_least: Option<Span>,
+        /// The most total unowned partition-time that satisfies the check.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        at_most: Option<Span>,
+    },
+    /// Consumers of the group went more than `max.poll.interval.ms` between polls (and so left
+    /// the group) at least `at_least` times, written `PollTimeouts(group: "billing",
+    /// at_least: 1)`.
+    PollTimeouts {
+        /// The consumer group.
+        group: String,
+        /// The fewest poll timeouts that satisfy the check.
+        at_least: u32,
+    },
+    /// Commits by consumers of the group were refused (`CommitFailedException`: a stale
+    /// generation or an unknown member) at least `at_least` times, written
+    /// `CommitFailures(group: "billing", at_least: 1)`.
+    CommitFailures {
+        /// The consumer group.
+        group: String,
+        /// The fewest refused commits that satisfy the check.
+        at_least: u32,
     },
     /// At the end, every live replica of the partition holds exactly these records, in offset
     /// order, as `(offset, key, value)` with `None` for a tombstone's value:
@@ -815,13 +1010,56 @@ pub enum Expectation {
 }
 
 impl Expectation {
+    /// The variant's name as written in scenario files, e.g. `"Rebalances"`.
+    pub fn variant_name(&self) -> &'static str {
+        match self {
+            Expectation::LostAckedWrites { .. } => "LostAckedWrites",
+            Expectation::NoLostAckedWrites => "NoLostAckedWrites",
+            Expectation::NoDuplicates => "NoDuplicates",
+            Expectation::AllPartitionsOnline => "AllPartitionsOnline",
+            Expectation::FullIsr => "FullIsr",
+            Expectation::GroupMembers { .. } => "GroupMembers",
+            Expectation::MemberOwns { .. } => "MemberOwns",
+            Expectation::Rebalances { .. } => "Rebalances",
+            Expectation::ConsumedAll { .. } => "ConsumedAll",
+            Expectation::UnprocessedRecords { .. } => "UnprocessedRecords",
+            Expectation::RedeliveredRecords { .. } => "RedeliveredRecords",
+            Expectation::UnownedTime { .. } => "UnownedTime",
+            Expectation::PollTimeouts { .. } => "PollTimeouts",
+            Expectation::CommitFailures { .. } => "CommitFailures",
+            Expectation::LogHolds { .. } => "LogHolds",
+            Expectation::QuorumLeader => "QuorumLeader",
+            Expectation::NoQuorumLeader => "NoQuorumLeader",
+            Expectation::QuorumEpoch { .. } => "QuorumEpoch",
+            Expectation::FailedElections { .. } => "FailedElections",
+            Expectation::LeaderResignations { .. } => "LeaderResignations",
+            Expectation::NoMetadataCommitsAfter { .. } => "NoMetadataCommitsAfter",
+            Expectation::Replicas { .. } => "Replicas",
+            Expectation::PartitionLeader { .. } => "PartitionLeader",
+            Expectation::LogStartOffset { .. } => "LogStartOffset",
+            Expectation::Duplicates { .. } => "Duplicates",
+            Expectation::ReplicasAgree { .. } => "ReplicasAgree",
+            Expectation::ReplicasDiverge { .. } => "ReplicasDiverge",
+            Expectation::ProduceErrors { .. } => "ProduceErrors",
+            Expectation::DuplicatesDropped { .. } => "DuplicatesDropped",
+            Expectation::RecordsPerBatch { .. } => "RecordsPerBatch",
+            Expectation::StoredCompression { .. } => "StoredCompression",
+            Expectation::TruncationDetected { .. } => "TruncationDetected",
+        }
+    }
+
     /// The consumer group the expectation is about, if any.
     pub fn group(&self) -> Option<&str> {
         match self {
             Expectation::GroupMembers { group, .. }
             | Expectation::MemberOwns { group, .. }
             | Expectation::Rebalances { group, .. }
-            | Expectation::ConsumedAll { group } => Some(group),
+            | Expectation::ConsumedAll { group }
+            | Expectation::UnprocessedRecords { group, .. }
+            | Expectation::RedeliveredRecords { group, .. }
+            | Expectation::UnownedTime { group, .. }
+            | Expectation::PollTimeouts { group, .. }
+            | Expectation::CommitFailures { group, .. } => Some(group),
             _ => None,
         }
     }
@@ -945,9 +1183,12 @@ impl Scenario {
     /// one hour; 1 to 9 brokers; valid broker, topic, producer and consumer configs; legal,
     /// unique topic names, at least one partition and a replication factor no larger than the
     /// broker count; unique, non-empty client ids; clients naming existing topics; producers with
-    /// a rate or scripted records and without idempotence (not simulated yet); all times within
-    /// the duration; fault targets naming existing brokers, clients and partitions; expectations
-    /// naming existing groups and clients. The first broken rule is reported.
+    /// a rate or scripted records and without idempotence (not simulated yet); consumers that
+    /// either subscribe to topics with a group or assign existing partitions, that commit only
+    /// with a group, with `enable.auto.commit` off when they commit by hand, and that seek only
+    /// partitions they read; all times within the duration; fault targets naming existing
+    /// brokers, clients and partitions; expectations naming existing groups and clients, with
+    /// at least one bound where both are optional. The first broken rule is reported.
     pub fn validate(&self, source: &str, origin: &str) -> Result<(), ScenarioError> {
         Validator { scenario: self, locator: Locator::new(source), origin }.run()
     }
@@ -959,15 +1200,24 @@ impl Scenario {
         ron_options().to_string(self).expect("every scenario type serialises to RON")
     }
 
-    /// The distinct consumer groups named by the consumers, in sorted order.
+    /// The distinct consumer groups named by the consumers, in sorted order. Consumers without
+    /// a group (`assign` consumers that commit nothing) name none.
     pub fn groups(&self) -> BTreeSet<&str> {
         self.clients
             .iter()
             .filter_map(|client| match client {
-                ClientSpec::Consumer(consumer) => Some(consumer.group.as_str()),
-                ClientSpec::Producer(_) => None,
+                ClientSpec::Consumer(consumer) if !consumer.group.is_empty() => Some(consumer.group.as_str()),
+                _ => None,
             })
             .collect()
+    }
+
+    /// The consumers of `group` (subscribing and assigning ones), in client order.
+    pub fn group_consumers<'a>(&'a self, group: &'a str) -> impl Iterator<Item = &'a ConsumerSpec> + 'a {
+        self.clients.iter().filter_map(move |client| match client {
+            ClientSpec::Consumer(consumer) if !group.is_empty() && consumer.group == group => Some(consumer),
+            _ => None,
+        })
     }
 
     /// The topic with this name, if listed.
@@ -1018,6 +1268,8 @@ fn friendly_outer(outer: &Option<String>) -> String {
         Some("Target") => "a fault target".to_string(),
         Some("Expectation") => "expect".to_string(),
         Some("KeySpec") => "keys".to_string(),
+        Some("CommitSpec") => "commit".to_string(),
+        Some("SeekSpec") => "a seek".to_string(),
         Some("Timed") => "a timed entry".to_string(),
         Some(other) => format!("`{other}`"),
     }
@@ -1039,6 +1291,8 @@ fn field_example(field: &str) -> &'static str {
         "topics" => "[\"orders\"]",
         "at" => "\"5s\"",
         "at_least" | "members" => "1",
+        "assign" => "[(\"orders\", 0)]",
+        "processing" => "\"20ms\"",
         "client" => "\"billing-1\"",
         _ => "...",
     }
@@ -1955,21 +2209,41 @@ impl Validator<'_> {
     }
 
     fn check_consumer(&self, consumer: &ConsumerSpec, path: &SrcPath) -> Check {
-        if consumer.group.trim().is_empty() {
+        let id = &consumer.id;
+        let has_group = !consumer.group.is_empty();
+        if has_group && consumer.group.trim().is_empty() {
             return Err(self.error(
                 &path.f("group"),
                 path.f("group"),
-                "the consumer group name is empty",
-                Some("name the group, e.g. \"billing\"".to_string()),
+                "the consumer group name is blank",
+                Some("name the group, e.g. \"billing\", or leave group out for an assign consumer".to_string()),
             ));
         }
-        if consumer.topics.is_empty() {
-            return Err(self.error(
-                &path.f("topics"),
-                path.f("topics"),
-                format!("consumer \"{}\" subscribes to no topics", consumer.id),
-                Some("list at least one topic, e.g. [\"orders\"]".to_string()),
-            ));
+        match (consumer.topics.is_empty(), consumer.assign.is_empty()) {
+            (false, false) => {
+                return Err(self.error(
+                    &path.f("assign"),
+                    path.f("assign"),
+                    format!("consumer \"{id}\" both subscribes to topics and assigns partitions"),
+                    Some(
+                        "a Kafka consumer uses either subscribe or assign, not both; remove topics or assign"
+                            .to_string(),
+                    ),
+                ));
+            }
+            (true, true) => {
+                return Err(self.error(
+                    &path.f("topics"),
+                    path.f("topics"),
+                    format!("consumer \"{id}\" subscribes to no topics"),
+                    Some(
+                        "list at least one topic, e.g. topics: [\"orders\"], or assign partitions, e.g. \
+                         assign: [(\"orders\", 0)]"
+                            .to_string(),
+                    ),
+                ));
+            }
+            _ => {}
         }
         for (j, topic) in consumer.topics.iter().enumerate() {
             if self.scenario.topic(topic).is_none() {
@@ -1977,8 +2251,126 @@ impl Validator<'_> {
                 return Err(self.unknown_topic(&at, &at, topic));
             }
         }
+        if consumer.subscribes() && !has_group {
+            return Err(self.error(
+                &path.f("group"),
+                path.f("group"),
+                format!("consumer \"{id}\" subscribes to topics, which needs a consumer group"),
+                Some(
+                    "name the group, e.g. group: \"billing\", or read fixed partitions without one, e.g. \
+                     assign: [(\"orders\", 0)]"
+                        .to_string(),
+                ),
+            ));
+        }
+        for (j, (topic, partition)) in consumer.assign.iter().enumerate() {
+            let at = path.f("assign").i(j);
+            let Some(spec) = self.scenario.topic(topic) else {
+                return Err(self.unknown_topic(&at.i(0), &at, topic));
+            };
+            if !(0..spec.partitions).contains(partition) {
+                return Err(self.error(
+                    &at.i(1),
+                    &at,
+                    format!("topic \"{topic}\" has no partition {partition}"),
+                    Some(format!("its partitions are numbered 0 to {}", spec.partitions - 1)),
+                ));
+            }
+            if let Some(first) = consumer.assign[..j].iter().position(|other| other == &consumer.assign[j]) {
+                return Err(self.error(
+                    &at,
+                    &at,
+                    format!("partition {topic}-{partition} is assigned twice (first in assign[{first}])"),
+                    Some("list each partition once".to_string()),
+                ));
+            }
+        }
         self.check_time(consumer.start, &path.f("start"), "the consumer's start")?;
-        ConsumerConfig::from_map(&consumer.configs).map_err(|error| self.config_error(&path.f("configs"), error))?;
+        let configs = path.f("configs");
+        let config = ConsumerConfig::from_map(&consumer.configs).map_err(|error| self.config_error(&configs, error))?;
+        let auto_commit_key = "enable.auto.commit";
+        let auto_commit_written = consumer.configs.contains_key(auto_commit_key);
+        if !has_group {
+            if !consumer.commit.is_auto() {
+                return Err(self.error(
+                    &path.f("commit"),
+                    path.f("commit"),
+                    format!(
+                        "consumer \"{id}\" commits offsets ({}) but has no group to commit them to",
+                        consumer.commit.name()
+                    ),
+                    Some("name a group, e.g. group: \"audit\", or remove commit".to_string()),
+                ));
+            }
+            // Kafka's `ConsumerConfig.maybeOverrideEnableAutoCommit` (KIP-289): without a
+            // group, auto-commit is off unless asked for, and asking for it is an error.
+            if auto_commit_written && config.enable_auto_commit {
+                return Err(self.error(
+                    &configs.k(auto_commit_key),
+                    &configs,
+                    format!(
+                        "enable.auto.commit cannot be true for consumer \"{id}\", which has no group \
+                         to commit to"
+                    ),
+                    Some(format!("set \"{auto_commit_key}\": \"false\", or name a group, e.g. group: \"audit\"")),
+                ));
+            }
+        }
+        if !consumer.commit.is_auto() && config.enable_auto_commit {
+            let why = if auto_commit_written { "it is set to true" } else { "it is true by default" };
+            return Err(self.error(
+                &path.f("commit"),
+                path.f("commit"),
+                format!(
+                    "commit: {} commits by hand and needs enable.auto.commit off, but {why}",
+                    consumer.commit.name()
+                ),
+                Some(format!("add \"{auto_commit_key}\": \"false\" to the consumer's configs")),
+            ));
+        }
+        for (j, seek) in consumer.seeks.iter().enumerate() {
+            let at = path.f("seeks").i(j);
+            self.check_time(seek.at(), &at.i(0), "the seek")?;
+            let SeekSpec::ToOffset(topic, partition, offset) = seek.value() else { continue };
+            let target = at.i(1);
+            let Some(spec) = self.scenario.topic(topic) else {
+                return Err(self.unknown_topic(&target.i(0), &at, topic));
+            };
+            if !(0..spec.partitions).contains(partition) {
+                return Err(self.error(
+                    &target.i(1),
+                    &at,
+                    format!("topic \"{topic}\" has no partition {partition}"),
+                    Some(format!("its partitions are numbered 0 to {}", spec.partitions - 1)),
+                ));
+            }
+            if *offset < 0 {
+                return Err(self.error(
+                    &target.i(2),
+                    &at,
+                    format!("offset {offset} is negative"),
+                    Some("seek to an offset of 0 or more, or use ToBeginning or ToEnd".to_string()),
+                ));
+            }
+            let reads = if consumer.subscribes() {
+                consumer.topics.contains(topic)
+            } else {
+                consumer.assign.iter().any(|(t, p)| t == topic && p == partition)
+            };
+            if !reads {
+                let (what, fix) = if consumer.subscribes() {
+                    ("subscribe to", format!("add \"{topic}\" to its topics, or seek a partition of them"))
+                } else {
+                    ("assign", format!("add (\"{topic}\", {partition}) to its assign list"))
+                };
+                return Err(self.error(
+                    &target,
+                    &at,
+                    format!("consumer \"{id}\" does not {what} {topic}-{partition}, so it cannot seek it"),
+                    Some(fix),
+                ));
+            }
+        }
         Ok(())
     }
 
@@ -2221,6 +2613,34 @@ impl Validator<'_> {
         Ok(())
     }
 
+    /// Checks the optional bounds of a group expectation at `path`: at least one is given, and
+    /// `at_least` is not above `at_most`. `example` is a value to suggest for a missing bound.
+    fn check_bounds<T: PartialOrd + fmt::Display>(
+        &self,
+        path: &SrcPath,
+        expectation: &Expectation,
+        at_least: Option<T>,
+        at_most: Option<T>,
+        example: &str,
+    ) -> Check {
+        let name = expectation.variant_name();
+        match (at_least, at_most) {
+            (None, None) => Err(self.error(
+                path,
+                path,
+                format!("{name} gives neither at_least nor at_most, so it checks nothing"),
+                Some(format!("add a bound, e.g. at_least: {example} or at_most: {example}")),
+            )),
+            (Some(low), Some(high)) if low > high => Err(self.error(
+                &path.f("at_least"),
+                path,
+                format!("{name} wants at least {low} but at most {high}, which nothing satisfies"),
+                Some("lower at_least or raise at_most".to_string()),
+            )),
+            _ => Ok(()),
+        }
+    }
+
     fn check_expectations(&self) -> Check {
         let s = self.scenario;
         let groups = s.groups();
@@ -2292,14 +2712,22 @@ impl Validator<'_> {
                     Some(suggestion),
                 ));
             }
-            let members: Vec<&str> = s
-                .clients
-                .iter()
-                .filter_map(|client| match client {
-                    ClientSpec::Consumer(consumer) if consumer.group == group => Some(consumer.id.as_str()),
-                    _ => None,
-                })
-                .collect();
+            // Only subscribing consumers become members; an assign consumer only commits.
+            let members: Vec<&str> =
+                s.group_consumers(group).filter(|consumer| consumer.subscribes()).map(|c| c.id.as_str()).collect();
+            match expectation {
+                Expectation::Rebalances { at_least, at_most, .. } => {
+                    self.check_bounds(&path, expectation, *at_least, *at_most, "2")?;
+                }
+                Expectation::UnprocessedRecords { at_least, at_most, .. }
+                | Expectation::RedeliveredRecords { at_least, at_most, .. } => {
+                    self.check_bounds(&path, expectation, *at_least, *at_most, "0")?;
+                }
+                Expectation::UnownedTime { at_least, at_most, .. } => {
+                    self.check_bounds(&path, expectation, *at_least, *at_most, "\"2s\"")?;
+                }
+                _ => {}
+            }
             match expectation {
                 Expectation::GroupMembers { members: wanted, .. } if *wanted > members.len() => {
                     return Err(self.error(
@@ -2563,8 +2991,28 @@ mod tests {
                     id: "c".into(),
                     group: group(),
                     topics: vec!["orders".into()],
+                    assign: Vec::new(),
                     start: Span::ZERO,
-                    configs: configs(&[("auto.offset.reset", "none")]),
+                    processing: Span(20),
+                    commit: CommitSpec::AfterProcessing,
+                    seeks: vec![
+                        Timed::At(Span(1_000), SeekSpec::ToBeginning),
+                        Timed::At(Span(2_000), SeekSpec::ToEnd),
+                        Timed::At(Span(3_000), SeekSpec::ToOffset("orders".into(), 1, 42)),
+                        Timed::At(Span(4_000), SeekSpec::ToTimestamp(Span(500))),
+                    ],
+                    configs: configs(&[("auto.offset.reset", "none"), ("enable.auto.commit", "false")]),
+                }),
+                ClientSpec::Consumer(ConsumerSpec {
+                    id: "a".into(),
+                    group: String::new(),
+                    topics: Vec::new(),
+                    assign: vec![("orders".into(), 0), ("orders".into(), 2)],
+                    start: Span(100),
+                    processing: Span::ZERO,
+                    commit: CommitSpec::Auto,
+                    seeks: Vec::new(),
+                    configs: BTreeMap::new(),
                 }),
             ],
             triggers: vec![Trigger::On(
@@ -2612,8 +3060,14 @@ mod tests {
                 Expectation::FullIsr,
                 Expectation::GroupMembers { group: group(), members: 1 },
                 Expectation::MemberOwns { group: group(), client: "c".into(), partitions: 3 },
-                Expectation::Rebalances { group: group(), at_least: 2 },
+                Expectation::Rebalances { group: group(), at_least: Some(2), at_most: None },
+                Expectation::Rebalances { group: group(), at_least: None, at_most: Some(3) },
                 Expectation::ConsumedAll { group: group() },
+                Expectation::UnprocessedRecords { group: group(), at_least: Some(1), at_most: Some(9) },
+                Expectation::RedeliveredRecords { group: group(), at_least: None, at_most: Some(0) },
+                Expectation::UnownedTime { group: group(), at_least: Some(Span(1)), at_most: Some(Span(2_500)) },
+                Expectation::PollTimeouts { group: group(), at_least: 1 },
+                Expectation::CommitFailures { group: group(), at_least: 2 },
                 Expectation::QuorumLeader,
                 Expectation::NoQuorumLeader,
                 Expectation::QuorumEpoch { at_least: 2 },

@@ -6,14 +6,17 @@
 //! narration fire at quantum boundaries, and front ends only ever observe between quanta.
 
 use crate::disk::SimDisk;
+use crate::group_invariant::{check_single_owner, OwnershipClaim};
 use crate::invariants::QuorumChecker;
-use crate::scenario::{ClientSpec, Condition, Fault, KeySpec, ProcessRoles, Scenario, Target, Trigger};
+use crate::scenario::{
+    ClientSpec, CommitSpec, Condition, ConsumerSpec, Fault, KeySpec, ProcessRoles, Scenario, SeekSpec, Target, Trigger,
+};
 use crate::trace::{Trace, TraceBody, TraceRecord};
 use crate::view::ClusterView;
 use cluster::broker::{Broker, BrokerSetup, OFFSETS_TOPIC};
 use cluster::combined::Combined;
 use cluster::config::{effective_min_insync_replicas, BrokerConfig, ConsumerConfig, ProducerConfig, TopicConfig};
-use cluster::consumer::{Consumer, ConsumerSetup};
+use cluster::consumer::{CommitMode, Consumer, ConsumerSetup, Seek};
 use cluster::controller::{Controller, ControllerSetup, TopicToCreate};
 use cluster::era::{Era, KafkaVersion};
 use cluster::event::Event;
@@ -308,7 +311,13 @@ impl Shared {
             }
             NodeKind::Consumer(index) => {
                 let ClientSpec::Consumer(spec) = &scenario.clients[*index] else { unreachable!() };
-                let config = ConsumerConfig::from_map(&spec.configs).expect("validated scenario");
+                let mut config = ConsumerConfig::from_map(&spec.configs).expect("validated scenario");
+                if spec.group.is_empty() && !spec.configs.contains_key("enable.auto.commit") {
+                    // Kafka's `ConsumerConfig.maybeOverrideEnableAutoCommit` (KIP-289): a
+                    // consumer without a group does not auto-commit unless told to, and
+                    // validation refuses telling it to.
+                    config.enable_auto_commit = false;
+                }
                 Hosted::Consumer(Box::new(Consumer::new(
                     now,
                     ConsumerSetup {
@@ -316,10 +325,14 @@ impl Shared {
                         client_id: spec.id.clone(),
                         group_id: spec.group.clone(),
                         topics: spec.topics.clone(),
-                        assign: Vec::new(),
-                        processing_ms_per_record: 0,
-                        commit: cluster::consumer::CommitMode::Auto,
-                        seeks: Vec::new(),
+                        assign: spec.assign.iter().map(|(topic, p)| TopicPartition::new(topic.clone(), *p)).collect(),
+                        processing_ms_per_record: spec.processing.as_millis(),
+                        commit: match spec.commit {
+                            CommitSpec::Auto => CommitMode::Auto,
+                            CommitSpec::BeforeProcessing => CommitMode::BeforeProcessing,
+                            CommitSpec::AfterProcessing => CommitMode::AfterProcessing,
+                        },
+                        seeks: consumer_seeks(spec),
                         config,
                         start: Instant::from_millis(spec.start.0),
                         bootstrap: brokers,
@@ -433,6 +446,28 @@ impl Shared {
         lock(&self.checker).node_down(slot.id, log);
         *lock(&slot.quorum_seen) = None;
     }
+}
+
+/// A consumer's scripted seeks in time order (a stable sort, so seeks written for the same
+/// moment keep their order), as the consumer takes them.
+fn consumer_seeks(spec: &ConsumerSpec) -> Vec<(Instant, Seek)> {
+    let mut seeks: Vec<(Instant, Seek)> = spec
+        .seeks
+        .iter()
+        .map(|timed| {
+            let seek = match timed.value() {
+                SeekSpec::ToBeginning => Seek::Beginning(None),
+                SeekSpec::ToEnd => Seek::End(None),
+                SeekSpec::ToOffset(topic, partition, offset) => {
+                    Seek::Offset(TopicPartition::new(topic.clone(), *partition), *offset)
+                }
+                SeekSpec::ToTimestamp(at) => Seek::Timestamp(at.as_millis() as i64),
+            };
+            (timed.at().as_instant(), seek)
+        })
+        .collect();
+    seeks.sort_by_key(|(at, _)| *at);
+    seeks
 }
 
 /// The configs Kafka gives `__consumer_offsets`: compacted, with 100 MiB segments
@@ -730,6 +765,7 @@ impl World {
             }
         }
         self.check_majority();
+        self.check_single_owner();
     }
 
     /// Applies every trigger whose condition holds now and has not fired yet, recording the
@@ -836,6 +872,42 @@ impl World {
             }
         }
         if let Err(violation) = lock(&self.shared.checker).check_majority(&running) {
+            let s = &self.shared;
+            panic!(
+                "invariant violated at {}: {violation}\nseed {}; reproduce with `kafkalab run {} --seed {}`",
+                cluster::time::Instant::from_nanos(self.elapsed.as_nanos() as u64),
+                s.seed,
+                s.scenario.origin_hint(),
+                s.seed
+            );
+        }
+    }
+
+    /// *SingleOwnerPerGeneration* (see [`crate::group_invariant`]): over the running consumers
+    /// of each group, no partition is owned by two of them in the same generation. Panics with
+    /// the seed and a reproduce command otherwise.
+    fn check_single_owner(&self) {
+        let scenario = &self.shared.scenario;
+        let mut statuses = Vec::new();
+        for slot in self.shared.slots.values() {
+            let NodeKind::Consumer(index) = slot.kind else { continue };
+            let ClientSpec::Consumer(spec) = &scenario.clients[index] else { continue };
+            // The group comes from the scenario: a consumer's group never changes.
+            if spec.group.is_empty() {
+                continue;
+            }
+            if let Some(Hosted::Consumer(consumer)) = lock(&slot.hosted).as_ref() {
+                statuses.push((spec, consumer.status()));
+            }
+        }
+        let claims: Vec<OwnershipClaim<'_>> = statuses
+            .iter()
+            .map(|(spec, status)| {
+                let instance = spec.configs.get("group.instance.id").map(String::as_str);
+                OwnershipClaim::from_status(&spec.id, instance, &spec.group, status)
+            })
+            .collect();
+        if let Err(violation) = check_single_owner(&claims) {
             let s = &self.shared;
             panic!(
                 "invariant violated at {}: {violation}\nseed {}; reproduce with `kafkalab run {} --seed {}`",
@@ -1158,12 +1230,16 @@ impl World {
         &self.shared.slots
     }
 
-    /// Consumer-group topics by group, from the scenario.
+    /// Consumer-group topics by group, from the scenario: the topics the group's consumers
+    /// subscribe to and those of the partitions they assign themselves. Consumers without a
+    /// group are left out.
     pub fn group_topics(&self) -> BTreeMap<String, BTreeSet<String>> {
         let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for client in &self.shared.scenario.clients {
             if let ClientSpec::Consumer(c) = client {
-                out.entry(c.group.clone()).or_default().extend(c.topics.iter().cloned());
+                if !c.group.is_empty() {
+                    out.entry(c.group.clone()).or_default().extend(c.read_topics());
+                }
             }
         }
         out

@@ -1,6 +1,7 @@
 //! Every scenario in `scenarios/` runs and meets its own expectations, and runs are
 //! deterministic: the same scenario and seed give the same digest, other seeds give others.
 
+use kafkalab_tests::run_edited;
 use std::path::{Path, PathBuf};
 
 fn scenario_files() -> Vec<PathBuf> {
@@ -63,19 +64,6 @@ fn acks_one_loses_writes_that_acks_all_keeps() {
     let report = sim::run(scenario, seed).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(report.anomalies.lost_acked_writes, 0, "{:#?}", report.findings);
     assert!(report.passed(), "{:#?}", report.expectations);
-}
-
-/// Runs a bundled scenario with `edits` applied to its text (each `(from, to)` must match).
-fn run_edited(file: &str, edits: &[(&str, &str)]) -> sim::report::RunReport {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios").join(file);
-    let mut source = std::fs::read_to_string(&path).unwrap();
-    for (from, to) in edits {
-        assert!(source.contains(from), "{file} has no {from:?}");
-        source = source.replace(from, to);
-    }
-    let scenario = sim::scenario::parse_str(&source, file).unwrap_or_else(|e| panic!("{e}"));
-    let seed = scenario.seed;
-    sim::run(scenario, seed).unwrap_or_else(|e| panic!("{e}"))
 }
 
 #[test]

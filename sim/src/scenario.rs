@@ -763,6 +763,9 @@ pub enum Target {
     Client(String),
     /// Whichever broker leads this partition (topic, partition index) when the fault fires.
     Leader(String, i32),
+    /// Whichever broker coordinates this consumer group when the fault fires: the leader of
+    /// the group's `__consumer_offsets` partition.
+    Coordinator(String),
     /// The nodes the most recent `Crash`, `Kill` or `PowerLoss` hit.
     LastCrashed,
 }
@@ -2582,6 +2585,22 @@ impl Validator<'_> {
                         format!("topic \"{topic}\" has no partition {partition}"),
                         Some(format!("its partitions are numbered 0 to {}", spec.partitions - 1)),
                     ));
+                }
+            }
+            Target::Coordinator(group) => {
+                let groups: Vec<&str> = s
+                    .clients
+                    .iter()
+                    .filter_map(|c| match c {
+                        ClientSpec::Consumer(c) if !c.group.is_empty() => Some(c.group.as_str()),
+                        _ => None,
+                    })
+                    .collect();
+                if !groups.contains(&group.as_str()) {
+                    let suggestion = closest(group, groups.iter().copied())
+                        .map(|best| format!("did you mean \"{best}\"?"))
+                        .unwrap_or_else(|| "name the group of a consumer listed in clients".to_string());
+                    return Err(self.error(at, field, format!("unknown consumer group \"{group}\""), Some(suggestion)));
                 }
             }
             Target::LastCrashed => {

@@ -947,6 +947,13 @@ impl World {
                     .filter_map(|p| p.leader.map(NodeId))
                     .collect()
             }
+            Target::Coordinator(group) => self
+                .view()
+                .groups
+                .iter()
+                .filter(|g| &g.group == group)
+                .filter_map(|g| g.coordinator.map(NodeId))
+                .collect(),
             Target::LastCrashed => self.last_crash.clone(),
         }
     }
@@ -1047,6 +1054,9 @@ impl World {
                         format!("crash {} (the leader of {topic}-{partition})", self.describe_nodes(&nodes))
                     }
                     Target::LastCrashed => format!("crash {} (the last node crashed)", self.describe_nodes(&nodes)),
+                    Target::Coordinator(group) => {
+                        format!("crash {} (the coordinator of group {group})", self.describe_nodes(&nodes))
+                    }
                     _ => format!("crash {}", self.describe_nodes(&nodes)),
                 };
                 format!("{what}{losses}")

@@ -711,3 +711,16 @@ fn an_assign_consumer_without_a_group_seeks_back_and_reads_again() {
     };
     assert!(reads(0) >= 2, "orders-0 from offset 0 {} time(s)", reads(0));
 }
+
+#[test]
+fn a_coordinator_target_must_name_a_consumer_group() {
+    let source = BASE.replace(
+        r#"expect: [Rebalances(group: "billing", at_least: 1)],"#,
+        r#"faults: [At("5s", Crash(Coordinator("biling")))],
+    expect: [Rebalances(group: "billing", at_least: 1)],"#,
+    );
+    let error = parse_str(&source, "coordinator.ron").unwrap_err().to_string();
+    assert!(error.contains("unknown consumer group \"biling\""), "{error}");
+    assert!(error.contains("did you mean \"billing\"?"), "{error}");
+    assert!(error.contains("coordinator.ron:"), "the error names the file and line: {error}");
+}

@@ -922,6 +922,9 @@ impl Consumer {
     /// Looks up committed offsets (OffsetFetch) for owned partitions without a position, or
     /// resets them by `auto.offset.reset` when the consumer has no group or nothing was committed.
     fn find_positions(&mut self, now: Instant) {
+        if self.assignment.iter().all(|tp| self.positions.contains_key(tp) || self.resets.contains_key(tp)) {
+            return;
+        }
         let unknown: Vec<TopicPartition> = self
             .assignment
             .iter()
@@ -971,23 +974,28 @@ impl Consumer {
             since_poll_ms: since.as_millis() as u64,
         });
         if !self.is_static() {
-            if let Some(c) = self.coordinator {
-                let request = self.request(now);
-                self.outbox.send(
-                    c,
-                    Message::LeaveGroup {
-                        correlation_id: request.correlation_id,
-                        group_id: self.group_id.clone(),
-                        member_id: self.member_id.clone(),
-                    },
-                );
-            }
+            self.send_leave_group(now);
         }
         self.reset_generation(!self.is_static());
         self.heartbeat = None;
         self.group_request = None;
         self.phase = Phase::Left;
         self.rejoin_needed = true;
+    }
+
+    /// LeaveGroup to the coordinator, if one is known (dynamic members only; static members
+    /// leave by session expiry, KIP-345).
+    fn send_leave_group(&mut self, now: Instant) {
+        let Some(c) = self.coordinator else { return };
+        let request = self.request(now);
+        self.outbox.send(
+            c,
+            Message::LeaveGroup {
+                correlation_id: request.correlation_id,
+                group_id: self.group_id.clone(),
+                member_id: self.member_id.clone(),
+            },
+        );
     }
 
     /// Completes records whose processing time is over, and what follows the last one.
@@ -1063,6 +1071,11 @@ impl Consumer {
         }
         // Hand out at most max.poll.records, partition by partition, rotating the starting
         // partition between polls so that no partition starves.
+        if self.buffered.values().all(VecDeque::is_empty) {
+            // Nothing fetched: poll() keeps waiting. This is the common case on every step, so
+            // it allocates nothing.
+            return;
+        }
         let mut budget = self.config.max_poll_records as usize;
         let owned: Vec<TopicPartition> = self.assignment.clone();
         if owned.is_empty() {
@@ -1519,17 +1532,7 @@ impl Node for Consumer {
             self.send_commit(now, CommitKind::Async, None);
         }
         if self.subscribed() && !self.is_static() && !self.member_id.is_empty() {
-            if let Some(c) = self.coordinator {
-                let request = self.request(now);
-                self.outbox.send(
-                    c,
-                    Message::LeaveGroup {
-                        correlation_id: request.correlation_id,
-                        group_id: self.group_id.clone(),
-                        member_id: self.member_id.clone(),
-                    },
-                );
-            }
+            self.send_leave_group(now);
         }
         if !self.assignment.is_empty() {
             self.outbox.event(Event::PartitionsRevoked {

@@ -20,7 +20,6 @@
 //! assignment in the same generation, and the old one is fenced (`FENCED_INSTANCE_ID`) at its
 //! next request.
 
-use cluster::consumer::ConsumerStatus;
 use cluster::ids::TopicPartition;
 use std::collections::BTreeMap;
 
@@ -44,21 +43,14 @@ pub struct OwnershipClaim<'a> {
 
 impl<'a> OwnershipClaim<'a> {
     /// The claim of consumer `client` (static instance `instance`, if any) of `group`, read from
-    /// its status.
-    pub fn from_status(
+    /// what the consumer believes it owns ([`cluster::consumer::Consumer::membership`]).
+    pub fn from_membership(
         client: &'a str,
         instance: Option<&'a str>,
         group: &'a str,
-        status: &'a ConsumerStatus,
+        (generation_id, member_id, partitions): (i32, &'a str, &'a [TopicPartition]),
     ) -> OwnershipClaim<'a> {
-        OwnershipClaim {
-            client,
-            instance,
-            group,
-            generation_id: status.generation_id,
-            member_id: &status.member_id,
-            partitions: &status.assignment,
-        }
+        OwnershipClaim { client, instance, group, generation_id, member_id, partitions }
     }
 
     /// Who owns: the static instance id when there is one, else the client id.
@@ -117,7 +109,7 @@ mod tests {
         OwnershipClaim { client, instance: None, group: "billing", generation_id, member_id, partitions }
     }
 
-    // The claims below are what `OwnershipClaim::from_status` reads from `ConsumerStatus`
+    // The claims below are what `OwnershipClaim::from_membership` reads from the consumer
     // (generation_id, member_id, assignment); they are built directly so these tests do not
     // depend on the status's other fields.
 

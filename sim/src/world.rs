@@ -871,16 +871,23 @@ impl World {
                 running.insert(slot.id, entry);
             }
         }
-        if let Err(violation) = lock(&self.shared.checker).check_majority(&running) {
-            let s = &self.shared;
-            panic!(
-                "invariant violated at {}: {violation}\nseed {}; reproduce with `kafkalab run {} --seed {}`",
-                cluster::time::Instant::from_nanos(self.elapsed.as_nanos() as u64),
-                s.seed,
-                s.scenario.origin_hint(),
-                s.seed
-            );
+        let verdict = lock(&self.shared.checker).check_majority(&running);
+        if let Err(violation) = verdict {
+            self.invariant_violated(&violation);
         }
+    }
+
+    /// Stops the run on a violated invariant checked between steps, with the seed and the
+    /// command that reproduces it.
+    fn invariant_violated(&self, violation: &str) -> ! {
+        let s = &self.shared;
+        panic!(
+            "invariant violated at {}: {violation}\nseed {}; reproduce with `kafkalab run {} --seed {}`",
+            cluster::time::Instant::from_nanos(self.elapsed.as_nanos() as u64),
+            s.seed,
+            s.scenario.origin_hint(),
+            s.seed
+        );
     }
 
     /// *SingleOwnerPerGeneration* (see [`crate::group_invariant`]): over the running consumers
@@ -888,34 +895,27 @@ impl World {
     /// the seed and a reproduce command otherwise.
     fn check_single_owner(&self) {
         let scenario = &self.shared.scenario;
-        let mut statuses = Vec::new();
+        let mut guards = Vec::new();
         for slot in self.shared.slots.values() {
             let NodeKind::Consumer(index) = slot.kind else { continue };
             let ClientSpec::Consumer(spec) = &scenario.clients[index] else { continue };
             // The group comes from the scenario: a consumer's group never changes.
-            if spec.group.is_empty() {
-                continue;
-            }
-            if let Some(Hosted::Consumer(consumer)) = lock(&slot.hosted).as_ref() {
-                statuses.push((spec, consumer.status()));
+            if !spec.group.is_empty() {
+                guards.push((spec, lock(&slot.hosted)));
             }
         }
-        let claims: Vec<OwnershipClaim<'_>> = statuses
+        let claims: Vec<OwnershipClaim<'_>> = guards
             .iter()
-            .map(|(spec, status)| {
-                let instance = spec.configs.get("group.instance.id").map(String::as_str);
-                OwnershipClaim::from_status(&spec.id, instance, &spec.group, status)
+            .filter_map(|(spec, hosted)| match hosted.as_ref() {
+                Some(Hosted::Consumer(consumer)) => {
+                    let instance = spec.configs.get("group.instance.id").map(String::as_str);
+                    Some(OwnershipClaim::from_membership(&spec.id, instance, &spec.group, consumer.membership()))
+                }
+                _ => None,
             })
             .collect();
         if let Err(violation) = check_single_owner(&claims) {
-            let s = &self.shared;
-            panic!(
-                "invariant violated at {}: {violation}\nseed {}; reproduce with `kafkalab run {} --seed {}`",
-                cluster::time::Instant::from_nanos(self.elapsed.as_nanos() as u64),
-                s.seed,
-                s.scenario.origin_hint(),
-                s.seed
-            );
+            self.invariant_violated(&violation);
         }
     }
 

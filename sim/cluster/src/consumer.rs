@@ -356,6 +356,12 @@ impl Consumer {
         }
     }
 
+    /// What the consumer believes it owns: `(generation_id, member_id, assignment)`. Cheaper
+    /// than [`Consumer::status`] (no positions), for invariants checked every quantum.
+    pub fn membership(&self) -> (i32, &str, &[TopicPartition]) {
+        (self.generation_id, &self.member_id, &self.assignment)
+    }
+
     fn request(&mut self, now: Instant) -> Request {
         self.next_correlation_id += 1;
         Request { correlation_id: self.next_correlation_id, sent_at: now }

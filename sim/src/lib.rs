@@ -16,6 +16,7 @@ compile_error!(
 pub mod check;
 pub mod disk;
 pub mod dump;
+pub mod finding;
 pub mod group_invariant;
 pub mod invariants;
 pub mod live;

@@ -18,6 +18,14 @@ pub enum TraceBody {
     Fault(String),
     /// A narration line from the scenario.
     Narration(String),
+    /// An invariant broke in a run whose scenario expects it (`Happens(Violation(..))`); a
+    /// violation nobody expects stops the run instead.
+    Violation {
+        /// The invariant.
+        invariant: crate::finding::Invariant,
+        /// What broke, in plain words with the values involved.
+        detail: String,
+    },
 }
 
 /// One record of the trace.
@@ -45,6 +53,7 @@ impl TraceRecord {
             TraceBody::Event(e) => e.describe(),
             TraceBody::Fault(f) => format!("FAULT: {f}"),
             TraceBody::Narration(n) => n.clone(),
+            TraceBody::Violation { invariant, detail } => format!("INVARIANT VIOLATED ({invariant}): {detail}"),
         };
         let ms = self.time_ms();
         format!("{:>4}.{:03}s  {:<12} {}", ms / 1000, ms % 1000, self.node, text)

@@ -303,7 +303,8 @@ impl App {
         let kind = match &record.body {
             TraceBody::Event(_) if record.is_routine() => FeedKind::Routine,
             TraceBody::Event(_) => FeedKind::Event,
-            TraceBody::Fault(_) => FeedKind::Fault,
+            // A violation the scenario expects is shown like a fault: something broke on purpose.
+            TraceBody::Fault(_) | TraceBody::Violation { .. } => FeedKind::Fault,
             TraceBody::Narration(text) => {
                 self.narration = Some(Narration { time_ms: record.time_ms(), text: text.clone() });
                 FeedKind::Narration

@@ -36,6 +36,36 @@ pub struct Anomalies {
     pub inconsistent_offsets: u64,
     /// Partitions the oracle could not judge because no leader was up at the end.
     pub unjudged_partitions: u64,
+    /// Polls that skipped offsets holding records, within one assignment.
+    #[serde(default)]
+    pub poll_skips: u64,
+    /// Polls that began at or before the offset the consumer's last poll ended at, within one
+    /// assignment and without a seek.
+    #[serde(default)]
+    pub nonmonotonic_polls: u64,
+    /// Sends acknowledged at a lower offset than an earlier send of the same producer to the
+    /// same partition.
+    #[serde(default)]
+    pub nonmonotonic_sends: u64,
+    /// Acknowledged sends a group went past without polling.
+    #[serde(default)]
+    pub unseen: u64,
+}
+
+impl Anomalies {
+    /// How many times the oracle found `anomaly`.
+    pub fn count(&self, anomaly: crate::finding::Anomaly) -> u64 {
+        use crate::finding::Anomaly;
+        match anomaly {
+            Anomaly::LostAckedWrite => self.lost_acked_writes,
+            Anomaly::Duplicate => self.duplicates,
+            Anomaly::InconsistentOffset => self.inconsistent_offsets,
+            Anomaly::PollSkip => self.poll_skips,
+            Anomaly::NonMonotonicPoll => self.nonmonotonic_polls,
+            Anomaly::NonMonotonicSend => self.nonmonotonic_sends,
+            Anomaly::Unseen => self.unseen,
+        }
+    }
 }
 
 /// One expectation and its outcome.
@@ -291,6 +321,9 @@ pub fn expectation_name(e: &Expectation) -> String {
             format!("StoredCompression(topic: {topic:?}, codec: {codec:?})")
         }
         Expectation::TruncationDetected { at_least } => format!("TruncationDetected(at_least: {at_least})"),
+        Expectation::Happens(f) => format!("Happens({f})"),
+        Expectation::NeverHappens(f) => format!("NeverHappens({f})"),
+        Expectation::ConvergesWithin(span) => format!("ConvergesWithin(\"{span}\")"),
     }
 }
 
@@ -330,6 +363,29 @@ fn count_events(world: &World, pick: impl Fn(&Event) -> bool) -> (u32, Option<u6
 }
 
 /// The partition `topic`-`partition` as the view describes it.
+/// How often the checker found `finding` in this run, and the first violation's words: an
+/// anomaly's count comes from the oracle, an invariant's from the violations the trace
+/// recorded (only expected ones are recorded; an unexpected one stops the run).
+fn count_finding(finding: crate::finding::Finding, world: &World, anomalies: &Anomalies) -> (u64, Option<String>) {
+    if let Some(anomaly) = finding.anomaly() {
+        return (anomalies.count(anomaly), None);
+    }
+    let crate::finding::Finding::Violation(wanted) = finding else { unreachable!("anomalies returned above") };
+    world.with_records(|records| {
+        let mut n = 0;
+        let mut first = None;
+        for record in records {
+            if let TraceBody::Violation { invariant, detail } = &record.body {
+                if *invariant == wanted {
+                    n += 1;
+                    first.get_or_insert_with(|| format!("at {}: {detail}", at(record)));
+                }
+            }
+        }
+        (n, first)
+    })
+}
+
 fn find_partition<'a>(view: &'a ClusterView, topic: &str, partition: i32) -> Option<&'a PartitionDescription> {
     view.topics.iter().find(|t| t.name == topic).and_then(|t| t.partitions.iter().find(|p| p.partition == partition))
 }
@@ -573,6 +629,16 @@ pub fn evaluate(
                         let (n, _) = count_events(world, |e| matches!(e, Event::DuplicateBatchDropped { .. }));
                         (u64::from(n) >= *at_least, format!("leaders dropped {n} duplicate batch(es)"))
                     }
+                    Expectation::Happens(finding) | Expectation::NeverHappens(finding) => {
+                        let (n, first) = count_finding(*finding, world, anomalies);
+                        let happens = matches!(e, Expectation::Happens(_));
+                        let detail = match first {
+                            Some(first) => format!("found {n} time(s); first: {first}"),
+                            None => format!("found {n} time(s)"),
+                        };
+                        ((n > 0) == happens, detail)
+                    }
+                    Expectation::ConvergesWithin(_) => (false, "not evaluated yet".to_string()),
                     Expectation::TruncationDetected { at_least } => {
                         let (n, _) = count_events(world, |e| matches!(e, Event::LogTruncationDetected { .. }));
                         (u64::from(n) >= *at_least, format!("consumers detected truncation {n} time(s)"))

@@ -1010,6 +1010,19 @@ pub enum Expectation {
         /// The fewest detections that satisfy the check.
         at_least: u64,
     },
+    /// The checker finds this at least once, written `Happens(PollSkip)` or
+    /// `Happens(Violation(ReplicasAgreeBelowHighWatermark))`. An expected invariant violation
+    /// is recorded in the trace instead of stopping the run.
+    Happens(crate::finding::Finding),
+    /// The checker never finds this, written `NeverHappens(Duplicate)`. Every invariant not
+    /// named in a `Happens` stops the run when it breaks, so `NeverHappens(Violation(..))` only
+    /// documents the promise.
+    NeverHappens(crate::finding::Finding),
+    /// After the last fault (every fault plan ends by healing the network and restarting what
+    /// it stopped), the cluster converges within this span: every partition has a leader, every
+    /// ISR is full again and every group's consumers have caught up with the high watermarks
+    /// of the moment the faults ended. Written `ConvergesWithin("20s")`.
+    ConvergesWithin(Span),
 }
 
 impl Expectation {
@@ -1048,6 +1061,9 @@ impl Expectation {
             Expectation::RecordsPerBatch { .. } => "RecordsPerBatch",
             Expectation::StoredCompression { .. } => "StoredCompression",
             Expectation::TruncationDetected { .. } => "TruncationDetected",
+            Expectation::Happens(_) => "Happens",
+            Expectation::NeverHappens(_) => "NeverHappens",
+            Expectation::ConvergesWithin(_) => "ConvergesWithin",
         }
     }
 
@@ -1170,6 +1186,18 @@ pub fn parse_str(source: &str, origin: &str) -> Result<Scenario, ScenarioError> 
 }
 
 impl Scenario {
+    /// The invariants this scenario expects to break (`Happens(Violation(..))`): their
+    /// violations are recorded in the trace and the run goes on; any other violation stops it.
+    pub fn expected_violations(&self) -> std::collections::BTreeSet<crate::finding::Invariant> {
+        self.expect
+            .iter()
+            .filter_map(|e| match e {
+                Expectation::Happens(crate::finding::Finding::Violation(i)) => Some(*i),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// The scenario's file for a command line, or a placeholder when it was not read from one.
     pub fn origin_hint(&self) -> &str {
         if self.origin.0.is_empty() {

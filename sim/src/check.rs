@@ -1,20 +1,11 @@
-//! The history oracle and the scenario's expectations.
+//! The scenario's expectations, and the entry point to the history oracle.
 //!
-//! The oracle reads the client history from the trace (every send acknowledged with its offset,
-//! every record polled) and compares it with the partition logs at the end of the run, in the
-//! spirit of Jepsen's Kafka checker (jepsen-io/jepsen: jepsen/src/jepsen/tests/kafka.clj):
-//!
-//! * **lost acknowledged write**: a send the leader acknowledged is not in the partition's log
-//!   held by the current leader, and no rule removed it: retention (its offset is below the log
-//!   start offset) or compaction (a later acknowledged send has the same key, or it is a
-//!   tombstone the cleaner dropped after `delete.retention.ms`);
-//! * **duplicate**: one send stored at two offsets (a retry after an ambiguous failure);
-//! * **inconsistent offsets**: a send acknowledged at one offset but stored at another, or a
-//!   consumer that read a record at an offset that now holds a different one.
-//!
-//! Each send carries a unique id in a record header, so values written twice are told apart
-//! from distinct sends.
+//! The oracle itself lives in [`crate::oracle`]: it builds the clients' history from the trace
+//! and checks it against the final partition logs, after Jepsen's Kafka workload. This module
+//! keeps [`check_history`] and [`Anomalies`] under their old paths for the report and the
+//! expectations.
 
+use crate::oracle::{at, final_logs};
 use crate::report::RunReport;
 use crate::scenario::{ClientSpec, Expectation, Scenario, Span};
 use crate::trace::{TraceBody, TraceRecord};
@@ -25,48 +16,7 @@ use cluster::ids::{NodeId, TopicPartition};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
-/// Anomaly counts. JSON field names are part of the `kafkalab run --json` contract.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Anomalies {
-    /// Acknowledged sends missing from the final log.
-    pub lost_acked_writes: u64,
-    /// Sends stored at more than one offset.
-    pub duplicates: u64,
-    /// Offsets that disagree between acknowledgement, log and reads.
-    pub inconsistent_offsets: u64,
-    /// Partitions the oracle could not judge because no leader was up at the end.
-    pub unjudged_partitions: u64,
-    /// Polls that skipped offsets holding records, within one assignment.
-    #[serde(default)]
-    pub poll_skips: u64,
-    /// Polls that began at or before the offset the consumer's last poll ended at, within one
-    /// assignment and without a seek.
-    #[serde(default)]
-    pub nonmonotonic_polls: u64,
-    /// Sends acknowledged at a lower offset than an earlier send of the same producer to the
-    /// same partition.
-    #[serde(default)]
-    pub nonmonotonic_sends: u64,
-    /// Acknowledged sends a group went past without polling.
-    #[serde(default)]
-    pub unseen: u64,
-}
-
-impl Anomalies {
-    /// How many times the oracle found `anomaly`.
-    pub fn count(&self, anomaly: crate::finding::Anomaly) -> u64 {
-        use crate::finding::Anomaly;
-        match anomaly {
-            Anomaly::LostAckedWrite => self.lost_acked_writes,
-            Anomaly::Duplicate => self.duplicates,
-            Anomaly::InconsistentOffset => self.inconsistent_offsets,
-            Anomaly::PollSkip => self.poll_skips,
-            Anomaly::NonMonotonicPoll => self.nonmonotonic_polls,
-            Anomaly::NonMonotonicSend => self.nonmonotonic_sends,
-            Anomaly::Unseen => self.unseen,
-        }
-    }
-}
+pub use crate::oracle::Anomalies;
 
 /// One expectation and its outcome.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -79,171 +29,9 @@ pub struct ExpectationResult {
     pub detail: String,
 }
 
-/// A partition's final log, as the current leader holds it.
-struct FinalLog {
-    leader: NodeId,
-    high_watermark: i64,
-    log_start_offset: i64,
-    compacted: bool,
-    first_dirty_offset: i64,
-    by_offset: BTreeMap<i64, String>,
-    by_id: BTreeMap<String, Vec<i64>>,
-}
-
-fn final_logs(world: &World, view: &ClusterView) -> (BTreeMap<TopicPartition, FinalLog>, u64) {
-    let mut logs = BTreeMap::new();
-    let mut unjudged = 0;
-    for topic in &view.topics {
-        for p in &topic.partitions {
-            let tp = TopicPartition::new(topic.name.clone(), p.partition);
-            let Some(leader) = p.leader.map(NodeId) else {
-                unjudged += 1;
-                continue;
-            };
-            let read = world.with_log(leader, &tp, |log| {
-                let mut by_offset = BTreeMap::new();
-                let mut by_id: BTreeMap<String, Vec<i64>> = BTreeMap::new();
-                for batch in log.batches() {
-                    for record in &batch.records {
-                        let offset = batch.base_offset + i64::from(record.offset_delta);
-                        if let Some(id) = record.header(cluster::ID_HEADER) {
-                            by_offset.insert(offset, id.to_string());
-                            by_id.entry(id.to_string()).or_default().push(offset);
-                        }
-                    }
-                }
-                FinalLog {
-                    leader,
-                    high_watermark: log.high_watermark(),
-                    log_start_offset: log.log_start_offset(),
-                    compacted: log.config().is_compacted(),
-                    first_dirty_offset: log.first_dirty_offset(),
-                    by_offset,
-                    by_id,
-                }
-            });
-            match read {
-                Some(log) => {
-                    logs.insert(tp, log);
-                }
-                None => unjudged += 1,
-            }
-        }
-    }
-    (logs, unjudged)
-}
-
-fn at(record: &TraceRecord) -> String {
-    let ms = record.time_ms();
-    format!("{}.{:03}s", ms / 1000, ms % 1000)
-}
-
-/// Most findings listed per kind; the counts are always complete.
-const FINDINGS_PER_KIND: usize = 5;
-
-/// Runs the oracle over the whole run.
+/// Runs the oracle over the whole run (see [`crate::oracle::check_world`]).
 pub fn check_history(world: &World, view: &ClusterView) -> (Anomalies, Vec<String>) {
-    let (logs, unjudged) = final_logs(world, view);
-    let mut anomalies = Anomalies { unjudged_partitions: unjudged, ..Anomalies::default() };
-    let mut lost = Vec::new();
-    let mut inconsistent = Vec::new();
-    world.with_records(|records| {
-        // Per send id: its key and whether it is a tombstone; per partition and key: the
-        // highest acknowledged offset. Together they tell a compacted-away record from a lost one.
-        let mut sends: BTreeMap<&str, (Option<&str>, bool)> = BTreeMap::new();
-        let mut latest_acked: BTreeMap<(&TopicPartition, &str), i64> = BTreeMap::new();
-        for record in records {
-            match &record.body {
-                TraceBody::Event(Event::SendInvoked { value, key, tombstone, .. }) => {
-                    sends.insert(value.as_str(), (key.as_deref(), *tombstone));
-                }
-                TraceBody::Event(Event::SendAcked { tp, offset, value, .. }) => {
-                    if let Some((Some(key), _)) = sends.get(value.as_str()) {
-                        let latest = latest_acked.entry((tp, key)).or_insert(*offset);
-                        *latest = (*latest).max(*offset);
-                    }
-                }
-                _ => {}
-            }
-        }
-        // Retention removes whole segments below the log start; compaction removes a record
-        // once a later one has its key, and a tombstone once its horizon passed. Both happen
-        // only in the cleaned section, below the cleaner's checkpoint.
-        let removed_by_rule = |log: &FinalLog, tp: &TopicPartition, id: &str, offset: i64| {
-            if offset < log.log_start_offset {
-                return true;
-            }
-            let (key, tombstone) = sends.get(id).copied().unwrap_or((None, false));
-            let Some(key) = key.filter(|_| log.compacted && offset < log.first_dirty_offset) else {
-                return false;
-            };
-            tombstone || latest_acked.get(&(tp, key)).is_some_and(|&latest| latest > offset)
-        };
-        for record in records {
-            let TraceBody::Event(event) = &record.body else { continue };
-            match event {
-                Event::SendAcked { producer, tp, offset, value } => {
-                    let Some(log) = logs.get(tp) else { continue };
-                    match log.by_id.get(value) {
-                        None if removed_by_rule(log, tp, value, *offset) => {}
-                        None => {
-                            anomalies.lost_acked_writes += 1;
-                            let now_there = log.by_offset.get(offset).map_or("nothing".to_string(), |v| v.clone());
-                            lost.push(format!(
-                                "lost acknowledged write: {value} from {producer} was acknowledged at {tp} offset {offset} at {}, but the log of the current leader (broker {}) does not hold it; offset {offset} now holds {now_there}",
-                                at(record),
-                                log.leader
-                            ));
-                        }
-                        Some(offsets) if *offset >= 0 && !offsets.contains(offset) => {
-                            anomalies.inconsistent_offsets += 1;
-                            inconsistent.push(format!(
-                                "inconsistent offset: {value} was acknowledged at {tp} offset {offset} at {} but is stored at {offsets:?}",
-                                at(record)
-                            ));
-                        }
-                        Some(_) => {}
-                    }
-                }
-                Event::Polled { consumer, tp, records: polled } => {
-                    let Some(log) = logs.get(tp) else { continue };
-                    for (offset, id) in polled {
-                        if let Some(now_there) = log.by_offset.get(offset) {
-                            if now_there != id {
-                                anomalies.inconsistent_offsets += 1;
-                                inconsistent.push(format!(
-                                    "inconsistent offset: {consumer} read {id} at {tp} offset {offset} at {}, but that offset now holds {now_there}",
-                                    at(record)
-                                ));
-                            }
-                        }
-                    }
-                }
-                _ => {}
-            }
-        }
-    });
-    let mut duplicates = Vec::new();
-    for (tp, log) in &logs {
-        for (id, offsets) in &log.by_id {
-            if offsets.len() > 1 {
-                anomalies.duplicates += 1;
-                duplicates
-                    .push(format!("duplicate: {id} is stored {} times in {tp}, at offsets {offsets:?}", offsets.len()));
-            }
-        }
-    }
-    let mut findings = Vec::new();
-    for (kind, list) in
-        [("lost acknowledged writes", lost), ("duplicates", duplicates), ("inconsistent offsets", inconsistent)]
-    {
-        let extra = list.len().saturating_sub(FINDINGS_PER_KIND);
-        findings.extend(list.into_iter().take(FINDINGS_PER_KIND));
-        if extra > 0 {
-            findings.push(format!("... and {extra} more {kind}"));
-        }
-    }
-    (anomalies, findings)
+    crate::oracle::check_world(world, view)
 }
 
 /// The expectation as written in scenario files.
@@ -638,7 +426,10 @@ pub fn evaluate(
                         };
                         ((n > 0) == happens, detail)
                     }
-                    Expectation::ConvergesWithin(_) => (false, "not evaluated yet".to_string()),
+                    Expectation::ConvergesWithin(within) => match world.convergence() {
+                        Some(c) => c.verdict(within.0),
+                        None => (false, "convergence was not tracked in this run".to_string()),
+                    },
                     Expectation::TruncationDetected { at_least } => {
                         let (n, _) = count_events(world, |e| matches!(e, Event::LogTruncationDetected { .. }));
                         (u64::from(n) >= *at_least, format!("consumers detected truncation {n} time(s)"))

@@ -14,14 +14,18 @@ compile_error!(
 );
 
 pub mod check;
+pub mod converge;
 pub mod disk;
 pub mod dump;
 pub mod finding;
-pub mod group_invariant;
 pub mod invariants;
 pub mod live;
+pub mod net;
+pub mod oracle;
+pub mod plan;
 pub mod report;
 pub mod scenario;
+pub mod swarm;
 pub mod trace;
 pub mod view;
 pub mod world;

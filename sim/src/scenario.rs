@@ -54,6 +54,10 @@ pub const SUPPORTED_KAFKA_VERSIONS: &[&str] = &["0.10", "0.11", "2.0", "2.8", "3
 /// The most brokers a scenario may have.
 pub const MAX_BROKERS: i32 = 9;
 
+/// The longest `extra` or `jitter` a `Latency` fault may add (one minute): a link slower than
+/// every Kafka timeout is a cut link, which `Partition`, `OneWay` and `Isolate` say plainly.
+pub const MAX_ADDED_LATENCY: Span = Span::from_secs(60);
+
 /// The longest run a scenario may ask for: one hour of simulated time.
 pub const MAX_DURATION: Span = Span(3_600_000);
 
@@ -632,6 +636,7 @@ impl<T> Timed<T> {
 
 /// A fault injected into the run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub enum Fault {
     /// The node's machine goes down hard: the process stops at once and its page cache is
     /// lost, so everything not yet flushed goes (the last write may be torn). Its peers'
@@ -651,7 +656,8 @@ pub enum Fault {
     Partition(Vec<Target>, Vec<Target>),
     /// The node is cut off from every other node.
     Isolate(Target),
-    /// Every network partition and isolation ends.
+    /// Every network partition, isolation and one-way cut ends, and so do `Loss`, `Latency` and
+    /// `Duplicate`. Paused nodes stay paused.
     Heal,
     /// The node's process is stopped gracefully (SIGTERM): a controller that leads the quorum
     /// first resigns with `EndQuorumEpoch`; the page cache survives. `Restart` brings it back.
@@ -665,6 +671,63 @@ pub enum Fault {
     Reassign(String, i32, Vec<i32>),
     /// An admin runs `kafka-leader-election.sh --election-type preferred` for one partition.
     PreferredElection(String, i32),
+    /// The node's process stops, as in a long garbage-collection pause or after `SIGSTOP`:
+    /// nothing runs, its timers do not fire, and messages to it wait in its socket buffers
+    /// (what it sent before the pause still arrives). Its peers see only silence. `Resume`
+    /// lets it carry on where it stopped, acting on what it knew until it hears otherwise: a
+    /// paused leader may wake up still believing it leads.
+    Pause(Target),
+    /// A paused node carries on (`SIGCONT`). Resuming a node that is not paused does nothing.
+    Resume(Target),
+    /// Messages from the nodes of the first list to those of the second are dropped, while the
+    /// other direction flows (an asymmetric partition). A node named on both sides is on the
+    /// receiving side, so `OneWay([Broker(1), Broker(2), Broker(3)], [Leader("orders", 0)])`
+    /// means no other broker reaches the leader. `Heal` or `Reconnect` ends it.
+    OneWay(Vec<Target>, Vec<Target>),
+    /// The node's isolation ends, and so does every partition and one-way cut involving it;
+    /// other cuts stay. Reconnecting nodes one by one is FoundationDB's swizzle-clogging.
+    Reconnect(Target),
+    /// Packets are lost on the links touching `nodes` (every link when empty):
+    /// `Loss(rate: 0.2, nodes: [Broker(1)])`. Kafka runs on TCP, which never loses a message on
+    /// a live connection: each loss costs a retransmission timeout (200 ms, doubling while the
+    /// retransmissions are lost too) and the messages behind it on the connection wait. After
+    /// 15 losses in a row TCP gives up and the connection breaks. It replaces an earlier `Loss`
+    /// on the same nodes, so `rate: 0.0` ends it. A message's retransmissions are drawn when it
+    /// is sent, so a back-off under way when the loss ends still runs its course.
+    Loss {
+        /// The probability that a transmission is lost, 0 to 1.
+        rate: f64,
+        /// The nodes whose links lose packets; every link when empty (the default).
+        #[serde(default)]
+        nodes: Vec<Target>,
+    },
+    /// Messages on the links touching `nodes` (every link when empty) take `extra` longer, plus
+    /// or minus up to `jitter` (uniform, never faster than the healthy network), and stay in
+    /// order: `Latency(extra: "200ms", jitter: "50ms", nodes: [Broker(1)])`. It replaces an
+    /// earlier `Latency` on the same nodes, so zero spans end it.
+    Latency {
+        /// The added one-way delay.
+        extra: Span,
+        /// The largest deviation from `extra`, either way; default none.
+        #[serde(default)]
+        jitter: Span,
+        /// The nodes whose links are slow; every link when empty (the default).
+        #[serde(default)]
+        nodes: Vec<Target>,
+    },
+    /// With probability `rate`, a request on the links touching `nodes` (every link when
+    /// empty) is delivered, then its connection breaks before the answer gets back: the
+    /// answer is lost, both ends see the connection close, and the client sends the request
+    /// again, so the server may see it twice (what idempotent producers guard against):
+    /// `Duplicate(rate: 0.1, nodes: [Client("checkout")])`. It replaces an earlier `Duplicate`
+    /// on the same nodes, so `rate: 0.0` ends it.
+    Duplicate {
+        /// The probability that a delivered request's connection breaks, 0 to 1.
+        rate: f64,
+        /// The nodes whose links break; every link when empty (the default).
+        #[serde(default)]
+        nodes: Vec<Target>,
+    },
 }
 
 /// A fault staged on the cluster's state rather than on the clock, so an exact interleaving
@@ -2471,8 +2534,60 @@ impl Validator<'_> {
                 | Fault::Kill(target)
                 | Fault::Restart(target)
                 | Fault::Isolate(target)
-                | Fault::Shutdown(target) => {
+                | Fault::Shutdown(target)
+                | Fault::Pause(target)
+                | Fault::Resume(target)
+                | Fault::Reconnect(target) => {
                     self.check_target(target, &fault_path.i(0), &path, i)?;
+                }
+                Fault::OneWay(from, to) => {
+                    for (side, targets) in [from, to].into_iter().enumerate() {
+                        if targets.is_empty() {
+                            return Err(self.error(
+                                &fault_path.i(side),
+                                &path,
+                                format!(
+                                    "the {} side of the one-way partition is empty",
+                                    if side == 0 { "sending" } else { "receiving" }
+                                ),
+                                Some("list at least one target on each side: OneWay([from..], [to..])".to_string()),
+                            ));
+                        }
+                        for (k, target) in targets.iter().enumerate() {
+                            self.check_target(target, &fault_path.i(side).i(k), &path, i)?;
+                        }
+                    }
+                }
+                Fault::Loss { rate, nodes } | Fault::Duplicate { rate, nodes } => {
+                    // `contains` is false for NaN too.
+                    if !(0.0..=1.0).contains(rate) {
+                        return Err(self.error(
+                            &fault_path.f("rate"),
+                            &path,
+                            format!("rate {rate} is not a probability"),
+                            Some("write a rate from 0.0 (never) to 1.0 (always), e.g. rate: 0.1 for 10%".to_string()),
+                        ));
+                    }
+                    for (k, target) in nodes.iter().enumerate() {
+                        self.check_target(target, &fault_path.f("nodes").i(k), &path, i)?;
+                    }
+                }
+                Fault::Latency { extra, jitter, nodes } => {
+                    for (name, span) in [("extra", extra), ("jitter", jitter)] {
+                        if *span > MAX_ADDED_LATENCY {
+                            return Err(self.error(
+                                &fault_path.f(name),
+                                &path,
+                                format!("{name} {span} is longer than {MAX_ADDED_LATENCY}: a link that slow delivers nothing in time"),
+                                Some(format!(
+                                    "use at most \"{MAX_ADDED_LATENCY}\", or cut the link with Partition, OneWay or Isolate"
+                                )),
+                            ));
+                        }
+                    }
+                    for (k, target) in nodes.iter().enumerate() {
+                        self.check_target(target, &fault_path.f("nodes").i(k), &path, i)?;
+                    }
                 }
                 Fault::AddBroker(id) => {
                     let brokers = self.scenario.cluster.brokers;
@@ -3097,6 +3212,13 @@ mod tests {
                 at(9, Fault::Reassign("orders".into(), 0, vec![4, 2])),
                 at(10, Fault::PreferredElection("orders".into(), 1)),
                 at(11, Fault::Kill(Target::Node(4))),
+                at(12, Fault::Pause(Target::Leader("orders".into(), 0))),
+                at(13, Fault::Resume(Target::Broker(2))),
+                at(14, Fault::OneWay(vec![Target::Broker(2), Target::Broker(3)], vec![Target::ActiveController])),
+                at(15, Fault::Reconnect(Target::Broker(2))),
+                at(16, Fault::Loss { rate: 0.25, nodes: vec![Target::Client("p".into())] }),
+                at(17, Fault::Latency { extra: Span(200), jitter: Span(50), nodes: Vec::new() }),
+                at(18, Fault::Duplicate { rate: 1.0, nodes: vec![Target::Broker(1), Target::Coordinator(group())] }),
             ],
             narration: vec![Timed::At(Span::ZERO, "Start.".into())],
             expect: vec![
@@ -3568,6 +3690,100 @@ mod tests {
 
         let (_, _, _, message, _, _) = invalid(&edit("[Broker(2)], [Broker(3)", "[], [Broker(3)"));
         assert_eq!(message, "a side of the network partition is empty");
+    }
+
+    /// `BASE` with its last fault, `At("21s", Heal)` on line 18, replaced by `faults`.
+    fn with_faults(faults: &str) -> String {
+        edit(r#"At("21s", Heal)"#, faults)
+    }
+
+    #[test]
+    fn network_faults_parse_with_their_defaults() {
+        let source = with_faults(
+            r#"At("21s", Loss(rate: 0.2)), At("22s", Latency(extra: "200ms")), At("23s", Duplicate(rate: 0.1, nodes: [Client("checkout")])), At("24s", Pause(Broker(2))), At("25s", Resume(Broker(2))), At("26s", OneWay([Broker(2)], [Broker(3), Leader("orders", 1)])), At("27s", Reconnect(Broker(2))), At("28s", Latency(extra: "1s", jitter: "250ms", nodes: [Broker(1)]))"#,
+        );
+        let scenario = parse_str(&source, "t.ron").unwrap();
+        let faults: Vec<&Fault> = scenario.faults.iter().skip(3).map(Timed::value).collect();
+        assert_eq!(
+            faults,
+            [
+                &Fault::Loss { rate: 0.2, nodes: Vec::new() },
+                &Fault::Latency { extra: Span(200), jitter: Span::ZERO, nodes: Vec::new() },
+                &Fault::Duplicate { rate: 0.1, nodes: vec![Target::Client("checkout".into())] },
+                &Fault::Pause(Target::Broker(2)),
+                &Fault::Resume(Target::Broker(2)),
+                &Fault::OneWay(vec![Target::Broker(2)], vec![Target::Broker(3), Target::Leader("orders".into(), 1)]),
+                &Fault::Reconnect(Target::Broker(2)),
+                &Fault::Latency { extra: Span(1_000), jitter: Span(250), nodes: vec![Target::Broker(1)] },
+            ]
+        );
+        // A rate of 0 (ends the degradation) and 1 (every time) are both probabilities; resuming
+        // a node that was never paused does nothing and is fine.
+        for ok in
+            [r#"At("21s", Loss(rate: 0.0))"#, r#"At("21s", Duplicate(rate: 1.0))"#, r#"At("21s", Resume(Broker(3)))"#]
+        {
+            assert!(parse_str(&with_faults(ok), "t.ron").is_ok(), "{ok}");
+        }
+    }
+
+    #[test]
+    fn network_fault_rates_and_latencies_are_checked() {
+        let (line, column, field, message, suggestion, display) =
+            invalid(&with_faults(r#"At("21s", Loss(rate: 1.5))"#));
+        assert_eq!((line, column, field.as_str()), (18, 30, "faults[3]"), "points at the rate");
+        assert_eq!(message, "rate 1.5 is not a probability");
+        assert_eq!(
+            suggestion.as_deref(),
+            Some("write a rate from 0.0 (never) to 1.0 (always), e.g. rate: 0.1 for 10%")
+        );
+        assert!(display.starts_with("t.ron:18:30: rate 1.5 is not a probability in faults[3]"), "{display}");
+        let (_, _, _, message, _, _) = invalid(&with_faults(r#"At("21s", Duplicate(rate: -0.1, nodes: [Broker(1)]))"#));
+        assert_eq!(message, "rate -0.1 is not a probability");
+        let (_, _, _, message, _, _) = invalid(&with_faults(r#"At("21s", Duplicate(rate: NaN))"#));
+        assert_eq!(message, "rate NaN is not a probability");
+
+        let (line, column, _, message, suggestion, _) =
+            invalid(&with_faults(r#"At("21s", Latency(extra: "2m", nodes: [Broker(1)]))"#));
+        assert_eq!((line, column), (18, 34), "points at extra");
+        assert_eq!(message, "extra 120s is longer than 60s: a link that slow delivers nothing in time");
+        assert_eq!(
+            suggestion.as_deref(),
+            Some("use at most \"60s\", or cut the link with Partition, OneWay or Isolate")
+        );
+        let (_, _, _, message, _, _) = invalid(&with_faults(r#"At("21s", Latency(extra: "1s", jitter: "90s"))"#));
+        assert!(message.starts_with("jitter 90s is longer than 60s"), "{message}");
+        // A span without a unit is a syntax error that says how to write one.
+        let error = syntax(&with_faults(r#"At("21s", Latency(extra: 200))"#));
+        assert!(error.to_string().contains("found the number 200"), "{error}");
+        // So is a misspelt field, with the right one suggested.
+        let error = syntax(&with_faults(r#"At("21s", Loss(rat: 0.2))"#));
+        assert!(error.to_string().contains("unknown field `rat`"), "{error}");
+        assert_eq!(error.suggestion(), Some("did you mean `rate`?"));
+    }
+
+    #[test]
+    fn network_fault_targets_must_exist() {
+        let (line, column, field, message, _, _) =
+            invalid(&with_faults(r#"At("21s", Loss(rate: 0.1, nodes: [Broker(1), Broker(7)]))"#));
+        assert_eq!((line, column, field.as_str()), (18, 54, "faults[3]"), "points at Broker(7)");
+        assert_eq!(message, "unknown broker 7");
+
+        let (line, column, _, message, suggestion, _) = invalid(&with_faults(r#"At("21s", Pause(Client("chekout")))"#));
+        assert_eq!((line, column), (18, 25));
+        assert_eq!(message, "unknown client \"chekout\"");
+        assert_eq!(suggestion.as_deref(), Some("did you mean \"checkout\"?"));
+
+        let (_, _, _, message, _, _) = invalid(&with_faults(r#"At("21s", Reconnect(Broker(9)))"#));
+        assert_eq!(message, "unknown broker 9");
+        let (_, _, _, message, _, _) = invalid(&with_faults(r#"At("21s", Resume(Leader("orders", 5)))"#));
+        assert_eq!(message, "topic \"orders\" has no partition 5");
+
+        let (_, _, _, message, suggestion, _) = invalid(&with_faults(r#"At("21s", OneWay([Broker(1)], []))"#));
+        assert_eq!(message, "the receiving side of the one-way partition is empty");
+        assert_eq!(suggestion.as_deref(), Some("list at least one target on each side: OneWay([from..], [to..])"));
+        let (_, _, _, message, _, _) =
+            invalid(&with_faults(r#"At("21s", OneWay([Broker(1)], [Coordinator("billng")]))"#));
+        assert_eq!(message, "unknown consumer group \"billng\"");
     }
 
     #[test]

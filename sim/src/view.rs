@@ -117,7 +117,7 @@ pub struct OffsetDescription {
 
 /// A consumer group, as `kafka-consumer-groups.sh --describe` (with `--state`, `--members` or
 /// `--offsets`) shows it, plus when it last rebalanced.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GroupDescription {
     /// `group.id`.
     pub group: String,
@@ -193,7 +193,7 @@ pub struct QuorumReplica {
 }
 
 /// The KRaft metadata quorum (`kafka-metadata-quorum.sh describe --status`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QuorumDescription {
     /// The leader (the active controller's node), if any.
     pub leader_id: Option<i32>,
@@ -210,7 +210,7 @@ pub struct QuorumDescription {
 }
 
 /// Everything a front end draws at one moment.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClusterView {
     /// Simulated time, in milliseconds.
     pub time_ms: u64,

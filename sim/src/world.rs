@@ -6,10 +6,11 @@
 //! narration fire at quantum boundaries, and front ends only ever observe between quanta.
 
 use crate::disk::SimDisk;
-use crate::group_invariant::{check_single_owner, OwnershipClaim};
-use crate::invariants::QuorumChecker;
+use crate::invariants::{InvariantSet, UncleanElectionPolicy};
+use crate::net::{Degradation, Delivery, Exchange, Net};
 use crate::scenario::{
-    ClientSpec, CommitSpec, Condition, ConsumerSpec, Fault, KeySpec, ProcessRoles, Scenario, SeekSpec, Target, Trigger,
+    ClientSpec, CommitSpec, Condition, ConsumerSpec, Fault, KeySpec, ProcessRoles, Scenario, SeekSpec, Span, Target,
+    Trigger,
 };
 use crate::trace::{Trace, TraceBody, TraceRecord};
 use crate::view::ClusterView;
@@ -119,6 +120,11 @@ enum Input {
     Shutdown,
 }
 
+/// The payload that tells a node its peer's end of a connection broke (`Duplicate`, or TCP
+/// giving up under `Loss`). It travels behind the messages sent before it, so the peer sees
+/// them first, as the bytes before a reset are read before the reset.
+struct ConnectionReset;
+
 /// What kind of node a slot holds.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum NodeKind {
@@ -179,9 +185,16 @@ struct Shared {
     addresses: BTreeMap<IpAddr, NodeId>,
     trace: Mutex<Trace>,
     quorum: QuorumConfig,
-    checker: Mutex<QuorumChecker>,
+    /// Every invariant checker: the quorum's are fed after each step of a node, the rest at
+    /// each quantum ([`World::check_invariants`]).
+    checker: Mutex<InvariantSet>,
     /// The rules the scenario's `kafka_version` selects.
     era: Era,
+    /// Packet loss, latency and broken connections (`Loss`, `Latency`, `Duplicate`), and the
+    /// order of every link; `host` asks it about each message.
+    net: Mutex<Net>,
+    /// The gate each paused node (`Pause`) waits at before its next step; `Resume` opens it.
+    pause_gates: Mutex<BTreeMap<NodeId, futures::channel::oneshot::Receiver<()>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -427,8 +440,16 @@ impl Shared {
         };
         if let Some(raft) = hosted.raft().filter(|_| changed) {
             let status = raft.status();
-            let verdict = lock(&self.checker).observe(slot.id, &status, raft.entries(), now);
-            if let Err(violation) = verdict {
+            let settled = {
+                let mut checker = lock(&self.checker);
+                checker.observe_quorum(slot.id, &status, raft.entries());
+                checker.settle()
+            };
+            for violation in settled.record {
+                let body = TraceBody::Violation { invariant: violation.invariant, detail: violation.detail };
+                self.record("world", body);
+            }
+            if let Some(violation) = settled.stop {
                 panic!(
                     "invariant violated at {now} on {}: {violation}\nseed {}; reproduce with `kafkalab run {} --seed {}`",
                     slot.name, self.seed, self.scenario.origin_hint(), self.seed
@@ -445,6 +466,16 @@ impl Shared {
         let log = hosted.as_ref().and_then(|h| h.raft()).map(|r| r.entries().to_vec());
         lock(&self.checker).node_down(slot.id, log);
         *lock(&slot.quorum_seen) = None;
+    }
+}
+
+/// A probability as a percentage for trace lines: `20%`, `0.5%`.
+fn percent(rate: f64) -> String {
+    let p = rate * 100.0;
+    if (p - p.round()).abs() < 1e-9 {
+        format!("{}%", p.round())
+    } else {
+        format!("{}%", (p * 100.0).round() / 100.0)
     }
 }
 
@@ -498,21 +529,34 @@ async fn host(shared: Arc<Shared>, slot: Arc<Slot>) {
     madsim::task::spawn(async move {
         let tx = inbox_tx;
         while let Ok((payload, from)) = receiver.recv_from_raw(TAG).await {
-            let Ok(message) = payload.downcast::<Message>() else { continue };
             let Some(sender) = addresses.get(&from.ip()) else { continue };
-            if tx.unbounded_send(Input::Message(*sender, *message)).is_err() {
+            let input = if payload.is::<ConnectionReset>() {
+                Input::Disconnected(*sender)
+            } else {
+                let Ok(message) = payload.downcast::<Message>() else { continue };
+                Input::Message(*sender, *message)
+            };
+            if tx.unbounded_send(input).is_err() {
                 break;
             }
         }
     });
-    // When the last message to each peer is delivered: Kafka's connections are TCP, so messages
-    // from one node to another arrive in the order they were sent. madsim's datagrams each draw
-    // their own latency and could overtake one another; instead each send draws a latency here
-    // and is held back until just after the previous send to the same peer.
-    let mut links: BTreeMap<NodeId, madsim::time::Instant> = BTreeMap::new();
+    // Kafka's connections are TCP, so messages from one node to another arrive in the order
+    // they were sent. madsim's datagrams each draw their own latency and could overtake one
+    // another; instead each send draws a latency here and `Net` holds it back until just after
+    // the previous send to the same peer (and applies `Loss`, `Latency` and `Duplicate`).
+    lock(&shared.net).node_started(slot.id);
     let mut input = None;
     loop {
         let stopping = matches!(input, Some(Input::Shutdown));
+        // A paused process (`Pause`) runs nothing until `Resume`: the input that woke it, its
+        // timers and everything arriving meanwhile wait. (madsim's own `Handle::pause` would
+        // also hold back the tasks below that carry messages already sent, which the kernel
+        // of a stopped process still delivers.)
+        let gate = lock(&shared.pause_gates).remove(&slot.id);
+        if let Some(gate) = gate {
+            let _ = gate.await;
+        }
         let outgoing = shared.step_node(&slot, input.take());
         for (to, message) in outgoing {
             if shared.slots.get(&to).is_some_and(|s| *lock(&s.down)) {
@@ -526,19 +570,38 @@ async fn host(shared: Arc<Shared>, slot: Arc<Slot>) {
                 continue;
             }
             let dst = SocketAddr::new(ip_of(to), PORT);
-            let now = madsim::time::Instant::now();
+            let sent = madsim::time::Instant::now().duration_since(shared.start);
             let latency = madsim::rand::thread_rng().gen_range(LATENCY_MIN..LATENCY_MAX);
-            let mut at = now + latency;
-            if let Some(previous) = links.get(&to) {
-                at = at.max(*previous + Duration::from_nanos(1));
-            }
-            links.insert(to, at);
-            let sender = endpoint.clone();
+            let exchange = Exchange::of(&message);
+            let delivery =
+                lock(&shared.net).decide(slot.id, to, sent, latency, exchange, &mut madsim::rand::thread_rng());
+            let (at, generation, delivers, breaks) = match delivery {
+                Delivery::Deliver { at, generation } => (at, generation, true, false),
+                Delivery::DeliverThenBreak { at, generation } => (at, generation, true, true),
+                Delivery::Break { at, generation } => (at, generation, false, true),
+                Delivery::Drop => continue,
+            };
+            let at = shared.start + at;
+            let (sender, world, closed, from) = (endpoint.clone(), shared.clone(), tx.clone(), slot.id);
             // A message still on its way when the link is cut or the receiver dies vanishes,
             // as the bytes of a broken connection do.
             madsim::task::spawn(async move {
                 madsim::time::sleep_until(at).await;
-                let _ = sender.send_to_raw(dst, TAG, Box::new(message)).await;
+                if lock(&world.net).generation(from, to) != generation {
+                    return;
+                }
+                if breaks {
+                    // Both ends see the connection close: this one now, the peer behind the
+                    // request it still receives.
+                    lock(&world.net).break_connection(from, to);
+                    let _ = closed.unbounded_send(Input::Disconnected(to));
+                }
+                if delivers {
+                    let _ = sender.send_to_raw(dst, TAG, Box::new(message)).await;
+                }
+                if breaks {
+                    let _ = sender.send_to_raw(dst, TAG, Box::new(ConnectionReset)).await;
+                }
             });
         }
         if stopping {
@@ -597,9 +660,16 @@ pub struct World {
     disk_rng: rand_chacha::ChaCha8Rng,
     clogged: BTreeSet<(NodeId, NodeId)>,
     isolated: BTreeSet<NodeId>,
+    /// Directed cuts of `OneWay` faults: (from, to) messages are dropped.
+    one_way: BTreeSet<(NodeId, NodeId)>,
+    /// Paused nodes (`Pause`): the key that opens each one's gate, when the pause began and the
+    /// incarnation it paused (a restart since means there is nothing to resume).
+    paused: BTreeMap<NodeId, (futures::channel::oneshot::Sender<()>, Duration, u64)>,
     /// Nodes told to shut down gracefully; their madsim nodes are stopped once they have.
     stopping: Vec<NodeId>,
     elapsed: Duration,
+    /// Liveness tracking, only when the scenario has a `ConvergesWithin` expectation.
+    convergence: Option<crate::converge::Convergence>,
 }
 
 impl World {
@@ -665,10 +735,23 @@ impl World {
         narration.sort_by_key(|n| n.0);
         let duration = Duration::from_millis(scenario.duration.0);
         let triggers = scenario.triggers.clone();
+        let has_convergence =
+            scenario.expect.iter().any(|e| matches!(e, crate::scenario::Expectation::ConvergesWithin(_)));
         let era = KafkaVersion::parse(&scenario.kafka_version).expect("validated scenario").era();
         let broker_config = broker_config(&scenario, era);
         let quorum = QuorumConfig::new(&broker_config, voters, scenario.cluster.aligned_election_timeouts);
-        let checker = Mutex::new(QuorumChecker::new(quorum.voters.clone()));
+        let unclean = UncleanElectionPolicy {
+            default: broker_config.unclean_leader_election_enable,
+            topics: scenario
+                .topics
+                .iter()
+                .filter_map(|t| {
+                    let config = TopicConfig::from_map(&t.configs).expect("validated scenario");
+                    config.unclean_leader_election_enable.map(|allowed| (t.name.clone(), allowed))
+                })
+                .collect(),
+        };
+        let checker = Mutex::new(InvariantSet::new(&scenario, quorum.voters.clone(), unclean));
         let shared = Arc::new(Shared {
             seed,
             scenario,
@@ -679,6 +762,8 @@ impl World {
             quorum,
             checker,
             era,
+            net: Mutex::new(Net::new()),
+            pause_gates: Mutex::new(BTreeMap::new()),
         });
         for slot in shared.slots.values() {
             let (s, sl) = (shared.clone(), slot.clone());
@@ -707,8 +792,11 @@ impl World {
             },
             clogged: BTreeSet::new(),
             isolated: BTreeSet::new(),
+            one_way: BTreeSet::new(),
+            paused: BTreeMap::new(),
             stopping: Vec::new(),
             elapsed: Duration::ZERO,
+            convergence: has_convergence.then(crate::converge::Convergence::default),
         }
     }
 
@@ -754,6 +842,7 @@ impl World {
         self.fire_triggers();
         self.runtime.block_on(async { madsim::time::sleep(QUANTUM).await });
         self.elapsed += QUANTUM;
+        self.sample_convergence();
         // A node that finished its graceful shutdown has exited; stop its madsim node so a
         // later restart starts it afresh (and frees its address).
         let handle = self.runtime.handle().clone();
@@ -764,8 +853,7 @@ impl World {
                 self.stopping.push(id);
             }
         }
-        self.check_majority();
-        self.check_single_owner();
+        self.check_invariants();
     }
 
     /// Applies every trigger whose condition holds now and has not fired yet, recording the
@@ -860,20 +948,19 @@ impl World {
         }
     }
 
-    /// *MajorityReachedHighWatermark* (see [`crate::invariants`]): a majority of voters hold
-    /// every committed metadata entry. Panics with the seed and a reproduce command otherwise.
-    fn check_majority(&mut self) {
-        let mut running = BTreeMap::new();
-        let c = lock(&self.shared.checker).committed_len();
-        for slot in self.shared.slots.values().filter(|s| s.is_controller()) {
-            if let Some(raft) = lock(&slot.hosted).as_ref().and_then(|h| h.raft()) {
-                let entry = c.checked_sub(1).and_then(|i| raft.entries().get(i)).cloned();
-                running.insert(slot.id, entry);
-            }
+    /// Checks every invariant checked at a quantum boundary (see [`crate::invariants`]).
+    /// Expected violations are recorded in the trace, once per invariant and scope; any other
+    /// stops the run with the seed and a reproduce command.
+    fn check_invariants(&mut self) {
+        let world: &World = self;
+        let settled = lock(&world.shared.checker).check_quantum(world);
+        for violation in settled.record {
+            let shared = self.shared.clone();
+            let body = TraceBody::Violation { invariant: violation.invariant, detail: violation.detail };
+            self.runtime.block_on(async move { shared.record("world", body) });
         }
-        let verdict = lock(&self.shared.checker).check_majority(&running);
-        if let Err(violation) = verdict {
-            self.invariant_violated(&violation);
+        if let Some(violation) = settled.stop {
+            self.invariant_violated(&violation.to_string());
         }
     }
 
@@ -888,35 +975,6 @@ impl World {
             s.scenario.origin_hint(),
             s.seed
         );
-    }
-
-    /// *SingleOwnerPerGeneration* (see [`crate::group_invariant`]): over the running consumers
-    /// of each group, no partition is owned by two of them in the same generation. Panics with
-    /// the seed and a reproduce command otherwise.
-    fn check_single_owner(&self) {
-        let scenario = &self.shared.scenario;
-        let mut guards = Vec::new();
-        for slot in self.shared.slots.values() {
-            let NodeKind::Consumer(index) = slot.kind else { continue };
-            let ClientSpec::Consumer(spec) = &scenario.clients[index] else { continue };
-            // The group comes from the scenario: a consumer's group never changes.
-            if !spec.group.is_empty() {
-                guards.push((spec, lock(&slot.hosted)));
-            }
-        }
-        let claims: Vec<OwnershipClaim<'_>> = guards
-            .iter()
-            .filter_map(|(spec, hosted)| match hosted.as_ref() {
-                Some(Hosted::Consumer(consumer)) => {
-                    let instance = spec.configs.get("group.instance.id").map(String::as_str);
-                    Some(OwnershipClaim::from_membership(&spec.id, instance, &spec.group, consumer.membership()))
-                }
-                _ => None,
-            })
-            .collect();
-        if let Err(violation) = check_single_owner(&claims) {
-            self.invariant_violated(&violation);
-        }
     }
 
     /// Runs to the end of the scenario.
@@ -1002,6 +1060,62 @@ impl World {
 
     fn describe_nodes(&self, nodes: &[NodeId]) -> String {
         nodes.iter().map(|n| self.shared.slots[n].name.clone()).collect::<Vec<_>>().join(", ")
+    }
+
+    /// `nodes` named with the role `target` gave them: `broker 2, the leader of orders-0`.
+    fn describe_target(&self, target: &Target, nodes: &[NodeId]) -> String {
+        let names = if nodes.is_empty() { "nobody".to_string() } else { self.describe_nodes(nodes) };
+        match target {
+            Target::Leader(topic, partition) => format!("{names}, the leader of {topic}-{partition}"),
+            Target::Coordinator(group) => format!("{names}, the coordinator of group {group}"),
+            Target::ActiveController => format!("{names}, the active controller"),
+            Target::LastCrashed => format!("{names}, the last node crashed"),
+            _ => names,
+        }
+    }
+
+    /// The links a degradation fault names, resolved now: `every link` or `links of broker 1`.
+    fn describe_links(&self, targets: &[Target]) -> String {
+        if targets.is_empty() {
+            return "every link".to_string();
+        }
+        format!("links of {}", self.describe_nodes(&self.resolve_all(targets)))
+    }
+
+    /// Every node `targets` name now, each once, in order.
+    fn resolve_all(&self, targets: &[Target]) -> Vec<NodeId> {
+        let mut nodes: Vec<NodeId> = Vec::new();
+        for n in targets.iter().flat_map(|t| self.resolve(t)) {
+            if !nodes.contains(&n) {
+                nodes.push(n);
+            }
+        }
+        nodes
+    }
+
+    /// Applies a degradation to the links of `targets` (every link when there are none).
+    /// Targets that name no node now (a partition without a leader) change nothing rather
+    /// than degrade every link; the error is the trace line saying so.
+    fn degrade(&mut self, degradation: Degradation, targets: &[Target]) -> Result<(), String> {
+        let nodes = self.resolve_all(targets);
+        if !targets.is_empty() && nodes.is_empty() {
+            let what = match degradation {
+                Degradation::Loss { .. } => "packet loss",
+                Degradation::Latency { .. } => "added latency",
+                Degradation::Duplicate { .. } => "connection breaks",
+            };
+            return Err(format!("{what}: the targets name no node now; nothing changes"));
+        }
+        lock(&self.shared.net).degrade(degradation, nodes);
+        Ok(())
+    }
+
+    /// Whether `id` is paused now: paused, not resumed, and not restarted since.
+    fn is_paused(&self, id: NodeId) -> bool {
+        self.paused.get(&id).is_some_and(|(_, _, incarnation)| {
+            let slot = &self.shared.slots[&id];
+            *incarnation == *lock(&slot.incarnation) && lock(&slot.hosted).is_some()
+        })
     }
 
     /// Stops `nodes` at once. With `lose_page_cache` each loses its unflushed bytes (the last
@@ -1092,6 +1206,8 @@ impl World {
                         // A node that stopped gracefully may not have been stopped by madsim yet;
                         // killing first frees its address for the restart.
                         self.stopping.retain(|s| s != id);
+                        // A pause ended with the process it paused.
+                        lock(&self.shared.pause_gates).remove(id);
                         handle.kill(self.madsim_id(*id));
                         handle.restart(self.madsim_id(*id));
                     }
@@ -1178,24 +1294,224 @@ impl World {
                     None => format!("kafka-leader-election.sh: {topic}-{partition} failed: no active controller"),
                 }
             }
+            Fault::Pause(target) => {
+                let nodes = self.resolve(target);
+                let mut paused = Vec::new();
+                for id in &nodes {
+                    let slot = &self.shared.slots[id];
+                    if lock(&slot.hosted).is_none() || self.is_paused(*id) {
+                        continue;
+                    }
+                    let (key, gate) = futures::channel::oneshot::channel();
+                    lock(&self.shared.pause_gates).insert(*id, gate);
+                    self.paused.insert(*id, (key, self.elapsed, *lock(&slot.incarnation)));
+                    paused.push(*id);
+                }
+                if paused.is_empty() {
+                    let why = if nodes.iter().any(|n| self.is_paused(*n)) {
+                        "it is paused already"
+                    } else {
+                        "it is not running, so there is nothing to pause"
+                    };
+                    format!("pause {}: {why}", self.describe_target(target, &nodes))
+                } else {
+                    format!(
+                        "pause {} (a stop-the-world pause: nothing runs, its timers stop, messages to it wait)",
+                        self.describe_target(target, &paused)
+                    )
+                }
+            }
+            Fault::Resume(target) => {
+                let nodes = self.resolve(target);
+                let mut parts = Vec::new();
+                for id in &nodes {
+                    let name = &self.shared.slots[id].name;
+                    let was_paused = self.is_paused(*id);
+                    lock(&self.shared.pause_gates).remove(id);
+                    match self.paused.remove(id) {
+                        Some((key, since, _)) if was_paused => {
+                            let _ = key.send(());
+                            let span = Span::from_millis((self.elapsed - since).as_millis() as u64);
+                            parts.push(format!(
+                                "{name} after {span} paused (it carries on where it stopped: overdue timers fire now, \
+                                 and it acts on what it knew {span} ago until it hears otherwise)"
+                            ));
+                        }
+                        Some(_) if lock(&self.shared.slots[id].hosted).is_none() => {
+                            parts.push(format!("{name}: it went down while paused, nothing to resume"))
+                        }
+                        Some(_) => parts.push(format!("{name}: restarted since its pause, nothing to resume")),
+                        None => parts.push(format!("{name}: it was not paused")),
+                    }
+                }
+                if parts.is_empty() {
+                    "resume: the target names no node now".to_string()
+                } else {
+                    format!("resume {}", parts.join("; "))
+                }
+            }
+            Fault::OneWay(a, b) => {
+                // A node named on both sides receives: it cannot be cut from itself, and
+                // `OneWay([every broker], [Leader(..)])` means "nobody reaches the leader".
+                let b = self.resolve_all(b);
+                let a: Vec<NodeId> = self.resolve_all(a).into_iter().filter(|n| !b.contains(n)).collect();
+                if a.is_empty() || b.is_empty() {
+                    "one-way partition: a side names no node now; nothing is cut".to_string()
+                } else {
+                    self.runtime.block_on(async {
+                        let net = madsim::net::NetSim::current();
+                        for x in &a {
+                            for y in &b {
+                                net.clog_link(self.madsim_id(*x), self.madsim_id(*y));
+                            }
+                        }
+                    });
+                    self.one_way.extend(a.iter().flat_map(|x| b.iter().map(move |y| (*x, *y))));
+                    format!(
+                        "one-way partition: {} → {} cut; messages the other way still flow",
+                        self.describe_nodes(&a),
+                        self.describe_nodes(&b)
+                    )
+                }
+            }
+            Fault::Reconnect(target) => {
+                let nodes = self.resolve(target);
+                let touches = |(x, y): &(NodeId, NodeId)| nodes.contains(x) || nodes.contains(y);
+                let cut: Vec<(NodeId, NodeId)> = self.clogged.iter().filter(|l| touches(l)).copied().collect();
+                let one_way: Vec<(NodeId, NodeId)> = self.one_way.iter().filter(|l| touches(l)).copied().collect();
+                let isolated: Vec<NodeId> = nodes.iter().filter(|n| self.isolated.contains(n)).copied().collect();
+                self.clogged.retain(|l| !touches(l));
+                self.one_way.retain(|l| !touches(l));
+                self.isolated.retain(|n| !nodes.contains(n));
+                self.runtime.block_on(async {
+                    let net = madsim::net::NetSim::current();
+                    for (x, y) in &cut {
+                        net.unclog_link(self.madsim_id(*x), self.madsim_id(*y));
+                        net.unclog_link(self.madsim_id(*y), self.madsim_id(*x));
+                    }
+                    for (x, y) in &one_way {
+                        net.unclog_link(self.madsim_id(*x), self.madsim_id(*y));
+                    }
+                    for id in &isolated {
+                        net.unclog_node(self.madsim_id(*id));
+                    }
+                });
+                let mut peers: Vec<NodeId> = cut
+                    .iter()
+                    .chain(&one_way)
+                    .flat_map(|(x, y)| [*x, *y])
+                    .filter(|n| !nodes.contains(n))
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .collect();
+                peers.sort();
+                let mut ended = Vec::new();
+                if !isolated.is_empty() {
+                    ended.push("its isolation ends".to_string());
+                }
+                if !peers.is_empty() {
+                    ended.push(format!("its cuts to {} end", self.describe_nodes(&peers)));
+                }
+                if ended.is_empty() {
+                    format!("reconnect {}: it was not cut off", self.describe_target(target, &nodes))
+                } else {
+                    format!(
+                        "reconnect {} ({}; other cuts stay)",
+                        self.describe_target(target, &nodes),
+                        ended.join(", ")
+                    )
+                }
+            }
+            Fault::Loss { rate, nodes } => match self.degrade(Degradation::Loss { rate: *rate }, nodes) {
+                Err(text) => text,
+                Ok(_) if *rate <= 0.0 => format!("stop losing packets on {}", self.describe_links(nodes)),
+                Ok(_) => format!(
+                    "lose {} of packets on {} (each loss costs a TCP retransmission, >= 200 ms, and the \
+                     messages behind it on the connection wait)",
+                    percent(*rate),
+                    self.describe_links(nodes)
+                ),
+            },
+            Fault::Latency { extra, jitter, nodes } => {
+                let degradation = Degradation::Latency { extra: extra.as_duration(), jitter: jitter.as_duration() };
+                match self.degrade(degradation, nodes) {
+                    Err(text) => text,
+                    Ok(_) if extra.is_zero() && jitter.is_zero() => {
+                        format!("end the added latency on {}", self.describe_links(nodes))
+                    }
+                    Ok(_) => {
+                        let amount = if jitter.is_zero() { format!("{extra}") } else { format!("{extra} ± {jitter}") };
+                        format!(
+                            "add {amount} of latency on {} (order kept, as on a TCP connection)",
+                            self.describe_links(nodes)
+                        )
+                    }
+                }
+            }
+            Fault::Duplicate { rate, nodes } => match self.degrade(Degradation::Duplicate { rate: *rate }, nodes) {
+                Err(text) => text,
+                Ok(_) if *rate <= 0.0 => format!("stop breaking connections on {}", self.describe_links(nodes)),
+                Ok(_) => format!(
+                    "break the connection after {} of requests on {} are delivered (the answer is lost \
+                     and the client sends the request again, so the server may see it twice)",
+                    percent(*rate),
+                    self.describe_links(nodes)
+                ),
+            },
             Fault::Heal => {
                 let clogged = std::mem::take(&mut self.clogged);
                 let isolated = std::mem::take(&mut self.isolated);
+                let one_way = std::mem::take(&mut self.one_way);
                 self.runtime.block_on(async {
                     let net = madsim::net::NetSim::current();
                     for (x, y) in &clogged {
                         net.unclog_link(self.madsim_id(*x), self.madsim_id(*y));
                         net.unclog_link(self.madsim_id(*y), self.madsim_id(*x));
                     }
+                    for (x, y) in &one_way {
+                        net.unclog_link(self.madsim_id(*x), self.madsim_id(*y));
+                    }
                     for id in &isolated {
                         net.unclog_node(self.madsim_id(*id));
                     }
                 });
-                "heal the network".to_string()
+                if lock(&self.shared.net).heal() {
+                    "heal the network (packet loss, added latency and connection breaks end too)".to_string()
+                } else {
+                    "heal the network".to_string()
+                }
             }
         };
         let shared = self.shared.clone();
         self.runtime.block_on(async move { shared.record("world", TraceBody::Fault(text)) });
+        self.fault_applied();
+    }
+
+    /// Restarts the `ConvergesWithin` clock, when the scenario has one, after a fault.
+    fn fault_applied(&mut self) {
+        if self.convergence.is_some() {
+            let (view, topics) = (self.view(), self.group_topics());
+            let now_ms = self.elapsed.as_millis() as u64;
+            if let Some(c) = self.convergence.as_mut() {
+                c.fault_applied(now_ms, &view, &topics);
+            }
+        }
+    }
+
+    /// Samples convergence after the last fault (see [`crate::converge`]).
+    fn sample_convergence(&mut self) {
+        let now_ms = self.elapsed.as_millis() as u64;
+        if self.convergence.as_ref().is_some_and(|c| c.wants_sample(now_ms)) {
+            let view = self.view();
+            if let Some(c) = self.convergence.as_mut() {
+                c.sample(now_ms, &view);
+            }
+        }
+    }
+
+    /// Liveness after the faults, when the scenario expects `ConvergesWithin`.
+    pub fn convergence(&self) -> Option<&crate::converge::Convergence> {
+        self.convergence.as_ref()
     }
 
     /// Records so far.

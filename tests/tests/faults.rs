@@ -28,7 +28,8 @@ Scenario(
         At("50s", Kill(Broker(3))), At("52s", Restart(LastCrashed)),
         At("60s", PowerLoss([Broker(1)])), At("62s", Restart(LastCrashed)),
     ],
-    expect: [NoLostAckedWrites, AllPartitionsOnline, GroupMembers(group: "billing", members: 1), ConsumedAll(group: "billing")],
+    expect: [NoLostAckedWrites, AllPartitionsOnline, GroupMembers(group: "billing", members: 1), ConsumedAll(group: "billing"),
+             ConvergesWithin("30s")],
 )
 "#;
 
@@ -41,4 +42,24 @@ fn a_safe_configuration_survives_every_fault_kind() {
         assert!(e.passed, "{} — {}", e.name, e.detail);
     }
     assert_eq!(report.anomalies.unjudged_partitions, 0);
+    // Liveness is measured from the last fault (the restart at 62 s), not from the start.
+    let converges = report.expectations.iter().find(|e| e.name.starts_with("ConvergesWithin")).expect("listed");
+    assert!(converges.detail.contains("after the last fault at 62.0s"), "{}", converges.detail);
+}
+
+#[test]
+fn convergence_fails_when_a_broker_stays_down() {
+    // The same plan without the last restart leaves broker 1 down: its partitions never get a
+    // full ISR again, so the cluster cannot converge however long it is given.
+    let text = SCENARIO.replace(r#"At("62s", Restart(LastCrashed)),"#, "");
+    let scenario = sim::scenario::parse_str(&text, "faults.rs").unwrap_or_else(|e| panic!("{e}"));
+    let seed = scenario.seed;
+    let report = sim::run(scenario, seed).unwrap_or_else(|e| panic!("{e}"));
+    let converges = report.expectations.iter().find(|e| e.name.starts_with("ConvergesWithin")).expect("listed");
+    assert!(!converges.passed, "{}", converges.detail);
+    assert!(
+        converges.detail.contains("not converged") && converges.detail.contains("of replicas"),
+        "{}",
+        converges.detail
+    );
 }

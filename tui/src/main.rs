@@ -8,9 +8,15 @@
 //! * `kafkalab describe groups <scenario.ron> [--at TIME] [--seed N] [--group G]... [--members
 //!   [--verbose] | --state | --offsets]` runs a scenario to TIME and prints its consumer groups
 //!   as `kafka-consumer-groups.sh --describe` does.
+//! * `kafkalab run <scenario.ron> --check-determinism` runs it twice with the same seed and
+//!   compares the traces record by record.
+//! * `kafkalab swarm <scenario.ron> --seeds A..B [--jobs N] [--shard K/M] [--randomize-faults]
+//!   [--out DIR]` sweeps seeds in parallel and writes a shrunk reproducer per failing seed
+//!   (see [`sim::swarm`]).
 //!
-//! Exit status: 0 when every expectation holds, 1 when one fails, 2 for bad input or usage,
-//! 3 when the simulation itself crashed (a bug in kafkalab; the message gives the seed).
+//! Exit status: 0 when every expectation holds, 1 when one fails (or a swarm seed fails, or a
+//! determinism check finds two different runs), 2 for bad input or usage, 3 when the
+//! simulation itself crashed (a bug in kafkalab; the message gives the seed).
 
 mod app;
 mod lab;
@@ -57,6 +63,49 @@ enum Command {
         /// words (routine traffic such as each acknowledged record is left out).
         #[arg(long, conflicts_with = "json")]
         events: bool,
+        /// Run the scenario twice with the same seed and compare the traces: print
+        /// `deterministic: N records, digest X`, or the first record where they differ (and
+        /// exit with 1).
+        #[arg(long, conflicts_with_all = ["json", "events"])]
+        check_determinism: bool,
+    },
+    /// Sweep many seeds of a scenario in parallel: print each failing seed as it is found,
+    /// then a summary, and write a shrunk reproducer scenario for every failure (TigerBeetle's
+    /// swarm testing, FoundationDB's swizzle-clogging, proptest's shrinking).
+    ///
+    /// A seed fails when its run crashes (an invariant or a panic) or an expectation fails.
+    /// Reproducers go to `<out>/<stem>.seed-<N>.ron` (`-2`, `-3`, ... if taken; nothing is
+    /// overwritten), each starting with a comment saying what failed and the `kafkalab run`
+    /// command that replays it.
+    Swarm {
+        /// The scenario file (RON).
+        scenario: PathBuf,
+        /// The seeds: `A..B` (B excluded), `A..=B`, or one seed `N`.
+        #[arg(long, value_parser = parse_seeds)]
+        seeds: sim::swarm::SeedRange,
+        /// Simulations run at once (default: the number of CPUs).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Run only shard K of M (1-based): the seeds whose position in A..B is K-1 modulo M,
+        /// so M machines split a sweep exactly.
+        #[arg(long, value_parser = parse_shard, value_name = "K/M")]
+        shard: Option<sim::swarm::Shard>,
+        /// Draw a fault plan and broker/client knobs per seed (reproducible from the seed)
+        /// instead of running the scenario's own faults; machine crashes and power losses are
+        /// left out unless `--page-cache-loss` is given.
+        #[arg(long)]
+        randomize_faults: bool,
+        /// With `--randomize-faults`, also draw machine crashes and power losses, which lose
+        /// the page cache and may legitimately lose acknowledged writes under Kafka's default
+        /// no-fsync durability (for teeth tests).
+        #[arg(long, requires = "randomize_faults")]
+        page_cache_loss: bool,
+        /// Where reproducers are written (default: ./swarm-findings).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Simulation runs spent shrinking each failure (0 keeps the failing plan as it is).
+        #[arg(long, default_value_t = sim::swarm::DEFAULT_SHRINK_RUNS)]
+        shrink_runs: usize,
     },
     /// Run a scenario to a point in time and print one replica's segment files the way
     /// `kafka-dump-log.sh --print-data-log` does: batches, their offsets, epochs and CRCs, and
@@ -145,39 +194,80 @@ fn main() -> ExitCode {
             }
             Err(e) => bad_input(&e),
         },
-        Some(Command::Run { scenario, seed, json, events }) => match sim::scenario::load_file(&scenario) {
-            Ok(s) => {
-                let seed = seed.unwrap_or(s.seed);
-                let report = match sim::run_traced(s, seed) {
-                    Ok((report, records)) => {
-                        if events {
-                            println!("$ events");
-                            for record in records.iter().filter(|r| !r.is_routine()) {
-                                println!("{}", record.describe());
+        Some(Command::Run { scenario, seed, json: _, events: _, check_determinism: true }) => {
+            match sim::scenario::load_file(&scenario) {
+                Ok(s) => {
+                    let seed = seed.unwrap_or(s.seed);
+                    match sim::swarm::check_determinism(s, seed) {
+                        Ok(verdict) => {
+                            print!("{}", verdict.render());
+                            match verdict {
+                                sim::swarm::Determinism::Same { .. } => ExitCode::SUCCESS,
+                                sim::swarm::Determinism::Differs { .. } => ExitCode::from(1),
                             }
-                            println!();
                         }
-                        report
+                        Err(crash) => {
+                            eprintln!("error: {crash}");
+                            eprintln!("reproduce with: {}", crash.reproduce_command(&scenario.display().to_string()));
+                            ExitCode::from(3)
+                        }
                     }
-                    Err(crash) => {
-                        eprintln!("error: {crash}");
-                        eprintln!("reproduce with: {}", crash.reproduce_command(&scenario.display().to_string()));
-                        return ExitCode::from(3);
-                    }
-                };
-                if json {
-                    println!("{}", serde_json::to_string_pretty(&report).expect("reports serialise"));
-                } else {
-                    print!("{}", sim::report::render_text(&report, true));
                 }
-                if report.passed() {
-                    ExitCode::SUCCESS
-                } else {
-                    ExitCode::from(1)
-                }
+                Err(e) => bad_input(&e),
             }
-            Err(e) => bad_input(&e),
-        },
+        }
+        Some(Command::Swarm { scenario, seeds, jobs, shard, randomize_faults, page_cache_loss, out, shrink_runs }) => {
+            let s = match sim::scenario::load_file(&scenario) {
+                Ok(s) => s,
+                Err(e) => return bad_input(&e),
+            };
+            let mut options = sim::swarm::SweepOptions::new(seeds);
+            options.jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
+            options.shard = shard.unwrap_or_default();
+            options.randomize_faults = randomize_faults;
+            if page_cache_loss {
+                options.space = Some(sim::plan::PlanSpace::safe(&s).with_page_cache_loss(2));
+            }
+            options.shrink_runs = shrink_runs;
+            options.out_dir = Some(out.unwrap_or_else(|| PathBuf::from(DEFAULT_FINDINGS_DIR)));
+            options.scenario_path = Some(scenario.clone());
+            run_swarm(&s, &options, &scenario)
+        }
+        Some(Command::Run { scenario, seed, json, events, check_determinism: false }) => {
+            match sim::scenario::load_file(&scenario) {
+                Ok(s) => {
+                    let seed = seed.unwrap_or(s.seed);
+                    let report = match sim::run_traced(s, seed) {
+                        Ok((report, records)) => {
+                            if events {
+                                println!("$ events");
+                                for record in records.iter().filter(|r| !r.is_routine()) {
+                                    println!("{}", record.describe());
+                                }
+                                println!();
+                            }
+                            report
+                        }
+                        Err(crash) => {
+                            eprintln!("error: {crash}");
+                            eprintln!("reproduce with: {}", crash.reproduce_command(&scenario.display().to_string()));
+                            return ExitCode::from(3);
+                        }
+                    };
+                    if json {
+                        println!("{}", serde_json::to_string_pretty(&report).expect("reports serialise"));
+                    } else {
+                        print!("{}", sim::report::render_text(&report, true));
+                    }
+                    if report.passed() {
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::from(1)
+                    }
+                }
+                Err(e) => bad_input(&e),
+            }
+        }
         Some(Command::DumpLog { scenario, topic, partition, broker, at, seed, json }) => {
             let s = match sim::scenario::load_file(&scenario) {
                 Ok(s) => s,
@@ -254,6 +344,103 @@ fn print_tool_output(output: &sim::report::ToolOutput) {
         if written.is_err() {
             return;
         }
+    }
+}
+
+/// Where `kafkalab swarm` writes reproducers without `--out`: a directory of its own in the
+/// current directory, never `scenarios/` (whose every file the test suite runs).
+const DEFAULT_FINDINGS_DIR: &str = "swarm-findings";
+
+fn parse_seeds(text: &str) -> Result<sim::swarm::SeedRange, String> {
+    text.parse()
+}
+
+fn parse_shard(text: &str) -> Result<sim::swarm::Shard, String> {
+    text.parse()
+}
+
+/// Runs a sweep with a progress bar on standard error (hidden when it is not a terminal), a
+/// line per failing seed as it is found and the summary at the end, on standard output.
+fn run_swarm(
+    scenario: &sim::scenario::Scenario,
+    options: &sim::swarm::SweepOptions,
+    path: &std::path::Path,
+) -> ExitCode {
+    use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+    use sim::swarm::SwarmEvent;
+    use std::io::IsTerminal;
+
+    let seeds = options.shard.seeds(options.seeds).len();
+    let plans = if options.randomize_faults { "random fault plans and knobs" } else { "the scenario's own faults" };
+    let shard = if options.shard.count > 1 { format!(", shard {}", options.shard) } else { String::new() };
+    println!(
+        "swarm: {} — {seeds} seed(s) of {}{shard}, {} job(s), {plans}",
+        path.display(),
+        options.seeds,
+        options.jobs.min(seeds.max(1))
+    );
+    let bar = ProgressBar::with_draw_target(Some(seeds as u64), ProgressDrawTarget::stderr());
+    if !std::io::stderr().is_terminal() {
+        bar.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} seeds  {msg}  [{elapsed_precise}, eta {eta}]")
+            .expect("a valid template"),
+    );
+    // A crashing seed's panic is reported in its FAIL line and the summary; keep the default
+    // hook's message for panics elsewhere.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let simulating = std::thread::current().name().is_some_and(|n| n.starts_with("kafkalab-seed-"));
+        if !simulating {
+            default_hook(info);
+        }
+    }));
+    let failed = std::sync::atomic::AtomicUsize::new(0);
+    let on_event = |event: SwarmEvent<'_>| match event {
+        SwarmEvent::Started { .. } => {}
+        SwarmEvent::SeedDone(outcome) => {
+            bar.inc(1);
+            if !outcome.passed() {
+                let n = failed.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                bar.set_message(format!("{n} failed"));
+                let what: Vec<String> = outcome.failures.iter().map(|f| f.describe()).collect();
+                bar.suspend(|| println!("FAIL seed {}: {}", outcome.seed, what.join("; ")));
+            }
+        }
+        SwarmEvent::Shrinking { seed, runs, faults } => {
+            let n = failed.load(std::sync::atomic::Ordering::SeqCst);
+            bar.set_message(format!("{n} failed; shrinking seed {seed}: {faults} fault(s) after {runs} run(s)"));
+        }
+        SwarmEvent::Shrunk(finding) => {
+            bar.suspend(|| {
+                println!(
+                    "  seed {} shrunk: {} → {} fault(s) in {} run(s)",
+                    finding.seed, finding.faults_before, finding.faults_after, finding.shrink_runs
+                )
+            });
+        }
+    };
+    let result = sim::swarm::sweep(scenario, options, &on_event);
+    bar.finish_and_clear();
+    let _ = std::panic::take_hook();
+    match result {
+        Ok(report) => {
+            println!();
+            print!("{}", report.render_summary());
+            if report.failed() == 0 {
+                ExitCode::SUCCESS
+            } else {
+                println!();
+                for f in &report.findings {
+                    if let Some(file) = &f.reproducer {
+                        println!("reproduce seed {}: kafkalab run {}", f.seed, file.display());
+                    }
+                }
+                ExitCode::from(1)
+            }
+        }
+        Err(e) => bad_input(&format!("{}: {e}", path.display())),
     }
 }
 

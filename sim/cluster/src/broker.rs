@@ -405,6 +405,20 @@ impl Broker {
         self.partitions.get(tp).map(|p| &p.log)
     }
 
+    /// Every partition replica this broker hosts now, in partition order: its log and the
+    /// committed partition state (leader, ISR, leader epoch) it acts on. Read-only, for the
+    /// invariants checked at every quantum. A log still being recovered after a restart is not
+    /// listed until the broker has caught up with the metadata log.
+    pub fn partitions(&self) -> impl Iterator<Item = &Partition> + '_ {
+        self.partitions.values()
+    }
+
+    /// The group coordinator of this broker: the groups and committed offsets of the
+    /// `__consumer_offsets` partitions it leads. Read-only, for the invariants.
+    pub fn coordinator(&self) -> &GroupCoordinator {
+        &self.coordinator
+    }
+
     /// Whether this broker's replica of `tp` acts as its leader now.
     pub fn is_leader_of(&self, tp: &TopicPartition) -> bool {
         self.partitions.get(tp).is_some_and(|p| p.is_leader())

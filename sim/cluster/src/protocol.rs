@@ -665,4 +665,73 @@ impl Message {
             Message::OffsetFetchResponse { .. } => "OffsetFetchResponse",
         }
     }
+
+    /// The `correlation_id` the message carries: a request's own, or the one a response echoes
+    /// from its request. Counters are per state machine, so a combined node's broker and
+    /// controller may use the same value; [`Message::request_api_name`] tells them apart.
+    pub fn correlation_id(&self) -> u64 {
+        match self {
+            Message::BrokerRegistration { correlation_id, .. }
+            | Message::BrokerRegistrationResponse { correlation_id, .. }
+            | Message::BrokerHeartbeat { correlation_id, .. }
+            | Message::BrokerHeartbeatResponse { correlation_id, .. }
+            | Message::Vote { correlation_id, .. }
+            | Message::VoteResponse { correlation_id, .. }
+            | Message::BeginQuorumEpoch { correlation_id, .. }
+            | Message::BeginQuorumEpochResponse { correlation_id, .. }
+            | Message::EndQuorumEpoch { correlation_id, .. }
+            | Message::EndQuorumEpochResponse { correlation_id, .. }
+            | Message::QuorumFetch { correlation_id, .. }
+            | Message::QuorumFetchResponse { correlation_id, .. }
+            | Message::AlterPartition { correlation_id, .. }
+            | Message::AlterPartitionResponse { correlation_id, .. }
+            | Message::AlterPartitionReassignments { correlation_id, .. }
+            | Message::AlterPartitionReassignmentsResponse { correlation_id, .. }
+            | Message::ElectLeaders { correlation_id, .. }
+            | Message::ElectLeadersResponse { correlation_id, .. }
+            | Message::AllocateProducerIds { correlation_id, .. }
+            | Message::AllocateProducerIdsResponse { correlation_id, .. }
+            | Message::Metadata { correlation_id, .. }
+            | Message::MetadataResponse { correlation_id, .. }
+            | Message::Produce { correlation_id, .. }
+            | Message::ProduceResponse { correlation_id, .. }
+            | Message::Fetch { correlation_id, .. }
+            | Message::FetchResponse { correlation_id, .. }
+            | Message::InitProducerId { correlation_id, .. }
+            | Message::InitProducerIdResponse { correlation_id, .. }
+            | Message::OffsetsForLeaderEpoch { correlation_id, .. }
+            | Message::OffsetsForLeaderEpochResponse { correlation_id, .. }
+            | Message::ListOffsets { correlation_id, .. }
+            | Message::ListOffsetsResponse { correlation_id, .. }
+            | Message::FindCoordinator { correlation_id, .. }
+            | Message::FindCoordinatorResponse { correlation_id, .. }
+            | Message::JoinGroup { correlation_id, .. }
+            | Message::JoinGroupResponse { correlation_id, .. }
+            | Message::SyncGroup { correlation_id, .. }
+            | Message::SyncGroupResponse { correlation_id, .. }
+            | Message::Heartbeat { correlation_id, .. }
+            | Message::HeartbeatResponse { correlation_id, .. }
+            | Message::LeaveGroup { correlation_id, .. }
+            | Message::LeaveGroupResponse { correlation_id, .. }
+            | Message::OffsetCommit { correlation_id, .. }
+            | Message::OffsetCommitResponse { correlation_id, .. }
+            | Message::OffsetFetch { correlation_id, .. }
+            | Message::OffsetFetchResponse { correlation_id, .. } => *correlation_id,
+        }
+    }
+
+    /// Whether the message answers a request (every API here is a request/response pair, as on
+    /// Kafka's wire).
+    pub fn is_response(&self) -> bool {
+        self.api_name().contains("Response")
+    }
+
+    /// The API name of the request this message is or answers: `Produce` for both `Produce`
+    /// and `ProduceResponse`, `Fetch(__cluster_metadata)` for the metadata log's fetches.
+    pub fn request_api_name(&self) -> &'static str {
+        match self.api_name() {
+            "FetchResponse(__cluster_metadata)" => "Fetch(__cluster_metadata)",
+            name => name.strip_suffix("Response").unwrap_or(name),
+        }
+    }
 }

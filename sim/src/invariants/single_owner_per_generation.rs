@@ -1,5 +1,5 @@
-//! The consumer-group safety invariant, checked at every supervisor quantum: *no partition has
-//! two owners in the same generation* (SingleOwnerPerGeneration).
+//! *SingleOwnerPerGeneration*: no partition has two owners in one generation of a consumer
+//! group. Checked at every supervisor quantum over what the running consumers believe they own.
 //!
 //! The classic group protocol guarantees it by construction. Every rebalance starts a new
 //! generation; the leader member runs the assignor over the whole membership of that generation
@@ -19,11 +19,13 @@
 //! because a second process with the same instance id legitimately takes over the first one's
 //! assignment in the same generation, and the old one is fenced (`FENCED_INSTANCE_ID`) at its
 //! next request.
+//!
+//! Stateless: each quantum's claims are checked on their own, one map over the claims of a group.
 
 use cluster::ids::TopicPartition;
 use std::collections::BTreeMap;
 
-/// What one running consumer claims to own, read from its [`ConsumerStatus`].
+/// What one running consumer claims to own, read from [`cluster::consumer::Consumer::membership`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct OwnershipClaim<'a> {
     /// The consumer's client id, e.g. `"billing-1"`.
@@ -65,31 +67,42 @@ impl<'a> OwnershipClaim<'a> {
     }
 }
 
-/// *SingleOwnerPerGeneration* over the claims of the running consumers at one moment.
-///
-/// # Errors
-/// A sentence naming the group, the generation, the partition and the two consumers (with
-/// their member ids) that both claim it.
-pub fn check_single_owner(claims: &[OwnershipClaim<'_>]) -> Result<(), String> {
-    let mut owners: BTreeMap<(&str, i32, &TopicPartition), &OwnershipClaim<'_>> = BTreeMap::new();
-    for claim in claims.iter().filter(|claim| claim.counts()) {
-        for tp in claim.partitions {
-            match owners.get(&(claim.group, claim.generation_id, tp)) {
-                Some(first) if first.owner() != claim.owner() => {
-                    return Err(format!(
-                        "SingleOwnerPerGeneration: in group {} generation {}, {tp} is owned by both {} (member {}) \
-                         and {} (member {})",
-                        claim.group, claim.generation_id, first.client, first.member_id, claim.client, claim.member_id
-                    ));
-                }
-                Some(_) => {}
-                None => {
-                    owners.insert((claim.group, claim.generation_id, tp), claim);
+/// Checks the ownership claims of the running consumers at one moment.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SingleOwnerPerGeneration;
+
+impl SingleOwnerPerGeneration {
+    /// *SingleOwnerPerGeneration* over the claims of the running consumers at one moment.
+    ///
+    /// # Errors
+    /// A sentence naming the group, the generation, the partition and the two consumers (with
+    /// their member ids) that both claim it.
+    pub fn observe(&mut self, claims: &[OwnershipClaim<'_>]) -> Result<(), String> {
+        let mut owners: BTreeMap<(&str, i32, &TopicPartition), &OwnershipClaim<'_>> = BTreeMap::new();
+        for claim in claims.iter().filter(|claim| claim.counts()) {
+            for tp in claim.partitions {
+                match owners.get(&(claim.group, claim.generation_id, tp)) {
+                    Some(first) if first.owner() != claim.owner() => {
+                        return Err(format!(
+                            "in group {} generation {}, {tp} is owned by both {} (member {}) \
+                             and {} (member {})",
+                            claim.group,
+                            claim.generation_id,
+                            first.client,
+                            first.member_id,
+                            claim.client,
+                            claim.member_id
+                        ));
+                    }
+                    Some(_) => {}
+                    None => {
+                        owners.insert((claim.group, claim.generation_id, tp), claim);
+                    }
                 }
             }
         }
+        Ok(())
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -116,11 +129,12 @@ mod tests {
     #[test]
     fn two_consumers_owning_one_partition_in_one_generation_is_a_violation() {
         let (a, b) = (tps(&[0, 1]), tps(&[1, 2]));
-        let verdict = check_single_owner(&[claim("billing-1", 3, "m-1", &a), claim("billing-2", 3, "m-2", &b)]);
+        let verdict =
+            SingleOwnerPerGeneration.observe(&[claim("billing-1", 3, "m-1", &a), claim("billing-2", 3, "m-2", &b)]);
         let violation = verdict.unwrap_err();
         assert_eq!(
             violation,
-            "SingleOwnerPerGeneration: in group billing generation 3, orders-1 is owned by both billing-1 \
+            "in group billing generation 3, orders-1 is owned by both billing-1 \
              (member m-1) and billing-2 (member m-2)"
         );
     }
@@ -130,23 +144,27 @@ mod tests {
         let all = tps(&[0, 1, 2]);
         // A member left behind in generation 3 while generation 4 moved its partitions on.
         assert_eq!(
-            check_single_owner(&[claim("billing-1", 3, "m-1", &all), claim("billing-2", 4, "m-2", &all)]),
+            SingleOwnerPerGeneration.observe(&[claim("billing-1", 3, "m-1", &all), claim("billing-2", 4, "m-2", &all)]),
             Ok(())
         );
         // Other groups may read the same partitions.
         let mut other = claim("audit-1", 3, "m-9", &all);
         other.group = "audit";
-        assert_eq!(check_single_owner(&[claim("billing-1", 3, "m-1", &all), other]), Ok(()));
+        assert_eq!(SingleOwnerPerGeneration.observe(&[claim("billing-1", 3, "m-1", &all), other]), Ok(()));
         // A consumer that has not joined, or has no generation, claims nothing.
-        assert_eq!(check_single_owner(&[claim("billing-1", 3, "m-1", &all), claim("billing-2", 3, "", &all)]), Ok(()));
         assert_eq!(
-            check_single_owner(&[claim("billing-1", -1, "m-1", &all), claim("billing-2", -1, "m-2", &all)]),
+            SingleOwnerPerGeneration.observe(&[claim("billing-1", 3, "m-1", &all), claim("billing-2", 3, "", &all)]),
+            Ok(())
+        );
+        assert_eq!(
+            SingleOwnerPerGeneration
+                .observe(&[claim("billing-1", -1, "m-1", &all), claim("billing-2", -1, "m-2", &all)]),
             Ok(())
         );
         // A consumer without a group (assign) claims nothing.
         let mut assigned = claim("reader", 3, "m-3", &all);
         assigned.group = "";
-        assert_eq!(check_single_owner(&[assigned, assigned]), Ok(()));
+        assert_eq!(SingleOwnerPerGeneration.observe(&[assigned, assigned]), Ok(()));
     }
 
     #[test]
@@ -156,8 +174,8 @@ mod tests {
         let mut new = claim("billing-1b", 7, "m-2", &all);
         old.instance = Some("billing-a");
         new.instance = Some("billing-a");
-        assert_eq!(check_single_owner(&[old, new]), Ok(()));
+        assert_eq!(SingleOwnerPerGeneration.observe(&[old, new]), Ok(()));
         new.instance = Some("billing-b");
-        assert!(check_single_owner(&[old, new]).is_err());
+        assert!(SingleOwnerPerGeneration.observe(&[old, new]).is_err());
     }
 }

@@ -1,0 +1,277 @@
+//! *ReplicasAgreeBelowHighWatermark*: no two replicas hold different records below both their
+//! high watermarks.
+//!
+//! Committed records are never lost or changed: a record below the high watermark is on every
+//! ISR member, and leader epochs (KIP-101, KIP-279) make a replica that rejoins truncate
+//! whatever the leader does not have before it fetches on, so replicas that agree on an
+//! offset's epoch agree on everything before it (kafka-semantics §7, §10: "resynchronised
+//! replicas agree up to the shorter LEO"). Before KIP-101 the second scenario of §10 broke it:
+//! two replicas kept different records at one offset for good. The check is the partition
+//! version of Kafka's Raft simulation's `ConsistentCommittedData` (apache/kafka:
+//! raft/src/test/java/org/apache/kafka/raft/RaftEventSimulationTest.java): every record below a
+//! replica's high watermark must equal the record first seen committed at that offset on any
+//! replica, which also catches a committed record replaced after every replica that held it
+//! went away (a power loss on all of them).
+//!
+//! An unclean election that the topic allows (`unclean.leader.election.enable`, KIP-106) gives
+//! up committed records knowingly: the new leader's log is the partition from then on. So does
+//! a failure outside Kafka's promise ("as long as one in-sync replica stays alive"): every
+//! replica down at once, one of them back with less than it had. A record written in or after
+//! such an epoch that differs from one first seen committed before it replaces it as the first
+//! seen, and the other replicas are compared again from there. A replica that keeps the old
+//! record after that (before KIP-101 a returning replica did) now disagrees with the partition
+//! and is caught.
+//!
+//! A disagreement is judged on ISR members. A replica outside the ISR may still be
+//! resynchronising: a restarted replica comes back with its old log and its checkpointed high
+//! watermark and learns where to truncate only from its first exchange with the leader
+//! (`OffsetsForLeaderEpoch`, or the fetch response's diverging epoch since Kafka 2.7), so for a
+//! moment it holds a lost record below its high watermark. Its disagreement is held, and judged
+//! again whenever the replica changes; at the latest when it rejoins the ISR, which is when
+//! Kafka counts it as holding the committed log again.
+//!
+//! Incremental: per partition a map from offset to the record first seen committed there (the
+//! stored batch is shared, so keeping it costs a reference count), and per replica the offset
+//! below which it was compared. Each record is compared once per replica, when the replica's
+//! high watermark passes it; a replica that restarted or truncated is compared again from its
+//! log start. A follower whose high watermark lags compares less, never differently. Records
+//! compaction removed are simply absent: they are not compared, and are not a disagreement.
+
+use super::{describe_record, LogRead};
+use cluster::ids::{NodeId, TopicPartition};
+use cluster::record::{Record, RecordBatch};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+/// The record first seen committed at an offset.
+#[derive(Clone, Debug)]
+struct FirstSeen {
+    batch: Arc<RecordBatch>,
+    index: usize,
+    broker: NodeId,
+}
+
+impl FirstSeen {
+    fn record(&self) -> &Record {
+        &self.batch.records[self.index]
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+struct PartitionHistory {
+    committed: BTreeMap<i64, FirstSeen>,
+    /// Per replica, offsets below this were compared.
+    checked: BTreeMap<NodeId, i64>,
+    /// Leader epochs from which committed records may legitimately be gone: an unclean
+    /// election the topic allows, or the first epoch after every replica lost its copy.
+    reset_epochs: BTreeSet<i32>,
+}
+
+/// Per partition, the committed records as first seen and how far each replica was compared.
+#[derive(Clone, Debug, Default)]
+pub struct ReplicasAgreeBelowHighWatermark {
+    partitions: BTreeMap<TopicPartition, PartitionHistory>,
+}
+
+/// Whether two copies of the record at one offset are the same record: the same leader epoch
+/// and the same contents (timestamp, key, value, headers). Compaction and recompression change
+/// neither.
+fn same(a_batch: &RecordBatch, a: &Record, b_batch: &RecordBatch, b: &Record) -> bool {
+    a_batch.partition_leader_epoch == b_batch.partition_leader_epoch
+        && a.timestamp_ms == b.timestamp_ms
+        && a.key == b.key
+        && a.value == b.value
+        && a.headers == b.headers
+}
+
+impl ReplicasAgreeBelowHighWatermark {
+    /// The controller elected a leader of `tp` uncleanly in `leader_epoch`, and the topic
+    /// allows it.
+    pub fn unclean_election(&mut self, tp: &TopicPartition, leader_epoch: i32) {
+        self.history_lost(tp, leader_epoch);
+    }
+
+    /// Committed records of `tp` may have been lost beyond Kafka's promise (every replica was
+    /// down at once, one came back with less than it had): records of leader epochs from
+    /// `from_epoch` on may replace earlier ones.
+    pub fn history_lost(&mut self, tp: &TopicPartition, from_epoch: i32) {
+        self.partitions.entry(tp.clone()).or_default().reset_epochs.insert(from_epoch);
+    }
+
+    /// Compares the records of `broker`'s replica of `tp` below its high watermark that were
+    /// not compared yet. `fresh` says the replica's log may have been rewritten since its last
+    /// observation (first sighting, restart, truncation): it is compared again from its start.
+    /// `in_isr` says whether the replica is in the ISR it knows; outside it, a disagreement is
+    /// held and compared again at the next observation.
+    ///
+    /// # Errors
+    /// The first offset where the replica holds another record than the one first seen
+    /// committed there, with both records.
+    pub fn observe(
+        &mut self,
+        broker: NodeId,
+        tp: &TopicPartition,
+        log: &impl LogRead,
+        fresh: bool,
+        in_isr: bool,
+    ) -> Result<(), String> {
+        if !self.partitions.contains_key(tp) {
+            self.partitions.insert(tp.clone(), PartitionHistory::default());
+        }
+        let history = self.partitions.get_mut(tp).expect("inserted above");
+        if fresh {
+            history.checked.remove(&broker);
+        }
+        let high_watermark = log.high_watermark();
+        let from = history.checked.get(&broker).copied().unwrap_or(i64::MIN).max(log.log_start_offset());
+        if from >= high_watermark {
+            return Ok(());
+        }
+        let mut verdict = Ok(());
+        // Where a held disagreement stops the comparison, for a replica outside the ISR.
+        let mut held = None;
+        'batches: for batch in log.batches_from(from) {
+            if batch.base_offset >= high_watermark {
+                break;
+            }
+            for (index, record) in batch.records.iter().enumerate() {
+                let offset = batch.offset_of(record);
+                if offset < from {
+                    continue;
+                }
+                if offset >= high_watermark {
+                    break;
+                }
+                match history.committed.get(&offset) {
+                    Some(first) if Arc::ptr_eq(&first.batch, batch) && first.index == index => {}
+                    Some(first) if same(&first.batch, first.record(), batch, record) => {}
+                    Some(first) => {
+                        let (before, now) = (first.batch.partition_leader_epoch, batch.partition_leader_epoch);
+                        if before < now && history.reset_epochs.range(before + 1..=now).next().is_some() {
+                            // Lost to an allowed unclean election, or beyond Kafka's promise:
+                            // this is the partition now.
+                            history.committed.insert(offset, FirstSeen { batch: batch.clone(), index, broker });
+                            for checked in history.checked.values_mut() {
+                                *checked = (*checked).min(offset);
+                            }
+                            continue;
+                        }
+                        if !in_isr {
+                            held = Some(offset);
+                            break 'batches;
+                        }
+                        if verdict.is_ok() {
+                            verdict = Err(format!(
+                                "broker {broker} holds {} (leader epoch {}) at offset {offset} of {tp}, below its \
+                                 high watermark {high_watermark}, but broker {} held {} (leader epoch {}) there, \
+                                 committed first",
+                                describe_record(record),
+                                batch.partition_leader_epoch,
+                                first.broker,
+                                describe_record(first.record()),
+                                first.batch.partition_leader_epoch
+                            ));
+                        }
+                    }
+                    None => {
+                        history.committed.insert(offset, FirstSeen { batch: batch.clone(), index, broker });
+                    }
+                }
+            }
+        }
+        history.checked.insert(broker, held.unwrap_or(high_watermark));
+        verdict
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_log::{record, TestLog};
+    use super::*;
+
+    const A: NodeId = NodeId(1);
+    const B: NodeId = NodeId(2);
+
+    fn tp() -> TopicPartition {
+        TopicPartition::new("payments", 0)
+    }
+
+    #[test]
+    fn different_records_below_both_high_watermarks_are_caught() {
+        // KIP-101's second scenario: offset 1 is m2 on one replica and m3 on the other.
+        let mut a = TestLog::default();
+        a.append(0, vec![record("acct-1", Some("m1"))]);
+        a.append(0, vec![record("acct-1", Some("m2"))]);
+        a.high_watermark = 2;
+        let mut b = TestLog::default();
+        b.push(a.batches[0].clone());
+        b.append(1, vec![record("acct-1", Some("m3"))]);
+        b.high_watermark = 2;
+        let mut c = ReplicasAgreeBelowHighWatermark::default();
+        c.observe(A, &tp(), &a, true, true).unwrap();
+        let verdict = c.observe(B, &tp(), &b, true, true).unwrap_err();
+        assert!(verdict.contains("broker 2 holds acct-1=m3 (leader epoch 1) at offset 1"), "{verdict}");
+        assert!(verdict.contains("broker 1 held acct-1=m2 (leader epoch 0)"), "{verdict}");
+    }
+
+    #[test]
+    fn a_truncated_uncommitted_tail_a_lagging_follower_and_compaction_are_fine() {
+        let mut leader = TestLog::default();
+        leader.append(0, vec![record("a", Some("1")), record("b", Some("1"))]);
+        leader.append(0, vec![record("a", Some("2"))]);
+        leader.high_watermark = 2;
+        let mut c = ReplicasAgreeBelowHighWatermark::default();
+        c.observe(A, &tp(), &leader, true, true).unwrap();
+        // A follower copied both batches but knows a high watermark of 1 only.
+        let mut follower = leader.clone();
+        follower.high_watermark = 1;
+        c.observe(B, &tp(), &follower, true, true).unwrap();
+        // The leader's uncommitted offset 2 is replaced after an election: never committed, so
+        // no disagreement.
+        let mut new_leader = TestLog::default();
+        new_leader.push(leader.batches[0].clone());
+        new_leader.append(1, vec![record("c", Some("1"))]);
+        new_leader.high_watermark = 3;
+        c.observe(B, &tp(), &new_leader, true, true).unwrap();
+        // The old leader truncates its tail and copies the new one's.
+        c.observe(A, &tp(), &new_leader, true, true).unwrap();
+        // Compaction removed offset 0 on one replica; the survivor at 1 still agrees.
+        let mut compacted = new_leader.clone();
+        compacted.remove_record(0);
+        c.observe(A, &tp(), &compacted, true, true).unwrap();
+        // A restarted replica reloads its log and is compared again: still the same records.
+        c.observe(B, &tp(), &new_leader.reloaded(), true, true).unwrap();
+    }
+
+    #[test]
+    fn a_record_lost_to_an_allowed_unclean_election_is_replaced_and_a_replica_keeping_it_is_caught() {
+        // Scenario 15: m2 committed at offset 1 on broker 2; both brokers fail; broker 1
+        // returns without m2 and is elected uncleanly in epoch 1, writing m3 at offset 1.
+        let mut b2 = TestLog::default();
+        b2.append(0, vec![record("acct-1", Some("m1"))]);
+        b2.append(0, vec![record("acct-1", Some("m2"))]);
+        b2.high_watermark = 2;
+        let mut b1 = TestLog::default();
+        b1.push(b2.batches[0].clone());
+        b1.append(1, vec![record("acct-1", Some("m3"))]);
+        b1.high_watermark = 2;
+        let mut c = ReplicasAgreeBelowHighWatermark::default();
+        c.observe(B, &tp(), &b2, true, true).unwrap();
+        // Without an unclean election this is committed data replaced.
+        let mut strict = c.clone();
+        assert!(strict.observe(A, &tp(), &b1, true, true).is_err());
+        c.unclean_election(&tp(), 1);
+        c.observe(A, &tp(), &b1, true, true).unwrap();
+        // Broker 2 returns outside the ISR, still holding m2 below its checkpointed high
+        // watermark: held while it resynchronises.
+        let mut before_kip_101 = c.clone();
+        c.observe(B, &tp(), &b2.reloaded(), true, false).unwrap();
+        // With leader epochs it truncates m2 and copies m3, then rejoins the ISR: fine.
+        c.observe(B, &tp(), &b1.reloaded(), true, false).unwrap();
+        c.observe(B, &tp(), &b1.reloaded(), false, true).unwrap();
+        // Before KIP-101 it keeps m2 and rejoins the ISR anyway: the replicas disagree.
+        before_kip_101.observe(B, &tp(), &b2, true, false).unwrap();
+        let verdict = before_kip_101.observe(B, &tp(), &b2, false, true).unwrap_err();
+        assert!(verdict.contains("broker 2 holds acct-1=m2 (leader epoch 0) at offset 1"), "{verdict}");
+    }
+}

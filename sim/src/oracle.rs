@@ -1,0 +1,1707 @@
+//! The history oracle, after Jepsen's Kafka workload (jepsen-io/jepsen:
+//! jepsen/src/jepsen/tests/kafka.clj; kafka-semantics §19).
+//!
+//! The trace holds every client operation in order. [`History::from_records`] turns it into an
+//! explicit history, per client and in trace order: every send (invoked, then acknowledged with
+//! its offset, failed for certain, of unknown outcome, or still pending at the end), every poll
+//! with the offsets it returned, every change of what a consumer reads (assignment,
+//! revocation, loss, seek, offset reset, detected truncation), every failed commit, and every
+//! commit a group coordinator stored. [`check`] then compares the history with the partition
+//! logs as the current leaders hold them at the end ([`FinalLog`]). It is a pure function, so
+//! unit tests feed it hand-made histories; [`check_world`] only gathers the final logs of a
+//! finished run.
+//!
+//! The anomalies, with Jepsen's names in brackets:
+//!
+//! * **lost acknowledged write** (`:lost-write`): a send the leader acknowledged is not in the
+//!   final log, and no rule removed it: retention (its offset is below the log start offset) or
+//!   compaction (a later acknowledged send has the same key, or it is a tombstone the cleaner
+//!   dropped after `delete.retention.ms`).
+//! * **duplicate** (`:duplicate`): one send stored at two offsets (a retry after an ambiguous
+//!   failure).
+//! * **inconsistent offsets** (`:inconsistent-offsets`): a send acknowledged at one offset but
+//!   stored at another, or a consumer that read a record at an offset that now holds another.
+//! * **poll skip** (`:poll-skip`, and `:int-poll-skip` inside one poll): within one consumer's
+//!   uninterrupted ownership of a partition, its next poll began after offsets that hold
+//!   records in the final log. Offsets that compaction or retention emptied, or that never held
+//!   a data record, are not skipped records.
+//! * **non-monotonic poll** (`:nonmonotonic-poll`, and `:int-nonmonotonic-poll`): within the
+//!   same kind of ownership, a poll began at or before the offset the previous one ended at.
+//! * **non-monotonic send** (`:nonmonotonic-send`): a producer's later send to a partition (in
+//!   the order `send()` was called) was acknowledged at or below the offset of its previous
+//!   acknowledged send there. Kafka allows it without idempotence when
+//!   `max.in.flight.requests.per.connection` > 1 and a failed batch is retried after a later one
+//!   was written; the idempotent producer's sequence numbers forbid it. Sends whose records the
+//!   log lost are left out: after a truncation the same offsets are handed out again, and that
+//!   is a lost write, not a reordering.
+//! * **unseen** (Jepsen's `:unseen` narrowed to reads that went past, as in `:lost-write`): an
+//!   acknowledged send still in the final log that a group reading its partition went past
+//!   without any member polling it.
+//!
+//! Jepsen tolerates poll skips and non-monotonic polls across rebalances, because a partition
+//! that changes hands is read again from the committed offset. Here ownership is tracked per
+//! consumer and partition: it begins with `PartitionsAssigned` (which every consumer, with
+//! `subscribe` or `assign`, reports when it starts, so a restarted consumer begins anew) and
+//! ends with `PartitionsRevoked` or `PartitionsLost`; a seek, an offset reset or a detected
+//! log truncation moves the position on purpose and begins it anew as well.
+//!
+//! Each send carries a unique id in a record header, so values written twice are told apart
+//! from distinct sends.
+
+use crate::trace::{TraceBody, TraceRecord};
+use crate::view::ClusterView;
+use crate::world::World;
+use cluster::error::ErrorCode;
+use cluster::event::Event;
+use cluster::ids::{NodeId, TopicPartition};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Anomaly counts. JSON field names are part of the `kafkalab run --json` contract.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Anomalies {
+    /// Acknowledged sends missing from the final log.
+    pub lost_acked_writes: u64,
+    /// Sends stored at more than one offset.
+    pub duplicates: u64,
+    /// Offsets that disagree between acknowledgement, log and reads.
+    pub inconsistent_offsets: u64,
+    /// Partitions the oracle could not judge because no leader was up at the end.
+    pub unjudged_partitions: u64,
+    /// Polls that skipped offsets holding records, within one consumer's uninterrupted
+    /// ownership of a partition: one per pair of successive polls (or pair of successive
+    /// records inside one poll) with records between them.
+    #[serde(default)]
+    pub poll_skips: u64,
+    /// Polls that began at or before the offset the consumer's last poll ended at, within one
+    /// uninterrupted ownership and without a seek: one per such pair.
+    #[serde(default)]
+    pub nonmonotonic_polls: u64,
+    /// Sends acknowledged at or below the offset of the same producer's previous acknowledged
+    /// send to the same partition: one per such pair.
+    #[serde(default)]
+    pub nonmonotonic_sends: u64,
+    /// Acknowledged sends a group went past without polling: one per group and send.
+    #[serde(default)]
+    pub unseen: u64,
+}
+
+impl Anomalies {
+    /// How many times the oracle found `anomaly`.
+    pub fn count(&self, anomaly: crate::finding::Anomaly) -> u64 {
+        use crate::finding::Anomaly;
+        match anomaly {
+            Anomaly::LostAckedWrite => self.lost_acked_writes,
+            Anomaly::Duplicate => self.duplicates,
+            Anomaly::InconsistentOffset => self.inconsistent_offsets,
+            Anomaly::PollSkip => self.poll_skips,
+            Anomaly::NonMonotonicPoll => self.nonmonotonic_polls,
+            Anomaly::NonMonotonicSend => self.nonmonotonic_sends,
+            Anomaly::Unseen => self.unseen,
+        }
+    }
+}
+
+/// Most findings listed per kind; the counts are always complete.
+pub const FINDINGS_PER_KIND: usize = 5;
+
+/// `12.345s` for the simulated time of a trace record.
+pub(crate) fn at(record: &TraceRecord) -> String {
+    secs(record.time_ns)
+}
+
+/// `12.345s` for a simulated time in nanoseconds.
+fn secs(ns: u64) -> String {
+    let ms = ns / 1_000_000;
+    format!("{}.{:03}s", ms / 1000, ms % 1000)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The final logs.
+
+/// A partition's final log, as the current leader holds it at the end of the run: its data
+/// records (those with the lab's send id header) by offset and by send id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FinalLog {
+    /// The broker leading the partition at the end.
+    pub leader: NodeId,
+    /// The leader's high watermark.
+    pub high_watermark: i64,
+    /// The log start offset: retention removed everything below it.
+    pub log_start_offset: i64,
+    /// Whether the topic's `cleanup.policy` includes `compact`.
+    pub compacted: bool,
+    /// The cleaner's checkpoint: compaction may have removed records only below it.
+    pub first_dirty_offset: i64,
+    /// Send id per offset.
+    pub by_offset: BTreeMap<i64, String>,
+    /// Offsets per send id, in offset order (more than one for a duplicate).
+    pub by_id: BTreeMap<String, Vec<i64>>,
+}
+
+impl FinalLog {
+    /// A log led by `leader` holding `records` (`(offset, send id)` pairs), starting at
+    /// `log_start_offset`, with its high watermark after the last record, and not compacted.
+    pub fn new(leader: NodeId, log_start_offset: i64, records: impl IntoIterator<Item = (i64, String)>) -> FinalLog {
+        let mut log = FinalLog {
+            leader,
+            high_watermark: log_start_offset,
+            log_start_offset,
+            compacted: false,
+            first_dirty_offset: log_start_offset,
+            by_offset: BTreeMap::new(),
+            by_id: BTreeMap::new(),
+        };
+        for (offset, id) in records {
+            log.by_id.entry(id.clone()).or_default().push(offset);
+            log.by_offset.insert(offset, id);
+        }
+        log.high_watermark = log.by_offset.keys().next_back().map_or(log_start_offset, |o| o + 1);
+        log
+    }
+
+    /// The records held at offsets in `from..to`.
+    fn between(&self, from: i64, to: i64) -> Vec<(i64, &str)> {
+        if from >= to {
+            return Vec::new();
+        }
+        self.by_offset.range(from..to).map(|(o, id)| (*o, id.as_str())).collect()
+    }
+}
+
+/// Reads the final log of every partition from its current leader. Returns the logs and the
+/// number of partitions without a leader (or whose leader's log could not be read), which the
+/// oracle cannot judge.
+pub fn final_logs(world: &World, view: &ClusterView) -> (BTreeMap<TopicPartition, FinalLog>, u64) {
+    let mut logs = BTreeMap::new();
+    let mut unjudged = 0;
+    for topic in &view.topics {
+        for p in &topic.partitions {
+            let tp = TopicPartition::new(topic.name.clone(), p.partition);
+            let Some(leader) = p.leader.map(NodeId) else {
+                unjudged += 1;
+                continue;
+            };
+            let read = world.with_log(leader, &tp, |log| {
+                let mut by_offset = BTreeMap::new();
+                let mut by_id: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+                for batch in log.batches() {
+                    for record in &batch.records {
+                        let offset = batch.base_offset + i64::from(record.offset_delta);
+                        if let Some(id) = record.header(cluster::ID_HEADER) {
+                            by_offset.insert(offset, id.to_string());
+                            by_id.entry(id.to_string()).or_default().push(offset);
+                        }
+                    }
+                }
+                FinalLog {
+                    leader,
+                    high_watermark: log.high_watermark(),
+                    log_start_offset: log.log_start_offset(),
+                    compacted: log.config().is_compacted(),
+                    first_dirty_offset: log.first_dirty_offset(),
+                    by_offset,
+                    by_id,
+                }
+            });
+            match read {
+                Some(log) => {
+                    logs.insert(tp, log);
+                }
+                None => unjudged += 1,
+            }
+        }
+    }
+    (logs, unjudged)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The history.
+
+/// When an operation happened: the trace record's sequence number and simulated time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Stamp {
+    /// Position in the trace.
+    pub seq: u64,
+    /// Simulated time, in nanoseconds since the run started.
+    pub time_ns: u64,
+}
+
+impl Stamp {
+    fn of(record: &TraceRecord) -> Stamp {
+        Stamp { seq: record.seq, time_ns: record.time_ns }
+    }
+
+    /// `12.345s`.
+    fn at(self) -> String {
+        secs(self.time_ns)
+    }
+}
+
+/// How a send ended, as its producer learned it (Jepsen's `:ok`, `:fail` and `:info`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SendOutcome {
+    /// No answer by the end of the run: still in flight, or its producer crashed first. Its
+    /// record may or may not be in the log.
+    Pending,
+    /// The leader acknowledged it at `offset` (-1 when the offset is unknown: `acks=0`, or a
+    /// retry the broker recognised by its sequence number but whose offset it forgot).
+    Acked {
+        /// The offset.
+        offset: i64,
+        /// When the producer learned it.
+        at: Stamp,
+    },
+    /// It failed for certain: nothing was sent (`max.block.ms`, `RecordTooLargeException`), or
+    /// the broker refused it and no earlier attempt of it can have been written.
+    Failed {
+        /// The error, in Kafka's words.
+        error: String,
+        /// When the producer learned it.
+        at: Stamp,
+    },
+    /// It failed without knowing whether the broker wrote it (Jepsen's indeterminate `:info`):
+    /// a request or delivery timeout, a closed connection, `NOT_ENOUGH_REPLICAS_AFTER_APPEND`,
+    /// or another error after an earlier attempt on its partition ended in one of those.
+    Unknown {
+        /// The error, in Kafka's words.
+        error: String,
+        /// When the producer learned it.
+        at: Stamp,
+    },
+}
+
+/// One `send()`: the record and how it ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Send {
+    /// The send's unique id (carried in a record header).
+    pub id: String,
+    /// The partition the partitioner chose.
+    pub tp: TopicPartition,
+    /// The record key.
+    pub key: Option<String>,
+    /// Whether the record is a tombstone (a null value).
+    pub tombstone: bool,
+    /// When `send()` was called.
+    pub invoked: Stamp,
+    /// How it ended.
+    pub outcome: SendOutcome,
+}
+
+impl Send {
+    /// The acknowledged offset, when the send was acknowledged with a known one.
+    fn acked_offset(&self) -> Option<(i64, Stamp)> {
+        match self.outcome {
+            SendOutcome::Acked { offset, at } if offset >= 0 => Some((offset, at)),
+            _ => None,
+        }
+    }
+}
+
+/// One poll's records from one partition.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Poll {
+    /// The partition.
+    pub tp: TopicPartition,
+    /// `(offset, send id)` pairs in the order returned.
+    pub records: Vec<(i64, String)>,
+    /// When `poll()` returned them.
+    pub at: Stamp,
+}
+
+/// One operation of one client, in the history.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClientOp {
+    /// A producer's `send()`, placed where it was invoked, with its outcome.
+    Send(Send),
+    /// Records a consumer's `poll()` returned from one partition.
+    Poll(Poll),
+    /// `onPartitionsAssigned`: the consumer owns these partitions from now on.
+    Assigned {
+        /// The group (empty for a consumer without one).
+        group: String,
+        /// The generation.
+        generation_id: i32,
+        /// The partitions added.
+        partitions: Vec<TopicPartition>,
+        /// When.
+        at: Stamp,
+    },
+    /// `onPartitionsRevoked`: the consumer gave these partitions up in an orderly way.
+    Revoked {
+        /// The group.
+        group: String,
+        /// The partitions.
+        partitions: Vec<TopicPartition>,
+        /// When.
+        at: Stamp,
+    },
+    /// `onPartitionsLost`: the consumer dropped these partitions without committing.
+    Lost {
+        /// The group.
+        group: String,
+        /// The partitions.
+        partitions: Vec<TopicPartition>,
+        /// Why.
+        reason: String,
+        /// When.
+        at: Stamp,
+    },
+    /// The consumer moved its position on purpose (`seek`, `seekToBeginning`, ...).
+    Seeked {
+        /// The partition.
+        tp: TopicPartition,
+        /// The new position.
+        offset: i64,
+        /// The method, in Kafka's names.
+        how: String,
+        /// When.
+        at: Stamp,
+    },
+    /// The consumer had no valid position and applied `auto.offset.reset`.
+    OffsetReset {
+        /// The partition.
+        tp: TopicPartition,
+        /// The new position.
+        offset: i64,
+        /// The policy applied.
+        policy: String,
+        /// When.
+        at: Stamp,
+    },
+    /// The consumer found the log truncated under its position (KIP-320).
+    TruncationDetected {
+        /// The partition.
+        tp: TopicPartition,
+        /// The position before.
+        position: i64,
+        /// Where the leader's log diverges: records at and above it were replaced.
+        divergence_offset: i64,
+        /// Whether the consumer moved back to the divergence point (else it stopped reading).
+        reset: bool,
+        /// When.
+        at: Stamp,
+    },
+    /// A commit the application asked for was refused.
+    CommitFailed {
+        /// The group.
+        group: String,
+        /// The coordinator's error.
+        error: ErrorCode,
+        /// The offsets not committed.
+        offsets: Vec<(TopicPartition, i64)>,
+        /// When.
+        at: Stamp,
+    },
+}
+
+/// An offset a group coordinator stored (`OffsetCommitted`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Commit {
+    /// The group.
+    pub group: String,
+    /// The partition.
+    pub tp: TopicPartition,
+    /// The committed offset: the next one the group will read.
+    pub offset: i64,
+    /// The coordinator, as the trace names it (`broker 2`).
+    pub coordinator: String,
+    /// When it was stored.
+    pub at: Stamp,
+}
+
+/// The clients' history: per client id, its operations in trace order (sends where they were
+/// invoked), and the commits coordinators stored, in trace order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct History {
+    /// Operations per client id.
+    pub clients: BTreeMap<String, Vec<ClientOp>>,
+    /// Stored commits.
+    pub commits: Vec<Commit>,
+}
+
+/// Whether an attempt that failed with `error` may still have been written: the request timed
+/// out or its connection closed before an answer, or the leader appended the records but could
+/// not replicate them to `min.insync.replicas`.
+fn ambiguous(error: ErrorCode) -> bool {
+    matches!(error, ErrorCode::RequestTimedOut | ErrorCode::NetworkException | ErrorCode::NotEnoughReplicasAfterAppend)
+}
+
+impl History {
+    /// Builds the history from trace records (which must be in trace order).
+    pub fn from_records(records: &[TraceRecord]) -> History {
+        let mut history = History::default();
+        // Where each send sits: its producer and index among that producer's operations.
+        let mut sends: BTreeMap<String, (String, usize)> = BTreeMap::new();
+        // Per producer and partition: the last retry after an ambiguous error. A batch that
+        // later fails with a plain error may have been written by that earlier attempt.
+        let mut ambiguous_retry: BTreeMap<(String, TopicPartition), u64> = BTreeMap::new();
+        for record in records {
+            let TraceBody::Event(event) = &record.body else { continue };
+            let at = Stamp::of(record);
+            match event {
+                Event::SendInvoked { producer, tp, key, value, tombstone } => {
+                    let ops = history.clients.entry(producer.clone()).or_default();
+                    sends.insert(value.clone(), (producer.clone(), ops.len()));
+                    ops.push(ClientOp::Send(Send {
+                        id: value.clone(),
+                        tp: tp.clone(),
+                        key: key.clone(),
+                        tombstone: *tombstone,
+                        invoked: at,
+                        outcome: SendOutcome::Pending,
+                    }));
+                }
+                Event::SendAcked { producer, tp, offset, value } => {
+                    history
+                        .complete(&mut sends, producer, tp, value, at, |_| SendOutcome::Acked { offset: *offset, at });
+                }
+                Event::SendFailed { producer, tp, value, error } => {
+                    let retried = ambiguous_retry.get(&(producer.clone(), tp.clone())).copied();
+                    history.complete(&mut sends, producer, tp, value, at, |send| {
+                        let error_name = error.name().to_string();
+                        if ambiguous(*error) {
+                            SendOutcome::Unknown { error: error_name, at }
+                        } else if retried.is_some_and(|seq| seq > send.invoked.seq) {
+                            let error = format!("{error_name} after an attempt that may have been written");
+                            SendOutcome::Unknown { error, at }
+                        } else {
+                            SendOutcome::Failed { error: error_name, at }
+                        }
+                    });
+                }
+                Event::SendBlockedTimeout { producer, tp, value, max_block_ms, .. } => {
+                    history.complete(&mut sends, producer, tp, value, at, |_| SendOutcome::Failed {
+                        error: format!("TimeoutException after max.block.ms={max_block_ms}"),
+                        at,
+                    });
+                }
+                Event::SendTooLarge { producer, tp, value, .. } => {
+                    history.complete(&mut sends, producer, tp, value, at, |_| SendOutcome::Failed {
+                        error: "RecordTooLargeException".into(),
+                        at,
+                    });
+                }
+                Event::SendRetried { producer, tp, reason, .. } => {
+                    let was_ambiguous = [
+                        ErrorCode::RequestTimedOut,
+                        ErrorCode::NetworkException,
+                        ErrorCode::NotEnoughReplicasAfterAppend,
+                    ]
+                    .iter()
+                    .any(|e| e.name() == reason);
+                    if was_ambiguous {
+                        ambiguous_retry.insert((producer.clone(), tp.clone()), at.seq);
+                    }
+                }
+                Event::Polled { consumer, tp, records } => {
+                    history.push(consumer, ClientOp::Poll(Poll { tp: tp.clone(), records: records.clone(), at }));
+                }
+                Event::PartitionsAssigned { consumer, group, generation_id, partitions } => {
+                    let op = ClientOp::Assigned {
+                        group: group.clone(),
+                        generation_id: *generation_id,
+                        partitions: partitions.clone(),
+                        at,
+                    };
+                    history.push(consumer, op);
+                }
+                Event::PartitionsRevoked { consumer, group, partitions } => {
+                    history
+                        .push(consumer, ClientOp::Revoked { group: group.clone(), partitions: partitions.clone(), at });
+                }
+                Event::PartitionsLost { consumer, group, partitions, reason } => {
+                    let op = ClientOp::Lost {
+                        group: group.clone(),
+                        partitions: partitions.clone(),
+                        reason: reason.clone(),
+                        at,
+                    };
+                    history.push(consumer, op);
+                }
+                Event::Seeked { consumer, tp, offset, how } => {
+                    history.push(consumer, ClientOp::Seeked { tp: tp.clone(), offset: *offset, how: how.clone(), at });
+                }
+                Event::OffsetReset { consumer, tp, offset, policy } => {
+                    let op = ClientOp::OffsetReset { tp: tp.clone(), offset: *offset, policy: policy.clone(), at };
+                    history.push(consumer, op);
+                }
+                Event::LogTruncationDetected { consumer, tp, position, divergence_offset, reset } => {
+                    let op = ClientOp::TruncationDetected {
+                        tp: tp.clone(),
+                        position: *position,
+                        divergence_offset: *divergence_offset,
+                        reset: *reset,
+                        at,
+                    };
+                    history.push(consumer, op);
+                }
+                Event::CommitFailed { consumer, group, error, offsets } => {
+                    let op =
+                        ClientOp::CommitFailed { group: group.clone(), error: *error, offsets: offsets.clone(), at };
+                    history.push(consumer, op);
+                }
+                Event::OffsetCommitted { group, tp, offset } => history.commits.push(Commit {
+                    group: group.clone(),
+                    tp: tp.clone(),
+                    offset: *offset,
+                    coordinator: record.node.clone(),
+                    at,
+                }),
+                _ => {}
+            }
+        }
+        history
+    }
+
+    fn push(&mut self, client: &str, op: ClientOp) {
+        self.clients.entry(client.to_string()).or_default().push(op);
+    }
+
+    /// Records how the send `value` ended; only its first outcome counts. A completion without
+    /// an invocation (a hand-made or cut trace) stands for a send invoked when it completed.
+    fn complete(
+        &mut self,
+        sends: &mut BTreeMap<String, (String, usize)>,
+        producer: &str,
+        tp: &TopicPartition,
+        value: &str,
+        at: Stamp,
+        outcome: impl FnOnce(&Send) -> SendOutcome,
+    ) {
+        let index = sends.get(value).cloned().or_else(|| {
+            let ops = self.clients.entry(producer.to_string()).or_default();
+            ops.push(ClientOp::Send(Send {
+                id: value.to_string(),
+                tp: tp.clone(),
+                key: None,
+                tombstone: false,
+                invoked: at,
+                outcome: SendOutcome::Pending,
+            }));
+            let index = (producer.to_string(), ops.len() - 1);
+            sends.insert(value.to_string(), index.clone());
+            Some(index)
+        });
+        let Some((client, i)) = index else { return };
+        if let Some(ClientOp::Send(send)) = self.clients.get_mut(&client).and_then(|ops| ops.get_mut(i)) {
+            if send.outcome == SendOutcome::Pending {
+                send.outcome = outcome(send);
+            }
+        }
+    }
+
+    /// Every send with its producer, producer by producer, each in invocation order.
+    pub fn sends(&self) -> impl Iterator<Item = (&str, &Send)> + '_ {
+        self.clients.iter().flat_map(|(client, ops)| {
+            ops.iter().filter_map(move |op| match op {
+                ClientOp::Send(send) => Some((client.as_str(), send)),
+                _ => None,
+            })
+        })
+    }
+
+    /// Every poll with its consumer, consumer by consumer, each in trace order.
+    pub fn polls(&self) -> impl Iterator<Item = (&str, &Poll)> + '_ {
+        self.clients.iter().flat_map(|(client, ops)| {
+            ops.iter().filter_map(move |op| match op {
+                ClientOp::Poll(poll) => Some((client.as_str(), poll)),
+                _ => None,
+            })
+        })
+    }
+
+    /// The group `consumer` belongs to, from its rebalance and commit operations; `None` for a
+    /// consumer without one.
+    pub fn group_of(&self, consumer: &str) -> Option<&str> {
+        self.clients.get(consumer)?.iter().find_map(|op| match op {
+            ClientOp::Assigned { group, .. }
+            | ClientOp::Revoked { group, .. }
+            | ClientOp::Lost { group, .. }
+            | ClientOp::CommitFailed { group, .. }
+                if !group.is_empty() =>
+            {
+                Some(group.as_str())
+            }
+            _ => None,
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The checks.
+
+/// Findings per kind, each with the trace position that reveals it, so every list reads in
+/// trace order.
+#[derive(Default)]
+struct Found {
+    lost: Vec<(u64, String)>,
+    duplicates: Vec<(u64, String)>,
+    inconsistent: Vec<(u64, String)>,
+    poll_skips: Vec<(u64, String)>,
+    nonmonotonic_polls: Vec<(u64, String)>,
+    nonmonotonic_sends: Vec<(u64, String)>,
+    unseen: Vec<(u64, String)>,
+}
+
+/// Runs the oracle over the whole run: the history from the trace, the final logs from the
+/// current leaders.
+pub fn check_world(world: &World, view: &ClusterView) -> (Anomalies, Vec<String>) {
+    let (logs, unjudged) = final_logs(world, view);
+    let (mut anomalies, findings) = world.with_records(|records| check(&History::from_records(records), &logs));
+    anomalies.unjudged_partitions = unjudged;
+    (anomalies, findings)
+}
+
+/// Checks `history` against the final `logs`. Returns the anomaly counts (complete) and the
+/// findings in words (at most [`FINDINGS_PER_KIND`] per kind, then a line saying how many more).
+/// Partitions missing from `logs` are judged only where the log is not needed (non-monotonic
+/// polls and sends); `unjudged_partitions` is left for the caller, who knows why a log is
+/// missing.
+pub fn check(history: &History, logs: &BTreeMap<TopicPartition, FinalLog>) -> (Anomalies, Vec<String>) {
+    let mut found = Found::default();
+    check_acked_sends(history, logs, &mut found);
+    check_polled_offsets(history, logs, &mut found);
+    check_duplicates(logs, &mut found);
+    check_nonmonotonic_sends(history, logs, &mut found);
+    check_poll_order(history, logs, &mut found);
+    check_unseen(history, logs, &mut found);
+    let anomalies = Anomalies {
+        lost_acked_writes: found.lost.len() as u64,
+        duplicates: found.duplicates.len() as u64,
+        inconsistent_offsets: found.inconsistent.len() as u64,
+        unjudged_partitions: 0,
+        poll_skips: found.poll_skips.len() as u64,
+        nonmonotonic_polls: found.nonmonotonic_polls.len() as u64,
+        nonmonotonic_sends: found.nonmonotonic_sends.len() as u64,
+        unseen: found.unseen.len() as u64,
+    };
+    let mut findings = Vec::new();
+    for (kind, mut list) in [
+        ("lost acknowledged writes", found.lost),
+        ("duplicates", found.duplicates),
+        ("inconsistent offsets", found.inconsistent),
+        ("poll skips", found.poll_skips),
+        ("non-monotonic polls", found.nonmonotonic_polls),
+        ("non-monotonic sends", found.nonmonotonic_sends),
+        ("unseen records", found.unseen),
+    ] {
+        // Stable: findings revealed by the same record keep the order they were found in.
+        list.sort_by_key(|(seq, _)| *seq);
+        let extra = list.len().saturating_sub(FINDINGS_PER_KIND);
+        findings.extend(list.into_iter().take(FINDINGS_PER_KIND).map(|(_, text)| text));
+        if extra > 0 {
+            findings.push(format!("... and {extra} more {kind}"));
+        }
+    }
+    (anomalies, findings)
+}
+
+/// Lost acknowledged writes, and sends stored at another offset than acknowledged.
+fn check_acked_sends(history: &History, logs: &BTreeMap<TopicPartition, FinalLog>, found: &mut Found) {
+    // Per partition and key: the highest acknowledged offset. With the send's key and whether
+    // it is a tombstone, it tells a compacted-away record from a lost one.
+    let mut latest_acked: BTreeMap<(&TopicPartition, &str), i64> = BTreeMap::new();
+    for (_, send) in history.sends() {
+        if let (SendOutcome::Acked { offset, .. }, Some(key)) = (&send.outcome, &send.key) {
+            let latest = latest_acked.entry((&send.tp, key.as_str())).or_insert(*offset);
+            *latest = (*latest).max(*offset);
+        }
+    }
+    // Retention removes whole segments below the log start; compaction removes a record once a
+    // later one has its key, and a tombstone once its horizon passed. Both happen only in the
+    // cleaned section, below the cleaner's checkpoint.
+    let removed_by_rule = |log: &FinalLog, send: &Send, offset: i64| {
+        if offset < log.log_start_offset {
+            return true;
+        }
+        let Some(key) = send.key.as_deref().filter(|_| log.compacted && offset < log.first_dirty_offset) else {
+            return false;
+        };
+        send.tombstone || latest_acked.get(&(&send.tp, key)).is_some_and(|&latest| latest > offset)
+    };
+    for (producer, send) in history.sends() {
+        let SendOutcome::Acked { offset, at } = send.outcome else { continue };
+        let Some(log) = logs.get(&send.tp) else { continue };
+        let (value, tp) = (&send.id, &send.tp);
+        match log.by_id.get(value) {
+            None if removed_by_rule(log, send, offset) => {}
+            None => {
+                let now_there = log.by_offset.get(&offset).map_or("nothing".to_string(), |v| v.clone());
+                found.lost.push((
+                    at.seq,
+                    format!(
+                        "lost acknowledged write: {value} from {producer} was acknowledged at {tp} offset {offset} at {}, but the log of the current leader (broker {}) does not hold it; offset {offset} now holds {now_there}",
+                        at.at(),
+                        log.leader
+                    ),
+                ));
+            }
+            Some(offsets) if offset >= 0 && !offsets.contains(&offset) => {
+                found.inconsistent.push((
+                    at.seq,
+                    format!(
+                        "inconsistent offset: {value} was acknowledged at {tp} offset {offset} at {} but is stored at {offsets:?}",
+                        at.at()
+                    ),
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+}
+
+/// Records a consumer read at an offset that now holds another record.
+fn check_polled_offsets(history: &History, logs: &BTreeMap<TopicPartition, FinalLog>, found: &mut Found) {
+    for (consumer, poll) in history.polls() {
+        let Some(log) = logs.get(&poll.tp) else { continue };
+        let tp = &poll.tp;
+        for (offset, id) in &poll.records {
+            if let Some(now_there) = log.by_offset.get(offset) {
+                if now_there != id {
+                    found.inconsistent.push((
+                        poll.at.seq,
+                        format!(
+                            "inconsistent offset: {consumer} read {id} at {tp} offset {offset} at {}, but that offset now holds {now_there}",
+                            poll.at.at()
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+}
+
+/// Sends stored at more than one offset.
+fn check_duplicates(logs: &BTreeMap<TopicPartition, FinalLog>, found: &mut Found) {
+    for (tp, log) in logs {
+        for (id, offsets) in &log.by_id {
+            if offsets.len() > 1 {
+                found.duplicates.push((
+                    0,
+                    format!("duplicate: {id} is stored {} times in {tp}, at offsets {offsets:?}", offsets.len()),
+                ));
+            }
+        }
+    }
+}
+
+/// Jepsen's `nonmonotonic-send-cases`: per producer and partition, each acknowledged send
+/// (with a known offset) against the previous one in invocation order.
+///
+/// A send whose record is no longer at its acknowledged offset in the final log is left out:
+/// the log lost it (a truncation, after which the same offsets are handed out again) or holds it
+/// elsewhere, which the oracle reports as a lost write or an inconsistent offset. What remains
+/// are surviving records stored out of the order they were sent in, which only retries without
+/// idempotence cause. Without a final log (no leader at the end) every acknowledged send counts.
+fn check_nonmonotonic_sends(history: &History, logs: &BTreeMap<TopicPartition, FinalLog>, found: &mut Found) {
+    let mut previous: BTreeMap<(&str, &TopicPartition), &Send> = BTreeMap::new();
+    for (producer, send) in history.sends() {
+        let Some((offset, acked_at)) = send.acked_offset() else { continue };
+        let tp = &send.tp;
+        if logs.get(tp).is_some_and(|log| log.by_offset.get(&offset) != Some(&send.id)) {
+            continue;
+        }
+        if let Some(earlier) = previous.get(&(producer, tp)) {
+            let (earlier_offset, earlier_at) = earlier.acked_offset().expect("only acknowledged sends are kept");
+            if offset <= earlier_offset {
+                let relation = if offset == earlier_offset { "at the same offset as" } else { "below" };
+                let stored = match logs.get(tp) {
+                    Some(log) => {
+                        format!("both are stored there in the log of the current leader (broker {})", log.leader)
+                    }
+                    None => "the partition has no leader at the end to compare with".to_string(),
+                };
+                found.nonmonotonic_sends.push((
+                    acked_at.seq.max(earlier_at.seq),
+                    format!(
+                        "non-monotonic send: {producer} sent {} (at {}) before {} (at {}) to {tp}, but {} was acknowledged at offset {offset} (at {}), {relation} {}'s offset {earlier_offset} (acknowledged at {}); {stored}. Without idempotence, a batch that failed and was retried can land after a later batch when max.in.flight.requests.per.connection > 1",
+                        earlier.id,
+                        earlier.invoked.at(),
+                        send.id,
+                        send.invoked.at(),
+                        send.id,
+                        acked_at.at(),
+                        earlier.id,
+                        earlier_at.at(),
+                    ),
+                ));
+            }
+        }
+        previous.insert((producer, tp), send);
+    }
+}
+
+/// `offsets 42 (v1), 43 (v2), 44 (v3) and 2 more`.
+fn describe_records(records: &[(i64, &str)]) -> String {
+    const SHOWN: usize = 3;
+    let shown: Vec<String> = records.iter().take(SHOWN).map(|(o, id)| format!("{o} ({id})")).collect();
+    let more = records.len().saturating_sub(SHOWN);
+    let noun = if records.len() == 1 { "offset" } else { "offsets" };
+    if more > 0 {
+        format!("{noun} {} and {more} more", shown.join(", "))
+    } else {
+        format!("{noun} {}", shown.join(", "))
+    }
+}
+
+/// One consumer's uninterrupted ownership of one partition, for the poll checks.
+struct Ownership<'h> {
+    /// How it began, in words (`assigned in group billing generation 3`).
+    how: String,
+    /// When it began.
+    since: Stamp,
+    /// The position it began at, when an event names it (seek, offset reset, truncation); an
+    /// assignment resumes from the committed offset, which the consumer's history does not show.
+    start: Option<i64>,
+    /// The last record polled in it: offset, send id and when.
+    last: Option<(i64, &'h str, Stamp)>,
+}
+
+/// Jepsen's `poll-skip+nonmonotonic-cases`, within one consumer's uninterrupted ownership of a
+/// partition rather than across a whole process, and inside each poll as well (Jepsen's
+/// `int-poll-skip` and `int-nonmonotonic-poll`).
+fn check_poll_order(history: &History, logs: &BTreeMap<TopicPartition, FinalLog>, found: &mut Found) {
+    for (consumer, ops) in &history.clients {
+        let mut owned: BTreeMap<&TopicPartition, Ownership<'_>> = BTreeMap::new();
+        let begin = |how: String, since: Stamp, start: Option<i64>| Ownership { how, since, start, last: None };
+        for op in ops {
+            match op {
+                ClientOp::Assigned { group, generation_id, partitions, at } => {
+                    let how = if group.is_empty() {
+                        "assigned with assign()".to_string()
+                    } else {
+                        format!("assigned in group {group} generation {generation_id}")
+                    };
+                    for tp in partitions {
+                        owned.insert(tp, begin(how.clone(), *at, None));
+                    }
+                }
+                ClientOp::Revoked { partitions, .. } | ClientOp::Lost { partitions, .. } => {
+                    for tp in partitions {
+                        owned.remove(tp);
+                    }
+                }
+                ClientOp::Seeked { tp, offset, how, at } => {
+                    owned.insert(tp, begin(format!("{how} to offset {offset}"), *at, Some(*offset)));
+                }
+                ClientOp::OffsetReset { tp, offset, policy, at } => {
+                    owned.insert(
+                        tp,
+                        begin(format!("auto.offset.reset={policy} to offset {offset}"), *at, Some(*offset)),
+                    );
+                }
+                ClientOp::TruncationDetected { tp, divergence_offset, reset, at, .. } => {
+                    if *reset {
+                        let how = format!("moved back to offset {divergence_offset} after a log truncation");
+                        owned.insert(tp, begin(how, *at, Some(*divergence_offset)));
+                    } else {
+                        owned.remove(tp);
+                    }
+                }
+                ClientOp::Poll(poll) => {
+                    let Some(((first, first_id), (last, last_id))) = poll.records.first().zip(poll.records.last())
+                    else {
+                        continue;
+                    };
+                    let tp = &poll.tp;
+                    let log = logs.get(tp);
+                    let ownership = owned.entry(tp).or_insert_with(|| begin("its first poll".into(), poll.at, None));
+                    let (how, since) = (&ownership.how, ownership.since);
+                    let throughout =
+                        || format!("{consumer} owned {tp} throughout ({how} at {}) and did not seek", since.at());
+                    let held = |from: i64, to: i64| log.map(|l| l.between(from, to)).unwrap_or_default();
+                    let leader = log.map_or(String::new(), |l| format!(" of the current leader (broker {})", l.leader));
+                    // Against the previous poll of the same ownership, or the position it began at.
+                    match ownership.last {
+                        Some((end, end_id, end_at)) if *first <= end => found.nonmonotonic_polls.push((
+                            poll.at.seq,
+                            format!(
+                                "non-monotonic poll: {consumer} polled {tp} up to offset {end} ({end_id}) at {}, and its next poll at {} began at offset {first} ({first_id}), at or before where the last one ended, though {}",
+                                end_at.at(),
+                                poll.at.at(),
+                                throughout()
+                            ),
+                        )),
+                        Some((end, end_id, end_at)) => {
+                            let skipped = held(end + 1, *first);
+                            if !skipped.is_empty() {
+                                found.poll_skips.push((
+                                    poll.at.seq,
+                                    format!(
+                                        "poll skip: {consumer} polled {tp} up to offset {end} ({end_id}) at {}, and its next poll at {} began at offset {first} ({first_id}), skipping {} record(s) the log{leader} holds at {}; {}",
+                                        end_at.at(),
+                                        poll.at.at(),
+                                        skipped.len(),
+                                        describe_records(&skipped),
+                                        throughout()
+                                    ),
+                                ));
+                            }
+                        }
+                        None if ownership.start.is_some_and(|start| *first < start) => found.nonmonotonic_polls.push((
+                            poll.at.seq,
+                            format!(
+                                "non-monotonic poll: {consumer}'s position in {tp} was set to offset {} ({} at {}), but its first poll after that, at {}, began below it, at offset {first} ({first_id})",
+                                ownership.start.unwrap_or_default(),
+                                ownership.how,
+                                ownership.since.at(),
+                                poll.at.at()
+                            ),
+                        )),
+                        None => {
+                            let skipped = ownership.start.map(|start| held(start, *first)).unwrap_or_default();
+                            if !skipped.is_empty() {
+                                found.poll_skips.push((
+                                    poll.at.seq,
+                                    format!(
+                                        "poll skip: {consumer}'s position in {tp} was set to offset {} ({} at {}), but its first poll after that, at {}, began at offset {first} ({first_id}), skipping {} record(s) the log{leader} holds at {}",
+                                        ownership.start.unwrap_or_default(),
+                                        ownership.how,
+                                        ownership.since.at(),
+                                        poll.at.at(),
+                                        skipped.len(),
+                                        describe_records(&skipped)
+                                    ),
+                                ));
+                            }
+                        }
+                    }
+                    // Inside the poll: each record against the one before it.
+                    for pair in poll.records.windows(2) {
+                        let ((a, a_id), (b, b_id)) = (&pair[0], &pair[1]);
+                        if b <= a {
+                            found.nonmonotonic_polls.push((
+                                poll.at.seq,
+                                format!(
+                                    "non-monotonic poll: one poll of {tp} by {consumer} at {} returned offset {b} ({b_id}) after offset {a} ({a_id})",
+                                    poll.at.at()
+                                ),
+                            ));
+                            continue;
+                        }
+                        let skipped = held(a + 1, *b);
+                        if !skipped.is_empty() {
+                            found.poll_skips.push((
+                                poll.at.seq,
+                                format!(
+                                    "poll skip: one poll of {tp} by {consumer} at {} returned offset {a} ({a_id}) then offset {b} ({b_id}), leaving out {} record(s) the log{leader} holds at {}",
+                                    poll.at.at(),
+                                    skipped.len(),
+                                    describe_records(&skipped)
+                                ),
+                            ));
+                        }
+                    }
+                    ownership.last = Some((*last, last_id.as_str(), poll.at));
+                }
+                ClientOp::Send(_) | ClientOp::CommitFailed { .. } => {}
+            }
+        }
+    }
+}
+
+/// Who reads a partition for [`check_unseen`]: a group, or a consumer without one.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Reader<'h> {
+    Group(&'h str),
+    Consumer(&'h str),
+}
+
+impl std::fmt::Display for Reader<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Reader::Group(g) => write!(f, "group {g}"),
+            Reader::Consumer(c) => write!(f, "{c} (no group)"),
+        }
+    }
+}
+
+/// A stretch of a partition a reader read through from one starting point: it begins at a
+/// seek, an offset reset, a detected truncation or the reader's first poll, and continues
+/// across rebalances, since a new owner resumes from the offset the group committed.
+struct Run<'h> {
+    /// The first offset the reader meant to read.
+    start: i64,
+    /// How the run began, in words.
+    how: String,
+    /// When it began.
+    since: Stamp,
+    /// The highest offset polled in the run, by whom and when.
+    highest: Option<(i64, &'h str, Stamp)>,
+}
+
+/// Acknowledged sends still in the final log, inside a stretch a reader read through (from
+/// where it started to the highest offset it polled), that no consumer of the reader polled.
+fn check_unseen(history: &History, logs: &BTreeMap<TopicPartition, FinalLog>, found: &mut Found) {
+    // Every send acknowledged, by id: producer, acknowledged offset (-1 if unknown) and when.
+    let mut acked: BTreeMap<&str, (&str, i64, Stamp)> = BTreeMap::new();
+    for (producer, send) in history.sends() {
+        if let SendOutcome::Acked { offset, at } = send.outcome {
+            acked.entry(send.id.as_str()).or_insert((producer, offset, at));
+        }
+    }
+    // Per reader and partition: the position-changing operations and polls of its consumers,
+    // merged in trace order.
+    let mut reads: BTreeMap<(Reader<'_>, &TopicPartition), Vec<(&str, &ClientOp)>> = BTreeMap::new();
+    for (consumer, ops) in &history.clients {
+        let reader = history.group_of(consumer).map_or(Reader::Consumer(consumer), Reader::Group);
+        for op in ops {
+            let tp = match op {
+                ClientOp::Poll(Poll { tp, .. })
+                | ClientOp::Seeked { tp, .. }
+                | ClientOp::OffsetReset { tp, .. }
+                | ClientOp::TruncationDetected { tp, .. } => tp,
+                _ => continue,
+            };
+            reads.entry((reader.clone(), tp)).or_default().push((consumer.as_str(), op));
+        }
+    }
+    for ((reader, tp), mut ops) in reads {
+        let Some(log) = logs.get(tp) else { continue };
+        ops.sort_by_key(|(_, op)| op_stamp(op).seq);
+        let mut runs: Vec<Run<'_>> = Vec::new();
+        let mut current: Option<usize> = None;
+        let mut polled: BTreeSet<&str> = BTreeSet::new();
+        for (consumer, op) in ops {
+            match op {
+                ClientOp::Seeked { offset, how, at, .. } => {
+                    runs.push(Run {
+                        start: *offset,
+                        how: format!("{consumer}'s {how} to offset {offset}"),
+                        since: *at,
+                        highest: None,
+                    });
+                    current = Some(runs.len() - 1);
+                }
+                ClientOp::OffsetReset { offset, policy, at, .. } => {
+                    let how = format!("{consumer}'s auto.offset.reset={policy} to offset {offset}");
+                    runs.push(Run { start: *offset, how, since: *at, highest: None });
+                    current = Some(runs.len() - 1);
+                }
+                ClientOp::TruncationDetected { divergence_offset, reset, at, .. } => {
+                    // Records at and above the divergence were replaced: reading them earlier
+                    // says nothing about the records there now.
+                    for run in &mut runs {
+                        if run.highest.is_some_and(|(h, _, _)| h >= *divergence_offset) {
+                            run.highest = run.highest.map(|(_, c, t)| (divergence_offset - 1, c, t));
+                        }
+                    }
+                    current = None;
+                    if *reset {
+                        let how =
+                            format!("{consumer} moving back to offset {divergence_offset} after a log truncation");
+                        runs.push(Run { start: *divergence_offset, how, since: *at, highest: None });
+                        current = Some(runs.len() - 1);
+                    }
+                }
+                ClientOp::Poll(poll) => {
+                    let Some((first, _)) = poll.records.first() else { continue };
+                    let index = *current.get_or_insert_with(|| {
+                        runs.push(Run {
+                            start: *first,
+                            how: format!("{consumer}'s first poll"),
+                            since: poll.at,
+                            highest: None,
+                        });
+                        runs.len() - 1
+                    });
+                    polled.extend(poll.records.iter().map(|(_, id)| id.as_str()));
+                    let top = poll.records.iter().map(|(o, _)| *o).max().unwrap_or(*first);
+                    let run = &mut runs[index];
+                    if run.highest.is_none_or(|(h, _, _)| top > h) {
+                        run.highest = Some((top, consumer, poll.at));
+                    }
+                }
+                _ => {}
+            }
+        }
+        let mut reported: BTreeSet<&str> = BTreeSet::new();
+        for run in &runs {
+            let Some((highest, by, when)) = run.highest else { continue };
+            for (offset, id) in log.between(run.start, highest + 1) {
+                let Some(&(producer, acked_offset, acked_at)) = acked.get(id) else { continue };
+                if polled.contains(id) || !reported.insert(id) {
+                    continue;
+                }
+                let committed = match reader {
+                    Reader::Group(group) => history
+                        .commits
+                        .iter()
+                        .find(|c| c.group == group && &c.tp == tp && c.offset > offset)
+                        .map(|c| {
+                            format!(
+                                "; the group committed offset {} for {tp} at {} ({}), past it",
+                                c.offset,
+                                c.at.at(),
+                                c.coordinator
+                            )
+                        })
+                        .unwrap_or_default(),
+                    Reader::Consumer(_) => String::new(),
+                };
+                let acked_where =
+                    if acked_offset >= 0 { format!("at offset {acked_offset}") } else { "(offset unknown)".into() };
+                let nobody = match reader {
+                    Reader::Group(_) => "none of its consumers polled",
+                    Reader::Consumer(_) => "it never polled",
+                };
+                found.unseen.push((
+                    when.seq,
+                    format!(
+                        "unseen: {reader} read {tp} from offset {} ({} at {}) up to offset {highest} ({by} at {}), but {nobody} {id} from {producer}, acknowledged {acked_where} at {} and held at offset {offset} in the log of the current leader (broker {}){committed}",
+                        run.start,
+                        run.how,
+                        run.since.at(),
+                        when.at(),
+                        acked_at.at(),
+                        log.leader
+                    ),
+                ));
+            }
+        }
+    }
+}
+
+/// When a consumer operation happened.
+fn op_stamp(op: &ClientOp) -> Stamp {
+    match op {
+        ClientOp::Send(send) => send.invoked,
+        ClientOp::Poll(poll) => poll.at,
+        ClientOp::Assigned { at, .. }
+        | ClientOp::Revoked { at, .. }
+        | ClientOp::Lost { at, .. }
+        | ClientOp::Seeked { at, .. }
+        | ClientOp::OffsetReset { at, .. }
+        | ClientOp::TruncationDetected { at, .. }
+        | ClientOp::CommitFailed { at, .. } => *at,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Builds hand-made traces: each call appends one client event, 10 ms after the last.
+    #[derive(Default)]
+    struct Trace {
+        records: Vec<TraceRecord>,
+    }
+
+    fn tp(partition: i32) -> TopicPartition {
+        TopicPartition::new("orders", partition)
+    }
+
+    impl Trace {
+        fn event(&mut self, node: &str, event: Event) -> &mut Self {
+            let seq = self.records.len() as u64;
+            self.records.push(TraceRecord {
+                seq,
+                time_ns: (seq + 1) * 10_000_000,
+                node: node.to_string(),
+                body: TraceBody::Event(event),
+            });
+            self
+        }
+
+        fn send(&mut self, producer: &str, partition: i32, id: &str) -> &mut Self {
+            self.send_keyed(producer, partition, id, None)
+        }
+
+        fn send_keyed(&mut self, producer: &str, partition: i32, id: &str, key: Option<&str>) -> &mut Self {
+            let event = Event::SendInvoked {
+                producer: producer.into(),
+                tp: tp(partition),
+                key: key.map(str::to_string),
+                value: id.into(),
+                tombstone: false,
+            };
+            self.event(producer, event)
+        }
+
+        fn ack(&mut self, producer: &str, partition: i32, id: &str, offset: i64) -> &mut Self {
+            let event = Event::SendAcked { producer: producer.into(), tp: tp(partition), offset, value: id.into() };
+            self.event(producer, event)
+        }
+
+        fn fail(&mut self, producer: &str, partition: i32, id: &str, error: ErrorCode) -> &mut Self {
+            let event = Event::SendFailed { producer: producer.into(), tp: tp(partition), value: id.into(), error };
+            self.event(producer, event)
+        }
+
+        fn retried(&mut self, producer: &str, partition: i32, error: ErrorCode) -> &mut Self {
+            let event = Event::SendRetried {
+                producer: producer.into(),
+                tp: tp(partition),
+                records: 1,
+                reason: error.name().into(),
+            };
+            self.event(producer, event)
+        }
+
+        /// Sends `r{offset}` for every offset in `offsets` and acknowledges each at its offset.
+        fn produce(&mut self, offsets: impl IntoIterator<Item = i64>) -> &mut Self {
+            for o in offsets {
+                let id = format!("r{o}");
+                self.send("checkout", 0, &id).ack("checkout", 0, &id, o);
+            }
+            self
+        }
+
+        /// A poll of orders-0 returning `r{offset}` for each offset.
+        fn poll(&mut self, consumer: &str, offsets: impl IntoIterator<Item = i64>) -> &mut Self {
+            let records = offsets.into_iter().map(|o| (o, format!("r{o}"))).collect();
+            self.event(consumer, Event::Polled { consumer: consumer.into(), tp: tp(0), records })
+        }
+
+        fn assign(&mut self, consumer: &str, group: &str, generation_id: i32) -> &mut Self {
+            let event = Event::PartitionsAssigned {
+                consumer: consumer.into(),
+                group: group.into(),
+                generation_id,
+                partitions: vec![tp(0)],
+            };
+            self.event(consumer, event)
+        }
+
+        fn revoke(&mut self, consumer: &str, group: &str) -> &mut Self {
+            let event =
+                Event::PartitionsRevoked { consumer: consumer.into(), group: group.into(), partitions: vec![tp(0)] };
+            self.event(consumer, event)
+        }
+
+        fn seek(&mut self, consumer: &str, offset: i64) -> &mut Self {
+            let event = Event::Seeked { consumer: consumer.into(), tp: tp(0), offset, how: "seek".into() };
+            self.event(consumer, event)
+        }
+
+        fn reset(&mut self, consumer: &str, offset: i64, policy: &str) -> &mut Self {
+            let event = Event::OffsetReset { consumer: consumer.into(), tp: tp(0), offset, policy: policy.into() };
+            self.event(consumer, event)
+        }
+
+        fn commit(&mut self, group: &str, offset: i64) -> &mut Self {
+            self.event("broker 2", Event::OffsetCommitted { group: group.into(), tp: tp(0), offset })
+        }
+
+        fn check(&self, logs: &BTreeMap<TopicPartition, FinalLog>) -> (Anomalies, Vec<String>) {
+            check(&History::from_records(&self.records), logs)
+        }
+    }
+
+    /// orders-0 led by broker 1, holding `r{offset}` at each offset.
+    fn log_of(offsets: impl IntoIterator<Item = i64>) -> BTreeMap<TopicPartition, FinalLog> {
+        let log = FinalLog::new(NodeId(1), 0, offsets.into_iter().map(|o| (o, format!("r{o}"))));
+        BTreeMap::from([(tp(0), log)])
+    }
+
+    fn clean(anomalies: &Anomalies) -> bool {
+        *anomalies == Anomalies::default()
+    }
+
+    #[test]
+    fn a_consumer_reading_straight_through_is_clean() {
+        let mut t = Trace::default();
+        t.produce(0..10).assign("c1", "billing", 1).reset("c1", 0, "earliest").poll("c1", 0..4).poll("c1", 4..10);
+        let (anomalies, findings) = t.check(&log_of(0..10));
+        assert!(clean(&anomalies), "{anomalies:?} {findings:#?}");
+        assert!(findings.is_empty());
+    }
+
+    #[test]
+    fn the_history_keeps_each_client_in_trace_order_with_send_outcomes() {
+        let mut t = Trace::default();
+        t.send("checkout", 0, "a")
+            .send("checkout", 0, "b")
+            .send("checkout", 0, "c")
+            .send("checkout", 0, "d")
+            .ack("checkout", 0, "b", 7)
+            .fail("checkout", 0, "a", ErrorCode::RequestTimedOut)
+            .fail("checkout", 0, "c", ErrorCode::NotLeaderOrFollower)
+            .assign("c1", "billing", 1)
+            .poll("c1", [7])
+            .commit("billing", 8);
+        let history = History::from_records(&t.records);
+        let outcomes: Vec<(&str, &SendOutcome)> = history.sends().map(|(_, s)| (s.id.as_str(), &s.outcome)).collect();
+        assert_eq!(outcomes.iter().map(|(id, _)| *id).collect::<Vec<_>>(), ["a", "b", "c", "d"]);
+        assert!(matches!(outcomes[0].1, SendOutcome::Unknown { error, .. } if error == "REQUEST_TIMED_OUT"));
+        assert!(matches!(outcomes[1].1, SendOutcome::Acked { offset: 7, .. }));
+        assert!(matches!(outcomes[2].1, SendOutcome::Failed { error, .. } if error == "NOT_LEADER_OR_FOLLOWER"));
+        assert_eq!(outcomes[3].1, &SendOutcome::Pending);
+        let c1 = &history.clients["c1"];
+        assert!(matches!(&c1[0], ClientOp::Assigned { group, .. } if group == "billing"));
+        assert!(matches!(&c1[1], ClientOp::Poll(p) if p.records == [(7, "r7".to_string())]));
+        assert_eq!(history.group_of("c1"), Some("billing"));
+        assert_eq!(history.commits.len(), 1);
+        assert_eq!((history.commits[0].offset, history.commits[0].coordinator.as_str()), (8, "broker 2"));
+    }
+
+    #[test]
+    fn a_plain_error_after_a_timed_out_attempt_leaves_the_outcome_unknown() {
+        let mut t = Trace::default();
+        t.send("checkout", 0, "a")
+            .retried("checkout", 0, ErrorCode::RequestTimedOut)
+            .fail("checkout", 0, "a", ErrorCode::NotLeaderOrFollower)
+            .send("checkout", 0, "b")
+            .fail("checkout", 0, "b", ErrorCode::NotLeaderOrFollower);
+        let history = History::from_records(&t.records);
+        let outcomes: Vec<&SendOutcome> = history.sends().map(|(_, s)| &s.outcome).collect();
+        assert!(matches!(outcomes[0], SendOutcome::Unknown { .. }), "{outcomes:?}");
+        assert!(matches!(outcomes[1], SendOutcome::Failed { .. }), "{outcomes:?}");
+    }
+
+    #[test]
+    fn lost_writes_duplicates_and_inconsistent_offsets_are_still_found() {
+        let mut t = Trace::default();
+        t.produce(0..3).send("checkout", 0, "r3").ack("checkout", 0, "r3", 3);
+        // r1 is gone, r2 is stored twice, r3 sits at 4 though acknowledged at 3.
+        let log =
+            FinalLog::new(NodeId(1), 0, [(0, "r0"), (2, "r2"), (3, "r2"), (4, "r3")].map(|(o, id)| (o, id.into())));
+        let (anomalies, findings) = t.check(&BTreeMap::from([(tp(0), log)]));
+        assert_eq!((anomalies.lost_acked_writes, anomalies.duplicates, anomalies.inconsistent_offsets), (1, 1, 1));
+        assert!(findings.iter().any(|f| f.starts_with("lost acknowledged write: r1 from checkout")), "{findings:#?}");
+    }
+
+    #[test]
+    fn a_poll_that_jumps_over_records_is_a_poll_skip() {
+        let mut t = Trace::default();
+        t.produce(0..6).assign("c1", "billing", 1).poll("c1", 0..2).poll("c1", 4..6);
+        let (anomalies, findings) = t.check(&log_of(0..6));
+        assert_eq!(anomalies.poll_skips, 1, "{findings:#?}");
+        let skip = findings.iter().find(|f| f.starts_with("poll skip")).expect("a finding");
+        assert!(skip.contains("offsets 2 (r2), 3 (r3)") && skip.contains("c1") && skip.contains("broker 1"), "{skip}");
+        // The group went past r2 and r3 without reading them.
+        assert_eq!(anomalies.unseen, 2);
+        assert_eq!(anomalies.nonmonotonic_polls, 0);
+    }
+
+    #[test]
+    fn a_jump_inside_one_poll_is_a_poll_skip() {
+        let mut t = Trace::default();
+        t.produce(0..4).assign("c1", "billing", 1).poll("c1", [0, 1, 3]);
+        let (anomalies, findings) = t.check(&log_of(0..4));
+        assert_eq!(anomalies.poll_skips, 1, "{findings:#?}");
+        assert!(findings.iter().any(|f| f.contains("leaving out 1 record(s)") && f.contains("offset 2 (r2)")));
+    }
+
+    #[test]
+    fn a_first_poll_after_a_seek_must_begin_at_the_new_position() {
+        let mut t = Trace::default();
+        t.produce(0..6).assign("c1", "billing", 1).seek("c1", 1).poll("c1", 3..6);
+        let (anomalies, findings) = t.check(&log_of(0..6));
+        assert_eq!(anomalies.poll_skips, 1, "{findings:#?}");
+        assert!(findings[0].contains("set to offset 1") && findings[0].contains("offsets 1 (r1), 2 (r2)"));
+    }
+
+    #[test]
+    fn gaps_left_by_compaction_or_never_filled_are_not_skips() {
+        let mut t = Trace::default();
+        // Offsets 2 and 3 hold nothing in the final log: compacted away, or a control record.
+        t.produce([0, 1, 4, 5]).assign("c1", "billing", 1).poll("c1", 0..2).poll("c1", [4, 5]);
+        let (anomalies, findings) = t.check(&log_of([0, 1, 4, 5]));
+        assert!(clean(&anomalies), "{anomalies:?} {findings:#?}");
+    }
+
+    #[test]
+    fn records_compacted_away_after_a_skip_no_longer_count() {
+        // Keyed sends: k0 at 0, 1 and 2; the cleaner kept only offset 2 (below the dirty point 3).
+        let mut t = Trace::default();
+        for o in 0..4 {
+            let id = format!("r{o}");
+            let key = if o < 3 { "k0" } else { "k1" };
+            t.send_keyed("checkout", 0, &id, Some(key)).ack("checkout", 0, &id, o);
+        }
+        t.assign("c1", "billing", 1).reset("c1", 0, "earliest").poll("c1", [0]).poll("c1", [2, 3]);
+        let mut logs = log_of([2, 3]);
+        let log = logs.get_mut(&tp(0)).expect("built");
+        (log.compacted, log.first_dirty_offset) = (true, 3);
+        let (anomalies, findings) = t.check(&logs);
+        assert!(clean(&anomalies), "{anomalies:?} {findings:#?}");
+    }
+
+    #[test]
+    fn a_poll_that_goes_back_within_one_ownership_is_non_monotonic() {
+        let mut t = Trace::default();
+        t.produce(0..6).assign("c1", "billing", 1).poll("c1", 0..3).poll("c1", 2..6);
+        let (anomalies, findings) = t.check(&log_of(0..6));
+        assert_eq!(anomalies.nonmonotonic_polls, 1, "{findings:#?}");
+        assert_eq!(anomalies.poll_skips, 0);
+        let finding = findings.iter().find(|f| f.starts_with("non-monotonic poll")).expect("a finding");
+        assert!(finding.contains("up to offset 2 (r2)") && finding.contains("began at offset 2 (r2)"), "{finding}");
+    }
+
+    #[test]
+    fn offsets_out_of_order_inside_one_poll_are_non_monotonic() {
+        let mut t = Trace::default();
+        t.produce(0..3).assign("c1", "billing", 1).poll("c1", [0, 2, 1]);
+        let (anomalies, _) = t.check(&log_of(0..3));
+        assert_eq!(anomalies.nonmonotonic_polls, 1);
+    }
+
+    #[test]
+    fn a_rebalance_that_hands_the_partition_over_is_not_an_anomaly() {
+        // c1 reads 0..=5 but committed only 3; c2 takes over and resumes from the committed
+        // offset, reading 3..=5 again. Later c1 gets the partition back and resumes from 8.
+        let mut t = Trace::default();
+        t.produce(0..10)
+            .assign("c1", "billing", 1)
+            .reset("c1", 0, "earliest")
+            .poll("c1", 0..6)
+            .commit("billing", 3)
+            .revoke("c1", "billing")
+            .assign("c2", "billing", 2)
+            .poll("c2", 3..8)
+            .commit("billing", 8)
+            .revoke("c2", "billing")
+            .assign("c1", "billing", 3)
+            .poll("c1", 8..10);
+        let (anomalies, findings) = t.check(&log_of(0..10));
+        assert!(clean(&anomalies), "{anomalies:?} {findings:#?}");
+    }
+
+    #[test]
+    fn a_restarted_consumer_resumes_from_the_committed_offset_without_an_anomaly() {
+        // A restart shows as a fresh PartitionsAssigned: every consumer reports one when it starts.
+        let mut t = Trace::default();
+        t.produce(0..8)
+            .assign("c1", "billing", 1)
+            .poll("c1", 0..5)
+            .commit("billing", 2)
+            .assign("c1", "billing", 2)
+            .poll("c1", 2..8);
+        let (anomalies, findings) = t.check(&log_of(0..8));
+        assert!(clean(&anomalies), "{anomalies:?} {findings:#?}");
+    }
+
+    #[test]
+    fn a_seek_back_is_not_non_monotonic() {
+        let mut t = Trace::default();
+        t.produce(0..6).assign("replayer", "", 1).poll("replayer", 0..6).seek("replayer", 0).poll("replayer", 0..6);
+        let (anomalies, findings) = t.check(&log_of(0..6));
+        assert!(clean(&anomalies), "{anomalies:?} {findings:#?}");
+    }
+
+    #[test]
+    fn a_seek_forward_skips_on_purpose() {
+        let mut t = Trace::default();
+        t.produce(0..10).assign("c1", "billing", 1).poll("c1", 0..3).seek("c1", 7).poll("c1", 7..10);
+        let (anomalies, findings) = t.check(&log_of(0..10));
+        assert!(clean(&anomalies), "{anomalies:?} {findings:#?}");
+    }
+
+    #[test]
+    fn a_group_starting_at_latest_need_not_read_what_came_before() {
+        let mut t = Trace::default();
+        t.produce(0..10).assign("c1", "audit", 1).reset("c1", 6, "latest").poll("c1", 6..10);
+        let (anomalies, findings) = t.check(&log_of(0..10));
+        assert!(clean(&anomalies), "{anomalies:?} {findings:#?}");
+    }
+
+    #[test]
+    fn a_group_that_went_past_acknowledged_records_left_them_unseen() {
+        // c1 reads 0..=3; the group's committed offset jumps to 6 and c2 resumes there: no
+        // consumer skipped within its own ownership, but the group never read r4 and r5.
+        let mut t = Trace::default();
+        t.produce(0..10)
+            .assign("c1", "billing", 1)
+            .reset("c1", 0, "earliest")
+            .poll("c1", 0..4)
+            .commit("billing", 6)
+            .revoke("c1", "billing")
+            .assign("c2", "billing", 2)
+            .poll("c2", 6..10);
+        let (anomalies, findings) = t.check(&log_of(0..10));
+        assert_eq!((anomalies.unseen, anomalies.poll_skips), (2, 0), "{findings:#?}");
+        let unseen: Vec<&String> = findings.iter().filter(|f| f.starts_with("unseen")).collect();
+        assert!(unseen[0].contains("group billing") && unseen[0].contains("r4 from checkout"), "{unseen:#?}");
+        assert!(unseen[0].contains("committed offset 6"), "{unseen:#?}");
+    }
+
+    #[test]
+    fn unacknowledged_or_removed_records_are_not_unseen() {
+        // r2 was never acknowledged (its outcome is unknown), and offset 3 holds nothing.
+        let mut t = Trace::default();
+        t.produce([0, 1, 4, 5]).send("checkout", 0, "r2").fail("checkout", 0, "r2", ErrorCode::RequestTimedOut);
+        t.assign("c1", "billing", 1).poll("c1", [0, 1]).revoke("c1", "billing").assign("c2", "billing", 2);
+        t.poll("c2", [4, 5]);
+        let (anomalies, findings) = t.check(&log_of([0, 1, 2, 4, 5]));
+        assert_eq!(anomalies.unseen, 0, "{findings:#?}");
+    }
+
+    #[test]
+    fn a_consumer_that_never_got_past_a_record_has_not_missed_it() {
+        let mut t = Trace::default();
+        t.produce(0..10).assign("c1", "billing", 1).poll("c1", 0..4);
+        let (anomalies, findings) = t.check(&log_of(0..10));
+        assert!(clean(&anomalies), "{anomalies:?} {findings:#?}");
+    }
+
+    #[test]
+    fn a_detected_truncation_starts_over_at_the_divergence() {
+        // c1 read 0..=7 from the old leader; the new one replaced 5.. with other records.
+        let mut t = Trace::default();
+        t.produce(0..8).assign("c1", "billing", 1).poll("c1", 0..8);
+        for o in 5..8 {
+            let id = format!("n{o}");
+            t.send("checkout", 0, &id).ack("checkout", 0, &id, o);
+        }
+        let truncation = Event::LogTruncationDetected {
+            consumer: "c1".into(),
+            tp: tp(0),
+            position: 8,
+            divergence_offset: 5,
+            reset: true,
+        };
+        t.event("c1", truncation);
+        let records = (5..8).map(|o| (o, format!("n{o}"))).collect();
+        t.event("c1", Event::Polled { consumer: "c1".into(), tp: tp(0), records });
+        let log = FinalLog::new(
+            NodeId(1),
+            0,
+            (0..5).map(|o| (o, format!("r{o}"))).chain((5..8).map(|o| (o, format!("n{o}")))),
+        );
+        let (anomalies, findings) = t.check(&BTreeMap::from([(tp(0), log)]));
+        assert_eq!((anomalies.nonmonotonic_polls, anomalies.poll_skips, anomalies.unseen), (0, 0, 0), "{findings:#?}");
+        // What c1 read at 5..=7 before is gone: the old records are lost, those reads inconsistent.
+        assert_eq!((anomalies.lost_acked_writes, anomalies.inconsistent_offsets), (3, 3));
+    }
+
+    #[test]
+    fn a_later_send_acknowledged_lower_is_non_monotonic() {
+        let mut t = Trace::default();
+        t.send("checkout", 0, "a").send("checkout", 0, "b").ack("checkout", 0, "b", 0).ack("checkout", 0, "a", 1);
+        let log = FinalLog::new(NodeId(1), 0, [(0, "b".to_string()), (1, "a".to_string())]);
+        let (anomalies, findings) = t.check(&BTreeMap::from([(tp(0), log)]));
+        assert_eq!(anomalies.nonmonotonic_sends, 1, "{findings:#?}");
+        let finding = findings.iter().find(|f| f.starts_with("non-monotonic send")).expect("a finding");
+        assert!(finding.contains("checkout sent a") && finding.contains("max.in.flight"), "{finding}");
+    }
+
+    #[test]
+    fn offsets_handed_out_again_after_a_truncation_are_a_lost_write_not_a_non_monotonic_send() {
+        // a was acknowledged at 1, the log was cut back to 1 and b got offset 1 again.
+        let mut t = Trace::default();
+        t.send("checkout", 0, "z").ack("checkout", 0, "z", 0).send("checkout", 0, "a").ack("checkout", 0, "a", 1);
+        t.send("checkout", 0, "b").ack("checkout", 0, "b", 1);
+        let log = FinalLog::new(NodeId(1), 0, [(0, "z".to_string()), (1, "b".to_string())]);
+        let (anomalies, findings) = t.check(&BTreeMap::from([(tp(0), log)]));
+        assert_eq!((anomalies.nonmonotonic_sends, anomalies.lost_acked_writes), (0, 1), "{findings:#?}");
+        // Without a final log to tell, the acknowledgements alone show the order broken.
+        let (anomalies, _) = t.check(&BTreeMap::new());
+        assert_eq!(anomalies.nonmonotonic_sends, 1);
+    }
+
+    #[test]
+    fn sends_in_order_other_partitions_and_unknown_offsets_are_monotonic() {
+        let mut t = Trace::default();
+        t.send("checkout", 0, "a")
+            .send("checkout", 1, "b")
+            .send("checkout", 0, "c")
+            .send("checkout", 0, "d")
+            .send("other", 0, "e")
+            .ack("checkout", 1, "b", 0)
+            .ack("checkout", 0, "a", 1)
+            .ack("checkout", 0, "c", -1)
+            .ack("checkout", 0, "d", 2)
+            .ack("other", 0, "e", 0);
+        let (anomalies, findings) = t.check(&BTreeMap::new());
+        assert_eq!(anomalies.nonmonotonic_sends, 0, "{findings:#?}");
+    }
+
+    #[test]
+    fn findings_are_capped_per_kind_but_counts_are_complete() {
+        let mut t = Trace::default();
+        t.produce(0..40).assign("c1", "billing", 1);
+        for o in (0..40).step_by(4) {
+            t.poll("c1", [o, o + 1]);
+        }
+        let (anomalies, findings) = t.check(&log_of(0..40));
+        assert_eq!(anomalies.poll_skips, 9);
+        let skips = findings.iter().filter(|f| f.starts_with("poll skip")).count();
+        assert_eq!(skips, FINDINGS_PER_KIND);
+        assert!(findings.contains(&format!("... and {} more poll skips", 9 - FINDINGS_PER_KIND)), "{findings:#?}");
+    }
+}
+
+/// The oracle over a real run: clean as recorded, and with teeth once the history is tampered
+/// with the way a buggy client or broker would.
+#[cfg(test)]
+mod run_tests {
+    use super::*;
+
+    /// The history and final logs of scenario 22 (one producer, one consumer, one partition).
+    fn scenario_22() -> (Vec<TraceRecord>, BTreeMap<TopicPartition, FinalLog>) {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/22-one-partition-one-consumer.ron");
+        let scenario = crate::scenario::load_file(&path).expect("scenario 22 loads");
+        // A world runs on a fresh thread (see `crate::run`).
+        std::thread::spawn(move || {
+            let seed = scenario.seed;
+            let mut world = World::new(scenario, seed);
+            world.run_to_end();
+            let (logs, _) = final_logs(&world, &world.view());
+            (world.records_since(0), logs)
+        })
+        .join()
+        .expect("the run finishes")
+    }
+
+    fn polls(records: &[TraceRecord]) -> Vec<usize> {
+        (0..records.len())
+            .filter(
+                |&i| matches!(&records[i].body, TraceBody::Event(Event::Polled { records, .. }) if !records.is_empty()),
+            )
+            .collect()
+    }
+
+    #[test]
+    fn a_real_run_is_clean_and_tampering_shows() {
+        let (records, logs) = scenario_22();
+        let (anomalies, findings) = check(&History::from_records(&records), &logs);
+        assert!(anomalies == Anomalies::default(), "{anomalies:?} {findings:#?}");
+        let polled = polls(&records);
+        assert!(polled.len() > 10, "the consumer polled {} times", polled.len());
+        let middle = polled[polled.len() / 2];
+
+        // A poll the consumer never saw: the next one skips its records, which the group never reads.
+        let mut dropped = records.clone();
+        dropped.remove(middle);
+        let (anomalies, _) = check(&History::from_records(&dropped), &logs);
+        assert_eq!(anomalies.poll_skips, 1, "{anomalies:?}");
+        assert!(anomalies.unseen >= 1, "{anomalies:?}");
+
+        // The same poll returned twice: the second starts where the first did.
+        let mut repeated = records.clone();
+        repeated.insert(middle + 1, records[middle].clone());
+        let (anomalies, _) = check(&History::from_records(&repeated), &logs);
+        assert_eq!((anomalies.nonmonotonic_polls, anomalies.poll_skips), (1, 0), "{anomalies:?}");
+
+        // Two acknowledgements with their offsets swapped, and the log agreeing: stored out of
+        // send order.
+        let acks: Vec<usize> = (0..records.len())
+            .filter(|&i| matches!(&records[i].body, TraceBody::Event(Event::SendAcked { offset, .. }) if *offset >= 0))
+            .collect();
+        let (i, j) = (acks[acks.len() / 2], acks[acks.len() / 2 + 1]);
+        let mut swapped = records.clone();
+        let (
+            TraceBody::Event(Event::SendAcked { offset: a, value: va, tp, .. }),
+            TraceBody::Event(Event::SendAcked { offset: b, value: vb, .. }),
+        ) = (&records[i].body, &records[j].body)
+        else {
+            unreachable!("both are acknowledgements")
+        };
+        for (k, offset) in [(i, *b), (j, *a)] {
+            if let TraceBody::Event(Event::SendAcked { offset: o, .. }) = &mut swapped[k].body {
+                *o = offset;
+            }
+        }
+        let mut logs = logs.clone();
+        let log = logs.get_mut(tp).expect("the partition has a log");
+        log.by_offset.insert(*a, vb.clone());
+        log.by_offset.insert(*b, va.clone());
+        log.by_id.insert(va.clone(), vec![*b]);
+        log.by_id.insert(vb.clone(), vec![*a]);
+        let (anomalies, _) = check(&History::from_records(&swapped), &logs);
+        assert_eq!(anomalies.nonmonotonic_sends, 1, "{anomalies:?}");
+    }
+}

@@ -36,16 +36,11 @@ pub const RTO_MAX: Duration = Duration::from_secs(120);
 /// How many times a segment is retransmitted before the connection is given up: Linux's
 /// `net.ipv4.tcp_retries2` default (15, about 15 minutes with [`RTO_MIN`]).
 pub const TCP_RETRIES2: u32 = 15;
-/// The spacing of two messages on a healthy link whose latencies would reorder them: the later
-/// one is delivered this long after the earlier.
+/// The spacing of two messages on one link whose latencies would reorder them: the later one is
+/// delivered this long after the earlier. Order itself is kept by the link's queue in
+/// `world::host`, which hands messages over one at a time; the gap only keeps delivery times
+/// distinct.
 pub const ORDER_GAP: Duration = Duration::from_nanos(1);
-/// The spacing on a degraded link, where head-of-line blocking behind a lost packet (or jitter)
-/// releases runs of messages at once. madsim cannot keep such a run in order: tasks woken in
-/// one time step run in random order, and an `Endpoint`'s mailbox hands out queued messages
-/// with `swap_remove` (not first in, first out) while each receive takes 1 ms (madsim's
-/// minimum sleep). Spacing them a little more than that 1 ms keeps a link's messages from
-/// queueing behind one another at the receiver, and so in order.
-pub const DEGRADED_ORDER_GAP: Duration = Duration::from_micros(1_100);
 
 /// One way a link is degraded.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -204,6 +199,10 @@ impl Net {
     /// messages, so its links start afresh.
     pub fn node_started(&mut self, node: NodeId) {
         self.links.retain(|(from, _), _| *from != node);
+        // Its requests, and the ones it was asked, belonged to the old process; the new one
+        // numbers its correlation ids from the start again, and an old entry would drop the
+        // answer to a new request that happens to reuse one.
+        self.requests.retain(|(requester, responder, ..), _| *requester != node && *responder != node);
     }
 
     /// The current connection between `a` and `b` (either order): 0 until it first breaks.
@@ -277,10 +276,9 @@ impl Net {
             // extra ± jitter, never making the message faster than the healthy network.
             at += (extra + deviation).saturating_sub(jitter);
         }
-        let gap = if degraded { DEGRADED_ORDER_GAP } else { ORDER_GAP };
         if let Some(previous) = self.links.get(&(from, to)) {
             // One connection delivers in order: a message waits for the one before it.
-            at = at.max(*previous + gap);
+            at = at.max(*previous + ORDER_GAP);
         }
         self.links.insert((from, to), at);
         // Only requests that will be answered: an `acks=0` produce request would wait for its
@@ -303,6 +301,30 @@ fn pair(a: NodeId, b: NodeId) -> (NodeId, NodeId) {
         (a, b)
     } else {
         (b, a)
+    }
+}
+
+/// The network partitions in force (`Partition`, `Isolate`, `OneWay`): which directed links
+/// carry nothing. A message is dropped when its link is cut as it is sent or as it arrives, as
+/// the bytes of a connection that times out are.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Cuts {
+    /// Node pairs cut both ways (`Partition`), each stored as given.
+    pub both_ways: BTreeSet<(NodeId, NodeId)>,
+    /// Directed cuts (`OneWay`): (from, to) messages are dropped, the other way flows.
+    pub one_way: BTreeSet<(NodeId, NodeId)>,
+    /// Nodes cut from everyone (`Isolate`).
+    pub isolated: BTreeSet<NodeId>,
+}
+
+impl Cuts {
+    /// Whether a message `from` → `to` is dropped.
+    pub fn blocks(&self, from: NodeId, to: NodeId) -> bool {
+        self.isolated.contains(&from)
+            || self.isolated.contains(&to)
+            || self.both_ways.contains(&(from, to))
+            || self.both_ways.contains(&(to, from))
+            || self.one_way.contains(&(from, to))
     }
 }
 
@@ -421,7 +443,7 @@ mod tests {
         let behind = at(net.decide(A, B, sent + ms(1), ms(1), request(999), &mut r));
         assert!(behind > lost_until, "the next message is delivered after the lost one is retransmitted");
         assert!(
-            behind == lost_until + DEGRADED_ORDER_GAP || behind >= sent + ms(2) + RTO_MIN,
+            behind == lost_until + ORDER_GAP || behind >= sent + ms(2) + RTO_MIN,
             "right behind it, unless it was lost too"
         );
     }
@@ -535,6 +557,21 @@ mod tests {
     }
 
     #[test]
+    fn a_restarted_node_reusing_a_correlation_id_gets_its_answer() {
+        let mut net = Net::new();
+        let mut r = rng();
+        net.degrade(Degradation::Duplicate { rate: 1.0 }, [A]);
+        // A's request 7 is delivered and its connection breaks; the answer would be dropped.
+        assert!(matches!(net.decide(A, B, ms(0), ms(1), request(7), &mut r), Delivery::DeliverThenBreak { .. }));
+        net.break_connection(A, B);
+        net.heal();
+        // A restarts and numbers its requests from the start: its new request 7 is answered.
+        net.node_started(A);
+        assert!(matches!(net.decide(A, B, ms(10), ms(1), request(7), &mut r), Delivery::Deliver { .. }));
+        assert!(matches!(net.decide(B, A, ms(12), ms(1), response(7), &mut r), Delivery::Deliver { .. }));
+    }
+
+    #[test]
     fn exchanges_pair_requests_with_their_responses() {
         use cluster::ids::TopicPartition;
         let request = Exchange::of(&Message::Metadata { correlation_id: 4, topics: vec![] });
@@ -558,5 +595,18 @@ mod tests {
         };
         assert!(Exchange::of(&produce(-1)).answered);
         assert!(!Exchange::of(&produce(0)).answered, "acks=0 gets no answer to wait for");
+    }
+
+    #[test]
+    fn cuts_block_the_links_they_name_and_no_others() {
+        let c = NodeId(3);
+        let mut cuts = Cuts::default();
+        assert!(!cuts.blocks(A, B));
+        cuts.one_way.insert((A, B));
+        assert!(cuts.blocks(A, B) && !cuts.blocks(B, A), "a one-way cut lets the answer through");
+        cuts.both_ways.insert((B, c));
+        assert!(cuts.blocks(B, c) && cuts.blocks(c, B) && !cuts.blocks(A, c));
+        cuts.isolated.insert(A);
+        assert!(cuts.blocks(A, c) && cuts.blocks(c, A) && cuts.blocks(B, A));
     }
 }

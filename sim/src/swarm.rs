@@ -40,6 +40,9 @@ use crate::trace::TraceRecord;
 /// The default number of simulation runs spent shrinking one failure.
 pub const DEFAULT_SHRINK_RUNS: usize = 96;
 
+/// The default wall-clock time one run may take before the sweep gives up on it as hung.
+pub const DEFAULT_RUN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
 /// A half-open range of seeds, `start..end`, written `A..B`; `A..=B` includes `B` and a lone
 /// `N` means just that seed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -175,6 +178,9 @@ pub struct SweepOptions {
     pub out_dir: Option<PathBuf>,
     /// The scenario file, for the reproducers' names (`<stem>.seed-<N>.ron`) and comments.
     pub scenario_path: Option<PathBuf>,
+    /// Wall-clock time one run may take; a run still going then fails as [`Failure::Hung`]
+    /// (its thread is left to finish on its own). `None` waits forever.
+    pub run_timeout: Option<std::time::Duration>,
 }
 
 impl SweepOptions {
@@ -190,6 +196,7 @@ impl SweepOptions {
             shrink_runs: DEFAULT_SHRINK_RUNS,
             out_dir: None,
             scenario_path: None,
+            run_timeout: Some(DEFAULT_RUN_TIMEOUT),
         }
     }
 }
@@ -214,6 +221,12 @@ pub enum Failure {
         /// The loader's message.
         message: String,
     },
+    /// The run gave no result within [`SweepOptions::run_timeout`]: the simulation hangs or
+    /// crawls.
+    Hung {
+        /// The wall-clock time waited, in milliseconds.
+        after_ms: u64,
+    },
 }
 
 impl Failure {
@@ -227,6 +240,7 @@ impl Failure {
                 _ => "crash: panic".to_string(),
             },
             Failure::InvalidPlan { .. } => "invalid plan".to_string(),
+            Failure::Hung { .. } => "hung".to_string(),
         }
     }
 
@@ -238,6 +252,10 @@ impl Failure {
                 format!("crashed: {}", message.lines().next().unwrap_or_default())
             }
             Failure::InvalidPlan { message } => format!("the generated scenario does not load: {message}"),
+            Failure::Hung { after_ms } => format!(
+                "hung: no result after {:.0}s of wall-clock time (the simulation loops or crawls)",
+                *after_ms as f64 / 1000.0
+            ),
         }
     }
 }
@@ -510,7 +528,7 @@ fn sweep_seed(
         FaultPlan::from_scenario(base)
     };
     let scenario = scenario_for(base, &plan, seed, options.randomize_faults);
-    let (failures, digest) = evaluate(scenario.clone(), seed);
+    let (failures, digest) = evaluate_within(scenario.clone(), seed, options.run_timeout);
     let outcome = SeedOutcome { seed, failures, faults: plan.injected(), digest };
     on_event(SwarmEvent::SeedDone(&outcome));
     if outcome.passed() {
@@ -532,6 +550,31 @@ fn scenario_for(base: &Scenario, plan: &FaultPlan, seed: u64, generated: bool) -
 /// Runs `scenario` with `seed`: what failed and the digest (absent after a crash). A scenario
 /// that does not load back from its own text fails as [`Failure::InvalidPlan`] without running.
 pub fn evaluate(scenario: Scenario, seed: u64) -> (Vec<Failure>, Option<String>) {
+    evaluate_within(scenario, seed, None)
+}
+
+/// Like [`evaluate`], giving up after `timeout` of wall-clock time with [`Failure::Hung`]
+/// (the run's thread is left behind to finish on its own).
+pub fn evaluate_within(
+    scenario: Scenario,
+    seed: u64,
+    timeout: Option<std::time::Duration>,
+) -> (Vec<Failure>, Option<String>) {
+    let Some(timeout) = timeout else { return evaluate_now(scenario, seed) };
+    let (send, receive) = std::sync::mpsc::channel();
+    let spawned = std::thread::Builder::new().name(format!("kafkalab-seed-{seed}")).spawn(move || {
+        let _ = send.send(evaluate_now(scenario, seed));
+    });
+    if spawned.is_err() {
+        return (vec![Failure::Crash { message: "could not spawn a thread for the run".into() }], None);
+    }
+    match receive.recv_timeout(timeout) {
+        Ok(result) => result,
+        Err(_) => (vec![Failure::Hung { after_ms: timeout.as_millis() as u64 }], None),
+    }
+}
+
+fn evaluate_now(scenario: Scenario, seed: u64) -> (Vec<Failure>, Option<String>) {
     let origin = scenario.origin.0.clone();
     let text = crate::plan::to_ron(&scenario);
     let mut loaded = match crate::scenario::parse_str(&text, "generated scenario") {
@@ -579,9 +622,11 @@ fn shrink(
         runs: 0,
         tried: BTreeMap::new(),
         best: (plan.clone(), scenario.clone(), failures.to_vec()),
+        timeout: options.run_timeout,
         on_event,
     };
-    let invalid = failures.iter().any(|f| matches!(f, Failure::InvalidPlan { .. }));
+    // An invalid plan cannot be run, and a hung one would make every candidate wait it out.
+    let invalid = failures.iter().any(|f| matches!(f, Failure::InvalidPlan { .. } | Failure::Hung { .. }));
     if !invalid && options.shrink_runs > 0 {
         if options.randomize_faults {
             shrinker.shrink_generated(base, space);
@@ -615,6 +660,7 @@ struct Shrinker<'a> {
     /// Candidates already run, by their scenario text: whether they failed the same way.
     tried: BTreeMap<String, (bool, Vec<Failure>)>,
     best: (FaultPlan, Scenario, Vec<Failure>),
+    timeout: Option<std::time::Duration>,
     on_event: &'a (dyn Fn(SwarmEvent<'_>) + Sync),
 }
 
@@ -630,7 +676,7 @@ impl Shrinker<'_> {
         let (fails, failures) = match self.tried.get(&key) {
             Some(known) => known.clone(),
             None => {
-                let (failures, _) = evaluate(scenario.clone(), self.seed);
+                let (failures, _) = evaluate_within(scenario.clone(), self.seed, self.timeout);
                 self.runs += 1;
                 let fails = same_failure(&failures, &self.original);
                 self.tried.insert(key, (fails, failures.clone()));

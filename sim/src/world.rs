@@ -7,7 +7,7 @@
 
 use crate::disk::SimDisk;
 use crate::invariants::{InvariantSet, UncleanElectionPolicy};
-use crate::net::{Degradation, Delivery, Exchange, Net};
+use crate::net::{Cuts, Degradation, Delivery, Exchange, Net};
 use crate::scenario::{
     ClientSpec, CommitSpec, Condition, ConsumerSpec, Fault, KeySpec, ProcessRoles, Scenario, SeekSpec, Span, Target,
     Trigger,
@@ -29,11 +29,10 @@ use cluster::raft::{QuorumConfig, QuorumStatus, RaftClient};
 use cluster::time::Instant;
 use core::time::Duration;
 use futures::StreamExt;
-use madsim::net::Endpoint;
 use madsim::runtime::Runtime;
 use rand::Rng;
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Simulated time between supervisor boundaries.
@@ -43,10 +42,6 @@ pub const QUANTUM: Duration = Duration::from_millis(10);
 const LATENCY_MIN: Duration = Duration::from_millis(1);
 /// One-way latencies are drawn below this.
 const LATENCY_MAX: Duration = Duration::from_millis(10);
-/// The port every node listens on.
-const PORT: u16 = 9092;
-/// The madsim message tag for cluster messages.
-const TAG: u64 = 0x6b61_666b;
 /// How long a connection attempt to a node whose process is down takes to be refused, and so
 /// how often a client can retry one (Kafka's `reconnect.backoff.ms`, 50).
 const RECONNECT_BACKOFF: Duration = Duration::from_millis(50);
@@ -120,11 +115,6 @@ enum Input {
     Shutdown,
 }
 
-/// The payload that tells a node its peer's end of a connection broke (`Duplicate`, or TCP
-/// giving up under `Loss`). It travels behind the messages sent before it, so the peer sees
-/// them first, as the bytes before a reset are read before the reset.
-struct ConnectionReset;
-
 /// What kind of node a slot holds.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum NodeKind {
@@ -182,7 +172,6 @@ struct Shared {
     scenario: Scenario,
     start: madsim::time::Instant,
     slots: BTreeMap<NodeId, Arc<Slot>>,
-    addresses: BTreeMap<IpAddr, NodeId>,
     trace: Mutex<Trace>,
     quorum: QuorumConfig,
     /// Every invariant checker: the quorum's are fed after each step of a node, the rest at
@@ -193,6 +182,11 @@ struct Shared {
     /// Packet loss, latency and broken connections (`Loss`, `Latency`, `Duplicate`), and the
     /// order of every link; `host` asks it about each message.
     net: Mutex<Net>,
+    /// The partitions in force (`Partition`, `Isolate`, `OneWay`), which the links consult as
+    /// each message is sent and as it arrives.
+    cuts: Mutex<Cuts>,
+    /// Connections to dead processes whose refusal the senders have not learnt yet.
+    refusals: Refusals,
     /// The gate each paused node (`Pause`) waits at before its next step; `Resume` opens it.
     pause_gates: Mutex<BTreeMap<NodeId, futures::channel::oneshot::Receiver<()>>>,
 }
@@ -516,35 +510,17 @@ async fn host(shared: Arc<Shared>, slot: Arc<Slot>) {
         // A broker that joins later (`AddBroker`): nothing runs until then.
         return;
     }
-    let addr = SocketAddr::new(ip_of(slot.id), PORT);
-    let endpoint = Arc::new(Endpoint::bind(addr).await.expect("each node binds its own address"));
     let hosted = shared.boot(&slot);
     *lock(&slot.hosted) = Some(hosted);
-    // A separate receiving task feeds an inbox, so a timer firing never drops a message.
     let (tx, mut inbox) = futures::channel::mpsc::unbounded::<Input>();
     *lock(&slot.inbox) = Some(tx.clone());
-    let receiver = endpoint.clone();
-    let addresses = shared.addresses.clone();
-    let inbox_tx = tx.clone();
-    madsim::task::spawn(async move {
-        let tx = inbox_tx;
-        while let Ok((payload, from)) = receiver.recv_from_raw(TAG).await {
-            let Some(sender) = addresses.get(&from.ip()) else { continue };
-            let input = if payload.is::<ConnectionReset>() {
-                Input::Disconnected(*sender)
-            } else {
-                let Ok(message) = payload.downcast::<Message>() else { continue };
-                Input::Message(*sender, *message)
-            };
-            if tx.unbounded_send(input).is_err() {
-                break;
-            }
-        }
-    });
     // Kafka's connections are TCP, so messages from one node to another arrive in the order
-    // they were sent. madsim's datagrams each draw their own latency and could overtake one
-    // another; instead each send draws a latency here and `Net` holds it back until just after
-    // the previous send to the same peer (and applies `Loss`, `Latency` and `Duplicate`).
+    // they were sent. Each send draws a latency here and `Net` holds it back until just after
+    // the previous send to the same peer (and applies `Loss`, `Latency` and `Duplicate`); then
+    // the link's queue below carries it to the peer's inbox, one message after another.
+    // (madsim's own `Endpoint` does not keep order: its mailbox hands out queued datagrams
+    // with `swap_remove`, and timers less than 50 ns apart wake their tasks in random order.)
+    let mut links: BTreeMap<NodeId, futures::channel::mpsc::UnboundedSender<Packet>> = BTreeMap::new();
     lock(&shared.net).node_started(slot.id);
     let mut input = None;
     loop {
@@ -561,15 +537,18 @@ async fn host(shared: Arc<Shared>, slot: Arc<Slot>) {
         for (to, message) in outgoing {
             if shared.slots.get(&to).is_some_and(|s| *lock(&s.down)) {
                 // Nothing listens on a dead process's port: the connection is refused, which
-                // the sender learns after a reconnect backoff.
-                let refused = tx.clone();
-                madsim::task::spawn(async move {
-                    madsim::time::sleep(RECONNECT_BACKOFF).await;
-                    let _ = refused.unbounded_send(Input::Disconnected(to));
-                });
+                // the sender learns after a reconnect backoff. Every request queued for that
+                // connection fails with it at once, so one refusal per backoff covers them all
+                // (as Kafka's `NetworkClient` fails all of a connection's requests together).
+                if let Some(id) = shared.refusals.schedule(slot.id, to, tx.clone()) {
+                    let world = shared.clone();
+                    madsim::task::spawn(async move {
+                        madsim::time::sleep(RECONNECT_BACKOFF).await;
+                        world.refusals.deliver(id);
+                    });
+                }
                 continue;
             }
-            let dst = SocketAddr::new(ip_of(to), PORT);
             let sent = madsim::time::Instant::now().duration_since(shared.start);
             let latency = madsim::rand::thread_rng().gen_range(LATENCY_MIN..LATENCY_MAX);
             let exchange = Exchange::of(&message);
@@ -581,28 +560,14 @@ async fn host(shared: Arc<Shared>, slot: Arc<Slot>) {
                 Delivery::Break { at, generation } => (at, generation, false, true),
                 Delivery::Drop => continue,
             };
-            let at = shared.start + at;
-            let (sender, world, closed, from) = (endpoint.clone(), shared.clone(), tx.clone(), slot.id);
-            // A message still on its way when the link is cut or the receiver dies vanishes,
-            // as the bytes of a broken connection do.
-            madsim::task::spawn(async move {
-                madsim::time::sleep_until(at).await;
-                if lock(&world.net).generation(from, to) != generation {
-                    return;
-                }
-                if breaks {
-                    // Both ends see the connection close: this one now, the peer behind the
-                    // request it still receives.
-                    lock(&world.net).break_connection(from, to);
-                    let _ = closed.unbounded_send(Input::Disconnected(to));
-                }
-                if delivers {
-                    let _ = sender.send_to_raw(dst, TAG, Box::new(message)).await;
-                }
-                if breaks {
-                    let _ = sender.send_to_raw(dst, TAG, Box::new(ConnectionReset)).await;
-                }
-            });
+            // A peer still booting takes the message when it is up, as a listening socket
+            // queues a connection its process has not accepted yet.
+            let incarnation =
+                shared.slots.get(&to).filter(|s| lock(&s.hosted).is_some()).map(|s| *lock(&s.incarnation));
+            let packet =
+                Packet { at: shared.start + at, generation, incarnation, message: delivers.then_some(message), breaks };
+            let link = links.entry(to).or_insert_with(|| open_link(shared.clone(), slot.id, to, tx.clone()));
+            let _ = link.unbounded_send(packet);
         }
         if stopping {
             // A graceful stop: the goodbyes are on the wire; the process exits and the kernel
@@ -639,6 +604,146 @@ async fn host(shared: Arc<Shared>, slot: Arc<Slot>) {
             },
         };
     }
+}
+
+/// Connection attempts to dead processes, each refused after [`RECONNECT_BACKOFF`]: the sender
+/// then learns (`Input::Disconnected`) that every request it sent meanwhile is lost. There is
+/// one refusal per sender and dead peer at a time, as Kafka's `NetworkClient` fails all of a
+/// connection's requests together; without that, a client answering each failure with new
+/// requests would multiply them. A refusal still pending when its peer restarts is delivered at
+/// once, so that it cannot arrive after, and be mistaken for the end of, the connection to the
+/// new process.
+#[derive(Default)]
+struct Refusals {
+    pending: Mutex<Vec<Refusal>>,
+    next_id: Mutex<u64>,
+}
+
+/// One pending refusal: `from` tried to reach the dead `to`; `inbox` is `from`'s.
+struct Refusal {
+    id: u64,
+    from: NodeId,
+    to: NodeId,
+    inbox: futures::channel::mpsc::UnboundedSender<Input>,
+}
+
+impl Refusals {
+    /// Registers `from`'s attempt to reach the dead `to`: the id to [`Refusals::deliver`] after
+    /// the backoff, or `None` when a refusal of the same connection is pending already.
+    fn schedule(&self, from: NodeId, to: NodeId, inbox: futures::channel::mpsc::UnboundedSender<Input>) -> Option<u64> {
+        let mut pending = lock(&self.pending);
+        if pending.iter().any(|r| r.from == from && r.to == to) {
+            return None;
+        }
+        let mut next = lock(&self.next_id);
+        *next += 1;
+        pending.push(Refusal { id: *next, from, to, inbox });
+        Some(*next)
+    }
+
+    /// Tells the sender of refusal `id` that its connection was refused, unless that has been
+    /// done already.
+    fn deliver(&self, id: u64) {
+        let mut pending = lock(&self.pending);
+        if let Some(i) = pending.iter().position(|r| r.id == id) {
+            let r = pending.remove(i);
+            let _ = r.inbox.unbounded_send(Input::Disconnected(r.to));
+        }
+    }
+
+    /// `to` is starting again: every refusal of a connection to it is delivered now.
+    fn peer_restarting(&self, to: NodeId) {
+        let mut pending = lock(&self.pending);
+        for r in pending.iter().filter(|r| r.to == to) {
+            let _ = r.inbox.unbounded_send(Input::Disconnected(r.to));
+        }
+        pending.retain(|r| r.to != to);
+    }
+}
+
+/// One message on its way over a link, with what `Net` decided for it.
+struct Packet {
+    /// When it reaches the peer.
+    at: madsim::time::Instant,
+    /// The connection it travels on ([`Net::generation`]); a message of a broken connection
+    /// vanishes.
+    generation: u64,
+    /// The peer's incarnation when it was sent, when it was up: a peer that restarted since
+    /// never sees it, as a new process never reads the old one's connections.
+    incarnation: Option<u64>,
+    /// The message (absent when TCP gave up on it, [`Delivery::Break`]).
+    message: Option<Message>,
+    /// Whether the connection breaks once the message is delivered (`Duplicate`, `Loss`).
+    breaks: bool,
+}
+
+/// Opens the directed link `from` → `to` of `from`'s current process: a task that hands each
+/// packet to `to`'s inbox at its time, strictly in the order sent. It runs on `from`'s madsim
+/// node, so the messages still on their way die with the sending process, and it ends when that
+/// process drops its end of the queue. `closed` is `from`'s own inbox, for the connection
+/// breaks it sees.
+fn open_link(
+    shared: Arc<Shared>,
+    from: NodeId,
+    to: NodeId,
+    closed: futures::channel::mpsc::UnboundedSender<Input>,
+) -> futures::channel::mpsc::UnboundedSender<Packet> {
+    let (link, mut queue) = futures::channel::mpsc::unbounded::<Packet>();
+    madsim::task::spawn(async move {
+        'packets: while let Some(packet) = queue.next().await {
+            // A cut link (`Partition`, `Isolate`, `OneWay`) holds the packet, and every packet
+            // behind it, as TCP does: it retransmits after one retransmission timeout, then
+            // after twice that, and so on, and gives up on the connection after
+            // `tcp_retries2` retransmissions. So a short partition delays messages (until the
+            // next retransmission after it heals) but loses none.
+            let mut attempt = packet.at;
+            let mut rto = crate::net::RTO_MIN;
+            let mut retransmissions = 0;
+            loop {
+                // madsim sleeps at least 1 ms; a packet already due (queued behind a late one)
+                // goes at once.
+                if attempt > madsim::time::Instant::now() {
+                    madsim::time::sleep_until(attempt).await;
+                }
+                if lock(&shared.net).generation(from, to) != packet.generation {
+                    continue 'packets;
+                }
+                if !lock(&shared.cuts).blocks(from, to) {
+                    break;
+                }
+                if retransmissions == crate::net::TCP_RETRIES2 {
+                    lock(&shared.net).break_connection(from, to);
+                    let _ = closed.unbounded_send(Input::Disconnected(to));
+                    if let Some(inbox) = shared.slots.get(&to).and_then(|peer| lock(&peer.inbox).clone()) {
+                        let _ = inbox.unbounded_send(Input::Disconnected(from));
+                    }
+                    continue 'packets;
+                }
+                retransmissions += 1;
+                attempt = attempt.max(madsim::time::Instant::now()) + rto;
+                rto = (rto * 2).min(crate::net::RTO_MAX);
+            }
+            let Some(peer) = shared.slots.get(&to) else { continue };
+            if packet.incarnation.is_some_and(|i| i != *lock(&peer.incarnation)) {
+                continue;
+            }
+            if packet.breaks {
+                // Both ends see the connection close: this one now, the peer behind the
+                // message it still receives (the bytes before a reset are read before it).
+                lock(&shared.net).break_connection(from, to);
+                let _ = closed.unbounded_send(Input::Disconnected(to));
+            }
+            if let Some(inbox) = lock(&peer.inbox).as_ref() {
+                if let Some(message) = packet.message {
+                    let _ = inbox.unbounded_send(Input::Message(from, message));
+                }
+                if packet.breaks {
+                    let _ = inbox.unbounded_send(Input::Disconnected(from));
+                }
+            }
+        }
+    });
+    link
 }
 
 /// A run in progress. Create it on a fresh thread (see [`crate::run`]): std's hash seeds are
@@ -727,7 +832,6 @@ impl World {
                 ClientSpec::Consumer(c) => add(id, NodeKind::Consumer(i), c.id.clone(), true),
             }
         }
-        let addresses = slots.keys().map(|id| (ip_of(*id), *id)).collect();
         let mut faults: Vec<(u64, Fault)> = scenario.faults.iter().map(|f| (f.at().0, f.value().clone())).collect();
         faults.sort_by_key(|f| f.0);
         let mut narration: Vec<(u64, String)> =
@@ -757,12 +861,13 @@ impl World {
             scenario,
             start,
             slots,
-            addresses,
             trace: Mutex::new(Trace::default()),
             quorum,
             checker,
             era,
             net: Mutex::new(Net::new()),
+            cuts: Mutex::new(Cuts::default()),
+            refusals: Refusals::default(),
             pause_gates: Mutex::new(BTreeMap::new()),
         });
         for slot in shared.slots.values() {
@@ -1208,6 +1313,7 @@ impl World {
                         self.stopping.retain(|s| s != id);
                         // A pause ended with the process it paused.
                         lock(&self.shared.pause_gates).remove(id);
+                        self.shared.refusals.peer_restarting(*id);
                         handle.kill(self.madsim_id(*id));
                         handle.restart(self.madsim_id(*id));
                     }
@@ -1218,17 +1324,6 @@ impl World {
                 let a: Vec<NodeId> = a.iter().flat_map(|t| self.resolve(t)).collect();
                 // A node named on both sides stays on the first: it cannot be cut from itself.
                 let b: Vec<NodeId> = b.iter().flat_map(|t| self.resolve(t)).filter(|n| !a.contains(n)).collect();
-                self.runtime.block_on(async {
-                    let net = madsim::net::NetSim::current();
-                    for x in &a {
-                        for y in &b {
-                            if x != y {
-                                net.clog_link(self.madsim_id(*x), self.madsim_id(*y));
-                                net.clog_link(self.madsim_id(*y), self.madsim_id(*x));
-                            }
-                        }
-                    }
-                });
                 for x in &a {
                     for y in &b {
                         if x != y {
@@ -1240,12 +1335,6 @@ impl World {
             }
             Fault::Isolate(target) => {
                 let nodes = self.resolve(target);
-                self.runtime.block_on(async {
-                    let net = madsim::net::NetSim::current();
-                    for id in &nodes {
-                        net.clog_node(self.madsim_id(*id));
-                    }
-                });
                 self.isolated.extend(nodes.iter().copied());
                 format!("isolate {}", self.describe_nodes(&nodes))
             }
@@ -1358,14 +1447,6 @@ impl World {
                 if a.is_empty() || b.is_empty() {
                     "one-way partition: a side names no node now; nothing is cut".to_string()
                 } else {
-                    self.runtime.block_on(async {
-                        let net = madsim::net::NetSim::current();
-                        for x in &a {
-                            for y in &b {
-                                net.clog_link(self.madsim_id(*x), self.madsim_id(*y));
-                            }
-                        }
-                    });
                     self.one_way.extend(a.iter().flat_map(|x| b.iter().map(move |y| (*x, *y))));
                     format!(
                         "one-way partition: {} → {} cut; messages the other way still flow",
@@ -1383,19 +1464,6 @@ impl World {
                 self.clogged.retain(|l| !touches(l));
                 self.one_way.retain(|l| !touches(l));
                 self.isolated.retain(|n| !nodes.contains(n));
-                self.runtime.block_on(async {
-                    let net = madsim::net::NetSim::current();
-                    for (x, y) in &cut {
-                        net.unclog_link(self.madsim_id(*x), self.madsim_id(*y));
-                        net.unclog_link(self.madsim_id(*y), self.madsim_id(*x));
-                    }
-                    for (x, y) in &one_way {
-                        net.unclog_link(self.madsim_id(*x), self.madsim_id(*y));
-                    }
-                    for id in &isolated {
-                        net.unclog_node(self.madsim_id(*id));
-                    }
-                });
                 let mut peers: Vec<NodeId> = cut
                     .iter()
                     .chain(&one_way)
@@ -1459,22 +1527,9 @@ impl World {
                 ),
             },
             Fault::Heal => {
-                let clogged = std::mem::take(&mut self.clogged);
-                let isolated = std::mem::take(&mut self.isolated);
-                let one_way = std::mem::take(&mut self.one_way);
-                self.runtime.block_on(async {
-                    let net = madsim::net::NetSim::current();
-                    for (x, y) in &clogged {
-                        net.unclog_link(self.madsim_id(*x), self.madsim_id(*y));
-                        net.unclog_link(self.madsim_id(*y), self.madsim_id(*x));
-                    }
-                    for (x, y) in &one_way {
-                        net.unclog_link(self.madsim_id(*x), self.madsim_id(*y));
-                    }
-                    for id in &isolated {
-                        net.unclog_node(self.madsim_id(*id));
-                    }
-                });
+                self.clogged.clear();
+                self.isolated.clear();
+                self.one_way.clear();
                 if lock(&self.shared.net).heal() {
                     "heal the network (packet loss, added latency and connection breaks end too)".to_string()
                 } else {
@@ -1482,6 +1537,8 @@ impl World {
                 }
             }
         };
+        *lock(&self.shared.cuts) =
+            Cuts { both_ways: self.clogged.clone(), one_way: self.one_way.clone(), isolated: self.isolated.clone() };
         let shared = self.shared.clone();
         self.runtime.block_on(async move { shared.record("world", TraceBody::Fault(text)) });
         self.fault_applied();

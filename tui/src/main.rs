@@ -100,12 +100,20 @@ enum Command {
         /// no-fsync durability (for teeth tests).
         #[arg(long, requires = "randomize_faults")]
         page_cache_loss: bool,
+        /// With `--randomize-faults`, draw only these fault kinds, comma-separated (Crash,
+        /// ClientCrash, Kill, Shutdown, PowerLoss, Partition, Isolate, Swizzle, Pause, OneWay,
+        /// Loss, Latency, Duplicate).
+        #[arg(long, requires = "randomize_faults", value_delimiter = ',', value_parser = parse_kind)]
+        kinds: Vec<sim::plan::FaultKind>,
         /// Where reproducers are written (default: ./swarm-findings).
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
         /// Simulation runs spent shrinking each failure (0 keeps the failing plan as it is).
         #[arg(long, default_value_t = sim::swarm::DEFAULT_SHRINK_RUNS)]
         shrink_runs: usize,
+        /// Wall-clock seconds one run may take before its seed fails as hung.
+        #[arg(long, value_name = "SECS", default_value_t = sim::swarm::DEFAULT_RUN_TIMEOUT.as_secs())]
+        timeout: u64,
     },
     /// Run a scenario to a point in time and print one replica's segment files the way
     /// `kafka-dump-log.sh --print-data-log` does: batches, their offsets, epochs and CRCs, and
@@ -216,7 +224,18 @@ fn main() -> ExitCode {
                 Err(e) => bad_input(&e),
             }
         }
-        Some(Command::Swarm { scenario, seeds, jobs, shard, randomize_faults, page_cache_loss, out, shrink_runs }) => {
+        Some(Command::Swarm {
+            scenario,
+            seeds,
+            jobs,
+            shard,
+            randomize_faults,
+            page_cache_loss,
+            kinds,
+            out,
+            shrink_runs,
+            timeout,
+        }) => {
             let s = match sim::scenario::load_file(&scenario) {
                 Ok(s) => s,
                 Err(e) => return bad_input(&e),
@@ -225,10 +244,16 @@ fn main() -> ExitCode {
             options.jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
             options.shard = shard.unwrap_or_default();
             options.randomize_faults = randomize_faults;
+            let mut space = sim::plan::PlanSpace::safe(&s);
             if page_cache_loss {
-                options.space = Some(sim::plan::PlanSpace::safe(&s).with_page_cache_loss(2));
+                space = space.with_page_cache_loss(2);
             }
+            if !kinds.is_empty() {
+                space = space.only(&kinds);
+            }
+            options.space = Some(space);
             options.shrink_runs = shrink_runs;
+            options.run_timeout = Some(std::time::Duration::from_secs(timeout.max(1)));
             options.out_dir = Some(out.unwrap_or_else(|| PathBuf::from(DEFAULT_FINDINGS_DIR)));
             options.scenario_path = Some(scenario.clone());
             run_swarm(&s, &options, &scenario)
@@ -353,6 +378,15 @@ const DEFAULT_FINDINGS_DIR: &str = "swarm-findings";
 
 fn parse_seeds(text: &str) -> Result<sim::swarm::SeedRange, String> {
     text.parse()
+}
+
+fn parse_kind(text: &str) -> Result<sim::plan::FaultKind, String> {
+    sim::plan::FaultKind::ALL.iter().copied().find(|k| k.to_string().eq_ignore_ascii_case(text.trim())).ok_or_else(
+        || {
+            let names: Vec<String> = sim::plan::FaultKind::ALL.iter().map(|k| k.to_string()).collect();
+            format!("--kinds: no fault kind {text:?}; choose from {}", names.join(", "))
+        },
+    )
 }
 
 fn parse_shard(text: &str) -> Result<sim::swarm::Shard, String> {

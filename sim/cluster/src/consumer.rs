@@ -254,8 +254,13 @@ pub struct Consumer {
     metadata: Option<Request>,
     metadata_wanted: bool,
     next_metadata: Instant,
-    /// ListOffsets in flight: an `auto.offset.reset` (`None`) or a seek (its method name).
-    resets: BTreeMap<TopicPartition, (Request, Option<String>)>,
+    /// ListOffsets in flight: an `auto.offset.reset` (`None`) or a seek (its method name), with
+    /// the leader asked and the timestamp asked for.
+    resets: BTreeMap<TopicPartition, (Request, Option<String>, NodeId, i64)>,
+    /// Seeks whose ListOffsets could not be sent or failed (no known leader, the leader's
+    /// connection broke, an error): retried at each step until one is answered, as the
+    /// application's `seekToBeginning()`/`offsetsForTimes()` retries until its timeout.
+    unsent_seeks: BTreeMap<TopicPartition, (i64, String)>,
     /// Fetches in flight by leader, with the offset each partition was fetched from.
     fetches: BTreeMap<NodeId, (Request, BTreeMap<TopicPartition, i64>)>,
     era: Era,
@@ -320,6 +325,7 @@ impl Consumer {
             metadata_wanted: true,
             next_metadata: now,
             resets: BTreeMap::new(),
+            unsent_seeks: BTreeMap::new(),
             fetches: BTreeMap::new(),
             era: setup.era,
             position_epochs: BTreeMap::new(),
@@ -418,6 +424,7 @@ impl Consumer {
             self.position_epochs.remove(tp);
             self.awaiting_validation.remove(tp);
             self.resets.remove(tp);
+            self.unsent_seeks.remove(tp);
             self.buffered.remove(tp);
             self.committed_positions.remove(tp);
             self.needs_offset.remove(tp);
@@ -760,15 +767,31 @@ impl Consumer {
     fn list_offset(&mut self, now: Instant, tp: TopicPartition, timestamp: i64, how: Option<String>) {
         let Some((Some(leader), _)) = self.leaders.get(&tp).cloned() else {
             self.metadata_wanted = true;
+            if let Some(how) = how {
+                self.unsent_seeks.insert(tp, (timestamp, how));
+            }
             return;
         };
         if self.resets.contains_key(&tp) {
             return;
         }
+        self.unsent_seeks.remove(&tp);
         let request = self.request(now);
         self.outbox
             .send(leader, Message::ListOffsets { correlation_id: request.correlation_id, tp: tp.clone(), timestamp });
-        self.resets.insert(tp, (request, how));
+        self.resets.insert(tp, (request, how, leader, timestamp));
+    }
+
+    /// A ListOffsets that will not be answered (its connection broke, it timed out) or failed:
+    /// an `auto.offset.reset` is asked again by [`Self::find_positions`]; a seek waits in
+    /// `unsent_seeks` for its retry. Either way the leader may have moved.
+    fn list_offset_failed(&mut self, tp: TopicPartition, how: Option<String>, timestamp: i64) {
+        self.metadata_wanted = true;
+        if let Some(how) = how {
+            if self.assignment.contains(&tp) {
+                self.unsent_seeks.insert(tp, (timestamp, how));
+            }
+        }
     }
 
     fn reset_offset(&mut self, now: Instant, tp: TopicPartition) {
@@ -799,6 +822,7 @@ impl Consumer {
                 self.position_epochs.remove(tp);
                 self.awaiting_validation.remove(tp);
                 self.resets.remove(tp);
+                self.unsent_seeks.remove(tp);
                 self.positions.insert(tp.clone(), *offset);
                 self.outbox.event(Event::Seeked {
                     consumer: self.client_id.clone(),
@@ -928,15 +952,13 @@ impl Consumer {
     /// Looks up committed offsets (OffsetFetch) for owned partitions without a position, or
     /// resets them by `auto.offset.reset` when the consumer has no group or nothing was committed.
     fn find_positions(&mut self, now: Instant) {
-        if self.assignment.iter().all(|tp| self.positions.contains_key(tp) || self.resets.contains_key(tp)) {
+        let pending = |tp: &TopicPartition| {
+            self.positions.contains_key(tp) || self.resets.contains_key(tp) || self.unsent_seeks.contains_key(tp)
+        };
+        if self.assignment.iter().all(pending) {
             return;
         }
-        let unknown: Vec<TopicPartition> = self
-            .assignment
-            .iter()
-            .filter(|tp| !self.positions.contains_key(*tp) && !self.resets.contains_key(*tp))
-            .cloned()
-            .collect();
+        let unknown: Vec<TopicPartition> = self.assignment.iter().filter(|tp| !pending(tp)).cloned().collect();
         let mut lookup = Vec::new();
         for tp in unknown {
             if self.needs_offset.contains(&tp) && !self.group_id.is_empty() {
@@ -1164,7 +1186,14 @@ impl Consumer {
                 });
                 self.phase = Phase::Failed;
             }
-            ErrorCode::NotCoordinator | ErrorCode::CoordinatorNotAvailable => self.coordinator_lost(now),
+            ErrorCode::NotCoordinator | ErrorCode::CoordinatorNotAvailable => {
+                // A join or sync round that failed this way is not over: the member joins the
+                // next coordinator (`joinGroupIfNeeded` keeps going until a join succeeds).
+                if in_join {
+                    self.rejoin_needed = true;
+                }
+                self.coordinator_lost(now)
+            }
             _ if in_join => self.join(now),
             _ => self.rejoin_needed = true,
         }
@@ -1316,12 +1345,12 @@ impl Node for Consumer {
                 }
             }
             Message::ListOffsetsResponse { correlation_id, tp, error, offset } => {
-                if self.resets.get(&tp).map(|(r, _)| r.correlation_id) != Some(correlation_id) {
+                if self.resets.get(&tp).map(|(r, ..)| r.correlation_id) != Some(correlation_id) {
                     return;
                 }
-                let (_, how) = self.resets.remove(&tp).expect("checked");
+                let (_, how, _, timestamp) = self.resets.remove(&tp).expect("checked");
                 if error.is_some() || !self.assignment.contains(&tp) {
-                    self.metadata_wanted = true;
+                    self.list_offset_failed(tp, how, timestamp);
                     return;
                 }
                 match how {
@@ -1422,6 +1451,12 @@ impl Node for Consumer {
         if self.fetches.remove(&peer).is_some() || self.validations.remove(&peer).is_some() {
             self.metadata_wanted = true;
         }
+        let lost: Vec<TopicPartition> =
+            self.resets.iter().filter(|(_, (.., leader, _))| *leader == peer).map(|(tp, _)| tp.clone()).collect();
+        for tp in lost {
+            let (_, how, _, timestamp) = self.resets.remove(&tp).expect("listed");
+            self.list_offset_failed(tp, how, timestamp);
+        }
         if self.bootstrap_broker() == peer {
             if self.metadata.take().is_some() {
                 self.bootstrap_index += 1;
@@ -1488,7 +1523,21 @@ impl Node for Consumer {
         if self.offset_fetch.as_ref().is_some_and(|r| now.saturating_since(r.sent_at) >= REQUEST_TIMEOUT) {
             self.coordinator_lost(now);
         }
-        self.resets.retain(|_, (r, _)| now.saturating_since(r.sent_at) < REQUEST_TIMEOUT);
+        let expired: Vec<TopicPartition> = self
+            .resets
+            .iter()
+            .filter(|(_, (r, ..))| now.saturating_since(r.sent_at) >= REQUEST_TIMEOUT)
+            .map(|(tp, _)| tp.clone())
+            .collect();
+        for tp in expired {
+            let (_, how, _, timestamp) = self.resets.remove(&tp).expect("listed");
+            self.list_offset_failed(tp, how, timestamp);
+        }
+        for (tp, (timestamp, how)) in std::mem::take(&mut self.unsent_seeks) {
+            if self.assignment.contains(&tp) {
+                self.list_offset(now, tp, timestamp, Some(how));
+            }
+        }
         let heartbeat_interval = Duration::from_millis(self.config.heartbeat_interval_ms);
         if let Some(r) = &self.heartbeat {
             if now.saturating_since(r.sent_at) >= self.heartbeat_limit() {
@@ -1523,7 +1572,16 @@ impl Node for Consumer {
             self.apply_seek(now, seek);
         }
         self.advance_processing(now);
-        self.app_poll(now);
+        // The application calls poll() again as soon as it has processed what the last call
+        // returned: with no processing time and records still buffered (a small
+        // max.poll.records), that is in the same instant, not at the consumer's next wake-up.
+        loop {
+            let polled = self.polled;
+            self.app_poll(now);
+            if self.polled == polled || self.app != App::Polling {
+                break;
+            }
+        }
         self.find_positions(now);
         self.send_fetches(now);
         if self.metadata_wanted {
@@ -1603,7 +1661,7 @@ impl Node for Consumer {
         {
             consider(r.sent_at + REQUEST_TIMEOUT);
         }
-        for (r, _) in self.resets.values() {
+        for (r, ..) in self.resets.values() {
             consider(r.sent_at + REQUEST_TIMEOUT);
         }
         next

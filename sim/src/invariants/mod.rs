@@ -452,7 +452,7 @@ pub struct InvariantSet {
     /// partition.
     touched: BTreeMap<NodeId, BTreeMap<TopicPartition, Touched>>,
     /// Per `__consumer_offsets` partition, its newest leader seen this quantum (leader epoch,
-    /// broker): the coordinator of its groups. Kept between quanta to spare the allocation.
+    /// broker): the coordinator of its groups, as of the last quantum.
     coordinators: Vec<Option<(i32, NodeId)>>,
     /// When the last quantum was checked, in milliseconds of simulated time.
     last_check_ms: u64,
@@ -464,6 +464,8 @@ pub struct InvariantSet {
     /// The broker whose start the trace is reporting, with the log end offsets its replicas
     /// had before; each `LogRecovered` takes its partition out (see [`InvariantSet::boot`]).
     booting: Option<(NodeId, Vec<(TopicPartition, i64)>)>,
+    /// Whether a commit completed or a coordinator loaded a group since the last quantum.
+    offsets_moved: bool,
     /// Per partition, the brokers whose replica came back from a restart with less than it
     /// had (its page cache lost) and has not rejoined the ISR since.
     amnesiac: BTreeMap<TopicPartition, BTreeSet<NodeId>>,
@@ -520,6 +522,7 @@ impl InvariantSet {
             last_seen: BTreeMap::new(),
             booting: None,
             amnesiac: BTreeMap::new(),
+            offsets_moved: false,
             last_check_ms: 0,
         }
     }
@@ -575,8 +578,8 @@ impl InvariantSet {
         });
         self.boot_done();
         self.check_majority(world);
-        let mut coordinators = std::mem::take(&mut self.coordinators);
-        coordinators.iter_mut().for_each(|c| *c = None);
+        let previous_coordinators = std::mem::take(&mut self.coordinators);
+        let mut coordinators = vec![None; previous_coordinators.len()];
         for slot in world.slots().values().filter(|s| s.is_broker()) {
             let hosted = lock(&slot.hosted);
             let Some(broker) = hosted.as_ref().and_then(Hosted::broker) else {
@@ -593,7 +596,11 @@ impl InvariantSet {
             self.observe_broker(since_ms, slot.id, incarnation, broker.partitions(), &mut coordinators);
         }
         self.touched.clear();
-        self.check_committed_offsets(world, &coordinators);
+        // A coordinator's committed offsets change only when a commit completes, when it loads
+        // a group, or when coordinators change: otherwise there is nothing new to look at.
+        if std::mem::take(&mut self.offsets_moved) || coordinators != previous_coordinators {
+            self.check_committed_offsets(world, &coordinators);
+        }
         self.coordinators = coordinators;
         self.check_owners(world);
         self.settle()
@@ -629,6 +636,7 @@ impl InvariantSet {
                     self.last_seen.entry(node).or_default().insert(tp.clone(), *log_end_offset);
                 }
             }
+            Event::OffsetCommitted { .. } | Event::GroupLoaded { .. } => self.offsets_moved = true,
             Event::BecameLeader { tp, leader_epoch, .. } => {
                 if let Some(&node) = self.names.get(&record.node) {
                     self.leads(node, tp, *leader_epoch);
@@ -839,11 +847,11 @@ impl InvariantSet {
 
     /// *CommittedOffsetsNeverRegress* over the committed offsets each group's coordinator holds.
     fn check_committed_offsets(&mut self, world: &World, coordinators: &[Option<(i32, NodeId)>]) {
-        let mut leading: Vec<NodeId> = coordinators.iter().flatten().map(|(_, b)| *b).collect();
-        leading.sort();
-        leading.dedup();
-        for id in leading {
-            let Some(slot) = world.slots().get(&id) else { continue };
+        for slot in world.slots().values() {
+            let id = slot.id;
+            if !coordinators.iter().flatten().any(|(_, b)| *b == id) {
+                continue;
+            }
             let hosted = lock(&slot.hosted);
             let Some(broker) = hosted.as_ref().and_then(Hosted::broker) else { continue };
             let Some(partitions) = broker.image().topics.get(OFFSETS_TOPIC).map(|t| t.partitions) else { continue };

@@ -712,6 +712,11 @@ fn check_acked_sends(history: &History, logs: &BTreeMap<TopicPartition, FinalLog
     // later one has its key, and a tombstone once its horizon passed. Both happen only in the
     // cleaned section, below the cleaner's checkpoint.
     let removed_by_rule = |log: &FinalLog, send: &Send, offset: i64| {
+        if offset < 0 {
+            // The offset is unknown (`acks=0`): only a log that deleted or cleaned nothing can
+            // say for certain that the record is gone.
+            return log.log_start_offset > 0 || log.compacted;
+        }
         if offset < log.log_start_offset {
             return true;
         }
@@ -727,15 +732,21 @@ fn check_acked_sends(history: &History, logs: &BTreeMap<TopicPartition, FinalLog
         match log.by_id.get(value) {
             None if removed_by_rule(log, send, offset) => {}
             None => {
-                let now_there = log.by_offset.get(&offset).map_or("nothing".to_string(), |v| v.clone());
-                found.lost.push((
-                    at.seq,
+                let text = if offset < 0 {
+                    format!(
+                        "lost acknowledged write: {value} from {producer} was acknowledged at {tp} at {} without an offset (acks=0: sent counts as done), but the log of the current leader (broker {}) does not hold it",
+                        at.at(),
+                        log.leader
+                    )
+                } else {
+                    let now_there = log.by_offset.get(&offset).map_or("nothing".to_string(), |v| v.clone());
                     format!(
                         "lost acknowledged write: {value} from {producer} was acknowledged at {tp} offset {offset} at {}, but the log of the current leader (broker {}) does not hold it; offset {offset} now holds {now_there}",
                         at.at(),
                         log.leader
-                    ),
-                ));
+                    )
+                };
+                found.lost.push((at.seq, text));
             }
             Some(offsets) if offset >= 0 && !offsets.contains(&offset) => {
                 found.inconsistent.push((
@@ -1360,6 +1371,19 @@ mod tests {
         let (anomalies, findings) = t.check(&BTreeMap::from([(tp(0), log)]));
         assert_eq!((anomalies.lost_acked_writes, anomalies.duplicates, anomalies.inconsistent_offsets), (1, 1, 1));
         assert!(findings.iter().any(|f| f.starts_with("lost acknowledged write: r1 from checkout")), "{findings:#?}");
+    }
+
+    #[test]
+    fn an_acks_zero_send_missing_from_the_log_is_lost_unless_the_log_removed_records() {
+        let mut t = Trace::default();
+        t.produce(0..2).send("checkout", 0, "z").ack("checkout", 0, "z", -1);
+        let (anomalies, findings) = t.check(&log_of(0..2));
+        assert_eq!(anomalies.lost_acked_writes, 1, "{findings:#?}");
+        assert!(findings[0].contains("without an offset (acks=0"), "{findings:#?}");
+        // After retention deleted a segment the record may have been in it: not counted.
+        let mut trimmed = log_of(0..2);
+        trimmed.get_mut(&tp(0)).expect("one partition").log_start_offset = 1;
+        assert_eq!(t.check(&trimmed).0.lost_acked_writes, 0);
     }
 
     #[test]

@@ -970,11 +970,24 @@ pub fn render_text(report: &RunReport, timings: bool) -> String {
     out.push_str(&describe_quorum_replication(&report.quorum));
     let _ = writeln!(out);
     let a = &report.anomalies;
-    let _ = writeln!(
-        out,
+    // The three counts every run prints, then the others only when found, so a clean run's
+    // line stays short.
+    let mut line = format!(
         "checker: {} lost acknowledged write(s), {} duplicate(s), {} inconsistent offset(s)",
         a.lost_acked_writes, a.duplicates, a.inconsistent_offsets
     );
+    for (count, what) in [
+        (a.poll_skips, "poll skip(s)"),
+        (a.nonmonotonic_polls, "non-monotonic poll(s)"),
+        (a.nonmonotonic_sends, "non-monotonic send(s)"),
+        (a.unseen, "unseen write(s)"),
+        (a.unjudged_partitions, "partition(s) without a leader to judge"),
+    ] {
+        if count > 0 {
+            let _ = write!(line, ", {count} {what}");
+        }
+    }
+    let _ = writeln!(out, "{line}");
     for finding in &report.findings {
         let _ = writeln!(out, "  - {finding}");
     }

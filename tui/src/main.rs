@@ -215,8 +215,7 @@ fn main() -> ExitCode {
                             }
                         }
                         Err(crash) => {
-                            eprintln!("error: {crash}");
-                            eprintln!("reproduce with: {}", crash.reproduce_command(&scenario.display().to_string()));
+                            report_crash(&crash, &scenario);
                             ExitCode::from(3)
                         }
                     }
@@ -274,8 +273,7 @@ fn main() -> ExitCode {
                             report
                         }
                         Err(crash) => {
-                            eprintln!("error: {crash}");
-                            eprintln!("reproduce with: {}", crash.reproduce_command(&scenario.display().to_string()));
+                            report_crash(&crash, &scenario);
                             return ExitCode::from(3);
                         }
                     };
@@ -310,8 +308,7 @@ fn main() -> ExitCode {
                     ExitCode::SUCCESS
                 }
                 Err(sim::DumpError::Crash(crash)) => {
-                    eprintln!("error: {crash}");
-                    eprintln!("reproduce with: {}", crash.reproduce_command(&scenario.display().to_string()));
+                    report_crash(&crash, &scenario);
                     ExitCode::from(3)
                 }
                 Err(e) => bad_input(&format!("{}: {e}", scenario.display())),
@@ -335,8 +332,7 @@ fn main() -> ExitCode {
             let view = match sim::report::view_at(s, seed, at.map(|span| span.as_duration())) {
                 Ok(view) => view,
                 Err(crash) => {
-                    eprintln!("error: {crash}");
-                    eprintln!("reproduce with: {}", crash.reproduce_command(&scenario.display().to_string()));
+                    report_crash(&crash, &scenario);
                     return ExitCode::from(3);
                 }
             };
@@ -375,6 +371,15 @@ fn print_tool_output(output: &sim::report::ToolOutput) {
 /// Where `kafkalab swarm` writes reproducers without `--out`: a directory of its own in the
 /// current directory, never `scenarios/` (whose every file the test suite runs).
 const DEFAULT_FINDINGS_DIR: &str = "swarm-findings";
+
+/// Prints a crashed simulation's error and the command that reproduces it (once: an invariant
+/// violation's own message already names it).
+fn report_crash(crash: &sim::SimulationCrash, scenario: &std::path::Path) {
+    eprintln!("error: {crash}");
+    if !crash.message.contains("reproduce with") {
+        eprintln!("reproduce with: {}", crash.reproduce_command(&scenario.display().to_string()));
+    }
+}
 
 fn parse_seeds(text: &str) -> Result<sim::swarm::SeedRange, String> {
     text.parse()

@@ -305,20 +305,20 @@ fn pair(a: NodeId, b: NodeId) -> (NodeId, NodeId) {
 }
 
 /// The network partitions in force (`Partition`, `Isolate`, `OneWay`): which directed links
-/// carry nothing. A message is dropped when its link is cut as it is sent or as it arrives, as
-/// the bytes of a connection that times out are.
+/// carry nothing for now. A message due on a cut link waits for TCP's next retransmission
+/// (`world::host`'s link queue), and TCP gives up on the connection after [`TCP_RETRIES2`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Cuts {
     /// Node pairs cut both ways (`Partition`), each stored as given.
     pub both_ways: BTreeSet<(NodeId, NodeId)>,
-    /// Directed cuts (`OneWay`): (from, to) messages are dropped, the other way flows.
+    /// Directed cuts (`OneWay`): (from, to) messages are held, the other way flows.
     pub one_way: BTreeSet<(NodeId, NodeId)>,
     /// Nodes cut from everyone (`Isolate`).
     pub isolated: BTreeSet<NodeId>,
 }
 
 impl Cuts {
-    /// Whether a message `from` → `to` is dropped.
+    /// Whether the link `from` → `to` is cut now.
     pub fn blocks(&self, from: NodeId, to: NodeId) -> bool {
         self.isolated.contains(&from)
             || self.isolated.contains(&to)

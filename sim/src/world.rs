@@ -763,10 +763,6 @@ pub struct World {
     last_crash: Vec<NodeId>,
     /// Decides torn writes; seeded from the run seed, used only at fault boundaries.
     disk_rng: rand_chacha::ChaCha8Rng,
-    clogged: BTreeSet<(NodeId, NodeId)>,
-    isolated: BTreeSet<NodeId>,
-    /// Directed cuts of `OneWay` faults: (from, to) messages are dropped.
-    one_way: BTreeSet<(NodeId, NodeId)>,
     /// Paused nodes (`Pause`): the key that opens each one's gate, when the pause began and the
     /// incarnation it paused (a restart since means there is nothing to resume).
     paused: BTreeMap<NodeId, (futures::channel::oneshot::Sender<()>, Duration, u64)>,
@@ -895,9 +891,6 @@ impl World {
                 use rand::SeedableRng;
                 rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x6469_736b)
             },
-            clogged: BTreeSet::new(),
-            isolated: BTreeSet::new(),
-            one_way: BTreeSet::new(),
             paused: BTreeMap::new(),
             stopping: Vec::new(),
             elapsed: Duration::ZERO,
@@ -1324,18 +1317,20 @@ impl World {
                 let a: Vec<NodeId> = a.iter().flat_map(|t| self.resolve(t)).collect();
                 // A node named on both sides stays on the first: it cannot be cut from itself.
                 let b: Vec<NodeId> = b.iter().flat_map(|t| self.resolve(t)).filter(|n| !a.contains(n)).collect();
+                let mut cuts = lock(&self.shared.cuts);
                 for x in &a {
                     for y in &b {
                         if x != y {
-                            self.clogged.insert((*x, *y));
+                            cuts.both_ways.insert((*x, *y));
                         }
                     }
                 }
+                drop(cuts);
                 format!("network partition [{}] | [{}]", self.describe_nodes(&a), self.describe_nodes(&b))
             }
             Fault::Isolate(target) => {
                 let nodes = self.resolve(target);
-                self.isolated.extend(nodes.iter().copied());
+                lock(&self.shared.cuts).isolated.extend(nodes.iter().copied());
                 format!("isolate {}", self.describe_nodes(&nodes))
             }
             Fault::Shutdown(target) => {
@@ -1447,7 +1442,7 @@ impl World {
                 if a.is_empty() || b.is_empty() {
                     "one-way partition: a side names no node now; nothing is cut".to_string()
                 } else {
-                    self.one_way.extend(a.iter().flat_map(|x| b.iter().map(move |y| (*x, *y))));
+                    lock(&self.shared.cuts).one_way.extend(a.iter().flat_map(|x| b.iter().map(move |y| (*x, *y))));
                     format!(
                         "one-way partition: {} → {} cut; messages the other way still flow",
                         self.describe_nodes(&a),
@@ -1458,12 +1453,14 @@ impl World {
             Fault::Reconnect(target) => {
                 let nodes = self.resolve(target);
                 let touches = |(x, y): &(NodeId, NodeId)| nodes.contains(x) || nodes.contains(y);
-                let cut: Vec<(NodeId, NodeId)> = self.clogged.iter().filter(|l| touches(l)).copied().collect();
-                let one_way: Vec<(NodeId, NodeId)> = self.one_way.iter().filter(|l| touches(l)).copied().collect();
-                let isolated: Vec<NodeId> = nodes.iter().filter(|n| self.isolated.contains(n)).copied().collect();
-                self.clogged.retain(|l| !touches(l));
-                self.one_way.retain(|l| !touches(l));
-                self.isolated.retain(|n| !nodes.contains(n));
+                let mut cuts = lock(&self.shared.cuts);
+                let cut: Vec<(NodeId, NodeId)> = cuts.both_ways.iter().filter(|l| touches(l)).copied().collect();
+                let one_way: Vec<(NodeId, NodeId)> = cuts.one_way.iter().filter(|l| touches(l)).copied().collect();
+                let isolated: Vec<NodeId> = nodes.iter().filter(|n| cuts.isolated.contains(n)).copied().collect();
+                cuts.both_ways.retain(|l| !touches(l));
+                cuts.one_way.retain(|l| !touches(l));
+                cuts.isolated.retain(|n| !nodes.contains(n));
+                drop(cuts);
                 let mut peers: Vec<NodeId> = cut
                     .iter()
                     .chain(&one_way)
@@ -1527,9 +1524,7 @@ impl World {
                 ),
             },
             Fault::Heal => {
-                self.clogged.clear();
-                self.isolated.clear();
-                self.one_way.clear();
+                *lock(&self.shared.cuts) = Cuts::default();
                 if lock(&self.shared.net).heal() {
                     "heal the network (packet loss, added latency and connection breaks end too)".to_string()
                 } else {
@@ -1537,8 +1532,6 @@ impl World {
                 }
             }
         };
-        *lock(&self.shared.cuts) =
-            Cuts { both_ways: self.clogged.clone(), one_way: self.one_way.clone(), isolated: self.isolated.clone() };
         let shared = self.shared.clone();
         self.runtime.block_on(async move { shared.record("world", TraceBody::Fault(text)) });
         self.fault_applied();

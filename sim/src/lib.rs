@@ -13,6 +13,7 @@ compile_error!(
      build from the workspace root, whose .cargo/config.toml sets it"
 );
 
+pub mod bench;
 pub mod check;
 pub mod converge;
 pub mod disk;

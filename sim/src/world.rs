@@ -189,6 +189,8 @@ struct Shared {
     refusals: Refusals,
     /// The gate each paused node (`Pause`) waits at before its next step; `Resume` opens it.
     pause_gates: Mutex<BTreeMap<NodeId, futures::channel::oneshot::Receiver<()>>>,
+    /// Messages the links have handed to a peer's inbox so far (for `kafkalab bench`).
+    delivered: std::sync::atomic::AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -735,7 +737,9 @@ fn open_link(
             }
             if let Some(inbox) = lock(&peer.inbox).as_ref() {
                 if let Some(message) = packet.message {
-                    let _ = inbox.unbounded_send(Input::Message(from, message));
+                    if inbox.unbounded_send(Input::Message(from, message)).is_ok() {
+                        shared.delivered.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
                 }
                 if packet.breaks {
                     let _ = inbox.unbounded_send(Input::Disconnected(from));
@@ -865,6 +869,7 @@ impl World {
             cuts: Mutex::new(Cuts::default()),
             refusals: Refusals::default(),
             pause_gates: Mutex::new(BTreeMap::new()),
+            delivered: std::sync::atomic::AtomicU64::new(0),
         });
         for slot in shared.slots.values() {
             let (s, sl) = (shared.clone(), slot.clone());
@@ -1567,6 +1572,12 @@ impl World {
     /// Records so far.
     pub fn records_since(&self, from: usize) -> Vec<TraceRecord> {
         lock(&self.shared.trace).records()[from..].to_vec()
+    }
+
+    /// Messages delivered so far: every message a link handed to a running peer's inbox
+    /// (counted, not traced; `kafkalab bench` divides it by wall-clock time).
+    pub fn messages_delivered(&self) -> u64 {
+        self.shared.delivered.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Number of records so far.

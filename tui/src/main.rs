@@ -19,6 +19,7 @@
 //! simulation itself crashed (a bug in kafkalab; the message gives the seed).
 
 mod app;
+mod bench;
 mod lab;
 mod terminal;
 
@@ -140,6 +141,11 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Measure the simulator's speed: run the benchmark scenarios (scenarios/bench/) and a
+    /// raw-madsim baseline several times each, sweep seeds of faults.ron, and print the medians
+    /// (simulated seconds, messages and records per wall second, peak memory) against the
+    /// targets. Build with `--release`.
+    Bench(bench::BenchArgs),
     /// Run a scenario to a point in time and describe part of the cluster the way Kafka's
     /// command-line tools do.
     Describe {
@@ -195,6 +201,7 @@ fn main() -> ExitCode {
             let seed = scenario.seed;
             open_lab(scenario, seed)
         }
+        Some(Command::Bench(args)) => bench::run(args),
         Some(Command::Tui { scenario, seed }) => match sim::scenario::load_file(&scenario) {
             Ok(s) => {
                 let seed = seed.unwrap_or(s.seed);

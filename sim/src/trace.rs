@@ -70,15 +70,18 @@ impl TraceRecord {
 pub struct Trace {
     records: Vec<TraceRecord>,
     hasher: Sha256,
+    /// The JSON line of the record being pushed, kept to reuse its allocation.
+    line: Vec<u8>,
 }
 
 impl Trace {
     /// Appends a record, assigning its sequence number.
     pub fn push(&mut self, time_ns: u64, node: String, body: TraceBody) {
         let record = TraceRecord { seq: self.records.len() as u64, time_ns, node, body };
-        let line = serde_json::to_string(&record).expect("trace records serialise");
-        self.hasher.update(line.as_bytes());
-        self.hasher.update(b"\n");
+        self.line.clear();
+        serde_json::to_writer(&mut self.line, &record).expect("trace records serialise");
+        self.line.push(b'\n');
+        self.hasher.update(&self.line);
         self.records.push(record);
     }
 

@@ -1318,7 +1318,12 @@ impl Broker {
     // ---- replica fetcher (follower side) ----
 
     fn maybe_send_fetches(&mut self, now: Instant) {
-        let mut by_leader: BTreeMap<NodeId, Vec<FetchPartition>> = BTreeMap::new();
+        // Which leaders this broker follows, and whether any of their partitions is ready to
+        // fetch (not truncating first). The partition lists are built only for the leaders a
+        // request actually goes to: most calls find every fetch still in flight, and building
+        // the lists (a topic name cloned per partition) for nothing was the broker's hottest
+        // path.
+        let mut by_leader: BTreeMap<NodeId, bool> = BTreeMap::new();
         for p in self.partitions.values() {
             if p.is_leader() {
                 continue;
@@ -1328,22 +1333,13 @@ impl Broker {
                 // Asks `OffsetsForLeaderEpoch` first; see `maybe_send_epoch_lookups`.
                 continue;
             }
-            by_leader.entry(leader).or_default().push(FetchPartition {
-                tp: p.tp.clone(),
-                current_leader_epoch: if self.era.fetch_epoch_fencing { p.leader_epoch() } else { -1 },
-                fetch_offset: p.log.log_end_offset(),
-                last_fetched_epoch: if self.era.diverging_epoch_in_fetch {
-                    p.log.last_batch_epoch().unwrap_or(-1)
-                } else {
-                    -1
-                },
-            });
+            by_leader.insert(leader, true);
         }
         self.maybe_send_epoch_lookups(now, &mut by_leader);
         self.fetchers.retain(|leader, _| by_leader.contains_key(leader));
         let Some(broker_epoch) = self.broker_epoch else { return };
-        for (leader, partitions) in by_leader {
-            if partitions.is_empty() {
+        for (leader, fetches) in by_leader {
+            if !fetches {
                 // Only epoch lookups go to this leader for now.
                 continue;
             }
@@ -1359,6 +1355,21 @@ impl Broker {
             self.next_correlation_id += 1;
             let correlation_id = self.next_correlation_id;
             fetcher.in_flight = Some((correlation_id, now));
+            let partitions = self
+                .partitions
+                .values()
+                .filter(|p| !p.is_leader() && p.state.leader == Some(leader) && !p.truncating)
+                .map(|p| FetchPartition {
+                    tp: p.tp.clone(),
+                    current_leader_epoch: if self.era.fetch_epoch_fencing { p.leader_epoch() } else { -1 },
+                    fetch_offset: p.log.log_end_offset(),
+                    last_fetched_epoch: if self.era.diverging_epoch_in_fetch {
+                        p.log.last_batch_epoch().unwrap_or(-1)
+                    } else {
+                        -1
+                    },
+                })
+                .collect();
             self.outbox.send(
                 leader,
                 Message::Fetch {
@@ -1375,9 +1386,9 @@ impl Broker {
     /// Sends `OffsetsForLeaderEpoch` for partitions that became followers in the leader-epoch
     /// era before KAFKA-10554 (KIP-101, `AbstractFetcherThread.truncateToEpochEndOffsets`). One
     /// request per leader is in flight at a time; an unanswered one is resent after the replica
-    /// socket timeout. Leaders that only get lookups keep an (empty) entry in `by_leader` so their
-    /// fetcher state survives.
-    fn maybe_send_epoch_lookups(&mut self, now: Instant, by_leader: &mut BTreeMap<NodeId, Vec<FetchPartition>>) {
+    /// socket timeout. Leaders that only get lookups keep an entry in `by_leader` (`false`:
+    /// nothing to fetch) so their fetcher state survives.
+    fn maybe_send_epoch_lookups(&mut self, now: Instant, by_leader: &mut BTreeMap<NodeId, bool>) {
         let mut lookups: BTreeMap<NodeId, Vec<(TopicPartition, i32, i32)>> = BTreeMap::new();
         for p in self.partitions.values().filter(|p| p.truncating && !p.is_leader()) {
             let (Some(leader), Some(epoch)) = (p.state.leader, p.log.epochs().latest_epoch()) else { continue };
@@ -1385,7 +1396,7 @@ impl Broker {
             lookups.entry(leader).or_default().push((p.tp.clone(), current, epoch));
         }
         for (leader, partitions) in lookups {
-            by_leader.entry(leader).or_default();
+            by_leader.entry(leader).or_insert(false);
             let fetcher = self.fetchers.entry(leader).or_default();
             if fetcher.epoch_lookup_in_flight.is_some_and(|(_, at)| now.saturating_since(at) < REPLICA_FETCH_TIMEOUT)
                 || now < fetcher.backoff_until

@@ -183,14 +183,16 @@ impl LogSegment {
     /// Appends an encoded batch, adding index entries every `index.interval.bytes`, and pushes
     /// the file writes onto `ops`.
     pub fn append(&mut self, dir: &str, batch: Arc<RecordBatch>, bytes: Vec<u8>, ops: &mut Vec<DiskOp>) {
-        let [log, index, timeindex] = self.paths(dir);
         let (index_entry, time_entry) = self.add(batch, bytes.len() as u32);
-        ops.push(DiskOp::Append { path: log, bytes });
+        // The paths of [`paths`], each formatted only when written to: most appends add no
+        // index entry, and formatting three paths per append was a hot spot.
+        let base = self.base_offset;
+        ops.push(DiskOp::Append { path: format!("{dir}/{base:020}.log"), bytes });
         if let Some(bytes) = index_entry {
-            ops.push(DiskOp::Append { path: index, bytes });
+            ops.push(DiskOp::Append { path: format!("{dir}/{base:020}.index"), bytes });
         }
         if let Some(bytes) = time_entry {
-            ops.push(DiskOp::Append { path: timeindex, bytes });
+            ops.push(DiskOp::Append { path: format!("{dir}/{base:020}.timeindex"), bytes });
         }
     }
 

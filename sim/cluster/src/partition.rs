@@ -219,7 +219,10 @@ impl Partition {
             return None;
         }
         let mut candidate = self.log.log_end_offset();
-        for replica in self.maximal_isr() {
+        // The maximal ISR (see [`Partition::maximal_isr`]) without collecting it: this runs on
+        // every follower fetch.
+        let pending = self.pending_isr.iter().flat_map(|p| p.isr.iter()).filter(|b| !self.state.isr.contains(b));
+        for &replica in self.state.isr.iter().chain(pending) {
             if replica == self.local {
                 continue;
             }

@@ -45,11 +45,11 @@ fn the_harness_runs_one_short_iteration_of_each_scenario() {
     for name in ["tutorial.ron", "heavy.ron", "faults.ron"] {
         let mut scenario = bench_scenario(name);
         // Long enough for the cluster to form and records to flow.
-        scenario.duration = sim::scenario::Span(if name == "heavy.ron" { 4_000 } else { 8_000 });
+        scenario.duration = sim::scenario::Span(if name == "heavy.ron" { 6_000 } else { 8_000 });
         scenario.faults.retain(|f| f.at().0 < scenario.duration.0);
         let seed = scenario.seed;
         let sample = sim::bench::run_scenario(scenario, seed).unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert_eq!(sample.sim_ms, if name == "heavy.ron" { 4_000 } else { 8_000 });
+        assert_eq!(sample.sim_ms, if name == "heavy.ron" { 6_000 } else { 8_000 });
         assert!(sample.messages > 100, "{name}: {sample:?}");
         assert!(sample.records > 0, "{name}: {sample:?}");
         assert!(sample.sim_per_wall() > 0.0);

@@ -686,6 +686,9 @@ impl Broker {
     /// Moves a log's disk writes and events into the outbox. Events of the internal offsets
     /// topic are left out of the trace, as everywhere else.
     fn drain_log(&mut self, log: &mut PartitionLog) {
+        if !log.has_output() {
+            return;
+        }
         for op in log.take_disk_ops() {
             self.outbox.disk(op);
         }
@@ -1248,6 +1251,10 @@ impl Broker {
             }
             return response;
         }
+        // One lookup of the partition serves the whole answer (looking it up again, by topic
+        // name, for the high watermark and the read was a hot spot): only an ISR proposal,
+        // which needs the whole broker, looks it up again.
+        let mut p = p;
         let upper = match follower {
             Some(f) => {
                 if first_read {
@@ -1256,14 +1263,19 @@ impl Broker {
                         let mut isr = p.isr().to_vec();
                         isr.push(f);
                         self.propose_isr(now, &fp.tp, isr);
+                        p = self.partitions.get_mut(&fp.tp).expect("present");
                     }
-                    self.maybe_advance_high_watermark(&fp.tp);
+                    // `maybe_advance_high_watermark`, on the partition at hand.
+                    if let Some(high_watermark) = p.maybe_advance_high_watermark() {
+                        if fp.tp.topic != OFFSETS_TOPIC {
+                            self.outbox.event(Event::HighWatermarkAdvanced { tp: fp.tp.clone(), high_watermark });
+                        }
+                    }
                 }
                 leo
             }
             None => p.log.high_watermark(),
         };
-        let p = self.partitions.get(&fp.tp).expect("present");
         response.high_watermark = p.log.high_watermark();
         response.batches = p.log.read(fp.fetch_offset, upper, FETCH_MAX_BYTES);
         response

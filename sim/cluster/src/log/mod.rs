@@ -425,6 +425,12 @@ impl PartitionLog {
         std::mem::take(&mut self.disk)
     }
 
+    /// Whether there are disk operations or events to take: a cheap check for the broker,
+    /// which drains every log after every input.
+    pub fn has_output(&self) -> bool {
+        !self.disk.is_empty() || !self.events.is_empty()
+    }
+
     /// The events since the last call, in order.
     pub fn take_events(&mut self) -> Vec<Event> {
         std::mem::take(&mut self.events)

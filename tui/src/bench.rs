@@ -2,8 +2,8 @@
 //! baseline several times each, sweeps seeds of `faults.ron`, and prints the medians against
 //! the targets of issue 10. See [`sim::bench`] for what is measured.
 //!
-//! Each benchmark runs in a child process of its own (this binary again, with the hidden
-//! `--child NAME` flag), so the peak resident memory it reports is that benchmark's alone.
+//! Each run of a benchmark is a child process of its own (this binary again, with the hidden
+//! `--child NAME` flag), so the peak resident memory it reports is one run's alone.
 
 use sim::bench::{Sample, Summary, SwarmSpeed};
 use std::path::PathBuf;
@@ -84,7 +84,7 @@ pub fn run(args: BenchArgs) -> ExitCode {
     }
     let mut rows: Vec<Row> = Vec::new();
     for name in BENCHMARKS.iter().filter(|n| wanted(n)) {
-        match run_in_child(&args, name) {
+        match run_iterations(&args, name) {
             Ok(result) => {
                 let row = Row {
                     name: name.to_string(),
@@ -165,8 +165,15 @@ pub fn run(args: BenchArgs) -> ExitCode {
 
 fn header() -> String {
     format!(
-        "{:<9} {:>12} {:>22} {:>16} {:>9} {:>15} {:>10}",
-        "benchmark", "sim-s/wall-s", "wall ms (min-max)", "messages/wall-s", "(madsim)", "records/wall-s", "peak RSS"
+        "{:<9} {:>12} {:>24} {:>10} {:>16} {:>9} {:>15} {:>10}",
+        "benchmark",
+        "sim-s/wall-s",
+        "wall ms (min-max)",
+        "report ms",
+        "messages/wall-s",
+        "(madsim)",
+        "records/wall-s",
+        "peak RSS"
     )
 }
 
@@ -179,10 +186,11 @@ fn render_row(row: &Row, madsim: Option<&Row>) -> String {
         _ => "-".to_string(),
     };
     format!(
-        "{:<9} {:>12.0} {:>22} {:>16.0} {:>9} {:>15.0} {:>10}",
+        "{:<9} {:>12.1} {:>24} {:>10.1} {:>16.0} {:>9} {:>15.0} {:>10}",
         row.name,
         s.sim_per_wall,
         format!("{:.1} ({:.1}-{:.1})", s.wall_ms, s.wall_min_ms, s.wall_max_ms),
+        s.report_ms,
         s.messages_per_wall_sec,
         share,
         s.records_per_wall_sec,
@@ -240,7 +248,20 @@ fn targets(rows: &[Row], swarm: &[SwarmSpeed]) -> Vec<(String, String, bool)> {
     out
 }
 
-/// Runs benchmark `name` in a child process and reads what it reports.
+/// Runs benchmark `name` `args.iterations` times, each in a child process of its own, so the
+/// peak memory reported is one run's (the largest of them): runs in one process would add up
+/// whatever the allocator kept from the ones before.
+fn run_iterations(args: &BenchArgs, name: &str) -> Result<ChildResult, String> {
+    let mut all = ChildResult { samples: Vec::new(), peak_rss_bytes: None };
+    for _ in 0..args.iterations.max(1) {
+        let one = run_in_child(args, name)?;
+        all.samples.extend(one.samples);
+        all.peak_rss_bytes = all.peak_rss_bytes.max(one.peak_rss_bytes);
+    }
+    Ok(all)
+}
+
+/// Runs one iteration of benchmark `name` in a child process and reads what it reports.
 fn run_in_child(args: &BenchArgs, name: &str) -> Result<ChildResult, String> {
     let exe = std::env::current_exe().map_err(|e| format!("finding this program: {e}"))?;
     let output = std::process::Command::new(exe)
@@ -248,7 +269,7 @@ fn run_in_child(args: &BenchArgs, name: &str) -> Result<ChildResult, String> {
         .arg("--child")
         .arg(name)
         .arg("--iterations")
-        .arg(args.iterations.to_string())
+        .arg("1")
         .arg("--dir")
         .arg(&args.dir)
         .arg("--baseline-ms")

@@ -18,6 +18,11 @@ pub enum TraceBody {
     Fault(String),
     /// A narration line from the scenario.
     Narration(String),
+    /// A chapter of the scenario's narration starts, with this title (`Chapter`).
+    Chapter(String),
+    /// A narration line the terminal lab pauses on until the learner continues (`Wait`,
+    /// `WaitOn`).
+    Prompt(String),
     /// An invariant broke in a run whose scenario expects it (`Happens(Violation(..))`); a
     /// violation nobody expects stops the run instead.
     Violation {
@@ -52,7 +57,8 @@ impl TraceRecord {
         let text = match &self.body {
             TraceBody::Event(e) => e.describe(),
             TraceBody::Fault(f) => format!("FAULT: {f}"),
-            TraceBody::Narration(n) => n.clone(),
+            TraceBody::Narration(n) | TraceBody::Prompt(n) => n.clone(),
+            TraceBody::Chapter(title) => format!("CHAPTER: {title}"),
             TraceBody::Violation { invariant, detail } => format!("INVARIANT VIOLATED ({invariant}): {detail}"),
         };
         let ms = self.time_ms();

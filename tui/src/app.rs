@@ -27,6 +27,9 @@ use sim::view::{ClusterView, NodeView};
 pub const MIN_SPEED: f64 = 0.125;
 /// The fastest playback speed, in simulated seconds per wall second.
 pub const MAX_SPEED: f64 = 64.0;
+/// How many of the newest records (up to the moment on screen) the event feed's filters look
+/// at: enough for minutes of a busy run, few enough to draw in a frame.
+pub const FEED_SCAN_LIMIT: usize = 50_000;
 /// How many lines Page Up and Page Down move a scrolled pane.
 pub const PAGE_LINES: usize = 10;
 
@@ -1030,7 +1033,9 @@ pub fn feed(app: &App, limit: usize, scroll: usize) -> (Vec<&TraceRecord>, usize
     // Scan from the newest back, stopping once the page is full: a long run costs no more
     // than a short one.
     let wanted = limit.saturating_add(scroll);
-    for record in app.records_now().iter().rev() {
+    // A filter that matches little would otherwise put every record of a long run into words
+    // on every frame; looking at the newest FEED_SCAN_LIMIT records keeps a frame fast.
+    for record in app.records_now().iter().rev().take(FEED_SCAN_LIMIT) {
         if matched.len() >= wanted {
             break;
         }

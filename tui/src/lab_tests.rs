@@ -392,3 +392,34 @@ fn run_record_writes_the_live_runs_keyframes_and_verify_finds_divergence() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Measures seeking in a long recording: `KAFKALAB_SEEK_RECORDING=file.klrec cargo test
+/// --release -p kafkalab -- --ignored seek --nocapture`. Prints the time to load the file and,
+/// for moments spread over the run, to move the cursor there and draw every view. A
+/// measurement, not a check: speed targets are never asserted in tests.
+#[test]
+#[ignore = "a measurement; needs KAFKALAB_SEEK_RECORDING"]
+fn seek_timing() {
+    let Some(path) = std::env::var_os("KAFKALAB_SEEK_RECORDING") else { return };
+    let started = std::time::Instant::now();
+    let history = sim::record::read(std::path::Path::new(&path)).unwrap();
+    let loaded = started.elapsed();
+    let scenario = sim::scenario::parse_str(&history.header.scenario_text, "recording").unwrap();
+    let keyframes = history.keyframes.len();
+    println!("loaded {keyframes} keyframes, {} records in {loaded:?}", history.records.len());
+    let mut app = App::replay(scenario, history);
+    let mut worst = std::time::Duration::ZERO;
+    for step in 0..20 {
+        let target = (step * 7_919) % keyframes;
+        let started = std::time::Instant::now();
+        // Seeking is moving the cursor; drawing every view at the new moment is the cost a
+        // learner waits for.
+        app.cursor = target;
+        for tab in 1..=8u8 {
+            app.update(Input::Char(char::from(b'0' + tab)));
+            let _ = screen(&app, 160, 50);
+        }
+        worst = worst.max(started.elapsed());
+    }
+    println!("worst seek + draw of all 8 views: {worst:?}");
+}

@@ -195,14 +195,17 @@ fn render_nodes(app: &App, frame: &mut ratatui::Frame, area: Rect, view: &Cluste
             (if q.voter { q.role.clone() } else { "Observer".to_string() }, q.epoch.to_string())
         });
         let name: String = node.name.chars().take(11).collect();
+        // A running broker the controller has fenced may not lead: say so instead of `up`.
+        let fenced = node.state == "up" && view.brokers.iter().any(|b| b.id == node.id && b.fenced);
         let state = match node.state.as_str() {
             "down" => "DOWN",
             "paused" => "paused",
+            _ if fenced => "fenced",
             _ => "up",
         };
-        let style = match node.state.as_str() {
-            "down" => Style::new().fg(Color::Red).bold(),
-            "paused" => Style::new().fg(Color::Yellow).bold(),
+        let style = match state {
+            "DOWN" => Style::new().fg(Color::Red).bold(),
+            "paused" | "fenced" => Style::new().fg(Color::Yellow).bold(),
             _ => Style::new(),
         };
         let mut line = Line::from(vec![

@@ -262,7 +262,9 @@ pub enum RecordingError {
 /// Writes a recording as the run goes, one entry at a time.
 pub struct Recorder {
     path: PathBuf,
-    out: zstd::stream::AutoFinishEncoder<'static, BufWriter<std::fs::File>>,
+    /// Entries are serialised in small pieces; the buffer in front of the encoder hands zstd
+    /// large blocks (feeding it each piece cost more than the simulation).
+    out: BufWriter<zstd::stream::AutoFinishEncoder<'static, std::fs::File>>,
 }
 
 impl Recorder {
@@ -277,9 +279,10 @@ impl Recorder {
             }
             Err(source) => return Err(RecordingError::Io { path: path.display().to_string(), source }),
         };
-        let encoder = zstd::stream::Encoder::new(BufWriter::new(file), 3)
+        let encoder = zstd::stream::Encoder::new(file, 1)
             .map_err(|source| RecordingError::Io { path: path.display().to_string(), source })?;
-        let mut recorder = Recorder { path: path.to_path_buf(), out: encoder.auto_finish() };
+        let out = BufWriter::with_capacity(1 << 20, encoder.auto_finish());
+        let mut recorder = Recorder { path: path.to_path_buf(), out };
         recorder.write(&Entry::Header(header.clone()))?;
         Ok(recorder)
     }
@@ -314,10 +317,11 @@ impl Recorder {
     /// Errors: [`RecordingError::Io`].
     pub fn finish(self) -> Result<(), RecordingError> {
         let path = self.path.display().to_string();
-        // Dropping the auto-finishing encoder ends the stream; flush the file after it.
-        let mut writer = self.out;
-        writer.flush().map_err(|source| RecordingError::Io { path: path.clone(), source })?;
-        drop(writer);
+        // Flushing the buffer hands the encoder the rest; dropping the auto-finishing encoder
+        // then ends the stream.
+        let encoder =
+            self.out.into_inner().map_err(|e| RecordingError::Io { path: path.clone(), source: e.into_error() })?;
+        drop(encoder);
         Ok(())
     }
 }

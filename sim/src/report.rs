@@ -11,12 +11,10 @@
 
 use crate::check::{Anomalies, ExpectationResult};
 use crate::scenario::Scenario;
-use crate::trace::TraceBody;
 use crate::view::*;
 use crate::world::{Hosted, NodeKind, World};
 use crate::SimulationCrash;
 use cluster::broker::{BrokerStatus, OFFSETS_TOPIC};
-use cluster::event::Event;
 use cluster::group::{offsets_partition_for, GroupStatus};
 use cluster::ids::{NodeId, TopicPartition};
 use cluster::metadata::MetadataImage;
@@ -135,28 +133,12 @@ pub fn build_quorum(world: &World) -> QuorumDescription {
     }
 }
 
-/// When each group last completed a rebalance, in milliseconds of simulated time, read from the
-/// trace: the coordinator records `GroupRebalanced` each time it moves a group to a new
-/// generation.
-///
-/// The trace is read from its end, so a live view pays only for the records since each group's
-/// latest rebalance.
+/// When each group of the scenario last completed a rebalance, in milliseconds of simulated
+/// time: the coordinator records `GroupRebalanced` each time it moves a group to a new
+/// generation, and the trace keeps the latest time per group as it records them.
 fn last_rebalances(world: &World) -> BTreeMap<String, u64> {
     let wanted: Vec<String> = world.group_topics().into_keys().filter(|g| !g.is_empty()).collect();
-    world.with_records(|records| {
-        let mut found = BTreeMap::new();
-        for record in records.iter().rev() {
-            if found.len() == wanted.len() {
-                break;
-            }
-            if let TraceBody::Event(Event::GroupRebalanced { group, .. }) = &record.body {
-                if wanted.contains(group) && !found.contains_key(group) {
-                    found.insert(group.clone(), record.time_ms());
-                }
-            }
-        }
-        found
-    })
+    world.last_rebalance_ms().into_iter().filter(|(group, _)| wanted.contains(group)).collect()
 }
 
 /// Runs `scenario` with `seed` on a fresh thread up to `at` (default, and at most: its end),

@@ -76,16 +76,28 @@ impl TraceRecord {
 pub struct Trace {
     records: Vec<TraceRecord>,
     hasher: Sha256,
+    /// When each group last completed a rebalance, in milliseconds (`GroupRebalanced`): views
+    /// are built every 100 ms in the lab, and finding this by reading the trace back would
+    /// cost a long run's whole trace each time.
+    last_rebalance_ms: std::collections::BTreeMap<String, u64>,
 }
 
 impl Trace {
     /// Appends a record, assigning its sequence number.
     pub fn push(&mut self, time_ns: u64, node: String, body: TraceBody) {
+        if let TraceBody::Event(Event::GroupRebalanced { group, .. }) = &body {
+            self.last_rebalance_ms.insert(group.clone(), time_ns / 1_000_000);
+        }
         let record = TraceRecord { seq: self.records.len() as u64, time_ns, node, body };
         let line = serde_json::to_string(&record).expect("trace records serialise");
         self.hasher.update(line.as_bytes());
         self.hasher.update(b"\n");
         self.records.push(record);
+    }
+
+    /// When each consumer group last completed a rebalance, in milliseconds of simulated time.
+    pub fn last_rebalance_ms(&self) -> &std::collections::BTreeMap<String, u64> {
+        &self.last_rebalance_ms
     }
 
     /// All records so far.

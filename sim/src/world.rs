@@ -1670,6 +1670,12 @@ impl World {
     }
 
     /// Calls `f` with every record so far.
+    /// When each consumer group last completed a rebalance, in milliseconds of simulated time.
+    pub fn last_rebalance_ms(&self) -> BTreeMap<String, u64> {
+        lock(&self.shared.trace).last_rebalance_ms().clone()
+    }
+
+    /// Calls `f` with every trace record so far.
     pub fn with_records<R>(&self, f: impl FnOnce(&[TraceRecord]) -> R) -> R {
         f(lock(&self.shared.trace).records())
     }

@@ -2,8 +2,8 @@
 //!
 //! * Every ```` ```console ```` block in `book/src/*.md` is a transcript: each `$ kafkalab ...`
 //!   line is run (from the repository root, with the real `kafkalab` binary) and its output,
-//!   standard output then standard error, must match the lines that follow it. The syntax is
-//!   trycmd's: a line `...` stands for any number of lines, `[..]` for any text within a line,
+//!   standard output then standard error, must match the lines that follow it, up to the next
+//!   `$ kafkalab` line or the end of the block. The syntax is trycmd's: a line `...` stands for any number of lines, `[..]` for any text within a line,
 //!   and an optional `? N` line right after the command gives the exit status (default 0).
 //! * Every link between the book's pages, and every `#anchor`, points at something that exists;
 //!   every scenario path the book names exists; every page is in `SUMMARY.md`.
@@ -60,7 +60,10 @@ fn transcripts(page: &Path) -> Vec<Transcript> {
         let mut current: Option<Transcript> = None;
         while i < lines.len() && lines[i].trim_start() != "```" {
             let line = lines[i];
-            if let Some(command) = line.strip_prefix("$ ") {
+            // A command is `$ kafkalab ...`; other lines starting with `$ ` are output (kafkalab
+            // heads each table with the Kafka command that prints it, `$ kafka-topics.sh ...`).
+            let command = line.strip_prefix("$ ").filter(|c| c.starts_with("kafkalab ") || current.is_none());
+            if let Some(command) = command {
                 out.extend(current.take());
                 let origin = format!("{}:{}", relative(page), i + 1);
                 let mut command = command.to_string();

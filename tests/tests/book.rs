@@ -153,7 +153,10 @@ fn kafkalab_binary() -> PathBuf {
 fn check(binary: &Path, transcript: &Transcript) -> Option<String> {
     let words: Vec<&str> = transcript.command.split_whitespace().collect();
     let Some((&"kafkalab", args)) = words.split_first() else {
-        return Some(format!("{}: only `kafkalab` commands run in the book: {}", transcript.origin, transcript.command));
+        return Some(format!(
+            "{}: only `kafkalab` commands run in the book: {}",
+            transcript.origin, transcript.command
+        ));
     };
     let output = Command::new(binary).args(args).current_dir(root()).output().expect("kafkalab runs");
     let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
@@ -276,10 +279,8 @@ fn the_books_links_and_anchors_resolve() {
         }
         let mut rest = text.as_str();
         while let Some(at) = rest.find("scenarios/") {
-            let path: String = rest[at..]
-                .chars()
-                .take_while(|c| c.is_alphanumeric() || matches!(c, '/' | '-' | '_' | '.'))
-                .collect();
+            let path: String =
+                rest[at..].chars().take_while(|c| c.is_alphanumeric() || matches!(c, '/' | '-' | '_' | '.')).collect();
             let path = path.trim_end_matches('.');
             if path.ends_with(".ron") && !root().join(path).exists() {
                 broken.push(format!("{}: names {path}, which does not exist", relative(&page)));

@@ -277,6 +277,13 @@ fn the_books_links_and_anchors_resolve() {
                 broken.push(format!("{}: {file} has no heading #{anchor}", relative(&page)));
             }
         }
+        // `{{#include path:lines}}` (the TUI snapshots shown in the book) must name a file.
+        for include in text.split("{{#include ").skip(1) {
+            let target = include.split(['}', ':']).next().unwrap_or_default().trim();
+            if !dir.join(target).exists() {
+                broken.push(format!("{}: includes {target}, which does not exist", relative(&page)));
+            }
+        }
         let mut rest = text.as_str();
         while let Some(at) = rest.find("scenarios/") {
             let path: String =

@@ -143,12 +143,45 @@ fn render_overview(app: &App, frame: &mut ratatui::Frame, area: Rect, view: &Clu
     let compact = area.width < 110;
     let left_width = if compact { 46 } else { 57 };
     let [left, right] = Layout::horizontal([Constraint::Length(left_width), Constraint::Fill(1)]).areas(area);
-    render_nodes(app, frame, left, view, compact);
+    let nodes_height = u16::try_from(view.nodes.len() + 3).unwrap_or(u16::MAX).min(left.height.saturating_sub(4));
+    let [nodes, groups] = Layout::vertical([Constraint::Length(nodes_height), Constraint::Fill(1)]).areas(left);
+    render_nodes(app, frame, nodes, view, compact);
+    let group_rows: Vec<Vec<String>> = view
+        .groups
+        .iter()
+        .map(|g| {
+            let lag: i64 = g.offsets.iter().filter_map(|o| o.lag).sum();
+            vec![
+                g.group.clone(),
+                g.state.clone(),
+                g.generation_id.to_string(),
+                g.members.len().to_string(),
+                lag.to_string(),
+            ]
+        })
+        .collect();
+    let group_lines = if group_rows.is_empty() {
+        vec![Line::raw("No consumer groups.")]
+    } else {
+        text_table(&["GROUP", "STATE", "GENERATION", "MEMBERS", "LAG"], &group_rows)
+    };
+    frame.render_widget(Paragraph::new(group_lines).block(Block::bordered().title(" Groups · 4 shows more ")), groups);
     let topics_height = u16::try_from(view.topics.len() + 3).unwrap_or(u16::MAX).min(right.height / 3).max(3);
     let faults_height = u16::try_from(view.active_faults.len().max(1) + 2).unwrap_or(u16::MAX).min(6);
-    let [topics, faults, events] =
-        Layout::vertical([Constraint::Length(topics_height), Constraint::Length(faults_height), Constraint::Fill(1)])
-            .areas(right);
+    // The partition table too, when there is room for it above a few lines of events.
+    let partition_rows: usize = view.topics.iter().map(|t| t.partitions.len()).sum();
+    let spare = right.height.saturating_sub(topics_height + faults_height + 6);
+    let partitions_height = u16::try_from(partition_rows + 3).unwrap_or(u16::MAX).min(spare / 2);
+    let [topics, faults, partitions, events] = Layout::vertical([
+        Constraint::Length(topics_height),
+        Constraint::Length(faults_height),
+        Constraint::Length(if partitions_height >= 4 { partitions_height } else { 0 }),
+        Constraint::Fill(1),
+    ])
+    .areas(right);
+    if partitions.height > 0 {
+        views::render_partitions(frame, partitions, &view.topics, None);
+    }
     let rows: Vec<Vec<String>> = view
         .topics
         .iter()

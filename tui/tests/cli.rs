@@ -158,3 +158,15 @@ fn replay_of_a_file_that_is_not_a_recording_names_it() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("not-a-recording.klrec") && stderr.contains("recording"), "{stderr}");
 }
+
+#[test]
+fn the_books_recording_still_loads_and_verifies() {
+    // A recording committed with an earlier build: it must keep loading (the format is
+    // versioned and views gain fields only with defaults). Verifying it also checks that the
+    // lesson still runs the same way; the book shows that transcript.
+    let file = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../book/recordings/44-lesson.klrec");
+    let out = kafkalab().arg("replay").arg(&file).arg("--verify").output().unwrap();
+    let verdict = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{verdict}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(verdict.starts_with("verified:"), "{verdict}");
+}

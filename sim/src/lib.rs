@@ -24,6 +24,7 @@ pub mod live;
 pub mod net;
 pub mod oracle;
 pub mod plan;
+pub mod record;
 pub mod report;
 pub mod scenario;
 pub mod swarm;

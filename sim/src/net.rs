@@ -182,6 +182,12 @@ impl Net {
         }
     }
 
+    /// The degradations in force, each with the nodes whose links it touches (every link when
+    /// the set is empty), in the order they were applied.
+    pub fn degradations(&self) -> impl Iterator<Item = (&Degradation, &BTreeSet<NodeId>)> + '_ {
+        self.rules.iter().map(|r| (&r.degradation, &r.nodes))
+    }
+
     /// Ends every degradation (`Heal`); returns whether there was any. Connections that broke
     /// stay broken, so answers owed on them are still dropped.
     pub fn heal(&mut self) -> bool {

@@ -647,8 +647,15 @@ struct Found {
 /// Runs the oracle over the whole run: the history from the trace, the final logs from the
 /// current leaders.
 pub fn check_world(world: &World, view: &ClusterView) -> (Anomalies, Vec<String>) {
+    let (anomalies, findings) = check_world_located(world, view);
+    (anomalies, findings.into_iter().map(|(_, text)| text).collect())
+}
+
+/// Like [`check_world`], with the sequence number of the record that revealed each finding
+/// (see [`check_located`]).
+pub fn check_world_located(world: &World, view: &ClusterView) -> (Anomalies, Vec<(Option<u64>, String)>) {
     let (logs, unjudged) = final_logs(world, view);
-    let (mut anomalies, findings) = world.with_records(|records| check(&History::from_records(records), &logs));
+    let (mut anomalies, findings) = world.with_records(|records| check_located(&History::from_records(records), &logs));
     anomalies.unjudged_partitions = unjudged;
     (anomalies, findings)
 }
@@ -659,6 +666,16 @@ pub fn check_world(world: &World, view: &ClusterView) -> (Anomalies, Vec<String>
 /// polls and sends); `unjudged_partitions` is left for the caller, who knows why a log is
 /// missing.
 pub fn check(history: &History, logs: &BTreeMap<TopicPartition, FinalLog>) -> (Anomalies, Vec<String>) {
+    let (anomalies, findings) = check_located(history, logs);
+    (anomalies, findings.into_iter().map(|(_, text)| text).collect())
+}
+
+/// Like [`check`], with each finding's position: the sequence number of the trace record that
+/// revealed it (`None` for a line counting the findings left out).
+pub fn check_located(
+    history: &History,
+    logs: &BTreeMap<TopicPartition, FinalLog>,
+) -> (Anomalies, Vec<(Option<u64>, String)>) {
     let mut found = Found::default();
     check_acked_sends(history, logs, &mut found);
     check_polled_offsets(history, logs, &mut found);
@@ -689,9 +706,9 @@ pub fn check(history: &History, logs: &BTreeMap<TopicPartition, FinalLog>) -> (A
         // Stable: findings revealed by the same record keep the order they were found in.
         list.sort_by_key(|(seq, _)| *seq);
         let extra = list.len().saturating_sub(FINDINGS_PER_KIND);
-        findings.extend(list.into_iter().take(FINDINGS_PER_KIND).map(|(_, text)| text));
+        findings.extend(list.into_iter().take(FINDINGS_PER_KIND).map(|(seq, text)| (Some(seq), text)));
         if extra > 0 {
-            findings.push(format!("... and {extra} more {kind}"));
+            findings.push((None, format!("... and {extra} more {kind}")));
         }
     }
     (anomalies, findings)

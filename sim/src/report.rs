@@ -11,12 +11,10 @@
 
 use crate::check::{Anomalies, ExpectationResult};
 use crate::scenario::Scenario;
-use crate::trace::TraceBody;
 use crate::view::*;
 use crate::world::{Hosted, NodeKind, World};
 use crate::SimulationCrash;
 use cluster::broker::{BrokerStatus, OFFSETS_TOPIC};
-use cluster::event::Event;
 use cluster::group::{offsets_partition_for, GroupStatus};
 use cluster::ids::{NodeId, TopicPartition};
 use cluster::metadata::MetadataImage;
@@ -135,28 +133,12 @@ pub fn build_quorum(world: &World) -> QuorumDescription {
     }
 }
 
-/// When each group last completed a rebalance, in milliseconds of simulated time, read from the
-/// trace: the coordinator records `GroupRebalanced` each time it moves a group to a new
-/// generation.
-///
-/// The trace is read from its end, so a live view pays only for the records since each group's
-/// latest rebalance.
+/// When each group of the scenario last completed a rebalance, in milliseconds of simulated
+/// time: the coordinator records `GroupRebalanced` each time it moves a group to a new
+/// generation, and the trace keeps the latest time per group as it records them.
 fn last_rebalances(world: &World) -> BTreeMap<String, u64> {
     let wanted: Vec<String> = world.group_topics().into_keys().filter(|g| !g.is_empty()).collect();
-    world.with_records(|records| {
-        let mut found = BTreeMap::new();
-        for record in records.iter().rev() {
-            if found.len() == wanted.len() {
-                break;
-            }
-            if let TraceBody::Event(Event::GroupRebalanced { group, .. }) = &record.body {
-                if wanted.contains(group) && !found.contains_key(group) {
-                    found.insert(group.clone(), record.time_ms());
-                }
-            }
-        }
-        found
-    })
+    world.last_rebalance_ms().into_iter().filter(|(group, _)| wanted.contains(group)).collect()
 }
 
 /// Runs `scenario` with `seed` on a fresh thread up to `at` (default, and at most: its end),
@@ -377,6 +359,7 @@ pub fn build_view(world: &World) -> ClusterView {
             group,
         });
     }
+    let logs = partition_logs(world, &topics);
     ClusterView {
         time_ms: world.elapsed().as_millis() as u64,
         duration_ms: world.duration().as_millis() as u64,
@@ -386,7 +369,77 @@ pub fn build_view(world: &World) -> ClusterView {
         clients,
         topics,
         groups,
+        nodes: world.node_views(),
+        active_faults: world.active_faults(),
+        logs,
     }
+}
+
+/// The tail of every replica's log of every user partition: the batches holding its last
+/// [`LOG_WINDOW`] offsets, read newest first so a long log costs no more than a short one.
+fn partition_logs(world: &World, topics: &[TopicDescription]) -> Vec<PartitionLogView> {
+    let mut out = Vec::new();
+    for topic in topics {
+        for partition in &topic.partitions {
+            let tp = TopicPartition::new(topic.name.clone(), partition.partition);
+            let replicas = partition
+                .replicas
+                .iter()
+                .map(|broker| {
+                    world
+                        .with_log(NodeId(*broker), &tp, |log| {
+                            let from = log.log_end_offset() - LOG_WINDOW;
+                            let mut batches: Vec<BatchView> = log
+                                .segments()
+                                .iter()
+                                .rev()
+                                .flat_map(|segment| segment.batches().iter().rev())
+                                .map(|stored| &stored.batch)
+                                .take_while(|batch| batch.last_offset() >= from)
+                                .map(|batch| {
+                                    let present: Vec<i64> = batch.records.iter().map(|r| batch.offset_of(r)).collect();
+                                    BatchView {
+                                        base_offset: batch.base_offset,
+                                        last_offset: batch.last_offset(),
+                                        leader_epoch: batch.partition_leader_epoch,
+                                        producer_id: batch.producer_id,
+                                        base_sequence: batch.base_sequence,
+                                        removed: (batch.base_offset..=batch.last_offset())
+                                            .filter(|o| !present.contains(o))
+                                            .collect(),
+                                        tombstones: batch
+                                            .records
+                                            .iter()
+                                            .filter(|r| r.value.is_none())
+                                            .map(|r| batch.offset_of(r))
+                                            .collect(),
+                                    }
+                                })
+                                .collect();
+                            batches.reverse();
+                            ReplicaLogView {
+                                broker: *broker,
+                                up: true,
+                                log_start_offset: log.log_start_offset(),
+                                high_watermark: log.high_watermark(),
+                                log_end_offset: log.log_end_offset(),
+                                batches,
+                            }
+                        })
+                        .unwrap_or(ReplicaLogView {
+                            broker: *broker,
+                            up: false,
+                            log_start_offset: 0,
+                            high_watermark: 0,
+                            log_end_offset: 0,
+                            batches: Vec::new(),
+                        })
+                })
+                .collect();
+            out.push(PartitionLogView { topic: topic.name.clone(), partition: partition.partition, replicas });
+        }
+    }
+    out
 }
 
 fn ids(v: &[i32]) -> String {

@@ -110,9 +110,12 @@ pub struct Scenario {
     /// every quantum boundary, each fires at most once, and the trace records when and why.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub triggers: Vec<Trigger>,
-    /// Lines shown in the event feed at given times.
+    /// Lines said to the learner: `At("5s", "text")` at a time, `On(condition, "text")` when a
+    /// condition first holds, `Chapter("5s", "title")` to start a chapter (presenter mode stops
+    /// at each), and `Wait("5s", "text")` / `WaitOn(condition, "text")` for a line the lab
+    /// pauses on until the learner presses space. See [`Narration`].
     #[serde(default)]
-    pub narration: Vec<Timed<String>>,
+    pub narration: Vec<Narration>,
     /// Checks made when the run ends.
     #[serde(default)]
     pub expect: Vec<Expectation>,
@@ -630,6 +633,78 @@ impl<T> Timed<T> {
     pub fn value(&self) -> &T {
         match self {
             Timed::At(_, value) => value,
+        }
+    }
+}
+
+/// A line of narration: what the scenario says to the learner, and when.
+///
+/// Every form is recorded in the trace when it fires (a narration line, a chapter title or a
+/// prompt), so a headless run and a recording keep them; only the terminal lab waits on a
+/// prompt. Conditions are checked at every quantum boundary, like a trigger's, and each line
+/// fires at most once.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Narration {
+    /// The line is said at this time.
+    At(Span, String),
+    /// The line is said when the condition first holds: `On(Leads(broker: 2, topic: "orders",
+    /// partition: 0), "Broker 2 took over.")`.
+    On(Condition, String),
+    /// A chapter starts at this time, with this title. Presenter mode stops at each chapter
+    /// and steps from one to the next.
+    Chapter(Span, String),
+    /// The line is said at this time and the lab pauses until the learner presses space
+    /// ("press space to continue"); headless runs do not wait.
+    Wait(Span, String),
+    /// Like `Wait`, when the condition first holds.
+    WaitOn(Condition, String),
+}
+
+/// What kind of line a [`Narration`] is, once it fires.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NarrationKind {
+    /// A plain line (`At`, `On`).
+    Line,
+    /// A chapter title (`Chapter`).
+    Chapter,
+    /// A line the lab waits on (`Wait`, `WaitOn`).
+    Prompt,
+}
+
+impl Narration {
+    /// The time the line is due, or `None` when a condition decides it.
+    pub fn at(&self) -> Option<Span> {
+        match self {
+            Narration::At(at, _) | Narration::Chapter(at, _) | Narration::Wait(at, _) => Some(*at),
+            Narration::On(..) | Narration::WaitOn(..) => None,
+        }
+    }
+
+    /// The condition that decides when the line is said, for `On` and `WaitOn`.
+    pub fn condition(&self) -> Option<&Condition> {
+        match self {
+            Narration::On(condition, _) | Narration::WaitOn(condition, _) => Some(condition),
+            _ => None,
+        }
+    }
+
+    /// The text (a chapter's title for `Chapter`).
+    pub fn text(&self) -> &str {
+        match self {
+            Narration::At(_, text)
+            | Narration::On(_, text)
+            | Narration::Chapter(_, text)
+            | Narration::Wait(_, text)
+            | Narration::WaitOn(_, text) => text,
+        }
+    }
+
+    /// Which kind of line it is.
+    pub fn kind(&self) -> NarrationKind {
+        match self {
+            Narration::At(..) | Narration::On(..) => NarrationKind::Line,
+            Narration::Chapter(..) => NarrationKind::Chapter,
+            Narration::Wait(..) | Narration::WaitOn(..) => NarrationKind::Prompt,
         }
     }
 }
@@ -2770,7 +2845,11 @@ impl Validator<'_> {
     fn check_narration(&self) -> Check {
         for (i, line) in self.scenario.narration.iter().enumerate() {
             let path = SrcPath::root().f("narration").i(i);
-            self.check_time(line.at(), &path.i(0), "the narration line")?;
+            match (line.at(), line.condition()) {
+                (Some(at), _) => self.check_time(at, &path.i(0), "the narration line")?,
+                (None, Some(condition)) => self.check_condition(condition, &path.i(0), &path)?,
+                (None, None) => unreachable!("every narration line has a time or a condition"),
+            }
         }
         Ok(())
     }
@@ -3039,7 +3118,7 @@ mod tests {
             ]
         );
         assert_eq!(scenario.faults[0].at(), Span(10_000));
-        assert_eq!(scenario.narration[0].value(), "Three brokers.");
+        assert_eq!(scenario.narration[0].text(), "Three brokers.");
         assert_eq!(
             scenario.expect,
             vec![Expectation::NoDuplicates, Expectation::GroupMembers { group: "billing".into(), members: 1 },]
@@ -3220,7 +3299,7 @@ mod tests {
                 at(17, Fault::Latency { extra: Span(200), jitter: Span(50), nodes: Vec::new() }),
                 at(18, Fault::Duplicate { rate: 1.0, nodes: vec![Target::Broker(1), Target::Coordinator(group())] }),
             ],
-            narration: vec![Timed::At(Span::ZERO, "Start.".into())],
+            narration: vec![Narration::At(Span::ZERO, "Start.".into())],
             expect: vec![
                 Expectation::LostAckedWrites { at_least: 1 },
                 Expectation::NoLostAckedWrites,

@@ -768,7 +768,7 @@ impl Shrinker<'_> {
 fn latest_moment(s: &Scenario) -> u64 {
     let mut last = 0;
     last = last.max(s.faults.iter().map(|f| f.at().0).max().unwrap_or(0));
-    last = last.max(s.narration.iter().map(|n| n.at().0).max().unwrap_or(0));
+    last = last.max(s.narration.iter().filter_map(|n| n.at()).map(|at| at.0).max().unwrap_or(0));
     for c in &s.clients {
         match c {
             crate::scenario::ClientSpec::Producer(p) => {

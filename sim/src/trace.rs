@@ -18,6 +18,11 @@ pub enum TraceBody {
     Fault(String),
     /// A narration line from the scenario.
     Narration(String),
+    /// A chapter of the scenario's narration starts, with this title (`Chapter`).
+    Chapter(String),
+    /// A narration line the terminal lab pauses on until the learner continues (`Wait`,
+    /// `WaitOn`).
+    Prompt(String),
     /// An invariant broke in a run whose scenario expects it (`Happens(Violation(..))`); a
     /// violation nobody expects stops the run instead.
     Violation {
@@ -52,7 +57,8 @@ impl TraceRecord {
         let text = match &self.body {
             TraceBody::Event(e) => e.describe(),
             TraceBody::Fault(f) => format!("FAULT: {f}"),
-            TraceBody::Narration(n) => n.clone(),
+            TraceBody::Narration(n) | TraceBody::Prompt(n) => n.clone(),
+            TraceBody::Chapter(title) => format!("CHAPTER: {title}"),
             TraceBody::Violation { invariant, detail } => format!("INVARIANT VIOLATED ({invariant}): {detail}"),
         };
         let ms = self.time_ms();
@@ -70,6 +76,10 @@ impl TraceRecord {
 pub struct Trace {
     records: Vec<TraceRecord>,
     hasher: Sha256,
+    /// When each group last completed a rebalance, in milliseconds (`GroupRebalanced`): views
+    /// are built every 100 ms in the lab, and finding this by reading the trace back would
+    /// cost a long run's whole trace each time.
+    last_rebalance_ms: std::collections::BTreeMap<String, u64>,
     /// The JSON line of the record being pushed, kept to reuse its allocation.
     line: Vec<u8>,
 }
@@ -77,12 +87,20 @@ pub struct Trace {
 impl Trace {
     /// Appends a record, assigning its sequence number.
     pub fn push(&mut self, time_ns: u64, node: String, body: TraceBody) {
+        if let TraceBody::Event(Event::GroupRebalanced { group, .. }) = &body {
+            self.last_rebalance_ms.insert(group.clone(), time_ns / 1_000_000);
+        }
         let record = TraceRecord { seq: self.records.len() as u64, time_ns, node, body };
         self.line.clear();
         serde_json::to_writer(&mut self.line, &record).expect("trace records serialise");
         self.line.push(b'\n');
         self.hasher.update(&self.line);
         self.records.push(record);
+    }
+
+    /// When each consumer group last completed a rebalance, in milliseconds of simulated time.
+    pub fn last_rebalance_ms(&self) -> &std::collections::BTreeMap<String, u64> {
+        &self.last_rebalance_ms
     }
 
     /// All records so far.

@@ -209,6 +209,91 @@ pub struct QuorumDescription {
     pub observers: Vec<QuorumReplica>,
 }
 
+/// A node as the lab's overview shows it: every broker, controller and client.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeView {
+    /// `node.id` (clients count from 5000).
+    pub id: i32,
+    /// The name the trace uses: `broker 1`, `controller 3000`, `node 1` (combined), a client id.
+    pub name: String,
+    /// `broker`, `controller`, `broker+controller`, `producer` or `consumer`.
+    pub kind: String,
+    /// `up`, `down` (the process is not running) or `paused` (stopped, as by `SIGSTOP`).
+    pub state: String,
+    /// The node's own metadata-quorum state, for every running node that takes part in the
+    /// quorum (voters and observing brokers); `None` for clients and stopped nodes.
+    pub quorum: Option<NodeQuorumState>,
+}
+
+/// One node's own Raft state in the metadata quorum (KIP-595).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeQuorumState {
+    /// Whether the node is a voter (a controller) rather than an observer.
+    pub voter: bool,
+    /// `Leader`, `Follower`, `Candidate`, `Prospective`, `Unattached`, `Resigned` or `Observer`.
+    pub role: String,
+    /// The epoch it is in.
+    pub epoch: i32,
+    /// The leader it knows for that epoch.
+    pub leader_id: Option<i32>,
+    /// The candidate it voted for in that epoch.
+    pub voted_for: Option<i32>,
+    /// Its metadata log end offset.
+    pub log_end_offset: i64,
+    /// Its high watermark: the metadata records below it are committed, as far as it knows.
+    pub high_watermark: i64,
+}
+
+/// One batch of a replica's log, as the lab's log view draws it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchView {
+    /// Offset of the first record.
+    pub base_offset: i64,
+    /// Offset of the last record the batch was written with.
+    pub last_offset: i64,
+    /// The leader epoch it was appended in (KIP-101's epoch boundaries).
+    pub leader_epoch: i32,
+    /// Producer id, -1 for a producer without idempotence.
+    pub producer_id: i64,
+    /// Sequence of the first record, -1 without idempotence.
+    pub base_sequence: i32,
+    /// Offsets in `base_offset..=last_offset` the cleaner removed (compaction).
+    pub removed: Vec<i64>,
+    /// Offsets holding a tombstone (a record with a key and a null value).
+    pub tombstones: Vec<i64>,
+}
+
+/// The tail of one replica's log: the batches that hold its last [`LOG_WINDOW`] offsets.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplicaLogView {
+    /// Broker id.
+    pub broker: i32,
+    /// Whether the broker is running; a stopped broker's log is not read.
+    pub up: bool,
+    /// Its log start offset.
+    pub log_start_offset: i64,
+    /// Its high watermark: records below it are committed, as far as this replica knows.
+    pub high_watermark: i64,
+    /// Its log end offset.
+    pub log_end_offset: i64,
+    /// Batches overlapping the window, oldest first.
+    pub batches: Vec<BatchView>,
+}
+
+/// How many of a replica's last offsets a [`ReplicaLogView`] covers.
+pub const LOG_WINDOW: i64 = 64;
+
+/// The replicas' logs of one partition.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionLogView {
+    /// Topic name.
+    pub topic: String,
+    /// Partition index.
+    pub partition: i32,
+    /// One per assigned replica, in replica order.
+    pub replicas: Vec<ReplicaLogView>,
+}
+
 /// Everything a front end draws at one moment.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClusterView {
@@ -228,4 +313,13 @@ pub struct ClusterView {
     pub topics: Vec<TopicDescription>,
     /// Groups by name.
     pub groups: Vec<GroupDescription>,
+    /// Every node: brokers, controllers, clients (added for the lab; absent in old recordings).
+    #[serde(default)]
+    pub nodes: Vec<NodeView>,
+    /// The faults in force now, in words: cuts, pauses, packet loss, latency.
+    #[serde(default)]
+    pub active_faults: Vec<String>,
+    /// The tail of every replica's log of every user partition.
+    #[serde(default)]
+    pub logs: Vec<PartitionLogView>,
 }

@@ -9,8 +9,8 @@ use crate::disk::SimDisk;
 use crate::invariants::{InvariantSet, UncleanElectionPolicy};
 use crate::net::{Cuts, Degradation, Delivery, Exchange, Net};
 use crate::scenario::{
-    ClientSpec, CommitSpec, Condition, ConsumerSpec, Fault, KeySpec, ProcessRoles, Scenario, SeekSpec, Span, Target,
-    Trigger,
+    ClientSpec, CommitSpec, Condition, ConsumerSpec, Fault, KeySpec, NarrationKind, ProcessRoles, Scenario, SeekSpec,
+    Span, Target, Timed, Trigger,
 };
 use crate::trace::{Trace, TraceBody, TraceRecord};
 use crate::view::ClusterView;
@@ -757,7 +757,13 @@ pub struct World {
     shared: Arc<Shared>,
     duration: Duration,
     faults: Vec<(u64, Fault)>,
-    narration: Vec<(u64, String)>,
+    /// Timed narration, by time: when, what kind, the text.
+    narration: Vec<(u64, NarrationKind, String)>,
+    /// Narration said when a condition first holds, and whether each has been said.
+    narration_on: Vec<(Condition, NarrationKind, String, bool)>,
+    /// Faults injected while the run was under way ([`World::inject`]), in order, with the
+    /// time they were applied at.
+    injected: Vec<Timed<Fault>>,
     next_fault: usize,
     /// The scenario's triggers, and whether each has fired.
     triggers: Vec<Trigger>,
@@ -773,6 +779,8 @@ pub struct World {
     /// Nodes told to shut down gracefully; their madsim nodes are stopped once they have.
     stopping: Vec<NodeId>,
     elapsed: Duration,
+    /// Whether this boundary's work is done already ([`World::settle`]).
+    settled: bool,
     /// Liveness tracking, only when the scenario has a `ConvergesWithin` expectation.
     convergence: Option<crate::converge::Convergence>,
 }
@@ -834,9 +842,14 @@ impl World {
         }
         let mut faults: Vec<(u64, Fault)> = scenario.faults.iter().map(|f| (f.at().0, f.value().clone())).collect();
         faults.sort_by_key(|f| f.0);
-        let mut narration: Vec<(u64, String)> =
-            scenario.narration.iter().map(|n| (n.at().0, n.value().clone())).collect();
+        let mut narration: Vec<(u64, NarrationKind, String)> =
+            scenario.narration.iter().filter_map(|n| n.at().map(|at| (at.0, n.kind(), n.text().to_string()))).collect();
         narration.sort_by_key(|n| n.0);
+        let narration_on = scenario
+            .narration
+            .iter()
+            .filter_map(|n| n.condition().map(|c| (c.clone(), n.kind(), n.text().to_string(), false)))
+            .collect();
         let duration = Duration::from_millis(scenario.duration.0);
         let triggers = scenario.triggers.clone();
         let has_convergence =
@@ -887,6 +900,8 @@ impl World {
             duration,
             faults,
             narration,
+            narration_on,
+            injected: Vec::new(),
             next_fault: 0,
             next_narration: 0,
             fired: vec![false; triggers.len()],
@@ -899,6 +914,7 @@ impl World {
             paused: BTreeMap::new(),
             stopping: Vec::new(),
             elapsed: Duration::ZERO,
+            settled: false,
             convergence: has_convergence.then(crate::converge::Convergence::default),
         }
     }
@@ -931,18 +947,10 @@ impl World {
     /// Advances one quantum: applies faults and narration due at this boundary, then lets the
     /// nodes run for [`QUANTUM`] of simulated time.
     pub fn step(&mut self) {
-        let now_ms = self.elapsed.as_millis() as u64;
-        while self.next_narration < self.narration.len() && self.narration[self.next_narration].0 <= now_ms {
-            let text = self.narration[self.next_narration].1.clone();
-            self.runtime.block_on(async { self.shared.record("world", TraceBody::Narration(text)) });
-            self.next_narration += 1;
+        if !self.settled {
+            self.apply_boundary();
         }
-        while self.next_fault < self.faults.len() && self.faults[self.next_fault].0 <= now_ms {
-            let fault = self.faults[self.next_fault].1.clone();
-            self.next_fault += 1;
-            self.apply_fault(&fault);
-        }
-        self.fire_triggers();
+        self.settled = false;
         self.runtime.block_on(async { madsim::time::sleep(QUANTUM).await });
         self.elapsed += QUANTUM;
         self.sample_convergence();
@@ -957,6 +965,88 @@ impl World {
             }
         }
         self.check_invariants();
+    }
+
+    /// Does now what the next [`World::step`] would do first at this quantum boundary: says
+    /// the narration due, applies the faults due and fires the triggers that hold. Front ends
+    /// call it before taking a keyframe, so a keyframe at time T shows what happens at T (a
+    /// chapter at 1 s is on screen at 1.0 s, not 1.1 s). The trace is the same either way: the
+    /// same work happens at the same boundary, in the same order. Does nothing at the end of
+    /// the run (a headless run never steps past it) or when already done at this boundary.
+    pub fn settle(&mut self) {
+        if !self.settled && !self.finished() {
+            self.apply_boundary();
+            self.settled = true;
+        }
+    }
+
+    /// The work of a quantum boundary: narration, then faults, then triggers.
+    fn apply_boundary(&mut self) {
+        let now_ms = self.elapsed.as_millis() as u64;
+        while self.next_narration < self.narration.len() && self.narration[self.next_narration].0 <= now_ms {
+            let (_, kind, text) = self.narration[self.next_narration].clone();
+            self.say(kind, text);
+            self.next_narration += 1;
+        }
+        self.say_conditional_narration();
+        while self.next_fault < self.faults.len() && self.faults[self.next_fault].0 <= now_ms {
+            let fault = self.faults[self.next_fault].1.clone();
+            self.next_fault += 1;
+            self.apply_fault(&fault);
+        }
+        self.fire_triggers();
+    }
+
+    /// Records a narration line of `kind` in the trace.
+    fn say(&self, kind: NarrationKind, text: String) {
+        let body = match kind {
+            NarrationKind::Line => TraceBody::Narration(text),
+            NarrationKind::Chapter => TraceBody::Chapter(text),
+            NarrationKind::Prompt => TraceBody::Prompt(text),
+        };
+        self.runtime.block_on(async { self.shared.record("world", body) });
+    }
+
+    /// Says every `On`/`WaitOn` narration line whose condition holds now for the first time.
+    fn say_conditional_narration(&mut self) {
+        for i in 0..self.narration_on.len() {
+            if self.narration_on[i].3 {
+                continue;
+            }
+            let mut why = Vec::new();
+            if self.holds(&self.narration_on[i].0, &mut why) {
+                self.narration_on[i].3 = true;
+                let (kind, text) = (self.narration_on[i].1, self.narration_on[i].2.clone());
+                self.say(kind, text);
+            }
+        }
+    }
+
+    /// Injects `fault` as a learner acting in the lab does, at the next quantum boundary whose
+    /// work is still to do: this one, or after [`World::settle`] the next ([`QUANTUM`] later).
+    /// It is queued behind any fault the scenario schedules at that same moment, exactly where
+    /// a scenario's `At(t, fault)` would be, so the scenario with [`World::injected`] appended
+    /// to its faults replays this run record for record. Returns the time it applies at.
+    ///
+    /// `AddBroker` cannot be injected (its node must exist from the start): `None`.
+    pub fn inject(&mut self, fault: Fault) -> Option<Span> {
+        if matches!(fault, Fault::AddBroker(_)) {
+            return None;
+        }
+        let mut at_ms = self.elapsed.as_millis() as u64;
+        if self.settled {
+            at_ms += QUANTUM.as_millis() as u64;
+        }
+        let pending = &self.faults[self.next_fault..];
+        let position = self.next_fault + pending.partition_point(|f| f.0 <= at_ms);
+        self.faults.insert(position, (at_ms, fault.clone()));
+        self.injected.push(Timed::At(Span::from_millis(at_ms), fault));
+        Some(Span::from_millis(at_ms))
+    }
+
+    /// Faults injected with [`World::inject`] so far, with the times they apply at.
+    pub fn injected(&self) -> &[Timed<Fault>] {
+        &self.injected
     }
 
     /// Applies every trigger whose condition holds now and has not fired yet, recording the
@@ -1591,6 +1681,12 @@ impl World {
     }
 
     /// Calls `f` with every record so far.
+    /// When each consumer group last completed a rebalance, in milliseconds of simulated time.
+    pub fn last_rebalance_ms(&self) -> BTreeMap<String, u64> {
+        lock(&self.shared.trace).last_rebalance_ms().clone()
+    }
+
+    /// Calls `f` with every trace record so far.
     pub fn with_records<R>(&self, f: impl FnOnce(&[TraceRecord]) -> R) -> R {
         f(lock(&self.shared.trace).records())
     }
@@ -1605,6 +1701,115 @@ impl World {
         let slot = self.shared.slots.get(&broker)?;
         let hosted = lock(&slot.hosted);
         hosted.as_ref()?.broker()?.partition_log(tp).map(f)
+    }
+
+    /// Every node as the lab's overview shows it, by node id: kind, whether it is up, down or
+    /// paused, and its own metadata-quorum state when it takes part in the quorum.
+    pub fn node_views(&self) -> Vec<crate::view::NodeView> {
+        let statuses = self.quorum_statuses();
+        let voters = self.voters();
+        self.shared
+            .slots
+            .values()
+            .filter(|slot| *lock(&slot.started) || lock(&slot.hosted).is_some())
+            .map(|slot| {
+                let kind = match slot.kind {
+                    NodeKind::Broker => "broker",
+                    NodeKind::Controller => "controller",
+                    NodeKind::Combined => "broker+controller",
+                    NodeKind::Producer(_) => "producer",
+                    NodeKind::Consumer(_) => "consumer",
+                };
+                let up = lock(&slot.hosted).is_some();
+                let state = if !up {
+                    "down"
+                } else if self.is_paused(slot.id) {
+                    "paused"
+                } else {
+                    "up"
+                };
+                let quorum = statuses.iter().find(|s| s.node_id == slot.id).filter(|_| up).map(|s| {
+                    crate::view::NodeQuorumState {
+                        voter: voters.contains(&slot.id),
+                        role: s.role.name().to_string(),
+                        epoch: s.epoch,
+                        leader_id: s.leader_id.map(|l| l.0),
+                        voted_for: s.voted_id.map(|v| v.0),
+                        log_end_offset: s.log_end_offset,
+                        high_watermark: s.high_watermark,
+                    }
+                });
+                crate::view::NodeView {
+                    id: slot.id.0,
+                    name: slot.name.clone(),
+                    kind: kind.to_string(),
+                    state: state.to_string(),
+                    quorum,
+                }
+            })
+            .collect()
+    }
+
+    /// The faults in force now, in words, one per line: cuts (grouped by the nodes that share
+    /// them), one-way cuts, pauses and link degradations. Down nodes are not listed: the node
+    /// table shows them.
+    pub fn active_faults(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let name = |id: &NodeId| self.shared.slots.get(id).map_or_else(|| id.to_string(), |s| s.name.clone());
+        let names = |ids: &BTreeSet<NodeId>| ids.iter().map(name).collect::<Vec<_>>().join(", ");
+        let cuts = lock(&self.shared.cuts).clone();
+        for id in &cuts.isolated {
+            out.push(format!("{} isolated from every node", name(id)));
+        }
+        // Both-way cuts: each node's set of unreachable peers; nodes with the same set share a
+        // line, so `Partition([1], [2, 3])` reads as two lines, one per side.
+        let mut cut_from: BTreeMap<NodeId, BTreeSet<NodeId>> = BTreeMap::new();
+        for (a, b) in &cuts.both_ways {
+            cut_from.entry(*a).or_default().insert(*b);
+            cut_from.entry(*b).or_default().insert(*a);
+        }
+        let mut sides: BTreeMap<BTreeSet<NodeId>, BTreeSet<NodeId>> = BTreeMap::new();
+        for (node, peers) in cut_from {
+            sides.entry(peers).or_default().insert(node);
+        }
+        let mut shown: BTreeSet<(BTreeSet<NodeId>, BTreeSet<NodeId>)> = BTreeSet::new();
+        for (peers, nodes) in &sides {
+            // Each split once: `A cut from B`, not also `B cut from A`.
+            if shown.contains(&(peers.clone(), nodes.clone())) {
+                continue;
+            }
+            shown.insert((nodes.clone(), peers.clone()));
+            out.push(format!("partition: {} | {}", names(nodes), names(peers)));
+        }
+        let mut one_way: BTreeMap<NodeId, BTreeSet<NodeId>> = BTreeMap::new();
+        for (from, to) in &cuts.one_way {
+            one_way.entry(*from).or_default().insert(*to);
+        }
+        for (from, to) in one_way {
+            out.push(format!("one-way: {} cannot reach {}", name(&from), names(&to)));
+        }
+        for (id, (_, since, _)) in &self.paused {
+            if self.is_paused(*id) {
+                let since = Span::from_millis(since.as_millis() as u64);
+                out.push(format!("{} paused since {since}", name(id)));
+            }
+        }
+        let net = lock(&self.shared.net);
+        for (degradation, nodes) in net.degradations() {
+            let links = if nodes.is_empty() { "every link".to_string() } else { format!("links of {}", names(nodes)) };
+            out.push(match degradation {
+                crate::net::Degradation::Loss { rate } => format!("packet loss {} on {links}", percent(*rate)),
+                crate::net::Degradation::Latency { extra, jitter } => format!(
+                    "latency +{} ±{} on {links}",
+                    Span::from_millis(extra.as_millis() as u64),
+                    Span::from_millis(jitter.as_millis() as u64)
+                ),
+                crate::net::Degradation::Duplicate { rate } => {
+                    format!("connections break after {} of requests on {links}", percent(*rate))
+                }
+            });
+        }
+        out
     }
 
     /// The cluster as Kafka's tools would describe it now.

@@ -1,8 +1,11 @@
 //! `kafkalab`: the terminal lab and its command line.
 //!
 //! * `kafkalab` opens the bundled first scenario in the terminal lab.
-//! * `kafkalab tui <scenario.ron> [--seed N]` opens any scenario file.
-//! * `kafkalab run <scenario.ron> [--seed N] [--json]` runs a scenario headless and reports.
+//! * `kafkalab tui <scenario.ron> [--seed N] [--present] [--paused]` opens any scenario file.
+//! * `kafkalab run <scenario.ron> [--seed N] [--json] [--record FILE]` runs a scenario headless
+//!   and reports; with `--record` it also writes a recording.
+//! * `kafkalab replay <recording.klrec> [--verify] [--present]` opens a recording without
+//!   simulating, or re-executes it and reports the first divergent record.
 //! * `kafkalab dump-log <scenario.ron> --topic T --partition P [--broker B] [--at TIME] [--json]`
 //!   runs a scenario to TIME and prints a replica's segment files as `kafka-dump-log.sh` does.
 //! * `kafkalab describe groups <scenario.ron> [--at TIME] [--seed N] [--group G]... [--members
@@ -21,7 +24,9 @@
 mod app;
 mod bench;
 mod lab;
+mod screens;
 mod terminal;
+mod views;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -48,6 +53,26 @@ enum Command {
         /// Run with this seed instead of the scenario's own.
         #[arg(long)]
         seed: Option<u64>,
+        /// Presenter mode: playback stops at each narration chapter; PageDown/→ goes on to the
+        /// next, PageUp/← back (the keys presenter remotes send).
+        #[arg(long)]
+        present: bool,
+        /// Open paused at time zero.
+        #[arg(long)]
+        paused: bool,
+    },
+    /// Open a recording (`kafkalab run --record`, or `W` in the lab) without simulating: scrub
+    /// it back and forth. Acting on it (a fault key) forks a live run from that moment.
+    Replay {
+        /// The recording (`.klrec`).
+        recording: PathBuf,
+        /// Re-execute the recorded scenario with its seed instead, compare the traces record by
+        /// record and print the first divergent record (exit 1), or that they match.
+        #[arg(long)]
+        verify: bool,
+        /// Presenter mode, as for `kafkalab tui --present`.
+        #[arg(long, conflicts_with = "verify")]
+        present: bool,
     },
     /// Run a scenario headless: print the cluster as Kafka's tools describe it, the checker's
     /// findings, each expectation, the digest and the speed.
@@ -69,6 +94,11 @@ enum Command {
         /// exit with 1).
         #[arg(long, conflicts_with_all = ["json", "events"])]
         check_determinism: bool,
+        /// Also write a recording of the run to FILE (which must not exist): the scenario, the
+        /// seed, every trace record and a keyframe every 100 ms, streamed to disk. Replay it
+        /// with `kafkalab replay FILE`.
+        #[arg(long, value_name = "FILE", conflicts_with = "check_determinism")]
+        record: Option<PathBuf>,
     },
     /// Sweep many seeds of a scenario in parallel: print each failing seed as it is found,
     /// then a summary, and write a shrunk reproducer scenario for every failure (TigerBeetle's
@@ -199,17 +229,52 @@ fn main() -> ExitCode {
             let scenario = sim::scenario::parse_str(FIRST_SCENARIO, FIRST_SCENARIO_NAME)
                 .expect("the bundled scenario is valid (a test checks it)");
             let seed = scenario.seed;
-            open_lab(scenario, seed)
+            open_lab(scenario, seed, lab::LabOptions::default())
         }
         Some(Command::Bench(args)) => bench::run(args),
-        Some(Command::Tui { scenario, seed }) => match sim::scenario::load_file(&scenario) {
+        Some(Command::Tui { scenario, seed, present, paused }) => match sim::scenario::load_file(&scenario) {
             Ok(s) => {
                 let seed = seed.unwrap_or(s.seed);
-                open_lab(s, seed)
+                open_lab(s, seed, lab::LabOptions { presenter: present, paused })
             }
             Err(e) => bad_input(&e),
         },
-        Some(Command::Run { scenario, seed, json: _, events: _, check_determinism: true }) => {
+        Some(Command::Replay { recording, verify: true, present: _ }) => match sim::record::verify(&recording) {
+            Ok(verdict) => {
+                print!("{}", verdict.render());
+                match verdict {
+                    sim::record::Verification::Same { .. } => ExitCode::SUCCESS,
+                    sim::record::Verification::Differs { .. } => ExitCode::from(1),
+                }
+            }
+            Err(e) => bad_input(&e),
+        },
+        Some(Command::Replay { recording, verify: false, present }) => {
+            let history = match sim::record::read(&recording) {
+                Ok(history) => history,
+                Err(e) => return bad_input(&e),
+            };
+            // The recorded scenario is needed only to fork; a recording whose scenario this
+            // build cannot load still plays, and forking from it is refused in words.
+            let origin = format!("{} (the scenario inside the recording)", recording.display());
+            let scenario = match sim::scenario::parse_str(&history.header.scenario_text, &origin) {
+                Ok(s) => s,
+                Err(e) => {
+                    return bad_input(&format!(
+                        "{}: the recorded scenario does not load in this build: {e}",
+                        recording.display()
+                    ))
+                }
+            };
+            match lab::replay_lab(scenario, history, lab::LabOptions { presenter: present, paused: true }) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+        Some(Command::Run { scenario, seed, json: _, events: _, check_determinism: true, record: _ }) => {
             match sim::scenario::load_file(&scenario) {
                 Ok(s) => {
                     let seed = seed.unwrap_or(s.seed);
@@ -264,7 +329,39 @@ fn main() -> ExitCode {
             options.scenario_path = Some(scenario.clone());
             run_swarm(&s, &options, &scenario)
         }
-        Some(Command::Run { scenario, seed, json, events, check_determinism: false }) => {
+        Some(Command::Run { scenario, seed, json, events: _, check_determinism: false, record: Some(file) }) => {
+            let text = match std::fs::read_to_string(&scenario) {
+                Ok(text) => text,
+                Err(e) => return bad_input(&format!("{}: {e}", scenario.display())),
+            };
+            let s = match sim::scenario::parse_str(&text, &scenario.display().to_string()) {
+                Ok(s) => s,
+                Err(e) => return bad_input(&e),
+            };
+            let seed = seed.unwrap_or(s.seed);
+            match sim::record::record_run(s, &text, seed, &file) {
+                Ok(report) => {
+                    if json {
+                        println!("{}", serde_json::to_string_pretty(&report).expect("reports serialise"));
+                    } else {
+                        print!("{}", sim::report::render_text(&report, true));
+                        println!("recording: {} (kafkalab replay {})", file.display(), file.display());
+                    }
+                    if report.passed() {
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::from(1)
+                    }
+                }
+                Err(sim::record::RecordRunError::Crash(crash)) => {
+                    report_crash(&crash, &scenario);
+                    eprintln!("the recording up to the crash is in {}", file.display());
+                    ExitCode::from(3)
+                }
+                Err(sim::record::RecordRunError::Recording(e)) => bad_input(&e),
+            }
+        }
+        Some(Command::Run { scenario, seed, json, events, check_determinism: false, record: None }) => {
             match sim::scenario::load_file(&scenario) {
                 Ok(s) => {
                     let seed = seed.unwrap_or(s.seed);
@@ -495,8 +592,8 @@ fn bad_input(error: &dyn std::fmt::Display) -> ExitCode {
     ExitCode::from(2)
 }
 
-fn open_lab(scenario: sim::scenario::Scenario, seed: u64) -> ExitCode {
-    match lab::run_lab(scenario, seed) {
+fn open_lab(scenario: sim::scenario::Scenario, seed: u64, options: lab::LabOptions) -> ExitCode {
+    match lab::run_lab(scenario, seed, options) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -547,20 +644,15 @@ mod tests {
         // Five seconds into the bundled scenario: brokers up, leaders elected, the group formed.
         let scenario = sim::scenario::parse_str(FIRST_SCENARIO, FIRST_SCENARIO_NAME).unwrap();
         let seed = scenario.seed;
-        let frame = std::thread::spawn(move || {
-            let mut world = sim::world::World::new(scenario, seed);
-            while world.elapsed() < std::time::Duration::from_secs(5) {
-                world.step();
-            }
-            sim::live::Frame { view: world.view(), records: world.records_since(0), finished: world.finished() }
-        })
-        .join()
-        .unwrap();
-        let mut app = app::App::new("first cluster", seed, 30_000);
-        app.apply_frame(frame);
-        let backend = ratatui::backend::TestBackend::new(120, 40);
-        let mut terminal = ratatui::Terminal::new(backend).unwrap();
-        terminal.draw(|f| app.render(f)).unwrap();
-        insta::assert_snapshot!("first_screen_01_first_cluster", app::buffer_text(terminal.backend().buffer()));
+        let mut app = app::App::live(scenario.clone(), seed);
+        for frame in sim::live::run_frames(scenario, seed, 5_000) {
+            app.apply_frame(frame);
+        }
+        insta::assert_snapshot!("first_screen_01_first_cluster", tests_support::screen(&app, 120, 40));
     }
 }
+
+#[cfg(test)]
+mod lab_tests;
+#[cfg(test)]
+mod tests_support;

@@ -284,10 +284,11 @@ mod tests {
 
     #[test]
     fn the_madsim_baseline_delivers_messages() {
-        let sample = madsim_baseline(200, 1);
-        assert_eq!(sample.sim_ms, 200);
-        // 64 in flight, round trips of 2-20 ms: thousands of messages in 200 ms.
-        assert!(sample.messages > 1000, "{sample:?}");
+        let sample = madsim_baseline(1_000, 1);
+        assert_eq!(sample.sim_ms, 1_000);
+        // About a thousand a simulated second: the echo answers one message at a time, and
+        // each of its sends waits out madsim's own small random delay.
+        assert!(sample.messages > 300, "{sample:?}");
     }
 
     #[test]

@@ -598,7 +598,7 @@ fn consumed_all(scenario: &Scenario, world: &World, view: &ClusterView, group: &
     let mut missing = 0;
     let mut total = 0;
     for (tp, log) in &logs {
-        if !topics.contains(&tp.topic) {
+        if !topics.contains(tp.topic.as_str()) {
             continue;
         }
         for (offset, id) in &log.by_offset {
@@ -676,7 +676,7 @@ pub fn unprocessed_records(
     let mut found: BTreeSet<(&TopicPartition, i64, &str)> = BTreeSet::new();
     for r in records {
         let TraceBody::Event(Event::SendAcked { tp, offset, value, .. }) = &r.body else { continue };
-        if *offset < 0 || !topics.contains(&tp.topic) {
+        if *offset < 0 || !topics.contains(tp.topic.as_str()) {
             continue;
         }
         let below = committed.get(tp).is_some_and(|c| *offset < *c);

@@ -142,7 +142,7 @@ pub fn dump(world: &World, broker: NodeId, tp: &TopicPartition) -> Option<LogDum
     }
     let broker_up = slot.hosted.lock().unwrap_or_else(|e| e.into_inner()).is_some();
     Some(LogDump {
-        topic: tp.topic.clone(),
+        topic: tp.topic.to_string(),
         partition: tp.partition,
         broker: broker.0,
         time_ms: world.elapsed().as_millis() as u64,

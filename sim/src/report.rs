@@ -315,7 +315,7 @@ pub fn build_view(world: &World) -> ClusterView {
                         assignment: m
                             .assignment
                             .iter()
-                            .map(|tp| AssignedPartition { topic: tp.topic.clone(), partition: tp.partition })
+                            .map(|tp| AssignedPartition { topic: tp.topic.to_string(), partition: tp.partition })
                             .collect(),
                     })
                     .collect()

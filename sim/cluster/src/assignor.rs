@@ -26,7 +26,7 @@
 //! the iteration order of a Java `HashMap`, the sticky assignors reproduce that order (see
 //! `java_hash_map_order`) instead of leaving it to chance.
 
-use crate::ids::TopicPartition;
+use crate::ids::{Topic, TopicPartition};
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -865,7 +865,7 @@ struct GeneralBuilder<'g, 'a> {
     moved_from: BTreeMap<TopicPartition, usize>,
     /// The same moves grouped as Kafka's `PartitionMovements` groups them: by topic, first
     /// member and current member.
-    movement_sets: BTreeMap<(String, usize, usize), MovementSet>,
+    movement_sets: BTreeMap<(Topic, usize, usize), MovementSet>,
     /// Whether a member must give up a partition of a topic it no longer subscribes to.
     revocation_required: bool,
     /// Claims, as validated.
@@ -1476,7 +1476,7 @@ mod tests {
 
             // Nothing outside the metadata is ever assigned, and every list is sorted.
             for owned in result.values() {
-                prop_assert!(owned.iter().all(|tp| partitions.contains_key(&tp.topic)));
+                prop_assert!(owned.iter().all(|tp| partitions.contains_key(tp.topic.as_str())));
                 prop_assert!(owned.windows(2).all(|w| w[0] < w[1]));
             }
         }
@@ -2058,8 +2058,17 @@ mod tests {
             let owned = &result[&member.member_id];
             prop_assert!(owned.windows(2).all(|w| w[0] < w[1]), "unsorted list {:?}", owned);
             for tp in owned {
-                prop_assert!(member.topics.contains(&tp.topic), "{} got {} without subscribing", member.member_id, tp);
-                prop_assert!(partitions.get(&tp.topic).is_some_and(|&n| (0..n).contains(&tp.partition)), "{}", tp);
+                prop_assert!(
+                    member.topics.iter().any(|t| *t == tp.topic),
+                    "{} got {} without subscribing",
+                    member.member_id,
+                    tp
+                );
+                prop_assert!(
+                    partitions.get(tp.topic.as_str()).is_some_and(|&n| (0..n).contains(&tp.partition)),
+                    "{}",
+                    tp
+                );
                 prop_assert!(assigned.insert(tp.clone()), "{} assigned twice", tp);
             }
         }
@@ -2197,8 +2206,8 @@ mod tests {
             let valid_owned = |m: &MemberSubscription| -> BTreeSet<TopicPartition> {
                 m.owned_partitions
                     .iter()
-                    .filter(|tp| counts.get(&tp.topic).is_some_and(|&n| (0..n).contains(&tp.partition)))
-                    .filter(|tp| m.topics.contains(&tp.topic))
+                    .filter(|tp| counts.get(tp.topic.as_str()).is_some_and(|&n| (0..n).contains(&tp.partition)))
+                    .filter(|tp| m.topics.iter().any(|t| *t == tp.topic))
                     .cloned()
                     .collect()
             };

@@ -539,7 +539,7 @@ impl Broker {
 
     fn apply_partition_state(&mut self, now: Instant, state: PartitionState) {
         let tp = state.tp.clone();
-        let min_isr = self.image.topics.get(&tp.topic).map_or(1, |t| t.min_insync_replicas);
+        let min_isr = self.image.topics.get(tp.topic.as_str()).map_or(1, |t| t.min_insync_replicas);
         let log_config = self.log_config(&tp.topic);
         let internal = tp.topic == OFFSETS_TOPIC;
         let existing = self.partitions.contains_key(&tp);
@@ -1829,9 +1829,13 @@ impl Node for Broker {
                     .image
                     .partitions
                     .values()
-                    .filter(
-                        |p| if topics.is_empty() { p.tp.topic != OFFSETS_TOPIC } else { topics.contains(&p.tp.topic) },
-                    )
+                    .filter(|p| {
+                        if topics.is_empty() {
+                            p.tp.topic != OFFSETS_TOPIC
+                        } else {
+                            topics.iter().any(|t| *t == p.tp.topic)
+                        }
+                    })
                     .cloned()
                     .collect();
                 let brokers = self.image.live_brokers();

@@ -643,7 +643,7 @@ impl Consumer {
         let request = self.request(now);
         let to = self.bootstrap_broker();
         let mut topics = self.topics.clone();
-        topics.extend(self.manual.iter().map(|tp| tp.topic.clone()));
+        topics.extend(self.manual.iter().map(|tp| tp.topic.to_string()));
         topics.dedup();
         self.outbox.send(to, Message::Metadata { correlation_id: request.correlation_id, topics });
         self.metadata = Some(request);
@@ -1212,7 +1212,7 @@ impl Node for Consumer {
                 self.metadata_wanted = false;
                 self.next_metadata = now + METADATA_MAX_AGE;
                 for p in partitions {
-                    let count = self.partition_counts.entry(p.tp.topic.clone()).or_insert(0);
+                    let count = self.partition_counts.entry(p.tp.topic.to_string()).or_insert(0);
                     *count = (*count).max(p.tp.partition + 1);
                     let previous = self.leaders.insert(p.tp.clone(), (p.leader, p.leader_epoch));
                     // KIP-320: a new leader epoch may mean the log was truncated under the
@@ -1224,7 +1224,8 @@ impl Node for Consumer {
                         self.awaiting_validation.insert(p.tp.clone());
                     }
                 }
-                let wanted = self.topics.iter().chain(self.manual.iter().map(|tp| &tp.topic));
+                let wanted =
+                    self.topics.iter().map(String::as_str).chain(self.manual.iter().map(|tp| tp.topic.as_str()));
                 if wanted.into_iter().any(|t| !self.partition_counts.contains_key(t)) {
                     self.metadata_wanted = true;
                     self.next_metadata = now + RETRY_BACKOFF;

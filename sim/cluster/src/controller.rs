@@ -396,7 +396,7 @@ impl Controller {
     }
 
     fn report_change(&mut self, state: &PartitionState, old_isr: &[NodeId], leader_changed: bool, unclean: bool) {
-        let internal = self.image.topics.get(&state.tp.topic).is_some_and(|t| t.internal);
+        let internal = self.image.topics.get(state.tp.topic.as_str()).is_some_and(|t| t.internal);
         let removed: Vec<NodeId> = old_isr.iter().copied().filter(|b| !state.isr.contains(b)).collect();
         let added: Vec<NodeId> = state.isr.iter().copied().filter(|b| !old_isr.contains(b)).collect();
         if internal {

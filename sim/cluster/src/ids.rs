@@ -1,7 +1,13 @@
 //! Identifiers shared by every node: node ids and topic-partitions.
 
 use serde::{Deserialize, Serialize};
+use std::borrow::Borrow;
+use std::cell::RefCell;
+use std::collections::BTreeSet;
 use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::ops::Deref;
+use std::sync::Arc;
 
 /// A node's `node.id`. Brokers use 1, 2, 3, ... as in Kafka's quickstart; dedicated controllers
 /// and the clients get ids from ranges of their own (see [`NodeId::CONTROLLER`] and
@@ -29,18 +35,193 @@ impl fmt::Display for NodeId {
     }
 }
 
+/// A topic name, shared rather than copied.
+///
+/// Every partition, message, fetch and trace record names its topic, and a broker looks its
+/// partitions up by [`TopicPartition`] after every input. With a `String` each of those copies
+/// allocated and each lookup compared the names byte by byte; a `Topic` is an interned
+/// `Arc<str>`: a copy is a reference count, and two names built from the same text on one thread
+/// share one allocation, so comparing them is a pointer comparison. It orders, compares,
+/// hashes, prints and serialises exactly as the `String` it holds (a JSON string), so traces and
+/// digests do not change.
+#[derive(Clone, Deserialize)]
+#[serde(from = "String")]
+pub struct Topic(Arc<str>);
+
+impl Serialize for Topic {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+thread_local! {
+    /// The names interned on this thread. A simulation runs on one thread, so its topics share
+    /// allocations; a name made on another thread (a swarm worker) is equal by content all the
+    /// same, only compared more slowly.
+    static TOPICS: RefCell<BTreeSet<Arc<str>>> = const { RefCell::new(BTreeSet::new()) };
+}
+
+impl Topic {
+    /// The interned topic named `name`.
+    pub fn new(name: &str) -> Topic {
+        TOPICS.with(|topics| {
+            let mut topics = topics.borrow_mut();
+            if let Some(shared) = topics.get(name) {
+                return Topic(Arc::clone(shared));
+            }
+            let shared: Arc<str> = Arc::from(name);
+            topics.insert(Arc::clone(&shared));
+            Topic(shared)
+        })
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Deref for Topic {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for Topic {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Borrow<str> for Topic {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl PartialEq for Topic {
+    fn eq(&self, other: &Topic) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || *self.0 == *other.0
+    }
+}
+
+impl Eq for Topic {}
+
+impl PartialOrd for Topic {
+    fn partial_cmp(&self, other: &Topic) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Topic {
+    fn cmp(&self, other: &Topic) -> std::cmp::Ordering {
+        if Arc::ptr_eq(&self.0, &other.0) {
+            std::cmp::Ordering::Equal
+        } else {
+            self.0.cmp(&other.0)
+        }
+    }
+}
+
+impl Hash for Topic {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        // As `str` hashes, so that `Borrow<str>` lookups in hashed maps agree.
+        (*self.0).hash(state);
+    }
+}
+
+impl fmt::Debug for Topic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl fmt::Display for Topic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<&str> for Topic {
+    fn from(name: &str) -> Topic {
+        Topic::new(name)
+    }
+}
+
+impl From<&String> for Topic {
+    fn from(name: &String) -> Topic {
+        Topic::new(name)
+    }
+}
+
+impl From<String> for Topic {
+    fn from(name: String) -> Topic {
+        Topic::new(&name)
+    }
+}
+
+impl From<&Topic> for Topic {
+    fn from(topic: &Topic) -> Topic {
+        topic.clone()
+    }
+}
+
+impl From<Topic> for String {
+    fn from(topic: Topic) -> String {
+        topic.0.to_string()
+    }
+}
+
+impl PartialEq<str> for Topic {
+    fn eq(&self, other: &str) -> bool {
+        *self.0 == *other
+    }
+}
+
+impl PartialEq<&str> for Topic {
+    fn eq(&self, other: &&str) -> bool {
+        *self.0 == **other
+    }
+}
+
+impl PartialEq<String> for Topic {
+    fn eq(&self, other: &String) -> bool {
+        *self.0 == **other
+    }
+}
+
+impl PartialEq<Topic> for str {
+    fn eq(&self, other: &Topic) -> bool {
+        *self == *other.0
+    }
+}
+
+impl PartialEq<Topic> for &str {
+    fn eq(&self, other: &Topic) -> bool {
+        **self == *other.0
+    }
+}
+
+impl PartialEq<Topic> for String {
+    fn eq(&self, other: &Topic) -> bool {
+        **self == *other.0
+    }
+}
+
 /// A topic and a partition number, printed the way Kafka logs it (`orders-0`).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct TopicPartition {
     /// Topic name.
-    pub topic: String,
+    pub topic: Topic,
     /// Partition index, from 0.
     pub partition: i32,
 }
 
 impl TopicPartition {
     /// Builds `topic-partition`.
-    pub fn new(topic: impl Into<String>, partition: i32) -> TopicPartition {
+    pub fn new(topic: impl Into<Topic>, partition: i32) -> TopicPartition {
         TopicPartition { topic: topic.into(), partition }
     }
 }

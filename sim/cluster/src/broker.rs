@@ -25,7 +25,7 @@ use crate::record::{Record, RecordBatch};
 use crate::time::Instant;
 use core::time::Duration;
 use rand_chacha::ChaCha8Rng;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 /// The internal topic holding committed offsets.
@@ -89,6 +89,16 @@ struct ParkedFetch {
     deadline: Instant,
 }
 
+/// The replica fetcher's plan: the leaders this broker follows with at least one partition ready
+/// to fetch, and whether any partition waits for an `OffsetsForLeaderEpoch` answer first. It
+/// changes only when a partition's role, leader or truncation state does, so it is kept until
+/// then instead of being rebuilt from every partition after every input.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct FetchPlan {
+    leaders: BTreeSet<NodeId>,
+    any_truncating: bool,
+}
+
 #[derive(Clone, Debug)]
 struct DelayedProduce {
     from: NodeId,
@@ -97,6 +107,9 @@ struct DelayedProduce {
     base_offset: i64,
     required_offset: i64,
     deadline: Instant,
+    /// Not tried since it was added: it may be completable at once (a duplicate of a batch
+    /// already committed).
+    fresh: bool,
 }
 
 /// A range of producer ids from the active controller (KIP-730, Kafka's `ProducerIdsBlock`):
@@ -138,6 +151,8 @@ struct PendingCommit {
     tp: TopicPartition,
     required_offset: i64,
     commit: AcceptedCommit,
+    /// Not tried since it was added.
+    fresh: bool,
 }
 
 /// One replica as views show it.
@@ -218,6 +233,16 @@ pub struct Broker {
     next_high_watermark_checkpoint: Instant,
     next_recovery_point_checkpoint: Instant,
     next_log_start_checkpoint: Instant,
+    /// The replica fetcher's plan; `None` after anything that may change it.
+    fetch_plan: Option<FetchPlan>,
+    /// A partition was added or removed, or its role, leader or epoch may have changed, since
+    /// the purgatories were last checked.
+    partitions_changed: bool,
+    /// A delayed produce or offset commit was added since the purgatories were last checked.
+    purgatory_added: bool,
+    /// The partitions whose log end offset or high watermark moved since the purgatories were
+    /// last checked (kept to reuse its allocation).
+    moved: Vec<TopicPartition>,
 }
 
 /// `now + ms`, or never when `ms` is Kafka's "never" (`Long.MAX_VALUE`) or too far to matter.
@@ -327,6 +352,10 @@ impl Broker {
             next_high_watermark_checkpoint: timers[3],
             next_recovery_point_checkpoint: timers[4],
             next_log_start_checkpoint: timers[5],
+            fetch_plan: None,
+            partitions_changed: true,
+            purgatory_added: false,
+            moved: Vec::new(),
         };
         broker.outbox.event(Event::BrokerStarted { incarnation: setup.incarnation, recovered_batches });
         let mut recovered = std::mem::take(&mut broker.recovered);
@@ -524,6 +553,7 @@ impl Broker {
     /// `StopReplica` with `deletePartition`).
     fn delete_replica(&mut self, tp: &TopicPartition) {
         let Some(p) = self.partitions.remove(tp) else { return };
+        self.partition_roles_changed();
         if p.is_leader() {
             self.resign(tp);
         }
@@ -537,7 +567,15 @@ impl Broker {
         self.outbox.event(Event::ReplicaDeleted { tp: tp.clone() });
     }
 
+    /// Something that may change a partition's presence, role, leader, epoch or truncation
+    /// state happened: the replica fetcher's plan is remade and the purgatories are checked.
+    fn partition_roles_changed(&mut self) {
+        self.fetch_plan = None;
+        self.partitions_changed = true;
+    }
+
     fn apply_partition_state(&mut self, now: Instant, state: PartitionState) {
+        self.partition_roles_changed();
         let tp = state.tp.clone();
         let min_isr = self.image.topics.get(tp.topic.as_str()).map_or(1, |t| t.min_insync_replicas);
         let log_config = self.log_config(&tp.topic);
@@ -703,10 +741,20 @@ impl Broker {
         }
     }
 
+    /// Drains every log's output, and adds to `moved` the partitions whose log end offset or
+    /// high watermark moved since the purgatories last looked (the one pass over all partitions
+    /// an input costs).
     fn drain_logs(&mut self) {
         let mut partitions = std::mem::take(&mut self.partitions);
         for p in partitions.values_mut() {
-            self.drain_log(&mut p.log);
+            if p.log.has_output() {
+                self.drain_log(&mut p.log);
+            }
+            let now_seen = (p.log.log_end_offset(), p.log.high_watermark());
+            if p.purgatory_seen != now_seen {
+                p.purgatory_seen = now_seen;
+                self.moved.push(p.tp.clone());
+            }
         }
         self.partitions = partitions;
     }
@@ -794,10 +842,46 @@ impl Broker {
 
     /// Completes delayed produces, offset commits and parked fetches whose condition now holds
     /// or whose time ran out (Kafka's purgatories, checked after every input).
+    ///
+    /// Kafka's purgatories watch each operation under its partitions' keys and try to complete
+    /// it when one of them changes. Here operations are tried only after an input that moved a
+    /// log end offset or high watermark, changed a partition's role, added an operation, or
+    /// brought a deadline: after any other input none can have become completable. And unless
+    /// a role changed or an operation was added, a parked fetch is tried only on the partitions
+    /// that moved, since its others were not ready at the last try and have not changed. Looking
+    /// every parked fetch's partitions up after every input was the broker's largest cost.
     fn complete_delayed(&mut self, now: Instant) {
         self.drain_logs();
+        // After a role change every parked fetch is tried on all its partitions; otherwise a
+        // parked fetch can only have become ready through a partition that moved. A new delayed
+        // produce or commit may be completable at once (a duplicate batch already committed).
+        let full = std::mem::take(&mut self.partitions_changed);
+        let due = full
+            || std::mem::take(&mut self.purgatory_added)
+            || !self.moved.is_empty()
+            || self.parked_fetches.iter().any(|f| now >= f.deadline)
+            || self.delayed_produces.iter().any(|d| now >= d.deadline);
+        let moved = std::mem::take(&mut self.moved);
+        if due {
+            self.complete_delayed_operations(now, full, &moved);
+        }
+        self.moved = moved;
+        self.moved.clear();
+    }
+
+    /// Tries every delayed produce and offset commit, and the parked fetches: all of their
+    /// partitions when `full`, otherwise only those in `moved`.
+    fn complete_delayed_operations(&mut self, now: Instant, full: bool, moved: &[TopicPartition]) {
+        // An operation that is not new, whose partition did not move and whose deadline has not
+        // come was not completable at the last try and still is not.
+        let untouched = |tp: &TopicPartition, fresh: bool| !full && !fresh && !moved.contains(tp);
         let mut kept = Vec::new();
-        for d in std::mem::take(&mut self.delayed_produces) {
+        for mut d in std::mem::take(&mut self.delayed_produces) {
+            if untouched(&d.tp, d.fresh) && now < d.deadline {
+                kept.push(d);
+                continue;
+            }
+            d.fresh = false;
             let Some(p) = self.partitions.get(&d.tp).filter(|p| p.is_leader()) else {
                 self.outbox.send(
                     d.from,
@@ -843,7 +927,12 @@ impl Broker {
         self.delayed_produces = kept;
 
         let mut kept = Vec::new();
-        for c in std::mem::take(&mut self.pending_commits) {
+        for mut c in std::mem::take(&mut self.pending_commits) {
+            if untouched(&c.tp, c.fresh) {
+                kept.push(c);
+                continue;
+            }
+            c.fresh = false;
             let Some(p) = self.partitions.get(&c.tp).filter(|p| p.is_leader()) else {
                 self.outbox.send(
                     c.from,
@@ -874,15 +963,19 @@ impl Broker {
         let parked = std::mem::take(&mut self.parked_fetches);
         for fetch in parked {
             let ready = now >= fetch.deadline
-                || fetch.partitions.iter().any(|fp| match self.partitions.get(&fp.tp) {
-                    Some(p)
-                        if p.is_leader() && p.leader_epoch() == fp.current_leader_epoch
-                            || fp.current_leader_epoch < 0 && p.is_leader() =>
-                    {
-                        let upper = if fetch.replica_id >= 0 { p.log.log_end_offset() } else { p.log.high_watermark() };
-                        upper > fp.fetch_offset
-                    }
-                    _ => true,
+                || fetch.partitions.iter().any(|fp| {
+                    (full || moved.contains(&fp.tp))
+                        && match self.partitions.get(&fp.tp) {
+                            Some(p)
+                                if p.is_leader() && p.leader_epoch() == fp.current_leader_epoch
+                                    || fp.current_leader_epoch < 0 && p.is_leader() =>
+                            {
+                                let upper =
+                                    if fetch.replica_id >= 0 { p.log.log_end_offset() } else { p.log.high_watermark() };
+                                upper > fp.fetch_offset
+                            }
+                            _ => true,
+                        }
                 });
             if ready {
                 let responses =
@@ -898,6 +991,11 @@ impl Broker {
     }
 
     // ---- produce ----
+
+    fn push_delayed_produce(&mut self, delayed: DelayedProduce) {
+        self.purgatory_added = true;
+        self.delayed_produces.push(delayed);
+    }
 
     fn handle_produce(
         &mut self,
@@ -975,13 +1073,14 @@ impl Broker {
             1 => reply(&mut self.outbox, None, base_offset),
             // A duplicate waits like a fresh append: until the high watermark covers the
             // original batch, which may not be committed yet.
-            _ => self.delayed_produces.push(DelayedProduce {
+            _ => self.push_delayed_produce(DelayedProduce {
                 from,
                 correlation_id,
                 tp,
                 base_offset,
                 required_offset,
                 deadline: now + Duration::from_millis(timeout_ms),
+                fresh: true,
             }),
         }
     }
@@ -1177,6 +1276,8 @@ impl Broker {
             self.outbox.send(from, Message::FetchResponse { correlation_id, partitions: responses });
         } else {
             // Long poll: hold the request until data arrives or `max_wait_ms` passes.
+            // A fetch is parked only when none of its partitions has anything to answer, so it
+            // needs trying again only when one of them moves (`moved`) or a role changes.
             self.parked_fetches.push(ParkedFetch {
                 from,
                 correlation_id,
@@ -1338,7 +1439,29 @@ impl Broker {
         // request actually goes to: most calls find every fetch still in flight, and building
         // the lists (a topic name cloned per partition) for nothing was the broker's hottest
         // path.
-        let mut by_leader: BTreeMap<NodeId, bool> = BTreeMap::new();
+        let plan = match self.fetch_plan.take() {
+            Some(plan) => plan,
+            None => self.make_fetch_plan(),
+        };
+        debug_assert_eq!(plan, self.make_fetch_plan(), "broker {}: the kept fetch plan is stale", self.id);
+        if plan.any_truncating {
+            let mut by_leader: BTreeMap<NodeId, bool> = plan.leaders.iter().map(|&l| (l, true)).collect();
+            self.maybe_send_epoch_lookups(now, &mut by_leader);
+            self.fetchers.retain(|leader, _| by_leader.contains_key(leader));
+        } else {
+            self.fetchers.retain(|leader, _| plan.leaders.contains(leader));
+        }
+        if let Some(broker_epoch) = self.broker_epoch {
+            for &leader in &plan.leaders {
+                self.maybe_fetch_from(now, broker_epoch, leader);
+            }
+        }
+        self.fetch_plan = Some(plan);
+    }
+
+    /// Which leaders this broker follows with partitions ready to fetch (not truncating first).
+    fn make_fetch_plan(&self) -> FetchPlan {
+        let mut plan = FetchPlan::default();
         for p in self.partitions.values() {
             if p.is_leader() {
                 continue;
@@ -1346,56 +1469,54 @@ impl Broker {
             let Some(leader) = p.state.leader else { continue };
             if p.truncating {
                 // Asks `OffsetsForLeaderEpoch` first; see `maybe_send_epoch_lookups`.
+                plan.any_truncating = true;
                 continue;
             }
-            by_leader.insert(leader, true);
+            plan.leaders.insert(leader);
         }
-        self.maybe_send_epoch_lookups(now, &mut by_leader);
-        self.fetchers.retain(|leader, _| by_leader.contains_key(leader));
-        let Some(broker_epoch) = self.broker_epoch else { return };
-        for (leader, fetches) in by_leader {
-            if !fetches {
-                // Only epoch lookups go to this leader for now.
-                continue;
+        plan
+    }
+
+    /// Sends a fetch to `leader` unless one is in flight (and not timed out) or the fetcher
+    /// backs off.
+    fn maybe_fetch_from(&mut self, now: Instant, broker_epoch: i64, leader: NodeId) {
+        let fetcher = self.fetchers.entry(leader).or_default();
+        if let Some((_, sent_at)) = fetcher.in_flight {
+            if now.saturating_since(sent_at) < REPLICA_FETCH_TIMEOUT {
+                return;
             }
-            let fetcher = self.fetchers.entry(leader).or_default();
-            if let Some((_, sent_at)) = fetcher.in_flight {
-                if now.saturating_since(sent_at) < REPLICA_FETCH_TIMEOUT {
-                    continue;
-                }
-            }
-            if now < fetcher.backoff_until {
-                continue;
-            }
-            self.next_correlation_id += 1;
-            let correlation_id = self.next_correlation_id;
-            fetcher.in_flight = Some((correlation_id, now));
-            let partitions = self
-                .partitions
-                .values()
-                .filter(|p| !p.is_leader() && p.state.leader == Some(leader) && !p.truncating)
-                .map(|p| FetchPartition {
-                    tp: p.tp.clone(),
-                    current_leader_epoch: if self.era.fetch_epoch_fencing { p.leader_epoch() } else { -1 },
-                    fetch_offset: p.log.log_end_offset(),
-                    last_fetched_epoch: if self.era.diverging_epoch_in_fetch {
-                        p.log.last_batch_epoch().unwrap_or(-1)
-                    } else {
-                        -1
-                    },
-                })
-                .collect();
-            self.outbox.send(
-                leader,
-                Message::Fetch {
-                    correlation_id,
-                    replica_id: self.id.0,
-                    broker_epoch,
-                    max_wait_ms: self.config.replica_fetch_wait_max_ms,
-                    partitions,
+        }
+        if now < fetcher.backoff_until {
+            return;
+        }
+        self.next_correlation_id += 1;
+        let correlation_id = self.next_correlation_id;
+        fetcher.in_flight = Some((correlation_id, now));
+        let partitions = self
+            .partitions
+            .values()
+            .filter(|p| !p.is_leader() && p.state.leader == Some(leader) && !p.truncating)
+            .map(|p| FetchPartition {
+                tp: p.tp.clone(),
+                current_leader_epoch: if self.era.fetch_epoch_fencing { p.leader_epoch() } else { -1 },
+                fetch_offset: p.log.log_end_offset(),
+                last_fetched_epoch: if self.era.diverging_epoch_in_fetch {
+                    p.log.last_batch_epoch().unwrap_or(-1)
+                } else {
+                    -1
                 },
-            );
-        }
+            })
+            .collect();
+        self.outbox.send(
+            leader,
+            Message::Fetch {
+                correlation_id,
+                replica_id: self.id.0,
+                broker_epoch,
+                max_wait_ms: self.config.replica_fetch_wait_max_ms,
+                partitions,
+            },
+        );
     }
 
     /// Sends `OffsetsForLeaderEpoch` for partitions that became followers in the leader-epoch
@@ -1494,6 +1615,7 @@ impl Broker {
                 self.outbox.event(Event::LogTruncated { tp: answer.tp.clone(), from_offset, to_offset: target });
             }
             p.truncating = !done && p.log.epochs().latest_epoch().is_some();
+            self.fetch_plan = None;
         }
         if errored {
             if let Some(f) = self.fetchers.get_mut(&from) {
@@ -1626,12 +1748,14 @@ impl Broker {
         let batch = p.log.append_as_leader(epoch, records, now.as_millis() as i64);
         // Offsets are written with acks=all (`offsets.commit.required.acks`): answered once
         // the high watermark passes them.
+        self.purgatory_added = true;
         self.pending_commits.push(PendingCommit {
             from,
             correlation_id,
             tp: tp.clone(),
             required_offset: batch.next_offset(),
             commit: AcceptedCommit { group: group_id, offsets },
+            fresh: true,
         });
         self.maybe_advance_high_watermark(&tp);
     }
@@ -1818,6 +1942,8 @@ impl Node for Broker {
                                 && state.partition_epoch > p.state.partition_epoch
                             {
                                 p.update_committed_state(state);
+                                self.fetch_plan = None;
+                                self.partitions_changed = true;
                             }
                         }
                     }

@@ -59,6 +59,10 @@ pub struct Partition {
     /// ask the leader where its last epoch ends (`OffsetsForLeaderEpoch`, KIP-101) before it
     /// may fetch. Kafka's fetcher calls this partition state `Truncating`.
     pub truncating: bool,
+    /// The log end offset and high watermark the broker's purgatories last saw (see
+    /// `Broker::drain_logs`): a delayed operation can only become completable when one of them
+    /// moves.
+    pub(crate) purgatory_seen: (i64, i64),
 }
 
 impl Partition {
@@ -74,6 +78,7 @@ impl Partition {
             pending_isr: None,
             freeze_hw_under_min_isr: true,
             truncating: false,
+            purgatory_seen: (-1, -1),
         }
     }
 

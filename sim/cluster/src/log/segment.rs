@@ -81,6 +81,9 @@ pub struct LogSegment {
     offset_of_max_timestamp: i64,
     created_ms: i64,
     index_interval_bytes: u64,
+    /// The `.log` file's path, formatted at the first append and reused: every append writes
+    /// to it, and formatting the zero-padded offset each time was a hot spot.
+    log_path: String,
 }
 
 impl LogSegment {
@@ -97,6 +100,7 @@ impl LogSegment {
             offset_of_max_timestamp: base_offset,
             created_ms: now_ms,
             index_interval_bytes: config.index_interval_bytes,
+            log_path: String::new(),
         }
     }
 
@@ -187,7 +191,12 @@ impl LogSegment {
         // The paths of [`paths`], each formatted only when written to: most appends add no
         // index entry, and formatting three paths per append was a hot spot.
         let base = self.base_offset;
-        ops.push(DiskOp::Append { path: format!("{dir}/{base:020}.log"), bytes });
+        // The cached path is checked against `dir` (its prefix and length), so a segment appended
+        // under another directory can never write to a stale path.
+        if !(self.log_path.len() == dir.len() + 25 && self.log_path.starts_with(dir)) {
+            self.log_path = format!("{dir}/{base:020}.log");
+        }
+        ops.push(DiskOp::Append { path: self.log_path.clone(), bytes });
         if let Some(bytes) = index_entry {
             ops.push(DiskOp::Append { path: format!("{dir}/{base:020}.index"), bytes });
         }
@@ -280,6 +289,7 @@ impl LogSegment {
             offset_of_max_timestamp: other.base_offset,
             created_ms: other.created_ms,
             index_interval_bytes: other.index_interval_bytes,
+            log_path: String::new(),
         }
     }
 

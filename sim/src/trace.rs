@@ -258,3 +258,63 @@ impl Trace {
         full.iter().take(8).map(|b| format!("{b:02x}")).collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::RecordNeeds;
+    use cluster::ids::TopicPartition;
+
+    fn acked(n: u64) -> TraceBody {
+        TraceBody::Event(Event::SendAcked {
+            producer: "p".into(),
+            tp: TopicPartition::new("t", 0),
+            offset: n as i64,
+            value: format!("v{n}"),
+        })
+    }
+
+    /// Pushes sends acknowledged at 1 ms apart and a fault, into a trace with `retention`.
+    fn filled(retention: Retention) -> Trace {
+        let mut trace = Trace::default();
+        trace.set_retention(retention, RecordNeeds::default());
+        for n in 0..4 {
+            trace.push(n * 1_000_000, "p".into(), acked(n));
+        }
+        trace.push(3_500_000, "world".into(), TraceBody::Fault("crash broker 1".into()));
+        trace
+    }
+
+    #[test]
+    fn holding_only_needed_records_keeps_digest_count_history_and_times() {
+        let all = filled(Retention::All);
+        let mut needed = filled(Retention::Needed { reader: true });
+        assert_eq!(needed.digest(), all.digest());
+        assert_eq!(needed.len(), 5);
+        assert_eq!(needed.history(), all.history());
+        assert_eq!(needed.history().sends().count(), 4);
+        // The end-of-run checks get the fault, not the sends the history already has.
+        assert_eq!(needed.records().len(), 1);
+        assert_eq!(needed.records()[0].seq, 4);
+        assert_eq!(all.records().len(), 5);
+        // Records stay until both the checker and the reader have read them.
+        needed.checker_read(3);
+        assert_eq!(needed.records_since(0).len(), 5);
+        needed.reader_read(2);
+        assert_eq!(needed.records_since(2).iter().map(|r| r.seq).collect::<Vec<_>>(), vec![2, 3, 4]);
+        needed.reader_read(5);
+        assert_eq!(needed.records_since(3).iter().map(|r| r.seq).collect::<Vec<_>>(), vec![3, 4]);
+        // Times outlive the records.
+        assert_eq!(needed.time_ms_of(1), Some(1));
+        assert_eq!(needed.time_ms_of(4), Some(3));
+        assert_eq!(needed.time_ms_of(5), None);
+    }
+
+    #[test]
+    #[should_panic(expected = "are gone")]
+    fn asking_for_records_let_go_panics() {
+        let mut needed = filled(Retention::Needed { reader: false });
+        needed.checker_read(5);
+        needed.records_since(0);
+    }
+}

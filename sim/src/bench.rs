@@ -131,6 +131,7 @@ pub fn run_scenario(scenario: Scenario, seed: u64) -> Result<Sample, SimulationC
         .spawn(move || {
             let started = std::time::Instant::now();
             let mut world = crate::world::World::new(scenario, seed);
+            world.hold_needed_records(false);
             world.run_to_end();
             let simulated = started.elapsed();
             let report = crate::check::report(&world, simulated.as_millis() as u64);

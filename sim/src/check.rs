@@ -29,6 +29,44 @@ pub struct ExpectationResult {
     pub detail: String,
 }
 
+/// Which trace records the end-of-run checks of a scenario read, so that a run which does not
+/// hold its whole trace ([`crate::trace::Retention::Needed`]) keeps those.
+///
+/// The expectations read the trace by event kind. The kinds a busy cluster writes by the
+/// hundred thousand (`SendInvoked`, `SendAcked`, `Polled`, `Processed`) are read only by
+/// `ConsumedAll`, `UnprocessedRecords` and `RedeliveredRecords`, and the oracle has them in the
+/// clients' history already; every other record is few and kept.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RecordNeeds {
+    /// Whether an expectation reads the clients' sends, polls and processing.
+    client_traffic: bool,
+}
+
+impl RecordNeeds {
+    /// What the expectations of `scenario` read.
+    pub fn of(scenario: &Scenario) -> RecordNeeds {
+        let client_traffic = scenario.expect.iter().any(|e| {
+            matches!(
+                e,
+                Expectation::ConsumedAll { .. }
+                    | Expectation::UnprocessedRecords { .. }
+                    | Expectation::RedeliveredRecords { .. }
+            )
+        });
+        RecordNeeds { client_traffic }
+    }
+
+    /// Whether the end-of-run checks read `record`.
+    pub fn keeps(&self, record: &TraceRecord) -> bool {
+        match &record.body {
+            TraceBody::Event(
+                Event::SendInvoked { .. } | Event::SendAcked { .. } | Event::Polled { .. } | Event::Processed { .. },
+            ) => self.client_traffic,
+            _ => true,
+        }
+    }
+}
+
 /// Runs the oracle over the whole run (see [`crate::oracle::check_world`]).
 pub fn check_history(world: &World, view: &ClusterView) -> (Anomalies, Vec<String>) {
     crate::oracle::check_world(world, view)

@@ -66,8 +66,23 @@ impl std::error::Error for SimulationCrash {}
 ///
 /// Errors: [`SimulationCrash`] when a node panicked, which means the simulator reached a state
 /// the protocol forbids; it carries the seed that reproduces it.
+///
+/// The run holds only the trace records its checks read ([`world::World::hold_needed_records`]).
 pub fn run(scenario: Scenario, seed: u64) -> Result<RunReport, SimulationCrash> {
-    run_traced(scenario, seed).map(|(report, _)| report)
+    let name = scenario.name.clone();
+    std::thread::Builder::new()
+        .name(format!("kafkalab-seed-{seed}"))
+        .spawn(move || {
+            let started = std::time::Instant::now();
+            let mut world = world::World::new(scenario, seed);
+            world.hold_needed_records(false);
+            world.run_to_end();
+            let wall_time_ms = started.elapsed().as_millis() as u64;
+            check::report(&world, wall_time_ms)
+        })
+        .expect("spawning the simulation thread")
+        .join()
+        .map_err(|panic| SimulationCrash { scenario: name, seed, message: panic_message(panic.as_ref()) })
 }
 
 /// Like [`run`], and also returns every trace record of the run.
@@ -80,7 +95,8 @@ pub fn run_traced(scenario: Scenario, seed: u64) -> Result<(RunReport, Vec<trace
             let mut world = world::World::new(scenario, seed);
             world.run_to_end();
             let wall_time_ms = started.elapsed().as_millis() as u64;
-            (check::report(&world, wall_time_ms), world.records_since(0))
+            let report = check::report(&world, wall_time_ms);
+            (report, world.take_records())
         })
         .expect("spawning the simulation thread")
         .join()

@@ -127,16 +127,14 @@ pub fn outcome_of(world: &World) -> Outcome {
     let view = world.view();
     let (_, located) = crate::oracle::check_world_located(world, &view);
     let end_ms = world.elapsed().as_millis() as u64;
-    let findings = world.with_records(|records| {
-        located
-            .into_iter()
-            .map(|(seq, text)| CheckedFinding {
-                seq,
-                time_ms: seq.and_then(|s| records.get(s as usize)).map_or(end_ms, |r| r.time_ms()),
-                text,
-            })
-            .collect()
-    });
+    let findings = located
+        .into_iter()
+        .map(|(seq, text)| CheckedFinding {
+            seq,
+            time_ms: seq.and_then(|s| world.record_time_ms(s)).unwrap_or(end_ms),
+            text,
+        })
+        .collect();
     Outcome { digest: report.digest, records: world.record_count() as u64, findings, expectations: report.expectations }
 }
 

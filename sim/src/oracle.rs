@@ -1,12 +1,12 @@
 //! The history oracle, after Jepsen's Kafka workload (jepsen-io/jepsen:
 //! jepsen/src/jepsen/tests/kafka.clj; kafka-semantics §19).
 //!
-//! The trace holds every client operation in order. [`History::from_records`] turns it into an
-//! explicit history, per client and in trace order: every send (invoked, then acknowledged with
-//! its offset, failed for certain, of unknown outcome, or still pending at the end), every poll
-//! with the offsets it returned, every change of what a consumer reads (assignment,
-//! revocation, loss, seek, offset reset, detected truncation), every failed commit, and every
-//! commit a group coordinator stored. [`check`] then compares the history with the partition
+//! The trace holds every client operation in order. [`History::from_records`] (or a
+//! [`HistoryBuilder`] fed as the trace grows) turns it into an explicit history, per client and
+//! in trace order: every send (invoked, then acknowledged with its offset, failed for certain,
+//! of unknown outcome, or still pending at the end), every poll with the offsets it returned,
+//! every change of what a consumer reads (assignment, revocation, loss, seek, offset reset,
+//! detected truncation), every failed commit, and every commit a group coordinator stored. [`check`] then compares the history with the partition
 //! logs as the current leaders hold them at the end ([`FinalLog`]). It is a pure function, so
 //! unit tests feed it hand-made histories; [`check_world`] only gathers the final logs of a
 //! finished run.
@@ -427,131 +427,148 @@ fn ambiguous(error: ErrorCode) -> bool {
     matches!(error, ErrorCode::RequestTimedOut | ErrorCode::NetworkException | ErrorCode::NotEnoughReplicasAfterAppend)
 }
 
+/// Builds a [`History`] record by record, as the trace grows: a run that does not hold its
+/// whole trace in memory still has its clients' history at the end.
+#[derive(Clone, Debug, Default)]
+pub struct HistoryBuilder {
+    history: History,
+    /// Where each send sits: its producer and index among that producer's operations.
+    sends: BTreeMap<String, (String, usize)>,
+    /// Per producer and partition: the sequence number of the last retry after an ambiguous
+    /// error. A batch that later fails with a plain error may have been written by that earlier
+    /// attempt.
+    ambiguous_retry: BTreeMap<(String, TopicPartition), u64>,
+}
+
+impl HistoryBuilder {
+    /// The history of the records added so far.
+    pub fn history(&self) -> &History {
+        &self.history
+    }
+
+    /// The history, giving up the builder.
+    pub fn into_history(self) -> History {
+        self.history
+    }
+
+    /// Takes in the next trace record (records must come in trace order); records that are
+    /// not client operations change nothing.
+    pub fn add(&mut self, record: &TraceRecord) {
+        let TraceBody::Event(event) = &record.body else { return };
+        let HistoryBuilder { history, sends, ambiguous_retry } = self;
+        let at = Stamp::of(record);
+        match event {
+            Event::SendInvoked { producer, tp, key, value, tombstone } => {
+                let ops = history.clients.entry(producer.clone()).or_default();
+                sends.insert(value.clone(), (producer.clone(), ops.len()));
+                ops.push(ClientOp::Send(Send {
+                    id: value.clone(),
+                    tp: tp.clone(),
+                    key: key.clone(),
+                    tombstone: *tombstone,
+                    invoked: at,
+                    outcome: SendOutcome::Pending,
+                }));
+            }
+            Event::SendAcked { producer, tp, offset, value } => {
+                history.complete(sends, producer, tp, value, at, |_| SendOutcome::Acked { offset: *offset, at });
+            }
+            Event::SendFailed { producer, tp, value, error } => {
+                let retried = ambiguous_retry.get(&(producer.clone(), tp.clone())).copied();
+                history.complete(sends, producer, tp, value, at, |send| {
+                    let error_name = error.name().to_string();
+                    if ambiguous(*error) {
+                        SendOutcome::Unknown { error: error_name, at }
+                    } else if retried.is_some_and(|seq| seq > send.invoked.seq) {
+                        let error = format!("{error_name} after an attempt that may have been written");
+                        SendOutcome::Unknown { error, at }
+                    } else {
+                        SendOutcome::Failed { error: error_name, at }
+                    }
+                });
+            }
+            Event::SendBlockedTimeout { producer, tp, value, max_block_ms, .. } => {
+                history.complete(sends, producer, tp, value, at, |_| SendOutcome::Failed {
+                    error: format!("TimeoutException after max.block.ms={max_block_ms}"),
+                    at,
+                });
+            }
+            Event::SendTooLarge { producer, tp, value, .. } => {
+                history.complete(sends, producer, tp, value, at, |_| SendOutcome::Failed {
+                    error: "RecordTooLargeException".into(),
+                    at,
+                });
+            }
+            Event::SendRetried { producer, tp, reason, .. } => {
+                let was_ambiguous =
+                    [ErrorCode::RequestTimedOut, ErrorCode::NetworkException, ErrorCode::NotEnoughReplicasAfterAppend]
+                        .iter()
+                        .any(|e| e.name() == reason);
+                if was_ambiguous {
+                    ambiguous_retry.insert((producer.clone(), tp.clone()), at.seq);
+                }
+            }
+            Event::Polled { consumer, tp, records } => {
+                history.push(consumer, ClientOp::Poll(Poll { tp: tp.clone(), records: records.clone(), at }));
+            }
+            Event::PartitionsAssigned { consumer, group, generation_id, partitions } => {
+                let op = ClientOp::Assigned {
+                    group: group.clone(),
+                    generation_id: *generation_id,
+                    partitions: partitions.clone(),
+                    at,
+                };
+                history.push(consumer, op);
+            }
+            Event::PartitionsRevoked { consumer, group, partitions } => {
+                history.push(consumer, ClientOp::Revoked { group: group.clone(), partitions: partitions.clone(), at });
+            }
+            Event::PartitionsLost { consumer, group, partitions, reason } => {
+                let op =
+                    ClientOp::Lost { group: group.clone(), partitions: partitions.clone(), reason: reason.clone(), at };
+                history.push(consumer, op);
+            }
+            Event::Seeked { consumer, tp, offset, how } => {
+                history.push(consumer, ClientOp::Seeked { tp: tp.clone(), offset: *offset, how: how.clone(), at });
+            }
+            Event::OffsetReset { consumer, tp, offset, policy } => {
+                let op = ClientOp::OffsetReset { tp: tp.clone(), offset: *offset, policy: policy.clone(), at };
+                history.push(consumer, op);
+            }
+            Event::LogTruncationDetected { consumer, tp, position, divergence_offset, reset } => {
+                let op = ClientOp::TruncationDetected {
+                    tp: tp.clone(),
+                    position: *position,
+                    divergence_offset: *divergence_offset,
+                    reset: *reset,
+                    at,
+                };
+                history.push(consumer, op);
+            }
+            Event::CommitFailed { consumer, group, error, offsets } => {
+                let op = ClientOp::CommitFailed { group: group.clone(), error: *error, offsets: offsets.clone(), at };
+                history.push(consumer, op);
+            }
+            Event::OffsetCommitted { group, tp, offset } => history.commits.push(Commit {
+                group: group.clone(),
+                tp: tp.clone(),
+                offset: *offset,
+                coordinator: record.node.clone(),
+                at,
+            }),
+            _ => {}
+        }
+    }
+}
+
 impl History {
     /// Builds the history from trace records (which must be in trace order).
     pub fn from_records(records: &[TraceRecord]) -> History {
-        let mut history = History::default();
-        // Where each send sits: its producer and index among that producer's operations.
-        let mut sends: BTreeMap<String, (String, usize)> = BTreeMap::new();
-        // Per producer and partition: the last retry after an ambiguous error. A batch that
-        // later fails with a plain error may have been written by that earlier attempt.
-        let mut ambiguous_retry: BTreeMap<(String, TopicPartition), u64> = BTreeMap::new();
+        let mut builder = HistoryBuilder::default();
         for record in records {
-            let TraceBody::Event(event) = &record.body else { continue };
-            let at = Stamp::of(record);
-            match event {
-                Event::SendInvoked { producer, tp, key, value, tombstone } => {
-                    let ops = history.clients.entry(producer.clone()).or_default();
-                    sends.insert(value.clone(), (producer.clone(), ops.len()));
-                    ops.push(ClientOp::Send(Send {
-                        id: value.clone(),
-                        tp: tp.clone(),
-                        key: key.clone(),
-                        tombstone: *tombstone,
-                        invoked: at,
-                        outcome: SendOutcome::Pending,
-                    }));
-                }
-                Event::SendAcked { producer, tp, offset, value } => {
-                    history
-                        .complete(&mut sends, producer, tp, value, at, |_| SendOutcome::Acked { offset: *offset, at });
-                }
-                Event::SendFailed { producer, tp, value, error } => {
-                    let retried = ambiguous_retry.get(&(producer.clone(), tp.clone())).copied();
-                    history.complete(&mut sends, producer, tp, value, at, |send| {
-                        let error_name = error.name().to_string();
-                        if ambiguous(*error) {
-                            SendOutcome::Unknown { error: error_name, at }
-                        } else if retried.is_some_and(|seq| seq > send.invoked.seq) {
-                            let error = format!("{error_name} after an attempt that may have been written");
-                            SendOutcome::Unknown { error, at }
-                        } else {
-                            SendOutcome::Failed { error: error_name, at }
-                        }
-                    });
-                }
-                Event::SendBlockedTimeout { producer, tp, value, max_block_ms, .. } => {
-                    history.complete(&mut sends, producer, tp, value, at, |_| SendOutcome::Failed {
-                        error: format!("TimeoutException after max.block.ms={max_block_ms}"),
-                        at,
-                    });
-                }
-                Event::SendTooLarge { producer, tp, value, .. } => {
-                    history.complete(&mut sends, producer, tp, value, at, |_| SendOutcome::Failed {
-                        error: "RecordTooLargeException".into(),
-                        at,
-                    });
-                }
-                Event::SendRetried { producer, tp, reason, .. } => {
-                    let was_ambiguous = [
-                        ErrorCode::RequestTimedOut,
-                        ErrorCode::NetworkException,
-                        ErrorCode::NotEnoughReplicasAfterAppend,
-                    ]
-                    .iter()
-                    .any(|e| e.name() == reason);
-                    if was_ambiguous {
-                        ambiguous_retry.insert((producer.clone(), tp.clone()), at.seq);
-                    }
-                }
-                Event::Polled { consumer, tp, records } => {
-                    history.push(consumer, ClientOp::Poll(Poll { tp: tp.clone(), records: records.clone(), at }));
-                }
-                Event::PartitionsAssigned { consumer, group, generation_id, partitions } => {
-                    let op = ClientOp::Assigned {
-                        group: group.clone(),
-                        generation_id: *generation_id,
-                        partitions: partitions.clone(),
-                        at,
-                    };
-                    history.push(consumer, op);
-                }
-                Event::PartitionsRevoked { consumer, group, partitions } => {
-                    history
-                        .push(consumer, ClientOp::Revoked { group: group.clone(), partitions: partitions.clone(), at });
-                }
-                Event::PartitionsLost { consumer, group, partitions, reason } => {
-                    let op = ClientOp::Lost {
-                        group: group.clone(),
-                        partitions: partitions.clone(),
-                        reason: reason.clone(),
-                        at,
-                    };
-                    history.push(consumer, op);
-                }
-                Event::Seeked { consumer, tp, offset, how } => {
-                    history.push(consumer, ClientOp::Seeked { tp: tp.clone(), offset: *offset, how: how.clone(), at });
-                }
-                Event::OffsetReset { consumer, tp, offset, policy } => {
-                    let op = ClientOp::OffsetReset { tp: tp.clone(), offset: *offset, policy: policy.clone(), at };
-                    history.push(consumer, op);
-                }
-                Event::LogTruncationDetected { consumer, tp, position, divergence_offset, reset } => {
-                    let op = ClientOp::TruncationDetected {
-                        tp: tp.clone(),
-                        position: *position,
-                        divergence_offset: *divergence_offset,
-                        reset: *reset,
-                        at,
-                    };
-                    history.push(consumer, op);
-                }
-                Event::CommitFailed { consumer, group, error, offsets } => {
-                    let op =
-                        ClientOp::CommitFailed { group: group.clone(), error: *error, offsets: offsets.clone(), at };
-                    history.push(consumer, op);
-                }
-                Event::OffsetCommitted { group, tp, offset } => history.commits.push(Commit {
-                    group: group.clone(),
-                    tp: tp.clone(),
-                    offset: *offset,
-                    coordinator: record.node.clone(),
-                    at,
-                }),
-                _ => {}
-            }
+            builder.add(record);
         }
-        history
+        builder.into_history()
     }
 
     fn push(&mut self, client: &str, op: ClientOp) {
@@ -644,8 +661,8 @@ struct Found {
     unseen: Vec<(u64, String)>,
 }
 
-/// Runs the oracle over the whole run: the history from the trace, the final logs from the
-/// current leaders.
+/// Runs the oracle over the whole run: the history built from the trace as it grew
+/// ([`World::with_history`]), the final logs from the current leaders.
 pub fn check_world(world: &World, view: &ClusterView) -> (Anomalies, Vec<String>) {
     let (anomalies, findings) = check_world_located(world, view);
     (anomalies, findings.into_iter().map(|(_, text)| text).collect())
@@ -655,7 +672,7 @@ pub fn check_world(world: &World, view: &ClusterView) -> (Anomalies, Vec<String>
 /// (see [`check_located`]).
 pub fn check_world_located(world: &World, view: &ClusterView) -> (Anomalies, Vec<(Option<u64>, String)>) {
     let (logs, unjudged) = final_logs(world, view);
-    let (mut anomalies, findings) = world.with_records(|records| check_located(&History::from_records(records), &logs));
+    let (mut anomalies, findings) = world.with_history(|history| check_located(history, &logs));
     anomalies.unjudged_partitions = unjudged;
     (anomalies, findings)
 }

@@ -611,7 +611,8 @@ pub enum RecordRunError {
 
 /// Runs `scenario` (whose text is `scenario_text`) with `seed` to its end on a fresh thread,
 /// streaming a recording to `path` (which must not exist) as it goes, and reports the run.
-/// Only the file's buffer is held in memory, not the keyframes.
+/// Only the file's buffer is held in memory, not the keyframes, and the world holds only the
+/// trace records its checks read ([`crate::world::World::hold_needed_records`]).
 ///
 /// Errors: [`RecordRunError::Recording`] when the file exists or cannot be written;
 /// [`RecordRunError::Crash`] when the simulation crashed (the recording then ends at the last
@@ -630,14 +631,16 @@ pub fn record_run(
         .spawn(move || -> Result<crate::report::RunReport, RecordingError> {
             let started = std::time::Instant::now();
             let mut world = crate::world::World::new(scenario, seed);
+            // The recording has the records; the world keeps only what its checks read.
+            world.hold_needed_records(true);
             let mut published = 0usize;
             let mut keyframe = |world: &mut crate::world::World, recorder: &mut Recorder| {
                 world.settle();
-                let records = world.records_since(published);
-                published += records.len();
-                for record in &records {
-                    recorder.record(record)?;
-                }
+                world.with_records_since(published, |records| {
+                    published += records.len();
+                    records.iter().try_for_each(|record| recorder.record(record))
+                })?;
+                world.release_records(published);
                 recorder.write(&Entry::Keyframe(Keyframe {
                     time_ms: world.elapsed().as_millis() as u64,
                     records: published as u64,

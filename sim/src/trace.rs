@@ -71,10 +71,50 @@ impl TraceRecord {
     }
 }
 
-/// Collects records in order and keeps the running digest.
+/// How much of the trace a run holds in memory.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Retention {
+    /// Every record (the lab, tests, `kafkalab run --events`, determinism checks).
+    #[default]
+    All,
+    /// Only the records the end-of-run checks read ([`crate::check::RecordNeeds`]), plus the
+    /// records the invariant checker and the outside reader, if any, have not read yet. The
+    /// digest, the record count and the clients' history are kept as for [`Retention::All`].
+    Needed {
+        /// Whether something outside the world reads the records as they come (the recorder)
+        /// and says how far it has read ([`Trace::reader_read`]); without one, records go as
+        /// soon as the invariant checker has read them.
+        reader: bool,
+    },
+}
+
+/// Collects records in order and keeps the running digest, the clients' history and, as
+/// [`Retention`] says, the records themselves.
 #[derive(Clone, Debug, Default)]
 pub struct Trace {
-    records: Vec<TraceRecord>,
+    /// The records held, from sequence number `first_held` on: all of them with
+    /// [`Retention::All`], else those not read yet by every reader.
+    held: Vec<TraceRecord>,
+    /// The sequence number of `held[0]`.
+    first_held: u64,
+    /// Records pushed so far: the next record's sequence number.
+    count: u64,
+    retention: Retention,
+    /// With [`Retention::Needed`]: what the end-of-run checks read, in trace order.
+    needs: crate::check::RecordNeeds,
+    /// With [`Retention::Needed`]: the records `needs` keeps.
+    kept: Vec<TraceRecord>,
+    /// Up to which sequence number (exclusive) the invariant checker has read.
+    checker_read: u64,
+    /// Up to which sequence number (exclusive) the outside reader has read, when there is one.
+    reader_read: Option<u64>,
+    /// The simulated time of every record to the millisecond, as `(first sequence number, time
+    /// in milliseconds)` for each run of records in the same millisecond: findings name the
+    /// record that revealed them, and their time must be found after the record itself is gone.
+    /// A run's worth is one entry per simulated millisecond at most.
+    times_ms: Vec<(u64, u64)>,
+    /// The clients' history, built record by record.
+    history: crate::oracle::HistoryBuilder,
     hasher: Sha256,
     /// When each group last completed a rebalance, in milliseconds (`GroupRebalanced`): views
     /// are built every 100 ms in the lab, and finding this by reading the trace back would
@@ -90,12 +130,64 @@ impl Trace {
         if let TraceBody::Event(Event::GroupRebalanced { group, .. }) = &body {
             self.last_rebalance_ms.insert(group.clone(), time_ns / 1_000_000);
         }
-        let record = TraceRecord { seq: self.records.len() as u64, time_ns, node, body };
+        let record = TraceRecord { seq: self.count, time_ns, node, body };
         self.line.clear();
         serde_json::to_writer(&mut self.line, &record).expect("trace records serialise");
         self.line.push(b'\n');
         self.hasher.update(&self.line);
-        self.records.push(record);
+        let time_ms = record.time_ms();
+        if self.times_ms.last().is_none_or(|&(_, t)| t != time_ms) {
+            self.times_ms.push((record.seq, time_ms));
+        }
+        self.history.add(&record);
+        if self.retention != Retention::All && self.needs.keeps(&record) {
+            self.kept.push(record.clone());
+        }
+        self.count += 1;
+        self.held.push(record);
+    }
+
+    /// Switches to `retention`, with `needs` saying what the end-of-run checks read. Records
+    /// pushed before stay held until they are read, and those `needs` keeps are kept.
+    pub fn set_retention(&mut self, retention: Retention, needs: crate::check::RecordNeeds) {
+        self.retention = retention;
+        self.needs = needs;
+        self.kept = match retention {
+            Retention::All => Vec::new(),
+            Retention::Needed { .. } => self.held.iter().filter(|r| needs.keeps(r)).cloned().collect(),
+        };
+        self.reader_read = match retention {
+            Retention::Needed { reader: true } => Some(self.first_held),
+            _ => None,
+        };
+        self.release();
+    }
+
+    /// The invariant checker has read every record before sequence number `upto`.
+    pub fn checker_read(&mut self, upto: u64) {
+        self.checker_read = self.checker_read.max(upto);
+        self.release();
+    }
+
+    /// The outside reader ([`Retention::Needed`] with `reader`) has read every record before
+    /// sequence number `upto`.
+    pub fn reader_read(&mut self, upto: u64) {
+        if let Some(read) = self.reader_read.as_mut() {
+            *read = (*read).max(upto);
+        }
+        self.release();
+    }
+
+    /// Lets go of the records every reader has read, unless every record is held.
+    fn release(&mut self) {
+        if self.retention == Retention::All {
+            return;
+        }
+        let upto = self.checker_read.min(self.reader_read.unwrap_or(u64::MAX)).min(self.count);
+        if upto > self.first_held {
+            self.held.drain(..(upto - self.first_held) as usize);
+            self.first_held = upto;
+        }
     }
 
     /// When each consumer group last completed a rebalance, in milliseconds of simulated time.
@@ -103,14 +195,126 @@ impl Trace {
         &self.last_rebalance_ms
     }
 
-    /// All records so far.
+    /// The records the end-of-run checks read: every record so far with [`Retention::All`],
+    /// else those the [`crate::check::RecordNeeds`] keep.
     pub fn records(&self) -> &[TraceRecord] {
-        &self.records
+        match self.retention {
+            Retention::All => &self.held,
+            Retention::Needed { .. } => &self.kept,
+        }
+    }
+
+    /// The records from sequence number `from` on, for a reader that reads them as they come.
+    ///
+    /// # Panics
+    /// When records before `from` were let go already: a reader must say how far it has read
+    /// ([`Trace::reader_read`]) and ask only for records after that.
+    pub fn records_since(&self, from: u64) -> &[TraceRecord] {
+        assert!(
+            from >= self.first_held,
+            "trace records from {from} on were asked for, but those before {} are gone",
+            self.first_held
+        );
+        &self.held[((from - self.first_held) as usize).min(self.held.len())..]
+    }
+
+    /// Every record pushed so far, giving up the trace.
+    ///
+    /// # Panics
+    /// With a [`Retention`] other than [`Retention::All`].
+    pub fn into_records(self) -> Vec<TraceRecord> {
+        assert_eq!(self.retention, Retention::All, "only a trace that holds every record can give them all up");
+        self.held
+    }
+
+    /// The number of records pushed so far.
+    pub fn len(&self) -> u64 {
+        self.count
+    }
+
+    /// Whether no record was pushed yet.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The simulated time of the record with sequence number `seq`, in milliseconds (as
+    /// [`TraceRecord::time_ms`]); `None` when there is no such record yet.
+    pub fn time_ms_of(&self, seq: u64) -> Option<u64> {
+        if seq >= self.count {
+            return None;
+        }
+        let run = self.times_ms.partition_point(|&(first, _)| first <= seq);
+        Some(self.times_ms[run - 1].1)
+    }
+
+    /// The clients' history of every record so far.
+    pub fn history(&self) -> &crate::oracle::History {
+        self.history.history()
     }
 
     /// The digest of every record so far, as 16 hex digits (the first 64 bits of SHA-256).
     pub fn digest(&self) -> String {
         let full = self.hasher.clone().finalize();
         full.iter().take(8).map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::RecordNeeds;
+    use cluster::ids::TopicPartition;
+
+    fn acked(n: u64) -> TraceBody {
+        TraceBody::Event(Event::SendAcked {
+            producer: "p".into(),
+            tp: TopicPartition::new("t", 0),
+            offset: n as i64,
+            value: format!("v{n}"),
+        })
+    }
+
+    /// Pushes sends acknowledged at 1 ms apart and a fault, into a trace with `retention`.
+    fn filled(retention: Retention) -> Trace {
+        let mut trace = Trace::default();
+        trace.set_retention(retention, RecordNeeds::default());
+        for n in 0..4 {
+            trace.push(n * 1_000_000, "p".into(), acked(n));
+        }
+        trace.push(3_500_000, "world".into(), TraceBody::Fault("crash broker 1".into()));
+        trace
+    }
+
+    #[test]
+    fn holding_only_needed_records_keeps_digest_count_history_and_times() {
+        let all = filled(Retention::All);
+        let mut needed = filled(Retention::Needed { reader: true });
+        assert_eq!(needed.digest(), all.digest());
+        assert_eq!(needed.len(), 5);
+        assert_eq!(needed.history(), all.history());
+        assert_eq!(needed.history().sends().count(), 4);
+        // The end-of-run checks get the fault, not the sends the history already has.
+        assert_eq!(needed.records().len(), 1);
+        assert_eq!(needed.records()[0].seq, 4);
+        assert_eq!(all.records().len(), 5);
+        // Records stay until both the checker and the reader have read them.
+        needed.checker_read(3);
+        assert_eq!(needed.records_since(0).len(), 5);
+        needed.reader_read(2);
+        assert_eq!(needed.records_since(2).iter().map(|r| r.seq).collect::<Vec<_>>(), vec![2, 3, 4]);
+        needed.reader_read(5);
+        assert_eq!(needed.records_since(3).iter().map(|r| r.seq).collect::<Vec<_>>(), vec![3, 4]);
+        // Times outlive the records.
+        assert_eq!(needed.time_ms_of(1), Some(1));
+        assert_eq!(needed.time_ms_of(4), Some(3));
+        assert_eq!(needed.time_ms_of(5), None);
+    }
+
+    #[test]
+    #[should_panic(expected = "are gone")]
+    fn asking_for_records_let_go_panics() {
+        let mut needed = filled(Retention::Needed { reader: false });
+        needed.checker_read(5);
+        needed.records_since(0);
     }
 }

@@ -1146,7 +1146,11 @@ impl World {
     /// stops the run with the seed and a reproduce command.
     fn check_invariants(&mut self) {
         let world: &World = self;
+        // The checker reads every record pushed so far; a world that holds only the needed
+        // records lets go of them once read.
+        let read = world.record_count() as u64;
         let settled = lock(&world.shared.checker).check_quantum(world);
+        lock(&world.shared.trace).checker_read(read);
         for violation in settled.record {
             let shared = self.shared.clone();
             let body = TraceBody::Violation { invariant: violation.invariant, detail: violation.detail };
@@ -1659,9 +1663,61 @@ impl World {
         self.convergence.as_ref()
     }
 
-    /// Records so far.
+    /// The records from sequence number `from` on, copied.
+    ///
+    /// # Panics
+    /// When the world holds only the needed records ([`World::hold_needed_records`]) and
+    /// records before `from` were let go.
     pub fn records_since(&self, from: usize) -> Vec<TraceRecord> {
-        lock(&self.shared.trace).records()[from..].to_vec()
+        lock(&self.shared.trace).records_since(from as u64).to_vec()
+    }
+
+    /// Calls `f` with the records from sequence number `from` on, for a reader that reads them
+    /// as they come.
+    ///
+    /// # Panics
+    /// As [`World::records_since`].
+    pub fn with_records_since<R>(&self, from: usize, f: impl FnOnce(&[TraceRecord]) -> R) -> R {
+        f(lock(&self.shared.trace).records_since(from as u64))
+    }
+
+    /// From now on, holds only the trace records the end-of-run checks read (see
+    /// [`crate::check::RecordNeeds`]) and those not read yet, instead of every record: a long
+    /// busy run would otherwise hold gigabytes. With `reader`, the caller reads the records as
+    /// they come ([`World::records_since`]) and says how far it has read
+    /// ([`World::release_records`]); without, records go once the invariant checker has read
+    /// them. The digest, the record count, the clients' history and every check stay the same.
+    pub fn hold_needed_records(&mut self, reader: bool) {
+        let needs = crate::check::RecordNeeds::of(&self.shared.scenario);
+        lock(&self.shared.trace).set_retention(crate::trace::Retention::Needed { reader }, needs);
+    }
+
+    /// The reader of [`World::hold_needed_records`] has read every record before sequence number
+    /// `upto`; the world may let them go.
+    pub fn release_records(&self, upto: usize) {
+        lock(&self.shared.trace).reader_read(upto as u64);
+    }
+
+    /// Takes every record of the trace out of the world, without copying them; the trace is
+    /// empty afterwards (its digest and count start again), so take them only once the run is
+    /// over and reported.
+    ///
+    /// # Panics
+    /// When the world holds only the needed records ([`World::hold_needed_records`]).
+    pub fn take_records(&self) -> Vec<TraceRecord> {
+        std::mem::take(&mut *lock(&self.shared.trace)).into_records()
+    }
+
+    /// The simulated time of the record with sequence number `seq`, in milliseconds, even when
+    /// the record itself is no longer held; `None` when there is no such record.
+    pub fn record_time_ms(&self, seq: u64) -> Option<u64> {
+        lock(&self.shared.trace).time_ms_of(seq)
+    }
+
+    /// Calls `f` with the clients' history of the whole run so far (see
+    /// [`crate::oracle::HistoryBuilder`]).
+    pub fn with_history<R>(&self, f: impl FnOnce(&crate::oracle::History) -> R) -> R {
+        f(lock(&self.shared.trace).history())
     }
 
     /// Messages delivered so far: every message a link handed to a running peer's inbox
@@ -1672,7 +1728,7 @@ impl World {
 
     /// Number of records so far.
     pub fn record_count(&self) -> usize {
-        lock(&self.shared.trace).records().len()
+        lock(&self.shared.trace).len() as usize
     }
 
     /// The trace digest so far.
@@ -1680,13 +1736,13 @@ impl World {
         lock(&self.shared.trace).digest()
     }
 
-    /// Calls `f` with every record so far.
     /// When each consumer group last completed a rebalance, in milliseconds of simulated time.
     pub fn last_rebalance_ms(&self) -> BTreeMap<String, u64> {
         lock(&self.shared.trace).last_rebalance_ms().clone()
     }
 
-    /// Calls `f` with every trace record so far.
+    /// Calls `f` with every trace record so far; when the world holds only the needed records
+    /// ([`World::hold_needed_records`]), with those the end-of-run checks read.
     pub fn with_records<R>(&self, f: impl FnOnce(&[TraceRecord]) -> R) -> R {
         f(lock(&self.shared.trace).records())
     }

@@ -570,11 +570,11 @@ impl InvariantSet {
         if self.names.is_empty() {
             self.names = world.slots().values().map(|s| (s.name.clone(), s.id)).collect();
         }
-        world.with_records(|records| {
-            for record in &records[self.trace_read.min(records.len())..] {
+        world.with_records_since(self.trace_read, |records| {
+            for record in records {
                 self.read_trace(record);
             }
-            self.trace_read = records.len();
+            self.trace_read += records.len();
         });
         self.boot_done();
         self.check_majority(world);

@@ -69,34 +69,34 @@ impl std::error::Error for SimulationCrash {}
 ///
 /// The run holds only the trace records its checks read ([`world::World::hold_needed_records`]).
 pub fn run(scenario: Scenario, seed: u64) -> Result<RunReport, SimulationCrash> {
-    let name = scenario.name.clone();
-    std::thread::Builder::new()
-        .name(format!("kafkalab-seed-{seed}"))
-        .spawn(move || {
-            let started = std::time::Instant::now();
-            let mut world = world::World::new(scenario, seed);
-            world.hold_needed_records(false);
-            world.run_to_end();
-            let wall_time_ms = started.elapsed().as_millis() as u64;
-            check::report(&world, wall_time_ms)
-        })
-        .expect("spawning the simulation thread")
-        .join()
-        .map_err(|panic| SimulationCrash { scenario: name, seed, message: panic_message(panic.as_ref()) })
+    run_on_thread(scenario, seed, |world| world.hold_needed_records(false), |_, report| report)
 }
 
 /// Like [`run`], and also returns every trace record of the run.
 pub fn run_traced(scenario: Scenario, seed: u64) -> Result<(RunReport, Vec<trace::TraceRecord>), SimulationCrash> {
+    run_on_thread(scenario, seed, |_| {}, |world, report| (report, world.take_records()))
+}
+
+/// Builds the world on a thread of its own named after the seed, lets `prepare` set it up, runs
+/// it to its end, reports, and hands the world and the report to `finish`. A panic on that
+/// thread becomes a [`SimulationCrash`] carrying the seed.
+fn run_on_thread<R: Send + 'static>(
+    scenario: Scenario,
+    seed: u64,
+    prepare: impl FnOnce(&mut world::World) + Send + 'static,
+    finish: impl FnOnce(&world::World, RunReport) -> R + Send + 'static,
+) -> Result<R, SimulationCrash> {
     let name = scenario.name.clone();
     std::thread::Builder::new()
         .name(format!("kafkalab-seed-{seed}"))
         .spawn(move || {
             let started = std::time::Instant::now();
             let mut world = world::World::new(scenario, seed);
+            prepare(&mut world);
             world.run_to_end();
             let wall_time_ms = started.elapsed().as_millis() as u64;
             let report = check::report(&world, wall_time_ms);
-            (report, world.take_records())
+            finish(&world, report)
         })
         .expect("spawning the simulation thread")
         .join()

@@ -238,8 +238,6 @@ pub struct Broker {
     /// A partition was added or removed, or its role, leader or epoch may have changed, since
     /// the purgatories were last checked.
     partitions_changed: bool,
-    /// A delayed produce or offset commit was added since the purgatories were last checked.
-    purgatory_added: bool,
     /// The partitions whose log end offset or high watermark moved since the purgatories were
     /// last checked (kept to reuse its allocation).
     moved: Vec<TopicPartition>,
@@ -354,7 +352,6 @@ impl Broker {
             next_log_start_checkpoint: timers[5],
             fetch_plan: None,
             partitions_changed: true,
-            purgatory_added: false,
             moved: Vec::new(),
         };
         broker.outbox.event(Event::BrokerStarted { incarnation: setup.incarnation, recovered_batches });
@@ -845,11 +842,11 @@ impl Broker {
     ///
     /// Kafka's purgatories watch each operation under its partitions' keys and try to complete
     /// it when one of them changes. Here operations are tried only after an input that moved a
-    /// log end offset or high watermark, changed a partition's role, added an operation, or
-    /// brought a deadline: after any other input none can have become completable. And unless
-    /// a role changed or an operation was added, a parked fetch is tried only on the partitions
-    /// that moved, since its others were not ready at the last try and have not changed. Looking
-    /// every parked fetch's partitions up after every input was the broker's largest cost.
+    /// log end offset or high watermark, changed a partition's role, added a produce or commit,
+    /// or brought a deadline: after any other input none can have become completable. And
+    /// unless a role changed, a parked fetch is tried only on the partitions that moved, since
+    /// its others were not ready at the last try and have not changed. Looking every parked
+    /// fetch's partitions up after every input was the broker's largest cost.
     fn complete_delayed(&mut self, now: Instant) {
         self.drain_logs();
         // After a role change every parked fetch is tried on all its partitions; otherwise a
@@ -857,10 +854,10 @@ impl Broker {
         // produce or commit may be completable at once (a duplicate batch already committed).
         let full = std::mem::take(&mut self.partitions_changed);
         let due = full
-            || std::mem::take(&mut self.purgatory_added)
             || !self.moved.is_empty()
             || self.parked_fetches.iter().any(|f| now >= f.deadline)
-            || self.delayed_produces.iter().any(|d| now >= d.deadline);
+            || self.delayed_produces.iter().any(|d| d.fresh || now >= d.deadline)
+            || self.pending_commits.iter().any(|c| c.fresh);
         let moved = std::mem::take(&mut self.moved);
         if due {
             self.complete_delayed_operations(now, full, &moved);
@@ -992,11 +989,6 @@ impl Broker {
 
     // ---- produce ----
 
-    fn push_delayed_produce(&mut self, delayed: DelayedProduce) {
-        self.purgatory_added = true;
-        self.delayed_produces.push(delayed);
-    }
-
     fn handle_produce(
         &mut self,
         now: Instant,
@@ -1073,7 +1065,7 @@ impl Broker {
             1 => reply(&mut self.outbox, None, base_offset),
             // A duplicate waits like a fresh append: until the high watermark covers the
             // original batch, which may not be committed yet.
-            _ => self.push_delayed_produce(DelayedProduce {
+            _ => self.delayed_produces.push(DelayedProduce {
                 from,
                 correlation_id,
                 tp,
@@ -1434,11 +1426,9 @@ impl Broker {
     // ---- replica fetcher (follower side) ----
 
     fn maybe_send_fetches(&mut self, now: Instant) {
-        // Which leaders this broker follows, and whether any of their partitions is ready to
-        // fetch (not truncating first). The partition lists are built only for the leaders a
-        // request actually goes to: most calls find every fetch still in flight, and building
-        // the lists (a topic name cloned per partition) for nothing was the broker's hottest
-        // path.
+        // Which leaders this broker follows changes only with a partition's role, so the plan
+        // is kept until then. The partition lists are built only for the leaders a request
+        // actually goes to: most calls find every fetch still in flight.
         let plan = match self.fetch_plan.take() {
             Some(plan) => plan,
             None => self.make_fetch_plan(),
@@ -1748,7 +1738,6 @@ impl Broker {
         let batch = p.log.append_as_leader(epoch, records, now.as_millis() as i64);
         // Offsets are written with acks=all (`offsets.commit.required.acks`): answered once
         // the high watermark passes them.
-        self.purgatory_added = true;
         self.pending_commits.push(PendingCommit {
             from,
             correlation_id,
@@ -1934,6 +1923,7 @@ impl Node for Broker {
             }
             Message::AlterPartitionResponse { correlation_id, tp, error, state } => {
                 if self.pending_alters.remove(&correlation_id).is_some() {
+                    let mut updated = false;
                     if let Some(p) = self.partitions.get_mut(&tp) {
                         p.pending_isr = None;
                         if let (None, Some(state)) = (error, state) {
@@ -1942,10 +1932,12 @@ impl Node for Broker {
                                 && state.partition_epoch > p.state.partition_epoch
                             {
                                 p.update_committed_state(state);
-                                self.fetch_plan = None;
-                                self.partitions_changed = true;
+                                updated = true;
                             }
                         }
+                    }
+                    if updated {
+                        self.partition_roles_changed();
                     }
                     self.maybe_advance_high_watermark(&tp);
                 }

@@ -339,12 +339,88 @@ pub struct History {
     pub markers: Vec<Marker>,
     /// How the run ended, once it has.
     pub outcome: Option<Outcome>,
+    /// Indexes (sequence numbers) of the chapter records, and of the narration and prompt
+    /// records, in order: the narration pane shows the latest of each up to the cursor, and
+    /// scanning back through millions of records for it on every frame made seeking slow.
+    chapters: Vec<u64>,
+    narrations: Vec<u64>,
+    /// Indexes of the quorum's election records ([`is_quorum_event`]), for the same reason:
+    /// the Quorum view lists the latest few, which may lie millions of records back.
+    quorum_events: Vec<u64>,
+}
+
+/// Whether `event` is part of an election: a partition leader or the active controller chosen,
+/// a Raft vote or state change, a failed election, or a partition going offline. The lab's
+/// "elections" filter shows these.
+pub fn is_election_event(event: &Event) -> bool {
+    matches!(
+        event,
+        Event::LeaderElected { .. }
+            | Event::UncleanLeaderElected { .. }
+            | Event::ControllerActivated { .. }
+            | Event::ControllerDeactivated { .. }
+            | Event::QuorumStateChanged { .. }
+            | Event::VoteCast { .. }
+            | Event::ElectionFailed { .. }
+            | Event::BecameLeader { .. }
+            | Event::PartitionOffline { .. }
+    )
+}
+
+/// Whether `record` is an election event of the controller quorum: an election event
+/// ([`is_election_event`]) on a node that is not a broker alone (a controller or a combined
+/// node). The lab's Quorum view lists the latest of these.
+pub fn is_quorum_event(record: &TraceRecord) -> bool {
+    matches!(&record.body, TraceBody::Event(event) if is_election_event(event)) && !record.node.starts_with("broker")
 }
 
 impl History {
     /// An empty history with this header.
     pub fn new(header: Header) -> History {
-        History { header, records: Vec::new(), keyframes: Vec::new(), markers: Vec::new(), outcome: None }
+        History {
+            header,
+            records: Vec::new(),
+            keyframes: Vec::new(),
+            markers: Vec::new(),
+            outcome: None,
+            chapters: Vec::new(),
+            narrations: Vec::new(),
+            quorum_events: Vec::new(),
+        }
+    }
+
+    /// Appends one record whose sequence number is already checked, keeping the narration
+    /// indexes.
+    fn push_checked(&mut self, record: TraceRecord) {
+        match record.body {
+            TraceBody::Chapter(_) => self.chapters.push(record.seq),
+            TraceBody::Narration(_) | TraceBody::Prompt(_) => self.narrations.push(record.seq),
+            _ if is_quorum_event(&record) => self.quorum_events.push(record.seq),
+            _ => {}
+        }
+        self.records.push(record);
+    }
+
+    /// The latest chapter record among the first `end` records, if any.
+    pub fn last_chapter_before(&self, end: usize) -> Option<&TraceRecord> {
+        Self::last_before(&self.chapters, end).map(|seq| &self.records[seq])
+    }
+
+    /// The latest narration or prompt record among the first `end` records, if any.
+    pub fn last_narration_before(&self, end: usize) -> Option<&TraceRecord> {
+        Self::last_before(&self.narrations, end).map(|seq| &self.records[seq])
+    }
+
+    /// The latest `n` quorum election records ([`is_quorum_event`]) among the first `end`
+    /// records, oldest first.
+    pub fn last_quorum_events_before(&self, end: usize, n: usize) -> impl Iterator<Item = &TraceRecord> {
+        let upto = self.quorum_events.partition_point(|seq| (*seq as usize) < end);
+        self.quorum_events[upto.saturating_sub(n)..upto].iter().map(|seq| &self.records[*seq as usize])
+    }
+
+    fn last_before(seqs: &[u64], end: usize) -> Option<usize> {
+        let n = seqs.partition_point(|seq| (*seq as usize) < end);
+        n.checked_sub(1).map(|i| seqs[i] as usize)
     }
 
     /// Appends records (continuing the sequence) and their marks.
@@ -365,7 +441,7 @@ impl History {
             if let Some(marker) = marker_of(&record) {
                 self.markers.push(marker);
             }
-            self.records.push(record);
+            self.push_checked(record);
         }
     }
 
@@ -385,6 +461,9 @@ impl History {
         self.keyframes.truncate(index + 1);
         let (records, time_ms) = self.keyframes.last().map_or((0, 0), |k| (k.records, k.time_ms));
         self.records.truncate(records as usize);
+        self.chapters.retain(|seq| *seq < records);
+        self.narrations.retain(|seq| *seq < records);
+        self.quorum_events.retain(|seq| *seq < records);
         self.markers.retain(|m| match m.seq {
             Some(seq) => seq < records,
             None => m.time_ms <= time_ms,
@@ -484,7 +563,7 @@ pub fn read(path: &Path) -> Result<History, RecordingError> {
                         format!("trace record {} where record {} was due", record.seq, h.records.len()),
                     ));
                 }
-                h.records.push(record);
+                h.push_checked(record);
             }
             (Entry::Keyframe(keyframe), Some(h)) => h.keyframes.push(keyframe),
             (Entry::Marker(marker), Some(h)) => h.markers.push(marker),
@@ -676,5 +755,82 @@ pub fn record_run(
             seed,
             message: crate::panic_message(panic.as_ref()),
         })),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The indexes answer what a scan back through the records would, at every moment of a run
+    /// with chapters, narration, prompts and elections, after a fork cuts the history, and
+    /// after the history is written and read back.
+    #[test]
+    fn narration_and_quorum_indexes_agree_with_a_scan() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/44-lesson-leader-crash-in-chapters.ron");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let scenario = crate::scenario::parse_str(&text, "lesson").unwrap();
+        let mut history = History::new(Header::new(&scenario, &text, 7));
+        let records = crate::run_traced(scenario, 7).unwrap().1;
+        history.push_records(records);
+        let scan = |history: &History, end: usize| {
+            let records = &history.records[..end];
+            let chapter = records.iter().rev().find(|r| matches!(r.body, TraceBody::Chapter(_))).map(|r| r.seq);
+            let narration = records
+                .iter()
+                .rev()
+                .find(|r| matches!(r.body, TraceBody::Narration(_) | TraceBody::Prompt(_)))
+                .map(|r| r.seq);
+            let mut quorum: Vec<u64> =
+                records.iter().rev().filter(|r| is_quorum_event(r)).take(8).map(|r| r.seq).collect();
+            quorum.reverse();
+            (chapter, narration, quorum)
+        };
+        let indexed = |history: &History, end: usize| {
+            (
+                history.last_chapter_before(end).map(|r| r.seq),
+                history.last_narration_before(end).map(|r| r.seq),
+                history.last_quorum_events_before(end, 8).map(|r| r.seq).collect::<Vec<u64>>(),
+            )
+        };
+        let check = |history: &History| {
+            for end in 0..=history.records.len() {
+                assert_eq!(indexed(history, end), scan(history, end), "at record {end}");
+            }
+        };
+        let (chapter, narration, quorum) = scan(&history, history.records.len());
+        assert!(chapter.is_some() && narration.is_some() && quorum.len() == 8, "the lesson has all three kinds");
+        check(&history);
+
+        // A keyframe every 5 s, as the lab keeps one every 100 ms.
+        let mut end = 0;
+        for time_ms in (0..=40_000).step_by(5_000) {
+            while end < history.records.len() && history.records[end].time_ms() <= time_ms {
+                end += 1;
+            }
+            history.push_keyframe(Keyframe { time_ms, records: end as u64, view: ClusterView::default() });
+        }
+        let dir = std::env::temp_dir().join(format!("kafkalab-record-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = free_path(&dir, "lesson", "klrec");
+        history.write(&file).unwrap();
+        let read_back = read(&file).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        check(&read_back);
+        assert_eq!(read_back.records.len(), history.records.len());
+
+        // Cut where chapters, narration and quorum events all lie on both sides, so that a
+        // cut index would be seen again when the fork runs on.
+        let last = |kind: fn(&TraceRecord) -> bool| history.records.iter().rposition(kind).unwrap() as u64;
+        let newest_of_all = last(|r| matches!(r.body, TraceBody::Chapter(_)))
+            .min(last(|r| matches!(r.body, TraceBody::Narration(_) | TraceBody::Prompt(_))))
+            .min(last(is_quorum_event));
+        let cut = history.keyframes.iter().rposition(|k| k.records <= newest_of_all).unwrap();
+        history.truncate_after(cut);
+        assert!(history.records.len() < read_back.records.len());
+        check(&history);
+        // The fork runs on from the cut: the same records again (the run is deterministic).
+        history.push_records(read_back.records[history.records.len()..].iter().cloned());
+        check(&history);
     }
 }

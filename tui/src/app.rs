@@ -197,20 +197,9 @@ impl KindFilter {
         match self {
             KindFilter::All => true,
             KindFilter::Faults => matches!(record.body, TraceBody::Fault(_) | TraceBody::Violation { .. }),
-            KindFilter::Elections => matches!(
-                &record.body,
-                TraceBody::Event(
-                    E::LeaderElected { .. }
-                        | E::UncleanLeaderElected { .. }
-                        | E::ControllerActivated { .. }
-                        | E::ControllerDeactivated { .. }
-                        | E::QuorumStateChanged { .. }
-                        | E::VoteCast { .. }
-                        | E::ElectionFailed { .. }
-                        | E::BecameLeader { .. }
-                        | E::PartitionOffline { .. }
-                )
-            ),
+            KindFilter::Elections => {
+                matches!(&record.body, TraceBody::Event(event) if sim::record::is_election_event(event))
+            }
             KindFilter::Isr => {
                 matches!(&record.body, TraceBody::Event(E::IsrShrunk { .. } | E::IsrExpanded { .. }))
             }

@@ -21,6 +21,12 @@ const HEAVY_MIN_SHARE_OF_MADSIM: f64 = 0.40;
 const SWARM_MIN_SEEDS_PER_SEC: f64 = 20.0;
 /// Heavy's peak resident memory.
 const HEAVY_MAX_RSS_BYTES: u64 = 200 * 1024 * 1024;
+/// Seeking in the lab: the longest a seek to any moment of a 10-minute recording may take,
+/// drawing included, in milliseconds.
+const SEEK_MAX_MS: f64 = 100.0;
+/// The width and height of the screen the seek benchmark draws: larger than the lab's usual
+/// 120x40, so that each view draws more than a learner's terminal would.
+const SEEK_SCREEN: (u16, u16) = (160, 50);
 
 /// `kafkalab bench`'s arguments.
 #[derive(clap::Args, Debug)]
@@ -37,9 +43,19 @@ pub struct BenchArgs {
     /// Simulated milliseconds of each raw-madsim baseline run.
     #[arg(long, default_value_t = 10_000)]
     baseline_ms: u64,
-    /// Run only these benchmarks, comma-separated: madsim, tutorial, heavy, faults, swarm.
+    /// Run only these benchmarks, comma-separated: madsim, tutorial, heavy, faults, swarm, seek.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
+    /// Measure seeking in this recording (`kafkalab run --record`) instead of recording
+    /// tutorial.ron for `--seek-minutes` first.
+    #[arg(long, value_name = "FILE")]
+    seek_recording: Option<PathBuf>,
+    /// Simulated minutes of the tutorial.ron recording the seek benchmark makes.
+    #[arg(long, default_value_t = 10)]
+    seek_minutes: u64,
+    /// Moments of the recording the seek benchmark seeks to, in every view.
+    #[arg(long, default_value_t = 40)]
+    seek_moments: usize,
     /// Print one JSON object instead of the table.
     #[arg(long)]
     json: bool,
@@ -144,13 +160,29 @@ pub fn run(args: BenchArgs) -> ExitCode {
             }
         }
     }
-    let targets = targets(&rows, &swarm);
+    let mut seek: Option<SeekSpeed> = None;
+    if wanted("seek") {
+        match seek_speed(&args) {
+            Ok(speed) => {
+                if !args.json {
+                    println!("{}", speed.render());
+                }
+                seek = Some(speed);
+            }
+            Err(e) => {
+                eprintln!("error: seek: {e}");
+                return ExitCode::from(3);
+            }
+        }
+    }
+    let targets = targets(&rows, &swarm, seek.as_ref());
     if args.json {
         let json = serde_json::json!({
             "machine": sim::bench::machine(),
             "release": !cfg!(debug_assertions),
             "benchmarks": rows,
             "swarm": swarm,
+            "seek": seek,
             "targets": targets.iter().map(|(what, figure, met)| serde_json::json!({"target": what, "measured": figure, "met": met})).collect::<Vec<_>>(),
         });
         println!("{}", serde_json::to_string_pretty(&json).expect("results serialise"));
@@ -199,7 +231,7 @@ fn render_row(row: &Row, madsim: Option<&Row>) -> String {
 }
 
 /// Each target that could be measured: what it asks, the figure, whether it is met.
-fn targets(rows: &[Row], swarm: &[SwarmSpeed]) -> Vec<(String, String, bool)> {
+fn targets(rows: &[Row], swarm: &[SwarmSpeed], seek: Option<&SeekSpeed>) -> Vec<(String, String, bool)> {
     let row = |name: &str| rows.iter().find(|r| r.name == name);
     let mut out = Vec::new();
     if let Some(t) = row("tutorial") {
@@ -243,6 +275,16 @@ fn targets(rows: &[Row], swarm: &[SwarmSpeed]) -> Vec<(String, String, bool)> {
             format!("swarm over faults.ron at least {SWARM_MIN_SEEDS_PER_SEC:.0} seeds/s with 2 jobs"),
             format!("{:.1} seeds/s", s.seeds_per_sec),
             s.seeds_per_sec >= SWARM_MIN_SEEDS_PER_SEC,
+        ));
+    }
+    if let Some(s) = seek {
+        out.push((
+            format!(
+                "TUI seeking to any moment of a {}-minute recording under {SEEK_MAX_MS:.0} ms",
+                s.recording_ms / 60_000
+            ),
+            format!("worst {:.1} ms, median {:.1} ms over {} seeks", s.worst_ms, s.median_ms, s.seeks),
+            s.worst_ms < SEEK_MAX_MS,
         ));
     }
     out
@@ -300,4 +342,168 @@ fn run_child(args: &BenchArgs, name: &str) -> Result<ChildResult, String> {
         }
     }
     Ok(ChildResult { samples, peak_rss_bytes: sim::bench::peak_rss_bytes() })
+}
+
+/// What the seek benchmark measured: how long the lab takes to show a chosen moment of a long
+/// recording.
+#[derive(serde::Serialize, Debug)]
+pub(crate) struct SeekSpeed {
+    /// The recording measured.
+    pub(crate) recording: String,
+    /// Whether this benchmark made the recording (and deleted it afterwards).
+    pub(crate) made_here: bool,
+    /// Simulated length of the recording, in milliseconds.
+    pub(crate) recording_ms: u64,
+    /// Wall time the recording took to make (`kafkalab run --record`), when made here.
+    pub(crate) record_wall_ms: Option<u64>,
+    /// Size of the recording file, in bytes.
+    pub(crate) file_bytes: u64,
+    /// Keyframes in the recording (one every 100 ms of simulated time, and the end).
+    pub(crate) keyframes: usize,
+    /// Trace records in the recording.
+    pub(crate) records: usize,
+    /// Wall time to read the file into the lab's history, in milliseconds (once, on opening).
+    pub(crate) load_ms: f64,
+    /// Seeks timed: every view at every chosen moment.
+    pub(crate) seeks: usize,
+    /// Median, 90th percentile and worst time of one seek, drawing included, in milliseconds.
+    pub(crate) median_ms: f64,
+    pub(crate) p90_ms: f64,
+    pub(crate) worst_ms: f64,
+    /// Where the worst seek went: the view and the simulated time, in milliseconds.
+    pub(crate) worst_view: String,
+    pub(crate) worst_at_ms: u64,
+    /// Each view's worst seek, in milliseconds, in the lab's tab order.
+    pub(crate) worst_by_view: Vec<(String, f64)>,
+}
+
+impl SeekSpeed {
+    fn render(&self) -> String {
+        let made = match self.record_wall_ms {
+            Some(ms) => format!("recorded here in {:.1} s, ", ms as f64 / 1000.0),
+            None => String::new(),
+        };
+        format!(
+            "seek in {} ({} min simulated, {} keyframes, {} records, {:.1} MB): {made}loaded in {:.0} ms\n  \
+             seek + draw at {}x{}, {} seeks (every view at spread moments): median {:.2} ms, 90th percentile {:.2} ms, \
+             worst {:.2} ms ({} view at {:.1} s)",
+            self.recording,
+            self.recording_ms / 60_000,
+            self.keyframes,
+            self.records,
+            self.file_bytes as f64 / 1024.0 / 1024.0,
+            self.load_ms,
+            SEEK_SCREEN.0,
+            SEEK_SCREEN.1,
+            self.seeks,
+            self.median_ms,
+            self.p90_ms,
+            self.worst_ms,
+            self.worst_view,
+            self.worst_at_ms as f64 / 1000.0,
+        ) + &format!(
+            "\n  worst per view: {}",
+            self.worst_by_view.iter().map(|(view, ms)| format!("{view} {ms:.1} ms")).collect::<Vec<_>>().join(", ")
+        )
+    }
+}
+
+/// Measures seeking in the lab (issue 10's TUI target). The recording is `--seek-recording`,
+/// or one this function makes: tutorial.ron run for `--seek-minutes` of simulated time and
+/// recorded to a fresh file in the temporary directory, deleted afterwards. The recording is
+/// read as `kafkalab replay` reads it; then, in each of the eight views, the cursor is moved to
+/// `--seek-moments` keyframes spread evenly over the run (first to last) and the screen is
+/// drawn on a test terminal. A seek's time is moving the cursor plus drawing the frame: what a
+/// learner waits for between pressing a key and seeing that moment. Writing the frame to a real
+/// terminal is not included (crossterm's output depends on the terminal, not on the lab).
+fn seek_speed(args: &BenchArgs) -> Result<SeekSpeed, String> {
+    let (path, made_here, record_wall_ms) = match &args.seek_recording {
+        Some(path) => (path.clone(), false, None),
+        None => {
+            let source = args.dir.join("tutorial.ron");
+            let mut scenario = sim::scenario::load_file(&source).map_err(|e| e.to_string())?;
+            scenario.duration = sim::scenario::Span::from_secs(args.seek_minutes.max(1) * 60);
+            // The recording carries the scenario's text; the lengthened scenario's own text
+            // keeps it true to what ran.
+            let text = sim::plan::to_ron(&scenario);
+            let path = sim::record::free_path(&std::env::temp_dir(), "kafkalab-bench-seek", "klrec");
+            let seed = scenario.seed;
+            let started = std::time::Instant::now();
+            let recorded = sim::record::record_run(scenario, &text, seed, &path);
+            let wall_ms = started.elapsed().as_millis() as u64;
+            if let Err(e) = recorded {
+                let _ = std::fs::remove_file(&path);
+                return Err(format!("recording {}: {e}", source.display()));
+            }
+            (path, true, Some(wall_ms))
+        }
+    };
+    let measured = measure_seeks(&path, args.seek_moments.max(2));
+    if made_here {
+        // The file is this benchmark's own, in the temporary directory, never a user's.
+        let _ = std::fs::remove_file(&path);
+    }
+    let mut speed = measured?;
+    speed.made_here = made_here;
+    speed.record_wall_ms = record_wall_ms;
+    Ok(speed)
+}
+
+/// Loads the recording at `path` and times seeks to `moments` keyframes in every view.
+pub(crate) fn measure_seeks(path: &std::path::Path, moments: usize) -> Result<SeekSpeed, String> {
+    use crate::app::{App, Input, Tab};
+    let file_bytes = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?.len();
+    let started = std::time::Instant::now();
+    let history = sim::record::read(path).map_err(|e| e.to_string())?;
+    let load_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let origin = format!("{} (the scenario inside the recording)", path.display());
+    let scenario = sim::scenario::parse_str(&history.header.scenario_text, &origin).map_err(|e| e.to_string())?;
+    let keyframes = history.keyframes.len();
+    let records = history.records.len();
+    let recording_ms = history.keyframes.last().map_or(0, |k| k.time_ms);
+    if keyframes == 0 {
+        return Err(format!("{} holds no keyframes", path.display()));
+    }
+    let times: Vec<u64> = history.keyframes.iter().map(|k| k.time_ms).collect();
+    let mut app = App::replay(scenario, history);
+    let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(SEEK_SCREEN.0, SEEK_SCREEN.1))
+        .map_err(|e| e.to_string())?;
+    let mut timed: Vec<(f64, Tab, u64)> = Vec::new();
+    for (n, tab) in Tab::ALL.iter().enumerate() {
+        app.update(Input::Char(char::from(b'1' + n as u8)));
+        for m in 0..moments {
+            let index = m * (keyframes - 1) / (moments - 1);
+            let started = std::time::Instant::now();
+            app.cursor = index;
+            terminal.draw(|frame| crate::screens::render(&app, frame)).map_err(|e| e.to_string())?;
+            timed.push((started.elapsed().as_secs_f64() * 1000.0, *tab, times[index]));
+        }
+    }
+    let mut ms: Vec<f64> = timed.iter().map(|t| t.0).collect();
+    ms.sort_by(f64::total_cmp);
+    let at = |q: f64| ms[((ms.len() - 1) as f64 * q).round() as usize];
+    let worst = timed.iter().max_by(|a, b| a.0.total_cmp(&b.0)).expect("at least one seek");
+    Ok(SeekSpeed {
+        recording: path.display().to_string(),
+        made_here: false,
+        recording_ms,
+        record_wall_ms: None,
+        file_bytes,
+        keyframes,
+        records,
+        load_ms,
+        seeks: ms.len(),
+        median_ms: at(0.5),
+        p90_ms: at(0.9),
+        worst_ms: worst.0,
+        worst_view: worst.1.title().to_string(),
+        worst_at_ms: worst.2,
+        worst_by_view: Tab::ALL
+            .iter()
+            .map(|tab| {
+                let ms = timed.iter().filter(|t| t.1 == *tab).map(|t| t.0).fold(0.0, f64::max);
+                (tab.title().to_string(), ms)
+            })
+            .collect(),
+    })
 }

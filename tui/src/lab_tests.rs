@@ -393,33 +393,23 @@ fn run_record_writes_the_live_runs_keyframes_and_verify_finds_divergence() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// Measures seeking in a long recording: `KAFKALAB_SEEK_RECORDING=file.klrec cargo test
-/// --release -p kafkalab -- --ignored seek --nocapture`. Prints the time to load the file and,
-/// for moments spread over the run, to move the cursor there and draw every view. A
-/// measurement, not a check: speed targets are never asserted in tests.
+/// `kafkalab bench --only seek` measures seeking in a recording: here on a short one, for its
+/// shape only (speed is never asserted in tests): every view at every chosen moment, the worst
+/// named by view and time.
 #[test]
-#[ignore = "a measurement; needs KAFKALAB_SEEK_RECORDING"]
-fn seek_timing() {
-    let Some(path) = std::env::var_os("KAFKALAB_SEEK_RECORDING") else { return };
-    let started = std::time::Instant::now();
-    let history = sim::record::read(std::path::Path::new(&path)).unwrap();
-    let loaded = started.elapsed();
-    let scenario = sim::scenario::parse_str(&history.header.scenario_text, "recording").unwrap();
-    let keyframes = history.keyframes.len();
-    println!("loaded {keyframes} keyframes, {} records in {loaded:?}", history.records.len());
-    let mut app = App::replay(scenario, history);
-    let mut worst = std::time::Duration::ZERO;
-    for step in 0..20 {
-        let target = (step * 7_919) % keyframes;
-        let started = std::time::Instant::now();
-        // Seeking is moving the cursor; drawing every view at the new moment is the cost a
-        // learner waits for.
-        app.cursor = target;
-        for tab in 1..=8u8 {
-            app.update(Input::Char(char::from(b'0' + tab)));
-            let _ = screen(&app, 160, 50);
-        }
-        worst = worst.max(started.elapsed());
-    }
-    println!("worst seek + draw of all 8 views: {worst:?}");
+fn the_seek_benchmark_times_every_view_at_spread_moments() {
+    let dir = std::env::temp_dir().join(format!("kafkalab-seek-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("first.klrec");
+    let _ = std::fs::remove_file(&path);
+    live_app().history().write(&path).unwrap();
+    let speed = crate::bench::measure_seeks(&path, 5).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(speed.seeks, 8 * 5);
+    assert_eq!(speed.worst_by_view.len(), 8);
+    assert!(speed.median_ms <= speed.p90_ms && speed.p90_ms <= speed.worst_ms);
+    let worst_view = speed.worst_by_view.iter().find(|(view, _)| *view == speed.worst_view).unwrap();
+    assert_eq!(worst_view.1, speed.worst_ms);
+    assert!(speed.keyframes > 100 && speed.records > 1000, "{speed:?}");
+    assert!(speed.recording_ms >= 10_000, "{speed:?}");
 }

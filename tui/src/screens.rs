@@ -10,7 +10,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Sparkline, Wrap};
 use sim::record::{Keyframe, MarkerKind};
-use sim::trace::{TraceBody, TraceRecord};
+use sim::trace::TraceBody;
 use sim::view::{ClusterView, PartitionLogView, ReplicaLogView};
 
 use crate::app::{feed, App, Source, Tab};
@@ -552,14 +552,7 @@ fn render_quorum_tab(app: &App, frame: &mut ratatui::Frame, area: Rect, view: &C
     }
     lines.push(Line::raw(""));
     lines.push(Line::styled("Latest quorum events", Style::new().bold()));
-    let events: Vec<&TraceRecord> = app
-        .records_now()
-        .iter()
-        .rev()
-        .filter(|r| crate::app::KindFilter::Elections.accepts(r) && !r.node.starts_with("broker"))
-        .take(8)
-        .collect();
-    for record in events.into_iter().rev() {
+    for record in app.history().last_quorum_events_before(app.records_now().len(), 8) {
         lines.push(Line::raw(record.describe()));
     }
     frame.render_widget(Paragraph::new(lines).block(Block::bordered().title(" Controller quorum (KRaft) ")), area);
@@ -733,12 +726,12 @@ fn render_charts(app: &App, frame: &mut ratatui::Frame, area: Rect) {
 /// The narration pane: the latest line up to the cursor, its chapter, and a prompt to continue
 /// when the lab waits.
 fn render_narration(app: &App, frame: &mut ratatui::Frame, area: Rect) {
-    let records = app.records_now();
-    let chapter = records.iter().rev().find_map(|r| match &r.body {
+    let end = app.records_now().len();
+    let chapter = app.history().last_chapter_before(end).and_then(|r| match &r.body {
         TraceBody::Chapter(title) => Some(title.clone()),
         _ => None,
     });
-    let latest = records.iter().rev().find(|r| matches!(r.body, TraceBody::Narration(_) | TraceBody::Prompt(_)));
+    let latest = app.history().last_narration_before(end);
     let title = match &chapter {
         Some(title) => format!(" Narration · {title} "),
         None => " Narration ".to_string(),

@@ -399,12 +399,14 @@ impl Shared {
         topics
     }
 
-    /// Runs one input through a node and executes what it asks for. Returns the messages to
-    /// send (sent by the caller, outside the lock).
-    fn step_node(&self, slot: &Slot, input: Option<Input>) -> Vec<(NodeId, Message)> {
+    /// Runs one input through a node and executes what it asks for. Returns the simulated time
+    /// of the step and the messages to send (sent by the caller, outside the lock); time does
+    /// not move until the caller awaits, so the caller reuses the time rather than reading the
+    /// clock again.
+    fn step_node(&self, slot: &Slot, input: Option<Input>) -> (Instant, Vec<(NodeId, Message)>) {
         let now = self.now();
         let mut hosted = lock(&slot.hosted);
-        let Some(hosted) = hosted.as_mut() else { return Vec::new() };
+        let Some(hosted) = hosted.as_mut() else { return (now, Vec::new()) };
         let node = hosted.node();
         match input {
             Some(Input::Message(from, message)) => node.handle_message(now, from, message),
@@ -461,7 +463,7 @@ impl Shared {
                 );
             }
         }
-        outgoing
+        (now, outgoing)
     }
 
     /// Takes a node's state machine away (it went down) and tells the invariant checker,
@@ -544,7 +546,8 @@ async fn host(shared: Arc<Shared>, slot: Arc<Slot>) {
         if let Some(gate) = gate {
             let _ = gate.await;
         }
-        let outgoing = shared.step_node(&slot, input.take());
+        let (now, outgoing) = shared.step_node(&slot, input.take());
+        let sent = Duration::from_nanos(now.as_nanos());
         for (to, message) in outgoing {
             if shared.slots.get(&to).is_some_and(|s| *lock(&s.down)) {
                 // Nothing listens on a dead process's port: the connection is refused, which
@@ -560,7 +563,6 @@ async fn host(shared: Arc<Shared>, slot: Arc<Slot>) {
                 }
                 continue;
             }
-            let sent = madsim::time::Instant::now().duration_since(shared.start);
             let latency = madsim::rand::thread_rng().gen_range(LATENCY_MIN..LATENCY_MAX);
             let exchange = Exchange::of(&message);
             let delivery =
@@ -597,7 +599,6 @@ async fn host(shared: Arc<Shared>, slot: Arc<Slot>) {
             let mut guard = lock(&slot.hosted);
             guard.as_mut().and_then(|h| h.node().poll_deadline())
         };
-        let now = shared.now();
         input = match next {
             Some(deadline) => {
                 // madsim timers fire at least 1 ms ahead; a deadline already due is served at

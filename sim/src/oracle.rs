@@ -1338,7 +1338,7 @@ fn check_poll_order(history: &History, logs: &BTreeMap<TopicPartition, FinalLog>
                                         end_at.at(),
                                         poll.at.at(),
                                         skipped.len(),
-                                        describe_records(&skipped),
+                                        describe_records(skipped),
                                         throughout()
                                     ),
                                 ));
@@ -1366,7 +1366,7 @@ fn check_poll_order(history: &History, logs: &BTreeMap<TopicPartition, FinalLog>
                                         ownership.since.at(),
                                         poll.at.at(),
                                         skipped.len(),
-                                        describe_records(&skipped)
+                                        describe_records(skipped)
                                     ),
                                 ));
                             }
@@ -1393,7 +1393,7 @@ fn check_poll_order(history: &History, logs: &BTreeMap<TopicPartition, FinalLog>
                                     "poll skip: one poll of {tp} by {consumer} at {} returned offset {a} ({a_id}) then offset {b} ({b_id}), leaving out {} record(s) the log{leader} holds at {}",
                                     poll.at.at(),
                                     skipped.len(),
-                                    describe_records(&skipped)
+                                    describe_records(skipped)
                                 ),
                             ));
                         }

@@ -639,10 +639,11 @@ fn consumed_all(scenario: &Scenario, world: &World, view: &ClusterView, group: &
         if !topics.contains(tp.topic.as_str()) {
             continue;
         }
-        for (offset, id) in &log.by_offset {
-            if *offset < log.high_watermark && acked_early.contains(id) {
+        for (offset, id) in log.records() {
+            let id = id.to_string();
+            if *offset < log.high_watermark && acked_early.contains(&id) {
                 total += 1;
-                if !polled.contains(id) {
+                if !polled.contains(&id) {
                     missing += 1;
                 }
             }

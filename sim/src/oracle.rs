@@ -55,7 +55,11 @@ use cluster::error::ErrorCode;
 use cluster::event::Event;
 use cluster::ids::{NodeId, TopicPartition};
 use serde::{Deserialize, Serialize};
+use std::borrow::Borrow;
+use std::cell::RefCell;
+use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 /// Anomaly counts. JSON field names are part of the `kafkalab run --json` contract.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -117,10 +121,199 @@ fn secs(ns: u64) -> String {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Labels: send ids, keys and errors held compactly.
+
+/// The number of a [`Label`] whose text does not end in a plain decimal number.
+const NO_NUMBER: u64 = u64::MAX;
+
+/// An interned stem: shared by every [`Label`] with the same text before its number, and found
+/// by that text.
+#[derive(Clone, Debug)]
+struct Stem(Arc<String>);
+
+impl Borrow<str> for Stem {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl PartialEq for Stem {
+    fn eq(&self, other: &Stem) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || self.0 == other.0
+    }
+}
+
+impl Eq for Stem {}
+
+impl PartialOrd for Stem {
+    fn partial_cmp(&self, other: &Stem) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Stem {
+    fn cmp(&self, other: &Stem) -> Ordering {
+        self.0.as_str().cmp(other.0.as_str())
+    }
+}
+
+thread_local! {
+    /// The stems interned on this thread. A run's labels share a few stems (one per producer
+    /// and kind of id, one per kind of key), so the set stays small; as with topic names, a
+    /// label made on another thread is equal by content all the same.
+    static STEMS: RefCell<BTreeSet<Stem>> = const { RefCell::new(BTreeSet::new()) };
+}
+
+/// The interned stem with text `text`.
+fn intern(text: &str) -> Arc<String> {
+    STEMS.with(|stems| {
+        let mut stems = stems.borrow_mut();
+        if let Some(shared) = stems.get(text) {
+            return Arc::clone(&shared.0);
+        }
+        let shared = Arc::new(text.to_string());
+        stems.insert(Stem(Arc::clone(&shared)));
+        shared
+    })
+}
+
+/// The number of decimal digits of `n`.
+fn digit_count(n: u64) -> u32 {
+    n.checked_ilog10().map_or(1, |log| log + 1)
+}
+
+/// The decimal digits of `number` (none for [`NO_NUMBER`]), written at the end of `buffer`.
+fn digits(number: u64, buffer: &mut [u8; 20]) -> &[u8] {
+    if number == NO_NUMBER {
+        return &[];
+    }
+    let mut n = number;
+    let mut start = buffer.len();
+    loop {
+        start -= 1;
+        buffer[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buffer[start..];
+        }
+    }
+}
+
+/// How the decimal strings of `a` and `b` compare as strings (`"10" < "9"`).
+fn cmp_decimal(a: u64, b: u64) -> Ordering {
+    let (da, db) = (digit_count(a), digit_count(b));
+    // Pad the shorter number with zeros to the longer one's length (at most 19 digits, so it
+    // fits): equal then means it is a prefix of the other, which sorts first.
+    match da.cmp(&db) {
+        Ordering::Equal => a.cmp(&b),
+        Ordering::Less => (a * 10u64.pow(db - da)).cmp(&b).then(Ordering::Less),
+        Ordering::Greater => a.cmp(&(b * 10u64.pow(da - db))).then(Ordering::Greater),
+    }
+}
+
+/// A send id, record key or error name, held compactly. A long run holds one per send, polled
+/// record and stored record, and nearly all of them are a stem many share and a decimal number
+/// (`web-1-4711`, `key-42`): the stem is interned and only the number is stored, so a label
+/// takes 16 bytes and no allocation of its own. It prints, compares and orders exactly as the
+/// text it stands for.
+#[derive(Clone)]
+pub struct Label {
+    /// The interned text before the number; the whole text when it does not end in a plain
+    /// decimal number (one without a leading zero, of at most 19 digits).
+    stem: Arc<String>,
+    /// The number the text ends in, or [`NO_NUMBER`].
+    number: u64,
+}
+
+impl Label {
+    /// The label for `text`.
+    pub fn new(text: &str) -> Label {
+        let count = text.bytes().rev().take_while(u8::is_ascii_digit).count();
+        let (stem, tail) = text.split_at(text.len() - count);
+        // Only a canonical number gives the text back when printed: no leading zero, and short
+        // enough to fit below `NO_NUMBER`.
+        if (1..=19).contains(&count) && (count == 1 || !tail.starts_with('0')) {
+            let number = tail.parse().expect("at most 19 decimal digits fit in a u64");
+            Label { stem: intern(stem), number }
+        } else {
+            // Such labels are rare (hand-made ids, error names, keys without a number) and
+            // may be one-offs, so their text is not kept on the thread for good.
+            Label { stem: Arc::new(text.to_string()), number: NO_NUMBER }
+        }
+    }
+
+    /// Whether `self` and `other` have the same stem text.
+    fn same_stem(&self, other: &Label) -> bool {
+        Arc::ptr_eq(&self.stem, &other.stem) || self.stem == other.stem
+    }
+}
+
+impl From<&str> for Label {
+    fn from(text: &str) -> Label {
+        Label::new(text)
+    }
+}
+
+impl std::fmt::Display for Label {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.stem)?;
+        if self.number != NO_NUMBER {
+            write!(f, "{}", self.number)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for Label {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&self.to_string(), f)
+    }
+}
+
+impl PartialEq for Label {
+    fn eq(&self, other: &Label) -> bool {
+        self.number == other.number && self.same_stem(other)
+    }
+}
+
+impl Eq for Label {}
+
+impl PartialEq<str> for Label {
+    fn eq(&self, text: &str) -> bool {
+        let mut buffer = [0; 20];
+        text.strip_prefix(self.stem.as_str()).is_some_and(|tail| tail.as_bytes() == digits(self.number, &mut buffer))
+    }
+}
+
+impl PartialOrd for Label {
+    fn partial_cmp(&self, other: &Label) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Label {
+    /// The order of the texts.
+    fn cmp(&self, other: &Label) -> Ordering {
+        if self.same_stem(other) {
+            return match (self.number, other.number) {
+                (NO_NUMBER, NO_NUMBER) => Ordering::Equal,
+                (NO_NUMBER, _) => Ordering::Less,
+                (_, NO_NUMBER) => Ordering::Greater,
+                (a, b) => cmp_decimal(a, b),
+            };
+        }
+        let (mut a, mut b) = ([0; 20], [0; 20]);
+        let a = self.stem.as_bytes().iter().chain(digits(self.number, &mut a));
+        a.cmp(other.stem.as_bytes().iter().chain(digits(other.number, &mut b)))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // The final logs.
 
 /// A partition's final log, as the current leader holds it at the end of the run: its data
-/// records (those with the lab's send id header) by offset and by send id.
+/// records (those with the lab's send id header) by offset, and an index to find them by send
+/// id. Both are flat vectors, not maps: a long run's logs hold millions of records.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FinalLog {
     /// The broker leading the partition at the end.
@@ -133,10 +326,13 @@ pub struct FinalLog {
     pub compacted: bool,
     /// The cleaner's checkpoint: compaction may have removed records only below it.
     pub first_dirty_offset: i64,
-    /// Send id per offset.
-    pub by_offset: BTreeMap<i64, String>,
-    /// Offsets per send id, in offset order (more than one for a duplicate).
-    pub by_id: BTreeMap<String, Vec<i64>>,
+    /// `(offset, send id)` per record, in offset order, one per offset.
+    records: Vec<(i64, Label)>,
+    /// The distinct stems of the send ids in `records`, in text order.
+    stems: Vec<Arc<String>>,
+    /// Per record, `(number, stem's index in stems, index in records)`, sorted: a record's id
+    /// is found by binary search, and one id's records sit together in offset order.
+    by_id: Vec<(u64, u32, u32)>,
 }
 
 impl FinalLog {
@@ -149,23 +345,94 @@ impl FinalLog {
             log_start_offset,
             compacted: false,
             first_dirty_offset: log_start_offset,
-            by_offset: BTreeMap::new(),
-            by_id: BTreeMap::new(),
+            records: Vec::new(),
+            stems: Vec::new(),
+            by_id: Vec::new(),
         };
-        for (offset, id) in records {
-            log.by_id.entry(id.clone()).or_default().push(offset);
-            log.by_offset.insert(offset, id);
-        }
-        log.high_watermark = log.by_offset.keys().next_back().map_or(log_start_offset, |o| o + 1);
+        log.set_records(records.into_iter().map(|(offset, id)| (offset, Label::new(&id))).collect());
+        log.high_watermark = log.records.last().map_or(log_start_offset, |(o, _)| o + 1);
         log
     }
 
-    /// The records held at offsets in `from..to`.
-    fn between(&self, from: i64, to: i64) -> Vec<(i64, &str)> {
-        if from >= to {
-            return Vec::new();
+    /// Replaces the data records with `records` (`(offset, send id)` pairs, in any order; of
+    /// two at the same offset the later one stays), keeping the watermarks and the cleaner's
+    /// state: a test can so tamper with a real log.
+    pub fn set_records(&mut self, mut records: Vec<(i64, Label)>) {
+        // Stable, so records at the same offset keep their order; a log read from a broker is
+        // in offset order already.
+        records.sort_by_key(|(offset, _)| *offset);
+        records.dedup_by(|later, earlier| {
+            let same = later.0 == earlier.0;
+            if same {
+                std::mem::swap(later, earlier);
+            }
+            same
+        });
+        let mut stems: Vec<Arc<String>> = Vec::new();
+        for (_, id) in &records {
+            if !stems.last().is_some_and(|s| Arc::ptr_eq(s, &id.stem)) {
+                stems.push(Arc::clone(&id.stem));
+            }
         }
-        self.by_offset.range(from..to).map(|(o, id)| (*o, id.as_str())).collect()
+        stems.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        stems.dedup();
+        let index = u32::try_from(records.len()).expect("a partition's final log holds fewer than 2^32 records");
+        let stem_of = |id: &Label| stems.binary_search_by(|s| s.as_str().cmp(id.stem.as_str())).expect("listed");
+        let mut by_id: Vec<(u64, u32, u32)> =
+            (0..index).map(|i| (records[i as usize].1.number, stem_of(&records[i as usize].1) as u32, i)).collect();
+        by_id.sort_unstable_by_key(|&(number, stem, i)| (stem, number, i));
+        (self.records, self.stems, self.by_id) = (records, stems, by_id);
+    }
+
+    /// The records, `(offset, send id)` in offset order.
+    pub fn records(&self) -> &[(i64, Label)] {
+        &self.records
+    }
+
+    /// The send id stored at `offset`, if a data record is.
+    pub fn at(&self, offset: i64) -> Option<&Label> {
+        let i = self.records.binary_search_by_key(&offset, |(o, _)| *o).ok()?;
+        Some(&self.records[i].1)
+    }
+
+    /// The records held at offsets in `from..to`.
+    pub fn between(&self, from: i64, to: i64) -> &[(i64, Label)] {
+        if from >= to {
+            return &[];
+        }
+        let start = self.records.partition_point(|(o, _)| *o < from);
+        let end = self.records.partition_point(|(o, _)| *o < to);
+        &self.records[start..end]
+    }
+
+    /// The offsets holding send `id`, in order (more than one for a duplicate).
+    pub fn offsets_of(&self, id: &Label) -> impl Iterator<Item = i64> + Clone + '_ {
+        let found = match self.stems.binary_search_by(|s| s.as_str().cmp(id.stem.as_str())) {
+            Ok(stem) => {
+                let key = (stem as u32, id.number);
+                let start = self.by_id.partition_point(|&(number, stem, _)| (stem, number) < key);
+                let end = start + self.by_id[start..].partition_point(|&(number, stem, _)| (stem, number) == key);
+                &self.by_id[start..end]
+            }
+            Err(_) => &[],
+        };
+        found.iter().map(|&(_, _, i)| self.records[i as usize].0)
+    }
+
+    /// Every send id stored more than once, in id order, with its offsets in order.
+    fn duplicates(&self) -> Vec<(&Label, Vec<i64>)> {
+        let mut found: Vec<(&Label, Vec<i64>)> = self
+            .by_id
+            .chunk_by(|a, b| (a.0, a.1) == (b.0, b.1))
+            .filter(|same| same.len() > 1)
+            .map(|same| {
+                let id = &self.records[same[0].2 as usize].1;
+                (id, same.iter().map(|&(_, _, i)| self.records[i as usize].0).collect())
+            })
+            .collect();
+        // The index orders numbers by value; ids as text order them digit by digit.
+        found.sort_by(|a, b| a.0.cmp(b.0));
+        found
     }
 }
 
@@ -183,26 +450,27 @@ pub fn final_logs(world: &World, view: &ClusterView) -> (BTreeMap<TopicPartition
                 continue;
             };
             let read = world.with_log(leader, &tp, |log| {
-                let mut by_offset = BTreeMap::new();
-                let mut by_id: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+                let mut records = Vec::new();
                 for batch in log.batches() {
                     for record in &batch.records {
                         let offset = batch.base_offset + i64::from(record.offset_delta);
                         if let Some(id) = record.header(cluster::ID_HEADER) {
-                            by_offset.insert(offset, id.to_string());
-                            by_id.entry(id.to_string()).or_default().push(offset);
+                            records.push((offset, Label::new(id)));
                         }
                     }
                 }
-                FinalLog {
+                let mut log = FinalLog {
                     leader,
                     high_watermark: log.high_watermark(),
                     log_start_offset: log.log_start_offset(),
                     compacted: log.config().is_compacted(),
                     first_dirty_offset: log.first_dirty_offset(),
-                    by_offset,
-                    by_id,
-                }
+                    records: Vec::new(),
+                    stems: Vec::new(),
+                    by_id: Vec::new(),
+                };
+                log.set_records(records);
+                log
             });
             match read {
                 Some(log) => {
@@ -256,7 +524,7 @@ pub enum SendOutcome {
     /// the broker refused it and no earlier attempt of it can have been written.
     Failed {
         /// The error, in Kafka's words.
-        error: String,
+        error: Label,
         /// When the producer learned it.
         at: Stamp,
     },
@@ -265,7 +533,7 @@ pub enum SendOutcome {
     /// or another error after an earlier attempt on its partition ended in one of those.
     Unknown {
         /// The error, in Kafka's words.
-        error: String,
+        error: Label,
         /// When the producer learned it.
         at: Stamp,
     },
@@ -275,11 +543,11 @@ pub enum SendOutcome {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Send {
     /// The send's unique id (carried in a record header).
-    pub id: String,
+    pub id: Label,
     /// The partition the partitioner chose.
     pub tp: TopicPartition,
     /// The record key.
-    pub key: Option<String>,
+    pub key: Option<Label>,
     /// Whether the record is a tombstone (a null value).
     pub tombstone: bool,
     /// When `send()` was called.
@@ -304,16 +572,14 @@ pub struct Poll {
     /// The partition.
     pub tp: TopicPartition,
     /// `(offset, send id)` pairs in the order returned.
-    pub records: Vec<(i64, String)>,
+    pub records: Vec<(i64, Label)>,
     /// When `poll()` returned them.
     pub at: Stamp,
 }
 
-/// One operation of one client, in the history.
+/// One operation of one client other than a send, in the history.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ClientOp {
-    /// A producer's `send()`, placed where it was invoked, with its outcome.
-    Send(Send),
     /// Records a consumer's `poll()` returned from one partition.
     Poll(Poll),
     /// `onPartitionsAssigned`: the consumer owns these partitions from now on.
@@ -410,14 +676,75 @@ pub struct Commit {
     pub at: Stamp,
 }
 
-/// The clients' history: per client id, its operations in trace order (sends where they were
-/// invoked), and the commits coordinators stored, in trace order.
+/// The clients' history: per client id, its operations other than sends in trace order; per
+/// producer, its sends in the order they were invoked; and the commits coordinators stored, in
+/// trace order.
+///
+/// Sends are the bulk of a long run's history (millions of them), so they are kept apart from
+/// the other operations, in one vector per producer, with an index from send id to send that
+/// holds 8 bytes per send.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct History {
-    /// Operations per client id.
+    /// Operations other than sends, per client id.
     pub clients: BTreeMap<String, Vec<ClientOp>>,
     /// Stored commits.
     pub commits: Vec<Commit>,
+    /// Each producer's number (its index in `sends`), by id.
+    producers: BTreeMap<String, u32>,
+    /// Per producer number, its id and its sends in invocation order.
+    sends: Vec<(String, Vec<Send>)>,
+    /// Where the latest send with each id sits, by the id's stem and then its number.
+    index: BTreeMap<Stem, StemSlots>,
+    /// The ids that more than one send had (only a hand-made or cut trace has such).
+    reused: BTreeSet<Label>,
+}
+
+/// Where a send sits in the [`History`]: its producer's number and its index among that
+/// producer's sends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Slot {
+    producer: u32,
+    index: u32,
+}
+
+/// A [`Slot`] that holds no send.
+const NO_SLOT: Slot = Slot { producer: u32::MAX, index: u32::MAX };
+
+/// The slots of the sends whose ids share one stem, by the ids' numbers. A producer numbers its
+/// sends 0, 1, 2, ..., so a vector indexed by number holds them in 8 bytes each; a number far
+/// beyond the vector's end (or none) goes to a map instead, so that an odd id cannot make the
+/// vector huge.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct StemSlots {
+    /// Slots by number, [`NO_SLOT`] where no send has the number.
+    dense: Vec<Slot>,
+    /// Slots for numbers that were too far beyond `dense`'s end when they came.
+    sparse: BTreeMap<u64, Slot>,
+}
+
+impl StemSlots {
+    /// How far beyond the end of `dense` a number may be and still extend it.
+    const REACH: u64 = 1 << 16;
+
+    fn get(&self, number: u64) -> Option<Slot> {
+        let dense = usize::try_from(number).ok().and_then(|n| self.dense.get(n)).filter(|s| **s != NO_SLOT);
+        dense.or_else(|| self.sparse.get(&number)).copied()
+    }
+
+    /// Records `slot` for `number`; a lookup finds it rather than an earlier slot for the
+    /// same number (one in `dense` is looked at first, and a number beyond `dense` is never
+    /// in it).
+    fn insert(&mut self, number: u64, slot: Slot) {
+        let len = self.dense.len() as u64;
+        if number < len {
+            self.dense[number as usize] = slot;
+        } else if number - len < Self::REACH {
+            self.dense.resize(number as usize, NO_SLOT);
+            self.dense.push(slot);
+        } else {
+            self.sparse.insert(number, slot);
+        }
+    }
 }
 
 /// Whether an attempt that failed with `error` may still have been written: the request timed
@@ -432,8 +759,6 @@ fn ambiguous(error: ErrorCode) -> bool {
 #[derive(Clone, Debug, Default)]
 pub struct HistoryBuilder {
     history: History,
-    /// Where each send sits: its producer and index among that producer's operations.
-    sends: BTreeMap<String, (String, usize)>,
     /// Per producer and partition: the sequence number of the last retry after an ambiguous
     /// error. A batch that later fails with a plain error may have been written by that earlier
     /// attempt.
@@ -455,47 +780,48 @@ impl HistoryBuilder {
     /// not client operations change nothing.
     pub fn add(&mut self, record: &TraceRecord) {
         let TraceBody::Event(event) = &record.body else { return };
-        let HistoryBuilder { history, sends, ambiguous_retry } = self;
+        let HistoryBuilder { history, ambiguous_retry } = self;
         let at = Stamp::of(record);
         match event {
             Event::SendInvoked { producer, tp, key, value, tombstone } => {
-                let ops = history.clients.entry(producer.clone()).or_default();
-                sends.insert(value.clone(), (producer.clone(), ops.len()));
-                ops.push(ClientOp::Send(Send {
-                    id: value.clone(),
-                    tp: tp.clone(),
-                    key: key.clone(),
-                    tombstone: *tombstone,
-                    invoked: at,
-                    outcome: SendOutcome::Pending,
-                }));
+                history.push_send(
+                    producer,
+                    Send {
+                        id: Label::new(value),
+                        tp: tp.clone(),
+                        key: key.as_deref().map(Label::new),
+                        tombstone: *tombstone,
+                        invoked: at,
+                        outcome: SendOutcome::Pending,
+                    },
+                );
             }
             Event::SendAcked { producer, tp, offset, value } => {
-                history.complete(sends, producer, tp, value, at, |_| SendOutcome::Acked { offset: *offset, at });
+                history.complete(producer, tp, value, at, |_| SendOutcome::Acked { offset: *offset, at });
             }
             Event::SendFailed { producer, tp, value, error } => {
                 let retried = ambiguous_retry.get(&(producer.clone(), tp.clone())).copied();
-                history.complete(sends, producer, tp, value, at, |send| {
-                    let error_name = error.name().to_string();
+                history.complete(producer, tp, value, at, |send| {
+                    let error_name = error.name();
                     if ambiguous(*error) {
-                        SendOutcome::Unknown { error: error_name, at }
+                        SendOutcome::Unknown { error: Label::new(error_name), at }
                     } else if retried.is_some_and(|seq| seq > send.invoked.seq) {
                         let error = format!("{error_name} after an attempt that may have been written");
-                        SendOutcome::Unknown { error, at }
+                        SendOutcome::Unknown { error: Label::new(&error), at }
                     } else {
-                        SendOutcome::Failed { error: error_name, at }
+                        SendOutcome::Failed { error: Label::new(error_name), at }
                     }
                 });
             }
             Event::SendBlockedTimeout { producer, tp, value, max_block_ms, .. } => {
-                history.complete(sends, producer, tp, value, at, |_| SendOutcome::Failed {
-                    error: format!("TimeoutException after max.block.ms={max_block_ms}"),
+                history.complete(producer, tp, value, at, |_| SendOutcome::Failed {
+                    error: Label::new(&format!("TimeoutException after max.block.ms={max_block_ms}")),
                     at,
                 });
             }
             Event::SendTooLarge { producer, tp, value, .. } => {
-                history.complete(sends, producer, tp, value, at, |_| SendOutcome::Failed {
-                    error: "RecordTooLargeException".into(),
+                history.complete(producer, tp, value, at, |_| SendOutcome::Failed {
+                    error: Label::new("RecordTooLargeException"),
                     at,
                 });
             }
@@ -509,7 +835,8 @@ impl HistoryBuilder {
                 }
             }
             Event::Polled { consumer, tp, records } => {
-                history.push(consumer, ClientOp::Poll(Poll { tp: tp.clone(), records: records.clone(), at }));
+                let records = records.iter().map(|(offset, id)| (*offset, Label::new(id))).collect();
+                history.push(consumer, ClientOp::Poll(Poll { tp: tp.clone(), records, at }));
             }
             Event::PartitionsAssigned { consumer, group, generation_id, partitions } => {
                 let op = ClientOp::Assigned {
@@ -575,46 +902,79 @@ impl History {
         self.clients.entry(client.to_string()).or_default().push(op);
     }
 
+    /// Adds `send` as `producer`'s latest.
+    fn push_send(&mut self, producer: &str, send: Send) {
+        let producer = match self.producers.get(producer) {
+            Some(&number) => number,
+            None => {
+                let number = u32::try_from(self.sends.len()).expect("fewer than 2^32 producers");
+                self.producers.insert(producer.to_string(), number);
+                self.sends.push((producer.to_string(), Vec::new()));
+                number
+            }
+        };
+        let sends = &mut self.sends[producer as usize].1;
+        let slot = Slot { producer, index: u32::try_from(sends.len()).expect("fewer than 2^32 sends per producer") };
+        let slots = match self.index.get_mut(send.id.stem.as_str()) {
+            Some(slots) => slots,
+            None => self.index.entry(Stem(Arc::clone(&send.id.stem))).or_default(),
+        };
+        if slots.get(send.id.number).is_some() {
+            self.reused.insert(send.id.clone());
+        }
+        slots.insert(send.id.number, slot);
+        sends.push(send);
+    }
+
+    /// Where the latest send with id `id` sits.
+    fn slot(&self, id: &Label) -> Option<Slot> {
+        self.index.get(id.stem.as_str())?.get(id.number)
+    }
+
+    /// The latest send with id `id`, with its producer.
+    fn send_with_id(&self, id: &Label) -> Option<(&str, &Send)> {
+        let slot = self.slot(id)?;
+        let (producer, sends) = &self.sends[slot.producer as usize];
+        Some((producer.as_str(), &sends[slot.index as usize]))
+    }
+
     /// Records how the send `value` ended; only its first outcome counts. A completion without
     /// an invocation (a hand-made or cut trace) stands for a send invoked when it completed.
     fn complete(
         &mut self,
-        sends: &mut BTreeMap<String, (String, usize)>,
         producer: &str,
         tp: &TopicPartition,
         value: &str,
         at: Stamp,
         outcome: impl FnOnce(&Send) -> SendOutcome,
     ) {
-        let index = sends.get(value).cloned().or_else(|| {
-            let ops = self.clients.entry(producer.to_string()).or_default();
-            ops.push(ClientOp::Send(Send {
-                id: value.to_string(),
-                tp: tp.clone(),
-                key: None,
-                tombstone: false,
-                invoked: at,
-                outcome: SendOutcome::Pending,
-            }));
-            let index = (producer.to_string(), ops.len() - 1);
-            sends.insert(value.to_string(), index.clone());
-            Some(index)
-        });
-        let Some((client, i)) = index else { return };
-        if let Some(ClientOp::Send(send)) = self.clients.get_mut(&client).and_then(|ops| ops.get_mut(i)) {
-            if send.outcome == SendOutcome::Pending {
-                send.outcome = outcome(send);
+        let id = Label::new(value);
+        let slot = match self.slot(&id) {
+            Some(slot) => slot,
+            None => {
+                let send = Send {
+                    id: id.clone(),
+                    tp: tp.clone(),
+                    key: None,
+                    tombstone: false,
+                    invoked: at,
+                    outcome: SendOutcome::Pending,
+                };
+                self.push_send(producer, send);
+                self.slot(&id).expect("just added")
             }
+        };
+        let send = &mut self.sends[slot.producer as usize].1[slot.index as usize];
+        if send.outcome == SendOutcome::Pending {
+            send.outcome = outcome(send);
         }
     }
 
     /// Every send with its producer, producer by producer, each in invocation order.
     pub fn sends(&self) -> impl Iterator<Item = (&str, &Send)> + '_ {
-        self.clients.iter().flat_map(|(client, ops)| {
-            ops.iter().filter_map(move |op| match op {
-                ClientOp::Send(send) => Some((client.as_str(), send)),
-                _ => None,
-            })
+        self.producers.values().flat_map(move |&n| {
+            let (producer, sends) = &self.sends[n as usize];
+            sends.iter().map(move |send| (producer.as_str(), send))
         })
     }
 
@@ -735,10 +1095,10 @@ pub fn check_located(
 fn check_acked_sends(history: &History, logs: &BTreeMap<TopicPartition, FinalLog>, found: &mut Found) {
     // Per partition and key: the highest acknowledged offset. With the send's key and whether
     // it is a tombstone, it tells a compacted-away record from a lost one.
-    let mut latest_acked: BTreeMap<(&TopicPartition, &str), i64> = BTreeMap::new();
+    let mut latest_acked: BTreeMap<(&TopicPartition, &Label), i64> = BTreeMap::new();
     for (_, send) in history.sends() {
         if let (SendOutcome::Acked { offset, .. }, Some(key)) = (&send.outcome, &send.key) {
-            let latest = latest_acked.entry((&send.tp, key.as_str())).or_insert(*offset);
+            let latest = latest_acked.entry((&send.tp, key)).or_insert(*offset);
             *latest = (*latest).max(*offset);
         }
     }
@@ -754,7 +1114,7 @@ fn check_acked_sends(history: &History, logs: &BTreeMap<TopicPartition, FinalLog
         if offset < log.log_start_offset {
             return true;
         }
-        let Some(key) = send.key.as_deref().filter(|_| log.compacted && offset < log.first_dirty_offset) else {
+        let Some(key) = send.key.as_ref().filter(|_| log.compacted && offset < log.first_dirty_offset) else {
             return false;
         };
         send.tombstone || latest_acked.get(&(&send.tp, key)).is_some_and(|&latest| latest > offset)
@@ -763,7 +1123,8 @@ fn check_acked_sends(history: &History, logs: &BTreeMap<TopicPartition, FinalLog
         let SendOutcome::Acked { offset, at } = send.outcome else { continue };
         let Some(log) = logs.get(&send.tp) else { continue };
         let (value, tp) = (&send.id, &send.tp);
-        match log.by_id.get(value) {
+        let stored = log.offsets_of(value);
+        match stored.clone().next() {
             None if removed_by_rule(log, send, offset) => {}
             None => {
                 let text = if offset < 0 {
@@ -773,7 +1134,7 @@ fn check_acked_sends(history: &History, logs: &BTreeMap<TopicPartition, FinalLog
                         log.leader
                     )
                 } else {
-                    let now_there = log.by_offset.get(&offset).map_or("nothing".to_string(), |v| v.clone());
+                    let now_there = log.at(offset).map_or("nothing".to_string(), Label::to_string);
                     format!(
                         "lost acknowledged write: {value} from {producer} was acknowledged at {tp} offset {offset} at {}, but the log of the current leader (broker {}) does not hold it; offset {offset} now holds {now_there}",
                         at.at(),
@@ -782,7 +1143,8 @@ fn check_acked_sends(history: &History, logs: &BTreeMap<TopicPartition, FinalLog
                 };
                 found.lost.push((at.seq, text));
             }
-            Some(offsets) if offset >= 0 && !offsets.contains(&offset) => {
+            Some(_) if offset >= 0 && !stored.clone().any(|o| o == offset) => {
+                let offsets: Vec<i64> = stored.collect();
                 found.inconsistent.push((
                     at.seq,
                     format!(
@@ -802,7 +1164,7 @@ fn check_polled_offsets(history: &History, logs: &BTreeMap<TopicPartition, Final
         let Some(log) = logs.get(&poll.tp) else { continue };
         let tp = &poll.tp;
         for (offset, id) in &poll.records {
-            if let Some(now_there) = log.by_offset.get(offset) {
+            if let Some(now_there) = log.at(*offset) {
                 if now_there != id {
                     found.inconsistent.push((
                         poll.at.seq,
@@ -820,13 +1182,11 @@ fn check_polled_offsets(history: &History, logs: &BTreeMap<TopicPartition, Final
 /// Sends stored at more than one offset.
 fn check_duplicates(logs: &BTreeMap<TopicPartition, FinalLog>, found: &mut Found) {
     for (tp, log) in logs {
-        for (id, offsets) in &log.by_id {
-            if offsets.len() > 1 {
-                found.duplicates.push((
-                    0,
-                    format!("duplicate: {id} is stored {} times in {tp}, at offsets {offsets:?}", offsets.len()),
-                ));
-            }
+        for (id, offsets) in log.duplicates() {
+            found.duplicates.push((
+                0,
+                format!("duplicate: {id} is stored {} times in {tp}, at offsets {offsets:?}", offsets.len()),
+            ));
         }
     }
 }
@@ -844,7 +1204,7 @@ fn check_nonmonotonic_sends(history: &History, logs: &BTreeMap<TopicPartition, F
     for (producer, send) in history.sends() {
         let Some((offset, acked_at)) = send.acked_offset() else { continue };
         let tp = &send.tp;
-        if logs.get(tp).is_some_and(|log| log.by_offset.get(&offset) != Some(&send.id)) {
+        if logs.get(tp).is_some_and(|log| log.at(offset) != Some(&send.id)) {
             continue;
         }
         if let Some(earlier) = previous.get(&(producer, tp)) {
@@ -878,7 +1238,7 @@ fn check_nonmonotonic_sends(history: &History, logs: &BTreeMap<TopicPartition, F
 }
 
 /// `offsets 42 (v1), 43 (v2), 44 (v3) and 2 more`.
-fn describe_records(records: &[(i64, &str)]) -> String {
+fn describe_records(records: &[(i64, Label)]) -> String {
     const SHOWN: usize = 3;
     let shown: Vec<String> = records.iter().take(SHOWN).map(|(o, id)| format!("{o} ({id})")).collect();
     let more = records.len().saturating_sub(SHOWN);
@@ -900,7 +1260,7 @@ struct Ownership<'h> {
     /// assignment resumes from the committed offset, which the consumer's history does not show.
     start: Option<i64>,
     /// The last record polled in it: offset, send id and when.
-    last: Option<(i64, &'h str, Stamp)>,
+    last: Option<(i64, &'h Label, Stamp)>,
 }
 
 /// Jepsen's `poll-skip+nonmonotonic-cases`, within one consumer's uninterrupted ownership of a
@@ -955,7 +1315,7 @@ fn check_poll_order(history: &History, logs: &BTreeMap<TopicPartition, FinalLog>
                     let (how, since) = (&ownership.how, ownership.since);
                     let throughout =
                         || format!("{consumer} owned {tp} throughout ({how} at {}) and did not seek", since.at());
-                    let held = |from: i64, to: i64| log.map(|l| l.between(from, to)).unwrap_or_default();
+                    let held = |from: i64, to: i64| log.map_or(&[][..], |l| l.between(from, to));
                     let leader = log.map_or(String::new(), |l| format!(" of the current leader (broker {})", l.leader));
                     // Against the previous poll of the same ownership, or the position it began at.
                     match ownership.last {
@@ -978,7 +1338,7 @@ fn check_poll_order(history: &History, logs: &BTreeMap<TopicPartition, FinalLog>
                                         end_at.at(),
                                         poll.at.at(),
                                         skipped.len(),
-                                        describe_records(&skipped),
+                                        describe_records(skipped),
                                         throughout()
                                     ),
                                 ));
@@ -1006,7 +1366,7 @@ fn check_poll_order(history: &History, logs: &BTreeMap<TopicPartition, FinalLog>
                                         ownership.since.at(),
                                         poll.at.at(),
                                         skipped.len(),
-                                        describe_records(&skipped)
+                                        describe_records(skipped)
                                     ),
                                 ));
                             }
@@ -1033,14 +1393,14 @@ fn check_poll_order(history: &History, logs: &BTreeMap<TopicPartition, FinalLog>
                                     "poll skip: one poll of {tp} by {consumer} at {} returned offset {a} ({a_id}) then offset {b} ({b_id}), leaving out {} record(s) the log{leader} holds at {}",
                                     poll.at.at(),
                                     skipped.len(),
-                                    describe_records(&skipped)
+                                    describe_records(skipped)
                                 ),
                             ));
                         }
                     }
-                    ownership.last = Some((*last, last_id.as_str(), poll.at));
+                    ownership.last = Some((*last, last_id, poll.at));
                 }
-                ClientOp::Send(_) | ClientOp::CommitFailed { .. } => {}
+                ClientOp::CommitFailed { .. } => {}
             }
         }
     }
@@ -1079,13 +1439,22 @@ struct Run<'h> {
 /// Acknowledged sends still in the final log, inside a stretch a reader read through (from
 /// where it started to the highest offset it polled), that no consumer of the reader polled.
 fn check_unseen(history: &History, logs: &BTreeMap<TopicPartition, FinalLog>, found: &mut Found) {
-    // Every send acknowledged, by id: producer, acknowledged offset (-1 if unknown) and when.
-    let mut acked: BTreeMap<&str, (&str, i64, Stamp)> = BTreeMap::new();
-    for (producer, send) in history.sends() {
-        if let SendOutcome::Acked { offset, at } = send.outcome {
-            acked.entry(send.id.as_str()).or_insert((producer, offset, at));
+    // The first acknowledged send with an id, in the order of `History::sends`: producer,
+    // acknowledged offset (-1 if unknown) and when. Ids are unique but in hand-made or cut
+    // traces, so the history's index finds it without a map of every acknowledged send.
+    fn acked<'h>((producer, send): (&'h str, &'h Send)) -> Option<(&'h str, i64, Stamp)> {
+        match send.outcome {
+            SendOutcome::Acked { offset, at } => Some((producer, offset, at)),
+            _ => None,
         }
     }
+    let first_acked = |id: &Label| -> Option<(&str, i64, Stamp)> {
+        if history.reused.contains(id) {
+            history.sends().filter(|(_, send)| send.id == *id).find_map(acked)
+        } else {
+            history.send_with_id(id).and_then(acked)
+        }
+    };
     // Per reader and partition: the position-changing operations and polls of its consumers,
     // merged in trace order.
     let mut reads: BTreeMap<(Reader<'_>, &TopicPartition), Vec<(&str, &ClientOp)>> = BTreeMap::new();
@@ -1107,7 +1476,8 @@ fn check_unseen(history: &History, logs: &BTreeMap<TopicPartition, FinalLog>, fo
         ops.sort_by_key(|(_, op)| op_stamp(op).seq);
         let mut runs: Vec<Run<'_>> = Vec::new();
         let mut current: Option<usize> = None;
-        let mut polled: BTreeSet<&str> = BTreeSet::new();
+        // Every id a consumer of the reader polled: sorted and searched once all are in.
+        let mut polled: Vec<&Label> = Vec::new();
         for (consumer, op) in ops {
             match op {
                 ClientOp::Seeked { offset, how, at, .. } => {
@@ -1151,7 +1521,7 @@ fn check_unseen(history: &History, logs: &BTreeMap<TopicPartition, FinalLog>, fo
                         });
                         runs.len() - 1
                     });
-                    polled.extend(poll.records.iter().map(|(_, id)| id.as_str()));
+                    polled.extend(poll.records.iter().map(|(_, id)| id));
                     let top = poll.records.iter().map(|(o, _)| *o).max().unwrap_or(*first);
                     let run = &mut runs[index];
                     if run.highest.is_none_or(|(h, _, _)| top > h) {
@@ -1161,19 +1531,24 @@ fn check_unseen(history: &History, logs: &BTreeMap<TopicPartition, FinalLog>, fo
                 _ => {}
             }
         }
-        let mut reported: BTreeSet<&str> = BTreeSet::new();
+        polled.sort_unstable();
+        polled.dedup();
+        let mut reported: BTreeSet<&Label> = BTreeSet::new();
         for run in &runs {
             let Some((highest, by, when)) = run.highest else { continue };
             for (offset, id) in log.between(run.start, highest + 1) {
-                let Some(&(producer, acked_offset, acked_at)) = acked.get(id) else { continue };
-                if polled.contains(id) || !reported.insert(id) {
+                if polled.binary_search(&id).is_ok() {
+                    continue;
+                }
+                let Some((producer, acked_offset, acked_at)) = first_acked(id) else { continue };
+                if !reported.insert(id) {
                     continue;
                 }
                 let committed = match reader {
                     Reader::Group(group) => history
                         .commits
                         .iter()
-                        .find(|c| c.group == group && &c.tp == tp && c.offset > offset)
+                        .find(|c| c.group == group && &c.tp == tp && c.offset > *offset)
                         .map(|c| {
                             format!(
                                 "; the group committed offset {} for {tp} at {} ({}), past it",
@@ -1211,7 +1586,6 @@ fn check_unseen(history: &History, logs: &BTreeMap<TopicPartition, FinalLog>, fo
 /// When a consumer operation happened.
 fn op_stamp(op: &ClientOp) -> Stamp {
     match op {
-        ClientOp::Send(send) => send.invoked,
         ClientOp::Poll(poll) => poll.at,
         ClientOp::Assigned { at, .. }
         | ClientOp::Revoked { at, .. }
@@ -1345,6 +1719,96 @@ mod tests {
     }
 
     #[test]
+    fn labels_print_compare_and_order_as_their_text() {
+        // The first is the empty text.
+        let texts: Vec<&str> = concat!(
+            ",0,7,10,9,007,a,a0,a1,a10,a9,a007,a07x,web-1-0,web-1-5,web-1-10,web-1-,web-1#3,web-10-1,web,web5,",
+            "key-999,key-1000,x18446744073709551615,x9999999999999999999,x99999999999999999999,REQUEST_TIMED_OUT,ü9,ü"
+        )
+        .split(',')
+        .collect();
+        let labels: Vec<Label> = texts.iter().map(|t| Label::new(t)).collect();
+        for (text, label) in texts.iter().zip(&labels) {
+            assert_eq!(label.to_string(), *text);
+            assert_eq!(format!("{label:?}"), format!("{text:?}"));
+            assert!(*label == **text, "{text}");
+        }
+        for (a, la) in texts.iter().zip(&labels) {
+            for (b, lb) in texts.iter().zip(&labels) {
+                assert_eq!(la.cmp(lb), a.cmp(b), "{a:?} against {b:?}");
+                assert_eq!(la == lb, a == b, "{a:?} against {b:?}");
+                assert_eq!(*la == **b, a == b, "{a:?} against the text {b:?}");
+            }
+        }
+        // Numbered labels share their stem and hold no text of their own.
+        let (five, ten) = (Label::new("web-1-5"), Label::new("web-1-10"));
+        assert!(Arc::ptr_eq(&five.stem, &ten.stem));
+        assert_eq!(std::mem::size_of::<Label>(), 16);
+        assert_eq!(std::mem::size_of::<Option<Label>>(), 16);
+    }
+
+    #[test]
+    fn stem_slots_find_the_latest_slot_for_any_number() {
+        let slot = |index| Slot { producer: 0, index };
+        let mut slots = StemSlots::default();
+        slots.insert(0, slot(0));
+        slots.insert(3, slot(1));
+        slots.insert(NO_NUMBER, slot(2));
+        slots.insert(u64::MAX - 1, slot(3));
+        assert_eq!(slots.dense.len(), 4, "near numbers extend the vector");
+        assert_eq!(slots.sparse.len(), 2, "far numbers do not");
+        assert_eq!([0, 1, 2, 3].map(|n| slots.get(n)), [Some(slot(0)), None, None, Some(slot(1))]);
+        assert_eq!((slots.get(NO_NUMBER), slots.get(u64::MAX - 1)), (Some(slot(2)), Some(slot(3))));
+        // A number far beyond the vector, then reached by it: the later slot wins.
+        slots.insert(StemSlots::REACH + 10, slot(4));
+        slots.insert(StemSlots::REACH, slot(5));
+        assert_eq!(slots.get(StemSlots::REACH + 10), Some(slot(4)));
+        slots.insert(StemSlots::REACH + 10, slot(6));
+        slots.insert(3, slot(7));
+        assert_eq!((slots.get(StemSlots::REACH + 10), slots.get(3)), (Some(slot(6)), Some(slot(7))));
+    }
+
+    #[test]
+    fn a_final_log_finds_records_by_offset_and_id() {
+        // Out of order, a duplicate, ids of several stems, and a later record at offset 5.
+        let records = [(4, "b7"), (0, "a10"), (1, "a9"), (2, "b7"), (5, "x"), (3, "a2"), (5, "a100"), (7, "b70")];
+        let log = FinalLog::new(NodeId(1), 0, records.map(|(o, id)| (o, id.to_string())));
+        let offsets: Vec<i64> = log.records().iter().map(|(o, _)| *o).collect();
+        assert_eq!(offsets, [0, 1, 2, 3, 4, 5, 7]);
+        assert_eq!(log.high_watermark, 8);
+        assert_eq!((log.at(5), log.at(6)), (Some(&Label::new("a100")), None));
+        assert_eq!(log.between(2, 5).iter().map(|(_, id)| id.to_string()).collect::<Vec<_>>(), ["b7", "a2", "b7"]);
+        let offsets_of = |id: &str| log.offsets_of(&Label::new(id)).collect::<Vec<_>>();
+        assert_eq!(
+            (offsets_of("b7"), offsets_of("a9"), offsets_of("x"), offsets_of("c1")),
+            (vec![2, 4], vec![1], vec![], vec![])
+        );
+        let duplicates: Vec<(String, Vec<i64>)> =
+            log.duplicates().into_iter().map(|(id, offsets)| (id.to_string(), offsets)).collect();
+        assert_eq!(duplicates, [("b7".to_string(), vec![2, 4])]);
+        let twice =
+            FinalLog::new(NodeId(1), 0, [(0, "a10"), (1, "a9"), (2, "a10"), (3, "a9")].map(|(o, id)| (o, id.into())));
+        let ids: Vec<String> = twice.duplicates().into_iter().map(|(id, _)| id.to_string()).collect();
+        assert_eq!(ids, ["a10", "a9"], "in the order of the ids' text");
+    }
+
+    #[test]
+    fn a_completion_without_an_invocation_and_a_reused_id_are_kept_apart() {
+        let mut t = Trace::default();
+        t.ack("checkout", 0, "a", 0).send("checkout", 0, "a").ack("checkout", 0, "a", 1).send("other", 0, "b");
+        let history = History::from_records(&t.records);
+        let sends: Vec<(&str, String, &SendOutcome)> =
+            history.sends().map(|(p, s)| (p, s.id.to_string(), &s.outcome)).collect();
+        assert_eq!(sends.len(), 3);
+        assert!(matches!(sends[0], ("checkout", ref id, SendOutcome::Acked { offset: 0, .. }) if id == "a"));
+        assert!(matches!(sends[1], ("checkout", ref id, SendOutcome::Acked { offset: 1, .. }) if id == "a"));
+        assert!(matches!(sends[2], ("other", ref id, SendOutcome::Pending) if id == "b"));
+        assert!(history.reused.contains(&Label::new("a")));
+        let (producer, latest) = history.send_with_id(&Label::new("a")).expect("indexed");
+        assert_eq!((producer, latest.invoked.seq), ("checkout", 1));
+    }
+
+    #[test]
     fn a_consumer_reading_straight_through_is_clean() {
         let mut t = Trace::default();
         t.produce(0..10).assign("c1", "billing", 1).reset("c1", 0, "earliest").poll("c1", 0..4).poll("c1", 4..10);
@@ -1367,15 +1831,16 @@ mod tests {
             .poll("c1", [7])
             .commit("billing", 8);
         let history = History::from_records(&t.records);
-        let outcomes: Vec<(&str, &SendOutcome)> = history.sends().map(|(_, s)| (s.id.as_str(), &s.outcome)).collect();
-        assert_eq!(outcomes.iter().map(|(id, _)| *id).collect::<Vec<_>>(), ["a", "b", "c", "d"]);
+        let outcomes: Vec<(String, &SendOutcome)> =
+            history.sends().map(|(_, s)| (s.id.to_string(), &s.outcome)).collect();
+        assert_eq!(outcomes.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>(), ["a", "b", "c", "d"]);
         assert!(matches!(outcomes[0].1, SendOutcome::Unknown { error, .. } if error == "REQUEST_TIMED_OUT"));
         assert!(matches!(outcomes[1].1, SendOutcome::Acked { offset: 7, .. }));
         assert!(matches!(outcomes[2].1, SendOutcome::Failed { error, .. } if error == "NOT_LEADER_OR_FOLLOWER"));
         assert_eq!(outcomes[3].1, &SendOutcome::Pending);
         let c1 = &history.clients["c1"];
         assert!(matches!(&c1[0], ClientOp::Assigned { group, .. } if group == "billing"));
-        assert!(matches!(&c1[1], ClientOp::Poll(p) if p.records == [(7, "r7".to_string())]));
+        assert!(matches!(&c1[1], ClientOp::Poll(p) if p.records == [(7, Label::new("r7"))]));
         assert_eq!(history.group_of("c1"), Some("billing"));
         assert_eq!(history.commits.len(), 1);
         assert_eq!((history.commits[0].offset, history.commits[0].coordinator.as_str()), (8, "broker 2"));
@@ -1755,10 +2220,9 @@ mod run_tests {
         }
         let mut logs = logs.clone();
         let log = logs.get_mut(tp).expect("the partition has a log");
-        log.by_offset.insert(*a, vb.clone());
-        log.by_offset.insert(*b, va.clone());
-        log.by_id.insert(va.clone(), vec![*b]);
-        log.by_id.insert(vb.clone(), vec![*a]);
+        let mut stored = log.records().to_vec();
+        stored.extend([(*a, Label::new(vb)), (*b, Label::new(va))]);
+        log.set_records(stored);
         let (anomalies, _) = check(&History::from_records(&swapped), &logs);
         assert_eq!(anomalies.nonmonotonic_sends, 1, "{anomalies:?}");
     }

@@ -10,15 +10,28 @@
 //! length. The last write may be torn: the operating system writes dirty pages back in order,
 //! so in the file written last, the oldest unflushed write may have been half on the platter
 //! when the power went. Log recovery must catch that half batch by its CRC.
+//!
+//! A file's bytes are kept as a list of chunks, each a slice of a shared buffer ([`Bytes`]), not
+//! as one owned buffer: an append keeps the buffer it was given. A record batch's encoding is
+//! one buffer shared by the leader's and every follower's disk
+//! ([`RecordBatch::encoded`](cluster::record::RecordBatch::encoded)), so the brokers' copies of
+//! a replicated log cost its size in memory once instead of once per replica. Cutting a file
+//! drops or shortens its last chunks; nothing is copied until a restarting node reads the file
+//! back whole ([`SimDisk::snapshot`]).
 
+use bytes::Bytes;
 use cluster::node::DiskOp;
 use rand::Rng;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// One file.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default)]
 pub struct SimFile {
-    bytes: Vec<u8>,
+    /// The content in order, as slices of shared buffers. No chunk is empty.
+    chunks: Vec<Bytes>,
+    /// The content's length in bytes: the chunks' lengths summed.
+    len: usize,
     durable_len: usize,
     /// Length of the oldest write not yet durable, the one write-back would be in the middle of.
     first_pending_len: usize,
@@ -26,15 +39,81 @@ pub struct SimFile {
     last_append: u64,
 }
 
+impl PartialEq for SimFile {
+    /// Files are equal when their bytes and write-back state are, however the bytes are cut
+    /// into chunks.
+    fn eq(&self, other: &SimFile) -> bool {
+        self.len == other.len
+            && self.durable_len == other.durable_len
+            && self.first_pending_len == other.first_pending_len
+            && self.last_append == other.last_append
+            && self.chunks.iter().flat_map(|c| c.iter()).eq(other.chunks.iter().flat_map(|c| c.iter()))
+    }
+}
+
+impl Eq for SimFile {}
+
 impl SimFile {
-    /// The bytes the running process sees.
-    pub fn bytes(&self) -> &[u8] {
-        &self.bytes
+    /// A file holding `bytes`, all of them durable.
+    fn durable(bytes: Bytes) -> SimFile {
+        let len = bytes.len();
+        let chunks = if bytes.is_empty() { Vec::new() } else { vec![bytes] };
+        SimFile { chunks, len, durable_len: len, first_pending_len: 0, last_append: 0 }
+    }
+
+    /// The bytes the running process sees: borrowed when the file is one chunk (or empty),
+    /// otherwise copied into one buffer, which costs the file's length.
+    pub fn contents(&self) -> Cow<'_, [u8]> {
+        match self.chunks.as_slice() {
+            [] => Cow::Borrowed(&[]),
+            [only] => Cow::Borrowed(only),
+            chunks => {
+                let mut bytes = Vec::with_capacity(self.len);
+                for chunk in chunks {
+                    bytes.extend_from_slice(chunk);
+                }
+                Cow::Owned(bytes)
+            }
+        }
+    }
+
+    /// The file's length in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the file holds no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
     }
 
     /// Bytes written but not flushed.
     pub fn pending_bytes(&self) -> usize {
-        self.bytes.len() - self.durable_len
+        self.len - self.durable_len
+    }
+
+    /// Adds `bytes` at the end, keeping the shared buffer rather than copying it.
+    fn push(&mut self, bytes: Bytes) {
+        if !bytes.is_empty() {
+            self.len += bytes.len();
+            self.chunks.push(bytes);
+        }
+    }
+
+    /// Cuts the content to `len` bytes (no-op when it is not longer): whole chunks go from the
+    /// end, and the chunk `len` falls inside is shortened to end there.
+    fn truncate(&mut self, len: usize) {
+        while self.len > len {
+            let last = self.chunks.last_mut().expect("a file with bytes has a chunk");
+            let excess = self.len - len;
+            if last.len() <= excess {
+                self.len -= last.len();
+                self.chunks.pop();
+            } else {
+                last.truncate(last.len() - excess);
+                self.len = len;
+            }
+        }
     }
 }
 
@@ -77,34 +156,33 @@ impl SimDisk {
         match op {
             DiskOp::Append { path, bytes } => {
                 let file = self.files.entry(path).or_default();
-                let start = file.bytes.len();
-                if start == file.durable_len {
+                if file.len == file.durable_len {
                     file.first_pending_len = bytes.len();
                 }
-                file.bytes.extend_from_slice(&bytes);
-                if !bytes.is_empty() {
+                let appended = !bytes.is_empty();
+                file.push(bytes);
+                if appended {
                     self.appends += 1;
                     file.last_append = self.appends;
                 }
             }
             DiskOp::Truncate { path, len_bytes } => {
                 if let Some(file) = self.files.get_mut(&path) {
-                    let len = (len_bytes as usize).min(file.bytes.len());
-                    file.bytes.truncate(len);
+                    let len = (len_bytes as usize).min(file.len);
+                    file.truncate(len);
                     file.durable_len = file.durable_len.min(len);
                     file.first_pending_len = file.first_pending_len.min(len - file.durable_len);
                 }
             }
             DiskOp::WriteAtomically { path, bytes } => {
-                let durable_len = bytes.len();
-                self.files.insert(path, SimFile { bytes, durable_len, first_pending_len: 0, last_append: 0 });
+                self.files.insert(path, SimFile::durable(Bytes::from(bytes)));
             }
             DiskOp::Delete { path } => {
                 self.files.remove(&path);
             }
             DiskOp::Flush { path } => {
                 if let Some(file) = self.files.get_mut(&path) {
-                    file.durable_len = file.bytes.len();
+                    file.durable_len = file.len;
                     file.first_pending_len = 0;
                 }
             }
@@ -116,9 +194,10 @@ impl SimDisk {
         &self.files
     }
 
-    /// A copy of every file's bytes, which a restarting node reads.
+    /// A copy of every file's bytes, which a restarting node reads: each file's chunks
+    /// concatenated into one buffer (restarts are rare, appends are not).
     pub fn snapshot(&self) -> BTreeMap<String, Vec<u8>> {
-        self.files.iter().map(|(path, file)| (path.clone(), file.bytes.clone())).collect()
+        self.files.iter().map(|(path, file)| (path.clone(), file.contents().into_owned())).collect()
     }
 
     /// Bytes written but not flushed, over all files.
@@ -152,13 +231,13 @@ impl SimDisk {
                     loss.torn = Some((path.clone(), *kept, *len));
                 }
             }
-            if keep < file.bytes.len() {
-                loss.bytes_lost += file.bytes.len() - keep;
+            if keep < file.len {
+                loss.bytes_lost += file.len - keep;
                 loss.files += 1;
-                file.bytes.truncate(keep);
+                file.truncate(keep);
             }
             // Whatever is on the platter after the power comes back is durable.
-            file.durable_len = file.bytes.len();
+            file.durable_len = file.len;
             file.first_pending_len = 0;
         }
         loss
@@ -171,7 +250,7 @@ mod tests {
     use rand::SeedableRng;
 
     fn append(path: &str, bytes: &[u8]) -> DiskOp {
-        DiskOp::Append { path: path.into(), bytes: bytes.to_vec() }
+        DiskOp::Append { path: path.into(), bytes: Bytes::copy_from_slice(bytes) }
     }
 
     #[test]
@@ -185,8 +264,8 @@ mod tests {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
         let loss = disk.lose_unflushed(&mut rng, false);
         assert_eq!(loss, Loss { bytes_lost: 10, files: 2, torn: None });
-        assert_eq!(disk.files()["a.log"].bytes(), b"hello");
-        assert_eq!(disk.files()["b.log"].bytes(), b"");
+        assert_eq!(&*disk.files()["a.log"].contents(), b"hello");
+        assert_eq!(&*disk.files()["b.log"].contents(), b"");
     }
 
     #[test]
@@ -198,8 +277,8 @@ mod tests {
         disk.apply(DiskOp::WriteAtomically { path: "cp".into(), bytes: b"0\n0\n".to_vec() });
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
         disk.lose_unflushed(&mut rng, true);
-        assert_eq!(disk.files()["a.log"].bytes(), b"0123");
-        assert_eq!(disk.files()["cp"].bytes(), b"0\n0\n");
+        assert_eq!(&*disk.files()["a.log"].contents(), b"0123");
+        assert_eq!(&*disk.files()["cp"].contents(), b"0\n0\n");
     }
 
     #[test]
@@ -211,7 +290,7 @@ mod tests {
             disk.apply(append("a.log", b"second"));
             let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
             let loss = disk.lose_unflushed(&mut rng, true);
-            let len = disk.files()["a.log"].bytes().len();
+            let len = disk.files()["a.log"].len();
             match loss.torn {
                 Some((_, kept, 12)) => {
                     torn_seen = true;
@@ -223,5 +302,91 @@ mod tests {
             }
         }
         assert!(torn_seen, "some seed tears the write");
+    }
+
+    #[test]
+    fn truncation_drops_whole_chunks_and_shortens_the_one_it_falls_in() {
+        let mut disk = SimDisk::default();
+        for part in [&b"abc"[..], b"defg", b"hi"] {
+            disk.apply(append("a.log", part));
+        }
+        disk.apply(DiskOp::Flush { path: "a.log".into() });
+        disk.apply(DiskOp::Truncate { path: "a.log".into(), len_bytes: 5 });
+        let file = &disk.files()["a.log"];
+        assert_eq!((&*file.contents(), file.len(), file.chunks.len()), (&b"abcde"[..], 5, 2));
+        assert_eq!(file.pending_bytes(), 0, "the cut is durable and nothing past it is pending");
+        disk.apply(append("a.log", b"XY"));
+        assert_eq!(&*disk.files()["a.log"].contents(), b"abcdeXY");
+        disk.apply(DiskOp::Truncate { path: "a.log".into(), len_bytes: 100 });
+        assert_eq!(&*disk.files()["a.log"].contents(), b"abcdeXY", "cutting to a greater length changes nothing");
+        disk.apply(DiskOp::Truncate { path: "a.log".into(), len_bytes: 3 });
+        assert_eq!((&*disk.files()["a.log"].contents(), disk.files()["a.log"].chunks.len()), (&b"abc"[..], 1));
+        disk.apply(DiskOp::Truncate { path: "a.log".into(), len_bytes: 0 });
+        let file = &disk.files()["a.log"];
+        assert!(file.is_empty() && file.chunks.is_empty(), "no empty chunk is kept");
+        assert_eq!(disk.snapshot()["a.log"], Vec::<u8>::new());
+    }
+
+    #[test]
+    fn a_torn_write_after_durable_chunks_keeps_them_and_part_of_the_next() {
+        let mut torn_seen = false;
+        for seed in 0..20 {
+            let mut disk = SimDisk::default();
+            disk.apply(append("a.log", b"safe"));
+            disk.apply(append("a.log", b"-and-sound"));
+            disk.apply(DiskOp::Flush { path: "a.log".into() });
+            disk.apply(append("a.log", b"first-write!"));
+            disk.apply(append("a.log", b"second"));
+            assert_eq!(disk.files()["a.log"].pending_bytes(), 18);
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+            let loss = disk.lose_unflushed(&mut rng, true);
+            let contents = disk.snapshot().remove("a.log").expect("the file stays");
+            match loss.torn {
+                Some((_, kept, 12)) => {
+                    torn_seen = true;
+                    assert_eq!(loss.bytes_lost, 18 - kept);
+                    assert_eq!(contents, [&b"safe-and-sound"[..], &b"first-write!"[..kept]].concat());
+                }
+                Some(other) => panic!("unexpected tear {other:?}"),
+                None => assert_eq!(contents, b"safe-and-sound"),
+            }
+            assert_eq!(disk.files()["a.log"].pending_bytes(), 0, "what survived is durable");
+        }
+        assert!(torn_seen, "some seed tears the write");
+    }
+
+    #[test]
+    fn disks_share_an_appended_buffer_and_cut_it_independently() {
+        let batch = Bytes::from(b"one batch, encoded once".to_vec());
+        let mut disks = [SimDisk::default(), SimDisk::default(), SimDisk::default()];
+        for disk in &mut disks {
+            disk.apply(append("a.log", b"head:"));
+            disk.apply(DiskOp::Append { path: "a.log".into(), bytes: batch.clone() });
+        }
+        for disk in &disks {
+            let chunk = &disk.files()["a.log"].chunks[1];
+            assert_eq!(chunk.as_ptr(), batch.as_ptr(), "every disk holds the one buffer, not a copy");
+        }
+        disks[0].apply(DiskOp::Truncate { path: "a.log".into(), len_bytes: 8 });
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        disks[1].lose_unflushed(&mut rng, false);
+        assert_eq!(&*disks[0].files()["a.log"].contents(), b"head:one");
+        assert_eq!(&*disks[1].files()["a.log"].contents(), b"");
+        assert_eq!(&*disks[2].files()["a.log"].contents(), b"head:one batch, encoded once");
+        assert_eq!(&batch[..], b"one batch, encoded once", "cutting a file never changes the buffer");
+    }
+
+    #[test]
+    fn files_compare_by_content_not_by_chunks() {
+        let split = SimFile {
+            chunks: vec![Bytes::from_static(b"ab"), Bytes::from_static(b"cd")],
+            len: 4,
+            ..SimFile::default()
+        };
+        let whole = SimFile { chunks: vec![Bytes::from_static(b"abcd")], len: 4, ..SimFile::default() };
+        let other = SimFile { chunks: vec![Bytes::from_static(b"abce")], len: 4, ..SimFile::default() };
+        assert_eq!(split, whole);
+        assert_ne!(split, other);
+        assert_eq!(split.contents(), whole.contents());
     }
 }

@@ -102,7 +102,7 @@ pub fn dump(world: &World, broker: NodeId, tp: &TopicPartition) -> Option<LogDum
     for base in bases {
         let file = format!("{dir}{}", file_name(base, "log"));
         let stored = &disk.files()[&file];
-        let bytes = stored.bytes();
+        let bytes = stored.contents();
         let durable = bytes.len() - stored.pending_bytes();
         let mut at = 0usize;
         let mut batches = Vec::new();
@@ -127,8 +127,7 @@ pub fn dump(world: &World, broker: NodeId, tp: &TopicPartition) -> Option<LogDum
             });
             at += used;
         }
-        let index_entries =
-            disk.files().get(&format!("{dir}{}", file_name(base, "index"))).map_or(0, |f| f.bytes().len() / 8);
+        let index_entries = disk.files().get(&format!("{dir}{}", file_name(base, "index"))).map_or(0, |f| f.len() / 8);
         segments.push(DumpedSegment {
             file,
             base_offset: base,

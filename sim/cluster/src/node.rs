@@ -6,6 +6,7 @@ use crate::event::Event;
 use crate::ids::NodeId;
 use crate::protocol::Message;
 use crate::time::Instant;
+use bytes::Bytes;
 use std::collections::VecDeque;
 
 /// A write to the node's own disk, in the terms of a file system: files are named by a path
@@ -22,8 +23,11 @@ pub enum DiskOp {
     Append {
         /// The file.
         path: String,
-        /// The bytes.
-        bytes: Vec<u8>,
+        /// The bytes, shared rather than owned: a record batch's encoding is one buffer that
+        /// the leader's and every follower's disk hold together
+        /// ([`RecordBatch::encoded`](crate::record::RecordBatch::encoded)), so a replicated
+        /// batch costs its size in memory once, not once per replica.
+        bytes: Bytes,
     },
     /// Cut a file to `len_bytes` (no-op when it is shorter).
     Truncate {

@@ -10,9 +10,11 @@
 //! does, so its size on disk is the compressed size (see [`RecordBatch::encode`] for the layout
 //! and [`Compression`] for each codec's format and level).
 
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
+use std::fmt;
 use std::io::{Read, Write};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// Kafka's "no producer id" value for batches from non-idempotent producers.
 pub const NO_PRODUCER_ID: i64 = -1;
@@ -175,7 +177,10 @@ impl Record {
 
 /// A record batch: a run of consecutive offsets written together by one leader in one
 /// leader epoch.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// `Debug` and `PartialEq` look at the batch's fields only, never at its cached encoding
+/// ([`RecordBatch::encoded`]).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecordBatch {
     /// Offset of the first record.
     pub base_offset: i64,
@@ -204,6 +209,57 @@ pub struct RecordBatch {
     /// The records, in offset order. Never empty as written; the cleaner drops a batch whose
     /// records all go.
     pub records: Vec<Record>,
+    /// The batch's bytes, once [`RecordBatch::encoded`] computed them. Crate-private so that
+    /// no code outside this crate can build a batch around another batch's encoding; inside
+    /// it, a batch is built from [`RecordBatch::new`] or a clone, both of which start empty.
+    #[serde(skip)]
+    pub(crate) encoding: EncodingCache,
+}
+
+/// The cached encoding of a [`RecordBatch`]: computed at most once per batch, at its first
+/// append, and shared from then on by every replica that stores the same `Arc<RecordBatch>`
+/// (the leader's log, the followers' logs that copied it through a fetch, and each one's
+/// simulated disk), so a batch's bytes exist once in memory and followers never re-encode.
+///
+/// A cache must never outlive a change to its batch's fields. Cloning a batch (the way the
+/// cleaner rewrites one and the leader stamps a producer's) therefore gives an empty cache, and
+/// equality ignores it. Debug and test builds check every cached encoding against a fresh one.
+#[derive(Default)]
+pub(crate) struct EncodingCache(OnceLock<Bytes>);
+
+impl Clone for EncodingCache {
+    /// An empty cache: a clone exists to be changed, and its bytes are computed afresh.
+    fn clone(&self) -> Self {
+        EncodingCache::default()
+    }
+}
+
+impl PartialEq for EncodingCache {
+    /// Always equal: the cache is a function of the batch's fields, which are compared.
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for EncodingCache {}
+
+impl fmt::Debug for RecordBatch {
+    /// The fields as `#[derive(Debug)]` prints them, without the cached encoding.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RecordBatch")
+            .field("base_offset", &self.base_offset)
+            .field("partition_leader_epoch", &self.partition_leader_epoch)
+            .field("producer_id", &self.producer_id)
+            .field("producer_epoch", &self.producer_epoch)
+            .field("base_sequence", &self.base_sequence)
+            .field("first_timestamp_ms", &self.first_timestamp_ms)
+            .field("is_control", &self.is_control)
+            .field("compression", &self.compression)
+            .field("last_offset_delta", &self.last_offset_delta)
+            .field("delete_horizon_ms", &self.delete_horizon_ms)
+            .field("records", &self.records)
+            .finish()
+    }
 }
 
 impl RecordBatch {
@@ -223,6 +279,7 @@ impl RecordBatch {
             last_offset_delta,
             delete_horizon_ms: None,
             records,
+            encoding: EncodingCache::default(),
         }
     }
 
@@ -253,10 +310,30 @@ impl RecordBatch {
 
     /// Size of this batch's encoding, in bytes: for a compressed batch, with its records
     /// compressed (so computing it compresses them).
+    ///
+    /// An uncompressed batch's size is counted from its fields without encoding it (the broker
+    /// checks every produced batch against `max.message.bytes`), and a batch whose encoding is
+    /// cached ([`RecordBatch::encoded`]) answers from the cache.
     pub fn size_bytes(&self) -> usize {
-        let mut out = Vec::new();
-        self.encode(&mut out);
-        out.len()
+        if let Some(bytes) = self.encoding.0.get() {
+            return bytes.len();
+        }
+        match self.compression {
+            Compression::None => {
+                let size = BATCH_HEADER_BYTES + records_size(&self.records);
+                debug_assert_eq!(size, {
+                    let mut out = Vec::new();
+                    self.encode(&mut out);
+                    out.len()
+                });
+                size
+            }
+            _ => {
+                let mut out = Vec::new();
+                self.encode(&mut out);
+                out.len()
+            }
+        }
     }
 
     /// The batch's attributes byte: the codec id in bits 0-2 and the control flag in bit 5, as
@@ -305,10 +382,43 @@ impl RecordBatch {
             }
         }
         let crc = crc32c::crc32c(&body);
+        // Into an empty `out` this allocates exactly the batch's size, so that
+        // [`RecordBatch::encoded`] can share the buffer without copying or wasting capacity;
+        // a longer `out` (a whole segment's bytes) grows as usual.
+        if out.is_empty() {
+            out.reserve_exact(16 + body.len());
+        } else {
+            out.reserve(16 + body.len());
+        }
         out.extend_from_slice(&self.base_offset.to_be_bytes());
         out.extend_from_slice(&((body.len() + 4) as i32).to_be_bytes());
         out.extend_from_slice(&crc.to_be_bytes());
         out.extend_from_slice(&body);
+    }
+
+    /// This batch's bytes ([`RecordBatch::encode`]), computed at the first call and shared by
+    /// every later one: cloning the result only counts a reference. The log calls it when it
+    /// appends a batch, so the leader encodes each batch once, followers that copied the same
+    /// `Arc<RecordBatch>` reuse those bytes, and every replica's disk holds the one buffer.
+    ///
+    /// The fields must not change after the first call (they cannot while the batch is shared
+    /// behind an `Arc`); a changed copy is made by cloning, which starts without the cache.
+    pub fn encoded(&self) -> Bytes {
+        let bytes = self.encoding.0.get_or_init(|| {
+            let mut out = Vec::new();
+            self.encode(&mut out);
+            Bytes::from(out)
+        });
+        debug_assert!(
+            {
+                let mut fresh = Vec::new();
+                self.encode(&mut fresh);
+                fresh[..] == bytes[..]
+            },
+            "the cached encoding of batch {} no longer matches its fields",
+            self.base_offset
+        );
+        bytes.clone()
     }
 
     /// Decodes one batch from the front of `bytes`, returning it and the number of bytes used.
@@ -382,9 +492,27 @@ impl RecordBatch {
             last_offset_delta,
             delete_horizon_ms,
             records,
+            encoding: EncodingCache::default(),
         };
         Ok((batch, total))
     }
+}
+
+/// Bytes of a batch's encoding before its records: `base_offset`, `length` and `crc` (16), then
+/// the body's fixed fields up to and including `record_count` (43), as [`RecordBatch::encode`]
+/// lays them out.
+const BATCH_HEADER_BYTES: usize = 16 + 43;
+
+/// The number of bytes [`put_records`] writes for `records`.
+fn records_size(records: &[Record]) -> usize {
+    let text = |s: Option<&str>| 4 + s.map_or(0, str::len);
+    records
+        .iter()
+        .map(|r| {
+            let headers: usize = r.headers.iter().map(|(name, value)| 8 + name.len() + value.len()).sum();
+            4 + 8 + text(r.key.as_deref()) + text(r.value.as_deref()) + 4 + headers
+        })
+        .sum()
 }
 
 /// Appends `records` in the layout given at [`RecordBatch::encode`].
@@ -505,6 +633,25 @@ mod tests {
                 })
                 .collect(),
         )
+    }
+
+    #[test]
+    fn the_encoding_is_computed_once_and_never_copied_into_a_clone() {
+        let original = batch(7, &[Some("hello"), None]);
+        let mut alone = Vec::new();
+        original.encode(&mut alone);
+        assert_eq!(alone.capacity(), alone.len(), "a batch's own buffer has no spare capacity");
+        let first = original.encoded();
+        assert_eq!(first.as_ptr(), original.encoded().as_ptr(), "later calls share the first buffer");
+        let mut changed = original.clone();
+        assert_eq!(changed, original, "equality ignores the cache");
+        assert_eq!(format!("{changed:?}"), format!("{original:?}"));
+        assert!(!format!("{original:?}").contains("encoding"), "Debug shows the fields only");
+        changed.base_offset = 9;
+        let mut fresh = Vec::new();
+        changed.encode(&mut fresh);
+        assert_eq!(&changed.encoded()[..], &fresh[..], "the clone encodes its own fields");
+        assert_ne!(changed.encoded(), first);
     }
 
     #[test]
@@ -706,9 +853,12 @@ mod tests {
             let values: Vec<Option<&str>> = values.iter().map(|v| v.as_deref()).collect();
             let original = RecordBatch { compression: Compression::from_id(codec).unwrap(), ..batch(3, &values) };
             let bytes = encoded(&original);
+            prop_assert_eq!(original.size_bytes(), bytes.len(), "counted without encoding");
             let (decoded, used) = RecordBatch::decode(&bytes).unwrap();
             prop_assert_eq!(used, bytes.len());
-            prop_assert_eq!(decoded, original);
+            prop_assert_eq!(&decoded, &original);
+            prop_assert_eq!(&original.encoded()[..], &bytes[..], "the cached encoding is the encoding");
+            prop_assert_eq!(original.size_bytes(), bytes.len(), "and answers the size");
         }
 
         #[test]
@@ -717,9 +867,12 @@ mod tests {
             let original = batch(base, &values);
             let mut bytes = Vec::new();
             original.encode(&mut bytes);
+            prop_assert_eq!(original.size_bytes(), bytes.len(), "counted without encoding");
             let (decoded, used) = RecordBatch::decode(&bytes).unwrap();
             prop_assert_eq!(used, bytes.len());
-            prop_assert_eq!(decoded, original);
+            prop_assert_eq!(&decoded, &original);
+            prop_assert_eq!(&original.encoded()[..], &bytes[..], "the cached encoding is the encoding");
+            prop_assert_eq!(original.size_bytes(), bytes.len(), "and answers the size");
         }
     }
 }

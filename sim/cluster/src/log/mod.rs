@@ -20,7 +20,8 @@ use crate::error::ErrorCode;
 use crate::event::Event;
 use crate::ids::TopicPartition;
 use crate::node::DiskOp;
-use crate::record::{Record, RecordBatch};
+use crate::record::{EncodingCache, Record, RecordBatch};
+use bytes::Bytes;
 use producer_state::{ProducerAppendCheck, ProducerStateManager};
 use segment::{LogSegment, RollReason};
 use std::collections::BTreeMap;
@@ -189,7 +190,7 @@ impl PartitionLog {
 
     fn create_files(&mut self, index: usize) {
         for path in self.segments[index].paths(&self.dir) {
-            self.disk.push(DiskOp::Append { path, bytes: Vec::new() });
+            self.disk.push(DiskOp::Append { path, bytes: Bytes::new() });
         }
     }
 
@@ -464,6 +465,8 @@ impl PartitionLog {
         now_ms: i64,
     ) -> Arc<RecordBatch> {
         assert!(!batch.records.is_empty(), "a batch holds at least one record");
+        // The fields change below, so no encoding made before may stay with the batch.
+        batch.encoding = EncodingCache::default();
         batch.base_offset = self.log_end_offset;
         batch.partition_leader_epoch = leader_epoch;
         batch.first_timestamp_ms = now_ms;
@@ -475,7 +478,8 @@ impl PartitionLog {
         let sent_bytes = (stored != sent).then(|| batch.size_bytes() as u64);
         batch.compression = stored;
         let batch = Arc::new(batch);
-        let bytes = encode(&batch);
+        // Encoded once here; followers reuse these bytes (see `append`).
+        let bytes = batch.encoded();
         if let Some(sent_bytes) = sent_bytes {
             self.events.push(Event::BatchRecompressed {
                 tp: self.tp.clone(),
@@ -506,13 +510,15 @@ impl PartitionLog {
     }
 
     fn append(&mut self, batch: Arc<RecordBatch>, now_ms: i64) {
-        let bytes = encode(&batch);
+        // The leader's append cached the batch's bytes in the batch a follower fetched, so the
+        // follower shares them (one buffer for every replica's disk) instead of encoding again.
+        let bytes = batch.encoded();
         self.append_encoded(batch, bytes, now_ms);
     }
 
     /// Appends `batch`, whose encoding is `bytes`, at the end of the active segment (rolling
     /// first if due), and flushes when `flush.messages` is reached.
-    fn append_encoded(&mut self, batch: Arc<RecordBatch>, bytes: Vec<u8>, now_ms: i64) {
+    fn append_encoded(&mut self, batch: Arc<RecordBatch>, bytes: Bytes, now_ms: i64) {
         if let Some(reason) = self.active().should_roll(&self.config, bytes.len() as u64, batch.last_offset(), now_ms) {
             self.roll(reason, now_ms);
         }
@@ -804,11 +810,4 @@ impl PartitionLog {
             .filter(|s| s.next_offset() > self.log_start_offset)
             .find_map(|s| s.find_offset_by_timestamp(timestamp_ms, self.log_start_offset))
     }
-}
-
-/// A batch's bytes on disk ([`RecordBatch::encode`]).
-fn encode(batch: &RecordBatch) -> Vec<u8> {
-    let mut bytes = Vec::with_capacity(64 + batch.records.len() * 48);
-    batch.encode(&mut bytes);
-    bytes
 }

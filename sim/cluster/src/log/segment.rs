@@ -9,6 +9,7 @@ use super::index::{OffsetIndex, TimeIndex};
 use crate::config::LogConfig;
 use crate::node::DiskOp;
 use crate::record::{DecodeError, RecordBatch};
+use bytes::Bytes;
 use std::sync::Arc;
 
 /// Kafka's file name for a segment file: the base offset as 20 digits plus an extension, so
@@ -185,8 +186,9 @@ impl LogSegment {
     }
 
     /// Appends an encoded batch, adding index entries every `index.interval.bytes`, and pushes
-    /// the file writes onto `ops`.
-    pub fn append(&mut self, dir: &str, batch: Arc<RecordBatch>, bytes: Vec<u8>, ops: &mut Vec<DiskOp>) {
+    /// the file writes onto `ops`. `bytes` is the batch's shared encoding
+    /// ([`RecordBatch::encoded`]): the `.log` write carries it without copying.
+    pub fn append(&mut self, dir: &str, batch: Arc<RecordBatch>, bytes: Bytes, ops: &mut Vec<DiskOp>) {
         let (index_entry, time_entry) = self.add(batch, bytes.len() as u32);
         // The paths of [`paths`], each formatted only when written to: most appends add no
         // index entry, and formatting three paths per append was a hot spot.
@@ -198,10 +200,10 @@ impl LogSegment {
         }
         ops.push(DiskOp::Append { path: self.log_path.clone(), bytes });
         if let Some(bytes) = index_entry {
-            ops.push(DiskOp::Append { path: format!("{dir}/{base:020}.index"), bytes });
+            ops.push(DiskOp::Append { path: format!("{dir}/{base:020}.index"), bytes: Bytes::from(bytes) });
         }
         if let Some(bytes) = time_entry {
-            ops.push(DiskOp::Append { path: format!("{dir}/{base:020}.timeindex"), bytes });
+            ops.push(DiskOp::Append { path: format!("{dir}/{base:020}.timeindex"), bytes: Bytes::from(bytes) });
         }
     }
 

@@ -539,3 +539,54 @@ fn followers_and_recovery_keep_the_batch_as_the_leader_stored_it() {
     assert_eq!(got, vec![&batch]);
     assert_eq!(recovered.size_bytes(), leader.size_bytes());
 }
+
+/// The `.log` write of each append, in order.
+fn log_appends(ops: &[DiskOp]) -> Vec<&bytes::Bytes> {
+    ops.iter()
+        .filter_map(|op| match op {
+            DiskOp::Append { path, bytes } if path.ends_with(".log") && !bytes.is_empty() => Some(bytes),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_follower_writes_the_leaders_encoding_without_copying_it() {
+    let mut leader = PartitionLog::new(tp(), LogConfig::default(), 0);
+    let mut follower = PartitionLog::new(tp(), LogConfig::default(), 0);
+    let batch = leader.append_as_leader(0, records(&["a".into(), "b".into()], 5), 5);
+    follower.append_as_follower(batch.clone(), 5);
+    let (leader_ops, follower_ops) = (leader.take_disk_ops(), follower.take_disk_ops());
+    let (ours, theirs) = (log_appends(&leader_ops), log_appends(&follower_ops));
+    assert_eq!((ours.len(), theirs.len()), (1, 1));
+    assert_eq!(ours[0].as_ptr(), theirs[0].as_ptr(), "one buffer for both replicas");
+    let mut fresh = Vec::new();
+    batch.encode(&mut fresh);
+    assert_eq!(&ours[0][..], &fresh[..], "and it is the batch's encoding");
+}
+
+#[test]
+fn a_changed_copy_of_a_stored_batch_is_encoded_afresh() {
+    let mut leader = PartitionLog::new(tp(), LogConfig::default(), 0);
+    let batch = leader.append_as_leader(0, records(&["a".into(), "b".into()], 5), 5);
+    let stored = batch.encoded();
+    // The cleaner's way of rewriting a batch: clone it, change the clone.
+    let mut rewritten = RecordBatch::clone(&batch);
+    rewritten.records.pop();
+    rewritten.delete_horizon_ms = Some(99);
+    let mut fresh = Vec::new();
+    rewritten.encode(&mut fresh);
+    assert_eq!(&rewritten.encoded()[..], &fresh[..]);
+    assert_ne!(rewritten.encoded(), stored);
+    assert_eq!(batch.encoded(), stored, "the stored batch keeps its bytes");
+    // A leader re-stamps a batch it is given, whatever encoding that batch held before.
+    let mut other = PartitionLog::new(tp(), LogConfig::default(), 0);
+    other.append_as_leader(0, records(&["x".into()], 1), 1);
+    let given = RecordBatch::new(0, 0, 1, records(&["y".into()], 1));
+    let before = given.encoded();
+    let restamped = other.append_batch_as_leader(3, given, 7);
+    let mut fresh = Vec::new();
+    restamped.encode(&mut fresh);
+    assert_eq!(&restamped.encoded()[..], &fresh[..]);
+    assert_ne!(restamped.encoded(), before);
+}

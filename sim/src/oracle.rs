@@ -127,7 +127,9 @@ fn secs(ns: u64) -> String {
 const NO_NUMBER: u64 = u64::MAX;
 
 /// An interned stem: shared by every [`Label`] with the same text before its number, and found
-/// by that text.
+/// by that text. Not `cluster::ids`' topic-name interner, whose `Arc<str>` is a two-word
+/// pointer: an `Arc<String>` is one word, which keeps a label (one per send, polled record and
+/// stored record) at 16 bytes instead of 24.
 #[derive(Clone, Debug)]
 struct Stem(Arc<String>);
 

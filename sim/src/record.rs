@@ -349,29 +349,11 @@ pub struct History {
     quorum_events: Vec<u64>,
 }
 
-/// Whether `event` is part of an election: a partition leader or the active controller chosen,
-/// a Raft vote or state change, a failed election, or a partition going offline. The lab's
-/// "elections" filter shows these.
-pub fn is_election_event(event: &Event) -> bool {
-    matches!(
-        event,
-        Event::LeaderElected { .. }
-            | Event::UncleanLeaderElected { .. }
-            | Event::ControllerActivated { .. }
-            | Event::ControllerDeactivated { .. }
-            | Event::QuorumStateChanged { .. }
-            | Event::VoteCast { .. }
-            | Event::ElectionFailed { .. }
-            | Event::BecameLeader { .. }
-            | Event::PartitionOffline { .. }
-    )
-}
-
 /// Whether `record` is an election event of the controller quorum: an election event
-/// ([`is_election_event`]) on a node that is not a broker alone (a controller or a combined
+/// ([`Event::is_election`]) on a node that is not a broker alone (a controller or a combined
 /// node). The lab's Quorum view lists the latest of these.
 pub fn is_quorum_event(record: &TraceRecord) -> bool {
-    matches!(&record.body, TraceBody::Event(event) if is_election_event(event)) && !record.node.starts_with("broker")
+    matches!(&record.body, TraceBody::Event(event) if event.is_election()) && !record.node.starts_with("broker")
 }
 
 impl History {

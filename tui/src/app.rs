@@ -198,7 +198,7 @@ impl KindFilter {
             KindFilter::All => true,
             KindFilter::Faults => matches!(record.body, TraceBody::Fault(_) | TraceBody::Violation { .. }),
             KindFilter::Elections => {
-                matches!(&record.body, TraceBody::Event(event) if sim::record::is_election_event(event))
+                matches!(&record.body, TraceBody::Event(event) if event.is_election())
             }
             KindFilter::Isr => {
                 matches!(&record.body, TraceBody::Event(E::IsrShrunk { .. } | E::IsrExpanded { .. }))

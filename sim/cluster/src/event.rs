@@ -919,6 +919,24 @@ impl Event {
                 | Event::BatchRecompressed { .. }
         )
     }
+
+    /// Whether the event is part of an election: a partition leader or the active controller
+    /// chosen, a Raft vote or state change, a failed election, or a partition going offline.
+    /// The lab's "elections" filter and its Quorum view show these.
+    pub fn is_election(&self) -> bool {
+        matches!(
+            self,
+            Event::LeaderElected { .. }
+                | Event::UncleanLeaderElected { .. }
+                | Event::ControllerActivated { .. }
+                | Event::ControllerDeactivated { .. }
+                | Event::QuorumStateChanged { .. }
+                | Event::VoteCast { .. }
+                | Event::ElectionFailed { .. }
+                | Event::BecameLeader { .. }
+                | Event::PartitionOffline { .. }
+        )
+    }
 }
 
 /// Partitions as `orders-0, orders-1` for event texts.

@@ -99,6 +99,9 @@ pub enum KeyChoice {
     Uniform(u32),
 }
 
+/// Up to how many uniform keys a producer keeps the names of (see `Producer::key_name`).
+const KEY_NAME_CACHE_LIMIT: u32 = 1 << 16;
+
 /// A scripted send: one call of the application's `send()`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ScriptedSend {
@@ -352,6 +355,13 @@ pub struct Producer {
     outbox: Outbox,
     rate_per_sec: f64,
     keys: KeyChoice,
+    /// The names of the keys drawn so far (`key-7`), by number, when `keys` is a small
+    /// [`KeyChoice::Uniform`]: every record with one key shares one allocation, which a long
+    /// run's logs hold once per record (see [`KEY_NAME_CACHE_LIMIT`]).
+    key_names: BTreeMap<u32, Arc<str>>,
+    /// The record header name [`crate::ID_HEADER`], shared by every record this producer
+    /// writes rather than allocated for each.
+    id_header: Arc<str>,
     script: VecDeque<ScriptedSend>,
     flushes: VecDeque<Instant>,
     bootstrap: Vec<NodeId>,
@@ -470,6 +480,8 @@ impl Producer {
             outbox: Outbox::default(),
             rate_per_sec: setup.rate_per_sec,
             keys: setup.keys,
+            key_names: BTreeMap::new(),
+            id_header: Arc::from(crate::ID_HEADER),
             script: setup.script.into_iter().filter(|s| s.at >= now).collect(),
             flushes: setup.flushes.into_iter().filter(|f| *f >= now).collect(),
             bootstrap: setup.bootstrap,
@@ -624,15 +636,16 @@ impl Producer {
                 self.next_rate_send = self.next_rate_send + interval;
                 let key = match self.keys {
                     KeyChoice::Null => None,
-                    KeyChoice::Uniform(n) => Some(format!("key-{}", self.rng.gen_range(0..n.max(1)))),
+                    KeyChoice::Uniform(n) => Some(self.key_name(n)),
                 };
-                let id = format!("{}-{}", self.client_id, self.next_sequence);
+                // A rate-driven record's value is its send id: one allocation serves both.
+                let id: Arc<str> = Arc::from(format!("{}-{}", self.client_id, self.next_sequence));
                 self.send(now, key, Some(id.clone()), id, None);
             }
             Action::Script => {
                 let send = self.script.pop_front().expect("due");
-                let id = format!("{}#{}", self.client_id, self.next_sequence);
-                self.send(now, send.key, send.value, id, send.partition);
+                let id = Arc::from(format!("{}#{}", self.client_id, self.next_sequence));
+                self.send(now, send.key.map(Arc::from), send.value.map(Arc::from), id, send.partition);
             }
             Action::Flush => {
                 self.flushes.pop_front();
@@ -643,11 +656,29 @@ impl Producer {
         }
     }
 
+    /// The name of a key drawn uniformly from `n` keys (`key-0` to `key-{n-1}`), taking the
+    /// producer's next random number. Names are kept for reuse when `n` is at most
+    /// [`KEY_NAME_CACHE_LIMIT`]; with more keys than that most draws are new, and a kept name
+    /// would cost more than it saves.
+    fn key_name(&mut self, n: u32) -> Arc<str> {
+        let k = self.rng.gen_range(0..n.max(1));
+        if n > KEY_NAME_CACHE_LIMIT {
+            return Arc::from(format!("key-{k}"));
+        }
+        self.key_names.entry(k).or_insert_with(|| Arc::from(format!("key-{k}"))).clone()
+    }
+
     /// The application calls `send()`.
-    fn send(&mut self, now: Instant, key: Option<String>, value: Option<String>, id: String, partition: Option<i32>) {
+    fn send(
+        &mut self,
+        now: Instant,
+        key: Option<Arc<str>>,
+        value: Option<Arc<str>>,
+        id: Arc<str>,
+        partition: Option<i32>,
+    ) {
         self.next_sequence += 1;
-        let record =
-            PendingRecord { id: Arc::from(id), key: key.map(Arc::from), value: value.map(Arc::from), created: now };
+        let record = PendingRecord { id, key, value, created: now };
         if let Some(blocked) = self.continue_send(now, AppSend { record, partition }, None, now) {
             self.app = blocked;
         }
@@ -1193,7 +1224,7 @@ impl Producer {
                     timestamp_ms: r.created.as_millis() as i64,
                     key: r.key.clone(),
                     value: r.value.clone(),
-                    headers: vec![(Arc::from(crate::ID_HEADER), r.id.clone())],
+                    headers: vec![(self.id_header.clone(), r.id.clone())],
                 })
                 .collect();
             let first_timestamp_ms = records.first().map_or(0, |r| r.timestamp_ms);

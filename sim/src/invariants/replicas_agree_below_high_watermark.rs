@@ -30,8 +30,10 @@
 //! again whenever the replica changes; at the latest when it rejoins the ISR, which is when
 //! Kafka counts it as holding the committed log again.
 //!
-//! Incremental: per partition a map from offset to the record first seen committed there (the
-//! stored batch is shared, so keeping it costs a reference count), and per replica the offset
+//! Incremental: per partition the records first seen committed, by offset (the stored batch is
+//! shared, so keeping it costs a reference count, and consecutive records of one batch first
+//! seen on one broker are kept as one run: a long run commits millions of records), and per
+//! replica the offset
 //! below which it was compared. Each record is compared once per replica, when the replica's
 //! high watermark passes it; a replica that restarted or truncated is compared again from its
 //! log start. A follower whose high watermark lags compares less, never differently. Records
@@ -44,22 +46,101 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 /// The record first seen committed at an offset.
-#[derive(Clone, Debug)]
-struct FirstSeen {
-    batch: Arc<RecordBatch>,
+#[derive(Clone, Copy, Debug)]
+struct FirstSeen<'a> {
+    batch: &'a Arc<RecordBatch>,
     index: usize,
     broker: NodeId,
 }
 
-impl FirstSeen {
+impl FirstSeen<'_> {
     fn record(&self) -> &Record {
         &self.batch.records[self.index]
     }
 }
 
+/// Records first seen committed on one broker that are consecutive records of one batch:
+/// `batch.records[first..first + len]`. Their offsets ascend but need not be consecutive (a
+/// compacted batch has gaps); an offset in a gap is not in the run.
+#[derive(Clone, Debug)]
+struct Run {
+    batch: Arc<RecordBatch>,
+    first: u32,
+    len: u32,
+    broker: NodeId,
+}
+
+impl Run {
+    fn records(&self) -> &[Record] {
+        &self.batch.records[self.first as usize..(self.first + self.len) as usize]
+    }
+
+    /// The run's records from position `at` on, as a run (empty when `at` is the end).
+    fn from(&self, at: u32) -> Option<(i64, Run)> {
+        let rest = Run { batch: self.batch.clone(), first: self.first + at, len: self.len - at, broker: self.broker };
+        (rest.len > 0).then(|| (rest.batch.offset_of(&rest.records()[0]), rest))
+    }
+}
+
+/// The records first seen committed in one partition, by offset, as runs keyed by their first
+/// offset. They behave as a map from offset to [`FirstSeen`]; the runs only save memory.
+#[derive(Clone, Debug, Default)]
+struct FirstSeenLog {
+    runs: BTreeMap<i64, Run>,
+}
+
+impl FirstSeenLog {
+    /// The run that would hold `offset` (the last one starting at or before it), with the
+    /// position in it of the first record at or after `offset`.
+    fn locate(&self, offset: i64) -> Option<(i64, &Run, u32)> {
+        let (&start, run) = self.runs.range(..=offset).next_back()?;
+        let at = run.records().partition_point(|r| run.batch.offset_of(r) < offset);
+        Some((start, run, at as u32))
+    }
+
+    fn get(&self, offset: i64) -> Option<FirstSeen<'_>> {
+        let (_, run, at) = self.locate(offset)?;
+        let record = run.records().get(at as usize)?;
+        (run.batch.offset_of(record) == offset).then_some(FirstSeen {
+            batch: &run.batch,
+            index: (run.first + at) as usize,
+            broker: run.broker,
+        })
+    }
+
+    /// Makes `batch.records[index]` (at `offset`) the record first seen at `offset`, on
+    /// `broker`, replacing any record there.
+    fn insert(&mut self, offset: i64, batch: &Arc<RecordBatch>, index: usize, broker: NodeId) {
+        // Cut the run that spans `offset` (a replaced record, or a gap) so none does.
+        if let Some((start, run, at)) = self.locate(offset) {
+            if at < run.len {
+                let replaced = run.batch.offset_of(&run.records()[at as usize]) == offset;
+                let after = run.from(if replaced { at + 1 } else { at });
+                if at == 0 {
+                    self.runs.remove(&start);
+                } else {
+                    self.runs.get_mut(&start).expect("located").len = at;
+                }
+                if let Some((next, rest)) = after {
+                    self.runs.insert(next, rest);
+                }
+            }
+        }
+        // Extend the run before it when the record follows that run's last one in its batch.
+        let index = u32::try_from(index).expect("a batch holds fewer than 2^32 records");
+        if let Some((_, run)) = self.runs.range_mut(..offset).next_back() {
+            if Arc::ptr_eq(&run.batch, batch) && run.broker == broker && run.first + run.len == index {
+                run.len += 1;
+                return;
+            }
+        }
+        self.runs.insert(offset, Run { batch: batch.clone(), first: index, len: 1, broker });
+    }
+}
+
 #[derive(Clone, Debug, Default)]
 struct PartitionHistory {
-    committed: BTreeMap<i64, FirstSeen>,
+    committed: FirstSeenLog,
     /// Per replica, offsets below this were compared.
     checked: BTreeMap<NodeId, i64>,
     /// Leader epochs from which committed records may legitimately be gone: an unclean
@@ -142,15 +223,15 @@ impl ReplicasAgreeBelowHighWatermark {
                 if offset >= high_watermark {
                     break;
                 }
-                match history.committed.get(&offset) {
-                    Some(first) if Arc::ptr_eq(&first.batch, batch) && first.index == index => {}
-                    Some(first) if same(&first.batch, first.record(), batch, record) => {}
+                match history.committed.get(offset) {
+                    Some(first) if Arc::ptr_eq(first.batch, batch) && first.index == index => {}
+                    Some(first) if same(first.batch, first.record(), batch, record) => {}
                     Some(first) => {
                         let (before, now) = (first.batch.partition_leader_epoch, batch.partition_leader_epoch);
                         if before < now && history.reset_epochs.range(before + 1..=now).next().is_some() {
                             // Lost to an allowed unclean election, or beyond Kafka's promise:
                             // this is the partition now.
-                            history.committed.insert(offset, FirstSeen { batch: batch.clone(), index, broker });
+                            history.committed.insert(offset, batch, index, broker);
                             for checked in history.checked.values_mut() {
                                 *checked = (*checked).min(offset);
                             }
@@ -174,7 +255,7 @@ impl ReplicasAgreeBelowHighWatermark {
                         }
                     }
                     None => {
-                        history.committed.insert(offset, FirstSeen { batch: batch.clone(), index, broker });
+                        history.committed.insert(offset, batch, index, broker);
                     }
                 }
             }
@@ -273,5 +354,46 @@ mod tests {
         before_kip_101.observe(B, &tp(), &b2, true, false).unwrap();
         let verdict = before_kip_101.observe(B, &tp(), &b2, false, true).unwrap_err();
         assert!(verdict.contains("broker 2 holds acct-1=m2 (leader epoch 0) at offset 1"), "{verdict}");
+    }
+
+    proptest::proptest! {
+        /// The runs behave exactly as a map from offset to the first-seen record would: random
+        /// inserts (extending, replacing and filling gaps of compacted batches, on two brokers)
+        /// leave every offset answering what the map answers.
+        #[test]
+        fn first_seen_runs_behave_as_a_map_by_offset(
+            batches in proptest::collection::vec(proptest::collection::btree_set(0i32..12, 1..8), 1..5),
+            inserts in proptest::collection::vec((0usize..5, 0usize..8, proptest::bool::ANY), 0..60),
+        ) {
+            // Batches may overlap in offsets, as copies of one offset on different replicas do.
+            let batches: Vec<Arc<RecordBatch>> = batches
+                .iter()
+                .enumerate()
+                .map(|(b, deltas)| {
+                    let records = deltas
+                        .iter()
+                        .map(|&d| Record { offset_delta: d, ..record("k", Some(&format!("{b}-{d}"))) })
+                        .collect();
+                    Arc::new(RecordBatch::new(b as i64 * 4, 0, 0, records))
+                })
+                .collect();
+            let mut runs = FirstSeenLog::default();
+            let mut model: BTreeMap<i64, (usize, usize, NodeId)> = BTreeMap::new();
+            for (b, i, on_a) in inserts {
+                let batch = &batches[b % batches.len()];
+                let index = i % batch.records.len();
+                let offset = batch.offset_of(&batch.records[index]);
+                let broker = if on_a { A } else { B };
+                runs.insert(offset, batch, index, broker);
+                model.insert(offset, (b % batches.len(), index, broker));
+                for offset in -1..40 {
+                    let got = runs.get(offset).map(|f| {
+                        let b = batches.iter().position(|x| Arc::ptr_eq(x, f.batch)).expect("one of the batches");
+                        (b, f.index, f.broker)
+                    });
+                    proptest::prop_assert_eq!(got, model.get(&offset).copied(), "offset {}", offset);
+                }
+            }
+        }
     }
 }

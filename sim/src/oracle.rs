@@ -694,11 +694,59 @@ pub struct History {
     /// Each producer's number (its index in `sends`), by id.
     producers: BTreeMap<String, u32>,
     /// Per producer number, its id and its sends in invocation order.
-    sends: Vec<(String, Vec<Send>)>,
+    sends: Vec<(String, Chunked<Send>)>,
     /// Where the latest send with each id sits, by the id's stem and then its number.
     index: BTreeMap<Stem, StemSlots>,
     /// The ids that more than one send had (only a hand-made or cut trace has such).
     reused: BTreeSet<Label>,
+}
+
+/// A vector kept in fixed-size chunks: it grows without copying what it holds, and holds at most
+/// one chunk of spare room. A producer's sends are a long run's largest vector (over a million
+/// sends of about 120 bytes), and a doubling `Vec` would hold up to twice what it needs and
+/// briefly three times while it moves to a larger allocation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Chunked<T> {
+    chunks: Vec<Vec<T>>,
+}
+
+impl<T> Default for Chunked<T> {
+    fn default() -> Self {
+        Chunked { chunks: Vec::new() }
+    }
+}
+
+impl<T> Chunked<T> {
+    /// Items per chunk.
+    const CHUNK: usize = 4096;
+
+    fn len(&self) -> usize {
+        self.chunks.last().map_or(0, |last| (self.chunks.len() - 1) * Self::CHUNK + last.len())
+    }
+
+    fn push(&mut self, item: T) {
+        match self.chunks.last_mut() {
+            Some(last) if last.len() < Self::CHUNK => last.push(item),
+            _ => {
+                let mut chunk = Vec::with_capacity(Self::CHUNK);
+                chunk.push(item);
+                self.chunks.push(chunk);
+            }
+        }
+    }
+
+    /// The item at `index`; panics past the end, as indexing a `Vec` does.
+    fn get(&self, index: usize) -> &T {
+        &self.chunks[index / Self::CHUNK][index % Self::CHUNK]
+    }
+
+    fn get_mut(&mut self, index: usize) -> &mut T {
+        &mut self.chunks[index / Self::CHUNK][index % Self::CHUNK]
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &T> + '_ {
+        self.chunks.iter().flatten()
+    }
 }
 
 /// Where a send sits in the [`History`]: its producer's number and its index among that
@@ -911,7 +959,7 @@ impl History {
             None => {
                 let number = u32::try_from(self.sends.len()).expect("fewer than 2^32 producers");
                 self.producers.insert(producer.to_string(), number);
-                self.sends.push((producer.to_string(), Vec::new()));
+                self.sends.push((producer.to_string(), Chunked::default()));
                 number
             }
         };
@@ -937,7 +985,7 @@ impl History {
     fn send_with_id(&self, id: &Label) -> Option<(&str, &Send)> {
         let slot = self.slot(id)?;
         let (producer, sends) = &self.sends[slot.producer as usize];
-        Some((producer.as_str(), &sends[slot.index as usize]))
+        Some((producer.as_str(), sends.get(slot.index as usize)))
     }
 
     /// Records how the send `value` ended; only its first outcome counts. A completion without
@@ -966,7 +1014,7 @@ impl History {
                 self.slot(&id).expect("just added")
             }
         };
-        let send = &mut self.sends[slot.producer as usize].1[slot.index as usize];
+        let send = self.sends[slot.producer as usize].1.get_mut(slot.index as usize);
         if send.outcome == SendOutcome::Pending {
             send.outcome = outcome(send);
         }
@@ -2114,6 +2162,24 @@ mod tests {
         // Without a final log to tell, the acknowledgements alone show the order broken.
         let (anomalies, _) = t.check(&BTreeMap::new());
         assert_eq!(anomalies.nonmonotonic_sends, 1);
+    }
+
+    #[test]
+    fn a_chunked_vector_holds_what_a_vector_holds() {
+        // Across chunk boundaries: the first, the last of a chunk, the first of the next.
+        let mut chunked = Chunked::default();
+        let mut model = Vec::new();
+        for i in 0..(2 * Chunked::<u64>::CHUNK + 7) as u64 {
+            assert_eq!(chunked.len(), model.len());
+            chunked.push(i * 3);
+            model.push(i * 3);
+        }
+        *chunked.get_mut(Chunked::<u64>::CHUNK) += 1;
+        model[Chunked::<u64>::CHUNK] += 1;
+        assert_eq!(chunked.len(), model.len());
+        assert!(model.iter().enumerate().all(|(i, x)| chunked.get(i) == x));
+        assert!(chunked.iter().eq(model.iter()));
+        assert_eq!(chunked.chunks.len(), 3, "full chunks are never grown");
     }
 
     #[test]

@@ -76,7 +76,7 @@ impl Run {
     }
 
     /// The run's records from position `at` on, as a run (empty when `at` is the end).
-    fn from(&self, at: u32) -> Option<(i64, Run)> {
+    fn rest_from(&self, at: u32) -> Option<(i64, Run)> {
         let rest = Run { batch: self.batch.clone(), first: self.first + at, len: self.len - at, broker: self.broker };
         (rest.len > 0).then(|| (rest.batch.offset_of(&rest.records()[0]), rest))
     }
@@ -115,7 +115,7 @@ impl FirstSeenLog {
         if let Some((start, run, at)) = self.locate(offset) {
             if at < run.len {
                 let replaced = run.batch.offset_of(&run.records()[at as usize]) == offset;
-                let after = run.from(if replaced { at + 1 } else { at });
+                let after = run.rest_from(if replaced { at + 1 } else { at });
                 if at == 0 {
                     self.runs.remove(&start);
                 } else {

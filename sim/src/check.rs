@@ -15,6 +15,7 @@ use cluster::event::Event;
 use cluster::ids::{NodeId, TopicPartition};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 pub use crate::oracle::Anomalies;
 
@@ -617,8 +618,8 @@ fn consumed_all(scenario: &Scenario, world: &World, view: &ClusterView, group: &
         .collect();
     let (logs, _) = final_logs(world, view);
     let cutoff_ns = view.time_ms.saturating_sub(CONSUMED_ALL_GRACE_MS) * 1_000_000;
-    let mut polled: BTreeSet<String> = BTreeSet::new();
-    let mut acked_early: BTreeSet<String> = BTreeSet::new();
+    let mut polled: BTreeSet<Arc<str>> = BTreeSet::new();
+    let mut acked_early: BTreeSet<Arc<str>> = BTreeSet::new();
     world.with_records(|records| {
         for r in records {
             match &r.body {
@@ -626,7 +627,7 @@ fn consumed_all(scenario: &Scenario, world: &World, view: &ClusterView, group: &
                     polled.extend(records.iter().map(|(_, id)| id.clone()));
                 }
                 TraceBody::Event(Event::SendAcked { value, .. }) if r.time_ns <= cutoff_ns => {
-                    acked_early.insert(value.clone());
+                    acked_early.insert(Arc::clone(value));
                 }
                 _ => {}
             }
@@ -641,9 +642,9 @@ fn consumed_all(scenario: &Scenario, world: &World, view: &ClusterView, group: &
         }
         for (offset, id) in log.records() {
             let id = id.to_string();
-            if *offset < log.high_watermark && acked_early.contains(&id) {
+            if *offset < log.high_watermark && acked_early.contains(id.as_str()) {
                 total += 1;
-                if !polled.contains(&id) {
+                if !polled.contains(id.as_str()) {
                     missing += 1;
                 }
             }
@@ -707,7 +708,7 @@ pub fn unprocessed_records(
     for r in records {
         if let TraceBody::Event(Event::Processed { group: g, tp, records: done, .. }) = &r.body {
             if g == group {
-                processed.extend(done.iter().map(|(_, id)| (tp, id.as_str())));
+                processed.extend(done.iter().map(|(_, id)| (tp, &**id)));
             }
         }
     }
@@ -719,9 +720,9 @@ pub fn unprocessed_records(
             continue;
         }
         let below = committed.get(tp).is_some_and(|c| *offset < *c);
-        let key = (tp, value.as_str());
+        let key = (tp, &**value);
         if below && !processed.contains(&key) && counted.insert(key) {
-            found.insert((tp, *offset, value.as_str()));
+            found.insert((tp, *offset, &**value));
         }
     }
     found.into_iter().map(|(tp, offset, id)| UnprocessedRecord { tp: tp.clone(), offset, id: id.to_string() }).collect()
@@ -767,10 +768,7 @@ pub fn redelivered_records(records: &[TraceRecord], group: &str) -> (Vec<Redeliv
             continue;
         }
         for (offset, id) in done {
-            seen.entry((tp, id.as_str()))
-                .or_insert_with(|| (*offset, Vec::new()))
-                .1
-                .push((consumer.clone(), r.time_ms()));
+            seen.entry((tp, &**id)).or_insert_with(|| (*offset, Vec::new())).1.push((consumer.clone(), r.time_ms()));
         }
     }
     let processed = seen.len();

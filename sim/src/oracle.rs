@@ -850,7 +850,7 @@ impl HistoryBuilder {
                 history.complete(producer, tp, value, at, |_| SendOutcome::Acked { offset: *offset, at });
             }
             Event::SendFailed { producer, tp, value, error } => {
-                let retried = ambiguous_retry.get(&(producer.clone(), tp.clone())).copied();
+                let retried = ambiguous_retry.get(&(producer.to_string(), tp.clone())).copied();
                 history.complete(producer, tp, value, at, |send| {
                     let error_name = error.name();
                     if ambiguous(*error) {
@@ -1681,7 +1681,7 @@ mod tests {
             let event = Event::SendInvoked {
                 producer: producer.into(),
                 tp: tp(partition),
-                key: key.map(str::to_string),
+                key: key.map(Arc::from),
                 value: id.into(),
                 tombstone: false,
             };
@@ -1719,7 +1719,7 @@ mod tests {
 
         /// A poll of orders-0 returning `r{offset}` for each offset.
         fn poll(&mut self, consumer: &str, offsets: impl IntoIterator<Item = i64>) -> &mut Self {
-            let records = offsets.into_iter().map(|o| (o, format!("r{o}"))).collect();
+            let records = offsets.into_iter().map(|o| (o, Arc::from(format!("r{o}")))).collect();
             self.event(consumer, Event::Polled { consumer: consumer.into(), tp: tp(0), records })
         }
 
@@ -2126,7 +2126,7 @@ mod tests {
             reset: true,
         };
         t.event("c1", truncation);
-        let records = (5..8).map(|o| (o, format!("n{o}"))).collect();
+        let records = (5..8).map(|o| (o, Arc::from(format!("n{o}")))).collect();
         t.event("c1", Event::Polled { consumer: "c1".into(), tp: tp(0), records });
         let log = FinalLog::new(
             NodeId(1),

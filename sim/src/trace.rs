@@ -270,7 +270,7 @@ mod tests {
             producer: "p".into(),
             tp: TopicPartition::new("t", 0),
             offset: n as i64,
-            value: format!("v{n}"),
+            value: format!("v{n}").into(),
         })
     }
 

@@ -31,6 +31,7 @@ use crate::protocol::{
 use crate::time::Instant;
 use core::time::Duration;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
 
 /// How long a metadata or FindCoordinator request may go unanswered before another broker is
 /// asked.
@@ -197,11 +198,15 @@ enum App {
     CommittingAfter,
 }
 
+/// A record's `(offset, send id)`, as `Polled` and `Processed` report it.
+type SendIdAt = (i64, Arc<str>);
+
 /// A record fetched but not yet returned by `poll()`.
 #[derive(Clone, Debug)]
 struct Fetched {
     offset: i64,
-    id: String,
+    /// The send id, shared with the fetched record; empty for the end-of-batches marker.
+    id: Arc<str>,
     leader_epoch: i32,
 }
 
@@ -210,7 +215,7 @@ struct Fetched {
 struct InProcess {
     tp: TopicPartition,
     offset: i64,
-    id: String,
+    id: Arc<str>,
     done_at: Instant,
 }
 
@@ -878,10 +883,10 @@ impl Consumer {
                     if offset < position {
                         continue;
                     }
-                    let id = record
-                        .header(crate::ID_HEADER)
-                        .map(str::to_string)
-                        .unwrap_or_else(|| record.value.as_deref().unwrap_or("(tombstone)").to_string());
+                    let id = match (record.header_shared(crate::ID_HEADER), &record.value) {
+                        (Some(id), _) | (None, Some(id)) => Arc::clone(id),
+                        (None, None) => Arc::from("(tombstone)"),
+                    };
                     buffer.push_back(Fetched { offset, id, leader_epoch: batch.partition_leader_epoch });
                 }
             }
@@ -900,7 +905,7 @@ impl Consumer {
             {
                 // Remember where the fetched batches end, so the position can skip compacted
                 // gaps once the buffer drains.
-                buffer.push_back(Fetched { offset: last.next_offset(), id: String::new(), leader_epoch: -1 });
+                buffer.push_back(Fetched { offset: last.next_offset(), id: Arc::from(""), leader_epoch: -1 });
             }
         }
     }
@@ -1028,7 +1033,7 @@ impl Consumer {
 
     /// Completes records whose processing time is over, and what follows the last one.
     fn advance_processing(&mut self, now: Instant) {
-        let mut done: BTreeMap<TopicPartition, Vec<(i64, String)>> = BTreeMap::new();
+        let mut done: BTreeMap<TopicPartition, Vec<SendIdAt>> = BTreeMap::new();
         // Records wait for `commitSync()` before processing starts (at-most-once).
         while self.app == App::Processing && self.processing.front().is_some_and(|r| r.done_at <= now) {
             let r = self.processing.pop_front().expect("checked");
@@ -1109,7 +1114,7 @@ impl Consumer {
         if owned.is_empty() {
             return;
         }
-        let mut returned: Vec<(TopicPartition, Vec<(i64, String)>)> = Vec::new();
+        let mut returned: Vec<(TopicPartition, Vec<SendIdAt>)> = Vec::new();
         for i in 0..owned.len() {
             if budget == 0 {
                 break;

@@ -7,6 +7,7 @@ use crate::ids::{NodeId, TopicPartition};
 use crate::raft::QuorumRole;
 use crate::record::Compression;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// One observation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -354,14 +355,15 @@ pub enum Event {
     // ---- clients (the history the oracle checks) ----
     /// A producer started sending a record (`value` is unique per run).
     SendInvoked {
-        /// The producer's client id.
-        producer: String,
+        /// The producer's client id (shared with the producer, not copied per record).
+        producer: Arc<str>,
         /// The partition.
         tp: TopicPartition,
         /// The record key, if any.
-        key: Option<String>,
-        /// The send's unique id (the value for rate-driven sends).
-        value: String,
+        key: Option<Arc<str>>,
+        /// The send's unique id (the value for rate-driven sends), shared with the record
+        /// that carries it rather than copied.
+        value: Arc<str>,
         /// Whether the record is a tombstone (a null value), which compaction removes after
         /// `delete.retention.ms`.
         tombstone: bool,
@@ -369,22 +371,22 @@ pub enum Event {
     /// The leader acknowledged the record at `offset`.
     SendAcked {
         /// The producer's client id.
-        producer: String,
+        producer: Arc<str>,
         /// The partition.
         tp: TopicPartition,
         /// The offset (-1 when unknown, as with `acks=0`).
         offset: i64,
         /// The send's unique id (the value for rate-driven sends).
-        value: String,
+        value: Arc<str>,
     },
     /// The record failed for good (delivery timeout or non-retriable error).
     SendFailed {
         /// The producer's client id.
-        producer: String,
+        producer: Arc<str>,
         /// The partition.
         tp: TopicPartition,
         /// The send's unique id (the value for rate-driven sends).
-        value: String,
+        value: Arc<str>,
         /// `None` on success, else the Kafka error.
         error: ErrorCode,
     },
@@ -405,8 +407,9 @@ pub enum Event {
         consumer: String,
         /// The partition.
         tp: TopicPartition,
-        /// Polled `(offset, send id)` pairs in offset order, or the number of records retried.
-        records: Vec<(i64, String)>,
+        /// Polled `(offset, send id)` pairs in offset order. The ids are shared with the
+        /// fetched records, not copied.
+        records: Vec<(i64, Arc<str>)>,
     },
     /// A consumer received its assignment for a generation.
     AssignmentReceived {
@@ -462,8 +465,8 @@ pub enum Event {
         group: String,
         /// The partition.
         tp: TopicPartition,
-        /// Processed `(offset, send id)` pairs in offset order.
-        records: Vec<(i64, String)>,
+        /// Processed `(offset, send id)` pairs in offset order (ids shared, as in `Polled`).
+        records: Vec<(i64, Arc<str>)>,
     },
     /// A commit the application asked for was refused (`CommitFailedException` for a stale
     /// generation or an unknown member).

@@ -349,6 +349,9 @@ enum Keyless {
 /// A producer node.
 pub struct Producer {
     client_id: String,
+    /// `client_id` once more, shared by the events this producer reports for every record, so
+    /// a busy producer does not copy its name twice per record.
+    client_name: Arc<str>,
     topic: String,
     config: ProducerConfig,
     rng: ChaCha8Rng,
@@ -473,6 +476,7 @@ impl Producer {
             state: PidRequestState::Waiting { retry_at: now },
         });
         Producer {
+            client_name: Arc::from(setup.client_id.as_str()),
             client_id: setup.client_id,
             topic: setup.topic,
             config: setup.config,
@@ -708,10 +712,10 @@ impl Producer {
             None => {
                 let p = self.choose_partition(&send, too_large.is_none());
                 self.outbox.event(Event::SendInvoked {
-                    producer: self.client_id.clone(),
+                    producer: Arc::clone(&self.client_name),
                     tp: self.tp(p),
-                    key: send.record.key.as_deref().map(str::to_string),
-                    value: send.record.id.to_string(),
+                    key: send.record.key.clone(),
+                    value: Arc::clone(&send.record.id),
                     tombstone: send.record.value.is_none(),
                 });
                 p
@@ -945,7 +949,7 @@ impl Producer {
         for (i, value) in values.into_iter().enumerate() {
             self.acked += 1;
             self.outbox.event(Event::SendAcked {
-                producer: self.client_id.clone(),
+                producer: Arc::clone(&self.client_name),
                 tp: tp.clone(),
                 offset: if base_offset < 0 { -1 } else { base_offset + i as i64 },
                 value,
@@ -958,14 +962,14 @@ impl Producer {
     /// Marks the batch done and gives its memory back. Returns its partition and the ids of
     /// its records when the application has yet to hear about them, none when it already did
     /// (a batch that expired in flight and is answered later).
-    fn tell_outcome(&mut self, id: BatchId) -> (i32, Vec<String>) {
+    fn tell_outcome(&mut self, id: BatchId) -> (i32, Vec<Arc<str>>) {
         let batch = self.batches.get_mut(&id).expect("completed batches exist");
         let partition = batch.partition;
         if batch.done {
             return (partition, Vec::new());
         }
         batch.done = true;
-        let values = batch.records.iter().map(|r| r.id.to_string()).collect();
+        let values = batch.records.iter().map(|r| Arc::clone(&r.id)).collect();
         self.deallocate(id);
         (partition, values)
     }
@@ -982,7 +986,12 @@ impl Producer {
         let tp = self.tp(partition);
         for value in values {
             self.failed += 1;
-            self.outbox.event(Event::SendFailed { producer: self.client_id.clone(), tp: tp.clone(), value, error });
+            self.outbox.event(Event::SendFailed {
+                producer: Arc::clone(&self.client_name),
+                tp: tp.clone(),
+                value,
+                error,
+            });
         }
         self.muted.remove(&partition);
         self.release(id);
@@ -1823,7 +1832,7 @@ mod tests {
         events
             .iter()
             .filter_map(|e| match e {
-                Event::SendAcked { value, offset, .. } => Some((value.clone(), *offset)),
+                Event::SendAcked { value, offset, .. } => Some((value.to_string(), *offset)),
                 _ => None,
             })
             .collect()
@@ -2130,7 +2139,7 @@ mod tests {
         answer(&mut p, 131, fenced.0, Some(ErrorCode::InvalidProducerEpoch), -1);
         let (sent, events) = drain(&mut p);
         assert!(events.iter().any(
-            |e| matches!(e, Event::SendFailed { value, error: ErrorCode::InvalidProducerEpoch, .. } if value == "checkout#2")
+            |e| matches!(e, Event::SendFailed { value, error: ErrorCode::InvalidProducerEpoch, .. } if &**value == "checkout#2")
         ));
         assert!(sent.iter().any(|m| matches!(m, Message::InitProducerId { producer_id: -1, producer_epoch: -1, .. })));
     }
@@ -2265,7 +2274,7 @@ mod tests {
                     Event::SendAcked { .. },
                     Event::ProducerFlushed { records: 1, waited_ms: 10, .. },
                     Event::SendInvoked { value, .. }
-                ] if value == "checkout#1"
+                ] if &**value == "checkout#1"
             ),
             "{events:?}"
         );

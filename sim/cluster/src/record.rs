@@ -173,6 +173,12 @@ impl Record {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.iter().find(|(k, _)| &**k == name).map(|(_, v)| &**v)
     }
+
+    /// The value of the first header called `name`, as the shared string the record holds: a
+    /// reader that keeps it (a consumer's fetch buffer) takes a reference, not a copy.
+    pub fn header_shared(&self, name: &str) -> Option<&Arc<str>> {
+        self.headers.iter().find(|(k, _)| &**k == name).map(|(_, v)| v)
+    }
 }
 
 /// A record batch: a run of consecutive offsets written together by one leader in one

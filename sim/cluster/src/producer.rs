@@ -348,10 +348,9 @@ enum Keyless {
 
 /// A producer node.
 pub struct Producer {
-    client_id: String,
-    /// `client_id` once more, shared by the events this producer reports for every record, so
-    /// a busy producer does not copy its name twice per record.
-    client_name: Arc<str>,
+    /// Shared by the events this producer reports for every record, so a busy producer does
+    /// not copy its name twice per record.
+    client_id: Arc<str>,
     topic: String,
     config: ProducerConfig,
     rng: ChaCha8Rng,
@@ -476,8 +475,7 @@ impl Producer {
             state: PidRequestState::Waiting { retry_at: now },
         });
         Producer {
-            client_name: Arc::from(setup.client_id.as_str()),
-            client_id: setup.client_id,
+            client_id: Arc::from(setup.client_id),
             topic: setup.topic,
             config: setup.config,
             rng: setup.rng,
@@ -590,7 +588,7 @@ impl Producer {
                         return progress;
                     }
                     self.outbox.event(Event::ProducerFlushed {
-                        producer: self.client_id.clone(),
+                        producer: self.client_id.to_string(),
                         records,
                         waited_ms: crate::time::ms(now.saturating_since(since)),
                     });
@@ -712,7 +710,7 @@ impl Producer {
             None => {
                 let p = self.choose_partition(&send, too_large.is_none());
                 self.outbox.event(Event::SendInvoked {
-                    producer: Arc::clone(&self.client_name),
+                    producer: Arc::clone(&self.client_id),
                     tp: self.tp(p),
                     key: send.record.key.clone(),
                     value: Arc::clone(&send.record.id),
@@ -740,7 +738,7 @@ impl Producer {
             // `KafkaProducer.ensureValidRecordSize`: RecordTooLargeException, nothing sent.
             self.failed += 1;
             self.outbox.event(Event::SendTooLarge {
-                producer: self.client_id.clone(),
+                producer: self.client_id.to_string(),
                 tp: self.tp(partition),
                 value: send.record.id.to_string(),
                 size_bytes: lone_bytes,
@@ -776,7 +774,7 @@ impl Producer {
     fn fail_blocked(&mut self, partition: i32, send: &AppSend, reason: String) {
         self.failed += 1;
         self.outbox.event(Event::SendBlockedTimeout {
-            producer: self.client_id.clone(),
+            producer: self.client_id.to_string(),
             tp: self.tp(partition),
             value: send.record.id.to_string(),
             max_block_ms: self.config.max_block_ms,
@@ -913,7 +911,7 @@ impl Producer {
         batch.last_attempt = now;
         let (partition, records, sequence) = (batch.partition, batch.records.len(), batch.base_sequence);
         self.outbox.event(Event::SendRetried {
-            producer: self.client_id.clone(),
+            producer: self.client_id.to_string(),
             tp: self.tp(partition),
             records,
             reason: error.name().to_string(),
@@ -949,7 +947,7 @@ impl Producer {
         for (i, value) in values.into_iter().enumerate() {
             self.acked += 1;
             self.outbox.event(Event::SendAcked {
-                producer: Arc::clone(&self.client_name),
+                producer: Arc::clone(&self.client_id),
                 tp: tp.clone(),
                 offset: if base_offset < 0 { -1 } else { base_offset + i as i64 },
                 value,
@@ -987,7 +985,7 @@ impl Producer {
         for value in values {
             self.failed += 1;
             self.outbox.event(Event::SendFailed {
-                producer: Arc::clone(&self.client_name),
+                producer: Arc::clone(&self.client_id),
                 tp: tp.clone(),
                 value,
                 error,
@@ -1463,7 +1461,7 @@ impl Producer {
     fn on_producer_id(&mut self, producer_id: i64, producer_epoch: i16) {
         let request = self.pid_request.take().expect("matched a pending request");
         self.producer_id_and_epoch = Some((producer_id, producer_epoch));
-        let producer = self.client_id.clone();
+        let producer = self.client_id.to_string();
         self.outbox.event(match request.kind {
             PidRequestKind::Bump { producer_id: old, .. } if old == producer_id => {
                 Event::ProducerEpochBumped { producer, producer_id, producer_epoch, reason: request.reason }

@@ -171,7 +171,7 @@ pub struct Record {
 impl Record {
     /// The value of the first header called `name`.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| &**k == name).map(|(_, v)| &**v)
+        self.header_shared(name).map(|v| &**v)
     }
 
     /// The value of the first header called `name`, as the shared string the record holds: a

@@ -159,22 +159,42 @@ impl Ord for Stem {
     }
 }
 
+/// The stems interned on one thread, with the few looked up last.
+#[derive(Default)]
+struct Stems {
+    /// Every stem interned.
+    all: BTreeSet<Stem>,
+    /// The stems found or added last, most recent first: a run's labels come from a few
+    /// producers and key kinds, so most lookups find their stem here without searching `all`.
+    recent: [Option<Arc<String>>; 4],
+}
+
 thread_local! {
     /// The stems interned on this thread. A run's labels share a few stems (one per producer
     /// and kind of id, one per kind of key), so the set stays small; as with topic names, a
     /// label made on another thread is equal by content all the same.
-    static STEMS: RefCell<BTreeSet<Stem>> = const { RefCell::new(BTreeSet::new()) };
+    static STEMS: RefCell<Stems> = RefCell::new(Stems::default());
 }
 
 /// The interned stem with text `text`.
 fn intern(text: &str) -> Arc<String> {
     STEMS.with(|stems| {
         let mut stems = stems.borrow_mut();
-        if let Some(shared) = stems.get(text) {
-            return Arc::clone(&shared.0);
+        let Stems { all, recent } = &mut *stems;
+        if let Some(i) = recent.iter().position(|r| r.as_ref().is_some_and(|r| r.as_str() == text)) {
+            recent[..=i].rotate_right(1);
+            return Arc::clone(recent[0].as_ref().expect("just found"));
         }
-        let shared = Arc::new(text.to_string());
-        stems.insert(Stem(Arc::clone(&shared)));
+        let shared = match all.get(text) {
+            Some(found) => Arc::clone(&found.0),
+            None => {
+                let shared = Arc::new(text.to_string());
+                all.insert(Stem(Arc::clone(&shared)));
+                shared
+            }
+        };
+        recent.rotate_right(1);
+        recent[0] = Some(Arc::clone(&shared));
         shared
     })
 }

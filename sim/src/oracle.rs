@@ -1206,17 +1206,45 @@ impl History {
 // ---------------------------------------------------------------------------------------------
 // The checks.
 
-/// Findings per kind, each with the trace position that reveals it, so every list reads in
-/// trace order.
+/// Findings per kind.
 #[derive(Default)]
 struct Found {
-    lost: Vec<(u64, String)>,
-    duplicates: Vec<(u64, String)>,
-    inconsistent: Vec<(u64, String)>,
-    poll_skips: Vec<(u64, String)>,
-    nonmonotonic_polls: Vec<(u64, String)>,
-    nonmonotonic_sends: Vec<(u64, String)>,
-    unseen: Vec<(u64, String)>,
+    lost: Findings,
+    duplicates: Findings,
+    inconsistent: Findings,
+    poll_skips: Findings,
+    nonmonotonic_polls: Findings,
+    nonmonotonic_sends: Findings,
+    unseen: Findings,
+}
+
+/// The findings of one kind: how many, and the first [`FINDINGS_PER_KIND`] of them in trace
+/// order, in words. Only those are put into words: a run that lost thousands of writes lists
+/// five of them, and formatting the rest was most of the oracle's time.
+#[derive(Default)]
+struct Findings {
+    /// How many were found.
+    count: u64,
+    /// The first ones, as `(position in the trace, order found, words)`, in no order.
+    first: Vec<(u64, u64, String)>,
+}
+
+impl Findings {
+    /// A finding revealed by the trace record at `seq`, in the words `words` gives, which are
+    /// asked for only while the finding is among the first in trace order. Of findings revealed
+    /// by the same record, the one found first comes first.
+    fn push(&mut self, seq: u64, words: impl FnOnce() -> String) {
+        let key = (seq, self.count);
+        self.count += 1;
+        if self.first.len() < FINDINGS_PER_KIND {
+            self.first.push((key.0, key.1, words()));
+            return;
+        }
+        let last = (0..self.first.len()).max_by_key(|&i| (self.first[i].0, self.first[i].1)).expect("full");
+        if key < (self.first[last].0, self.first[last].1) {
+            self.first[last] = (key.0, key.1, words());
+        }
+    }
 }
 
 /// Runs the oracle over the whole run: the history built from the trace as it grew
@@ -1301,14 +1329,14 @@ impl Found {
     fn summarise(self) -> (Anomalies, Vec<(Option<u64>, String)>) {
         let found = self;
         let anomalies = Anomalies {
-            lost_acked_writes: found.lost.len() as u64,
-            duplicates: found.duplicates.len() as u64,
-            inconsistent_offsets: found.inconsistent.len() as u64,
+            lost_acked_writes: found.lost.count,
+            duplicates: found.duplicates.count,
+            inconsistent_offsets: found.inconsistent.count,
             unjudged_partitions: 0,
-            poll_skips: found.poll_skips.len() as u64,
-            nonmonotonic_polls: found.nonmonotonic_polls.len() as u64,
-            nonmonotonic_sends: found.nonmonotonic_sends.len() as u64,
-            unseen: found.unseen.len() as u64,
+            poll_skips: found.poll_skips.count,
+            nonmonotonic_polls: found.nonmonotonic_polls.count,
+            nonmonotonic_sends: found.nonmonotonic_sends.count,
+            unseen: found.unseen.count,
         };
         let mut findings = Vec::new();
         for (kind, mut list) in [
@@ -1320,10 +1348,9 @@ impl Found {
             ("non-monotonic sends", found.nonmonotonic_sends),
             ("unseen records", found.unseen),
         ] {
-            // Stable: findings revealed by the same record keep the order they were found in.
-            list.sort_by_key(|(seq, _)| *seq);
-            let extra = list.len().saturating_sub(FINDINGS_PER_KIND);
-            findings.extend(list.into_iter().take(FINDINGS_PER_KIND).map(|(seq, text)| (Some(seq), text)));
+            list.first.sort_by_key(|&(seq, order, _)| (seq, order));
+            let extra = list.count - list.first.len() as u64;
+            findings.extend(list.first.into_iter().map(|(seq, _, text)| (Some(seq), text)));
             if extra > 0 {
                 findings.push((None, format!("... and {extra} more {kind}")));
             }
@@ -1366,8 +1393,8 @@ fn check_acked_sends(history: &History, tp: &TopicPartition, log: &FinalLog, fou
         let stored = log.offsets_of(value);
         match stored.clone().next() {
             None if removed_by_rule(log, send, offset) => {}
-            None => {
-                let text = if offset < 0 {
+            None => found.lost.push(at.seq, || {
+                if offset < 0 {
                     format!(
                         "lost acknowledged write: {value} from {producer} was acknowledged at {tp} at {} without an offset (acks=0: sent counts as done), but the log of the current leader (broker {}) does not hold it",
                         at.at(),
@@ -1380,18 +1407,16 @@ fn check_acked_sends(history: &History, tp: &TopicPartition, log: &FinalLog, fou
                         at.at(),
                         log.leader
                     )
-                };
-                found.lost.push((at.seq, text));
-            }
+                }
+            }),
             Some(_) if offset >= 0 && !stored.clone().any(|o| o == offset) => {
                 let offsets: Vec<i64> = stored.collect();
-                found.inconsistent.push((
-                    at.seq,
+                found.inconsistent.push(at.seq, || {
                     format!(
                         "inconsistent offset: {value} was acknowledged at {tp} offset {offset} at {} but is stored at {offsets:?}",
                         at.at()
-                    ),
-                ));
+                    )
+                });
             }
             Some(_) => {}
         }
@@ -1404,13 +1429,12 @@ fn check_polled_offsets(history: &History, tp: &TopicPartition, log: &FinalLog, 
         for (offset, id) in &poll.records {
             if let Some(now_there) = log.at(*offset) {
                 if now_there != id {
-                    found.inconsistent.push((
-                        poll.at.seq,
+                    found.inconsistent.push(poll.at.seq, || {
                         format!(
                             "inconsistent offset: {consumer} read {id} at {tp} offset {offset} at {}, but that offset now holds {now_there}",
                             poll.at.at()
-                        ),
-                    ));
+                        )
+                    });
                 }
             }
         }
@@ -1422,7 +1446,7 @@ fn check_duplicates(tp: &TopicPartition, log: &FinalLog, found: &mut Found) {
     for (id, offsets) in log.duplicates() {
         found
             .duplicates
-            .push((0, format!("duplicate: {id} is stored {} times in {tp}, at offsets {offsets:?}", offsets.len())));
+            .push(0, || format!("duplicate: {id} is stored {} times in {tp}, at offsets {offsets:?}", offsets.len()));
     }
 }
 
@@ -1451,8 +1475,7 @@ fn check_nonmonotonic_sends(history: &History, tp: &TopicPartition, log: Option<
                     }
                     None => "the partition has no leader at the end to compare with".to_string(),
                 };
-                found.nonmonotonic_sends.push((
-                    acked_at.seq.max(earlier_at.seq),
+                found.nonmonotonic_sends.push(acked_at.seq.max(earlier_at.seq), || {
                     format!(
                         "non-monotonic send: {producer} sent {} (at {}) before {} (at {}) to {tp}, but {} was acknowledged at offset {offset} (at {}), {relation} {}'s offset {earlier_offset} (acknowledged at {}); {stored}. Without idempotence, a batch that failed and was retried can land after a later batch when max.in.flight.requests.per.connection > 1",
                         earlier.id,
@@ -1463,8 +1486,8 @@ fn check_nonmonotonic_sends(history: &History, tp: &TopicPartition, log: Option<
                         acked_at.at(),
                         earlier.id,
                         earlier_at.at(),
-                    ),
-                ));
+                    )
+                });
             }
         }
         previous.insert(producer, send);
@@ -1547,49 +1570,47 @@ fn check_poll_order(history: &History, tp: &TopicPartition, log: Option<&FinalLo
                     let throughout =
                         || format!("{consumer} owned {tp} throughout ({how} at {}) and did not seek", since.at());
                     let held = |from: i64, to: i64| log.map_or(&[][..], |l| l.between(from, to));
-                    let leader = log.map_or(String::new(), |l| format!(" of the current leader (broker {})", l.leader));
+                    let of_leader =
+                        || log.map_or(String::new(), |l| format!(" of the current leader (broker {})", l.leader));
                     // Against the previous poll of the same ownership, or the position it began at.
                     match ownership.last {
-                        Some((end, end_id, end_at)) if *first <= end => found.nonmonotonic_polls.push((
-                            poll.at.seq,
+                        Some((end, end_id, end_at)) if *first <= end => found.nonmonotonic_polls.push(poll.at.seq, || {
                             format!(
                                 "non-monotonic poll: {consumer} polled {tp} up to offset {end} ({end_id}) at {}, and its next poll at {} began at offset {first} ({first_id}), at or before where the last one ended, though {}",
                                 end_at.at(),
                                 poll.at.at(),
                                 throughout()
-                            ),
-                        )),
+                            )
+                        }),
                         Some((end, end_id, end_at)) => {
                             let skipped = held(end + 1, *first);
                             if !skipped.is_empty() {
-                                found.poll_skips.push((
-                                    poll.at.seq,
+                                found.poll_skips.push(poll.at.seq, || {
                                     format!(
                                         "poll skip: {consumer} polled {tp} up to offset {end} ({end_id}) at {}, and its next poll at {} began at offset {first} ({first_id}), skipping {} record(s) the log{leader} holds at {}; {}",
                                         end_at.at(),
                                         poll.at.at(),
                                         skipped.len(),
                                         describe_records(skipped),
-                                        throughout()
-                                    ),
-                                ));
+                                        throughout(),
+                                        leader = of_leader()
+                                    )
+                                });
                             }
                         }
-                        None if ownership.start.is_some_and(|start| *first < start) => found.nonmonotonic_polls.push((
-                            poll.at.seq,
+                        None if ownership.start.is_some_and(|start| *first < start) => found.nonmonotonic_polls.push(poll.at.seq, || {
                             format!(
                                 "non-monotonic poll: {consumer}'s position in {tp} was set to offset {} ({} at {}), but its first poll after that, at {}, began below it, at offset {first} ({first_id})",
                                 ownership.start.unwrap_or_default(),
                                 ownership.how,
                                 ownership.since.at(),
                                 poll.at.at()
-                            ),
-                        )),
+                            )
+                        }),
                         None => {
                             let skipped = ownership.start.map(|start| held(start, *first)).unwrap_or_default();
                             if !skipped.is_empty() {
-                                found.poll_skips.push((
-                                    poll.at.seq,
+                                found.poll_skips.push(poll.at.seq, || {
                                     format!(
                                         "poll skip: {consumer}'s position in {tp} was set to offset {} ({} at {}), but its first poll after that, at {}, began at offset {first} ({first_id}), skipping {} record(s) the log{leader} holds at {}",
                                         ownership.start.unwrap_or_default(),
@@ -1597,9 +1618,10 @@ fn check_poll_order(history: &History, tp: &TopicPartition, log: Option<&FinalLo
                                         ownership.since.at(),
                                         poll.at.at(),
                                         skipped.len(),
-                                        describe_records(skipped)
-                                    ),
-                                ));
+                                        describe_records(skipped),
+                                        leader = of_leader()
+                                    )
+                                });
                             }
                         }
                     }
@@ -1607,26 +1629,25 @@ fn check_poll_order(history: &History, tp: &TopicPartition, log: Option<&FinalLo
                     for pair in poll.records.windows(2) {
                         let ((a, a_id), (b, b_id)) = (&pair[0], &pair[1]);
                         if b <= a {
-                            found.nonmonotonic_polls.push((
-                                poll.at.seq,
+                            found.nonmonotonic_polls.push(poll.at.seq, || {
                                 format!(
                                     "non-monotonic poll: one poll of {tp} by {consumer} at {} returned offset {b} ({b_id}) after offset {a} ({a_id})",
                                     poll.at.at()
-                                ),
-                            ));
+                                )
+                            });
                             continue;
                         }
                         let skipped = held(a + 1, *b);
                         if !skipped.is_empty() {
-                            found.poll_skips.push((
-                                poll.at.seq,
+                            found.poll_skips.push(poll.at.seq, || {
                                 format!(
                                     "poll skip: one poll of {tp} by {consumer} at {} returned offset {a} ({a_id}) then offset {b} ({b_id}), leaving out {} record(s) the log{leader} holds at {}",
                                     poll.at.at(),
                                     skipped.len(),
-                                    describe_records(skipped)
-                                ),
-                            ));
+                                    describe_records(skipped),
+                                    leader = of_leader()
+                                )
+                            });
                         }
                     }
                     ownership.last = Some((*last, last_id, poll.at));
@@ -1776,40 +1797,39 @@ fn check_unseen(history: &History, tp: &TopicPartition, log: &FinalLog, found: &
                 if !reported.insert(id) {
                     continue;
                 }
-                let committed = match reader {
-                    Reader::Group(group) => history
-                        .commits
-                        .iter()
-                        .find(|c| c.group == group && &c.tp == tp && c.offset > *offset)
-                        .map(|c| {
-                            format!(
-                                "; the group committed offset {} for {tp} at {} ({}), past it",
-                                c.offset,
-                                c.at.at(),
-                                c.coordinator
-                            )
-                        })
-                        .unwrap_or_default(),
-                    Reader::Consumer(_) => String::new(),
-                };
-                let acked_where =
-                    if acked_offset >= 0 { format!("at offset {acked_offset}") } else { "(offset unknown)".into() };
-                let nobody = match reader {
-                    Reader::Group(_) => "none of its consumers polled",
-                    Reader::Consumer(_) => "it never polled",
-                };
-                found.unseen.push((
-                    when.seq,
+                found.unseen.push(when.seq, || {
+                    let committed = match reader {
+                        Reader::Group(group) => history
+                            .commits
+                            .iter()
+                            .find(|c| c.group == group && &c.tp == tp && c.offset > *offset)
+                            .map(|c| {
+                                format!(
+                                    "; the group committed offset {} for {tp} at {} ({}), past it",
+                                    c.offset,
+                                    c.at.at(),
+                                    c.coordinator
+                                )
+                            })
+                            .unwrap_or_default(),
+                        Reader::Consumer(_) => String::new(),
+                    };
+                    let acked_where =
+                        if acked_offset >= 0 { format!("at offset {acked_offset}") } else { "(offset unknown)".into() };
+                    let nobody = match reader {
+                        Reader::Group(_) => "none of its consumers polled",
+                        Reader::Consumer(_) => "it never polled",
+                    };
                     format!(
-                        "unseen: {reader} read {tp} from offset {} ({} at {}) up to offset {highest} ({by} at {}), but {nobody} {id} from {producer}, acknowledged {acked_where} at {} and held at offset {offset} in the log of the current leader (broker {}){committed}",
-                        run.start,
-                        run.how,
-                        run.since.at(),
-                        when.at(),
-                        acked_at.at(),
-                        log.leader
-                    ),
-                ));
+                            "unseen: {reader} read {tp} from offset {} ({} at {}) up to offset {highest} ({by} at {}), but {nobody} {id} from {producer}, acknowledged {acked_where} at {} and held at offset {offset} in the log of the current leader (broker {}){committed}",
+                            run.start,
+                            run.how,
+                            run.since.at(),
+                            when.at(),
+                            acked_at.at(),
+                            log.leader
+                        )
+                });
             }
         }
     }
@@ -2413,6 +2433,41 @@ mod tests {
         let skips = findings.iter().filter(|f| f.starts_with("poll skip")).count();
         assert_eq!(skips, FINDINGS_PER_KIND);
         assert!(findings.contains(&format!("... and {} more poll skips", 9 - FINDINGS_PER_KIND)), "{findings:#?}");
+    }
+
+    #[test]
+    fn findings_in_trace_order_are_put_into_words_only_while_among_the_first() {
+        let mut findings = Findings::default();
+        let mut worded = 0;
+        for seq in 0..1000 {
+            findings.push(seq, || {
+                worded += 1;
+                format!("finding {seq}")
+            });
+        }
+        assert_eq!((findings.count, worded), (1000, FINDINGS_PER_KIND));
+    }
+
+    proptest::proptest! {
+        /// The findings kept are those a stable sort by trace position puts first, and the
+        /// count is complete, whatever order they are found in.
+        #[test]
+        fn findings_keep_the_first_by_trace_position_then_by_discovery(
+            seqs in proptest::collection::vec(0u64..12, 0..40)
+        ) {
+            let mut findings = Findings::default();
+            for (i, &seq) in seqs.iter().enumerate() {
+                findings.push(seq, || format!("found {i}"));
+            }
+            let mut expected: Vec<(u64, String)> =
+                seqs.iter().enumerate().map(|(i, &seq)| (seq, format!("found {i}"))).collect();
+            expected.sort_by_key(|(seq, _)| *seq);
+            expected.truncate(FINDINGS_PER_KIND);
+            findings.first.sort_by_key(|&(seq, order, _)| (seq, order));
+            let kept: Vec<(u64, String)> = findings.first.into_iter().map(|(seq, _, words)| (seq, words)).collect();
+            proptest::prop_assert_eq!(findings.count, seqs.len() as u64);
+            proptest::prop_assert_eq!(kept, expected);
+        }
     }
 }
 

@@ -1821,14 +1821,14 @@ fn check_unseen(history: &History, tp: &TopicPartition, log: &FinalLog, found: &
                         Reader::Consumer(_) => "it never polled",
                     };
                     format!(
-                            "unseen: {reader} read {tp} from offset {} ({} at {}) up to offset {highest} ({by} at {}), but {nobody} {id} from {producer}, acknowledged {acked_where} at {} and held at offset {offset} in the log of the current leader (broker {}){committed}",
-                            run.start,
-                            run.how,
-                            run.since.at(),
-                            when.at(),
-                            acked_at.at(),
-                            log.leader
-                        )
+                        "unseen: {reader} read {tp} from offset {} ({} at {}) up to offset {highest} ({by} at {}), but {nobody} {id} from {producer}, acknowledged {acked_where} at {} and held at offset {offset} in the log of the current leader (broker {}){committed}",
+                        run.start,
+                        run.how,
+                        run.since.at(),
+                        when.at(),
+                        acked_at.at(),
+                        log.leader
+                    )
                 });
             }
         }

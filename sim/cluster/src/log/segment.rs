@@ -81,6 +81,10 @@ pub struct LogSegment {
     max_timestamp_ms: i64,
     offset_of_max_timestamp: i64,
     created_ms: i64,
+    /// The first batch's largest timestamp, kept when that batch is appended (Kafka's
+    /// `rollingBasedTimestamp`): every append asks for it to decide on a roll, and the first
+    /// batch can hold hundreds of records (a producer's backlog while the topic had no leader).
+    rolling_based_timestamp_ms: Option<i64>,
     index_interval_bytes: u64,
     /// The `.log` file's path, formatted at the first append and reused: every append writes
     /// to it, and formatting the zero-padded offset each time was a hot spot.
@@ -100,6 +104,7 @@ impl LogSegment {
             max_timestamp_ms: -1,
             offset_of_max_timestamp: base_offset,
             created_ms: now_ms,
+            rolling_based_timestamp_ms: None,
             index_interval_bytes: config.index_interval_bytes,
             log_path: String::new(),
         }
@@ -148,7 +153,8 @@ impl LogSegment {
     /// The first batch's largest timestamp, which `segment.ms` measures from
     /// (`rollingBasedTimestamp`), or the creation time when empty.
     pub fn rolling_based_timestamp_ms(&self) -> i64 {
-        self.batches.first().map_or(self.created_ms, |b| b.batch.max_timestamp_ms())
+        debug_assert_eq!(self.rolling_based_timestamp_ms, self.batches.first().map(|b| b.batch.max_timestamp_ms()));
+        self.rolling_based_timestamp_ms.unwrap_or(self.created_ms)
     }
 
     /// Paths of this segment's files inside `dir`.
@@ -218,6 +224,9 @@ impl LogSegment {
         );
         let position = self.size_bytes as u32;
         let batch_max = batch.max_timestamp_ms();
+        if self.batches.is_empty() {
+            self.rolling_based_timestamp_ms = Some(batch_max);
+        }
         if batch_max > self.max_timestamp_ms {
             self.max_timestamp_ms = batch_max;
             self.offset_of_max_timestamp = batch.last_offset();
@@ -290,6 +299,7 @@ impl LogSegment {
             max_timestamp_ms: -1,
             offset_of_max_timestamp: other.base_offset,
             created_ms: other.created_ms,
+            rolling_based_timestamp_ms: None,
             index_interval_bytes: other.index_interval_bytes,
             log_path: String::new(),
         }

@@ -264,9 +264,47 @@ impl Label {
         }
     }
 
+    /// A total order for sorting and searching labels where the order itself does not show:
+    /// by number, then by stem. It agrees with equality, and is much cheaper than the text
+    /// order ([`Ord`]), which compares numbers digit by digit.
+    fn search_order(&self, other: &Label) -> Ordering {
+        self.number.cmp(&other.number).then_with(|| {
+            if Arc::ptr_eq(&self.stem, &other.stem) {
+                Ordering::Equal
+            } else {
+                self.stem.as_str().cmp(other.stem.as_str())
+            }
+        })
+    }
+
     /// Whether `self` and `other` have the same stem text.
     fn same_stem(&self, other: &Label) -> bool {
         Arc::ptr_eq(&self.stem, &other.stem) || self.stem == other.stem
+    }
+}
+
+/// A label ordered by [`Label::search_order`], as the key of a map that is only searched: a
+/// long run's checks look up every acknowledged send's key.
+#[derive(Clone, Copy, Debug)]
+struct Searched<'a>(&'a Label);
+
+impl PartialEq for Searched<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Searched<'_> {}
+
+impl PartialOrd for Searched<'_> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Searched<'_> {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.0.search_order(other.0)
     }
 }
 
@@ -1363,10 +1401,10 @@ impl Found {
 fn check_acked_sends(history: &History, tp: &TopicPartition, log: &FinalLog, found: &mut Found) {
     // Per key: the highest acknowledged offset. With the send's key and whether it is a
     // tombstone, it tells a compacted-away record from a lost one.
-    let mut latest_acked: BTreeMap<&Label, i64> = BTreeMap::new();
+    let mut latest_acked: BTreeMap<Searched<'_>, i64> = BTreeMap::new();
     for (_, send) in history.sends_to(tp) {
         if let (SendOutcome::Acked { offset, .. }, Some(key)) = (send.outcome(), &send.key) {
-            let latest = latest_acked.entry(key).or_insert(offset);
+            let latest = latest_acked.entry(Searched(key)).or_insert(offset);
             *latest = (*latest).max(offset);
         }
     }
@@ -1385,7 +1423,7 @@ fn check_acked_sends(history: &History, tp: &TopicPartition, log: &FinalLog, fou
         let Some(key) = send.key.as_ref().filter(|_| log.compacted && offset < log.first_dirty_offset) else {
             return false;
         };
-        send.tombstone || latest_acked.get(key).is_some_and(|&latest| latest > offset)
+        send.tombstone || latest_acked.get(&Searched(key)).is_some_and(|&latest| latest > offset)
     };
     for (producer, send) in history.sends_to(tp) {
         let SendOutcome::Acked { offset, at } = send.outcome() else { continue };
@@ -1784,13 +1822,13 @@ fn check_unseen(history: &History, tp: &TopicPartition, log: &FinalLog, found: &
                 _ => {}
             }
         }
-        polled.sort_unstable();
+        polled.sort_unstable_by(|a, b| a.search_order(b));
         polled.dedup();
         let mut reported: BTreeSet<&Label> = BTreeSet::new();
         for run in &runs {
             let Some((highest, by, when)) = run.highest else { continue };
             for (offset, id) in log.between(run.start, highest + 1) {
-                if polled.binary_search(&id).is_ok() {
+                if polled.binary_search_by(|p| p.search_order(id)).is_ok() {
                     continue;
                 }
                 let Some((producer, acked_offset, acked_at)) = first_acked(id) else { continue };
@@ -1990,8 +2028,14 @@ mod tests {
                 assert_eq!(la.cmp(lb), a.cmp(b), "{a:?} against {b:?}");
                 assert_eq!(la == lb, a == b, "{a:?} against {b:?}");
                 assert_eq!(*la == **b, a == b, "{a:?} against the text {b:?}");
+                assert_eq!(la.search_order(lb) == Ordering::Equal, a == b, "{a:?} against {b:?}");
+                assert_eq!(la.search_order(lb), lb.search_order(la).reverse(), "{a:?} against {b:?}");
             }
         }
+        // A label made on another thread has another stem, equal in text: the same label.
+        let elsewhere = std::thread::spawn(|| Label::new("web-1-5")).join().expect("no panic");
+        assert!(!Arc::ptr_eq(&elsewhere.stem, &Label::new("web-1-5").stem));
+        assert_eq!(elsewhere.search_order(&Label::new("web-1-5")), Ordering::Equal);
         // Numbered labels share their stem and hold no text of their own.
         let (five, ten) = (Label::new("web-1-5"), Label::new("web-1-10"));
         assert!(Arc::ptr_eq(&five.stem, &ten.stem));

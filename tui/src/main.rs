@@ -50,8 +50,9 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 /// Why: a simulation frees and allocates in waves, and memory handed back is faulted in again
 /// moments later, where the kernel zeroes every page, and a transparent huge page is 2 MiB to
 /// zero. `perf record` of heavy.ron's first 6 s put the kernel's `clear_page_erms` at up to a
-/// third of the samples. Keeping the memory cut that run's page faults from about 1,840 to 270
-/// and heavy.ron's wall time by 7 to 9%, for 5 MB more at its peak (book: performance chapter).
+/// third of the samples. Keeping the memory cut that run's page faults from about 1,840 to 250,
+/// and tutorial.ron ran 5 to 10% faster in alternating runs, for 5 MB more at heavy.ron's peak
+/// (book: performance chapter).
 fn keep_freed_memory() {
     // SAFETY: `mi_option_set` only stores the option's value; any value is valid for the
     // purge delay (-1 means never purge), and mimalloc reads it afresh at each purge.

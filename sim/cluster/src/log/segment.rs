@@ -244,11 +244,15 @@ impl LogSegment {
     }
 
     /// Index of the first batch holding an offset at or above `offset`, found through the
-    /// offset index and a forward scan from the position it gives (`LogSegment.translateOffset`).
+    /// offset index and then from the position it gives (`LogSegment.translateOffset`). Kafka
+    /// scans forward from that position; the batches are in offset order, so a binary search
+    /// over the same stretch finds the same batch while reading fewer of them (each read
+    /// follows a pointer to a batch that is rarely in cache).
     pub fn find_batch(&self, offset: i64) -> Option<usize> {
         let (_, position) = self.offset_index.lookup(offset);
         let start = self.batches.partition_point(|b| b.position < position);
-        (start..self.batches.len()).find(|&i| self.batches[i].batch.last_offset() >= offset)
+        let found = start + self.batches[start..].partition_point(|b| b.batch.last_offset() < offset);
+        (found < self.batches.len()).then_some(found)
     }
 
     /// The first record with a timestamp at or above `target_ms`, as `(offset, timestamp_ms)`,

@@ -360,7 +360,7 @@ pub struct Producer {
     /// The names of the keys drawn so far (`key-7`), by number, when `keys` is a small
     /// [`KeyChoice::Uniform`]: every record with one key shares one allocation, which a long
     /// run's logs hold once per record (see [`KEY_NAME_CACHE_LIMIT`]).
-    key_names: BTreeMap<u32, Arc<str>>,
+    key_names: Vec<Option<Arc<str>>>,
     /// The record header name [`crate::ID_HEADER`], shared by every record this producer
     /// writes rather than allocated for each.
     id_header: Arc<str>,
@@ -482,7 +482,7 @@ impl Producer {
             outbox: Outbox::default(),
             rate_per_sec: setup.rate_per_sec,
             keys: setup.keys,
-            key_names: BTreeMap::new(),
+            key_names: Vec::new(),
             id_header: Arc::from(crate::ID_HEADER),
             script: setup.script.into_iter().filter(|s| s.at >= now).collect(),
             flushes: setup.flushes.into_iter().filter(|f| *f >= now).collect(),
@@ -667,7 +667,12 @@ impl Producer {
         if n > KEY_NAME_CACHE_LIMIT {
             return Arc::from(format!("key-{k}"));
         }
-        self.key_names.entry(k).or_insert_with(|| Arc::from(format!("key-{k}"))).clone()
+        // Indexed by the key's number: `n` is at most the limit, so the vector is too, and a
+        // lookup at every send costs no search.
+        if self.key_names.len() <= k as usize {
+            self.key_names.resize(k as usize + 1, None);
+        }
+        self.key_names[k as usize].get_or_insert_with(|| Arc::from(format!("key-{k}"))).clone()
     }
 
     /// The application calls `send()`.

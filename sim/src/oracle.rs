@@ -283,8 +283,8 @@ impl Label {
     }
 }
 
-/// A label ordered by [`Label::search_order`], as the key of a map that is only searched: a
-/// long run's checks look up every acknowledged send's key.
+/// A label ordered by [`Label::search_order`], in a map or sorted list that is only searched:
+/// a long run's checks look up every acknowledged send's key and every record a group passed.
 #[derive(Clone, Copy, Debug)]
 struct Searched<'a>(&'a Label);
 
@@ -1768,7 +1768,7 @@ fn check_unseen(history: &History, tp: &TopicPartition, log: &FinalLog, found: &
         let mut runs: Vec<Run<'_>> = Vec::new();
         let mut current: Option<usize> = None;
         // Every id a consumer of the reader polled: sorted and searched once all are in.
-        let mut polled: Vec<&Label> = Vec::new();
+        let mut polled: Vec<Searched<'_>> = Vec::new();
         for (consumer, op) in ops {
             match op {
                 ClientOp::Seeked { offset, how, at, .. } => {
@@ -1812,7 +1812,7 @@ fn check_unseen(history: &History, tp: &TopicPartition, log: &FinalLog, found: &
                         });
                         runs.len() - 1
                     });
-                    polled.extend(poll.records.iter().map(|(_, id)| id));
+                    polled.extend(poll.records.iter().map(|(_, id)| Searched(id)));
                     let top = poll.records.iter().map(|(o, _)| *o).max().unwrap_or(*first);
                     let run = &mut runs[index];
                     if run.highest.is_none_or(|(h, _, _)| top > h) {
@@ -1822,13 +1822,13 @@ fn check_unseen(history: &History, tp: &TopicPartition, log: &FinalLog, found: &
                 _ => {}
             }
         }
-        polled.sort_unstable_by(|a, b| a.search_order(b));
+        polled.sort_unstable();
         polled.dedup();
         let mut reported: BTreeSet<&Label> = BTreeSet::new();
         for run in &runs {
             let Some((highest, by, when)) = run.highest else { continue };
             for (offset, id) in log.between(run.start, highest + 1) {
-                if polled.binary_search_by(|p| p.search_order(id)).is_ok() {
+                if polled.binary_search(&Searched(id)).is_ok() {
                     continue;
                 }
                 let Some((producer, acked_offset, acked_at)) = first_acked(id) else { continue };

@@ -1,5 +1,6 @@
 //! Every scenario in `scenarios/` runs and meets its own expectations, and runs are
-//! deterministic: the same scenario and seed give the same digest, other seeds give others.
+//! deterministic: the same scenario and seed give the same digest and report, whether the run
+//! holds its whole trace or only the records its checks read, and other seeds give others.
 
 use kafkalab_tests::run_edited;
 use std::path::{Path, PathBuf};
@@ -41,9 +42,14 @@ fn the_same_seed_gives_the_same_digest_and_other_seeds_differ() {
         let scenario = load(&path);
         let seed = scenario.seed;
         let first = sim::run(scenario.clone(), seed).unwrap_or_else(|e| panic!("{e}"));
-        let second = sim::run(scenario.clone(), seed).unwrap_or_else(|e| panic!("{e}"));
+        // The second run holds its whole trace: every check must read the same from it as from
+        // the records a plain run keeps (`check::RecordNeeds`).
+        let (mut second, records) = sim::run_traced(scenario.clone(), seed).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(first.digest, second.digest, "{}: two runs with seed {seed} differ", path.display());
         assert_eq!(first.events, second.events);
+        assert_eq!(records.len() as u64, first.events);
+        (second.wall_time_ms, second.speedup) = (first.wall_time_ms, first.speedup);
+        assert_eq!(first, second, "{}: the report depends on how much of the trace the run held", path.display());
         let other = sim::run(scenario, seed + 1).unwrap_or_else(|e| panic!("{e}"));
         assert_ne!(first.digest, other.digest, "{}: seeds {seed} and {} gave the same run", path.display(), seed + 1);
     }

@@ -66,7 +66,7 @@ fn batches(records: usize, keys: usize) -> Vec<Vec<Record>> {
                     timestamp_ms: NOW_MS,
                     key: Some(keys[i % keys.len()].clone()),
                     value: Some(Arc::from(format!("value-{i:014}"))),
-                    headers: Vec::new(),
+                    headers: Default::default(),
                 })
                 .collect()
         })

@@ -698,7 +698,7 @@ impl Broker {
                 timestamp_ms: now.as_millis() as i64,
                 key: Some(Arc::from(format!("{GROUP_RECORD_PREFIX}{group_id}"))),
                 value: Some(Arc::from(record.encode())),
-                headers: Vec::new(),
+                headers: Default::default(),
             }];
             let epoch = p.leader_epoch();
             p.log.append_as_leader(epoch, records, now.as_millis() as i64);
@@ -1727,7 +1727,7 @@ impl Broker {
                 timestamp_ms: now.as_millis() as i64,
                 key: Some(Arc::from(group::offset_record_key(&group_id, part))),
                 value: Some(Arc::from(offset.to_string())),
-                headers: Vec::new(),
+                headers: Default::default(),
             })
             .collect();
         if records.is_empty() {
@@ -2233,8 +2233,13 @@ mod tests {
     }
 
     fn produce(broker: &mut Broker, now: u64, acks: i16, correlation_id: u64) {
-        let record =
-            Record { offset_delta: 0, timestamp_ms: 0, key: None, value: Some(Arc::from("v")), headers: vec![] };
+        let record = Record {
+            offset_delta: 0,
+            timestamp_ms: 0,
+            key: None,
+            value: Some(Arc::from("v")),
+            headers: Default::default(),
+        };
         broker.handle_message(
             t(now),
             PRODUCER,
@@ -2336,8 +2341,13 @@ mod tests {
         let mut b = leader(&[1, 2, 3], 1);
         produce(&mut b, 10, 2, 7);
         assert_eq!(produce_responses(&mut b), vec![(7, Some(ErrorCode::InvalidRequiredAcks), -1)]);
-        let record =
-            Record { offset_delta: 0, timestamp_ms: 0, key: None, value: Some(Arc::from("v")), headers: vec![] };
+        let record = Record {
+            offset_delta: 0,
+            timestamp_ms: 0,
+            key: None,
+            value: Some(Arc::from("v")),
+            headers: Default::default(),
+        };
         b.handle_message(
             t(11),
             PRODUCER,
@@ -2448,7 +2458,7 @@ mod tests {
                 timestamp_ms: 0,
                 key: None,
                 value: Some(Arc::from("v")),
-                headers: vec![],
+                headers: Default::default(),
             })
             .collect();
         let mut batch = RecordBatch::new(0, -1, 0, records);
@@ -2545,7 +2555,7 @@ mod tests {
             timestamp_ms: 0,
             key: None,
             value: Some(Arc::from(value)),
-            headers: vec![],
+            headers: Default::default(),
         };
         let fits = RecordBatch::new(0, -1, 0, vec![record(&"x".repeat(100))]);
         let limit = fits.size_bytes();

@@ -1242,7 +1242,7 @@ impl Producer {
                     timestamp_ms: r.created.as_millis() as i64,
                     key: r.key.clone(),
                     value: r.value.clone(),
-                    headers: vec![(self.id_header.clone(), r.id.clone())],
+                    headers: smallvec::smallvec![(self.id_header.clone(), r.id.clone())],
                 })
                 .collect();
             let first_timestamp_ms = records.first().map_or(0, |r| r.timestamp_ms);

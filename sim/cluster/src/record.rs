@@ -151,6 +151,16 @@ impl Compression {
     }
 }
 
+/// A record's headers, `(name, value)` pairs in order, as a vector that holds one pair without
+/// a heap allocation of its own.
+///
+/// Why: every record a simulated producer sends carries exactly one header (`kafkalab.id`), and
+/// the logs keep every record of a run. As a `Vec` that header cost a 32-byte allocation per
+/// record besides the vector itself: 1.2 million allocations and 38 MB in heavy.ron. Held
+/// inline it makes a [`Record`] 88 bytes instead of 72 plus the allocation. It derefs to a
+/// slice of pairs and serialises as the list of pairs a `Vec` would.
+pub type Headers = smallvec::SmallVec<[(Arc<str>, Arc<str>); 1]>;
+
 /// One record inside a batch. Offsets are stored as a delta from the batch's base offset.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {
@@ -165,7 +175,7 @@ pub struct Record {
     /// Headers, `(name, value)` pairs. The simulator's producers tag each record with a
     /// `kafkalab.id` header so the history oracle can tell copies of one send apart from
     /// distinct sends with equal values.
-    pub headers: Vec<(Arc<str>, Arc<str>)>,
+    pub headers: Headers,
 }
 
 impl Record {
@@ -546,7 +556,7 @@ fn take_records(r: &mut Reader<'_>, count: usize) -> Result<Vec<Record>, DecodeE
         let key = r.optional_str()?;
         let value = r.optional_str()?;
         let header_count = r.u32()? as usize;
-        let mut headers = Vec::with_capacity(header_count.min(16));
+        let mut headers = Headers::with_capacity(header_count.min(16));
         for _ in 0..header_count {
             let name = r.optional_str()?.ok_or(DecodeError::Malformed("null header name"))?;
             let value = r.optional_str()?.ok_or(DecodeError::Malformed("null header value"))?;
@@ -622,6 +632,18 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    #[test]
+    fn a_record_holds_one_header_inline_in_88_bytes() {
+        // The logs keep every record of a run: heavy.ron holds 1.2 million.
+        assert_eq!(std::mem::size_of::<Record>(), 88);
+        let record = &batch(0, &[Some("v")]).records[0];
+        assert!(!record.headers.spilled(), "one header needs no allocation of its own");
+        assert_eq!(record.header("kafkalab.id"), Some("p-0"));
+        // Serialised as the list of pairs a `Vec` would give.
+        let as_vec = ron::to_string(&record.headers.to_vec()).expect("a vector of pairs serialises");
+        assert_eq!(ron::to_string(&record.headers).expect("headers serialise"), as_vec);
+    }
+
     fn batch(base: i64, values: &[Option<&str>]) -> RecordBatch {
         RecordBatch::new(
             base,
@@ -635,7 +657,7 @@ mod tests {
                     timestamp_ms: 1000 + i as i64,
                     key: Some(Arc::from(format!("k{i}"))),
                     value: v.map(Arc::from),
-                    headers: vec![(Arc::from("kafkalab.id"), Arc::from(format!("p-{i}")))],
+                    headers: smallvec::smallvec![(Arc::from("kafkalab.id"), Arc::from(format!("p-{i}")))],
                 })
                 .collect(),
         )

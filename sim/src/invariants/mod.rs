@@ -1017,7 +1017,7 @@ mod tests {
                 timestamp_ms: 0,
                 key: Some(Arc::from(format!("k{i}"))),
                 value: Some(Arc::from("v")),
-                headers: vec![],
+                headers: Default::default(),
             };
             log.append_as_leader(0, vec![record], 0);
         }

@@ -20,7 +20,13 @@ pub struct TestLog {
 
 /// A record with `key` and `value` (`None`: a tombstone); `TestLog::append` numbers it.
 pub fn record(key: &str, value: Option<&str>) -> Record {
-    Record { offset_delta: 0, timestamp_ms: 0, key: Some(Arc::from(key)), value: value.map(Arc::from), headers: vec![] }
+    Record {
+        offset_delta: 0,
+        timestamp_ms: 0,
+        key: Some(Arc::from(key)),
+        value: value.map(Arc::from),
+        headers: Default::default(),
+    }
 }
 
 impl TestLog {

@@ -243,7 +243,7 @@ mod tests {
                 timestamp_ms: 100,
                 key: None,
                 value: Some(Arc::from("v")),
-                headers: Vec::new(),
+                headers: Default::default(),
             })
             .collect();
         let mut b = RecordBatch::new(0, 0, 100, records);

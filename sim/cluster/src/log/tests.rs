@@ -7,7 +7,13 @@ use super::*;
 use proptest::prelude::*;
 
 fn rec(key: Option<&str>, value: Option<&str>, timestamp_ms: i64) -> Record {
-    Record { offset_delta: 0, timestamp_ms, key: key.map(Arc::from), value: value.map(Arc::from), headers: Vec::new() }
+    Record {
+        offset_delta: 0,
+        timestamp_ms,
+        key: key.map(Arc::from),
+        value: value.map(Arc::from),
+        headers: Default::default(),
+    }
 }
 
 fn records(values: &[String], timestamp_ms: i64) -> Vec<Record> {

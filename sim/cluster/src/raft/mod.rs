@@ -347,7 +347,7 @@ fn encode_records(records: &[MetadataRecord], now_ms: i64) -> Vec<crate::record:
             timestamp_ms: now_ms,
             key: Some(Arc::from(r.type_name())),
             value: Some(Arc::from(r.encode())),
-            headers: Vec::new(),
+            headers: Default::default(),
         })
         .collect()
 }

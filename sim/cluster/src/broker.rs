@@ -2232,14 +2232,19 @@ mod tests {
         broker
     }
 
-    fn produce(broker: &mut Broker, now: u64, acks: i16, correlation_id: u64) {
-        let record = Record {
+    /// A keyless record holding `value`, without headers.
+    fn unkeyed(value: &str) -> Record {
+        Record {
             offset_delta: 0,
             timestamp_ms: 0,
             key: None,
-            value: Some(Arc::from("v")),
+            value: Some(Arc::from(value)),
             headers: Default::default(),
-        };
+        }
+    }
+
+    fn produce(broker: &mut Broker, now: u64, acks: i16, correlation_id: u64) {
+        let record = unkeyed("v");
         broker.handle_message(
             t(now),
             PRODUCER,
@@ -2341,13 +2346,7 @@ mod tests {
         let mut b = leader(&[1, 2, 3], 1);
         produce(&mut b, 10, 2, 7);
         assert_eq!(produce_responses(&mut b), vec![(7, Some(ErrorCode::InvalidRequiredAcks), -1)]);
-        let record = Record {
-            offset_delta: 0,
-            timestamp_ms: 0,
-            key: None,
-            value: Some(Arc::from("v")),
-            headers: Default::default(),
-        };
+        let record = unkeyed("v");
         b.handle_message(
             t(11),
             PRODUCER,

@@ -286,6 +286,17 @@ mod tests {
     const B: NodeId = NodeId(2);
     const C: NodeId = NodeId(3);
 
+    /// A keyless record holding `value`, without headers.
+    fn unkeyed(value: &str) -> Record {
+        Record {
+            offset_delta: 0,
+            timestamp_ms: 0,
+            key: None,
+            value: Some(Arc::from(value)),
+            headers: Default::default(),
+        }
+    }
+
     fn leader_with(isr: Vec<NodeId>, min_isr: i32, records: usize) -> Partition {
         let state = PartitionState {
             tp: TopicPartition::new("orders", 0),
@@ -305,10 +316,7 @@ mod tests {
         );
         p.make_leader(Instant::ZERO, state);
         for i in 0..records {
-            let value = Arc::from(format!("v{i}"));
-            let record =
-                Record { offset_delta: 0, timestamp_ms: 0, key: None, value: Some(value), headers: Default::default() };
-            p.log.append_as_leader(0, vec![record], 0);
+            p.log.append_as_leader(0, vec![unkeyed(&format!("v{i}"))], 0);
         }
         p
     }
@@ -342,13 +350,7 @@ mod tests {
         state.isr = vec![A];
         state.partition_epoch = 1;
         p.update_committed_state(state);
-        let record = Record {
-            offset_delta: 0,
-            timestamp_ms: 0,
-            key: None,
-            value: Some(Arc::from("x")),
-            headers: Default::default(),
-        };
+        let record = unkeyed("x");
         p.log.append_as_leader(0, vec![record], 0);
         assert_eq!(p.maybe_advance_high_watermark(), None);
         assert_eq!(p.log.high_watermark(), 5);
@@ -361,13 +363,7 @@ mod tests {
         p.record_follower_fetch(Instant::from_millis(1), B, 4);
         assert!(p.may_join_isr(B));
         p.pending_isr = Some(PendingIsrChange { isr: vec![A, B], sent_at: Instant::from_millis(1) });
-        let record = Record {
-            offset_delta: 0,
-            timestamp_ms: 0,
-            key: None,
-            value: Some(Arc::from("y")),
-            headers: Default::default(),
-        };
+        let record = unkeyed("y");
         p.log.append_as_leader(0, vec![record], 0);
         assert_eq!(p.maybe_advance_high_watermark(), None, "B (pending) has not fetched offset 4 yet");
         p.record_follower_fetch(Instant::from_millis(2), B, 5);

@@ -580,6 +580,7 @@ mod tests {
     #[test]
     fn exchanges_pair_requests_with_their_responses() {
         use cluster::ids::TopicPartition;
+        use cluster::protocol::{ProducePartition, ProducePartitionResponse};
         let request = Exchange::of(&Message::Metadata { correlation_id: 4, topics: vec![] });
         let answer =
             Exchange::of(&Message::MetadataResponse { correlation_id: 4, brokers: vec![], partitions: vec![] });
@@ -587,17 +588,17 @@ mod tests {
         assert_eq!((answer.api, answer.correlation_id, answer.response), ("Metadata", 4, true));
         let produce = Exchange::of(&Message::ProduceResponse {
             correlation_id: 9,
-            tp: TopicPartition::new("t", 0),
-            error: None,
-            base_offset: 0,
+            partitions: vec![ProducePartitionResponse { tp: TopicPartition::new("t", 0), error: None, base_offset: 0 }],
         });
         assert_eq!((produce.api, produce.response), ("Produce", true));
         let produce = |acks| Message::Produce {
             correlation_id: 1,
             acks,
             timeout_ms: 30_000,
-            tp: TopicPartition::new("t", 0),
-            batch: cluster::record::RecordBatch::new(0, 0, 0, Vec::new()),
+            partitions: vec![ProducePartition {
+                tp: TopicPartition::new("t", 0),
+                batch: cluster::record::RecordBatch::new(0, 0, 0, Vec::new()),
+            }],
         };
         assert!(Exchange::of(&produce(-1)).answered);
         assert!(!Exchange::of(&produce(0)).answered, "acks=0 gets no answer to wait for");

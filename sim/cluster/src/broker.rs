@@ -18,7 +18,8 @@ use crate::metadata::{MetadataImage, MetadataRecord, PartitionState};
 use crate::node::{DiskOp, Effect, Node, Outbox};
 use crate::partition::{Partition, PendingIsrChange};
 use crate::protocol::{
-    EpochEndOffset, FetchPartition, FetchPartitionResponse, Message, EARLIEST_TIMESTAMP, LATEST_TIMESTAMP,
+    EpochEndOffset, FetchPartition, FetchPartitionResponse, Message, ProducePartition, ProducePartitionResponse,
+    EARLIEST_TIMESTAMP, LATEST_TIMESTAMP,
 };
 use crate::raft::{QuorumConfig, RaftClient, METADATA_TOPIC};
 use crate::record::{Record, RecordBatch};
@@ -99,13 +100,40 @@ struct FetchPlan {
     any_truncating: bool,
 }
 
+/// One partition of a produce request, as the leader knows it so far (Kafka's
+/// `ProducePartitionStatus`): its answer, and while `acks=all` still waits for the followers,
+/// the offset the high watermark must reach.
+#[derive(Clone, Debug)]
+struct ProduceStatus {
+    tp: TopicPartition,
+    /// `None` on success, else the Kafka error.
+    error: Option<ErrorCode>,
+    /// Offset of the batch's first record, -1 when nothing was appended.
+    base_offset: i64,
+    /// `Some(offset)` while the answer waits for the high watermark to reach `offset`
+    /// (Kafka's `acksPending` with its `requiredOffset`).
+    required_offset: Option<i64>,
+}
+
+impl ProduceStatus {
+    fn failed(tp: TopicPartition, error: ErrorCode) -> ProduceStatus {
+        ProduceStatus { tp, error: Some(error), base_offset: -1, required_offset: None }
+    }
+
+    fn response(self) -> ProducePartitionResponse {
+        ProducePartitionResponse { tp: self.tp, error: self.error, base_offset: self.base_offset }
+    }
+}
+
+/// A produce request with `acks=all` waiting in the purgatory until every partition it
+/// appended to is replicated to the ISR or `timeout_ms` passes (Kafka's `DelayedProduce`).
 #[derive(Clone, Debug)]
 struct DelayedProduce {
     from: NodeId,
     correlation_id: u64,
-    tp: TopicPartition,
-    base_offset: i64,
-    required_offset: i64,
+    /// Every partition of the request, in its order; those already answered (an error, or
+    /// replicated) hold their answer.
+    partitions: Vec<ProduceStatus>,
     deadline: Instant,
     /// Not tried since it was added: it may be completable at once (a duplicate of a batch
     /// already committed).
@@ -874,51 +902,44 @@ impl Broker {
         let untouched = |tp: &TopicPartition, fresh: bool| !full && !fresh && !moved.contains(tp);
         let mut kept = Vec::new();
         for mut d in std::mem::take(&mut self.delayed_produces) {
-            if untouched(&d.tp, d.fresh) && now < d.deadline {
+            if now < d.deadline && d.partitions.iter().all(|s| s.required_offset.is_none() || untouched(&s.tp, d.fresh))
+            {
                 kept.push(d);
                 continue;
             }
             d.fresh = false;
-            let Some(p) = self.partitions.get(&d.tp).filter(|p| p.is_leader()) else {
-                self.outbox.send(
-                    d.from,
-                    Message::ProduceResponse {
-                        correlation_id: d.correlation_id,
-                        tp: d.tp,
-                        error: Some(ErrorCode::NotLeaderOrFollower),
-                        base_offset: -1,
-                    },
-                );
-                continue;
-            };
-            if p.log.high_watermark() >= d.required_offset {
-                let error = ((p.maximal_isr().len() as i32) < p.min_insync_replicas)
-                    .then_some(ErrorCode::NotEnoughReplicasAfterAppend);
-                if let Some(error) = error {
-                    self.outbox.event(Event::ProduceRejected { tp: d.tp.clone(), error });
+            // `DelayedProduce.tryComplete`: each partition still waiting is answered once its
+            // leader is gone or its high watermark covers the batch.
+            for status in d.partitions.iter_mut() {
+                let Some(required_offset) = status.required_offset else { continue };
+                let Some(p) = self.partitions.get(&status.tp).filter(|p| p.is_leader()) else {
+                    *status = ProduceStatus::failed(status.tp.clone(), ErrorCode::NotLeaderOrFollower);
+                    continue;
+                };
+                if p.log.high_watermark() >= required_offset {
+                    // `Partition.checkEnoughReplicasReachOffset`: replicated, but the ISR may
+                    // have shrunk below `min.insync.replicas` since the append.
+                    status.error = ((p.maximal_isr().len() as i32) < p.min_insync_replicas)
+                        .then_some(ErrorCode::NotEnoughReplicasAfterAppend);
+                    status.required_offset = None;
+                    if let Some(error) = status.error {
+                        self.outbox.event(Event::ProduceRejected { tp: status.tp.clone(), error });
+                    }
                 }
-                self.outbox.send(
-                    d.from,
-                    Message::ProduceResponse {
-                        correlation_id: d.correlation_id,
-                        tp: d.tp,
-                        error,
-                        base_offset: d.base_offset,
-                    },
-                );
-            } else if now >= d.deadline {
-                self.outbox.event(Event::ProduceRejected { tp: d.tp.clone(), error: ErrorCode::RequestTimedOut });
-                self.outbox.send(
-                    d.from,
-                    Message::ProduceResponse {
-                        correlation_id: d.correlation_id,
-                        tp: d.tp,
-                        error: Some(ErrorCode::RequestTimedOut),
-                        base_offset: -1,
-                    },
-                );
-            } else {
+            }
+            if now >= d.deadline {
+                // `DelayedProduce.onExpiration`: whatever still waits has timed out.
+                for status in d.partitions.iter_mut().filter(|s| s.required_offset.is_some()) {
+                    self.outbox
+                        .event(Event::ProduceRejected { tp: status.tp.clone(), error: ErrorCode::RequestTimedOut });
+                    *status = ProduceStatus::failed(status.tp.clone(), ErrorCode::RequestTimedOut);
+                }
+            }
+            if d.partitions.iter().any(|s| s.required_offset.is_some()) {
                 kept.push(d);
+            } else {
+                let partitions = d.partitions.into_iter().map(ProduceStatus::response).collect();
+                self.outbox.send(d.from, Message::ProduceResponse { correlation_id: d.correlation_id, partitions });
             }
         }
         self.delayed_produces = kept;
@@ -989,6 +1010,12 @@ impl Broker {
 
     // ---- produce ----
 
+    /// A `Produce` request (Kafka's `KafkaApis.handleProduceRequest` and
+    /// `ReplicaManager.appendRecords`): each partition's batch is checked and appended on its
+    /// own, in the request's order. With `acks=all` the answer waits in the purgatory when at
+    /// least one partition appended (`delayedProduceRequestRequired`); otherwise it goes at
+    /// once, for all partitions together. With `acks=0` nothing answers unless a partition
+    /// failed.
     fn handle_produce(
         &mut self,
         now: Instant,
@@ -996,43 +1023,62 @@ impl Broker {
         correlation_id: u64,
         acks: i16,
         timeout_ms: u64,
-        tp: TopicPartition,
-        batch: RecordBatch,
+        partitions: Vec<ProducePartition>,
     ) {
-        let reply = |outbox: &mut Outbox, error: Option<ErrorCode>, base_offset: i64| {
-            if acks != 0 || error.is_some() {
-                outbox.send(from, Message::ProduceResponse { correlation_id, tp: tp.clone(), error, base_offset });
-            }
+        let statuses: Vec<ProduceStatus> = if matches!(acks, -1..=1) {
+            partitions
+                .into_iter()
+                .map(|ProducePartition { tp, batch }| self.append_produced(now, acks, tp, batch))
+                .collect()
+        } else {
+            partitions.into_iter().map(|p| ProduceStatus::failed(p.tp, ErrorCode::InvalidRequiredAcks)).collect()
         };
-        if !matches!(acks, -1..=1) {
-            return reply(&mut self.outbox, Some(ErrorCode::InvalidRequiredAcks), -1);
+        if statuses.iter().any(|s| s.required_offset.is_some()) {
+            // A duplicate waits like a fresh append: until the high watermark covers the
+            // original batch, which may not be committed yet.
+            self.delayed_produces.push(DelayedProduce {
+                from,
+                correlation_id,
+                partitions: statuses,
+                deadline: now + Duration::from_millis(timeout_ms),
+                fresh: true,
+            });
+        } else if acks != 0 || statuses.iter().any(|s| s.error.is_some()) {
+            let partitions = statuses.into_iter().map(ProduceStatus::response).collect();
+            self.outbox.send(from, Message::ProduceResponse { correlation_id, partitions });
         }
+    }
+
+    /// Checks and appends one partition's batch of a produce request; the status says what
+    /// to answer for it, or with `acks=all` the offset its answer waits for.
+    fn append_produced(&mut self, now: Instant, acks: i16, tp: TopicPartition, batch: RecordBatch) -> ProduceStatus {
         let Some(p) = self.partitions.get_mut(&tp).filter(|p| p.is_leader()) else {
             let error = if self.image.partitions.contains_key(&tp) {
                 ErrorCode::NotLeaderOrFollower
             } else {
                 ErrorCode::UnknownTopicOrPartition
             };
-            return reply(&mut self.outbox, Some(error), -1);
+            return ProduceStatus::failed(tp, error);
+        };
+        let reject = |outbox: &mut Outbox, tp: TopicPartition, error: ErrorCode| {
+            outbox.event(Event::ProduceRejected { tp: tp.clone(), error });
+            ProduceStatus::failed(tp, error)
         };
         if acks == -1 && (p.isr().len() as i32) < p.min_insync_replicas {
             // Nothing is appended: the ISR is too small for the durability the producer asked.
-            self.outbox.event(Event::ProduceRejected { tp: tp.clone(), error: ErrorCode::NotEnoughReplicas });
-            return reply(&mut self.outbox, Some(ErrorCode::NotEnoughReplicas), -1);
+            return reject(&mut self.outbox, tp, ErrorCode::NotEnoughReplicas);
         }
         let epoch = p.leader_epoch();
         if batch.size_bytes() as u64 > p.log.config().max_message_bytes {
             // Kafka's `analyzeAndValidateRecords`, before any other check on the records: a
             // batch larger than the topic's `max.message.bytes` (as stored, after compression)
             // is refused whole.
-            self.outbox.event(Event::ProduceRejected { tp: tp.clone(), error: ErrorCode::MessageTooLarge });
-            return reply(&mut self.outbox, Some(ErrorCode::MessageTooLarge), -1);
+            return reject(&mut self.outbox, tp, ErrorCode::MessageTooLarge);
         }
         if p.log.config().is_compacted() && batch.records.iter().any(|r| r.key.is_none()) {
             // Kafka's `LogValidator`: a compacted topic keeps records by key, so a keyless one
             // could never be cleaned and is refused.
-            self.outbox.event(Event::ProduceRejected { tp: tp.clone(), error: ErrorCode::InvalidRecord });
-            return reply(&mut self.outbox, Some(ErrorCode::InvalidRecord), -1);
+            return reject(&mut self.outbox, tp, ErrorCode::InvalidRecord);
         }
         // The idempotent producer's checks (KIP-98, `analyzeAndValidateProducerState`), last
         // before the append: a retry of a batch the log already holds is answered with the
@@ -1040,10 +1086,7 @@ impl Broker {
         // refused with nothing appended.
         let (base_offset, required_offset) =
             match p.log.analyze_producer_append(&batch, self.era.unknown_producer_id_any_sequence) {
-                Err(error) => {
-                    self.outbox.event(Event::ProduceRejected { tp: tp.clone(), error });
-                    return reply(&mut self.outbox, Some(error), -1);
-                }
+                Err(error) => return reject(&mut self.outbox, tp, error),
                 Ok(ProducerAppendCheck::Duplicate(original)) => {
                     self.outbox.event(Event::DuplicateBatchDropped {
                         tp: tp.clone(),
@@ -1060,21 +1103,7 @@ impl Broker {
                 }
             };
         self.maybe_advance_high_watermark(&tp);
-        match acks {
-            0 => {}
-            1 => reply(&mut self.outbox, None, base_offset),
-            // A duplicate waits like a fresh append: until the high watermark covers the
-            // original batch, which may not be committed yet.
-            _ => self.delayed_produces.push(DelayedProduce {
-                from,
-                correlation_id,
-                tp,
-                base_offset,
-                required_offset,
-                deadline: now + Duration::from_millis(timeout_ms),
-                fresh: true,
-            }),
-        }
+        ProduceStatus { tp, error: None, base_offset, required_offset: (acks == -1).then_some(required_offset) }
     }
 
     // ---- producer ids (KIP-98 InitProducerId, KIP-730 blocks) ----
@@ -1959,8 +1988,8 @@ impl Node for Broker {
                 let brokers = self.image.live_brokers();
                 self.outbox.send(from, Message::MetadataResponse { correlation_id, brokers, partitions });
             }
-            Message::Produce { correlation_id, acks, timeout_ms, tp, batch } => {
-                self.handle_produce(now, from, correlation_id, acks, timeout_ms, tp, batch);
+            Message::Produce { correlation_id, acks, timeout_ms, partitions } => {
+                self.handle_produce(now, from, correlation_id, acks, timeout_ms, partitions);
             }
             Message::Fetch { correlation_id, replica_id, max_wait_ms, partitions, .. } => {
                 self.handle_fetch(now, from, correlation_id, replica_id, max_wait_ms, partitions);
@@ -2252,20 +2281,24 @@ mod tests {
                 correlation_id,
                 acks,
                 timeout_ms: 1000,
-                tp: TopicPartition::new("orders", 0),
-                batch: RecordBatch::new(0, -1, 0, vec![record]),
+                partitions: vec![ProducePartition {
+                    tp: TopicPartition::new("orders", 0),
+                    batch: RecordBatch::new(0, -1, 0, vec![record]),
+                }],
             },
         );
     }
 
+    /// Every partition answer sent to the producer since the last drain, as
+    /// `(correlation_id, error, base_offset)`.
     fn produce_responses(broker: &mut Broker) -> Vec<(u64, Option<ErrorCode>, i64)> {
         sent(broker)
             .into_iter()
-            .filter_map(|(to, m)| match m {
-                Message::ProduceResponse { correlation_id, error, base_offset, .. } if to == PRODUCER => {
-                    Some((correlation_id, error, base_offset))
+            .flat_map(|(to, m)| match m {
+                Message::ProduceResponse { correlation_id, partitions } if to == PRODUCER => {
+                    partitions.into_iter().map(|p| (correlation_id, p.error, p.base_offset)).collect::<Vec<_>>()
                 }
-                _ => None,
+                _ => Vec::new(),
             })
             .collect()
     }
@@ -2318,6 +2351,96 @@ mod tests {
         assert_eq!(b.partition_log(&TopicPartition::new("orders", 0)).unwrap().high_watermark(), 1);
     }
 
+    /// One `Produce` request with a batch for `orders-0` and one for `other-0`, which does
+    /// not exist.
+    fn produce_two(broker: &mut Broker, now: u64, acks: i16, correlation_id: u64) {
+        let partitions = ["orders", "other"]
+            .into_iter()
+            .map(|topic| ProducePartition {
+                tp: TopicPartition::new(topic, 0),
+                batch: RecordBatch::new(0, -1, 0, vec![unkeyed("v")]),
+            })
+            .collect();
+        broker.handle_message(
+            t(now),
+            PRODUCER,
+            Message::Produce { correlation_id, acks, timeout_ms: 1000, partitions },
+        );
+    }
+
+    /// The `ProduceResponse`s sent to the producer since the last drain, whole.
+    fn produce_response_messages(broker: &mut Broker) -> Vec<(u64, Vec<ProducePartitionResponse>)> {
+        sent(broker)
+            .into_iter()
+            .filter_map(|(to, m)| match m {
+                Message::ProduceResponse { correlation_id, partitions } if to == PRODUCER => {
+                    Some((correlation_id, partitions))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_request_for_several_partitions_is_answered_once_when_all_are_known() {
+        let mut b = leader(&[1, 2, 3], 2);
+        produce_two(&mut b, 10, -1, 7);
+        // `other-0` failed at once, but its answer waits with `orders-0`'s (Kafka's
+        // `DelayedProduce` holds the whole request).
+        assert!(produce_response_messages(&mut b).is_empty());
+        follower_fetch(&mut b, 12, 2, 1);
+        follower_fetch(&mut b, 13, 3, 1);
+        let answers = vec![
+            ProducePartitionResponse { tp: TopicPartition::new("orders", 0), error: None, base_offset: 0 },
+            ProducePartitionResponse {
+                tp: TopicPartition::new("other", 0),
+                error: Some(ErrorCode::UnknownTopicOrPartition),
+                base_offset: -1,
+            },
+        ];
+        assert_eq!(produce_response_messages(&mut b), vec![(7, answers)], "one response, in the request's order");
+    }
+
+    #[test]
+    fn a_partition_still_waiting_at_the_timeout_fails_alone() {
+        let mut b = leader(&[1, 2, 3], 1);
+        produce_two(&mut b, 10, -1, 7);
+        b.handle_timeout(t(1010));
+        let errors: Vec<_> = produce_response_messages(&mut b)
+            .into_iter()
+            .flat_map(|(c, parts)| parts.into_iter().map(move |p| (c, p.tp.topic.to_string(), p.error)))
+            .collect();
+        assert_eq!(
+            errors,
+            [
+                (7, "orders".to_string(), Some(ErrorCode::RequestTimedOut)),
+                (7, "other".to_string(), Some(ErrorCode::UnknownTopicOrPartition))
+            ]
+        );
+    }
+
+    #[test]
+    fn a_request_whose_every_partition_failed_is_answered_at_once() {
+        // `delayedProduceRequestRequired`: with nothing appended there is nothing to wait for.
+        let mut b = leader(&[1], 2);
+        produce_two(&mut b, 10, -1, 7);
+        let errors: Vec<_> =
+            produce_response_messages(&mut b).into_iter().flat_map(|(_, parts)| parts).map(|p| p.error).collect();
+        assert_eq!(errors, [Some(ErrorCode::NotEnoughReplicas), Some(ErrorCode::UnknownTopicOrPartition)]);
+        // With acks=0 a request is answered only when a partition failed, and then whole.
+        let mut b = leader(&[1, 2, 3], 2);
+        produce_two(&mut b, 20, 0, 8);
+        let answered: Vec<_> = produce_response_messages(&mut b)
+            .into_iter()
+            .flat_map(|(_, parts)| parts)
+            .map(|p| (p.tp.topic.to_string(), p.error, p.base_offset))
+            .collect();
+        assert_eq!(
+            answered,
+            [("orders".to_string(), None, 0), ("other".to_string(), Some(ErrorCode::UnknownTopicOrPartition), -1)]
+        );
+    }
+
     #[test]
     fn acks_all_below_min_insync_replicas_is_refused_without_appending() {
         let mut b = leader(&[1], 2);
@@ -2354,8 +2477,10 @@ mod tests {
                 correlation_id: 8,
                 acks: 1,
                 timeout_ms: 1000,
-                tp: TopicPartition::new("other", 0),
-                batch: RecordBatch::new(0, -1, 0, vec![record]),
+                partitions: vec![ProducePartition {
+                    tp: TopicPartition::new("other", 0),
+                    batch: RecordBatch::new(0, -1, 0, vec![record]),
+                }],
             },
         );
         assert_eq!(produce_responses(&mut b), vec![(8, Some(ErrorCode::UnknownTopicOrPartition), -1)]);
@@ -2465,7 +2590,12 @@ mod tests {
         batch.producer_epoch = producer_epoch;
         batch.base_sequence = base_sequence;
         let tp = TopicPartition::new("orders", 0);
-        broker.handle_message(t(now), PRODUCER, Message::Produce { correlation_id, acks, timeout_ms: 1000, tp, batch });
+        let partitions = vec![ProducePartition { tp, batch }];
+        broker.handle_message(
+            t(now),
+            PRODUCER,
+            Message::Produce { correlation_id, acks, timeout_ms: 1000, partitions },
+        );
     }
 
     fn events(broker: &mut Broker) -> Vec<Event> {
@@ -2576,7 +2706,8 @@ mod tests {
         let too_large = RecordBatch::new(0, -1, 0, vec![record(&"x".repeat(101))]);
         assert_eq!(too_large.size_bytes(), limit + 1);
         for (correlation_id, batch) in [(1, too_large), (2, fits)] {
-            let produce = Message::Produce { correlation_id, acks: 1, timeout_ms: 1000, tp: tp.clone(), batch };
+            let partitions = vec![ProducePartition { tp: tp.clone(), batch }];
+            let produce = Message::Produce { correlation_id, acks: 1, timeout_ms: 1000, partitions };
             b.handle_message(t(10), PRODUCER, produce);
         }
         assert_eq!(produce_responses(&mut b), vec![(1, Some(ErrorCode::MessageTooLarge), -1), (2, None, 0)]);

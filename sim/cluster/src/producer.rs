@@ -44,10 +44,6 @@
 //!
 //! Where the lab departs from Kafka, and why:
 //!
-//! * The lab's `Produce` message carries one partition's batch, so a request to a broker is the
-//!   group of `Produce` messages drained for it in one pass. The group counts once against
-//!   `max.in.flight.requests.per.connection` and ends when every message in it is answered,
-//!   as one multi-partition `ProduceRequest` does in Kafka.
 //! * The epoch bump sends `InitProducerId` with the current producer id and epoch (KIP-360's
 //!   request form) and nothing is drained until it is answered. Kafka's non-transactional
 //!   producer bumps the epoch locally instead (`TransactionManager.bumpIdempotentProducerEpoch`);
@@ -73,7 +69,7 @@ use crate::event::Event;
 use crate::ids::{NodeId, TopicPartition};
 use crate::node::{Effect, Node, Outbox};
 use crate::partitioner::{partition_for_key, StickyPartitionCache, UniformStickyPartitioner};
-use crate::protocol::Message;
+use crate::protocol::{Message, ProducePartition};
 use crate::record::{Record, RecordBatch, NO_PRODUCER_ID, NO_SEQUENCE};
 use crate::time::Instant;
 use core::time::Duration;
@@ -248,12 +244,14 @@ impl ProducerBatch {
     }
 }
 
-/// One Produce request to a broker: a `Produce` message per drained batch, by correlation id.
+/// One `Produce` request to a broker, unanswered so far (kept by its correlation id).
 #[derive(Clone, Debug)]
 struct InFlightRequest {
     to: NodeId,
     sent_at: Instant,
-    batches: BTreeMap<u64, BatchId>,
+    /// The batches it carries, by partition, in the order they were drained (at most one per
+    /// partition).
+    batches: Vec<(i32, BatchId)>,
 }
 
 /// The idempotent producer's bookkeeping for one partition (`TxnPartitionEntry`).
@@ -388,7 +386,7 @@ pub struct Producer {
     /// Where the next drain for each broker starts (`nodesDrainIndex`).
     drain_index: BTreeMap<NodeId, usize>,
     // ---- sender ----
-    next_request_id: u64,
+    /// Unanswered `Produce` requests by correlation id, so oldest first.
     requests: BTreeMap<u64, InFlightRequest>,
     // ---- idempotence ----
     producer_id_and_epoch: Option<(i64, i16)>,
@@ -503,7 +501,6 @@ impl Producer {
             buffer_used: 0,
             muted: BTreeSet::new(),
             drain_index: BTreeMap::new(),
-            next_request_id: 0,
             requests: BTreeMap::new(),
             producer_id_and_epoch: None,
             pid_request,
@@ -1074,9 +1071,9 @@ impl Producer {
     /// handled newest first, so a partition's oldest batch ends up at the front of its deque.
     fn fail_connection(&mut self, now: Instant, node: NodeId, error: ErrorCode) {
         let ids: Vec<u64> = self.requests.iter().rev().filter(|(_, r)| r.to == node).map(|(id, _)| *id).collect();
-        for request_id in ids {
-            let request = self.requests.remove(&request_id).expect("listed");
-            for batch in request.batches.into_values() {
+        for correlation_id in ids {
+            let request = self.requests.remove(&correlation_id).expect("listed");
+            for (_, batch) in request.batches {
                 self.handle_batch_response(now, batch, Some(error), -1);
             }
         }
@@ -1118,7 +1115,7 @@ impl Producer {
             }
         }
         for request in self.requests.values() {
-            expired.extend(request.batches.values().filter(|id| {
+            expired.extend(request.batches.iter().map(|(_, id)| id).filter(|id| {
                 let b = &self.batches[*id];
                 !b.done && expired_at(b)
             }));
@@ -1225,13 +1222,15 @@ impl Producer {
         drained
     }
 
-    /// Sends one request: a `Produce` per batch. With `acks=0` nothing will answer, so the
-    /// batches complete at once with unknown offsets.
+    /// Sends one `Produce` request to `node` with every batch drained for it
+    /// (`Sender.sendProduceRequest`). With `acks=0` nothing will answer, so the batches
+    /// complete at once with unknown offsets.
     fn send_request(&mut self, now: Instant, node: NodeId, drained: Vec<BatchId>) {
         let acks = self.config.acks.wire();
-        let mut by_correlation = BTreeMap::new();
+        let correlation_id = self.correlation_id();
+        let mut partitions = Vec::with_capacity(drained.len());
+        let mut batches = Vec::with_capacity(drained.len());
         for &id in &drained {
-            let correlation_id = self.correlation_id();
             let b = &self.batches[&id];
             let records: Vec<Record> = b
                 .records
@@ -1251,13 +1250,13 @@ impl Producer {
             batch.producer_epoch = b.producer_epoch;
             batch.base_sequence = b.base_sequence;
             batch.compression = self.config.compression_type;
-            let tp = self.tp(b.partition);
-            self.outbox.send(
-                node,
-                Message::Produce { correlation_id, acks, timeout_ms: self.config.request_timeout_ms, tp, batch },
-            );
-            by_correlation.insert(correlation_id, id);
+            partitions.push(ProducePartition { tp: self.tp(b.partition), batch });
+            batches.push((b.partition, id));
         }
+        self.outbox.send(
+            node,
+            Message::Produce { correlation_id, acks, timeout_ms: self.config.request_timeout_ms, partitions },
+        );
         if acks == 0 {
             for id in drained {
                 self.complete_batch(id, -1);
@@ -1273,8 +1272,7 @@ impl Producer {
                 self.muted.insert(batch.partition);
             }
         }
-        self.next_request_id += 1;
-        self.requests.insert(self.next_request_id, InFlightRequest { to: node, sent_at: now, batches: by_correlation });
+        self.requests.insert(correlation_id, InFlightRequest { to: node, sent_at: now, batches });
     }
 
     // ---- the idempotent producer ----
@@ -1533,21 +1531,30 @@ impl Node for Producer {
                     self.partitions = mine;
                 }
             }
-            Message::ProduceResponse { correlation_id, error, base_offset, .. } => {
-                let found = self
-                    .requests
-                    .iter()
-                    .find_map(|(rid, r)| r.batches.get(&correlation_id).map(|batch| (*rid, *batch)));
-                let Some((request_id, batch)) = found else {
+            Message::ProduceResponse { correlation_id, partitions } => {
+                let Some(request) = self.requests.remove(&correlation_id) else {
                     // An answer on a connection that was closed since: Kafka never reads it.
                     return;
                 };
-                let request = self.requests.get_mut(&request_id).expect("found");
-                request.batches.remove(&correlation_id);
-                if request.batches.is_empty() {
-                    self.requests.remove(&request_id);
+                // `Sender.handleProduceResponse`: each partition's answer completes, retries or
+                // fails that partition's batch.
+                assert_eq!(
+                    partitions.len(),
+                    request.batches.len(),
+                    "producer {}: a ProduceResponse must answer every partition of its request",
+                    self.client_id
+                );
+                for response in partitions {
+                    let batch = request
+                        .batches
+                        .iter()
+                        .find(|(p, _)| response.tp.topic == self.topic && *p == response.tp.partition)
+                        .map(|(_, id)| *id)
+                        .unwrap_or_else(|| {
+                            panic!("producer {}: an answer for {}, which it did not send", self.client_id, response.tp)
+                        });
+                    self.handle_batch_response(now, batch, response.error, response.base_offset);
                 }
-                self.handle_batch_response(now, batch, error, base_offset);
             }
             Message::InitProducerIdResponse { correlation_id, error, producer_id, producer_epoch } => {
                 let Some(PidRequest { state: PidRequestState::InFlight { correlation_id: c, .. }, kind, .. }) =
@@ -1706,6 +1713,7 @@ mod tests {
     use crate::era::KafkaVersion;
     use crate::metadata::PartitionState;
     use crate::node::node_rng;
+    use crate::protocol::ProducePartitionResponse;
     use crate::record::Compression;
 
     const ME: NodeId = NodeId(5000);
@@ -1817,14 +1825,14 @@ mod tests {
         (messages, events)
     }
 
-    /// The `Produce` messages among `sent`: correlation id, partition and batch.
+    /// The batches of the `Produce` requests among `sent`: correlation id, partition and batch.
     fn produces(sent: &[Message]) -> Vec<(u64, i32, RecordBatch)> {
         sent.iter()
-            .filter_map(|m| match m {
-                Message::Produce { correlation_id, tp, batch, .. } => {
-                    Some((*correlation_id, tp.partition, batch.clone()))
+            .flat_map(|m| match m {
+                Message::Produce { correlation_id, partitions, .. } => {
+                    partitions.iter().map(|p| (*correlation_id, p.tp.partition, p.batch.clone())).collect()
                 }
-                _ => None,
+                _ => Vec::new(),
             })
             .collect()
     }
@@ -1833,12 +1841,22 @@ mod tests {
         batch.records.iter().map(|r| r.value.as_deref().unwrap_or("")).collect()
     }
 
+    /// Answers a request that carried one batch, for partition 0.
     fn answer(p: &mut Producer, at: u64, correlation_id: u64, error: Option<ErrorCode>, base_offset: i64) {
-        p.handle_message(
-            ms(at),
-            LEADER,
-            Message::ProduceResponse { correlation_id, tp: TopicPartition::new("orders", 0), error, base_offset },
-        );
+        answer_request(p, at, correlation_id, &[(0, error, base_offset)]);
+    }
+
+    /// Answers a request: `(partition, error, base_offset)` for each of its batches.
+    fn answer_request(p: &mut Producer, at: u64, correlation_id: u64, answers: &[(i32, Option<ErrorCode>, i64)]) {
+        let partitions = answers
+            .iter()
+            .map(|&(partition, error, base_offset)| ProducePartitionResponse {
+                tp: TopicPartition::new("orders", partition),
+                error,
+                base_offset,
+            })
+            .collect();
+        p.handle_message(ms(at), LEADER, Message::ProduceResponse { correlation_id, partitions });
     }
 
     fn acked(events: &[Event]) -> Vec<(String, i64)> {
@@ -1907,18 +1925,20 @@ mod tests {
     fn keyed_records_go_to_the_murmur2_partition_and_are_acknowledged_with_offsets() {
         let mut p = producer();
         let (sent, events) = drain(&mut p);
-        let Some(Message::Produce { correlation_id, batch, tp, .. }) =
-            sent.into_iter().find(|m| matches!(m, Message::Produce { .. }))
-        else {
+        let Some((correlation_id, partition, batch)) = produces(&sent).into_iter().next() else {
             panic!("a produce request")
         };
+        let tp = TopicPartition::new("orders", partition);
         assert_eq!(tp.partition, 0, "one partition: everything lands in it");
         assert!(events.iter().any(|e| matches!(e, Event::SendInvoked { .. })));
         let n = batch.records.len() as i64;
         p.handle_message(
             Instant::from_millis(5),
             LEADER,
-            Message::ProduceResponse { correlation_id, tp: tp.clone(), error: None, base_offset: 40 },
+            Message::ProduceResponse {
+                correlation_id,
+                partitions: vec![ProducePartitionResponse { tp: tp.clone(), error: None, base_offset: 40 }],
+            },
         );
         let (_, events) = drain(&mut p);
         let offsets: Vec<i64> = acked(&events).into_iter().map(|(_, o)| o).collect();
@@ -1997,14 +2017,14 @@ mod tests {
         p.handle_timeout(ms(10));
         let sent = produces(&drain(&mut p).0);
         // Two requests, each with one batch per partition (a request drains every partition of
-        // the broker once): four Produce messages, and the third batch of each partition waits.
-        let partitions: Vec<i32> = sent.iter().map(|(_, p, _)| *p).collect();
-        assert_eq!(partitions, [0, 1, 1, 0]);
-        // Half an answer to the first request frees nothing.
-        answer(&mut p, 20, sent[0].0, None, 0);
-        assert!(produces(&drain(&mut p).0).is_empty());
-        // Its other half completes the request: the third request goes out.
-        answer(&mut p, 21, sent[1].0, None, 0);
+        // the broker once, starting where the last drain stopped), and the third batch of each
+        // partition waits.
+        let batches: Vec<(u64, i32)> = sent.iter().map(|(c, p, _)| (*c, *p)).collect();
+        let (first, second) = (sent[0].0, sent[2].0);
+        assert_eq!(batches, [(first, 0), (first, 1), (second, 1), (second, 0)]);
+        assert!(produces(&drain(&mut p).0).is_empty(), "two requests in flight: nothing more goes");
+        // The answer to the first request frees its slot: the third request goes out.
+        answer_request(&mut p, 21, first, &[(0, None, 0), (1, None, 0)]);
         let next = produces(&drain(&mut p).0);
         assert_eq!(next.iter().map(|(_, _, b)| values(b)[0].to_string()).collect::<Vec<_>>(), ["r4", "r5"]);
     }
@@ -2342,8 +2362,8 @@ mod tests {
             p.handle_timeout(ms(10 * (i + 1)));
             let (sent, e) = drain(&mut p);
             events.extend(e);
-            for (c, _, _) in produces(&sent) {
-                answer(&mut p, 10 * (i + 1), c, None, 0);
+            for (c, partition, _) in produces(&sent) {
+                answer_request(&mut p, 10 * (i + 1), c, &[(partition, None, 0)]);
             }
             drain(&mut p);
         }

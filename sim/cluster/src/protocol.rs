@@ -33,6 +33,28 @@ pub struct EpochEndOffset {
     pub end_offset: i64,
 }
 
+/// One partition's batch in a `Produce` request (Kafka's `PartitionProduceData`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProducePartition {
+    /// The partition.
+    pub tp: TopicPartition,
+    /// The producer's batch: records with offset deltas 0..n, the producer id, epoch and base
+    /// sequence (or -1 without idempotence) and the producer's codec. The leader assigns
+    /// offsets and stamps its leader epoch.
+    pub batch: RecordBatch,
+}
+
+/// One partition's answer in a `ProduceResponse` (Kafka's `PartitionProduceResponse`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProducePartitionResponse {
+    /// The partition.
+    pub tp: TopicPartition,
+    /// `None` on success, else the Kafka error.
+    pub error: Option<ErrorCode>,
+    /// Offset of the batch's first record, or -1 with an error that appended nothing.
+    pub base_offset: i64,
+}
+
 /// One partition of a Fetch request.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FetchPartition {
@@ -346,7 +368,8 @@ pub enum Message {
         /// Per-partition requests or results, or partition states.
         partitions: Vec<PartitionState>,
     },
-    /// Producer → leader.
+    /// Producer → leader: every batch the producer drained for this broker in one pass, at
+    /// most one per partition (Kafka's `ProduceRequest`, built by `Sender.sendProduceRequest`).
     Produce {
         /// Echoed by the response, to match it with its request.
         correlation_id: u64,
@@ -354,23 +377,16 @@ pub enum Message {
         acks: i16,
         /// How long the leader may wait for `acks=all` (`request.timeout.ms`).
         timeout_ms: u64,
-        /// The partition.
-        tp: TopicPartition,
-        /// The producer's batch: records with offset deltas 0..n, the producer id, epoch and
-        /// base sequence (or -1 without idempotence) and the producer's codec. The leader
-        /// assigns offsets and stamps its leader epoch.
-        batch: RecordBatch,
+        /// One batch per partition, in the order the producer drained them.
+        partitions: Vec<ProducePartition>,
     },
-    /// Leader → producer (never sent for `acks=0`).
+    /// Leader → producer: one answer per partition of the request, sent when all of them are
+    /// known (Kafka's `DelayedProduce`). Never sent for `acks=0`, unless a partition failed.
     ProduceResponse {
         /// Echoed by the response, to match it with its request.
         correlation_id: u64,
-        /// The partition.
-        tp: TopicPartition,
-        /// `None` on success, else the Kafka error.
-        error: Option<ErrorCode>,
-        /// Offset of the first record or metadata record.
-        base_offset: i64,
+        /// One answer per partition of the request, in the request's order.
+        partitions: Vec<ProducePartitionResponse>,
     },
     /// Follower or consumer → leader.
     Fetch {

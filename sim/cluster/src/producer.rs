@@ -2030,6 +2030,35 @@ mod tests {
     }
 
     #[test]
+    fn one_request_carries_a_batch_per_partition_and_each_answer_settles_its_own() {
+        let script = vec![send_to(10, 0, "a"), send_to(10, 1, "b")];
+        let mut p = start(plain(), script, &[LEADER, LEADER]);
+        p.handle_timeout(ms(10));
+        let sent = produces(&drain(&mut p).0);
+        let request = sent[0].0;
+        assert_eq!(
+            sent.iter().map(|(c, p, b)| (*c, *p, values(b)[0].to_string())).collect::<Vec<_>>(),
+            [(request, 0, "a".to_string()), (request, 1, "b".to_string())],
+            "both partitions lead on one broker: one request"
+        );
+        // Partition 0 is stored; partition 1's leader moved, so only its batch goes again.
+        answer_request(&mut p, 20, request, &[(0, None, 7), (1, Some(ErrorCode::NotLeaderOrFollower), -1)]);
+        let (_, events) = drain(&mut p);
+        assert_eq!(acked(&events), [("checkout#0".to_string(), 7)]);
+        let retried: Vec<i32> = events
+            .iter()
+            .filter_map(|e| match e {
+                Event::SendRetried { tp, .. } => Some(tp.partition),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(retried, [1]);
+        p.handle_timeout(ms(130));
+        let again = produces(&drain(&mut p).0);
+        assert_eq!(again.iter().map(|(_, p, b)| (*p, values(b)[0].to_string())).collect::<Vec<_>>(), [(1, "b".into())]);
+    }
+
+    #[test]
     fn without_idempotence_a_retried_batch_can_land_after_a_later_one() {
         let script = vec![send(10, Some("k"), "first"), send(20, Some("k"), "second")];
         let mut p = start(plain(), script, &[LEADER]);

@@ -151,6 +151,9 @@ pub struct Slot {
     down: Mutex<bool>,
     /// Whether the node has been started: false for a broker an `AddBroker` fault adds later.
     started: Mutex<bool>,
+    /// Whether a process that stopped gracefully is still delivering what it wrote before it
+    /// exited; its madsim node is stopped only once it has.
+    draining: Mutex<bool>,
     /// The quorum state the invariant checker last saw: (epoch, role, high watermark, LEO).
     quorum_seen: Mutex<Option<(i32, cluster::raft::QuorumRole, i64, i64)>>,
 }
@@ -533,7 +536,7 @@ async fn host(shared: Arc<Shared>, slot: Arc<Slot>) {
     // the link's queue below carries it to the peer's inbox, one message after another.
     // (madsim's own `Endpoint` does not keep order: its mailbox hands out queued datagrams
     // with `swap_remove`, and timers less than 50 ns apart wake their tasks in random order.)
-    let mut links: BTreeMap<NodeId, futures::channel::mpsc::UnboundedSender<Packet>> = BTreeMap::new();
+    let mut links: BTreeMap<NodeId, Link> = BTreeMap::new();
     lock(&shared.net).node_started(slot.id);
     let mut input = None;
     loop {
@@ -580,7 +583,7 @@ async fn host(shared: Arc<Shared>, slot: Arc<Slot>) {
             let packet =
                 Packet { at: shared.start + at, generation, incarnation, message: delivers.then_some(message), breaks };
             let link = links.entry(to).or_insert_with(|| open_link(shared.clone(), slot.id, to, tx.clone()));
-            let _ = link.unbounded_send(packet);
+            let _ = link.queue.unbounded_send(packet);
         }
         if stopping {
             // A graceful stop: the goodbyes are on the wire; the process exits and the kernel
@@ -588,11 +591,31 @@ async fn host(shared: Arc<Shared>, slot: Arc<Slot>) {
             shared.node_down(&slot);
             *lock(&slot.inbox) = None;
             *lock(&slot.down) = true;
+            *lock(&slot.draining) = true;
+            // The kernel still delivers what the process wrote before it exited, and only then
+            // the connection's close (TCP's FIN follows the data). So each open link carries a
+            // last packet that closes the connection behind the goodbyes, and the host waits for
+            // its links to drain before it returns: madsim ends a node's tasks, links included,
+            // the moment its main task returns. A peer this node never wrote to learns of the
+            // close at once.
+            let now = shared.start + sent;
             for other in shared.slots.values().filter(|s| s.id != slot.id) {
-                if let Some(inbox) = lock(&other.inbox).as_ref() {
+                if let Some(link) = links.get(&other.id) {
+                    let generation = lock(&shared.net).generation(slot.id, other.id);
+                    let incarnation = lock(&other.hosted).is_some().then(|| *lock(&other.incarnation));
+                    let close = Packet { at: now, generation, incarnation, message: None, breaks: true };
+                    let _ = link.queue.unbounded_send(close);
+                } else if let Some(inbox) = lock(&other.inbox).as_ref() {
                     let _ = inbox.unbounded_send(Input::Disconnected(slot.id));
                 }
             }
+            for (_, link) in std::mem::take(&mut links) {
+                drop(link.queue);
+                // An error would mean the task was cancelled, which only killing this whole node
+                // does, and then this host is gone too.
+                let _ = link.task.await;
+            }
+            *lock(&slot.draining) = false;
             return;
         }
         let next = {
@@ -699,9 +722,9 @@ fn open_link(
     from: NodeId,
     to: NodeId,
     closed: futures::channel::mpsc::UnboundedSender<Input>,
-) -> futures::channel::mpsc::UnboundedSender<Packet> {
+) -> Link {
     let (link, mut queue) = futures::channel::mpsc::unbounded::<Packet>();
-    madsim::task::spawn(async move {
+    let task = madsim::task::spawn(async move {
         'packets: while let Some(packet) = queue.next().await {
             // A cut link (`Partition`, `Isolate`, `OneWay`) holds the packet, and every packet
             // behind it, as TCP does: it retransmits after one retransmission timeout, then
@@ -757,7 +780,14 @@ fn open_link(
             }
         }
     });
-    link
+    Link { queue: link, task }
+}
+
+/// One open link of a node's process ([`open_link`]): the queue of packets still to go, and
+/// the task that delivers them, which ends once the queue is closed and empty.
+struct Link {
+    queue: futures::channel::mpsc::UnboundedSender<Packet>,
+    task: madsim::task::JoinHandle<()>,
 }
 
 /// A run in progress. Create it on a fresh thread (see [`crate::run`]): std's hash seeds are
@@ -820,6 +850,7 @@ impl World {
                     inbox: Mutex::new(None),
                     down: Mutex::new(false),
                     started: Mutex::new(started),
+                    draining: Mutex::new(false),
                     quorum_seen: Mutex::new(None),
                 }),
             );
@@ -968,7 +999,8 @@ impl World {
         // later restart starts it afresh (and frees its address).
         let handle = self.runtime.handle().clone();
         for id in std::mem::take(&mut self.stopping) {
-            if lock(&self.shared.slots[&id].hosted).is_none() {
+            let slot = &self.shared.slots[&id];
+            if lock(&slot.hosted).is_none() && !*lock(&slot.draining) {
                 handle.kill(self.madsim_id(id));
             } else {
                 self.stopping.push(id);

@@ -408,6 +408,27 @@ fn the_leader_of_three_crashes_and_a_new_one_is_elected_in_a_higher_epoch() {
 }
 
 #[test]
+fn a_leader_that_shuts_down_gracefully_hands_over_within_milliseconds() {
+    // Its EndQuorumEpoch leaves before the process exits, and the kernel delivers it (the
+    // connection closes only behind it): the first preferred successor campaigns at once,
+    // instead of after controller.quorum.fetch.timeout.ms (2 s). Until the host waited for its
+    // links to drain, madsim ended them with the process and the goodbyes were lost.
+    let text = quorum_text(
+        "graceful handover",
+        11,
+        "(brokers: 3, controllers: 5)",
+        r#"At("6s", Shutdown(ActiveController))"#,
+        "QuorumLeader, LeaderResignations(at_least: 1)",
+    );
+    let (snapshots, report, _) = run_probed(&text, "graceful handover", &[6_000, 6_200]);
+    let (old, old_epoch) = leader_of(&snapshots[0], "before the shutdown");
+    let (new, new_epoch) = leader_of(&snapshots[1], "200 ms after the shutdown");
+    assert_ne!(new, old, "the leader that left cannot lead");
+    assert!(new_epoch > old_epoch, "the new leader's epoch {new_epoch} is above the old {old_epoch}");
+    assert_expectations(&report);
+}
+
+#[test]
 fn an_isolated_leader_cannot_commit_and_follows_the_new_leader_after_healing() {
     let text = quorum_text(
         "isolated leader",

@@ -1368,6 +1368,11 @@ impl World {
         for id in nodes {
             let slot = &self.shared.slots[id];
             if lock(&slot.hosted).is_none() {
+                if std::mem::take(&mut *lock(&slot.draining)) {
+                    // A process that stopped gracefully, whose kernel is still sending what it
+                    // wrote: the machine going down ends that too.
+                    handle.kill(self.madsim_id(*id));
+                }
                 continue;
             }
             handle.kill(self.madsim_id(*id));
@@ -1445,6 +1450,7 @@ impl World {
                         // A node that stopped gracefully may not have been stopped by madsim yet;
                         // killing first frees its address for the restart.
                         self.stopping.retain(|s| s != id);
+                        *lock(&self.shared.slots[id].draining) = false;
                         // A pause ended with the process it paused.
                         lock(&self.shared.pause_gates).remove(id);
                         self.shared.refusals.peer_restarting(*id);

@@ -2292,14 +2292,9 @@ mod tests {
     /// Every partition answer sent to the producer since the last drain, as
     /// `(correlation_id, error, base_offset)`.
     fn produce_responses(broker: &mut Broker) -> Vec<(u64, Option<ErrorCode>, i64)> {
-        sent(broker)
+        produce_response_messages(broker)
             .into_iter()
-            .flat_map(|(to, m)| match m {
-                Message::ProduceResponse { correlation_id, partitions } if to == PRODUCER => {
-                    partitions.into_iter().map(|p| (correlation_id, p.error, p.base_offset)).collect::<Vec<_>>()
-                }
-                _ => Vec::new(),
-            })
+            .flat_map(|(c, partitions)| partitions.into_iter().map(move |p| (c, p.error, p.base_offset)))
             .collect()
     }
 

@@ -159,6 +159,12 @@ pub struct Slot {
 }
 
 impl Slot {
+    /// The incarnation of the process running now, `None` while the node is down or still
+    /// booting. A packet is stamped with it, so that it dies with that process.
+    fn running_incarnation(&self) -> Option<u64> {
+        lock(&self.hosted).is_some().then(|| *lock(&self.incarnation))
+    }
+
     /// Whether this node runs a broker.
     pub fn is_broker(&self) -> bool {
         matches!(self.kind, NodeKind::Broker | NodeKind::Combined)
@@ -578,8 +584,7 @@ async fn host(shared: Arc<Shared>, slot: Arc<Slot>) {
             };
             // A peer still booting takes the message when it is up, as a listening socket
             // queues a connection its process has not accepted yet.
-            let incarnation =
-                shared.slots.get(&to).filter(|s| lock(&s.hosted).is_some()).map(|s| *lock(&s.incarnation));
+            let incarnation = shared.slots.get(&to).and_then(|s| s.running_incarnation());
             let packet =
                 Packet { at: shared.start + at, generation, incarnation, message: delivers.then_some(message), breaks };
             let link = links.entry(to).or_insert_with(|| open_link(shared.clone(), slot.id, to, tx.clone()));
@@ -602,7 +607,7 @@ async fn host(shared: Arc<Shared>, slot: Arc<Slot>) {
             for other in shared.slots.values().filter(|s| s.id != slot.id) {
                 if let Some(link) = links.get(&other.id) {
                     let generation = lock(&shared.net).generation(slot.id, other.id);
-                    let incarnation = lock(&other.hosted).is_some().then(|| *lock(&other.incarnation));
+                    let incarnation = other.running_incarnation();
                     let close = Packet { at: now, generation, incarnation, message: None, breaks: true };
                     let _ = link.queue.unbounded_send(close);
                 } else if let Some(inbox) = lock(&other.inbox).as_ref() {

@@ -2190,6 +2190,7 @@ impl Node for Broker {
 mod tests {
     use super::*;
     use crate::node::node_rng;
+    use crate::record::unkeyed;
 
     const ME: NodeId = NodeId(1);
     const PRODUCER: NodeId = NodeId(5000);
@@ -2259,17 +2260,6 @@ mod tests {
         feed(&mut broker, t(2), 0, records);
         sent(&mut broker);
         broker
-    }
-
-    /// A keyless record holding `value`, without headers.
-    fn unkeyed(value: &str) -> Record {
-        Record {
-            offset_delta: 0,
-            timestamp_ms: 0,
-            key: None,
-            value: Some(Arc::from(value)),
-            headers: Default::default(),
-        }
     }
 
     fn produce(broker: &mut Broker, now: u64, acks: i16, correlation_id: u64) {

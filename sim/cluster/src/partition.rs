@@ -279,23 +279,11 @@ impl Partition {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::Record;
-    use std::sync::Arc;
+    use crate::record::unkeyed;
 
     const A: NodeId = NodeId(1);
     const B: NodeId = NodeId(2);
     const C: NodeId = NodeId(3);
-
-    /// A keyless record holding `value`, without headers.
-    fn unkeyed(value: &str) -> Record {
-        Record {
-            offset_delta: 0,
-            timestamp_ms: 0,
-            key: None,
-            value: Some(Arc::from(value)),
-            headers: Default::default(),
-        }
-    }
 
     fn leader_with(isr: Vec<NodeId>, min_isr: i32, records: usize) -> Partition {
         let state = PartitionState {

@@ -627,6 +627,13 @@ impl Reader<'_> {
     }
 }
 
+/// A keyless record holding `value`, without headers: the record the cluster's unit tests
+/// append when only its offset matters.
+#[cfg(test)]
+pub(crate) fn unkeyed(value: &str) -> Record {
+    Record { offset_delta: 0, timestamp_ms: 0, key: None, value: Some(Arc::from(value)), headers: Default::default() }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

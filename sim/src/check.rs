@@ -519,7 +519,7 @@ fn leader_batches(world: &World, view: &ClusterView, topic: &str) -> (u64, u64, 
         world.with_log(NodeId(leader), &tp, |log| {
             for b in log.batches() {
                 batches += 1;
-                records += b.records.len() as u64;
+                records += b.record_count() as u64;
                 *codecs.entry(b.compression.name().to_string()).or_insert(0) += 1;
             }
         });
@@ -537,10 +537,14 @@ fn replica_disagreements(world: &World, view: &ClusterView, topic: &str, partiti
         let records = world.with_log(NodeId(replica), &tp, |log| {
             log.batches()
                 .flat_map(|b| {
-                    b.records.iter().map(move |r| {
-                        let id = r.header(cluster::ID_HEADER).or(r.value.as_deref()).unwrap_or("(tombstone)");
-                        (b.offset_of(r), id.to_string())
-                    })
+                    let records = b.records();
+                    records
+                        .iter()
+                        .map(|r| {
+                            let id = r.header(cluster::ID_HEADER).or(r.value.as_deref()).unwrap_or("(tombstone)");
+                            (b.offset_of(r), id.to_string())
+                        })
+                        .collect::<Vec<_>>()
                 })
                 .collect::<BTreeMap<i64, String>>()
         });
@@ -593,13 +597,17 @@ fn log_holds(
         let held = world.with_log(NodeId(replica), &tp, |log| {
             log.batches()
                 .flat_map(|b| {
-                    b.records.iter().map(move |r| {
-                        (
-                            b.offset_of(r),
-                            r.key.as_deref().unwrap_or("").to_string(),
-                            r.value.as_deref().map(str::to_string),
-                        )
-                    })
+                    let records = b.records();
+                    records
+                        .iter()
+                        .map(|r| {
+                            (
+                                b.offset_of(r),
+                                r.key.as_deref().unwrap_or("").to_string(),
+                                r.value.as_deref().map(str::to_string),
+                            )
+                        })
+                        .collect::<Vec<_>>()
                 })
                 .collect::<Vec<_>>()
         });

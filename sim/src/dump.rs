@@ -109,7 +109,7 @@ pub fn dump(world: &World, broker: NodeId, tp: &TopicPartition) -> Option<LogDum
         while at < bytes.len() {
             let Ok((batch, used)) = RecordBatch::decode(&bytes[at..]) else { break };
             let crc = u32::from_be_bytes(bytes[at + 12..at + 16].try_into().expect("4 bytes"));
-            for r in &batch.records {
+            for r in batch.records().iter() {
                 records.push(DumpedRecord {
                     offset: batch.offset_of(r),
                     key: r.key.as_deref().map(str::to_string),
@@ -182,7 +182,7 @@ pub fn render_text(dump: &LogDump) -> String {
                  position: {} CreateTime: {} size: {} magic: 2 compresscodec: {} crc: {} isvalid: true{}",
                 batch.base_offset,
                 batch.last_offset(),
-                batch.records.len(),
+                batch.record_count(),
                 batch.base_sequence,
                 batch.producer_id,
                 batch.producer_epoch,
@@ -195,7 +195,7 @@ pub fn render_text(dump: &LogDump) -> String {
                 b.crc,
                 if b.flushed { "" } else { " (unflushed)" },
             );
-            for r in &batch.records {
+            for r in batch.records().iter() {
                 let sequence = if batch.base_sequence < 0 { -1 } else { batch.base_sequence + r.offset_delta };
                 let headers: Vec<&str> = r.headers.iter().map(|(k, _)| &**k).collect();
                 let _ = writeln!(

@@ -531,7 +531,7 @@ pub fn final_log(world: &World, tp: &TopicPartition, leader: Option<NodeId>) -> 
     world.with_log(leader, tp, |log| {
         let mut records = Vec::new();
         for batch in log.batches() {
-            for record in &batch.records {
+            for record in batch.records().iter() {
                 let offset = batch.base_offset + i64::from(record.offset_delta);
                 if let Some(id) = record.header(cluster::ID_HEADER) {
                     records.push((offset, Label::new(id)));

@@ -397,7 +397,7 @@ fn partition_logs(world: &World, topics: &[TopicDescription]) -> Vec<PartitionLo
                                 .map(|stored| &stored.batch)
                                 .take_while(|batch| batch.last_offset() >= from)
                                 .map(|batch| {
-                                    let present: Vec<i64> = batch.records.iter().map(|r| batch.offset_of(r)).collect();
+                                    let present: Vec<i64> = batch.record_offsets().collect();
                                     BatchView {
                                         base_offset: batch.base_offset,
                                         last_offset: batch.last_offset(),
@@ -408,7 +408,7 @@ fn partition_logs(world: &World, topics: &[TopicDescription]) -> Vec<PartitionLo
                                             .filter(|o| !present.contains(o))
                                             .collect(),
                                         tombstones: batch
-                                            .records
+                                            .records()
                                             .iter()
                                             .filter(|r| r.value.is_none())
                                             .map(|r| batch.offset_of(r))

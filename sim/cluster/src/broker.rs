@@ -691,7 +691,7 @@ impl Broker {
         let mut offsets = Vec::new();
         let mut groups: BTreeMap<String, GroupRecord> = BTreeMap::new();
         for batch in p.log.batches() {
-            for record in &batch.records {
+            for record in batch.records().iter() {
                 let Some(key) = record.key.as_deref() else { continue };
                 if let Some(group_id) = key.strip_prefix(GROUP_RECORD_PREFIX) {
                     if let Some(value) = record.value.as_deref().and_then(GroupRecord::decode) {
@@ -1075,7 +1075,7 @@ impl Broker {
             // is refused whole.
             return reject(&mut self.outbox, tp, ErrorCode::MessageTooLarge);
         }
-        if p.log.config().is_compacted() && batch.records.iter().any(|r| r.key.is_none()) {
+        if p.log.config().is_compacted() && batch.records().iter().any(|r| r.key.is_none()) {
             // Kafka's `LogValidator`: a compacted topic keeps records by key, so a keyless one
             // could never be cleaned and is refused.
             return reject(&mut self.outbox, tp, ErrorCode::InvalidRecord);

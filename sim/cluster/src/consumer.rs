@@ -878,7 +878,7 @@ impl Consumer {
             }
             let buffer = self.buffered.entry(tp.clone()).or_default();
             for batch in &response.batches {
-                for record in &batch.records {
+                for record in batch.records().iter() {
                     let offset = batch.base_offset + i64::from(record.offset_delta);
                     if offset < position {
                         continue;

@@ -1837,8 +1837,8 @@ mod tests {
             .collect()
     }
 
-    fn values(batch: &RecordBatch) -> Vec<&str> {
-        batch.records.iter().map(|r| r.value.as_deref().unwrap_or("")).collect()
+    fn values(batch: &RecordBatch) -> Vec<String> {
+        batch.records().iter().map(|r| r.value.as_deref().unwrap_or("").to_string()).collect()
     }
 
     /// Answers a request that carried one batch, for partition 0.
@@ -1931,7 +1931,7 @@ mod tests {
         let tp = TopicPartition::new("orders", partition);
         assert_eq!(tp.partition, 0, "one partition: everything lands in it");
         assert!(events.iter().any(|e| matches!(e, Event::SendInvoked { .. })));
-        let n = batch.records.len() as i64;
+        let n = batch.record_count() as i64;
         p.handle_message(
             Instant::from_millis(5),
             LEADER,
@@ -1978,8 +1978,8 @@ mod tests {
         let (_, partition, batch) = &sent[0];
         assert_eq!(*partition, 0);
         assert_eq!(values(batch), ["a", "b", "c"]);
-        assert_eq!(batch.records.iter().map(|r| r.offset_delta).collect::<Vec<_>>(), [0, 1, 2]);
-        assert_eq!(batch.records.iter().map(|r| r.timestamp_ms).collect::<Vec<_>>(), [10, 20, 30]);
+        assert_eq!(batch.records().iter().map(|r| r.offset_delta).collect::<Vec<_>>(), [0, 1, 2]);
+        assert_eq!(batch.records().iter().map(|r| r.timestamp_ms).collect::<Vec<_>>(), [10, 20, 30]);
         assert_eq!((batch.producer_id, batch.base_sequence), (-1, -1), "no idempotence");
         assert_eq!(batch.compression, Compression::Zstd, "the batch uses compression.type");
     }
@@ -1997,13 +1997,13 @@ mod tests {
         let mut p = start(config, script, &[LEADER]);
         p.handle_timeout(ms(10));
         let sent = produces(&drain(&mut p).0);
-        let sizes: Vec<usize> = sent.iter().map(|(_, _, b)| b.records.len()).collect();
+        let sizes: Vec<usize> = sent.iter().map(|(_, _, b)| b.record_count()).collect();
         assert_eq!(sizes, [2, 2, 1], "five records: two full batches and a partial one");
         p.handle_timeout(ms(20));
         let sent = produces(&drain(&mut p).0);
         let lengths: Vec<Vec<usize>> = sent
             .iter()
-            .map(|(_, _, b)| b.records.iter().map(|r| r.value.as_deref().map_or(0, str::len)).collect())
+            .map(|(_, _, b)| b.records().iter().map(|r| r.value.as_deref().map_or(0, str::len)).collect())
             .collect();
         assert_eq!(lengths, [vec![200], vec![10]], "the 200-byte record is a batch of its own");
     }

@@ -12,6 +12,7 @@
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::fmt;
 use std::io::{Read, Write};
 use std::sync::{Arc, OnceLock};
@@ -155,10 +156,11 @@ impl Compression {
 /// a heap allocation of its own.
 ///
 /// Why: every record a simulated producer sends carries exactly one header (`kafkalab.id`), and
-/// the logs keep every record of a run. As a `Vec` that header cost a 32-byte allocation per
-/// record besides the vector itself: 1.2 million allocations and 38 MB in heavy.ron. Held
-/// inline it makes a [`Record`] 88 bytes instead of 72 plus the allocation. It derefs to a
-/// slice of pairs and serialises as the list of pairs a `Vec` would.
+/// every record is built by its producer and decoded again by each reader. As a `Vec` that
+/// header cost a 32-byte allocation per record and per decoding besides the vector itself
+/// (1.2 million allocations for heavy.ron's producers alone). Held inline it makes a [`Record`]
+/// 88 bytes instead of 72 plus the allocation. It derefs to a slice of pairs and serialises as
+/// the list of pairs a `Vec` would.
 pub type Headers = smallvec::SmallVec<[(Arc<str>, Arc<str>); 1]>;
 
 /// One record inside a batch. Offsets are stored as a delta from the batch's base offset.
@@ -194,9 +196,17 @@ impl Record {
 /// A record batch: a run of consecutive offsets written together by one leader in one
 /// leader epoch.
 ///
-/// `Debug` and `PartialEq` look at the batch's fields only, never at its cached encoding
-/// ([`RecordBatch::encoded`]).
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A batch holds its records either decoded (as a producer builds them, a cleaner rewrites them
+/// or a recovery reads them back) or only in its encoding: a batch a leader appended keeps its
+/// bytes and drops the decoded records ([`RecordBatch::into_encoded_only`]), and every reader
+/// decodes them from the bytes when it reads them ([`RecordBatch::records`]), as Kafka's
+/// `FileRecords` reads batches from the page cache. The bytes are shared by every replica and
+/// every disk, so a stored record exists once in memory, as bytes.
+///
+/// `Debug` and `PartialEq` look at the batch's fields and records only, never at how they are
+/// held or at the cached encoding ([`RecordBatch::encoded`]).
+#[derive(Serialize, Deserialize)]
+#[serde(from = "BatchFields", into = "BatchFields")]
 pub struct RecordBatch {
     /// Offset of the first record.
     pub base_offset: i64,
@@ -222,15 +232,131 @@ pub struct RecordBatch {
     /// stamped by the first cleaning that keeps them, as `now + delete.retention.ms` (KIP-534).
     /// `None` until then.
     pub delete_horizon_ms: Option<i64>,
-    /// The records, in offset order. Never empty as written; the cleaner drops a batch whose
-    /// records all go.
-    pub records: Vec<Record>,
+    /// The records, in offset order, decoded or only in the encoding. Never empty as written;
+    /// the cleaner drops a batch whose records all go.
+    records: Records,
     /// The batch's bytes, once [`RecordBatch::encoded`] computed them. Crate-private so that
     /// no code outside this crate can build a batch around another batch's encoding; inside
     /// it, a batch is built from [`RecordBatch::new`] or a clone, both of which start empty.
-    #[serde(skip)]
     pub(crate) encoding: EncodingCache,
 }
+
+/// How a [`RecordBatch`] holds its records.
+#[derive(Clone, Debug)]
+enum Records {
+    /// Decoded, in offset order.
+    Decoded(Vec<Record>),
+    /// Only in the batch's cached encoding, which is always set for such a batch. Only a batch
+    /// whose offsets are dense (`count` is `last_offset_delta + 1`, so the record at index `i`
+    /// has offset `base_offset + i`) is held this way, so its offsets are known without
+    /// decoding; the two figures a log needs at every append are kept beside the bytes.
+    Encoded {
+        /// How many records the bytes hold.
+        count: u32,
+        /// The largest record timestamp, in milliseconds (Kafka's `maxTimestamp`, which a
+        /// v2 batch header carries).
+        max_timestamp_ms: i64,
+    },
+}
+
+/// A [`RecordBatch`] with its records decoded, as it serialises: the fields a batch had when it
+/// always held its records decoded, so a serialised batch reads the same either way.
+#[derive(Clone, Serialize, Deserialize)]
+struct BatchFields {
+    base_offset: i64,
+    partition_leader_epoch: i32,
+    producer_id: i64,
+    producer_epoch: i16,
+    base_sequence: i32,
+    first_timestamp_ms: i64,
+    is_control: bool,
+    compression: Compression,
+    last_offset_delta: i32,
+    delete_horizon_ms: Option<i64>,
+    records: Vec<Record>,
+}
+
+impl From<BatchFields> for RecordBatch {
+    fn from(f: BatchFields) -> Self {
+        RecordBatch {
+            base_offset: f.base_offset,
+            partition_leader_epoch: f.partition_leader_epoch,
+            producer_id: f.producer_id,
+            producer_epoch: f.producer_epoch,
+            base_sequence: f.base_sequence,
+            first_timestamp_ms: f.first_timestamp_ms,
+            is_control: f.is_control,
+            compression: f.compression,
+            last_offset_delta: f.last_offset_delta,
+            delete_horizon_ms: f.delete_horizon_ms,
+            records: Records::Decoded(f.records),
+            encoding: EncodingCache::default(),
+        }
+    }
+}
+
+impl From<RecordBatch> for BatchFields {
+    fn from(b: RecordBatch) -> Self {
+        BatchFields {
+            base_offset: b.base_offset,
+            partition_leader_epoch: b.partition_leader_epoch,
+            producer_id: b.producer_id,
+            producer_epoch: b.producer_epoch,
+            base_sequence: b.base_sequence,
+            first_timestamp_ms: b.first_timestamp_ms,
+            is_control: b.is_control,
+            compression: b.compression,
+            last_offset_delta: b.last_offset_delta,
+            delete_horizon_ms: b.delete_horizon_ms,
+            records: b.into_records(),
+        }
+    }
+}
+
+impl Clone for RecordBatch {
+    /// A copy with its records decoded and no cached encoding: a clone exists to be changed
+    /// (the cleaner rewrites a batch, a leader stamps a producer's), and its bytes are computed
+    /// afresh.
+    fn clone(&self) -> Self {
+        RecordBatch {
+            base_offset: self.base_offset,
+            partition_leader_epoch: self.partition_leader_epoch,
+            producer_id: self.producer_id,
+            producer_epoch: self.producer_epoch,
+            base_sequence: self.base_sequence,
+            first_timestamp_ms: self.first_timestamp_ms,
+            is_control: self.is_control,
+            compression: self.compression,
+            last_offset_delta: self.last_offset_delta,
+            delete_horizon_ms: self.delete_horizon_ms,
+            records: Records::Decoded(self.records().into_owned()),
+            encoding: EncodingCache::default(),
+        }
+    }
+}
+
+impl PartialEq for RecordBatch {
+    /// Equal fields and equal records. Two batches whose encodings are both cached compare by
+    /// their bytes, which hold every field and record (the encoding is deterministic).
+    fn eq(&self, other: &Self) -> bool {
+        if let (Some(a), Some(b)) = (self.encoding.0.get(), other.encoding.0.get()) {
+            return a == b;
+        }
+        self.base_offset == other.base_offset
+            && self.partition_leader_epoch == other.partition_leader_epoch
+            && self.producer_id == other.producer_id
+            && self.producer_epoch == other.producer_epoch
+            && self.base_sequence == other.base_sequence
+            && self.first_timestamp_ms == other.first_timestamp_ms
+            && self.is_control == other.is_control
+            && self.compression == other.compression
+            && self.last_offset_delta == other.last_offset_delta
+            && self.delete_horizon_ms == other.delete_horizon_ms
+            && *self.records() == *other.records()
+    }
+}
+
+impl Eq for RecordBatch {}
 
 /// The cached encoding of a [`RecordBatch`]: computed at most once per batch, at its first
 /// append, and shared from then on by every replica that stores the same `Arc<RecordBatch>`
@@ -242,22 +368,6 @@ pub struct RecordBatch {
 /// equality ignores it. Debug and test builds check every cached encoding against a fresh one.
 #[derive(Default)]
 pub(crate) struct EncodingCache(OnceLock<Bytes>);
-
-impl Clone for EncodingCache {
-    /// An empty cache: a clone exists to be changed, and its bytes are computed afresh.
-    fn clone(&self) -> Self {
-        EncodingCache::default()
-    }
-}
-
-impl PartialEq for EncodingCache {
-    /// Always equal: the cache is a function of the batch's fields, which are compared.
-    fn eq(&self, _: &Self) -> bool {
-        true
-    }
-}
-
-impl Eq for EncodingCache {}
 
 impl fmt::Debug for RecordBatch {
     /// The fields as `#[derive(Debug)]` prints them, without the cached encoding.
@@ -273,7 +383,7 @@ impl fmt::Debug for RecordBatch {
             .field("compression", &self.compression)
             .field("last_offset_delta", &self.last_offset_delta)
             .field("delete_horizon_ms", &self.delete_horizon_ms)
-            .field("records", &self.records)
+            .field("records", &self.records())
             .finish()
     }
 }
@@ -294,8 +404,98 @@ impl RecordBatch {
             compression: Compression::None,
             last_offset_delta,
             delete_horizon_ms: None,
-            records,
+            records: Records::Decoded(records),
             encoding: EncodingCache::default(),
+        }
+    }
+
+    /// The records, in offset order: borrowed when the batch holds them decoded, decoded from
+    /// the batch's bytes when it holds only those ([`RecordBatch::into_encoded_only`]). A reader
+    /// that needs only offsets or counts should use [`RecordBatch::record_offsets`] and
+    /// [`RecordBatch::record_count`], which never decode.
+    ///
+    /// Panics if the cached bytes do not decode: they were encoded from this batch's own
+    /// records, so that would be an impossible state.
+    pub fn records(&self) -> Cow<'_, [Record]> {
+        match &self.records {
+            Records::Decoded(records) => Cow::Borrowed(records),
+            Records::Encoded { .. } => Cow::Owned(self.decode_own_bytes()),
+        }
+    }
+
+    /// The records, decoded, for a change; the cached encoding is dropped, since it will no
+    /// longer match.
+    pub fn records_mut(&mut self) -> &mut Vec<Record> {
+        if let Records::Encoded { .. } = self.records {
+            self.records = Records::Decoded(self.decode_own_bytes());
+        }
+        self.encoding = EncodingCache::default();
+        match &mut self.records {
+            Records::Decoded(records) => records,
+            Records::Encoded { .. } => unreachable!("decoded just above"),
+        }
+    }
+
+    /// The records, decoded, giving up the batch.
+    pub fn into_records(self) -> Vec<Record> {
+        match self.records {
+            Records::Decoded(records) => records,
+            Records::Encoded { .. } => self.decode_own_bytes(),
+        }
+    }
+
+    /// Whether the batch holds its records decoded (true) or only in its bytes.
+    pub fn holds_decoded_records(&self) -> bool {
+        matches!(self.records, Records::Decoded(_))
+    }
+
+    /// The batch with its bytes computed ([`RecordBatch::encoded`]) and its decoded records
+    /// dropped, when its offsets are dense (the record at index `i` has offset
+    /// `base_offset + i`, as in every batch a producer writes); a batch with gaps (one the
+    /// cleaner compacted) is returned as it is. The log stores a leader's appends this way, so
+    /// that a stored record is held once, as the bytes every replica and disk share, and not
+    /// also as a decoded [`Record`] of 88 bytes with its strings.
+    pub fn into_encoded_only(mut self) -> RecordBatch {
+        let Records::Decoded(records) = &self.records else { return self };
+        if records.len() != usize::try_from(self.last_offset_delta).map_or(0, |d| d + 1) {
+            return self;
+        }
+        let count = u32::try_from(records.len()).expect("a batch holds fewer than 2^32 records");
+        let max_timestamp_ms = self.max_timestamp_ms();
+        self.encoded();
+        self.records = Records::Encoded { count, max_timestamp_ms };
+        self
+    }
+
+    /// The records decoded from the cached bytes of a batch that holds only those.
+    fn decode_own_bytes(&self) -> Vec<Record> {
+        let bytes = self.encoding.0.get().expect("a batch that holds only its bytes has them cached");
+        match RecordBatch::decode(bytes) {
+            Ok((batch, _)) => batch.into_records(),
+            Err(e) => panic!("batch {} does not decode from its own bytes: {e:?}", self.base_offset),
+        }
+    }
+
+    /// The records' offsets, in order, without decoding them.
+    pub fn record_offsets(&self) -> impl Iterator<Item = i64> + Clone + '_ {
+        // A batch holds its records one way or the other, so one side of the chain is empty.
+        let (decoded, dense) = match &self.records {
+            Records::Decoded(records) => (records.as_slice(), 0),
+            Records::Encoded { count, .. } => (&[][..], i64::from(*count)),
+        };
+        let base = self.base_offset;
+        decoded.iter().map(move |r| base + i64::from(r.offset_delta)).chain((0..dense).map(move |i| base + i))
+    }
+
+    /// The offset of the record at `index` (counted from 0 in the batch), without decoding.
+    /// Panics when the batch holds fewer records.
+    pub fn offset_at(&self, index: usize) -> i64 {
+        match &self.records {
+            Records::Decoded(records) => self.base_offset + i64::from(records[index].offset_delta),
+            Records::Encoded { count, .. } => {
+                assert!(index < *count as usize, "batch {} holds {count} records, not {}", self.base_offset, index + 1);
+                self.base_offset + index as i64
+            }
         }
     }
 
@@ -306,7 +506,12 @@ impl RecordBatch {
 
     /// The largest record timestamp in the batch (`maxTimestamp`), in milliseconds.
     pub fn max_timestamp_ms(&self) -> i64 {
-        self.records.iter().map(|r| r.timestamp_ms).max().unwrap_or(self.first_timestamp_ms)
+        match &self.records {
+            Records::Decoded(records) => {
+                records.iter().map(|r| r.timestamp_ms).max().unwrap_or(self.first_timestamp_ms)
+            }
+            Records::Encoded { max_timestamp_ms, .. } => *max_timestamp_ms,
+        }
     }
 
     /// The offset of a record, from its delta.
@@ -321,7 +526,10 @@ impl RecordBatch {
 
     /// Number of records.
     pub fn record_count(&self) -> usize {
-        self.records.len()
+        match &self.records {
+            Records::Decoded(records) => records.len(),
+            Records::Encoded { count, .. } => *count as usize,
+        }
     }
 
     /// Size of this batch's encoding, in bytes: for a compressed batch, with its records
@@ -336,7 +544,7 @@ impl RecordBatch {
         }
         match self.compression {
             Compression::None => {
-                let size = BATCH_HEADER_BYTES + records_size(&self.records);
+                let size = BATCH_HEADER_BYTES + records_size(&self.records());
                 debug_assert_eq!(size, {
                     let mut out = Vec::new();
                     self.encode(&mut out);
@@ -379,7 +587,15 @@ impl RecordBatch {
     /// the body. The CRC covers the compressed block, as in Kafka. An uncompressed batch holds
     /// its records as they are.
     pub fn encode(&self, out: &mut Vec<u8>) {
-        let mut body = Vec::with_capacity(64 + self.records.len() * 32);
+        let records = match &self.records {
+            Records::Decoded(records) => records,
+            Records::Encoded { .. } => {
+                let bytes = self.encoding.0.get().expect("a batch that holds only its bytes has them cached");
+                out.extend_from_slice(bytes);
+                return;
+            }
+        };
+        let mut body = Vec::with_capacity(64 + records.len() * 32);
         body.extend_from_slice(&self.partition_leader_epoch.to_be_bytes());
         body.extend_from_slice(&self.producer_id.to_be_bytes());
         body.extend_from_slice(&self.producer_epoch.to_be_bytes());
@@ -388,12 +604,12 @@ impl RecordBatch {
         body.push(self.attributes());
         body.extend_from_slice(&self.last_offset_delta.to_be_bytes());
         body.extend_from_slice(&self.delete_horizon_ms.unwrap_or(-1).to_be_bytes());
-        body.extend_from_slice(&(self.records.len() as u32).to_be_bytes());
+        body.extend_from_slice(&(records.len() as u32).to_be_bytes());
         match self.compression {
-            Compression::None => put_records(&mut body, &self.records),
+            Compression::None => put_records(&mut body, records),
             codec => {
-                let mut raw = Vec::with_capacity(self.records.len() * 32);
-                put_records(&mut raw, &self.records);
+                let mut raw = Vec::with_capacity(records.len() * 32);
+                put_records(&mut raw, records);
                 body.extend_from_slice(&codec.compress(&raw));
             }
         }
@@ -507,7 +723,7 @@ impl RecordBatch {
             compression,
             last_offset_delta,
             delete_horizon_ms,
-            records,
+            records: Records::Decoded(records),
             encoding: EncodingCache::default(),
         };
         Ok((batch, total))
@@ -550,6 +766,9 @@ fn put_records(out: &mut Vec<u8>, records: &[Record]) {
 fn take_records(r: &mut Reader<'_>, count: usize) -> Result<Vec<Record>, DecodeError> {
     // Each record takes at least 24 bytes, so a corrupt count cannot reserve much.
     let mut records = Vec::with_capacity(count.min(r.bytes.len() / 24));
+    // The last header name read: every record of a simulated producer carries the same one,
+    // so its records share one string for it instead of one each.
+    let mut last_name: Option<Arc<str>> = None;
     for _ in 0..count {
         let offset_delta = r.i32()?;
         let timestamp_ms = r.i64()?;
@@ -558,9 +777,11 @@ fn take_records(r: &mut Reader<'_>, count: usize) -> Result<Vec<Record>, DecodeE
         let header_count = r.u32()? as usize;
         let mut headers = Headers::with_capacity(header_count.min(16));
         for _ in 0..header_count {
-            let name = r.optional_str()?.ok_or(DecodeError::Malformed("null header name"))?;
-            let value = r.optional_str()?.ok_or(DecodeError::Malformed("null header value"))?;
-            headers.push((name, value));
+            let name = r.str_like(last_name.as_ref())?.ok_or(DecodeError::Malformed("null header name"))?;
+            // A producer's id header holds the record's value, so the two share one string.
+            let header_value = r.str_like(value.as_ref())?.ok_or(DecodeError::Malformed("null header value"))?;
+            last_name = Some(Arc::clone(&name));
+            headers.push((name, header_value));
         }
         records.push(Record { offset_delta, timestamp_ms, key, value, headers });
     }
@@ -617,11 +838,20 @@ impl Reader<'_> {
         Ok(i64::from_be_bytes(self.take(8)?.try_into().expect("8 bytes")))
     }
     fn optional_str(&mut self) -> Result<Option<Arc<str>>, DecodeError> {
+        self.str_like(None)
+    }
+
+    /// Like [`Reader::optional_str`], returning a reference to `like` instead of a new string
+    /// when the text read equals it.
+    fn str_like(&mut self, like: Option<&Arc<str>>) -> Result<Option<Arc<str>>, DecodeError> {
         let len = self.i32()?;
         if len < 0 {
             return Ok(None);
         }
         let raw = self.take(len as usize)?;
+        if let Some(like) = like.filter(|like| like.as_bytes() == raw) {
+            return Ok(Some(Arc::clone(like)));
+        }
         let s = std::str::from_utf8(raw).map_err(|_| DecodeError::Malformed("non-UTF-8 text"))?;
         Ok(Some(Arc::from(s)))
     }
@@ -641,9 +871,10 @@ mod tests {
 
     #[test]
     fn a_record_holds_one_header_inline_in_88_bytes() {
-        // The logs keep every record of a run: heavy.ron holds 1.2 million.
+        // Producers build every record of a run and readers decode them again: heavy.ron's
+        // producers alone build 1.2 million.
         assert_eq!(std::mem::size_of::<Record>(), 88);
-        let record = &batch(0, &[Some("v")]).records[0];
+        let record = &batch(0, &[Some("v")]).records()[0].clone();
         assert!(!record.headers.spilled(), "one header needs no allocation of its own");
         assert_eq!(record.header("kafkalab.id"), Some("p-0"));
         // Serialised as the list of pairs a `Vec` would give.
@@ -687,6 +918,61 @@ mod tests {
         changed.encode(&mut fresh);
         assert_eq!(&changed.encoded()[..], &fresh[..], "the clone encodes its own fields");
         assert_ne!(changed.encoded(), first);
+    }
+
+    #[test]
+    fn a_batch_held_as_bytes_alone_reads_as_the_batch_it_was() {
+        let decoded = batch(40, &[Some("a"), None, Some("c")]);
+        let slim = decoded.clone().into_encoded_only();
+        assert!(decoded.holds_decoded_records());
+        assert!(!slim.holds_decoded_records(), "a dense batch drops its decoded records");
+        assert!(matches!(slim.records(), Cow::Owned(_)), "its records are decoded when read");
+        assert_eq!(slim.records(), decoded.records());
+        assert_eq!(slim, decoded, "equality looks at the records, not at how they are held");
+        assert_eq!(format!("{slim:?}"), format!("{decoded:?}"));
+        assert_eq!(slim.encoded(), decoded.encoded(), "the same bytes");
+        assert_eq!(slim.record_count(), 3);
+        assert_eq!(slim.max_timestamp_ms(), 1002);
+        assert_eq!(slim.record_offsets().collect::<Vec<_>>(), [40, 41, 42]);
+        assert_eq!(slim.offset_at(2), 42);
+        assert_eq!(slim.size_bytes(), decoded.size_bytes());
+        let mut out = Vec::new();
+        slim.encode(&mut out);
+        assert_eq!(&out[..], &decoded.encoded()[..], "encoding a slim batch writes its bytes");
+        // A clone exists to be changed: it holds its records decoded, and no bytes.
+        let mut changed = slim.clone();
+        assert!(changed.holds_decoded_records());
+        changed.records_mut().pop();
+        changed.last_offset_delta = 1;
+        assert_ne!(changed, slim);
+        assert_eq!(RecordBatch::decode(&changed.encoded()).expect("decodes").0.record_count(), 2);
+        // The serialised form does not depend on how the records are held.
+        assert_eq!(ron::to_string(&slim).expect("serialises"), ron::to_string(&decoded).expect("serialises"));
+        assert_eq!(slim.into_records(), decoded.into_records());
+    }
+
+    #[test]
+    fn a_compacted_batch_keeps_its_records_decoded() {
+        // A gap at offset 1: the offsets are not the base plus an index, so the batch cannot
+        // give them without its records.
+        let mut compacted = batch(0, &[Some("a"), Some("b"), Some("c")]);
+        compacted.records_mut().remove(1);
+        let kept = compacted.into_encoded_only();
+        assert!(kept.holds_decoded_records());
+        assert_eq!(kept.record_offsets().collect::<Vec<_>>(), [0, 2]);
+        assert_eq!(kept.offset_at(1), 2);
+    }
+
+    #[test]
+    fn decoded_records_share_the_strings_that_repeat() {
+        let encoded = batch(0, &[Some("p-0"), Some("x")]).encoded();
+        let records = RecordBatch::decode(&encoded).expect("decodes").0.into_records();
+        let (first_name, first_id) = &records[0].headers[0];
+        let (second_name, second_id) = &records[1].headers[0];
+        assert!(Arc::ptr_eq(first_name, second_name), "one string for a header name every record has");
+        assert!(Arc::ptr_eq(first_id, records[0].value.as_ref().expect("a value")), "a header equal to the value");
+        assert_eq!(&**second_id, "p-1");
+        assert_eq!(records[1].value.as_deref(), Some("x"), "a header that differs from the value is its own");
     }
 
     #[test]

@@ -64,7 +64,7 @@ impl CompactionKeepsLatestPerKey {
             *replica = ReplicaKeys::default();
         }
         for batch in log.batches_from(replica.scanned.unwrap_or(i64::MIN)) {
-            for record in &batch.records {
+            for record in batch.records().iter() {
                 if let Some(k) = &record.key {
                     replica.latest.insert(k.clone(), (batch.offset_of(record), record.value.clone()));
                 }
@@ -80,14 +80,14 @@ impl CompactionKeepsLatestPerKey {
                 continue;
             }
             let found = log.record_at(*offset);
-            if found.is_some_and(|r| r.key.as_ref() == Some(k) && r.value == *value) {
+            if found.as_ref().is_some_and(|r| r.key.as_ref() == Some(k) && r.value == *value) {
                 continue;
             }
             return Err(format!(
                 "after cleaning {tp} on broker {broker} up to offset {cleaned_point}, the latest record of key \
                  {k:?} ({k}={} at offset {offset}) is {}",
                 describe_value(value.as_deref()),
-                match found {
+                match &found {
                     None => "gone".to_string(),
                     Some(r) => format!("replaced by {}", super::describe_record(r)),
                 }

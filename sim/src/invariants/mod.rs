@@ -111,9 +111,10 @@ pub trait LogRead {
     }
 
     /// The record stored at `offset`, if one is there (compaction and retention leave gaps).
-    fn record_at(&self, offset: i64) -> Option<&Record> {
+    fn record_at(&self, offset: i64) -> Option<Record> {
         let batch = self.batch_at(offset)?;
-        batch.records.iter().find(|r| batch.offset_of(r) == offset)
+        let index = batch.record_offsets().position(|o| o == offset)?;
+        Some(batch.records()[index].clone())
     }
 }
 

@@ -77,8 +77,7 @@ impl OffsetsIncrease {
                 fail(format!("the batch at offsets {base}..={last} ends past the log end offset {log_end_offset}"));
             }
             let mut previous_offset = None;
-            for record in &batch.records {
-                let offset = batch.offset_of(record);
+            for offset in batch.record_offsets() {
                 if offset < base || offset > last || previous_offset.is_some_and(|p| offset <= p) {
                     fail(format!(
                         "a record of the batch at offsets {base}..={last} has offset {offset}, after {}",

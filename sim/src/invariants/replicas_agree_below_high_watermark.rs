@@ -53,15 +53,42 @@ struct FirstSeen<'a> {
     broker: NodeId,
 }
 
-impl FirstSeen<'_> {
-    fn record(&self) -> &Record {
-        &self.batch.records[self.index]
+/// The records of the batches compared last, decoded once for all the records compared in
+/// them: two copies are compared record by record only when they are not the same stored
+/// batch (a replica that recovered its log from disk holds its own), and decoding a batch per
+/// record would cost its length squared.
+#[derive(Default)]
+struct Decoded {
+    /// The batch a first-seen record came from, and its records.
+    first: Option<(Arc<RecordBatch>, Vec<Record>)>,
+    /// The replica's batch being compared, and its records.
+    replica: Option<(Arc<RecordBatch>, Vec<Record>)>,
+}
+
+impl Decoded {
+    fn records<'a>(slot: &'a mut Option<(Arc<RecordBatch>, Vec<Record>)>, batch: &Arc<RecordBatch>) -> &'a [Record] {
+        if !slot.as_ref().is_some_and(|(b, _)| Arc::ptr_eq(b, batch)) {
+            *slot = Some((Arc::clone(batch), batch.records().into_owned()));
+        }
+        &slot.as_ref().expect("set above").1
+    }
+
+    /// The first-seen record `first` and the replica's record at `index` of `batch`.
+    fn pair<'a>(
+        &'a mut self,
+        first: &FirstSeen<'_>,
+        batch: &Arc<RecordBatch>,
+        index: usize,
+    ) -> (&'a Record, &'a Record) {
+        let Decoded { first: first_slot, replica } = self;
+        (&Decoded::records(first_slot, first.batch)[first.index], &Decoded::records(replica, batch)[index])
     }
 }
 
 /// Records first seen committed on one broker that are consecutive records of one batch:
-/// `batch.records[first..first + len]`. Their offsets ascend but need not be consecutive (a
-/// compacted batch has gaps); an offset in a gap is not in the run.
+/// `batch.records()[first..first + len]`. Their offsets ascend but need not be consecutive (a
+/// compacted batch has gaps); an offset in a gap is not in the run. A run reads only offsets,
+/// which a batch gives without decoding its records ([`RecordBatch::offset_at`]).
 #[derive(Clone, Debug)]
 struct Run {
     batch: Arc<RecordBatch>,
@@ -71,14 +98,30 @@ struct Run {
 }
 
 impl Run {
-    fn records(&self) -> &[Record] {
-        &self.batch.records[self.first as usize..(self.first + self.len) as usize]
+    /// The offset of the run's record at position `at`.
+    fn offset(&self, at: u32) -> i64 {
+        debug_assert!(at < self.len);
+        self.batch.offset_at((self.first + at) as usize)
+    }
+
+    /// The position of the first record at or after `offset` (`len` when there is none).
+    fn position(&self, offset: i64) -> u32 {
+        let (mut low, mut high) = (0, self.len);
+        while low < high {
+            let mid = low + (high - low) / 2;
+            if self.offset(mid) < offset {
+                low = mid + 1;
+            } else {
+                high = mid;
+            }
+        }
+        low
     }
 
     /// The run's records from position `at` on, as a run (empty when `at` is the end).
     fn rest_from(&self, at: u32) -> Option<(i64, Run)> {
         let rest = Run { batch: self.batch.clone(), first: self.first + at, len: self.len - at, broker: self.broker };
-        (rest.len > 0).then(|| (rest.batch.offset_of(&rest.records()[0]), rest))
+        (rest.len > 0).then(|| (rest.offset(0), rest))
     }
 }
 
@@ -94,27 +137,25 @@ impl FirstSeenLog {
     /// position in it of the first record at or after `offset`.
     fn locate(&self, offset: i64) -> Option<(i64, &Run, u32)> {
         let (&start, run) = self.runs.range(..=offset).next_back()?;
-        let at = run.records().partition_point(|r| run.batch.offset_of(r) < offset);
-        Some((start, run, at as u32))
+        Some((start, run, run.position(offset)))
     }
 
     fn get(&self, offset: i64) -> Option<FirstSeen<'_>> {
         let (_, run, at) = self.locate(offset)?;
-        let record = run.records().get(at as usize)?;
-        (run.batch.offset_of(record) == offset).then_some(FirstSeen {
+        (at < run.len && run.offset(at) == offset).then_some(FirstSeen {
             batch: &run.batch,
             index: (run.first + at) as usize,
             broker: run.broker,
         })
     }
 
-    /// Makes `batch.records[index]` (at `offset`) the record first seen at `offset`, on
+    /// Makes `batch.records()[index]` (at `offset`) the record first seen at `offset`, on
     /// `broker`, replacing any record there.
     fn insert(&mut self, offset: i64, batch: &Arc<RecordBatch>, index: usize, broker: NodeId) {
         // Cut the run that spans `offset` (a replaced record, or a gap) so none does.
         if let Some((start, run, at)) = self.locate(offset) {
             if at < run.len {
-                let replaced = run.batch.offset_of(&run.records()[at as usize]) == offset;
+                let replaced = run.offset(at) == offset;
                 let after = run.rest_from(if replaced { at + 1 } else { at });
                 if at == 0 {
                     self.runs.remove(&start);
@@ -211,12 +252,12 @@ impl ReplicasAgreeBelowHighWatermark {
         let mut verdict = Ok(());
         // Where a held disagreement stops the comparison, for a replica outside the ISR.
         let mut held = None;
+        let mut decoded = Decoded::default();
         'batches: for batch in log.batches_from(from) {
             if batch.base_offset >= high_watermark {
                 break;
             }
-            for (index, record) in batch.records.iter().enumerate() {
-                let offset = batch.offset_of(record);
+            for (index, offset) in batch.record_offsets().enumerate() {
                 if offset < from {
                     continue;
                 }
@@ -225,7 +266,11 @@ impl ReplicasAgreeBelowHighWatermark {
                 }
                 match history.committed.get(offset) {
                     Some(first) if Arc::ptr_eq(first.batch, batch) && first.index == index => {}
-                    Some(first) if same(first.batch, first.record(), batch, record) => {}
+                    Some(first)
+                        if {
+                            let (first_record, record) = decoded.pair(&first, batch, index);
+                            same(first.batch, first_record, batch, record)
+                        } => {}
                     Some(first) => {
                         let (before, now) = (first.batch.partition_leader_epoch, batch.partition_leader_epoch);
                         if before < now && history.reset_epochs.range(before + 1..=now).next().is_some() {
@@ -242,6 +287,7 @@ impl ReplicasAgreeBelowHighWatermark {
                             break 'batches;
                         }
                         if verdict.is_ok() {
+                            let (first_record, record) = decoded.pair(&first, batch, index);
                             verdict = Err(format!(
                                 "broker {broker} holds {} (leader epoch {}) at offset {offset} of {tp}, below its \
                                  high watermark {high_watermark}, but broker {} held {} (leader epoch {}) there, \
@@ -249,7 +295,7 @@ impl ReplicasAgreeBelowHighWatermark {
                                 describe_record(record),
                                 batch.partition_leader_epoch,
                                 first.broker,
-                                describe_record(first.record()),
+                                describe_record(first_record),
                                 first.batch.partition_leader_epoch
                             ));
                         }
@@ -381,8 +427,8 @@ mod tests {
             let mut model: BTreeMap<i64, (usize, usize, NodeId)> = BTreeMap::new();
             for (b, i, on_a) in inserts {
                 let batch = &batches[b % batches.len()];
-                let index = i % batch.records.len();
-                let offset = batch.offset_of(&batch.records[index]);
+                let index = i % batch.record_count();
+                let offset = batch.offset_at(index);
                 let broker = if on_a { A } else { B };
                 runs.insert(offset, batch, index, broker);
                 model.insert(offset, (b % batches.len(), index, broker));

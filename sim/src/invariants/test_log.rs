@@ -30,7 +30,9 @@ pub fn record(key: &str, value: Option<&str>) -> Record {
 }
 
 impl TestLog {
-    /// Appends `records` as one batch of `leader_epoch` at the log end, as a leader does.
+    /// Appends `records` as one batch of `leader_epoch` at the log end, as a leader does: the
+    /// batch is stored as its bytes alone ([`RecordBatch::into_encoded_only`]), as the
+    /// cluster's log stores it.
     pub fn append(&mut self, leader_epoch: i32, mut records: Vec<Record>) {
         for (i, r) in records.iter_mut().enumerate() {
             r.offset_delta = i as i32;
@@ -40,7 +42,7 @@ impl TestLog {
             self.epochs.push((leader_epoch, self.log_end_offset));
         }
         self.log_end_offset = batch.next_offset();
-        self.batches.push(Arc::new(batch));
+        self.batches.push(Arc::new(batch.into_encoded_only()));
     }
 
     /// Appends a copy of another log's batch, as a follower does.
@@ -55,11 +57,11 @@ impl TestLog {
         for slot in &mut self.batches {
             if slot.base_offset <= offset && offset <= slot.last_offset() {
                 let mut batch = RecordBatch::clone(slot);
-                batch.records.retain(|r| slot.offset_of(r) != offset);
+                batch.records_mut().retain(|r| slot.offset_of(r) != offset);
                 *slot = Arc::new(batch);
             }
         }
-        self.batches.retain(|b| !b.records.is_empty());
+        self.batches.retain(|b| b.record_count() > 0);
     }
 
     /// Stamps the batch holding `offset` with a tombstone horizon, as the cleaner does.

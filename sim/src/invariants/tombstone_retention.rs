@@ -90,7 +90,7 @@ impl TombstoneRetention {
             *replica = ReplicaTombstones::default();
         }
         for batch in o.log.batches_from(replica.scanned.unwrap_or(i64::MIN)) {
-            for record in &batch.records {
+            for record in batch.records().iter() {
                 let Some(k) = &record.key else { continue };
                 let offset = batch.offset_of(record);
                 replica.latest.insert(k.clone(), offset);
@@ -110,7 +110,7 @@ impl TombstoneRetention {
         let mut removed = Vec::new();
         for (&offset, k) in &replica.held {
             let batch = o.log.batch_at(offset);
-            let record = batch.and_then(|b| b.records.iter().find(|r| b.offset_of(r) == offset));
+            let record = o.log.record_at(offset);
             match (batch, record) {
                 (Some(batch), Some(r)) if r.value.is_none() && r.key.as_ref() == Some(k) => {
                     if batch.delete_horizon_ms.is_some() {

@@ -109,7 +109,7 @@ impl PartitionLog {
         let horizon_passed = self
             .batches()
             .filter(|b| b.next_offset() <= first_uncleanable)
-            .any(|b| b.delete_horizon_ms.is_some_and(|h| h <= now_ms) && b.records.iter().any(|r| r.value.is_none()));
+            .any(|b| b.delete_horizon_ms.is_some_and(|h| h <= now_ms) && b.records().iter().any(|r| r.value.is_none()));
         horizon_passed.then_some(CleaningNeed::TombstonesExpired)
     }
 
@@ -126,7 +126,7 @@ impl PartitionLog {
         // size limit: the whole dirty section fits).
         let mut latest: BTreeMap<Arc<str>, i64> = BTreeMap::new();
         for batch in self.batches() {
-            for record in &batch.records {
+            for record in batch.records().iter() {
                 let offset = batch.offset_of(record);
                 if offset >= first_dirty && offset < end_offset {
                     if let Some(key) = &record.key {
@@ -140,7 +140,7 @@ impl PartitionLog {
         let count =
             self.segments.iter().take(self.segments.len() - 1).take_while(|s| s.base_offset() < end_offset).count();
         let old: Vec<LogSegment> = self.segments.drain(..count).collect();
-        let before_records: usize = old.iter().flat_map(|s| s.batches()).map(|b| b.batch.records.len()).sum();
+        let before_records: usize = old.iter().flat_map(|s| s.batches()).map(|b| b.batch.record_count()).sum();
         let before_bytes: u64 = old.iter().map(LogSegment::size_bytes).sum();
         let last_batch_of_round = old
             .iter()
@@ -171,7 +171,7 @@ impl PartitionLog {
             for stored in group.iter().flat_map(|s| s.batches()) {
                 let batch = &stored.batch;
                 let records: Vec<_> = batch
-                    .records
+                    .records()
                     .iter()
                     .filter(|r| {
                         let offset = batch.offset_of(r);
@@ -191,13 +191,13 @@ impl PartitionLog {
                     continue;
                 }
                 let has_tombstones = records.iter().any(|r| r.value.is_none());
-                let unchanged = records.len() == batch.records.len();
+                let unchanged = records.len() == batch.record_count();
                 let stamp = has_tombstones && batch.delete_horizon_ms.is_none();
                 if unchanged && !stamp {
                     kept_batches.push(batch.clone());
                 } else {
                     let mut rewritten = RecordBatch::clone(batch);
-                    rewritten.records = records;
+                    *rewritten.records_mut() = records;
                     if stamp {
                         rewritten.delete_horizon_ms = Some(now_ms.saturating_add(retention_ms));
                     }
@@ -216,7 +216,7 @@ impl PartitionLog {
             }
             cleaned.push(segment);
         }
-        let after_records: usize = cleaned.iter().flat_map(|s| s.batches()).map(|b| b.batch.records.len()).sum();
+        let after_records: usize = cleaned.iter().flat_map(|s| s.batches()).map(|b| b.batch.record_count()).sum();
         let after_bytes: u64 = cleaned.iter().map(LogSegment::size_bytes).sum();
         let stats = CleanStats {
             first_dirty_offset: first_dirty,

@@ -20,7 +20,7 @@ use crate::error::ErrorCode;
 use crate::event::Event;
 use crate::ids::TopicPartition;
 use crate::node::DiskOp;
-use crate::record::{EncodingCache, Record, RecordBatch};
+use crate::record::{Record, RecordBatch};
 use bytes::Bytes;
 use producer_state::{ProducerAppendCheck, ProducerStateManager};
 use segment::{LogSegment, RollReason};
@@ -464,21 +464,23 @@ impl PartitionLog {
         mut batch: RecordBatch,
         now_ms: i64,
     ) -> Arc<RecordBatch> {
-        assert!(!batch.records.is_empty(), "a batch holds at least one record");
-        // The fields change below, so no encoding made before may stay with the batch.
-        batch.encoding = EncodingCache::default();
+        assert!(batch.record_count() > 0, "a batch holds at least one record");
+        // The fields change below, so no encoding made before may stay with the batch: taking
+        // its records for a change drops it.
+        batch.records_mut();
         batch.base_offset = self.log_end_offset;
         batch.partition_leader_epoch = leader_epoch;
         batch.first_timestamp_ms = now_ms;
-        batch.last_offset_delta = batch.records.last().map_or(0, |r| r.offset_delta);
+        batch.last_offset_delta = batch.records().last().map_or(0, |r| r.offset_delta);
         let sent = batch.compression;
         let stored = self.config.compression_type.stored_codec(sent);
         // The producer's bytes differ from the stored ones only in the codec's block: the
         // stamped header fields have fixed widths.
         let sent_bytes = (stored != sent).then(|| batch.size_bytes() as u64);
         batch.compression = stored;
-        let batch = Arc::new(batch);
-        // Encoded once here; followers reuse these bytes (see `append`).
+        // Encoded once here, and stored as those bytes alone: followers and disks share them
+        // (see `append`), and readers decode records from them when they read.
+        let batch = Arc::new(batch.into_encoded_only());
         let bytes = batch.encoded();
         if let Some(sent_bytes) = sent_bytes {
             self.events.push(Event::BatchRecompressed {
@@ -486,7 +488,7 @@ impl PartitionLog {
                 base_offset: batch.base_offset,
                 from: sent,
                 to: stored,
-                records: batch.records.len(),
+                records: batch.record_count(),
                 sent_bytes,
                 stored_bytes: bytes.len() as u64,
             });
@@ -527,7 +529,7 @@ impl PartitionLog {
         }
         self.log_end_offset = batch.next_offset();
         self.producer_state.update(&batch);
-        self.unflushed_messages += batch.records.len() as u64;
+        self.unflushed_messages += batch.record_count() as u64;
         let dir = self.dir.clone();
         let active = self.segments.last_mut().expect("a log always has an active segment");
         active.append(&dir, batch, bytes, &mut self.disk);
@@ -792,13 +794,15 @@ impl PartitionLog {
         out
     }
 
-    /// The record stored at `offset`, if one is there (compaction and retention leave gaps).
-    pub fn record_at(&self, offset: i64) -> Option<&Record> {
+    /// The record stored at `offset`, if one is there (compaction and retention leave gaps),
+    /// decoded from its batch.
+    pub fn record_at(&self, offset: i64) -> Option<Record> {
         let si = self.segments.partition_point(|s| s.base_offset() <= offset).checked_sub(1)?;
         let segment = &self.segments[si];
         let bi = segment.find_batch(offset)?;
         let batch = &segment.batches()[bi].batch;
-        batch.records.iter().find(|r| batch.offset_of(r) == offset)
+        let index = batch.record_offsets().position(|o| o == offset)?;
+        Some(batch.records()[index].clone())
     }
 
     /// `ListOffsets` by time: the first offset at or after the log start whose record has a

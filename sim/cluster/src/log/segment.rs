@@ -264,7 +264,7 @@ impl LogSegment {
         let start = self.find_batch(self.time_index.lookup(target_ms).max(from_offset))?;
         self.batches[start..].iter().find_map(|b| {
             b.batch
-                .records
+                .records()
                 .iter()
                 .find(|r| r.timestamp_ms >= target_ms && b.batch.offset_of(r) >= from_offset)
                 .map(|r| (b.batch.offset_of(r), r.timestamp_ms))

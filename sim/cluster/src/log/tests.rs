@@ -89,7 +89,11 @@ fn values(log: &PartitionLog, from: i64) -> Vec<String> {
     log.read(from, log.log_end_offset(), usize::MAX)
         .iter()
         .flat_map(|b| {
-            b.records.iter().filter(move |r| b.offset_of(r) >= from).map(|r| r.value.as_deref().unwrap().to_string())
+            b.records()
+                .iter()
+                .filter(|r| b.offset_of(r) >= from)
+                .map(|r| r.value.as_deref().unwrap().to_string())
+                .collect::<Vec<_>>()
         })
         .collect()
 }
@@ -135,7 +139,7 @@ fn truncation_drops_records_and_epochs_and_clamps_the_high_watermark() {
     assert_eq!(log.truncate_to(1, 0), 1);
     assert_eq!(log.high_watermark(), 1);
     assert_eq!(log.epochs().entries(), &[(0, 0)]);
-    assert_eq!(log.record_at(0).and_then(|r| r.value.as_deref()), Some("a"));
+    assert_eq!(log.record_at(0).and_then(|r| r.value).as_deref(), Some("a"));
     assert!(log.record_at(1).is_none());
 }
 
@@ -225,8 +229,7 @@ fn the_cleaner_follows_the_references_example() {
     log.append_as_leader(0, vec![rec(Some("d"), Some("1"), 0)], 0);
     log.append_as_leader(0, vec![rec(Some("c"), Some("2"), 0)], 0);
     log.set_high_watermark(8);
-    let offsets =
-        |log: &PartitionLog| log.batches().flat_map(|b| b.records.iter().map(|r| b.offset_of(r))).collect::<Vec<_>>();
+    let offsets = |log: &PartitionLog| log.batches().flat_map(|b| b.record_offsets()).collect::<Vec<_>>();
     assert_eq!(log.cleaning_need(10), Some(cleaner::CleaningNeed::DirtyRatio(1.0)));
     log.clean(10);
     assert_eq!(offsets(&log), [3, 4, 5, 6, 7]);
@@ -362,7 +365,7 @@ proptest! {
         for (a, b) in got.iter().zip(&written) {
             // The CRC covers everything but the base offset and length, as Kafka's does, so
             // a recovered batch holds exactly the records and fields that were written.
-            prop_assert_eq!(&a.records, &b.records);
+            prop_assert_eq!(a.records(), b.records());
             prop_assert_eq!(a.partition_leader_epoch, b.partition_leader_epoch);
             let mut bytes = Vec::new();
             a.encode(&mut bytes);
@@ -399,7 +402,7 @@ proptest! {
         log.set_high_watermark(log.log_end_offset());
         let survivors = |log: &PartitionLog| -> Vec<(i64, String, Option<String>)> {
             log.batches()
-                .flat_map(|b| b.records.iter().map(move |r| (b.offset_of(r), r.key.as_deref().unwrap().to_string(), r.value.as_deref().map(str::to_string))))
+                .flat_map(|b| b.records().iter().map(|r| (b.offset_of(r), r.key.as_deref().unwrap().to_string(), r.value.as_deref().map(str::to_string))).collect::<Vec<_>>())
                 .collect()
         };
         log.clean(10);
@@ -423,7 +426,9 @@ proptest! {
 /// producer builds it (offsets and epoch are the leader's to stamp).
 fn sent_batch(n: usize, codec: crate::record::Compression) -> RecordBatch {
     let values: Vec<String> = (0..n).map(|i| format!("temperature reading {} of sensor-7", i % 4)).collect();
-    RecordBatch { compression: codec, ..RecordBatch::new(0, 0, 1_000, records(&values, 1_000)) }
+    let mut batch = RecordBatch::new(0, 0, 1_000, records(&values, 1_000));
+    batch.compression = codec;
+    batch
 }
 
 fn log_with_compression(compression_type: crate::config::TopicCompression) -> PartitionLog {
@@ -438,7 +443,7 @@ fn under_compression_type_producer_the_producers_codec_is_kept() {
         let mut log = log_with_compression(TopicCompression::Producer);
         let stored = log.append_batch_as_leader(4, sent_batch(50, codec), 2_000);
         assert_eq!(stored.compression, codec);
-        assert_eq!(stored.records, sent_batch(50, codec).records);
+        assert_eq!(stored.records(), sent_batch(50, codec).records());
         assert_eq!(log.take_events(), Vec::new(), "{codec:?}: nothing recompressed");
         assert_eq!(log.size_bytes(), stored.size_bytes() as u64);
     }
@@ -461,7 +466,7 @@ fn a_batch_sent_in_another_codec_is_stored_in_the_topics() {
     let stored = log.append_batch_as_leader(4, sent_batch(50, Compression::None), 2_000);
     assert_eq!(stored.compression, Compression::Gzip);
     assert_eq!(stored.base_offset, 1);
-    assert_eq!(stored.records, sent_batch(50, Compression::None).records, "the records survive recompression");
+    assert_eq!(stored.records(), sent_batch(50, Compression::None).records(), "the records survive recompression");
     let event = Event::BatchRecompressed {
         tp: tp(),
         base_offset: 1,
@@ -569,6 +574,15 @@ fn a_follower_writes_the_leaders_encoding_without_copying_it() {
     let mut fresh = Vec::new();
     batch.encode(&mut fresh);
     assert_eq!(&ours[0][..], &fresh[..], "and it is the batch's encoding");
+    // The stored batch is those bytes alone: both logs read its records from them.
+    assert!(!batch.holds_decoded_records(), "the leader keeps no decoded copy of what it appended");
+    for log in [&leader, &follower] {
+        let stored = log.batches().next().expect("one batch");
+        assert!(Arc::ptr_eq(stored, &batch));
+        let values: Vec<_> = stored.records().iter().map(|r| r.value.clone()).collect();
+        assert_eq!(values, [Some(Arc::from("a")), Some(Arc::from("b"))]);
+        assert_eq!(log.record_at(1).and_then(|r| r.value).as_deref(), Some("b"));
+    }
 }
 
 #[test]
@@ -578,7 +592,7 @@ fn a_changed_copy_of_a_stored_batch_is_encoded_afresh() {
     let stored = batch.encoded();
     // The cleaner's way of rewriting a batch: clone it, change the clone.
     let mut rewritten = RecordBatch::clone(&batch);
-    rewritten.records.pop();
+    rewritten.records_mut().pop();
     rewritten.delete_horizon_ms = Some(99);
     let mut fresh = Vec::new();
     rewritten.encode(&mut fresh);

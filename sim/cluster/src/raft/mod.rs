@@ -354,7 +354,7 @@ fn encode_records(records: &[MetadataRecord], now_ms: i64) -> Vec<crate::record:
 
 fn decode_batch(batch: &RecordBatch) -> Vec<(i32, MetadataRecord)> {
     batch
-        .records
+        .records()
         .iter()
         .map(|r| {
             let value = r.value.as_deref().unwrap_or_default();

@@ -487,6 +487,18 @@ impl RecordBatch {
         decoded.iter().map(move |r| base + i64::from(r.offset_delta)).chain((0..dense).map(move |i| base + i))
     }
 
+    /// The index of the first record whose offset is at or above `offset` (the record count
+    /// when there is none), without decoding: by arithmetic when the batch holds only its
+    /// bytes, whose offsets are dense, and by binary search otherwise.
+    pub fn index_at_or_after(&self, offset: i64) -> usize {
+        match &self.records {
+            Records::Decoded(records) => records.partition_point(|r| self.offset_of(r) < offset),
+            Records::Encoded { count, .. } => {
+                offset.saturating_sub(self.base_offset).clamp(0, i64::from(*count)) as usize
+            }
+        }
+    }
+
     /// The offset of the record at `index` (counted from 0 in the batch), without decoding.
     /// Panics when the batch holds fewer records.
     pub fn offset_at(&self, index: usize) -> i64 {
@@ -935,6 +947,10 @@ mod tests {
         assert_eq!(slim.max_timestamp_ms(), 1002);
         assert_eq!(slim.record_offsets().collect::<Vec<_>>(), [40, 41, 42]);
         assert_eq!(slim.offset_at(2), 42);
+        for (offset, index) in [(0, 0), (40, 0), (41, 1), (42, 2), (43, 3), (99, 3)] {
+            assert_eq!(slim.index_at_or_after(offset), index, "offset {offset}");
+            assert_eq!(decoded.index_at_or_after(offset), index, "offset {offset}");
+        }
         assert_eq!(slim.size_bytes(), decoded.size_bytes());
         let mut out = Vec::new();
         slim.encode(&mut out);
@@ -961,6 +977,7 @@ mod tests {
         assert!(kept.holds_decoded_records());
         assert_eq!(kept.record_offsets().collect::<Vec<_>>(), [0, 2]);
         assert_eq!(kept.offset_at(1), 2);
+        assert_eq!([0, 1, 2, 3].map(|o| kept.index_at_or_after(o)), [0, 1, 1, 2], "a gap finds the next record");
     }
 
     #[test]

@@ -19,6 +19,7 @@
 //! drops or shortens its last chunks; nothing is copied until a restarting node reads the file
 //! back whole ([`SimDisk::snapshot`]).
 
+use crate::chunked::Chunked;
 use bytes::Bytes;
 use cluster::node::DiskOp;
 use rand::Rng;
@@ -29,7 +30,7 @@ use std::collections::BTreeMap;
 #[derive(Clone, Debug, Default)]
 pub struct SimFile {
     /// The content in order, as slices of shared buffers. No chunk is empty.
-    chunks: Vec<Bytes>,
+    chunks: Chunked<Bytes>,
     /// The content's length in bytes: the chunks' lengths summed.
     len: usize,
     durable_len: usize,
@@ -57,19 +58,19 @@ impl SimFile {
     /// A file holding `bytes`, all of them durable.
     fn durable(bytes: Bytes) -> SimFile {
         let len = bytes.len();
-        let chunks = if bytes.is_empty() { Vec::new() } else { vec![bytes] };
+        let chunks = if bytes.is_empty() { Chunked::default() } else { std::iter::once(bytes).collect() };
         SimFile { chunks, len, durable_len: len, first_pending_len: 0, last_append: 0 }
     }
 
     /// The bytes the running process sees: borrowed when the file is one chunk (or empty),
     /// otherwise copied into one buffer, which costs the file's length.
     pub fn contents(&self) -> Cow<'_, [u8]> {
-        match self.chunks.as_slice() {
-            [] => Cow::Borrowed(&[]),
-            [only] => Cow::Borrowed(only),
-            chunks => {
+        match self.chunks.len() {
+            0 => Cow::Borrowed(&[]),
+            1 => Cow::Borrowed(self.chunks.get(0)),
+            _ => {
                 let mut bytes = Vec::with_capacity(self.len);
-                for chunk in chunks {
+                for chunk in self.chunks.iter() {
                     bytes.extend_from_slice(chunk);
                 }
                 Cow::Owned(bytes)
@@ -323,7 +324,7 @@ mod tests {
         assert_eq!((&*disk.files()["a.log"].contents(), disk.files()["a.log"].chunks.len()), (&b"abc"[..], 1));
         disk.apply(DiskOp::Truncate { path: "a.log".into(), len_bytes: 0 });
         let file = &disk.files()["a.log"];
-        assert!(file.is_empty() && file.chunks.is_empty(), "no empty chunk is kept");
+        assert!(file.is_empty() && file.chunks.len() == 0, "no empty chunk is kept");
         assert_eq!(disk.snapshot()["a.log"], Vec::<u8>::new());
     }
 
@@ -364,7 +365,7 @@ mod tests {
             disk.apply(DiskOp::Append { path: "a.log".into(), bytes: batch.clone() });
         }
         for disk in &disks {
-            let chunk = &disk.files()["a.log"].chunks[1];
+            let chunk = &disk.files()["a.log"].chunks.get(1);
             assert_eq!(chunk.as_ptr(), batch.as_ptr(), "every disk holds the one buffer, not a copy");
         }
         disks[0].apply(DiskOp::Truncate { path: "a.log".into(), len_bytes: 8 });
@@ -379,12 +380,14 @@ mod tests {
     #[test]
     fn files_compare_by_content_not_by_chunks() {
         let split = SimFile {
-            chunks: vec![Bytes::from_static(b"ab"), Bytes::from_static(b"cd")],
+            chunks: [Bytes::from_static(b"ab"), Bytes::from_static(b"cd")].into_iter().collect(),
             len: 4,
             ..SimFile::default()
         };
-        let whole = SimFile { chunks: vec![Bytes::from_static(b"abcd")], len: 4, ..SimFile::default() };
-        let other = SimFile { chunks: vec![Bytes::from_static(b"abce")], len: 4, ..SimFile::default() };
+        let whole =
+            SimFile { chunks: [Bytes::from_static(b"abcd")].into_iter().collect(), len: 4, ..SimFile::default() };
+        let other =
+            SimFile { chunks: [Bytes::from_static(b"abce")].into_iter().collect(), len: 4, ..SimFile::default() };
         assert_eq!(split, whole);
         assert_ne!(split, other);
         assert_eq!(split.contents(), whole.contents());

@@ -15,6 +15,7 @@ compile_error!(
 
 pub mod bench;
 pub mod check;
+mod chunked;
 pub mod converge;
 pub mod disk;
 pub mod dump;

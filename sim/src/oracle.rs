@@ -48,6 +48,7 @@
 //! Each send carries a unique id in a record header, so values written twice are told apart
 //! from distinct sends.
 
+use crate::chunked::Chunked;
 use crate::trace::{TraceBody, TraceRecord};
 use crate::view::ClusterView;
 use crate::world::World;
@@ -866,54 +867,6 @@ impl<T: Ord + Clone> Table<T> {
     }
 }
 
-/// A vector kept in fixed-size chunks: it grows without copying what it holds, and holds at most
-/// one chunk of spare room. A producer's sends are a long run's largest vector (over a million
-/// sends of about 120 bytes), and a doubling `Vec` would hold up to twice what it needs and
-/// briefly three times while it moves to a larger allocation.
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct Chunked<T> {
-    chunks: Vec<Vec<T>>,
-}
-
-impl<T> Default for Chunked<T> {
-    fn default() -> Self {
-        Chunked { chunks: Vec::new() }
-    }
-}
-
-impl<T> Chunked<T> {
-    /// Items per chunk.
-    const CHUNK: usize = 4096;
-
-    fn len(&self) -> usize {
-        self.chunks.last().map_or(0, |last| (self.chunks.len() - 1) * Self::CHUNK + last.len())
-    }
-
-    fn push(&mut self, item: T) {
-        match self.chunks.last_mut() {
-            Some(last) if last.len() < Self::CHUNK => last.push(item),
-            _ => {
-                let mut chunk = Vec::with_capacity(Self::CHUNK);
-                chunk.push(item);
-                self.chunks.push(chunk);
-            }
-        }
-    }
-
-    /// The item at `index`; panics past the end, as indexing a `Vec` does.
-    fn get(&self, index: usize) -> &T {
-        &self.chunks[index / Self::CHUNK][index % Self::CHUNK]
-    }
-
-    fn get_mut(&mut self, index: usize) -> &mut T {
-        &mut self.chunks[index / Self::CHUNK][index % Self::CHUNK]
-    }
-
-    fn iter(&self) -> impl Iterator<Item = &T> + '_ {
-        self.chunks.iter().flatten()
-    }
-}
-
 /// Where a send sits in the [`History`]: its producer's number and its index among that
 /// producer's sends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -932,7 +885,7 @@ const NO_SLOT: Slot = Slot { producer: u32::MAX, index: u32::MAX };
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 struct StemSlots {
     /// Slots by number, [`NO_SLOT`] where no send has the number.
-    dense: Vec<Slot>,
+    dense: Chunked<Slot>,
     /// Slots for numbers that were too far beyond `dense`'s end when they came.
     sparse: BTreeMap<u64, Slot>,
 }
@@ -942,7 +895,7 @@ impl StemSlots {
     const REACH: u64 = 1 << 16;
 
     fn get(&self, number: u64) -> Option<Slot> {
-        let dense = usize::try_from(number).ok().and_then(|n| self.dense.get(n)).filter(|s| **s != NO_SLOT);
+        let dense = usize::try_from(number).ok().and_then(|n| self.dense.try_get(n)).filter(|s| **s != NO_SLOT);
         dense.or_else(|| self.sparse.get(&number)).copied()
     }
 
@@ -952,9 +905,9 @@ impl StemSlots {
     fn insert(&mut self, number: u64, slot: Slot) {
         let len = self.dense.len() as u64;
         if number < len {
-            self.dense[number as usize] = slot;
+            *self.dense.get_mut(number as usize) = slot;
         } else if number - len < Self::REACH {
-            self.dense.resize(number as usize, NO_SLOT);
+            self.dense.extend_to(number as usize, NO_SLOT);
             self.dense.push(slot);
         } else {
             self.sparse.insert(number, slot);
@@ -2428,24 +2381,6 @@ mod tests {
         // Without a final log to tell, the acknowledgements alone show the order broken.
         let (anomalies, _) = t.check(&BTreeMap::new());
         assert_eq!(anomalies.nonmonotonic_sends, 1);
-    }
-
-    #[test]
-    fn a_chunked_vector_holds_what_a_vector_holds() {
-        // Across chunk boundaries: the first, the last of a chunk, the first of the next.
-        let mut chunked = Chunked::default();
-        let mut model = Vec::new();
-        for i in 0..(2 * Chunked::<u64>::CHUNK + 7) as u64 {
-            assert_eq!(chunked.len(), model.len());
-            chunked.push(i * 3);
-            model.push(i * 3);
-        }
-        *chunked.get_mut(Chunked::<u64>::CHUNK) += 1;
-        model[Chunked::<u64>::CHUNK] += 1;
-        assert_eq!(chunked.len(), model.len());
-        assert!(model.iter().enumerate().all(|(i, x)| chunked.get(i) == x));
-        assert!(chunked.iter().eq(model.iter()));
-        assert_eq!(chunked.chunks.len(), 3, "full chunks are never grown");
     }
 
     #[test]

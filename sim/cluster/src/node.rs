@@ -145,8 +145,19 @@ impl Outbox {
 
     /// Next event.
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        let event = self.events.pop_front();
+        if event.is_none() && self.events.capacity() > Self::KEPT_CAPACITY {
+            // A burst (a rate-driven producer catching up on the sends it could not make
+            // before metadata came: 18,000 at one instant in heavy.ron) leaves a queue with room
+            // for all of it, megabytes kept for the rest of the run. Drained, it gives that
+            // back.
+            self.events.shrink_to(Self::KEPT_CAPACITY);
+        }
+        event
     }
+
+    /// Room for this many queued events is kept once the queue is drained; more is given back.
+    const KEPT_CAPACITY: usize = 256;
 }
 
 /// A per-node random number generator seeded from `(run seed, node id, incarnation)` with
@@ -167,6 +178,26 @@ mod tests {
 
     fn request(correlation_id: u64) -> Message {
         Message::FindCoordinator { correlation_id, group_id: "g".into() }
+    }
+
+    #[test]
+    fn a_drained_event_queue_gives_back_the_room_a_burst_took() {
+        let mut outbox = Outbox::default();
+        let event = |id| crate::event::Event::BrokerUnfenced { broker_id: NodeId(id) };
+        for id in 0..10_000 {
+            outbox.event(event(id));
+        }
+        assert!(outbox.events.capacity() >= 10_000);
+        let drained: Vec<_> = std::iter::from_fn(|| outbox.poll_event()).collect();
+        assert_eq!(drained.len(), 10_000, "every event comes out, in order");
+        assert_eq!(drained[9_999], event(9_999));
+        assert!(outbox.events.capacity() <= Outbox::KEPT_CAPACITY, "{}", outbox.events.capacity());
+        // A queue within the kept room keeps it.
+        outbox.event(event(1));
+        let room = outbox.events.capacity();
+        assert_eq!(outbox.poll_event(), Some(event(1)));
+        assert_eq!(outbox.poll_event(), None);
+        assert_eq!(outbox.events.capacity(), room);
     }
 
     #[test]

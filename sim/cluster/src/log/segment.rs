@@ -58,7 +58,8 @@ impl RollReason {
 }
 
 /// A batch held by a segment: where its bytes start in the `.log` file, how many there are,
-/// and the decoded batch.
+/// and the batch (a leader's append holds its records only as those bytes; see
+/// [`RecordBatch::into_encoded_only`]).
 #[derive(Clone, Debug)]
 pub struct StoredBatch {
     /// Byte position in the `.log` file.

@@ -467,6 +467,40 @@ impl RecordBatch {
         self
     }
 
+    /// The batch, decoded from `bytes` by [`RecordBatch::decode`], with `bytes` as its cached
+    /// encoding: a log read back from disk keeps the bytes it read, as the leader's log keeps
+    /// the bytes it wrote, instead of encoding again.
+    pub(crate) fn with_encoding(self, bytes: Bytes) -> RecordBatch {
+        debug_assert!(
+            {
+                let mut fresh = Vec::new();
+                self.encode(&mut fresh);
+                fresh[..] == bytes[..]
+            },
+            "batch {} was not decoded from these bytes",
+            self.base_offset
+        );
+        let cache = OnceLock::new();
+        cache.set(bytes).expect("a new cache is empty");
+        RecordBatch { encoding: EncodingCache(cache), ..self }
+    }
+
+    /// Whether this batch and `other` hold the same bytes, known without decoding: both have
+    /// their encodings cached (a batch a log stores always has), and they are equal. The
+    /// encoding holds every field and record, so equal bytes are equal batches; `false` says
+    /// nothing.
+    pub fn same_bytes(&self, other: &RecordBatch) -> bool {
+        matches!((self.encoding.0.get(), other.encoding.0.get()), (Some(a), Some(b)) if a == b)
+    }
+
+    /// The records, when the batch holds them decoded; `None` when it holds only its bytes.
+    pub fn decoded_records(&self) -> Option<&[Record]> {
+        match &self.records {
+            Records::Decoded(records) => Some(records),
+            Records::Encoded { .. } => None,
+        }
+    }
+
     /// The records decoded from the cached bytes of a batch that holds only those.
     fn decode_own_bytes(&self) -> Vec<Record> {
         let bytes = self.encoding.0.get().expect("a batch that holds only its bytes has them cached");
@@ -965,6 +999,23 @@ mod tests {
         // The serialised form does not depend on how the records are held.
         assert_eq!(ron::to_string(&slim).expect("serialises"), ron::to_string(&decoded).expect("serialises"));
         assert_eq!(slim.into_records(), decoded.into_records());
+    }
+
+    #[test]
+    fn a_batch_read_from_bytes_keeps_them_and_compares_by_them() {
+        let written = batch(5, &[Some("a"), Some("b")]).into_encoded_only();
+        let bytes = written.encoded();
+        let (decoded, used) = RecordBatch::decode(&bytes).expect("decodes");
+        assert_eq!(used, bytes.len());
+        assert!(!decoded.same_bytes(&written), "without its bytes cached, a batch cannot say");
+        let read = decoded.with_encoding(Bytes::copy_from_slice(&bytes)).into_encoded_only();
+        assert!(!read.holds_decoded_records());
+        assert!(read.same_bytes(&written) && written.same_bytes(&read));
+        assert_eq!(read, written);
+        let other = batch(5, &[Some("a"), Some("c")]).into_encoded_only();
+        assert!(!read.same_bytes(&other));
+        assert_eq!(read.decoded_records(), None);
+        assert_eq!(batch(0, &[Some("a")]).decoded_records().map(<[Record]>::len), Some(1));
     }
 
     #[test]

@@ -54,23 +54,45 @@ struct FirstSeen<'a> {
 }
 
 /// The records of the batches compared last, decoded once for all the records compared in
-/// them: two copies are compared record by record only when they are not the same stored
-/// batch (a replica that recovered its log from disk holds its own), and decoding a batch per
-/// record would cost its length squared.
-#[derive(Default)]
+/// them: two copies are compared record by record only when they are neither the same stored
+/// batch nor the same bytes (a compacted copy, or a different record), and decoding a batch
+/// per record would cost its length squared. A batch that holds its records decoded is
+/// borrowed, not copied. Kept per partition from one observation to the next: a replica
+/// outside the ISR that holds a disagreement is compared again at every quantum.
+#[derive(Clone, Debug, Default)]
 struct Decoded {
-    /// The batch a first-seen record came from, and its records.
-    first: Option<(Arc<RecordBatch>, Vec<Record>)>,
-    /// The replica's batch being compared, and its records.
-    replica: Option<(Arc<RecordBatch>, Vec<Record>)>,
+    /// The batch a first-seen record came from, and its records when they had to be decoded.
+    first: Option<(Arc<RecordBatch>, Option<Vec<Record>>)>,
+    /// The replica's batch being compared, and its records when they had to be decoded.
+    replica: Option<(Arc<RecordBatch>, Option<Vec<Record>>)>,
+    /// The last two batches whose bytes were compared, and whether they were the same: a
+    /// batch's records are compared one by one, and its bytes once.
+    same: Option<(Arc<RecordBatch>, Arc<RecordBatch>, bool)>,
 }
 
 impl Decoded {
-    fn records<'a>(slot: &'a mut Option<(Arc<RecordBatch>, Vec<Record>)>, batch: &Arc<RecordBatch>) -> &'a [Record] {
+    fn records<'a>(
+        slot: &'a mut Option<(Arc<RecordBatch>, Option<Vec<Record>>)>,
+        batch: &Arc<RecordBatch>,
+    ) -> &'a [Record] {
         if !slot.as_ref().is_some_and(|(b, _)| Arc::ptr_eq(b, batch)) {
-            *slot = Some((Arc::clone(batch), batch.records().into_owned()));
+            let decoded = batch.decoded_records().is_none().then(|| batch.records().into_owned());
+            *slot = Some((Arc::clone(batch), decoded));
         }
-        &slot.as_ref().expect("set above").1
+        let (batch, decoded) = slot.as_ref().expect("set above");
+        decoded.as_deref().or_else(|| batch.decoded_records()).expect("decoded or held decoded")
+    }
+
+    /// Whether `a` and `b` hold the same bytes ([`RecordBatch::same_bytes`]).
+    fn same_bytes(&mut self, a: &Arc<RecordBatch>, b: &Arc<RecordBatch>) -> bool {
+        match &self.same {
+            Some((x, y, same)) if Arc::ptr_eq(x, a) && Arc::ptr_eq(y, b) => *same,
+            _ => {
+                let same = a.same_bytes(b);
+                self.same = Some((Arc::clone(a), Arc::clone(b), same));
+                same
+            }
+        }
     }
 
     /// The first-seen record `first` and the replica's record at `index` of `batch`.
@@ -80,7 +102,7 @@ impl Decoded {
         batch: &Arc<RecordBatch>,
         index: usize,
     ) -> (&'a Record, &'a Record) {
-        let Decoded { first: first_slot, replica } = self;
+        let Decoded { first: first_slot, replica, .. } = self;
         (&Decoded::records(first_slot, first.batch)[first.index], &Decoded::records(replica, batch)[index])
     }
 }
@@ -179,6 +201,8 @@ struct PartitionHistory {
     /// Leader epochs from which committed records may legitimately be gone: an unclean
     /// election the topic allows, or the first epoch after every replica lost its copy.
     reset_epochs: BTreeSet<i32>,
+    /// The batches compared record by record last.
+    decoded: Decoded,
 }
 
 /// Per partition, the committed records as first seen and how far each replica was compared.
@@ -244,7 +268,7 @@ impl ReplicasAgreeBelowHighWatermark {
         let mut verdict = Ok(());
         // Where a held disagreement stops the comparison, for a replica outside the ISR.
         let mut held = None;
-        let mut decoded = Decoded::default();
+        let decoded = &mut history.decoded;
         'batches: for batch in log.batches_from(from) {
             if batch.base_offset >= high_watermark {
                 break;
@@ -257,7 +281,11 @@ impl ReplicasAgreeBelowHighWatermark {
                     break;
                 }
                 match history.committed.get(offset) {
-                    Some(first) if Arc::ptr_eq(first.batch, batch) && first.index == index => {}
+                    // The same stored batch, or a copy of its bytes (a replica that read its log
+                    // back from disk): the same record, known without decoding.
+                    Some(first)
+                        if first.index == index
+                            && (Arc::ptr_eq(first.batch, batch) || decoded.same_bytes(first.batch, batch)) => {}
                     Some(first)
                         if {
                             let (first_record, record) = decoded.pair(&first, batch, index);

@@ -354,7 +354,11 @@ impl LogSegment {
                     if batch.base_offset >= segment.next_offset()
                         && batch.last_offset() - base_offset <= i64::from(i32::MAX) =>
                 {
-                    segment.add(Arc::new(batch), used as u32);
+                    // The batch keeps the bytes it was read from, and only those, as the log
+                    // that wrote them did: replicas that hold the same bytes compare equal
+                    // without decoding.
+                    let read = Bytes::copy_from_slice(&bytes[at..at + used]);
+                    segment.add(Arc::new(batch.with_encoding(read).into_encoded_only()), used as u32);
                     at += used;
                 }
                 Ok(_) | Err(DecodeError::Truncated | DecodeError::CrcMismatch | DecodeError::Malformed(_)) => break,

@@ -548,6 +548,10 @@ fn followers_and_recovery_keep_the_batch_as_the_leader_stored_it() {
     let recovered = PartitionLog::load(tp(), LogConfig::default(), &disk.dir_files(), Checkpoints::default(), 0);
     let got: Vec<&Arc<RecordBatch>> = recovered.batches().collect();
     assert_eq!(got, vec![&batch]);
+    // Read back, the batch holds the bytes it was read from and no decoded records, and is
+    // known to equal the leader's without decoding.
+    assert!(!got[0].holds_decoded_records());
+    assert!(got[0].same_bytes(&batch) && !Arc::ptr_eq(got[0], &batch));
     assert_eq!(recovered.size_bytes(), leader.size_bytes());
 }
 

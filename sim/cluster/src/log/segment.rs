@@ -249,12 +249,41 @@ impl LogSegment {
     /// scans forward from that position; the batches are in offset order, so a binary search
     /// over the same stretch finds the same batch while reading fewer of them (each read
     /// follows a pointer to a batch that is rarely in cache).
+    ///
+    /// Most reads are of the last few batches: a follower fetches what the leader appended
+    /// since its previous fetch, a consumer that keeps up does the same, and the invariant
+    /// checks read what was appended since the last quantum. Those batches were just written
+    /// and are still in cache, so the last [`LogSegment::TAIL_BATCHES`] are searched first,
+    /// galloping back from the end; the answer is the same either way.
     pub fn find_batch(&self, offset: i64) -> Option<usize> {
+        let n = self.batches.len();
+        let last_offset = |i: usize| self.batches[i].batch.last_offset();
+        if n == 0 || last_offset(n - 1) < offset {
+            return None;
+        }
+        // Invariant: the batch at `high` ends at or above `offset`, so the answer is at or
+        // before it. Steps of 1, 2, 4, ... back find a batch that ends below `offset`, and the
+        // answer lies just after it.
+        let (mut high, mut step) = (n - 1, 1);
+        while n - high <= Self::TAIL_BATCHES {
+            let Some(low) = high.checked_sub(step) else {
+                return Some(self.batches[..=high].partition_point(|b| b.batch.last_offset() < offset));
+            };
+            if last_offset(low) < offset {
+                let within = self.batches[low + 1..=high].partition_point(|b| b.batch.last_offset() < offset);
+                return Some(low + 1 + within);
+            }
+            (high, step) = (low, step * 2);
+        }
         let (_, position) = self.offset_index.lookup(offset);
         let start = self.batches.partition_point(|b| b.position < position);
         let found = start + self.batches[start..].partition_point(|b| b.batch.last_offset() < offset);
         (found < self.batches.len()).then_some(found)
     }
+
+    /// How many batches at the end of a segment [`LogSegment::find_batch`] looks at before it
+    /// searches through the index.
+    const TAIL_BATCHES: usize = 64;
 
     /// The first record with a timestamp at or above `target_ms`, as `(offset, timestamp_ms)`,
     /// found through the time index and then the offset index (`findOffsetByTimestamp`).

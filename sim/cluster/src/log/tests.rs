@@ -614,3 +614,24 @@ fn a_changed_copy_of_a_stored_batch_is_encoded_afresh() {
     assert_eq!(&restamped.encoded()[..], &fresh[..]);
     assert_ne!(restamped.encoded(), before);
 }
+
+proptest! {
+    /// A read finds the first batch that ends at or above its offset, whether that batch is
+    /// among the last few (looked at first) or further back (found through the index).
+    #[test]
+    fn a_read_starts_at_the_batch_holding_its_offset(sizes in proptest::collection::vec(1usize..6, 1..300)) {
+        // A small index interval puts an entry every few batches, so the index is used too.
+        let config = LogConfig { index_interval_bytes: 200, ..LogConfig::default() };
+        let mut log = PartitionLog::new(tp(), config, 0);
+        for (i, &n) in sizes.iter().enumerate() {
+            let values: Vec<String> = (0..n).map(|j| format!("{i}-{j}")).collect();
+            log.append_as_leader(0, records(&values, i as i64), i as i64);
+        }
+        let batches: Vec<Arc<RecordBatch>> = log.batches().cloned().collect();
+        for offset in 0..=log.log_end_offset() {
+            let expected = batches.iter().find(|b| b.last_offset() >= offset).map(|b| b.base_offset);
+            let got = log.read(offset, log.log_end_offset() + 1, 1).first().map(|b| b.base_offset);
+            prop_assert_eq!(got, expected, "offset {}", offset);
+        }
+    }
+}

@@ -457,7 +457,8 @@ impl RecordBatch {
     /// also as a decoded [`Record`] of 88 bytes with its strings.
     pub fn into_encoded_only(mut self) -> RecordBatch {
         let Records::Decoded(records) = &self.records else { return self };
-        if records.len() != usize::try_from(self.last_offset_delta).map_or(0, |d| d + 1) {
+        let dense = records.iter().enumerate().all(|(i, r)| usize::try_from(r.offset_delta).is_ok_and(|d| d == i));
+        if !dense || records.len() != usize::try_from(self.last_offset_delta).map_or(0, |d| d + 1) {
             return self;
         }
         let count = u32::try_from(records.len()).expect("a batch holds fewer than 2^32 records");
@@ -1029,6 +1030,11 @@ mod tests {
         assert_eq!(kept.record_offsets().collect::<Vec<_>>(), [0, 2]);
         assert_eq!(kept.offset_at(1), 2);
         assert_eq!([0, 1, 2, 3].map(|o| kept.index_at_or_after(o)), [0, 1, 1, 2], "a gap finds the next record");
+        // As many records as the offset range holds, but not one per offset: not dense either.
+        let mut odd = batch(0, &[Some("a"), Some("b")]);
+        odd.records_mut()[0].offset_delta = 1;
+        odd.records_mut()[1].offset_delta = 0;
+        assert!(odd.into_encoded_only().holds_decoded_records());
     }
 
     #[test]

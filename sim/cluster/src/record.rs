@@ -472,15 +472,7 @@ impl RecordBatch {
     /// encoding: a log read back from disk keeps the bytes it read, as the leader's log keeps
     /// the bytes it wrote, instead of encoding again.
     pub(crate) fn with_encoding(self, bytes: Bytes) -> RecordBatch {
-        debug_assert!(
-            {
-                let mut fresh = Vec::new();
-                self.encode(&mut fresh);
-                fresh[..] == bytes[..]
-            },
-            "batch {} was not decoded from these bytes",
-            self.base_offset
-        );
+        debug_assert!(self.encodes_to(&bytes), "batch {} was not decoded from these bytes", self.base_offset);
         let cache = OnceLock::new();
         cache.set(bytes).expect("a new cache is empty");
         RecordBatch { encoding: EncodingCache(cache), ..self }
@@ -689,15 +681,19 @@ impl RecordBatch {
             Bytes::from(out)
         });
         debug_assert!(
-            {
-                let mut fresh = Vec::new();
-                self.encode(&mut fresh);
-                fresh[..] == bytes[..]
-            },
+            self.encodes_to(bytes),
             "the cached encoding of batch {} no longer matches its fields",
             self.base_offset
         );
         bytes.clone()
+    }
+
+    /// Whether encoding the batch afresh gives `bytes`: the check, in debug and test builds,
+    /// that a cached encoding still stands for the batch's fields and records.
+    fn encodes_to(&self, bytes: &[u8]) -> bool {
+        let mut fresh = Vec::new();
+        self.encode(&mut fresh);
+        fresh[..] == *bytes
     }
 
     /// Decodes one batch from the front of `bytes`, returning it and the number of bytes used.

@@ -1363,32 +1363,36 @@ impl World {
     }
 
     /// Stops `nodes` at once. With `lose_page_cache` each loses its unflushed bytes (the last
-    /// write perhaps torn); without, the machine stays up and a restarted process finds every
-    /// byte its predecessor wrote. With `reset_connections` (a crash: the machine's kernel resets the dead
-    /// process's sockets), live peers see their connections close now; after a power loss
-    /// nothing tells them, and only timeouts do. Returns a description of the lost bytes.
+    /// write perhaps torn), even a node whose process was already down (killed or stopped): its
+    /// machine kept the page cache until now. Without, the machine stays up and a restarted
+    /// process finds every byte its predecessor wrote. With `reset_connections` (a crash: the
+    /// machine's kernel resets the dead process's sockets), live peers see their connections
+    /// close now; after a power loss nothing tells them, and only timeouts do. Returns a
+    /// description of the lost bytes.
     fn take_down(&mut self, nodes: &[NodeId], reset_connections: bool, lose_page_cache: bool) -> String {
         let handle = self.runtime.handle().clone();
         let mut parts = Vec::new();
         for id in nodes {
             let slot = &self.shared.slots[id];
-            if lock(&slot.hosted).is_none() {
-                if std::mem::take(&mut *lock(&slot.draining)) {
-                    // A process that stopped gracefully, whose kernel is still sending what it
-                    // wrote: the machine going down ends that too.
-                    handle.kill(self.madsim_id(*id));
-                }
-                continue;
+            let was_running = lock(&slot.hosted).is_some();
+            if was_running {
+                handle.kill(self.madsim_id(*id));
+                self.shared.node_down(slot);
+                *lock(&slot.inbox) = None;
+                *lock(&slot.down) = true;
+            } else if std::mem::take(&mut *lock(&slot.draining)) {
+                // A process that stopped gracefully, whose kernel is still sending what it
+                // wrote: the machine going down ends that too.
+                handle.kill(self.madsim_id(*id));
             }
-            handle.kill(self.madsim_id(*id));
-            self.shared.node_down(slot);
-            *lock(&slot.inbox) = None;
-            *lock(&slot.down) = true;
             if lose_page_cache {
                 let loss = lock(&slot.disk).lose_unflushed(&mut self.disk_rng, true);
                 if loss.bytes_lost > 0 {
                     parts.push(format!("{}: {}", slot.name, loss.describe()));
                 }
+            }
+            if !was_running {
+                continue;
             }
             if reset_connections {
                 for other in self.shared.slots.values().filter(|s| s.id != *id) {

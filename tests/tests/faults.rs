@@ -64,46 +64,59 @@ fn convergence_fails_when_a_broker_stays_down() {
     );
 }
 
-/// A killed broker's machine keeps its page cache, and a power loss on that machine later takes
-/// it: the broker comes back with less than it had when it was killed.
-#[test]
-fn a_power_loss_after_a_kill_takes_the_page_cache_the_kill_left() {
-    let text = |faults: &str| {
-        format!(
-            r#"Scenario(
-    name: "kill, then power loss",
+/// Runs a three-broker cluster with a producer writing to `orders-0` and `faults` (broker 1 is
+/// restarted at 14 s). Returns the fault lines that mention a power loss, and the log end offset
+/// broker 1 recovers `orders-0` with after its restart.
+fn power_loss_run(faults: &str) -> (String, i64) {
+    let text = format!(
+        r#"Scenario(
+    name: "a stop, then a power loss",
     seed: 5,
     duration: "20s",
     cluster: (brokers: 3),
     topics: [(name: "orders", partitions: 1, replication_factor: 3, configs: {{"min.insync.replicas": "2"}})],
     clients: [Producer(id: "checkout", topic: "orders", rate_per_sec: 100.0)],
-    faults: [At("10s", Kill(Broker(1))), {faults} At("14s", Restart(Broker(1)))],
+    faults: [{faults} At("14s", Restart(Broker(1)))],
     expect: [NoLostAckedWrites],
 )"#
-        )
-    };
-    // The log end offset broker 1 recovers orders-0 with after its restart.
-    let recovered = |faults: &str| {
-        let scenario = sim::scenario::parse_str(&text(faults), "faults.rs").unwrap_or_else(|e| panic!("{e}"));
-        let seed = scenario.seed;
-        let (report, records) = sim::run_traced(scenario, seed).unwrap_or_else(|e| panic!("{e}"));
-        assert!(report.expectations.iter().all(|e| e.passed), "replication restores what was lost");
-        let fault = records.iter().map(|r| r.describe()).find(|line| line.contains("power loss")).unwrap_or_default();
-        let leo =
-            records
-                .iter()
-                .filter(|r| r.time_ns >= 14_000_000_000 && r.node == "broker 1")
-                .find_map(|r| match &r.body {
-                    sim::trace::TraceBody::Event(cluster::event::Event::LogRecovered {
-                        tp, log_end_offset, ..
-                    }) if tp.topic.as_str() == "orders" => Some(*log_end_offset),
-                    _ => None,
-                })
-                .expect("broker 1 recovers orders-0");
-        (fault, leo)
-    };
-    let (_, kept) = recovered("");
-    let (fault, after_power_loss) = recovered(r#"At("12s", PowerLoss([Broker(1)])),"#);
+    );
+    let scenario = sim::scenario::parse_str(&text, "faults.rs").unwrap_or_else(|e| panic!("{e}"));
+    let seed = scenario.seed;
+    let (report, records) = sim::run_traced(scenario, seed).unwrap_or_else(|e| panic!("{e}"));
+    assert!(report.expectations.iter().all(|e| e.passed), "replication restores what was lost");
+    let fault = records.iter().map(|r| r.describe()).filter(|line| line.contains("power loss")).collect();
+    let leo = records
+        .iter()
+        .filter(|r| r.time_ns >= 14_000_000_000 && r.node == "broker 1")
+        .find_map(|r| match &r.body {
+            sim::trace::TraceBody::Event(cluster::event::Event::LogRecovered { tp, log_end_offset, .. })
+                if tp.topic.as_str() == "orders" =>
+            {
+                Some(*log_end_offset)
+            }
+            _ => None,
+        })
+        .expect("broker 1 recovers orders-0");
+    (fault, leo)
+}
+
+/// A killed broker's machine keeps its page cache, and a power loss on that machine later takes
+/// it: the broker comes back with less than it had when it was killed.
+#[test]
+fn a_power_loss_after_a_kill_takes_the_page_cache_the_kill_left() {
+    let (_, kept) = power_loss_run(r#"At("10s", Kill(Broker(1))),"#);
+    let (fault, after_power_loss) = power_loss_run(r#"At("10s", Kill(Broker(1))), At("12s", PowerLoss([Broker(1)])),"#);
     assert!(fault.contains("broker 1: ") && fault.contains("unflushed byte(s) lost"), "{fault}");
     assert!(after_power_loss < kept, "recovered {after_power_loss}, against {kept} without the power loss");
+}
+
+/// A broker shut down gracefully flushes its logs first (`LogManager.shutdown`), so a power
+/// loss afterwards finds nothing in the page cache to take.
+#[test]
+fn a_power_loss_after_a_graceful_shutdown_takes_nothing() {
+    let (_, kept) = power_loss_run(r#"At("10s", Shutdown(Broker(1))),"#);
+    let (fault, after_power_loss) =
+        power_loss_run(r#"At("10s", Shutdown(Broker(1))), At("12s", PowerLoss([Broker(1)])),"#);
+    assert!(fault.contains("power loss: broker 1") && !fault.contains("lost"), "{fault}");
+    assert_eq!(after_power_loss, kept);
 }

@@ -318,20 +318,7 @@ impl Clone for RecordBatch {
     /// (the cleaner rewrites a batch, a leader stamps a producer's), and its bytes are computed
     /// afresh.
     fn clone(&self) -> Self {
-        RecordBatch {
-            base_offset: self.base_offset,
-            partition_leader_epoch: self.partition_leader_epoch,
-            producer_id: self.producer_id,
-            producer_epoch: self.producer_epoch,
-            base_sequence: self.base_sequence,
-            first_timestamp_ms: self.first_timestamp_ms,
-            is_control: self.is_control,
-            compression: self.compression,
-            last_offset_delta: self.last_offset_delta,
-            delete_horizon_ms: self.delete_horizon_ms,
-            records: Records::Decoded(self.records().into_owned()),
-            encoding: EncodingCache::default(),
-        }
+        self.with_records(self.records().into_owned())
     }
 }
 
@@ -420,6 +407,25 @@ impl RecordBatch {
         match &self.records {
             Records::Decoded(records) => Cow::Borrowed(records),
             Records::Encoded { .. } => Cow::Owned(self.decode_own_bytes()),
+        }
+    }
+
+    /// A copy of this batch's header fields around `records`, without a cached encoding: how
+    /// the cleaner rewrites a batch whose records it already decoded.
+    pub fn with_records(&self, records: Vec<Record>) -> RecordBatch {
+        RecordBatch {
+            base_offset: self.base_offset,
+            partition_leader_epoch: self.partition_leader_epoch,
+            producer_id: self.producer_id,
+            producer_epoch: self.producer_epoch,
+            base_sequence: self.base_sequence,
+            first_timestamp_ms: self.first_timestamp_ms,
+            is_control: self.is_control,
+            compression: self.compression,
+            last_offset_delta: self.last_offset_delta,
+            delete_horizon_ms: self.delete_horizon_ms,
+            records: Records::Decoded(records),
+            encoding: EncodingCache::default(),
         }
     }
 

@@ -19,7 +19,6 @@ use super::segment::LogSegment;
 use super::PartitionLog;
 use crate::event::Event;
 use crate::node::DiskOp;
-use crate::record::RecordBatch;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -196,8 +195,7 @@ impl PartitionLog {
                 if unchanged && !stamp {
                     kept_batches.push(batch.clone());
                 } else {
-                    let mut rewritten = RecordBatch::clone(batch);
-                    *rewritten.records_mut() = records;
+                    let mut rewritten = batch.with_records(records);
                     if stamp {
                         rewritten.delete_horizon_ms = Some(now_ms.saturating_add(retention_ms));
                     }

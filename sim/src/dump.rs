@@ -108,7 +108,8 @@ pub fn dump(world: &World, broker: NodeId, tp: &TopicPartition) -> Option<LogDum
         let mut batches = Vec::new();
         while at < bytes.len() {
             let Ok((batch, used)) = RecordBatch::decode(&bytes[at..]) else { break };
-            let crc = u32::from_be_bytes(bytes[at + 12..at + 16].try_into().expect("4 bytes"));
+            let crc_at = at + cluster::record::CRC_OFFSET;
+            let crc = u32::from_be_bytes(bytes[crc_at..crc_at + 4].try_into().expect("4 bytes"));
             for r in batch.records().iter() {
                 records.push(DumpedRecord {
                     offset: batch.offset_of(r),

@@ -594,7 +594,10 @@ impl Verification {
                     None => "(the trace ended)".to_string(),
                 };
                 format!(
-                    "diverged at record {seq}:\n  recorded:    {}\n  re-executed: {}\n",
+                    "diverged at record {seq}:\n  recorded:    {}\n  re-executed: {}\n\
+                     A run repeats exactly only in the build that recorded it: if another build of kafkalab made \
+                     this recording, the simulation may have changed since. `kafkalab replay` without --verify \
+                     still shows the run as recorded.\n",
                     describe(recorded),
                     describe(replayed)
                 )

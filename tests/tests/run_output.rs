@@ -99,8 +99,8 @@ fn dump_log_after_the_first_cleaning() {
 }
 
 /// Just after all brokers lost power: broker 2's disk ends with the rolled segments and a
-/// torn batch that recovery will cut. Which file a power loss tears depends on the seed (with
-/// the scenario's own, the time index is torn); seed 1 tears the log on every broker.
+/// torn batch that recovery will cut. Which file a power loss tears depends on the seed; seed
+/// 1 tears the log on every broker.
 #[test]
 fn dump_log_after_a_power_loss_shows_the_torn_write() {
     let text = dump_seeded("06-power-loss-loses-unflushed-tail.ron", Some(1), 12_010, "payments", 2);

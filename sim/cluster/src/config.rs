@@ -942,9 +942,9 @@ pub struct LogConfig {
     /// `max.message.bytes` (broker `message.max.bytes`, default 1048588, that is 1 MiB plus
     /// Kafka's 12-byte log overhead): the largest record batch a leader accepts, in bytes as
     /// stored (after compression). A larger batch is refused with `MESSAGE_TOO_LARGE` (10) and
-    /// nothing is appended (Kafka's `UnifiedLog.analyzeAndValidateRecords`). kafkalab measures
-    /// the batch in its own encoding ([`crate::record::RecordBatch::size_bytes`]), not Kafka's
-    /// wire format. From 0 to 2147483647, as in Kafka.
+    /// nothing is appended (Kafka's `UnifiedLog.analyzeAndValidateRecords`). The batch is
+    /// measured in Kafka's format v2 ([`crate::record::RecordBatch::size_bytes`]), as Kafka
+    /// measures it. From 0 to 2147483647, as in Kafka.
     pub max_message_bytes: u64,
 }
 

@@ -70,7 +70,7 @@ use crate::ids::{NodeId, TopicPartition};
 use crate::node::{Effect, Node, Outbox};
 use crate::partitioner::{partition_for_key, StickyPartitionCache, UniformStickyPartitioner};
 use crate::protocol::{Message, ProducePartition};
-use crate::record::{Record, RecordBatch, NO_PRODUCER_ID, NO_SEQUENCE};
+use crate::record::{varint_size, Record, RecordBatch, NO_PRODUCER_ID, NO_SEQUENCE, RECORD_BATCH_OVERHEAD_BYTES};
 use crate::time::Instant;
 use core::time::Duration;
 use rand::Rng;
@@ -80,11 +80,6 @@ use std::sync::Arc;
 
 /// How long a metadata request may go unanswered before another broker is asked.
 const METADATA_TIMEOUT: Duration = Duration::from_millis(2000);
-
-/// The fixed part of a v2 record batch, in bytes (`DefaultRecordBatch.RECORD_BATCH_OVERHEAD`):
-/// base offset, length, leader epoch, magic, CRC, attributes, last offset delta, timestamps,
-/// producer id, epoch, base sequence and record count.
-pub const RECORD_BATCH_OVERHEAD_BYTES: usize = 61;
 
 /// How a rate-driven producer picks keys.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -397,17 +392,6 @@ pub struct Producer {
     failed: u64,
     /// The time of the latest input, so `poll_deadline` never names a moment already handled.
     last_now: Option<Instant>,
-}
-
-/// The size of `value` as a zig-zag varint (`ByteUtils.sizeOfVarlong`), in bytes.
-fn varint_size(value: i64) -> usize {
-    let mut zigzag = ((value << 1) ^ (value >> 63)) as u64;
-    let mut bytes = 1;
-    while zigzag >= 0x80 {
-        zigzag >>= 7;
-        bytes += 1;
-    }
-    bytes
 }
 
 /// The size of one record in a v2 batch (`DefaultRecord.sizeInBytes`), in bytes: a length

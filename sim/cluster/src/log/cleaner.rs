@@ -199,6 +199,13 @@ impl PartitionLog {
                     if stamp {
                         rewritten.delete_horizon_ms = Some(now_ms.saturating_add(retention_ms));
                     }
+                    if let Some(horizon) = rewritten.delete_horizon_ms {
+                        // Format v2 keeps the horizon in the header's base timestamp (KIP-534),
+                        // so a batch with one reads back with its first record's timestamp as
+                        // its first: set it so, so that the batch equals its own bytes.
+                        let first = rewritten.records().first().map_or(horizon, |r| r.timestamp_ms);
+                        rewritten.first_timestamp_ms = first;
+                    }
                     kept_batches.push(Arc::new(rewritten));
                 }
             }

@@ -450,8 +450,9 @@ impl PartitionLog {
     }
 
     /// Leader append of a producer's batch (`UnifiedLog.appendAsLeader`): assigns offsets from
-    /// the LEO, stamps `leader_epoch` and the append time, and keeps the producer id, epoch and
-    /// base sequence the producer chose. Returns the appended batch, as stored.
+    /// the LEO, stamps `leader_epoch`, and keeps the producer id, epoch and base sequence the
+    /// producer chose, and its base timestamp (the first record's create time, as Kafka keeps
+    /// it under `message.timestamp.type=CreateTime`). Returns the appended batch, as stored.
     ///
     /// The codec follows the log's `compression.type` ([`LogConfig::compression_type`], Kafka's
     /// `LogValidator`): under `producer` the batch keeps the codec it was sent in; under a codec
@@ -470,7 +471,6 @@ impl PartitionLog {
         batch.records_mut();
         batch.base_offset = self.log_end_offset;
         batch.partition_leader_epoch = leader_epoch;
-        batch.first_timestamp_ms = now_ms;
         batch.last_offset_delta = batch.records().last().map_or(0, |r| r.offset_delta);
         let sent = batch.compression;
         let stored = self.config.compression_type.stored_codec(sent);

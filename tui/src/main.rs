@@ -59,6 +59,21 @@ fn keep_freed_memory() {
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) }
 }
 
+/// Lets a reader that stops reading end the process quietly, as it ends `cat` or `grep`:
+/// `kafkalab dump-log ... | head` must not print a panic about a broken pipe.
+///
+/// Why: Rust starts every program with SIGPIPE ignored, so a write to a closed pipe returns an
+/// error, and `println!` panics on it. Restoring the default action ends the process at that
+/// write instead. Nothing kafkalab writes to a pipe is a user's file, so nothing is lost.
+fn end_quietly_on_a_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: setting a signal's disposition to its default is async-signal-safe and done
+    // before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 /// The first scenario, embedded so `kafkalab` works from any directory.
 const FIRST_SCENARIO: &str = include_str!("../../scenarios/01-first-cluster.ron");
 const FIRST_SCENARIO_NAME: &str = "scenarios/01-first-cluster.ron (bundled)";
@@ -251,6 +266,7 @@ enum Describe {
 
 fn main() -> ExitCode {
     keep_freed_memory();
+    end_quietly_on_a_closed_pipe();
     let cli = Cli::parse();
     match cli.command {
         None => {

@@ -186,3 +186,31 @@ fn the_books_recording_still_loads_and_verifies() {
     assert_eq!(out.status.code(), Some(0), "{verdict}{}", String::from_utf8_lossy(&out.stderr));
     assert!(verdict.starts_with("verified:"), "{verdict}");
 }
+
+#[test]
+fn a_reader_that_stops_early_ends_the_run_quietly() {
+    // `kafkalab dump-log ... | head -1`: the pipe closes after the first line.
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let mut child = kafkalab()
+        .args([
+            "dump-log",
+            "scenarios/06-power-loss-loses-unflushed-tail.ron",
+            "--topic",
+            "payments",
+            "--partition",
+            "0",
+        ])
+        .current_dir(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".."))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    assert!(first.starts_with("# broker"), "{first}");
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(stderr, "", "nothing on standard error");
+}

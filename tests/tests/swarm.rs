@@ -1,5 +1,5 @@
 //! The swarm (`kafkalab swarm`, [`sim::swarm`]): a safe sweep over random fault plans finds
-//! nothing, an unsafe configuration is found, shrunk and written as a reproducer that still
+//! nothing, at-least-once commits never skip a record, an unsafe configuration is found, shrunk and written as a reproducer that still
 //! fails, shards split a sweep exactly, a seed always draws the same plan, and a run is
 //! deterministic.
 
@@ -39,6 +39,38 @@ fn a_safe_sweep_of_200_random_plans_finds_nothing() {
     let reproducers: Vec<String> =
         report.findings.iter().map(|f| format!("seed {}:\n{}", f.seed, sim::plan::to_ron(&f.scenario))).collect();
     assert_eq!(report.failed(), 0, "{}\n{}", report.render_summary(), reproducers.join("\n"));
+}
+
+/// At-least-once commits (`commit: AfterProcessing`) never leave a record below the committed
+/// offsets unprocessed, whatever the faults. The same sweep with `BeforeProcessing` (commit,
+/// then process: at-most-once) fails on most seeds (12 of the first 20), which is what gives
+/// this one its teeth.
+#[test]
+fn at_least_once_commits_never_skip_a_record_under_100_random_plans() {
+    let path = scenarios().join("swarm/at-least-once.ron");
+    let mut outcomes = Vec::new();
+    for (mode, seeds, expect_failures) in [("AfterProcessing", 100, false), ("BeforeProcessing", 20, true)] {
+        let text =
+            std::fs::read_to_string(&path).unwrap().replace("commit: AfterProcessing", &format!("commit: {mode}"));
+        let base = sim::scenario::parse_str(&text, &path.display().to_string()).unwrap_or_else(|e| panic!("{e}"));
+        let mut options = SweepOptions::new(SeedRange { start: 0, end: seeds });
+        options.jobs = 2;
+        options.randomize_faults = true;
+        options.space = Some(PlanSpace::safe(&base));
+        // The teeth need only be found, not shrunk.
+        options.shrink_runs = if expect_failures { 0 } else { 16 };
+        let report = sweep(&base, &options, &|_| {}).unwrap();
+        assert_eq!(report.seeds_run() as u64, seeds);
+        let reproducers: Vec<String> =
+            report.findings.iter().map(|f| format!("seed {}:\n{}", f.seed, sim::plan::to_ron(&f.scenario))).collect();
+        if expect_failures {
+            assert!(report.failed() >= 5, "{mode}: {}", report.render_summary());
+        } else {
+            assert_eq!(report.failed(), 0, "{mode}: {}\n{}", report.render_summary(), reproducers.join("\n"));
+        }
+        outcomes.push((mode, report.failed()));
+    }
+    eprintln!("failed seeds of 100: {outcomes:?}");
 }
 
 /// An unsafe configuration: `acks=1` without idempotence, and the leader can die.

@@ -631,39 +631,79 @@ enum OutcomeKind {
 
 /// One `send()`: the record and how it ended.
 ///
-/// A long run's history holds millions of sends, so a send is packed into 80 bytes: its
-/// partition and its error are numbers in tables the history keeps, and its outcome is stored
-/// as its kind, one number (the offset or the error) and a time, and read with
-/// [`Send::outcome`].
+/// A long run's history holds millions of sends, so a send is packed into 56 bytes: its
+/// partition, key and error are numbers in tables the history keeps, its outcome is stored as
+/// its kind, one number (the offset or the error) and a time, and each time's position in the
+/// trace takes 32 bits. Read it with [`Send::outcome`], [`Send::invoked`],
+/// [`Send::partition`] and [`History::key`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Send {
     /// The send's unique id (carried in a record header).
     pub id: Label,
-    /// The record key.
-    pub key: Option<Label>,
-    /// When `send()` was called.
-    pub invoked: Stamp,
-    /// When the outcome came ([`Stamp::default`] while pending).
-    ended: Stamp,
+    /// When `send()` was called, in nanoseconds of simulated time.
+    invoked_ns: u64,
+    /// When the outcome came, in nanoseconds (0 while pending).
+    ended_ns: u64,
     /// The acknowledged offset, or the number of the error.
     detail: i64,
+    /// The trace position of the `send()` call.
+    invoked_seq: u32,
+    /// The trace position of the outcome (0 while pending).
+    ended_seq: u32,
+    /// The record key's number in the history's table of keys ([`History::key`]), or
+    /// [`NO_KEY`].
+    key: u32,
     /// The partition the partitioner chose ([`History::partition`]).
-    pub partition: PartitionNumber,
-    /// Which outcome `ended` and `detail` belong to.
+    partition: u16,
+    /// Which outcome `ended_*` and `detail` belong to.
     kind: OutcomeKind,
     /// Whether the record is a tombstone (a null value).
     pub tombstone: bool,
 }
 
+/// The [`Send::key`] number of a record without a key.
+const NO_KEY: u32 = u32::MAX;
+
+/// `stamp`'s trace position in the 32 bits a [`Send`] keeps for it. Panics past 2^32 trace
+/// records, a run hundreds of times longer than the heavy benchmark.
+fn seq32(stamp: Stamp) -> u32 {
+    u32::try_from(stamp.seq).unwrap_or_else(|_| {
+        panic!("trace record {} is past the 2^32 a send's history keeps; run a shorter scenario", stamp.seq)
+    })
+}
+
 impl Send {
     /// A send invoked at `invoked`, still pending.
-    fn new(id: Label, partition: PartitionNumber, key: Option<Label>, tombstone: bool, invoked: Stamp) -> Send {
-        Send { id, key, invoked, ended: Stamp::default(), detail: 0, partition, kind: OutcomeKind::Pending, tombstone }
+    fn new(id: Label, partition: PartitionNumber, key: u32, tombstone: bool, invoked: Stamp) -> Send {
+        let partition = u16::try_from(partition.0).expect("a run sends to fewer than 65,536 partitions");
+        Send {
+            id,
+            invoked_ns: invoked.time_ns,
+            ended_ns: 0,
+            detail: 0,
+            invoked_seq: seq32(invoked),
+            ended_seq: 0,
+            key,
+            partition,
+            kind: OutcomeKind::Pending,
+            tombstone,
+        }
+    }
+
+    /// When `send()` was called.
+    pub fn invoked(&self) -> Stamp {
+        Stamp { seq: u64::from(self.invoked_seq), time_ns: self.invoked_ns }
+    }
+
+    /// The partition the partitioner chose ([`History::partition`]).
+    pub fn partition(&self) -> PartitionNumber {
+        PartitionNumber(u32::from(self.partition))
     }
 
     /// How it ended.
     pub fn outcome(&self) -> SendOutcome {
-        let (at, error) = (self.ended, ErrorText(self.detail as u32));
+        let at = Stamp { seq: u64::from(self.ended_seq), time_ns: self.ended_ns };
+        let error = ErrorText(self.detail as u32);
         match self.kind {
             OutcomeKind::Pending => SendOutcome::Pending,
             OutcomeKind::Acked => SendOutcome::Acked { offset: self.detail, at },
@@ -673,12 +713,13 @@ impl Send {
     }
 
     fn set_outcome(&mut self, outcome: SendOutcome) {
-        (self.kind, self.detail, self.ended) = match outcome {
+        let (kind, detail, at) = match outcome {
             SendOutcome::Pending => (OutcomeKind::Pending, 0, Stamp::default()),
             SendOutcome::Acked { offset, at } => (OutcomeKind::Acked, offset, at),
             SendOutcome::Failed { error, at } => (OutcomeKind::Failed, i64::from(error.0), at),
             SendOutcome::Unknown { error, at } => (OutcomeKind::Unknown, i64::from(error.0), at),
         };
+        (self.kind, self.detail, self.ended_ns, self.ended_seq) = (kind, detail, at.time_ns, seq32(at));
     }
 
     /// The acknowledged offset, when the send was acknowledged with a known one.
@@ -823,6 +864,9 @@ pub struct History {
     reused: BTreeSet<Label>,
     /// The partitions sent to, by [`PartitionNumber`].
     partitions: Table<TopicPartition>,
+    /// The record keys sent, by their number in [`Send`]: a run has few distinct keys and
+    /// millions of sends.
+    keys: Table<Label>,
     /// The words of the sends' errors, by [`ErrorText`].
     errors: Table<String>,
 }
@@ -953,7 +997,8 @@ impl HistoryBuilder {
         match event {
             Event::SendInvoked { producer, tp, key, value, tombstone } => {
                 let partition = PartitionNumber(history.partitions.number(tp));
-                let send = Send::new(Label::new(value), partition, key.as_deref().map(Label::new), *tombstone, at);
+                let key = key.as_deref().map_or(NO_KEY, |k| history.keys.number(&Label::new(k)));
+                let send = Send::new(Label::new(value), partition, key, *tombstone, at);
                 history.push_send(producer, send);
             }
             Event::SendAcked { producer, tp, offset, value } => {
@@ -1113,19 +1158,24 @@ impl History {
             Some(slot) => slot,
             None => {
                 let partition = PartitionNumber(self.partitions.number(tp));
-                self.push_send(producer, Send::new(id.clone(), partition, None, false, at));
+                self.push_send(producer, Send::new(id.clone(), partition, NO_KEY, false, at));
                 self.slot(&id).expect("just added")
             }
         };
         let send = self.sends[slot.producer as usize].1.get_mut(slot.index as usize);
         if send.kind == OutcomeKind::Pending {
-            send.set_outcome(outcome(send.invoked, &mut self.errors));
+            send.set_outcome(outcome(send.invoked(), &mut self.errors));
         }
     }
 
     /// The partition numbered `number`.
     pub fn partition(&self, number: PartitionNumber) -> &TopicPartition {
         self.partitions.get(number.0)
+    }
+
+    /// The key of `send`'s record, `None` for a keyless record.
+    pub fn key(&self, send: &Send) -> Option<&Label> {
+        (send.key != NO_KEY).then(|| self.keys.get(send.key))
     }
 
     /// The words of the error numbered `error`.
@@ -1144,7 +1194,7 @@ impl History {
     /// The sends to `tp` with their producers, in the order of [`History::sends`].
     pub fn sends_to<'h>(&'h self, tp: &'h TopicPartition) -> impl Iterator<Item = (&'h str, &'h Send)> + 'h {
         let number = self.partitions.find(tp).map(PartitionNumber);
-        self.sends().filter(move |(_, send)| Some(send.partition) == number)
+        self.sends().filter(move |(_, send)| Some(send.partition()) == number)
     }
 
     /// Every partition an operation in the history names, in order.
@@ -1356,7 +1406,7 @@ fn check_acked_sends(history: &History, tp: &TopicPartition, log: &FinalLog, fou
     // tombstone, it tells a compacted-away record from a lost one.
     let mut latest_acked: BTreeMap<Searched<'_>, i64> = BTreeMap::new();
     for (_, send) in history.sends_to(tp) {
-        if let (SendOutcome::Acked { offset, .. }, Some(key)) = (send.outcome(), &send.key) {
+        if let (SendOutcome::Acked { offset, .. }, Some(key)) = (send.outcome(), history.key(send)) {
             let latest = latest_acked.entry(Searched(key)).or_insert(offset);
             *latest = (*latest).max(offset);
         }
@@ -1373,7 +1423,7 @@ fn check_acked_sends(history: &History, tp: &TopicPartition, log: &FinalLog, fou
         if offset < log.log_start_offset {
             return true;
         }
-        let Some(key) = send.key.as_ref().filter(|_| log.compacted && offset < log.first_dirty_offset) else {
+        let Some(key) = history.key(send).filter(|_| log.compacted && offset < log.first_dirty_offset) else {
             return false;
         };
         send.tombstone || latest_acked.get(&Searched(key)).is_some_and(|&latest| latest > offset)
@@ -1470,9 +1520,9 @@ fn check_nonmonotonic_sends(history: &History, tp: &TopicPartition, log: Option<
                     format!(
                         "non-monotonic send: {producer} sent {} (at {}) before {} (at {}) to {tp}, but {} was acknowledged at offset {offset} (at {}), {relation} {}'s offset {earlier_offset} (acknowledged at {}); {stored}. Without idempotence, a batch that failed and was retried can land after a later batch when max.in.flight.requests.per.connection > 1",
                         earlier.id,
-                        earlier.invoked.at(),
+                        earlier.invoked().at(),
                         send.id,
-                        send.invoked.at(),
+                        send.invoked().at(),
                         send.id,
                         acked_at.at(),
                         earlier.id,
@@ -2054,7 +2104,7 @@ mod tests {
         assert!(matches!(sends[2], ("other", ref id, SendOutcome::Pending) if id == "b"));
         assert!(history.reused.contains(&Label::new("a")));
         let (producer, latest) = history.send_with_id(&Label::new("a")).expect("indexed");
-        assert_eq!((producer, latest.invoked.seq), ("checkout", 1));
+        assert_eq!((producer, latest.invoked().seq), ("checkout", 1));
     }
 
     #[test]
@@ -2089,7 +2139,7 @@ mod tests {
         assert!(matches!(outcomes[2].1, SendOutcome::Failed { error: e, .. } if error(e) == "NOT_LEADER_OR_FOLLOWER"));
         assert_eq!(outcomes[3].1, SendOutcome::Pending);
         let sends: Vec<&Send> = history.sends().map(|(_, s)| s).collect();
-        assert!(sends.iter().all(|s| history.partition(s.partition) == &tp(0)));
+        assert!(sends.iter().all(|s| history.partition(s.partition()) == &tp(0)));
         let c1 = &history.clients["c1"];
         assert!(matches!(&c1[0], ClientOp::Assigned { group, .. } if group == "billing"));
         assert!(matches!(&c1[1], ClientOp::Poll(p) if p.records == [(7, Label::new("r7"))]));
@@ -2126,7 +2176,7 @@ mod tests {
     #[test]
     fn a_send_is_packed_into_80_bytes() {
         // The size is what lets a long run's history fit (issue 10): a million sends take 80 MB.
-        assert_eq!(std::mem::size_of::<Send>(), 80);
+        assert_eq!(std::mem::size_of::<Send>(), 56);
     }
 
     #[test]

@@ -70,7 +70,7 @@ use crate::ids::{NodeId, TopicPartition};
 use crate::node::{Effect, Node, Outbox};
 use crate::partitioner::{partition_for_key, StickyPartitionCache, UniformStickyPartitioner};
 use crate::protocol::{Message, ProducePartition};
-use crate::record::{varint_size, Record, RecordBatch, NO_PRODUCER_ID, NO_SEQUENCE, RECORD_BATCH_OVERHEAD_BYTES};
+use crate::record::{Record, RecordBatch, NO_PRODUCER_ID, NO_SEQUENCE, RECORD_BATCH_OVERHEAD_BYTES};
 use crate::time::Instant;
 use core::time::Duration;
 use rand::Rng;
@@ -394,22 +394,16 @@ pub struct Producer {
     last_now: Option<Instant>,
 }
 
-/// The size of one record in a v2 batch (`DefaultRecord.sizeInBytes`), in bytes: a length
-/// varint, then attributes, the timestamp and offset deltas, the key and the value each
-/// prefixed by their length (-1 for null), and the header count (0: the lab's id header is its
-/// own bookkeeping and is not counted).
+/// The size of `record` in a v2 batch ([`crate::record::record_size_bytes`]), without headers:
+/// the lab's id header is its own bookkeeping and is not counted against `batch.size`.
 fn record_size_bytes(offset_delta: i32, timestamp_delta_ms: i64, record: &PendingRecord) -> usize {
-    let field = |f: &Option<Arc<str>>| match f {
-        None => varint_size(-1),
-        Some(s) => varint_size(s.len() as i64) + s.len(),
-    };
-    let body = 1
-        + varint_size(timestamp_delta_ms)
-        + varint_size(i64::from(offset_delta))
-        + field(&record.key)
-        + field(&record.value)
-        + varint_size(0);
-    varint_size(body as i64) + body
+    crate::record::record_size_bytes(
+        offset_delta,
+        timestamp_delta_ms,
+        record.key.as_deref(),
+        record.value.as_deref(),
+        &[],
+    )
 }
 
 /// The size of a batch holding only `record`, in bytes: what `max.request.size` and

@@ -790,7 +790,8 @@ impl RecordBatch {
             Compression::None => {
                 // The CRC matched, so the bytes are whole: running out inside a record is a
                 // bad record, not a torn write.
-                let records = take_records(&mut r, count, base_timestamp).map_err(truncated_is_malformed)?;
+                let records = take_records(&mut r, count, base_timestamp)
+                    .map_err(truncated_is_malformed("records end inside a record"))?;
                 if r.at != covered.len() {
                     return Err(DecodeError::Malformed("bytes after the last record"));
                 }
@@ -799,10 +800,8 @@ impl RecordBatch {
             codec => {
                 let raw = codec.decompress(&covered[r.at..])?;
                 let mut inner = Reader { bytes: &raw, at: 0 };
-                let records = take_records(&mut inner, count, base_timestamp).map_err(|e| match e {
-                    DecodeError::Truncated => DecodeError::Malformed("compressed records end inside a record"),
-                    other => other,
-                })?;
+                let records = take_records(&mut inner, count, base_timestamp)
+                    .map_err(truncated_is_malformed("compressed records end inside a record"))?;
                 if inner.at != raw.len() {
                     return Err(DecodeError::Malformed("bytes after the last compressed record"));
                 }
@@ -849,10 +848,10 @@ const ATTRIBUTES_OFFSET: usize = 21;
 pub const MAGIC_V2: u8 = 2;
 
 /// A running out of bytes inside bytes the CRC vouched for, reported as what it is: a bad
-/// batch rather than a torn write.
-fn truncated_is_malformed(e: DecodeError) -> DecodeError {
-    match e {
-        DecodeError::Truncated => DecodeError::Malformed("records end inside a record"),
+/// batch (in the words `message`) rather than a torn write.
+fn truncated_is_malformed(message: &'static str) -> impl Fn(DecodeError) -> DecodeError {
+    move |e| match e {
+        DecodeError::Truncated => DecodeError::Malformed(message),
         other => other,
     }
 }
@@ -893,17 +892,43 @@ fn put_bytes_field(out: &mut Vec<u8>, s: Option<&str>) {
     }
 }
 
-/// The bytes of one record after its length varint (Kafka's `DefaultRecord.sizeOfBodyInBytes`),
-/// for a batch whose `base_timestamp` is `base_timestamp_ms`.
+/// The bytes of one record after its length varint (Kafka's `DefaultRecord.sizeOfBodyInBytes`):
+/// attributes, the timestamp and offset deltas, the key and the value each prefixed by their
+/// length (-1 for null), the header count and the headers.
+fn record_body_bytes(
+    offset_delta: i32,
+    timestamp_delta_ms: i64,
+    key: Option<&str>,
+    value: Option<&str>,
+    headers: &[(Arc<str>, Arc<str>)],
+) -> usize {
+    let header_bytes: usize =
+        headers.iter().map(|(name, value)| bytes_field_size(Some(name)) + bytes_field_size(Some(value))).sum();
+    1 + varint_size(timestamp_delta_ms)
+        + varint_size(i64::from(offset_delta))
+        + bytes_field_size(key)
+        + bytes_field_size(value)
+        + varint_size(headers.len() as i64)
+        + header_bytes
+}
+
+/// The size of one record in a v2 batch, its length varint included (Kafka's
+/// `DefaultRecord.sizeInBytes`), in bytes: what a producer counts against `batch.size`.
+pub fn record_size_bytes(
+    offset_delta: i32,
+    timestamp_delta_ms: i64,
+    key: Option<&str>,
+    value: Option<&str>,
+    headers: &[(Arc<str>, Arc<str>)],
+) -> usize {
+    let body = record_body_bytes(offset_delta, timestamp_delta_ms, key, value, headers);
+    varint_size(body as i64) + body
+}
+
+/// [`record_body_bytes`] of `record` in a batch whose `base_timestamp` is `base_timestamp_ms`.
 fn record_body_size(record: &Record, base_timestamp_ms: i64) -> usize {
-    let headers: usize =
-        record.headers.iter().map(|(name, value)| bytes_field_size(Some(name)) + bytes_field_size(Some(value))).sum();
-    1 + varint_size(record.timestamp_ms.wrapping_sub(base_timestamp_ms))
-        + varint_size(i64::from(record.offset_delta))
-        + bytes_field_size(record.key.as_deref())
-        + bytes_field_size(record.value.as_deref())
-        + varint_size(record.headers.len() as i64)
-        + headers
+    let delta = record.timestamp_ms.wrapping_sub(base_timestamp_ms);
+    record_body_bytes(record.offset_delta, delta, record.key.as_deref(), record.value.as_deref(), &record.headers)
 }
 
 /// The number of bytes [`put_records`] writes for `records`.
@@ -911,8 +936,8 @@ fn records_size(records: &[Record], base_timestamp_ms: i64) -> usize {
     records
         .iter()
         .map(|r| {
-            let body = record_body_size(r, base_timestamp_ms);
-            varint_size(body as i64) + body
+            let delta = r.timestamp_ms.wrapping_sub(base_timestamp_ms);
+            record_size_bytes(r.offset_delta, delta, r.key.as_deref(), r.value.as_deref(), &r.headers)
         })
         .sum()
 }

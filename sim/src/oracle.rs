@@ -55,6 +55,7 @@ use crate::world::World;
 use cluster::error::ErrorCode;
 use cluster::event::Event;
 use cluster::ids::{NodeId, TopicPartition};
+use cluster::record::{put_varint, read_varint};
 use serde::{Deserialize, Serialize};
 use std::borrow::Borrow;
 use std::cell::RefCell;
@@ -737,9 +738,89 @@ pub struct Poll {
     /// The partition.
     pub tp: TopicPartition,
     /// `(offset, send id)` pairs in the order returned.
-    pub records: Vec<(i64, Label)>,
+    pub records: PolledRecords,
     /// When `poll()` returned them.
     pub at: Stamp,
+}
+
+/// The `(offset, send id)` pairs of one poll, in the order returned, packed: a long run's
+/// consumers return millions of records, and the history keeps every one.
+///
+/// Each pair takes about five bytes instead of the 24 of an `(i64, Label)`: three zig-zag
+/// varints ([`cluster::record::put_varint`]), the offset as its difference from the pair
+/// before's (1 for consecutive records), the id's stem as its place among the poll's distinct
+/// stems, and the id's number (a label without one stores -1). Read them with
+/// [`PolledRecords::iter`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PolledRecords {
+    /// The distinct stems of the ids, in the order they first came.
+    stems: Box<[Arc<String>]>,
+    /// The pairs, three varints each.
+    bytes: Box<[u8]>,
+    /// How many pairs.
+    len: u32,
+}
+
+impl PolledRecords {
+    /// Packs `records`, `(offset, send id)` pairs in the order returned.
+    pub fn new(records: impl IntoIterator<Item = (i64, Label)>) -> PolledRecords {
+        let mut stems: Vec<Arc<String>> = Vec::new();
+        let mut bytes = Vec::new();
+        let (mut previous, mut len) = (0i64, 0u32);
+        for (offset, id) in records {
+            // A poll's ids come from a few producers, so a short scan finds the stem; an
+            // interned stem is found by its pointer.
+            let stem = match stems.iter().position(|s| Arc::ptr_eq(s, &id.stem) || *s == id.stem) {
+                Some(i) => i,
+                None => {
+                    stems.push(Arc::clone(&id.stem));
+                    stems.len() - 1
+                }
+            };
+            put_varint(&mut bytes, offset.wrapping_sub(previous));
+            put_varint(&mut bytes, stem as i64);
+            // `NO_NUMBER` is u64::MAX, -1 as an i64: one byte.
+            put_varint(&mut bytes, id.number as i64);
+            previous = offset;
+            len = len.checked_add(1).expect("a poll returns fewer than 2^32 records");
+        }
+        PolledRecords { stems: stems.into_boxed_slice(), bytes: bytes.into_boxed_slice(), len }
+    }
+
+    /// How many records the poll returned.
+    pub fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    /// Whether the poll returned no record.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The pairs in the order returned.
+    pub fn iter(&self) -> impl Iterator<Item = (i64, Label)> + Clone + '_ {
+        let mut rest = &self.bytes[..];
+        let mut offset = 0i64;
+        std::iter::from_fn(move || {
+            if rest.is_empty() {
+                return None;
+            }
+            let mut next = || read_varint(&mut rest).expect("PolledRecords::new wrote these bytes");
+            offset = offset.wrapping_add(next());
+            let stem = Arc::clone(&self.stems[next() as usize]);
+            Some((offset, Label { stem, number: next() as u64 }))
+        })
+    }
+
+    /// The first pair, if any.
+    pub fn first(&self) -> Option<(i64, Label)> {
+        self.iter().next()
+    }
+
+    /// The last pair, if any.
+    pub fn last(&self) -> Option<(i64, Label)> {
+        self.iter().last()
+    }
 }
 
 /// One operation of one client other than a send, in the history.
@@ -1040,7 +1121,7 @@ impl HistoryBuilder {
                 }
             }
             Event::Polled { consumer, tp, records } => {
-                let records = records.iter().map(|(offset, id)| (*offset, Label::new(id))).collect();
+                let records = PolledRecords::new(records.iter().map(|(offset, id)| (*offset, Label::new(id))));
                 history.push(consumer, ClientOp::Poll(Poll { tp: tp.clone(), records, at }));
             }
             Event::PartitionsAssigned { consumer, group, generation_id, partitions } => {
@@ -1467,9 +1548,9 @@ fn check_acked_sends(history: &History, tp: &TopicPartition, log: &FinalLog, fou
 /// Records a consumer read at an offset that now holds another record.
 fn check_polled_offsets(history: &History, tp: &TopicPartition, log: &FinalLog, found: &mut Found) {
     for (consumer, poll) in history.polls().filter(|(_, poll)| poll.tp == *tp) {
-        for (offset, id) in &poll.records {
-            if let Some(now_there) = log.at(*offset) {
-                if now_there != id {
+        for (offset, id) in poll.records.iter() {
+            if let Some(now_there) = log.at(offset) {
+                if *now_there != id {
                     found.inconsistent.push(poll.at.seq, || {
                         format!(
                             "inconsistent offset: {consumer} read {id} at {tp} offset {offset} at {}, but that offset now holds {now_there}",
@@ -1549,7 +1630,7 @@ fn describe_records(records: &[(i64, Label)]) -> String {
 }
 
 /// One consumer's uninterrupted ownership of one partition, for the poll checks.
-struct Ownership<'h> {
+struct Ownership {
     /// How it began, in words (`assigned in group billing generation 3`).
     how: String,
     /// When it began.
@@ -1558,7 +1639,7 @@ struct Ownership<'h> {
     /// assignment resumes from the committed offset, which the consumer's history does not show.
     start: Option<i64>,
     /// The last record polled in it: offset, send id and when.
-    last: Option<(i64, &'h Label, Stamp)>,
+    last: Option<(i64, Label, Stamp)>,
 }
 
 /// Jepsen's `poll-skip+nonmonotonic-cases`, within one consumer's uninterrupted ownership of a
@@ -1567,7 +1648,7 @@ struct Ownership<'h> {
 fn check_poll_order(history: &History, tp: &TopicPartition, log: Option<&FinalLog>, found: &mut Found) {
     for (consumer, ops) in &history.clients {
         // The consumer's current ownership of `tp`, if it has one.
-        let mut owned: Option<Ownership<'_>> = None;
+        let mut owned: Option<Ownership> = None;
         let begin = |how: String, since: Stamp, start: Option<i64>| Some(Ownership { how, since, start, last: None });
         for op in ops {
             match op {
@@ -1615,7 +1696,7 @@ fn check_poll_order(history: &History, tp: &TopicPartition, log: Option<&FinalLo
                         || log.map_or(String::new(), |l| format!(" of the current leader (broker {})", l.leader));
                     // Against the previous poll of the same ownership, or the position it began at.
                     match ownership.last {
-                        Some((end, end_id, end_at)) if *first <= end => found.nonmonotonic_polls.push(poll.at.seq, || {
+                        Some((end, ref end_id, end_at)) if first <= end => found.nonmonotonic_polls.push(poll.at.seq, || {
                             format!(
                                 "non-monotonic poll: {consumer} polled {tp} up to offset {end} ({end_id}) at {}, and its next poll at {} began at offset {first} ({first_id}), at or before where the last one ended, though {}",
                                 end_at.at(),
@@ -1623,8 +1704,8 @@ fn check_poll_order(history: &History, tp: &TopicPartition, log: Option<&FinalLo
                                 throughout()
                             )
                         }),
-                        Some((end, end_id, end_at)) => {
-                            let skipped = held(end + 1, *first);
+                        Some((end, ref end_id, end_at)) => {
+                            let skipped = held(end + 1, first);
                             if !skipped.is_empty() {
                                 found.poll_skips.push(poll.at.seq, || {
                                     format!(
@@ -1639,7 +1720,7 @@ fn check_poll_order(history: &History, tp: &TopicPartition, log: Option<&FinalLo
                                 });
                             }
                         }
-                        None if ownership.start.is_some_and(|start| *first < start) => found.nonmonotonic_polls.push(poll.at.seq, || {
+                        None if ownership.start.is_some_and(|start| first < start) => found.nonmonotonic_polls.push(poll.at.seq, || {
                             format!(
                                 "non-monotonic poll: {consumer}'s position in {tp} was set to offset {} ({} at {}), but its first poll after that, at {}, began below it, at offset {first} ({first_id})",
                                 ownership.start.unwrap_or_default(),
@@ -1649,7 +1730,7 @@ fn check_poll_order(history: &History, tp: &TopicPartition, log: Option<&FinalLo
                             )
                         }),
                         None => {
-                            let skipped = ownership.start.map(|start| held(start, *first)).unwrap_or_default();
+                            let skipped = ownership.start.map(|start| held(start, first)).unwrap_or_default();
                             if !skipped.is_empty() {
                                 found.poll_skips.push(poll.at.seq, || {
                                     format!(
@@ -1667,8 +1748,7 @@ fn check_poll_order(history: &History, tp: &TopicPartition, log: Option<&FinalLo
                         }
                     }
                     // Inside the poll: each record against the one before it.
-                    for pair in poll.records.windows(2) {
-                        let ((a, a_id), (b, b_id)) = (&pair[0], &pair[1]);
+                    for ((a, a_id), (b, b_id)) in poll.records.iter().zip(poll.records.iter().skip(1)) {
                         if b <= a {
                             found.nonmonotonic_polls.push(poll.at.seq, || {
                                 format!(
@@ -1678,7 +1758,7 @@ fn check_poll_order(history: &History, tp: &TopicPartition, log: Option<&FinalLo
                             });
                             continue;
                         }
-                        let skipped = held(a + 1, *b);
+                        let skipped = held(a + 1, b);
                         if !skipped.is_empty() {
                             found.poll_skips.push(poll.at.seq, || {
                                 format!(
@@ -1691,7 +1771,7 @@ fn check_poll_order(history: &History, tp: &TopicPartition, log: Option<&FinalLo
                             });
                         }
                     }
-                    ownership.last = Some((*last, last_id, poll.at));
+                    ownership.last = Some((last, last_id, poll.at));
                 }
                 _ => {}
             }
@@ -1771,7 +1851,7 @@ fn check_unseen(history: &History, tp: &TopicPartition, log: &FinalLog, found: &
         let mut runs: Vec<Run<'_>> = Vec::new();
         let mut current: Option<usize> = None;
         // Every id a consumer of the reader polled: sorted and searched once all are in.
-        let mut polled: Vec<Searched<'_>> = Vec::new();
+        let mut polled: Vec<Label> = Vec::new();
         for (consumer, op) in ops {
             match op {
                 ClientOp::Seeked { offset, how, at, .. } => {
@@ -1808,15 +1888,15 @@ fn check_unseen(history: &History, tp: &TopicPartition, log: &FinalLog, found: &
                     let Some((first, _)) = poll.records.first() else { continue };
                     let index = *current.get_or_insert_with(|| {
                         runs.push(Run {
-                            start: *first,
+                            start: first,
                             how: format!("{consumer}'s first poll"),
                             since: poll.at,
                             highest: None,
                         });
                         runs.len() - 1
                     });
-                    polled.extend(poll.records.iter().map(|(_, id)| Searched(id)));
-                    let top = poll.records.iter().map(|(o, _)| *o).max().unwrap_or(*first);
+                    polled.extend(poll.records.iter().map(|(_, id)| id));
+                    let top = poll.records.iter().map(|(o, _)| o).max().unwrap_or(first);
                     let run = &mut runs[index];
                     if run.highest.is_none_or(|(h, _, _)| top > h) {
                         run.highest = Some((top, consumer, poll.at));
@@ -1825,13 +1905,13 @@ fn check_unseen(history: &History, tp: &TopicPartition, log: &FinalLog, found: &
                 _ => {}
             }
         }
-        polled.sort_unstable();
-        polled.dedup();
+        polled.sort_unstable_by(Label::search_order);
+        polled.dedup_by(|a, b| a.search_order(b) == Ordering::Equal);
         let mut reported: BTreeSet<&Label> = BTreeSet::new();
         for run in &runs {
             let Some((highest, by, when)) = run.highest else { continue };
             for (offset, id) in log.between(run.start, highest + 1) {
-                if polled.binary_search(&Searched(id)).is_ok() {
+                if polled.binary_search_by(|p| p.search_order(id)).is_ok() {
                     continue;
                 }
                 let Some((producer, acked_offset, acked_at)) = first_acked(id) else { continue };
@@ -2142,7 +2222,7 @@ mod tests {
         assert!(sends.iter().all(|s| history.partition(s.partition()) == &tp(0)));
         let c1 = &history.clients["c1"];
         assert!(matches!(&c1[0], ClientOp::Assigned { group, .. } if group == "billing"));
-        assert!(matches!(&c1[1], ClientOp::Poll(p) if p.records == [(7, Label::new("r7"))]));
+        assert!(matches!(&c1[1], ClientOp::Poll(p) if p.records.iter().eq([(7, Label::new("r7"))])));
         assert_eq!(history.group_of("c1"), Some("billing"));
         assert_eq!(history.commits.len(), 1);
         assert_eq!((history.commits[0].offset, history.commits[0].coordinator.as_str()), (8, "broker 2"));
@@ -2477,7 +2557,40 @@ mod tests {
         assert_eq!((findings.count, worded), (1000, FINDINGS_PER_KIND));
     }
 
+    #[test]
+    fn a_polls_records_take_about_five_bytes_each() {
+        // 500 consecutive offsets, ids from four producers with numbers up to 300,000: one byte
+        // of offset difference, one of stem, three of number.
+        let pairs = (0..500).map(|i| (1_000_000 + i, Label::new(&format!("web-{}-{}", i % 4 + 1, 299_000 + i))));
+        let packed = PolledRecords::new(pairs);
+        assert_eq!((packed.len(), packed.stems.len()), (500, 4));
+        assert_eq!(packed.bytes.len(), 3 + 1 + 3 + 499 * 5, "the first offset takes three bytes, the others one");
+    }
+
     proptest::proptest! {
+        /// A poll's packed records read back as the pairs they were made from, in order,
+        /// whatever the offsets (gaps, repeats, going back) and ids (numbered or not, stems
+        /// shared or not).
+        #[test]
+        fn polled_records_read_back_as_given(
+            pairs in proptest::collection::vec(
+                (proptest::prop_oneof![-2i64..40, proptest::num::i64::ANY],
+                 proptest::prop_oneof!["web-[12]-[1-9][0-9]{0,3}", "key-0[0-9]", "[a-c]{1,3}", "x-[1-9][0-9]{18}"]),
+                0..30,
+            )
+        ) {
+            let pairs: Vec<(i64, Label)> = pairs.iter().map(|(o, id)| (*o, Label::new(id))).collect();
+            let packed = PolledRecords::new(pairs.clone());
+            let back: Vec<(i64, Label)> = packed.iter().collect();
+            proptest::prop_assert_eq!(packed.len(), pairs.len());
+            proptest::prop_assert_eq!(packed.is_empty(), pairs.is_empty());
+            proptest::prop_assert_eq!(packed.first(), pairs.first().cloned());
+            proptest::prop_assert_eq!(packed.last(), pairs.last().cloned());
+            let texts = |v: &[(i64, Label)]| v.iter().map(|(o, l)| (*o, l.to_string())).collect::<Vec<_>>();
+            proptest::prop_assert_eq!(texts(&back), texts(&pairs));
+            proptest::prop_assert_eq!(back, pairs);
+        }
+
         /// The findings kept are those a stable sort by trace position puts first, and the
         /// count is complete, whatever order they are found in.
         #[test]

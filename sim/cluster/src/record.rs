@@ -865,14 +865,28 @@ pub fn varint_size(value: i64) -> usize {
 }
 
 /// Appends `value` as a zig-zag varint (Kafka's `ByteUtils.writeVarlong`; for a 32-bit value
-/// the bytes are those of `writeVarint`).
-fn put_varint(out: &mut Vec<u8>, value: i64) {
+/// the bytes are those of `writeVarint`): 1 to 10 bytes, [`varint_size`] of them. Read it back
+/// with [`read_varint`].
+pub fn put_varint(out: &mut Vec<u8>, value: i64) {
     let mut zigzag = ((value << 1) ^ (value >> 63)) as u64;
     while zigzag >= 0x80 {
         out.push((zigzag as u8) | 0x80);
         zigzag >>= 7;
     }
     out.push(zigzag as u8);
+}
+
+/// Reads a zig-zag varint written by [`put_varint`] from the start of `*bytes`, and moves
+/// `*bytes` past it (Kafka's `ByteUtils.readVarlong`).
+///
+/// # Errors
+/// [`DecodeError::Truncated`] when the bytes end inside the varint, and
+/// [`DecodeError::Malformed`] when it is longer than 10 bytes.
+pub fn read_varint(bytes: &mut &[u8]) -> Result<i64, DecodeError> {
+    let mut reader = Reader { bytes, at: 0 };
+    let value = reader.varlong()?;
+    *bytes = &bytes[reader.at..];
+    Ok(value)
 }
 
 /// The bytes of a nullable field written by [`put_bytes_field`].
@@ -1414,6 +1428,12 @@ mod tests {
             assert_eq!(out, bytes, "{value}");
             assert_eq!(varint_size(value), bytes.len(), "{value}");
             assert_eq!(Reader { bytes, at: 0 }.varlong(), Ok(value), "{value}");
+            let mut rest = [bytes, &[0xaa]].concat();
+            let mut cursor = &rest[..];
+            assert_eq!(read_varint(&mut cursor), Ok(value), "{value}");
+            assert_eq!(cursor, [0xaa], "read_varint stops after {value}'s bytes");
+            rest.truncate(bytes.len() - 1);
+            assert_eq!(read_varint(&mut &rest[..]), Err(DecodeError::Truncated), "{value} cut short");
             if let Ok(small) = i32::try_from(value) {
                 assert_eq!(Reader { bytes, at: 0 }.varint(), Ok(small), "{value}");
             }

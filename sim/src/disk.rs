@@ -11,26 +11,27 @@
 //! so in the file written last, the oldest unflushed write may have been half on the platter
 //! when the power went. Log recovery must catch that half batch by its CRC.
 //!
-//! A file's bytes are kept as a list of chunks, each a slice of a shared buffer ([`Bytes`]), not
-//! as one owned buffer: an append keeps the buffer it was given. A record batch's encoding is
+//! A file's bytes are kept as a list of chunks, each a shared buffer (`Arc<[u8]>`, 16 bytes a
+//! chunk), not as one owned buffer: an append keeps the buffer it was given. A record batch's encoding is
 //! one buffer shared by the leader's and every follower's disk
 //! ([`RecordBatch::encoded`](cluster::record::RecordBatch::encoded)), so the brokers' copies of
 //! a replicated log cost its size in memory once instead of once per replica. Cutting a file
-//! drops or shortens its last chunks; nothing is copied until a restarting node reads the file
-//! back whole ([`SimDisk::snapshot`]).
+//! drops its last chunks, and copies only the part kept of a chunk it cuts inside (a torn write,
+//! or a truncation that is not at a batch boundary, both rare); nothing else is copied until a
+//! restarting node reads the file back whole ([`SimDisk::snapshot`]).
 
 use crate::chunked::Chunked;
-use bytes::Bytes;
 use cluster::node::DiskOp;
 use rand::Rng;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// One file.
 #[derive(Clone, Debug, Default)]
 pub struct SimFile {
-    /// The content in order, as slices of shared buffers. No chunk is empty.
-    chunks: Chunked<Bytes>,
+    /// The content in order, as shared buffers. No chunk is empty.
+    chunks: Chunked<Arc<[u8]>>,
     /// The content's length in bytes: the chunks' lengths summed.
     len: usize,
     durable_len: usize,
@@ -56,7 +57,7 @@ impl Eq for SimFile {}
 
 impl SimFile {
     /// A file holding `bytes`, all of them durable.
-    fn durable(bytes: Bytes) -> SimFile {
+    fn durable(bytes: Arc<[u8]>) -> SimFile {
         let len = bytes.len();
         let chunks = if bytes.is_empty() { Chunked::default() } else { std::iter::once(bytes).collect() };
         SimFile { chunks, len, durable_len: len, first_pending_len: 0, last_append: 0 }
@@ -94,7 +95,7 @@ impl SimFile {
     }
 
     /// Adds `bytes` at the end, keeping the shared buffer rather than copying it.
-    fn push(&mut self, bytes: Bytes) {
+    fn push(&mut self, bytes: Arc<[u8]>) {
         if !bytes.is_empty() {
             self.len += bytes.len();
             self.chunks.push(bytes);
@@ -102,7 +103,8 @@ impl SimFile {
     }
 
     /// Cuts the content to `len` bytes (no-op when it is not longer): whole chunks go from the
-    /// end, and the chunk `len` falls inside is shortened to end there.
+    /// end, and the chunk `len` falls inside is replaced by a copy of its part before `len`
+    /// (the buffer itself may be shared with other disks, which keep it whole).
     fn truncate(&mut self, len: usize) {
         while self.len > len {
             let last = self.chunks.last_mut().expect("a file with bytes has a chunk");
@@ -111,7 +113,7 @@ impl SimFile {
                 self.len -= last.len();
                 self.chunks.pop();
             } else {
-                last.truncate(last.len() - excess);
+                *last = Arc::from(&last[..last.len() - excess]);
                 self.len = len;
             }
         }
@@ -176,7 +178,7 @@ impl SimDisk {
                 }
             }
             DiskOp::WriteAtomically { path, bytes } => {
-                self.files.insert(path, SimFile::durable(Bytes::from(bytes)));
+                self.files.insert(path, SimFile::durable(Arc::from(bytes)));
             }
             DiskOp::Delete { path } => {
                 self.files.remove(&path);
@@ -251,7 +253,7 @@ mod tests {
     use rand::SeedableRng;
 
     fn append(path: &str, bytes: &[u8]) -> DiskOp {
-        DiskOp::Append { path: path.into(), bytes: Bytes::copy_from_slice(bytes) }
+        DiskOp::Append { path: path.into(), bytes: Arc::from(bytes) }
     }
 
     #[test]
@@ -358,7 +360,7 @@ mod tests {
 
     #[test]
     fn disks_share_an_appended_buffer_and_cut_it_independently() {
-        let batch = Bytes::from(b"one batch, encoded once".to_vec());
+        let batch: Arc<[u8]> = Arc::from(&b"one batch, encoded once"[..]);
         let mut disks = [SimDisk::default(), SimDisk::default(), SimDisk::default()];
         for disk in &mut disks {
             disk.apply(append("a.log", b"head:"));
@@ -380,14 +382,12 @@ mod tests {
     #[test]
     fn files_compare_by_content_not_by_chunks() {
         let split = SimFile {
-            chunks: [Bytes::from_static(b"ab"), Bytes::from_static(b"cd")].into_iter().collect(),
+            chunks: [Arc::from(&b"ab"[..]), Arc::from(&b"cd"[..])].into_iter().collect(),
             len: 4,
             ..SimFile::default()
         };
-        let whole =
-            SimFile { chunks: [Bytes::from_static(b"abcd")].into_iter().collect(), len: 4, ..SimFile::default() };
-        let other =
-            SimFile { chunks: [Bytes::from_static(b"abce")].into_iter().collect(), len: 4, ..SimFile::default() };
+        let whole = SimFile { chunks: [Arc::from(&b"abcd"[..])].into_iter().collect(), len: 4, ..SimFile::default() };
+        let other = SimFile { chunks: [Arc::from(&b"abce"[..])].into_iter().collect(), len: 4, ..SimFile::default() };
         assert_eq!(split, whole);
         assert_ne!(split, other);
         assert_eq!(split.contents(), whole.contents());

@@ -11,7 +11,6 @@
 //! does, so its size on disk is the compressed size (see [`RecordBatch::encode`] for the layout
 //! and [`Compression`] for each codec's format and level).
 
-use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::fmt;
@@ -358,7 +357,7 @@ impl Eq for RecordBatch {}
 /// cleaner rewrites one and the leader stamps a producer's) therefore gives an empty cache, and
 /// equality ignores it. Debug and test builds check every cached encoding against a fresh one.
 #[derive(Default)]
-pub(crate) struct EncodingCache(OnceLock<Bytes>);
+pub(crate) struct EncodingCache(OnceLock<Arc<[u8]>>);
 
 impl fmt::Debug for RecordBatch {
     /// The fields as `#[derive(Debug)]` prints them, without the cached encoding.
@@ -481,7 +480,7 @@ impl RecordBatch {
     /// The batch, decoded from `bytes` by [`RecordBatch::decode`], with `bytes` as its cached
     /// encoding: a log read back from disk keeps the bytes it read, as the leader's log keeps
     /// the bytes it wrote, instead of encoding again.
-    pub(crate) fn with_encoding(self, bytes: Bytes) -> RecordBatch {
+    pub(crate) fn with_encoding(self, bytes: Arc<[u8]>) -> RecordBatch {
         debug_assert!(self.encodes_to(&bytes), "batch {} was not decoded from these bytes", self.base_offset);
         let cache = OnceLock::new();
         cache.set(bytes).expect("a new cache is empty");
@@ -711,18 +710,18 @@ impl RecordBatch {
     ///
     /// The fields must not change after the first call (they cannot while the batch is shared
     /// behind an `Arc`); a changed copy is made by cloning, which starts without the cache.
-    pub fn encoded(&self) -> Bytes {
+    pub fn encoded(&self) -> Arc<[u8]> {
         let bytes = self.encoding.0.get_or_init(|| {
             let mut out = Vec::new();
             self.encode(&mut out);
-            Bytes::from(out)
+            Arc::from(out)
         });
         debug_assert!(
             self.encodes_to(bytes),
             "the cached encoding of batch {} no longer matches its fields",
             self.base_offset
         );
-        bytes.clone()
+        Arc::clone(bytes)
     }
 
     /// Whether encoding the batch afresh gives `bytes`: the check, in debug and test builds,
@@ -1201,7 +1200,7 @@ mod tests {
         let (decoded, used) = RecordBatch::decode(&bytes).expect("decodes");
         assert_eq!(used, bytes.len());
         assert!(!decoded.same_bytes(&written), "without its bytes cached, a batch cannot say");
-        let read = decoded.with_encoding(Bytes::copy_from_slice(&bytes)).into_encoded_only();
+        let read = decoded.with_encoding(Arc::from(&bytes[..])).into_encoded_only();
         assert!(!read.holds_decoded_records());
         assert!(read.same_bytes(&written) && written.same_bytes(&read));
         assert_eq!(read, written);
@@ -1400,7 +1399,7 @@ mod tests {
 
             // And a batch with a delete horizon, whose records' timestamps count from it.
             let stamped = RecordBatch { delete_horizon_ms: Some(first_ms + 86_400_000), ..ours.clone() };
-            let mut bytes = bytes::Bytes::from(encoded(&stamped));
+            let mut bytes = bytes::Bytes::from(encoded(&stamped).to_vec());
             let read = kafka_protocol::records::RecordBatchDecoder::decode(&mut bytes).unwrap();
             prop_assert_eq!(read.records, kafka_protocol_records(&stamped));
             prop_assert_eq!(RecordBatch::decode(&encoded(&stamped)).unwrap().0, stamped);

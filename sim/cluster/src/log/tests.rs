@@ -43,7 +43,7 @@ impl TestDisk {
     fn apply(&mut self, ops: Vec<DiskOp>) {
         for op in ops {
             match op {
-                DiskOp::Append { path, bytes } => self.files.entry(path).or_default().0.extend(bytes),
+                DiskOp::Append { path, bytes } => self.files.entry(path).or_default().0.extend_from_slice(&bytes),
                 DiskOp::Truncate { path, len_bytes } => {
                     if let Some((bytes, durable)) = self.files.get_mut(&path) {
                         bytes.truncate(len_bytes as usize);
@@ -562,7 +562,7 @@ fn followers_and_recovery_keep_the_batch_as_the_leader_stored_it() {
 }
 
 /// The `.log` write of each append, in order.
-fn log_appends(ops: &[DiskOp]) -> Vec<&bytes::Bytes> {
+fn log_appends(ops: &[DiskOp]) -> Vec<&Arc<[u8]>> {
     ops.iter()
         .filter_map(|op| match op {
             DiskOp::Append { path, bytes } if path.ends_with(".log") && !bytes.is_empty() => Some(bytes),

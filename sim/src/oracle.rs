@@ -621,13 +621,22 @@ pub struct ErrorText(u32);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct PartitionNumber(u32);
 
-/// Which [`SendOutcome`] a [`Send`] holds, the rest of it being packed into the send.
+/// Which [`SendOutcome`] a [`Send`] holds, the rest of it being packed into the send. The
+/// numbers are its two bits in a packed send ([`SendList`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
 enum OutcomeKind {
-    Pending,
-    Acked,
-    Failed,
-    Unknown,
+    Pending = 0,
+    Acked = 1,
+    Failed = 2,
+    Unknown = 3,
+}
+
+impl OutcomeKind {
+    /// The kind numbered `bits & 3`.
+    fn from_bits(bits: u8) -> OutcomeKind {
+        [OutcomeKind::Pending, OutcomeKind::Acked, OutcomeKind::Failed, OutcomeKind::Unknown][usize::from(bits & 3)]
+    }
 }
 
 /// One `send()`: the record and how it ended.
@@ -927,8 +936,8 @@ pub struct Commit {
 /// trace order.
 ///
 /// Sends are the bulk of a long run's history (millions of them), so they are kept apart from
-/// the other operations, in one vector per producer, with an index from send id to send that
-/// holds 8 bytes per send.
+/// the other operations, per producer and partition in a [`SendList`] that packs all but the
+/// latest, with an index from send id to send that holds 8 bytes per send.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct History {
     /// Operations other than sends, per client id.
@@ -937,8 +946,11 @@ pub struct History {
     pub commits: Vec<Commit>,
     /// Each producer's number (its index in `sends`), by id.
     producers: BTreeMap<String, u32>,
-    /// Per producer number, its id and its sends in invocation order.
-    sends: Vec<(String, Chunked<Send>)>,
+    /// Per producer number, its id and its sends per [`PartitionNumber`], each list in
+    /// invocation order.
+    sends: Vec<(String, Vec<SendList>)>,
+    /// The stems of the send ids, by their number in a packed send ([`SendList`]).
+    stems: Table<Arc<String>>,
     /// Where the latest send with each id sits, by the id's stem and then its number.
     index: BTreeMap<Stem, StemSlots>,
     /// The ids that more than one send had (only a hand-made or cut trace has such).
@@ -992,16 +1004,150 @@ impl<T: Ord + Clone> Table<T> {
     }
 }
 
-/// Where a send sits in the [`History`]: its producer's number and its index among that
-/// producer's sends.
+/// Where a send sits in the [`History`]: its producer's number, its partition's number, and its
+/// index among that producer's sends to that partition.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Slot {
-    producer: u32,
+    producer: u16,
+    partition: u16,
     index: u32,
 }
 
 /// A [`Slot`] that holds no send.
-const NO_SLOT: Slot = Slot { producer: u32::MAX, index: u32::MAX };
+const NO_SLOT: Slot = Slot { producer: u16::MAX, partition: u16::MAX, index: u32::MAX };
+
+/// How many sends a sealed block of a [`SendList`] packs together.
+const SEND_BLOCK: usize = 64;
+
+/// One producer's sends to one partition, in invocation order: the older ones packed into
+/// sealed blocks of [`SEND_BLOCK`] sends, the latest ones as [`Send`]s.
+///
+/// Why: a long run's history holds millions of sends, and a [`Send`] takes 56 bytes. Packed,
+/// one takes about 20: a flags byte (outcome kind, tombstone) and zig-zag varints
+/// ([`cluster::record::put_varint`]) for its id's stem (a number in [`History`]'s table) and
+/// number, its invocation's time and trace position, its key, and for an ended send the time
+/// and trace position of its outcome and its offset or error. Each figure is written as its
+/// difference from the one before, the way Kafka's `DefaultRecord` writes its offset and
+/// timestamp deltas: a producer's consecutive sends to one partition have nearby ids, times
+/// and offsets.
+///
+/// Most sends end within a few dozen sends of their invocation, so a list seals its oldest
+/// block only once [`SEND_BLOCK`] newer sends follow it. An outcome that comes later (a send
+/// that waited out a timeout) unpacks its block, is set, and packs it again.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct SendList {
+    /// The partition of every send in the list.
+    partition: u16,
+    /// Sealed blocks of [`SEND_BLOCK`] sends each, packed by [`SendList::pack`].
+    sealed: Vec<Box<[u8]>>,
+    /// The sends after the sealed ones.
+    open: Vec<Send>,
+}
+
+impl SendList {
+    fn new(partition: u16) -> SendList {
+        SendList { partition, sealed: Vec::new(), open: Vec::new() }
+    }
+
+    fn len(&self) -> usize {
+        self.sealed.len() * SEND_BLOCK + self.open.len()
+    }
+
+    /// Adds `send` at the end, sealing the oldest open block once [`SEND_BLOCK`] sends follow it.
+    fn push(&mut self, send: Send, stems: &mut Table<Arc<String>>) {
+        debug_assert_eq!(send.partition, self.partition);
+        self.open.push(send);
+        if self.open.len() == 2 * SEND_BLOCK {
+            let block = SendList::pack(&self.open[..SEND_BLOCK], stems);
+            self.sealed.push(block);
+            self.open.drain(..SEND_BLOCK);
+        }
+    }
+
+    /// The send at `index`.
+    fn get(&self, index: usize, stems: &Table<Arc<String>>) -> Send {
+        match self.sealed.get(index / SEND_BLOCK) {
+            Some(block) => self.unpack(block, stems).nth(index % SEND_BLOCK).expect("a sealed block is full"),
+            None => self.open[index - self.sealed.len() * SEND_BLOCK].clone(),
+        }
+    }
+
+    /// Calls `change` on the send at `index`.
+    fn update(&mut self, index: usize, stems: &mut Table<Arc<String>>, change: impl FnOnce(&mut Send)) {
+        let block = index / SEND_BLOCK;
+        if block < self.sealed.len() {
+            let mut sends: Vec<Send> = self.unpack(&self.sealed[block], stems).collect();
+            change(&mut sends[index % SEND_BLOCK]);
+            self.sealed[block] = SendList::pack(&sends, stems);
+        } else {
+            change(&mut self.open[index - self.sealed.len() * SEND_BLOCK]);
+        }
+    }
+
+    /// The sends in invocation order.
+    fn iter<'a>(&'a self, stems: &'a Table<Arc<String>>) -> impl Iterator<Item = Send> + 'a {
+        self.sealed.iter().flat_map(move |block| self.unpack(block, stems)).chain(self.open.iter().cloned())
+    }
+
+    /// `sends` packed: see [`SendList`].
+    fn pack(sends: &[Send], stems: &mut Table<Arc<String>>) -> Box<[u8]> {
+        let mut out = Vec::with_capacity(sends.len() * 24);
+        let (mut number, mut invoked_ns, mut invoked_seq, mut detail) = (0u64, 0u64, 0u32, 0i64);
+        for send in sends {
+            out.push(send.kind as u8 | u8::from(send.tombstone) << 2);
+            put_varint(&mut out, i64::from(stems.number(&send.id.stem)));
+            put_varint(&mut out, send.id.number.wrapping_sub(number) as i64);
+            put_varint(&mut out, send.invoked_ns.wrapping_sub(invoked_ns) as i64);
+            put_varint(&mut out, i64::from(send.invoked_seq.wrapping_sub(invoked_seq) as i32));
+            // `NO_KEY` is u32::MAX: plus one, it is 0 and takes one byte.
+            put_varint(&mut out, i64::from(send.key.wrapping_add(1)));
+            if send.kind != OutcomeKind::Pending {
+                put_varint(&mut out, send.ended_ns.wrapping_sub(send.invoked_ns) as i64);
+                put_varint(&mut out, i64::from(send.ended_seq.wrapping_sub(send.invoked_seq) as i32));
+                put_varint(&mut out, send.detail.wrapping_sub(detail));
+                detail = send.detail;
+            }
+            (number, invoked_ns, invoked_seq) = (send.id.number, send.invoked_ns, send.invoked_seq);
+        }
+        out.into_boxed_slice()
+    }
+
+    /// The sends `block` holds, as [`SendList::pack`] packed them.
+    fn unpack<'a>(&self, block: &'a [u8], stems: &'a Table<Arc<String>>) -> impl Iterator<Item = Send> + 'a {
+        let partition = self.partition;
+        let mut rest = block;
+        let (mut number, mut invoked_ns, mut invoked_seq, mut detail) = (0u64, 0u64, 0u32, 0i64);
+        std::iter::from_fn(move || {
+            let (&flags, tail) = rest.split_first()?;
+            rest = tail;
+            let mut next = || read_varint(&mut rest).expect("SendList::pack wrote these bytes");
+            let stem = Arc::clone(stems.get(next() as u32));
+            number = number.wrapping_add(next() as u64);
+            invoked_ns = invoked_ns.wrapping_add(next() as u64);
+            invoked_seq = invoked_seq.wrapping_add(next() as i32 as u32);
+            let key = (next() as u32).wrapping_sub(1);
+            let kind = OutcomeKind::from_bits(flags);
+            let (mut ended_ns, mut ended_seq) = (0, 0);
+            if kind != OutcomeKind::Pending {
+                ended_ns = invoked_ns.wrapping_add(next() as u64);
+                ended_seq = invoked_seq.wrapping_add(next() as i32 as u32);
+                detail = detail.wrapping_add(next());
+            }
+            Some(Send {
+                id: Label { stem, number },
+                invoked_ns,
+                ended_ns,
+                detail: if kind == OutcomeKind::Pending { 0 } else { detail },
+                invoked_seq,
+                ended_seq,
+                key,
+                partition,
+                kind,
+                tombstone: flags & 4 != 0,
+            })
+        })
+    }
+}
 
 /// The slots of the sends whose ids share one stem, by the ids' numbers. A producer numbers its
 /// sends 0, 1, 2, ..., so a vector indexed by number holds them in 8 bytes each; a number far
@@ -1195,12 +1341,22 @@ impl History {
             None => {
                 let number = u32::try_from(self.sends.len()).expect("fewer than 2^32 producers");
                 self.producers.insert(producer.to_string(), number);
-                self.sends.push((producer.to_string(), Chunked::default()));
+                self.sends.push((producer.to_string(), Vec::new()));
                 number
             }
         };
-        let sends = &mut self.sends[producer as usize].1;
-        let slot = Slot { producer, index: u32::try_from(sends.len()).expect("fewer than 2^32 sends per producer") };
+        let lists = &mut self.sends[producer as usize].1;
+        let partition = send.partition;
+        while lists.len() <= usize::from(partition) {
+            let next = u16::try_from(lists.len()).expect("below a u16 partition number");
+            lists.push(SendList::new(next));
+        }
+        let sends = &mut lists[usize::from(partition)];
+        let slot = Slot {
+            producer: u16::try_from(producer).expect("a run has fewer than 65,535 producers"),
+            partition,
+            index: u32::try_from(sends.len()).expect("fewer than 2^32 sends per producer and partition"),
+        };
         let slots = match self.index.get_mut(send.id.stem.as_str()) {
             Some(slots) => slots,
             None => self.index.entry(Stem(Arc::clone(&send.id.stem))).or_default(),
@@ -1209,7 +1365,7 @@ impl History {
             self.reused.insert(send.id.clone());
         }
         slots.insert(send.id.number, slot);
-        sends.push(send);
+        sends.push(send, &mut self.stems);
     }
 
     /// Where the latest send with id `id` sits.
@@ -1218,10 +1374,10 @@ impl History {
     }
 
     /// The latest send with id `id`, with its producer.
-    fn send_with_id(&self, id: &Label) -> Option<(&str, &Send)> {
+    fn send_with_id(&self, id: &Label) -> Option<(&str, Send)> {
         let slot = self.slot(id)?;
-        let (producer, sends) = &self.sends[slot.producer as usize];
-        Some((producer.as_str(), sends.get(slot.index as usize)))
+        let (producer, lists) = &self.sends[usize::from(slot.producer)];
+        Some((producer.as_str(), lists[usize::from(slot.partition)].get(slot.index as usize, &self.stems)))
     }
 
     /// Records how the send `value` ended; only its first outcome counts. A completion without
@@ -1243,10 +1399,13 @@ impl History {
                 self.slot(&id).expect("just added")
             }
         };
-        let send = self.sends[slot.producer as usize].1.get_mut(slot.index as usize);
-        if send.kind == OutcomeKind::Pending {
-            send.set_outcome(outcome(send.invoked(), &mut self.errors));
-        }
+        let list = &mut self.sends[usize::from(slot.producer)].1[usize::from(slot.partition)];
+        let errors = &mut self.errors;
+        list.update(slot.index as usize, &mut self.stems, |send| {
+            if send.kind == OutcomeKind::Pending {
+                send.set_outcome(outcome(send.invoked(), errors));
+            }
+        });
     }
 
     /// The partition numbered `number`.
@@ -1264,18 +1423,32 @@ impl History {
         self.errors.get(error.0)
     }
 
-    /// Every send with its producer, producer by producer, each in invocation order.
-    pub fn sends(&self) -> impl Iterator<Item = (&str, &Send)> + '_ {
+    /// Every send with its producer, producer by producer, each in invocation order (a
+    /// producer's sends to its partitions merged by their trace positions).
+    pub fn sends(&self) -> impl Iterator<Item = (&str, Send)> + '_ {
         self.producers.values().flat_map(move |&n| {
-            let (producer, sends) = &self.sends[n as usize];
-            sends.iter().map(move |send| (producer.as_str(), send))
+            let (producer, lists) = &self.sends[n as usize];
+            let mut heads: Vec<_> = lists.iter().map(|list| list.iter(&self.stems).peekable()).collect();
+            std::iter::from_fn(move || {
+                let next = heads
+                    .iter_mut()
+                    .enumerate()
+                    .filter_map(|(i, head)| head.peek().map(|send| (send.invoked_seq, i)))
+                    .min()?;
+                heads[next.1].next()
+            })
+            .map(move |send| (producer.as_str(), send))
         })
     }
 
     /// The sends to `tp` with their producers, in the order of [`History::sends`].
-    pub fn sends_to<'h>(&'h self, tp: &'h TopicPartition) -> impl Iterator<Item = (&'h str, &'h Send)> + 'h {
-        let number = self.partitions.find(tp).map(PartitionNumber);
-        self.sends().filter(move |(_, send)| Some(send.partition()) == number)
+    pub fn sends_to<'h>(&'h self, tp: &'h TopicPartition) -> impl Iterator<Item = (&'h str, Send)> + 'h {
+        let number = self.partitions.find(tp).map(|n| usize::try_from(n).expect("a u32 fits"));
+        self.producers.values().flat_map(move |&n| {
+            let (producer, lists) = &self.sends[n as usize];
+            let list = number.and_then(|number| lists.get(number));
+            list.into_iter().flat_map(move |list| list.iter(&self.stems)).map(move |send| (producer.as_str(), send))
+        })
     }
 
     /// Every partition an operation in the history names, in order.
@@ -1487,7 +1660,7 @@ fn check_acked_sends(history: &History, tp: &TopicPartition, log: &FinalLog, fou
     // tombstone, it tells a compacted-away record from a lost one.
     let mut latest_acked: BTreeMap<Searched<'_>, i64> = BTreeMap::new();
     for (_, send) in history.sends_to(tp) {
-        if let (SendOutcome::Acked { offset, .. }, Some(key)) = (send.outcome(), history.key(send)) {
+        if let (SendOutcome::Acked { offset, .. }, Some(key)) = (send.outcome(), history.key(&send)) {
             let latest = latest_acked.entry(Searched(key)).or_insert(offset);
             *latest = (*latest).max(offset);
         }
@@ -1514,7 +1687,7 @@ fn check_acked_sends(history: &History, tp: &TopicPartition, log: &FinalLog, fou
         let value = &send.id;
         let stored = log.offsets_of(value);
         match stored.clone().next() {
-            None if removed_by_rule(log, send, offset) => {}
+            None if removed_by_rule(log, &send, offset) => {}
             None => found.lost.push(at.seq, || {
                 if offset < 0 {
                     format!(
@@ -1581,7 +1754,7 @@ fn check_duplicates(tp: &TopicPartition, log: &FinalLog, found: &mut Found) {
 /// are surviving records stored out of the order they were sent in, which only retries without
 /// idempotence cause. Without a final log (no leader at the end) every acknowledged send counts.
 fn check_nonmonotonic_sends(history: &History, tp: &TopicPartition, log: Option<&FinalLog>, found: &mut Found) {
-    let mut previous: BTreeMap<&str, &Send> = BTreeMap::new();
+    let mut previous: BTreeMap<&str, Send> = BTreeMap::new();
     for (producer, send) in history.sends_to(tp) {
         let Some((offset, acked_at)) = send.acked_offset() else { continue };
         if log.is_some_and(|log| log.at(offset) != Some(&send.id)) {
@@ -1815,7 +1988,7 @@ fn check_unseen(history: &History, tp: &TopicPartition, log: &FinalLog, found: &
     // The first acknowledged send with an id, in the order of `History::sends`: producer,
     // acknowledged offset (-1 if unknown) and when. Ids are unique but in hand-made or cut
     // traces, so the history's index finds it without a map of every acknowledged send.
-    fn acked<'h>((producer, send): (&'h str, &'h Send)) -> Option<(&'h str, i64, Stamp)> {
+    fn acked((producer, send): (&str, Send)) -> Option<(&str, i64, Stamp)> {
         match send.outcome() {
             SendOutcome::Acked { offset, at } => Some((producer, offset, at)),
             _ => None,
@@ -2128,7 +2301,7 @@ mod tests {
 
     #[test]
     fn stem_slots_find_the_latest_slot_for_any_number() {
-        let slot = |index| Slot { producer: 0, index };
+        let slot = |index| Slot { producer: 0, partition: 0, index };
         let mut slots = StemSlots::default();
         slots.insert(0, slot(0));
         slots.insert(3, slot(1));
@@ -2218,7 +2391,7 @@ mod tests {
         assert!(matches!(outcomes[1].1, SendOutcome::Acked { offset: 7, .. }));
         assert!(matches!(outcomes[2].1, SendOutcome::Failed { error: e, .. } if error(e) == "NOT_LEADER_OR_FOLLOWER"));
         assert_eq!(outcomes[3].1, SendOutcome::Pending);
-        let sends: Vec<&Send> = history.sends().map(|(_, s)| s).collect();
+        let sends: Vec<Send> = history.sends().map(|(_, s)| s).collect();
         assert!(sends.iter().all(|s| history.partition(s.partition()) == &tp(0)));
         let c1 = &history.clients["c1"];
         assert!(matches!(&c1[0], ClientOp::Assigned { group, .. } if group == "billing"));
@@ -2555,6 +2728,82 @@ mod tests {
             });
         }
         assert_eq!((findings.count, worded), (1000, FINDINGS_PER_KIND));
+    }
+
+    /// A send of producer `p` numbered `n`, invoked at trace position `seq`, ended as `kind`
+    /// with `detail` unless pending.
+    fn send_for_list(p: &str, n: u64, seq: u32, kind: OutcomeKind, detail: i64) -> Send {
+        let invoked = Stamp { seq: u64::from(seq), time_ns: u64::from(seq) * 200_000 };
+        let mut send =
+            Send::new(Label::new(&format!("{p}-{n}")), PartitionNumber(3), n as u32 % 7, n % 5 == 0, invoked);
+        let at = Stamp { seq: invoked.seq + 40, time_ns: invoked.time_ns + 4_000_000 };
+        match kind {
+            OutcomeKind::Pending => {}
+            OutcomeKind::Acked => send.set_outcome(SendOutcome::Acked { offset: detail, at }),
+            OutcomeKind::Failed => send.set_outcome(SendOutcome::Failed { error: ErrorText(detail as u32), at }),
+            OutcomeKind::Unknown => send.set_outcome(SendOutcome::Unknown { error: ErrorText(detail as u32), at }),
+        }
+        send
+    }
+
+    #[test]
+    fn a_send_list_packs_a_producers_sends_into_about_twenty_bytes_each() {
+        let mut stems = Table::default();
+        let mut list = SendList::new(3);
+        let sends: Vec<Send> = (0..1000)
+            .map(|n| send_for_list("web-1", 250_000 + n, 13 * n as u32, OutcomeKind::Acked, 90_000 + 4 * n as i64))
+            .collect();
+        for send in &sends {
+            list.push(send.clone(), &mut stems);
+        }
+        assert_eq!((list.len(), list.sealed.len(), list.open.len()), (1000, 14, 104));
+        let packed: usize = list.sealed.iter().map(|b| b.len()).sum();
+        assert!(packed <= 14 * SEND_BLOCK * 20, "{packed} bytes for {} sends", 14 * SEND_BLOCK);
+        assert_eq!(list.iter(&stems).collect::<Vec<_>>(), sends);
+        assert_eq!(list.get(5, &stems), sends[5]);
+        assert_eq!(list.get(999, &stems), sends[999]);
+    }
+
+    proptest::proptest! {
+        /// A send list gives back the sends pushed, in order, by position and whole, whatever
+        /// their ids, times and outcomes; and an outcome set later, in a sealed block or an open
+        /// one, changes that send alone.
+        #[test]
+        fn a_send_list_gives_back_what_was_pushed(
+            sends in proptest::collection::vec(
+                (proptest::prop_oneof!["p", "web-[12]", "x-0"], 0u64..u64::MAX, 0u32..3_000, 0u8..4, proptest::num::i64::ANY),
+                0..300,
+            ),
+            changes in proptest::collection::vec((0usize..300, proptest::num::i64::ANY), 0..10),
+        ) {
+            let mut seq = 0;
+            let mut expected: Vec<Send> = sends
+                .iter()
+                .map(|(p, n, gap, kind, detail)| {
+                    seq += gap;
+                    send_for_list(p, *n, seq, OutcomeKind::from_bits(*kind), *detail)
+                })
+                .collect();
+            let mut stems = Table::default();
+            let mut list = SendList::new(3);
+            for send in &expected {
+                list.push(send.clone(), &mut stems);
+            }
+            for (index, offset) in changes {
+                if index >= expected.len() {
+                    continue;
+                }
+                let at = Stamp { seq: 7, time_ns: 9 };
+                let change = |send: &mut Send| send.set_outcome(SendOutcome::Acked { offset, at });
+                change(&mut expected[index]);
+                list.update(index, &mut stems, change);
+            }
+            proptest::prop_assert_eq!(list.len(), expected.len());
+            proptest::prop_assert_eq!(list.iter(&stems).collect::<Vec<_>>(), expected.clone());
+            for (i, send) in expected.iter().enumerate() {
+                proptest::prop_assert_eq!(&list.get(i, &stems), send);
+            }
+        }
     }
 
     #[test]

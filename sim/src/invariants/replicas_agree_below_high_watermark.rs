@@ -141,17 +141,24 @@ impl Run {
 
 /// The records first seen committed in one partition, by offset, as runs keyed by their first
 /// offset. They behave as a map from offset to [`FirstSeen`]; the runs only save memory.
+///
+/// The runs are a vector sorted by first offset, not a `BTreeMap`: nearly every run is added at
+/// the end (the high watermark moves forward), a vector holds a run in 32 bytes where the map's
+/// half-full nodes took about 64, and it grows by a quarter at a time instead of doubling. A
+/// long run keeps a run per committed batch: heavy.ron's 335,000.
 #[derive(Clone, Debug, Default)]
 struct FirstSeenLog {
-    runs: BTreeMap<i64, Run>,
+    /// `(first offset, run)`, ascending; each run ends before the next one starts.
+    runs: Vec<(i64, Run)>,
 }
 
 impl FirstSeenLog {
-    /// The run that would hold `offset` (the last one starting at or before it), with the
-    /// position in it of the first record at or after `offset`.
-    fn locate(&self, offset: i64) -> Option<(i64, &Run, u32)> {
-        let (&start, run) = self.runs.range(..=offset).next_back()?;
-        Some((start, run, run.position(offset)))
+    /// The index of the run that would hold `offset` (the last one starting at or before it),
+    /// with the position in it of the first record at or after `offset`.
+    fn locate(&self, offset: i64) -> Option<(usize, &Run, u32)> {
+        let i = self.runs.partition_point(|(start, _)| *start <= offset).checked_sub(1)?;
+        let run = &self.runs[i].1;
+        Some((i, run, run.position(offset)))
     }
 
     fn get(&self, offset: i64) -> Option<FirstSeen<'_>> {
@@ -163,33 +170,44 @@ impl FirstSeenLog {
         })
     }
 
+    /// Puts `run`, starting at `start`, in its place; no run starts there.
+    fn put(&mut self, start: i64, run: Run) {
+        let i = self.runs.partition_point(|(s, _)| *s < start);
+        debug_assert!(self.runs.get(i).is_none_or(|(s, _)| *s > start), "a run already starts at {start}");
+        if self.runs.len() == self.runs.capacity() {
+            self.runs.reserve_exact((self.runs.len() / 4).max(16));
+        }
+        self.runs.insert(i, (start, run));
+    }
+
     /// Makes `batch.records()[index]` (at `offset`) the record first seen at `offset`, on
     /// `broker`, replacing any record there.
     fn insert(&mut self, offset: i64, batch: &Arc<RecordBatch>, index: usize, broker: NodeId) {
         // Cut the run that spans `offset` (a replaced record, or a gap) so none does.
-        if let Some((start, run, at)) = self.locate(offset) {
+        if let Some((i, run, at)) = self.locate(offset) {
             if at < run.len {
                 let replaced = run.offset(at) == offset;
                 let after = run.rest_from(if replaced { at + 1 } else { at });
                 if at == 0 {
-                    self.runs.remove(&start);
+                    self.runs.remove(i);
                 } else {
-                    self.runs.get_mut(&start).expect("located").len = at;
+                    self.runs[i].1.len = at;
                 }
                 if let Some((next, rest)) = after {
-                    self.runs.insert(next, rest);
+                    self.put(next, rest);
                 }
             }
         }
         // Extend the run before it when the record follows that run's last one in its batch.
         let index = u32::try_from(index).expect("a batch holds fewer than 2^32 records");
-        if let Some((_, run)) = self.runs.range_mut(..offset).next_back() {
+        let before = self.runs.partition_point(|(start, _)| *start < offset);
+        if let Some((_, run)) = before.checked_sub(1).map(|i| &mut self.runs[i]) {
             if Arc::ptr_eq(&run.batch, batch) && run.broker == broker && run.first + run.len == index {
                 run.len += 1;
                 return;
             }
         }
-        self.runs.insert(offset, Run { batch: batch.clone(), first: index, len: 1, broker });
+        self.put(offset, Run { batch: batch.clone(), first: index, len: 1, broker });
     }
 }
 

@@ -43,6 +43,10 @@ const REQUEST_TIMEOUT: Duration = Duration::from_millis(30_000);
 /// How often metadata is refreshed without errors (Kafka's `metadata.max.age.ms` is 5 minutes;
 /// a shorter period lets the group leader notice new partitions sooner in short runs).
 const METADATA_MAX_AGE: Duration = Duration::from_millis(10_000);
+/// The room, in records, a partition's drained fetch buffer keeps: what a fetch of a consumer
+/// that keeps up holds. A catch-up fetch holds thousands, and its room is given back once
+/// drained (heavy.ron's four consumers held 6 MB of such room to the end).
+const DRAINED_BUFFER_CAPACITY: usize = 256;
 
 /// How the simulated application commits offsets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -1141,6 +1145,11 @@ impl Consumer {
             }
             if buffer.front().is_some_and(|f| f.id.is_empty()) {
                 new_position = new_position.max(buffer.pop_front().expect("checked").offset);
+            }
+            if buffer.is_empty() && buffer.capacity() > DRAINED_BUFFER_CAPACITY {
+                // Kafka's fetcher drops a `CompletedFetch` once drained; a catch-up fetch's
+                // room is given back here the same way instead of being held for the run.
+                buffer.shrink_to(DRAINED_BUFFER_CAPACITY);
             }
             self.positions.insert(tp.clone(), new_position);
             if let Some(e) = epoch {

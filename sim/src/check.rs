@@ -541,7 +541,7 @@ fn replica_disagreements(world: &World, view: &ClusterView, topic: &str, partiti
                     records
                         .iter()
                         .map(|r| {
-                            let id = r.header(cluster::ID_HEADER).or(r.value.as_deref()).unwrap_or("(tombstone)");
+                            let id = r.send_id().map_or("(tombstone)", |id| &**id);
                             (b.offset_of(r), id.to_string())
                         })
                         .collect::<Vec<_>>()

@@ -45,8 +45,9 @@
 //! ends with `PartitionsRevoked` or `PartitionsLost`; a seek, an offset reset or a detected
 //! log truncation moves the position on purpose and begins it anew as well.
 //!
-//! Each send carries a unique id in a record header, so values written twice are told apart
-//! from distinct sends.
+//! Each send has a unique id: a rate-driven send's value is its id, and any other record
+//! carries its id in a `kafkalab.id` header ([`cluster::record::Record::send_id`]), so values
+//! written twice are told apart from distinct sends.
 
 use crate::chunked::Chunked;
 use crate::trace::{TraceBody, TraceRecord};
@@ -374,7 +375,7 @@ impl Ord for Label {
 // The final logs.
 
 /// A partition's final log, as the current leader holds it at the end of the run: its data
-/// records (those with the lab's send id header) by offset, and an index to find them by send
+/// records (those with a send id, [`cluster::record::Record::send_id`]) by offset, and an index to find them by send
 /// id. Both are flat vectors, not maps: a long run's logs hold millions of records.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FinalLog {
@@ -535,7 +536,7 @@ pub fn final_log(world: &World, tp: &TopicPartition, leader: Option<NodeId>) -> 
         for batch in log.batches() {
             for record in batch.records().iter() {
                 let offset = batch.base_offset + i64::from(record.offset_delta);
-                if let Some(id) = record.header(cluster::ID_HEADER) {
+                if let Some(id) = record.send_id() {
                     records.push((offset, Label::new(id)));
                 }
             }
@@ -648,7 +649,7 @@ impl OutcomeKind {
 /// [`Send::partition`] and [`History::key`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Send {
-    /// The send's unique id (carried in a record header).
+    /// The send's unique id (the record's value, or its `kafkalab.id` header).
     pub id: Label,
     /// When `send()` was called, in nanoseconds of simulated time.
     invoked_ns: u64,

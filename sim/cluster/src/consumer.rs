@@ -887,10 +887,7 @@ impl Consumer {
                     if offset < position {
                         continue;
                     }
-                    let id = match (record.header_shared(crate::ID_HEADER), &record.value) {
-                        (Some(id), _) | (None, Some(id)) => Arc::clone(id),
-                        (None, None) => Arc::from("(tombstone)"),
-                    };
+                    let id = record.send_id().map_or_else(|| Arc::from("(tombstone)"), Arc::clone);
                     buffer.push_back(Fetched { offset, id, leader_epoch: batch.partition_leader_epoch });
                 }
             }

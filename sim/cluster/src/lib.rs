@@ -32,6 +32,7 @@ pub mod raft;
 pub mod record;
 pub mod time;
 
-/// The record header carrying a send's unique id (`producer#sequence`), read by the history
-/// oracle.
+/// The record header carrying a send's unique id (`producer#sequence`) when the record's value
+/// does not already say it (a scripted send's value, a tombstone), read by the history oracle
+/// through [`record::Record::send_id`].
 pub const ID_HEADER: &str = "kafkalab.id";

@@ -70,7 +70,7 @@ use crate::ids::{NodeId, TopicPartition};
 use crate::node::{Effect, Node, Outbox};
 use crate::partitioner::{partition_for_key, StickyPartitionCache, UniformStickyPartitioner};
 use crate::protocol::{Message, ProducePartition};
-use crate::record::{Record, RecordBatch, NO_PRODUCER_ID, NO_SEQUENCE, RECORD_BATCH_OVERHEAD_BYTES};
+use crate::record::{Headers, Record, RecordBatch, NO_PRODUCER_ID, NO_SEQUENCE, RECORD_BATCH_OVERHEAD_BYTES};
 use crate::time::Instant;
 use core::time::Duration;
 use rand::Rng;
@@ -1219,7 +1219,13 @@ impl Producer {
                     timestamp_ms: r.created.as_millis() as i64,
                     key: r.key.clone(),
                     value: r.value.clone(),
-                    headers: smallvec::smallvec![(self.id_header.clone(), r.id.clone())],
+                    // The id goes in a header only when the value does not say it already
+                    // (`Record::send_id`): a rate-driven send's value is its id.
+                    headers: if r.value.as_ref().is_some_and(|v| Arc::ptr_eq(v, &r.id) || **v == *r.id) {
+                        Headers::new()
+                    } else {
+                        smallvec::smallvec![(self.id_header.clone(), r.id.clone())]
+                    },
                 })
                 .collect();
             let first_timestamp_ms = records.first().map_or(0, |r| r.timestamp_ms);
@@ -1897,6 +1903,37 @@ mod tests {
         p.handle_timeout(Instant::from_millis(303));
         let (sent, _) = drain(&mut p);
         assert!(sent.iter().any(|m| matches!(m, Message::Produce { .. })));
+    }
+
+    #[test]
+    fn only_a_record_whose_value_is_not_its_send_id_carries_the_id_header() {
+        // Rate-driven: the value is the send id, so no header.
+        let mut p = producer();
+        let (sent, _) = drain(&mut p);
+        let (_, _, batch) = produces(&sent).into_iter().next().expect("a produce request");
+        for record in batch.records().iter() {
+            assert!(record.headers.is_empty(), "{record:?}");
+            assert_eq!(record.send_id().map(|id| &**id), Some("checkout-0"));
+        }
+        // Scripted: the script's value and a tombstone carry their ids in `kafkalab.id`.
+        let script = vec![send(0, Some("k"), "order-1"), ScriptedSend { value: None, ..send(0, Some("k"), "") }];
+        let mut s = setup(plain(), Era::default(), script, Vec::new());
+        s.bootstrap = vec![LEADER];
+        let mut p = Producer::new(Instant::ZERO, s);
+        p.handle_timeout(Instant::ZERO);
+        let metadata = metadata(&[LEADER]);
+        p.handle_message(
+            ms(1),
+            LEADER,
+            Message::MetadataResponse { correlation_id: 1, brokers: vec![LEADER], partitions: metadata },
+        );
+        p.handle_timeout(ms(1));
+        let (sent, _) = drain(&mut p);
+        let records: Vec<Record> = produces(&sent).iter().flat_map(|(_, _, b)| b.records().into_owned()).collect();
+        let ids: Vec<Option<&str>> = records.iter().map(|r| r.header(crate::ID_HEADER)).collect();
+        assert_eq!(ids, [Some("checkout#0"), Some("checkout#1")]);
+        assert_eq!(records[0].send_id().map(|id| &**id), Some("checkout#0"), "the header wins over the value");
+        assert_eq!(records[1].value, None);
     }
 
     #[test]

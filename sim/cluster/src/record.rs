@@ -177,13 +177,22 @@ pub struct Record {
     pub key: Option<Arc<str>>,
     /// The value, or `None` for a tombstone.
     pub value: Option<Arc<str>>,
-    /// Headers, `(name, value)` pairs. The simulator's producers tag each record with a
-    /// `kafkalab.id` header so the history oracle can tell copies of one send apart from
-    /// distinct sends with equal values.
+    /// Headers, `(name, value)` pairs. The simulator's producers tag a record with a
+    /// `kafkalab.id` header ([`crate::ID_HEADER`]) when its value is not its send id (a
+    /// scripted send's value, a tombstone), so the history oracle can tell copies of one send
+    /// apart from distinct sends with equal values. See [`Record::send_id`].
     pub headers: Headers,
 }
 
 impl Record {
+    /// The id of the `send()` that wrote this record: its `kafkalab.id` header, or else its
+    /// value. A rate-driven producer's record has its send id as its value and carries no
+    /// header, so that a long run's logs do not hold every id twice; a record that has
+    /// neither (a tombstone without the header) has none.
+    pub fn send_id(&self) -> Option<&Arc<str>> {
+        self.header_shared(crate::ID_HEADER).or(self.value.as_ref())
+    }
+
     /// The value of the first header called `name`.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.header_shared(name).map(|v| &**v)

@@ -1020,6 +1020,13 @@ const NO_SLOT: Slot = Slot { producer: u16::MAX, partition: u16::MAX, index: u32
 /// How many sends a sealed block of a [`SendList`] packs together.
 const SEND_BLOCK: usize = 64;
 
+/// How many sends a [`SendList`] keeps open before it seals its oldest block even though a send
+/// in it has not ended. A fault can hold sends pending for seconds (a leader that died holds a
+/// producer's batches until `delivery.timeout.ms`), and an outcome that comes to a sealed block
+/// unpacks and packs the block again; the limit bounds the open sends of a producer that never
+/// hears back.
+const SEND_OPEN_LIMIT: usize = 16 * SEND_BLOCK;
+
 /// One producer's sends to one partition, in invocation order: the older ones packed into
 /// sealed blocks of [`SEND_BLOCK`] sends, the latest ones as [`Send`]s.
 ///
@@ -1033,8 +1040,9 @@ const SEND_BLOCK: usize = 64;
 /// and offsets.
 ///
 /// Most sends end within a few dozen sends of their invocation, so a list seals its oldest
-/// block only once [`SEND_BLOCK`] newer sends follow it. An outcome that comes later (a send
-/// that waited out a timeout) unpacks its block, is set, and packs it again.
+/// block only once [`SEND_BLOCK`] newer sends follow it and every send in it has ended (or
+/// [`SEND_OPEN_LIMIT`] sends are open). An outcome that comes later unpacks its block, is set,
+/// and packs it again.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct SendList {
     /// The partition of every send in the list.
@@ -1054,14 +1062,23 @@ impl SendList {
         self.sealed.len() * SEND_BLOCK + self.open.len()
     }
 
-    /// Adds `send` at the end, sealing the oldest open block once [`SEND_BLOCK`] sends follow it.
+    /// Adds `send` at the end, and seals the oldest open block once [`SEND_BLOCK`] sends follow
+    /// it and every send in it has ended, or, whatever their outcomes, once [`SEND_OPEN_LIMIT`]
+    /// sends are open.
     fn push(&mut self, send: Send, stems: &mut Table<Arc<String>>) {
         debug_assert_eq!(send.partition, self.partition);
         self.open.push(send);
-        if self.open.len() == 2 * SEND_BLOCK {
+        while self.open.len() >= 2 * SEND_BLOCK
+            && (self.open.len() >= SEND_OPEN_LIMIT
+                || self.open[..SEND_BLOCK].iter().all(|s| s.kind != OutcomeKind::Pending))
+        {
             let block = SendList::pack(&self.open[..SEND_BLOCK], stems);
             self.sealed.push(block);
             self.open.drain(..SEND_BLOCK);
+            if self.open.len() < 2 * SEND_BLOCK && self.open.capacity() > 4 * SEND_BLOCK {
+                // A burst held many sends open; a long run keeps thousands of lists.
+                self.open.shrink_to(4 * SEND_BLOCK);
+            }
         }
     }
 
@@ -2763,6 +2780,21 @@ mod tests {
         assert_eq!(list.iter(&stems).collect::<Vec<_>>(), sends);
         assert_eq!(list.get(5, &stems), sends[5]);
         assert_eq!(list.get(999, &stems), sends[999]);
+        // A pending send holds its block open, until SEND_OPEN_LIMIT sends are open.
+        let mut list = SendList::new(3);
+        let pending = |n: u64| send_for_list("web-1", n, n as u32, OutcomeKind::Pending, 0);
+        for n in 0..SEND_OPEN_LIMIT as u64 - 1 {
+            list.push(
+                if n == 0 { pending(n) } else { send_for_list("web-1", n, n as u32, OutcomeKind::Acked, 0) },
+                &mut stems,
+            );
+        }
+        assert_eq!(list.sealed.len(), 0);
+        list.push(pending(SEND_OPEN_LIMIT as u64), &mut stems);
+        // The forced seal takes the pending send's block; the blocks behind it have ended and
+        // follow, all but the newest.
+        assert_eq!((list.sealed.len(), list.open.len()), (SEND_OPEN_LIMIT / SEND_BLOCK - 1, SEND_BLOCK));
+        assert_eq!(list.get(0, &stems), pending(0));
     }
 
     proptest::proptest! {
@@ -2773,9 +2805,10 @@ mod tests {
         fn a_send_list_gives_back_what_was_pushed(
             sends in proptest::collection::vec(
                 (proptest::prop_oneof!["p", "web-[12]", "x-0"], 0u64..u64::MAX, 0u32..3_000, 0u8..4, proptest::num::i64::ANY),
-                0..300,
+                // Past SEND_OPEN_LIMIT, so that blocks holding pending sends are sealed too.
+                0..1_300,
             ),
-            changes in proptest::collection::vec((0usize..300, proptest::num::i64::ANY), 0..10),
+            changes in proptest::collection::vec((0usize..1_300, proptest::num::i64::ANY), 0..10),
         ) {
             let mut seq = 0;
             let mut expected: Vec<Send> = sends
@@ -2790,6 +2823,7 @@ mod tests {
             for send in &expected {
                 list.push(send.clone(), &mut stems);
             }
+            proptest::prop_assert!(list.open.len() < SEND_OPEN_LIMIT + SEND_BLOCK);
             for (index, offset) in changes {
                 if index >= expected.len() {
                     continue;

@@ -963,6 +963,36 @@ pub struct History {
     keys: Table<Label>,
     /// The words of the sends' errors, by [`ErrorText`].
     errors: Table<String>,
+    /// The sealed block [`History::send_with_id`] unpacked last.
+    last_block: LastBlock,
+}
+
+/// The sealed block of a [`SendList`] unpacked last, by producer number, partition number and
+/// block index: the checks look sends up by id in log order, so consecutive lookups mostly fall
+/// in one block, which is then unpacked once instead of once per lookup. A cache only: it is
+/// not part of a history's value (clones start empty, and equality ignores it), and
+/// [`History::complete`] empties it.
+#[derive(Default)]
+struct LastBlock(std::cell::RefCell<Option<((u16, u16, usize), Vec<Send>)>>);
+
+impl Clone for LastBlock {
+    fn clone(&self) -> Self {
+        LastBlock::default()
+    }
+}
+
+impl PartialEq for LastBlock {
+    fn eq(&self, _: &LastBlock) -> bool {
+        true
+    }
+}
+
+impl Eq for LastBlock {}
+
+impl std::fmt::Debug for LastBlock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LastBlock")
+    }
 }
 
 /// Distinct values numbered in the order they came, found by number or by value.
@@ -1395,7 +1425,18 @@ impl History {
     fn send_with_id(&self, id: &Label) -> Option<(&str, Send)> {
         let slot = self.slot(id)?;
         let (producer, lists) = &self.sends[usize::from(slot.producer)];
-        Some((producer.as_str(), lists[usize::from(slot.partition)].get(slot.index as usize, &self.stems)))
+        let list = &lists[usize::from(slot.partition)];
+        let index = slot.index as usize;
+        let Some(block) = list.sealed.get(index / SEND_BLOCK) else {
+            return Some((producer.as_str(), list.get(index, &self.stems)));
+        };
+        let key = (slot.producer, slot.partition, index / SEND_BLOCK);
+        let mut last = self.last_block.0.borrow_mut();
+        if last.as_ref().is_none_or(|(k, _)| *k != key) {
+            *last = Some((key, list.unpack(block, &self.stems).collect()));
+        }
+        let (_, sends) = last.as_ref().expect("set above");
+        Some((producer.as_str(), sends[index % SEND_BLOCK].clone()))
     }
 
     /// Records how the send `value` ended; only its first outcome counts. A completion without
@@ -1417,6 +1458,7 @@ impl History {
                 self.slot(&id).expect("just added")
             }
         };
+        *self.last_block.0.get_mut() = None;
         let list = &mut self.sends[usize::from(slot.producer)].1[usize::from(slot.partition)];
         let errors = &mut self.errors;
         list.update(slot.index as usize, &mut self.stems, |send| {

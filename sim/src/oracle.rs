@@ -973,7 +973,10 @@ pub struct History {
 /// not part of a history's value (clones start empty, and equality ignores it), and
 /// [`History::complete`] empties it.
 #[derive(Default)]
-struct LastBlock(std::cell::RefCell<Option<((u16, u16, usize), Vec<Send>)>>);
+struct LastBlock(std::cell::RefCell<Option<(BlockKey, Vec<Send>)>>);
+
+/// A sealed block's place: producer number, partition number, block index.
+type BlockKey = (u16, u16, usize);
 
 impl Clone for LastBlock {
     fn clone(&self) -> Self {

@@ -124,6 +124,10 @@ pub struct Trace {
     line: Vec<u8>,
 }
 
+/// The room, in records, the held records keep once the readers have passed them: about what a
+/// busy run appends between two reads.
+const HELD_ROOM: usize = 4096;
+
 impl Trace {
     /// Appends a record, assigning its sequence number.
     pub fn push(&mut self, time_ns: u64, node: String, body: TraceBody) {
@@ -187,6 +191,13 @@ impl Trace {
         if upto > self.first_held {
             self.held.drain(..(upto - self.first_held) as usize);
             self.first_held = upto;
+            // A burst (every producer's catch-up sends at one instant) can hold tens of
+            // thousands of records until the readers pass it; their room is given back once
+            // they have.
+            let keep = self.held.len().max(HELD_ROOM);
+            if self.held.capacity() > 4 * keep {
+                self.held.shrink_to(2 * keep);
+            }
         }
     }
 

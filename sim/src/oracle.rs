@@ -375,8 +375,9 @@ impl Ord for Label {
 // The final logs.
 
 /// A partition's final log, as the current leader holds it at the end of the run: its data
-/// records (those with a send id, [`cluster::record::Record::send_id`]) by offset, and an index to find them by send
-/// id. Both are flat vectors, not maps: a long run's logs hold millions of records.
+/// records (those with a send id, [`cluster::record::Record::send_id`]) by offset, and an index
+/// to find them by send id. Both are flat vectors, not maps: a long run's logs hold millions of
+/// records.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FinalLog {
     /// The broker leading the partition at the end.
@@ -2798,7 +2799,7 @@ mod tests {
     fn send_for_list(p: &str, n: u64, seq: u32, kind: OutcomeKind, detail: i64) -> Send {
         let invoked = Stamp { seq: u64::from(seq), time_ns: u64::from(seq) * 200_000 };
         let mut send =
-            Send::new(Label::new(&format!("{p}-{n}")), PartitionNumber(3), n as u32 % 7, n % 5 == 0, invoked);
+            Send::new(Label::new(&format!("{p}-{n}")), PartitionNumber(3), n as u32 % 7, n.is_multiple_of(5), invoked);
         let at = Stamp { seq: invoked.seq + 40, time_ns: invoked.time_ns + 4_000_000 };
         match kind {
             OutcomeKind::Pending => {}

@@ -875,6 +875,7 @@ pub fn varint_size(value: i64) -> usize {
 /// Appends `value` as a zig-zag varint (Kafka's `ByteUtils.writeVarlong`; for a 32-bit value
 /// the bytes are those of `writeVarint`): 1 to 10 bytes, [`varint_size`] of them. Read it back
 /// with [`read_varint`].
+#[inline]
 pub fn put_varint(out: &mut Vec<u8>, value: i64) {
     let mut zigzag = ((value << 1) ^ (value >> 63)) as u64;
     while zigzag >= 0x80 {
@@ -890,7 +891,16 @@ pub fn put_varint(out: &mut Vec<u8>, value: i64) {
 /// # Errors
 /// [`DecodeError::Truncated`] when the bytes end inside the varint, and
 /// [`DecodeError::Malformed`] when it is longer than 10 bytes.
+#[inline]
 pub fn read_varint(bytes: &mut &[u8]) -> Result<i64, DecodeError> {
+    // Most values the oracle packs (differences of consecutive offsets, ids and positions) fit
+    // in one byte: read those without the general loop.
+    if let Some((&byte, rest)) = bytes.split_first() {
+        if byte < 0x80 {
+            *bytes = rest;
+            return Ok(i64::from(byte >> 1) ^ -i64::from(byte & 1));
+        }
+    }
     let mut reader = Reader { bytes, at: 0 };
     let value = reader.varlong()?;
     *bytes = &bytes[reader.at..];

@@ -282,8 +282,13 @@ impl Label {
 
     /// Whether `self` and `other` have the same stem text.
     fn same_stem(&self, other: &Label) -> bool {
-        Arc::ptr_eq(&self.stem, &other.stem) || self.stem == other.stem
+        same_text(&self.stem, &other.stem)
     }
+}
+
+/// Whether two stems hold the same text: by pointer first, as interned stems are shared.
+fn same_text(a: &Arc<String>, b: &Arc<String>) -> bool {
+    Arc::ptr_eq(a, b) || a == b
 }
 
 /// A label ordered by [`Label::search_order`], in a map or sorted list that is only searched:
@@ -781,7 +786,7 @@ impl PolledRecords {
         for (offset, id) in records {
             // A poll's ids come from a few producers, so a short scan finds the stem; an
             // interned stem is found by its pointer.
-            let stem = match stems.iter().position(|s| Arc::ptr_eq(s, &id.stem) || *s == id.stem) {
+            let stem = match stems.iter().position(|s| same_text(s, &id.stem)) {
                 Some(i) => i,
                 None => {
                     stems.push(Arc::clone(&id.stem));
@@ -821,6 +826,13 @@ impl PolledRecords {
             let stem = Arc::clone(&self.stems[next() as usize]);
             Some((offset, Label { stem, number: next() as u64 }))
         })
+    }
+
+    /// Each pair with the pair after it, in the order returned, read in one pass.
+    pub fn consecutive(&self) -> impl Iterator<Item = ((i64, Label), (i64, Label))> + '_ {
+        let mut pairs = self.iter();
+        let mut previous = pairs.next();
+        pairs.map(move |next| (previous.replace(next.clone()).expect("set before each pair"), next))
     }
 
     /// The first pair, if any.
@@ -1985,7 +1997,7 @@ fn check_poll_order(history: &History, tp: &TopicPartition, log: Option<&FinalLo
                         }
                     }
                     // Inside the poll: each record against the one before it.
-                    for ((a, a_id), (b, b_id)) in poll.records.iter().zip(poll.records.iter().skip(1)) {
+                    for ((a, a_id), (b, b_id)) in poll.records.consecutive() {
                         if b <= a {
                             found.nonmonotonic_polls.push(poll.at.seq, || {
                                 format!(
@@ -2132,8 +2144,11 @@ fn check_unseen(history: &History, tp: &TopicPartition, log: &FinalLog, found: &
                         });
                         runs.len() - 1
                     });
-                    polled.extend(poll.records.iter().map(|(_, id)| id));
-                    let top = poll.records.iter().map(|(o, _)| o).max().unwrap_or(first);
+                    let mut top = first;
+                    for (offset, id) in poll.records.iter() {
+                        top = top.max(offset);
+                        polled.push(id);
+                    }
                     let run = &mut runs[index];
                     if run.highest.is_none_or(|(h, _, _)| top > h) {
                         run.highest = Some((top, consumer, poll.at));
@@ -2918,6 +2933,8 @@ mod tests {
             proptest::prop_assert_eq!(packed.last(), pairs.last().cloned());
             let texts = |v: &[(i64, Label)]| v.iter().map(|(o, l)| (*o, l.to_string())).collect::<Vec<_>>();
             proptest::prop_assert_eq!(texts(&back), texts(&pairs));
+            let windows: Vec<_> = pairs.windows(2).map(|w| (w[0].clone(), w[1].clone())).collect();
+            proptest::prop_assert_eq!(packed.consecutive().collect::<Vec<_>>(), windows);
             proptest::prop_assert_eq!(back, pairs);
         }
 

@@ -1418,7 +1418,7 @@ mod tests {
 
             // And a batch with a delete horizon, whose records' timestamps count from it.
             let stamped = RecordBatch { delete_horizon_ms: Some(first_ms + 86_400_000), ..ours.clone() };
-            let mut bytes = bytes::Bytes::from(encoded(&stamped).to_vec());
+            let mut bytes = bytes::Bytes::from(encoded(&stamped));
             let read = kafka_protocol::records::RecordBatchDecoder::decode(&mut bytes).unwrap();
             prop_assert_eq!(read.records, kafka_protocol_records(&stamped));
             prop_assert_eq!(RecordBatch::decode(&encoded(&stamped)).unwrap().0, stamped);

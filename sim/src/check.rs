@@ -520,7 +520,7 @@ fn leader_batches(world: &World, view: &ClusterView, topic: &str) -> (u64, u64, 
             for b in log.batches() {
                 batches += 1;
                 records += b.record_count() as u64;
-                *codecs.entry(b.compression.name().to_string()).or_insert(0) += 1;
+                *codecs.entry(b.compression().name().to_string()).or_insert(0) += 1;
             }
         });
     }

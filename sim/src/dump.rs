@@ -116,7 +116,7 @@ pub fn dump(world: &World, broker: NodeId, tp: &TopicPartition) -> Option<LogDum
                     key: r.key.as_deref().map(str::to_string),
                     value: r.value.as_deref().map(str::to_string),
                     timestamp_ms: r.timestamp_ms,
-                    leader_epoch: batch.partition_leader_epoch,
+                    leader_epoch: batch.partition_leader_epoch(),
                 });
             }
             batches.push(DumpedBatch {
@@ -173,31 +173,31 @@ pub fn render_text(dump: &LogDump) -> String {
         for b in &s.batches {
             let batch = &b.batch;
             let last_sequence =
-                if batch.base_sequence < 0 { -1 } else { batch.base_sequence + batch.last_offset_delta };
+                if batch.base_sequence() < 0 { -1 } else { batch.base_sequence() + batch.last_offset_delta() };
             let horizon =
-                batch.delete_horizon_ms.map_or("OptionalLong.empty".to_string(), |h| format!("OptionalLong[{h}]"));
+                batch.delete_horizon_ms().map_or("OptionalLong.empty".to_string(), |h| format!("OptionalLong[{h}]"));
             let _ = writeln!(
                 out,
                 "baseOffset: {} lastOffset: {} count: {} baseSequence: {} lastSequence: {last_sequence} producerId: {} \
                  producerEpoch: {} partitionLeaderEpoch: {} isTransactional: false isControl: {} deleteHorizonMs: {horizon} \
                  position: {} CreateTime: {} size: {} magic: 2 compresscodec: {} crc: {} isvalid: true{}",
-                batch.base_offset,
+                batch.base_offset(),
                 batch.last_offset(),
                 batch.record_count(),
-                batch.base_sequence,
-                batch.producer_id,
-                batch.producer_epoch,
-                batch.partition_leader_epoch,
-                batch.is_control,
+                batch.base_sequence(),
+                batch.producer_id(),
+                batch.producer_epoch(),
+                batch.partition_leader_epoch(),
+                batch.is_control(),
                 b.position,
                 batch.max_timestamp_ms(),
                 b.size_bytes,
-                batch.compression.name(),
+                batch.compression().name(),
                 b.crc,
                 if b.flushed { "" } else { " (unflushed)" },
             );
             for r in batch.records().iter() {
-                let sequence = if batch.base_sequence < 0 { -1 } else { batch.base_sequence + r.offset_delta };
+                let sequence = if batch.base_sequence() < 0 { -1 } else { batch.base_sequence() + r.offset_delta };
                 let headers: Vec<&str> = r.headers.iter().map(|(k, _)| &**k).collect();
                 let _ = writeln!(
                     out,
@@ -268,7 +268,7 @@ mod tests {
             let name = if codec == "uncompressed" { "none" } else { codec };
             let text = render_text(&dump);
             for b in batches {
-                assert_eq!(b.batch.compression.name(), name);
+                assert_eq!(b.batch.compression().name(), name);
                 // The size shown is the stored (compressed) encoding's.
                 assert_eq!(b.size_bytes, b.batch.size_bytes() as u64, "{codec}");
                 let expected =

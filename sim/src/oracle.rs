@@ -541,7 +541,7 @@ pub fn final_log(world: &World, tp: &TopicPartition, leader: Option<NodeId>) -> 
         let mut records = Vec::new();
         for batch in log.batches() {
             for record in batch.records().iter() {
-                let offset = batch.base_offset + i64::from(record.offset_delta);
+                let offset = batch.base_offset() + i64::from(record.offset_delta);
                 if let Some(id) = record.send_id() {
                     records.push((offset, Label::new(id)));
                 }

@@ -399,12 +399,12 @@ fn partition_logs(world: &World, topics: &[TopicDescription]) -> Vec<PartitionLo
                                 .map(|batch| {
                                     let present: Vec<i64> = batch.record_offsets().collect();
                                     BatchView {
-                                        base_offset: batch.base_offset,
+                                        base_offset: batch.base_offset(),
                                         last_offset: batch.last_offset(),
-                                        leader_epoch: batch.partition_leader_epoch,
-                                        producer_id: batch.producer_id,
-                                        base_sequence: batch.base_sequence,
-                                        removed: (batch.base_offset..=batch.last_offset())
+                                        leader_epoch: batch.partition_leader_epoch(),
+                                        producer_id: batch.producer_id(),
+                                        base_sequence: batch.base_sequence(),
+                                        removed: (batch.base_offset()..=batch.last_offset())
                                             .filter(|o| !present.contains(o))
                                             .collect(),
                                         tombstones: batch

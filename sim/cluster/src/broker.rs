@@ -1090,16 +1090,16 @@ impl Broker {
                 Ok(ProducerAppendCheck::Duplicate(original)) => {
                     self.outbox.event(Event::DuplicateBatchDropped {
                         tp: tp.clone(),
-                        producer_id: batch.producer_id,
-                        producer_epoch: batch.producer_epoch,
-                        base_sequence: batch.base_sequence,
+                        producer_id: batch.producer_id(),
+                        producer_epoch: batch.producer_epoch(),
+                        base_sequence: batch.base_sequence(),
                         original_offset: original.first_offset,
                     });
                     (original.first_offset, original.last_offset + 1)
                 }
                 Ok(ProducerAppendCheck::Append | ProducerAppendCheck::NoProducerId) => {
                     let batch = p.log.append_batch_as_leader(epoch, batch, now.as_millis() as i64);
-                    (batch.base_offset, batch.next_offset())
+                    (batch.base_offset(), batch.next_offset())
                 }
             };
         self.maybe_advance_high_watermark(&tp);
@@ -1704,7 +1704,7 @@ impl Broker {
             }
             for batch in response.batches {
                 let leo = p.log.log_end_offset();
-                if batch.base_offset >= leo {
+                if batch.base_offset() >= leo {
                     // A batch past the LEO is fine: the leader's cleaner removed the batches in
                     // between, and offsets never change.
                     p.log.append_as_follower(batch, now.as_millis() as i64);
@@ -2595,9 +2595,9 @@ mod tests {
             })
             .collect();
         let mut batch = RecordBatch::new(0, -1, 0, records);
-        batch.producer_id = PID;
-        batch.producer_epoch = producer_epoch;
-        batch.base_sequence = base_sequence;
+        batch.header_mut().producer_id = PID;
+        batch.header_mut().producer_epoch = producer_epoch;
+        batch.header_mut().base_sequence = base_sequence;
         let tp = TopicPartition::new("orders", 0);
         let partitions = vec![ProducePartition { tp, batch }];
         broker.handle_message(

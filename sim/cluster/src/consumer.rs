@@ -883,12 +883,12 @@ impl Consumer {
             let buffer = self.buffered.entry(tp.clone()).or_default();
             for batch in &response.batches {
                 for record in batch.records().iter() {
-                    let offset = batch.base_offset + i64::from(record.offset_delta);
+                    let offset = batch.base_offset() + i64::from(record.offset_delta);
                     if offset < position {
                         continue;
                     }
                     let id = record.send_id().map_or_else(|| Arc::from("(tombstone)"), Arc::clone);
-                    buffer.push_back(Fetched { offset, id, leader_epoch: batch.partition_leader_epoch });
+                    buffer.push_back(Fetched { offset, id, leader_epoch: batch.partition_leader_epoch() });
                 }
             }
             // The position moves past whole batches, not just past their last surviving record:
@@ -899,7 +899,7 @@ impl Consumer {
                     response.batches.iter().filter(|b| b.next_offset() > position).max_by_key(|b| b.next_offset())
                 {
                     self.positions.insert(tp.clone(), last.next_offset());
-                    self.position_epochs.insert(tp, last.partition_leader_epoch);
+                    self.position_epochs.insert(tp, last.partition_leader_epoch());
                 }
             } else if let Some(last) =
                 response.batches.iter().filter(|b| b.next_offset() > position).max_by_key(|b| b.next_offset())

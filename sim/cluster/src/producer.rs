@@ -1230,10 +1230,11 @@ impl Producer {
                 .collect();
             let first_timestamp_ms = records.first().map_or(0, |r| r.timestamp_ms);
             let mut batch = RecordBatch::new(0, -1, first_timestamp_ms, records);
-            batch.producer_id = b.producer_id;
-            batch.producer_epoch = b.producer_epoch;
-            batch.base_sequence = b.base_sequence;
-            batch.compression = self.config.compression_type;
+            let header = batch.header_mut();
+            header.producer_id = b.producer_id;
+            header.producer_epoch = b.producer_epoch;
+            header.base_sequence = b.base_sequence;
+            header.compression = self.config.compression_type;
             partitions.push(ProducePartition { tp: self.tp(b.partition), batch });
             batches.push((b.partition, id));
         }
@@ -1995,8 +1996,8 @@ mod tests {
         assert_eq!(values(batch), ["a", "b", "c"]);
         assert_eq!(batch.records().iter().map(|r| r.offset_delta).collect::<Vec<_>>(), [0, 1, 2]);
         assert_eq!(batch.records().iter().map(|r| r.timestamp_ms).collect::<Vec<_>>(), [10, 20, 30]);
-        assert_eq!((batch.producer_id, batch.base_sequence), (-1, -1), "no idempotence");
-        assert_eq!(batch.compression, Compression::Zstd, "the batch uses compression.type");
+        assert_eq!((batch.producer_id(), batch.base_sequence()), (-1, -1), "no idempotence");
+        assert_eq!(batch.compression(), Compression::Zstd, "the batch uses compression.type");
     }
 
     #[test]
@@ -2102,7 +2103,7 @@ mod tests {
             sent.extend(produces(&drain(&mut p).0));
         }
         let stamps: Vec<(i64, i16, i32)> =
-            sent.iter().map(|(_, _, b)| (b.producer_id, b.producer_epoch, b.base_sequence)).collect();
+            sent.iter().map(|(_, _, b)| (b.producer_id(), b.producer_epoch(), b.base_sequence())).collect();
         assert_eq!(stamps, [(PID, 0, 0), (PID, 0, 2), (PID, 0, 4)], "sequences 0, n, 2n for n = 2");
         answer(&mut p, 35, sent[0].0, None, 0);
         answer(&mut p, 40, sent[1].0, Some(ErrorCode::NotEnoughReplicas), -1);
@@ -2115,7 +2116,11 @@ mod tests {
         let retry = produces(&drain(&mut p).0);
         assert_eq!(retry.len(), 1);
         let (_, _, batch) = &retry[0];
-        assert_eq!((batch.producer_id, batch.producer_epoch, batch.base_sequence), (PID, 0, 2), "the same sequence");
+        assert_eq!(
+            (batch.producer_id(), batch.producer_epoch(), batch.base_sequence()),
+            (PID, 0, 2),
+            "the same sequence"
+        );
         assert_eq!(values(batch), ["r2", "r3"]);
     }
 
@@ -2133,7 +2138,7 @@ mod tests {
         let a = produces(&drain(&mut p).0).remove(0);
         p.handle_timeout(ms(20));
         let b = produces(&drain(&mut p).0).remove(0);
-        assert_eq!((a.2.base_sequence, b.2.base_sequence), (0, 2));
+        assert_eq!((a.2.base_sequence(), b.2.base_sequence()), (0, 2));
         // The broker lost sequence 0 (say, an unclean election): a gap.
         answer(&mut p, 30, a.0, Some(ErrorCode::OutOfOrderSequenceNumber), -1);
         let (sent, _) = drain(&mut p);
@@ -2162,15 +2167,15 @@ mod tests {
         p.handle_timeout(ms(131));
         let retry = produces(&drain(&mut p).0);
         assert_eq!(retry.len(), 1);
-        assert_eq!((retry[0].2.producer_epoch, retry[0].2.base_sequence), (1, 0));
+        assert_eq!((retry[0].2.producer_epoch(), retry[0].2.base_sequence()), (1, 0));
         assert_eq!(values(&retry[0].2), ["a0", "a1"]);
         answer(&mut p, 140, retry[0].0, None, 0);
         let retry = produces(&drain(&mut p).0);
-        assert_eq!((retry[0].2.producer_epoch, retry[0].2.base_sequence), (1, 2));
+        assert_eq!((retry[0].2.producer_epoch(), retry[0].2.base_sequence()), (1, 2));
         assert_eq!(values(&retry[0].2), ["b0", "b1"]);
         p.handle_timeout(ms(150));
         let next = produces(&drain(&mut p).0);
-        assert_eq!((next[0].2.producer_id, next[0].2.producer_epoch, next[0].2.base_sequence), (PID, 1, 4));
+        assert_eq!((next[0].2.producer_id(), next[0].2.producer_epoch(), next[0].2.base_sequence()), (PID, 1, 4));
     }
 
     #[test]
@@ -2206,13 +2211,13 @@ mod tests {
         drain(&mut p);
         p.handle_timeout(ms(125));
         let retry = produces(&drain(&mut p).0).remove(0);
-        assert_eq!((retry.2.producer_epoch, retry.2.base_sequence), (1, 0));
+        assert_eq!((retry.2.producer_epoch(), retry.2.base_sequence()), (1, 0));
         answer(&mut p, 126, retry.0, None, 5);
         assert_eq!(acked(&drain(&mut p).1), [("checkout#1".to_string(), 5)]);
         // INVALID_PRODUCER_EPOCH: the batch fails and the producer asks for a fresh id.
         p.handle_timeout(ms(130));
         let fenced = produces(&drain(&mut p).0).remove(0);
-        assert_eq!(fenced.2.base_sequence, 1);
+        assert_eq!(fenced.2.base_sequence(), 1);
         answer(&mut p, 131, fenced.0, Some(ErrorCode::InvalidProducerEpoch), -1);
         let (sent, events) = drain(&mut p);
         assert!(events.iter().any(
@@ -2268,7 +2273,7 @@ mod tests {
             producer_epoch: 0
         }));
         let batch = &produces(&sent)[0].2;
-        assert_eq!((batch.producer_id, batch.producer_epoch, batch.base_sequence), (42, 0, 0));
+        assert_eq!((batch.producer_id(), batch.producer_epoch(), batch.base_sequence()), (42, 0, 0));
     }
 
     #[test]

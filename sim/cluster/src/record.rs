@@ -205,21 +205,11 @@ impl Record {
     }
 }
 
-/// A record batch: a run of consecutive offsets written together by one leader in one
-/// leader epoch.
-///
-/// A batch holds its records either decoded (as a producer builds them, a cleaner rewrites them
-/// or a recovery reads them back) or only in its encoding: a batch a leader appended keeps its
-/// bytes and drops the decoded records ([`RecordBatch::into_encoded_only`]), and every reader
-/// decodes them from the bytes when it reads them ([`RecordBatch::records`]), as Kafka's
-/// `FileRecords` reads batches from the page cache. The bytes are shared by every replica and
-/// every disk, so a stored record exists once in memory, as bytes.
-///
-/// `Debug` and `PartialEq` look at the batch's fields and records only, never at how they are
-/// held or at the cached encoding ([`RecordBatch::encoded`]).
-#[derive(Serialize, Deserialize)]
-#[serde(from = "BatchFields", into = "BatchFields")]
-pub struct RecordBatch {
+/// The fields of a v2 batch header that are not its records: what [`RecordBatch::header`]
+/// reads and [`RecordBatch::header_mut`] changes. The header's other fields follow from these
+/// and the records (`batch_length`, `crc`, `attributes`, `max_timestamp`, `records_count`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BatchHeader {
     /// Offset of the first record.
     pub base_offset: i64,
     /// The leader epoch in which the leader appended this batch (KIP-101).
@@ -244,31 +234,51 @@ pub struct RecordBatch {
     /// stamped by the first cleaning that keeps them, as `now + delete.retention.ms` (KIP-534).
     /// `None` until then.
     pub delete_horizon_ms: Option<i64>,
-    /// The records, in offset order, decoded or only in the encoding. Never empty as written;
-    /// the cleaner drops a batch whose records all go.
-    records: Records,
-    /// The batch's bytes, once [`RecordBatch::encoded`] computed them. Crate-private so that
-    /// no code outside this crate can build a batch around another batch's encoding; inside
-    /// it, a batch is built from [`RecordBatch::new`] or a clone, both of which start empty.
-    pub(crate) encoding: EncodingCache,
 }
 
-/// How a [`RecordBatch`] holds its records.
-#[derive(Clone, Debug)]
-enum Records {
-    /// Decoded, in offset order.
-    Decoded(Vec<Record>),
-    /// Only in the batch's cached encoding, which is always set for such a batch. Only a batch
-    /// whose offsets are dense (`count` is `last_offset_delta + 1`, so the record at index `i`
-    /// has offset `base_offset + i`) is held this way, so its offsets are known without
-    /// decoding; the two figures a log needs at every append are kept beside the bytes.
-    Encoded {
-        /// How many records the bytes hold.
-        count: u32,
-        /// The largest record timestamp, in milliseconds (Kafka's `maxTimestamp`, which a
-        /// v2 batch header carries).
-        max_timestamp_ms: i64,
-    },
+/// A record batch: a run of consecutive offsets written together by one leader in one
+/// leader epoch.
+///
+/// A batch holds its records either decoded (as a producer builds them, a cleaner rewrites them
+/// or a recovery reads them back) or only as its encoding: a batch a leader appended keeps its
+/// bytes and nothing else ([`RecordBatch::into_encoded_only`]). Such a batch reads its header
+/// fields from the bytes, at the positions Kafka's `DefaultRecordBatch` reads them, and decodes
+/// its records when they are read ([`RecordBatch::records`]), as Kafka's `FileRecords` reads
+/// batches from the page cache. The bytes are shared by every replica and every disk, so a
+/// stored batch exists once in memory, as bytes, behind a 16-byte handle.
+///
+/// Why: heavy.ron stores 335,500 batches. Held as decoded header fields beside the bytes, each
+/// cost 120 bytes more than its encoding; held as bytes alone, the handle is all it adds.
+///
+/// `Debug` and `PartialEq` look at the batch's fields and records only, never at how they are
+/// held or at the cached encoding ([`RecordBatch::encoded`]). Fields are read through
+/// accessors ([`RecordBatch::base_offset`], ...) or all at once ([`RecordBatch::header`]).
+#[derive(Serialize, Deserialize)]
+#[serde(from = "BatchFields", into = "BatchFields")]
+pub struct RecordBatch {
+    held: Held,
+}
+
+/// How a [`RecordBatch`] holds itself.
+enum Held {
+    /// Only its encoding. Only a batch whose offsets are dense (its record count is
+    /// `last_offset_delta + 1`, so the record at index `i` has offset `base_offset + i`) and
+    /// that has no delete horizon (so the header's `base_timestamp` is its first timestamp) is
+    /// held this way, so every field and offset is known from the header without decoding.
+    Encoded(Arc<[u8]>),
+    /// Its header fields and decoded records, with the encoding once computed. Boxed, so that
+    /// a stored batch's handle stays 16 bytes.
+    Decoded(Box<DecodedBatch>),
+}
+
+/// A [`RecordBatch`] held decoded.
+struct DecodedBatch {
+    header: BatchHeader,
+    /// The records, in offset order. Never empty as written; the cleaner drops a batch whose
+    /// records all go.
+    records: Vec<Record>,
+    /// The batch's bytes, once [`RecordBatch::encoded`] computed them.
+    encoding: EncodingCache,
 }
 
 /// A [`RecordBatch`] with its records decoded, as it serialises: the fields a batch had when it
@@ -290,7 +300,7 @@ struct BatchFields {
 
 impl From<BatchFields> for RecordBatch {
     fn from(f: BatchFields) -> Self {
-        RecordBatch {
+        let header = BatchHeader {
             base_offset: f.base_offset,
             partition_leader_epoch: f.partition_leader_epoch,
             producer_id: f.producer_id,
@@ -301,25 +311,25 @@ impl From<BatchFields> for RecordBatch {
             compression: f.compression,
             last_offset_delta: f.last_offset_delta,
             delete_horizon_ms: f.delete_horizon_ms,
-            records: Records::Decoded(f.records),
-            encoding: EncodingCache::default(),
-        }
+        };
+        RecordBatch::from_parts(header, f.records)
     }
 }
 
 impl From<RecordBatch> for BatchFields {
     fn from(b: RecordBatch) -> Self {
+        let h = b.header();
         BatchFields {
-            base_offset: b.base_offset,
-            partition_leader_epoch: b.partition_leader_epoch,
-            producer_id: b.producer_id,
-            producer_epoch: b.producer_epoch,
-            base_sequence: b.base_sequence,
-            first_timestamp_ms: b.first_timestamp_ms,
-            is_control: b.is_control,
-            compression: b.compression,
-            last_offset_delta: b.last_offset_delta,
-            delete_horizon_ms: b.delete_horizon_ms,
+            base_offset: h.base_offset,
+            partition_leader_epoch: h.partition_leader_epoch,
+            producer_id: h.producer_id,
+            producer_epoch: h.producer_epoch,
+            base_sequence: h.base_sequence,
+            first_timestamp_ms: h.first_timestamp_ms,
+            is_control: h.is_control,
+            compression: h.compression,
+            last_offset_delta: h.last_offset_delta,
+            delete_horizon_ms: h.delete_horizon_ms,
             records: b.into_records(),
         }
     }
@@ -335,56 +345,72 @@ impl Clone for RecordBatch {
 }
 
 impl PartialEq for RecordBatch {
-    /// Equal fields and equal records. Two batches whose encodings are both cached compare by
+    /// Equal fields and equal records. Two batches whose encodings are both known compare by
     /// their bytes, which hold every field and record (the encoding is deterministic).
     fn eq(&self, other: &Self) -> bool {
-        if let (Some(a), Some(b)) = (self.encoding.0.get(), other.encoding.0.get()) {
+        if let (Some(a), Some(b)) = (self.known_bytes(), other.known_bytes()) {
             return a == b;
         }
-        self.base_offset == other.base_offset
-            && self.partition_leader_epoch == other.partition_leader_epoch
-            && self.producer_id == other.producer_id
-            && self.producer_epoch == other.producer_epoch
-            && self.base_sequence == other.base_sequence
-            && self.first_timestamp_ms == other.first_timestamp_ms
-            && self.is_control == other.is_control
-            && self.compression == other.compression
-            && self.last_offset_delta == other.last_offset_delta
-            && self.delete_horizon_ms == other.delete_horizon_ms
-            && *self.records() == *other.records()
+        self.header() == other.header() && *self.records() == *other.records()
     }
 }
 
 impl Eq for RecordBatch {}
 
-/// The cached encoding of a [`RecordBatch`]: computed at most once per batch, at its first
-/// append, and shared from then on by every replica that stores the same `Arc<RecordBatch>`
-/// (the leader's log, the followers' logs that copied it through a fetch, and each one's
-/// simulated disk), so a batch's bytes exist once in memory and followers never re-encode.
+/// The cached encoding of a decoded [`RecordBatch`]: computed at most once per batch, at its
+/// first append. The log then keeps the batch as these bytes alone
+/// ([`RecordBatch::into_encoded_only`]), shared by every replica that stores the same
+/// `Arc<RecordBatch>` (the leader's log, the followers' logs that copied it through a fetch,
+/// and each one's simulated disk), so a batch's bytes exist once in memory and followers never
+/// re-encode.
 ///
 /// A cache must never outlive a change to its batch's fields. Cloning a batch (the way the
-/// cleaner rewrites one and the leader stamps a producer's) therefore gives an empty cache, and
-/// equality ignores it. Debug and test builds check every cached encoding against a fresh one.
+/// cleaner rewrites one and the leader stamps a producer's) therefore gives an empty cache,
+/// [`RecordBatch::header_mut`] and [`RecordBatch::records_mut`] drop it, and equality ignores
+/// it. Debug and test builds check every cached encoding against a fresh one.
 #[derive(Default)]
-pub(crate) struct EncodingCache(OnceLock<Arc<[u8]>>);
+struct EncodingCache(OnceLock<Arc<[u8]>>);
 
 impl fmt::Debug for RecordBatch {
-    /// The fields as `#[derive(Debug)]` prints them, without the cached encoding.
+    /// The fields as `#[derive(Debug)]` printed them when they were the struct's, without the
+    /// cached encoding.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let h = self.header();
         f.debug_struct("RecordBatch")
-            .field("base_offset", &self.base_offset)
-            .field("partition_leader_epoch", &self.partition_leader_epoch)
-            .field("producer_id", &self.producer_id)
-            .field("producer_epoch", &self.producer_epoch)
-            .field("base_sequence", &self.base_sequence)
-            .field("first_timestamp_ms", &self.first_timestamp_ms)
-            .field("is_control", &self.is_control)
-            .field("compression", &self.compression)
-            .field("last_offset_delta", &self.last_offset_delta)
-            .field("delete_horizon_ms", &self.delete_horizon_ms)
+            .field("base_offset", &h.base_offset)
+            .field("partition_leader_epoch", &h.partition_leader_epoch)
+            .field("producer_id", &h.producer_id)
+            .field("producer_epoch", &h.producer_epoch)
+            .field("base_sequence", &h.base_sequence)
+            .field("first_timestamp_ms", &h.first_timestamp_ms)
+            .field("is_control", &h.is_control)
+            .field("compression", &h.compression)
+            .field("last_offset_delta", &h.last_offset_delta)
+            .field("delete_horizon_ms", &h.delete_horizon_ms)
             .field("records", &self.records())
             .finish()
     }
+}
+
+/// Where the v2 header's fixed-width fields start (Kafka's `DefaultRecordBatch` offsets), for
+/// reading a batch held as bytes alone. All are big-endian.
+mod at {
+    pub const BASE_OFFSET: usize = 0;
+    pub const PARTITION_LEADER_EPOCH: usize = 12;
+    pub const ATTRIBUTES: usize = 21;
+    pub const LAST_OFFSET_DELTA: usize = 23;
+    pub const BASE_TIMESTAMP: usize = 27;
+    pub const MAX_TIMESTAMP: usize = 35;
+    pub const PRODUCER_ID: usize = 43;
+    pub const PRODUCER_EPOCH: usize = 51;
+    pub const BASE_SEQUENCE: usize = 53;
+    pub const RECORDS_COUNT: usize = 57;
+}
+
+/// The `N` bytes of `bytes` at `at`: a field of a header that [`RecordBatch::decode`] checked
+/// is whole, so a short slice is an impossible state.
+fn field<const N: usize>(bytes: &[u8], at: usize) -> [u8; N] {
+    bytes[at..at + N].try_into().expect("a stored batch holds a whole header")
 }
 
 impl RecordBatch {
@@ -392,7 +418,7 @@ impl RecordBatch {
     /// (as a producer writes them). The last offset delta follows from the last record.
     pub fn new(base_offset: i64, partition_leader_epoch: i32, first_timestamp_ms: i64, records: Vec<Record>) -> Self {
         let last_offset_delta = records.last().map_or(0, |r| r.offset_delta);
-        RecordBatch {
+        let header = BatchHeader {
             base_offset,
             partition_leader_epoch,
             producer_id: NO_PRODUCER_ID,
@@ -403,8 +429,136 @@ impl RecordBatch {
             compression: Compression::None,
             last_offset_delta,
             delete_horizon_ms: None,
-            records: Records::Decoded(records),
-            encoding: EncodingCache::default(),
+        };
+        RecordBatch::from_parts(header, records)
+    }
+
+    /// A decoded batch of `header` and `records`, without a cached encoding.
+    fn from_parts(header: BatchHeader, records: Vec<Record>) -> Self {
+        RecordBatch {
+            held: Held::Decoded(Box::new(DecodedBatch { header, records, encoding: EncodingCache::default() })),
+        }
+    }
+
+    /// The header fields, read from the bytes when the batch holds only those.
+    pub fn header(&self) -> BatchHeader {
+        match &self.held {
+            Held::Decoded(d) => d.header,
+            Held::Encoded(_) => BatchHeader {
+                base_offset: self.base_offset(),
+                partition_leader_epoch: self.partition_leader_epoch(),
+                producer_id: self.producer_id(),
+                producer_epoch: self.producer_epoch(),
+                base_sequence: self.base_sequence(),
+                first_timestamp_ms: self.first_timestamp_ms(),
+                is_control: self.is_control(),
+                compression: self.compression(),
+                last_offset_delta: self.last_offset_delta(),
+                delete_horizon_ms: self.delete_horizon_ms(),
+            },
+        }
+    }
+
+    /// The header fields, for a change: a batch held as bytes alone is decoded first, and the
+    /// cached encoding is dropped, since it will no longer match.
+    pub fn header_mut(&mut self) -> &mut BatchHeader {
+        &mut self.decoded_mut().header
+    }
+
+    /// The batch held decoded, with no cached encoding: what every change goes through.
+    fn decoded_mut(&mut self) -> &mut DecodedBatch {
+        if let Held::Encoded(_) = self.held {
+            let header = self.header();
+            *self = RecordBatch::from_parts(header, self.decode_own_bytes());
+        }
+        match &mut self.held {
+            Held::Decoded(d) => {
+                d.encoding = EncodingCache::default();
+                d
+            }
+            Held::Encoded(_) => unreachable!("decoded just above"),
+        }
+    }
+
+    /// Offset of the first record (`baseOffset`).
+    pub fn base_offset(&self) -> i64 {
+        match &self.held {
+            Held::Decoded(d) => d.header.base_offset,
+            Held::Encoded(b) => i64::from_be_bytes(field(b, at::BASE_OFFSET)),
+        }
+    }
+
+    /// The leader epoch in which the leader appended this batch (`partitionLeaderEpoch`;
+    /// KIP-101).
+    pub fn partition_leader_epoch(&self) -> i32 {
+        match &self.held {
+            Held::Decoded(d) => d.header.partition_leader_epoch,
+            Held::Encoded(b) => i32::from_be_bytes(field(b, at::PARTITION_LEADER_EPOCH)),
+        }
+    }
+
+    /// Producer id, or [`NO_PRODUCER_ID`].
+    pub fn producer_id(&self) -> i64 {
+        match &self.held {
+            Held::Decoded(d) => d.header.producer_id,
+            Held::Encoded(b) => i64::from_be_bytes(field(b, at::PRODUCER_ID)),
+        }
+    }
+
+    /// Producer epoch, or -1.
+    pub fn producer_epoch(&self) -> i16 {
+        match &self.held {
+            Held::Decoded(d) => d.header.producer_epoch,
+            Held::Encoded(b) => i16::from_be_bytes(field(b, at::PRODUCER_EPOCH)),
+        }
+    }
+
+    /// Sequence of the first record, or [`NO_SEQUENCE`].
+    pub fn base_sequence(&self) -> i32 {
+        match &self.held {
+            Held::Decoded(d) => d.header.base_sequence,
+            Held::Encoded(b) => i32::from_be_bytes(field(b, at::BASE_SEQUENCE)),
+        }
+    }
+
+    /// Timestamp of the first record, in milliseconds. A batch held as bytes alone has no
+    /// delete horizon, so its header's `baseTimestamp` is this.
+    pub fn first_timestamp_ms(&self) -> i64 {
+        match &self.held {
+            Held::Decoded(d) => d.header.first_timestamp_ms,
+            Held::Encoded(b) => i64::from_be_bytes(field(b, at::BASE_TIMESTAMP)),
+        }
+    }
+
+    /// Whether this is a control batch (transaction markers; never produced yet).
+    pub fn is_control(&self) -> bool {
+        self.attributes() & ATTRIBUTE_CONTROL_FLAG != 0
+    }
+
+    /// The codec the records are stored with.
+    pub fn compression(&self) -> Compression {
+        match &self.held {
+            Held::Decoded(d) => d.header.compression,
+            Held::Encoded(_) => Compression::from_id((self.attributes() & ATTRIBUTE_CODEC_MASK) as u8)
+                .expect("a stored batch's codec id was checked when it was decoded or encoded"),
+        }
+    }
+
+    /// Offset of the last record the batch was written with, minus `base_offset`
+    /// (`lastOffsetDelta`). See [`BatchHeader::last_offset_delta`].
+    pub fn last_offset_delta(&self) -> i32 {
+        match &self.held {
+            Held::Decoded(d) => d.header.last_offset_delta,
+            Held::Encoded(b) => i32::from_be_bytes(field(b, at::LAST_OFFSET_DELTA)),
+        }
+    }
+
+    /// When the cleaner may drop this batch's tombstones, in milliseconds (KIP-534), or `None`
+    /// until a cleaning stamped it. A batch held as bytes alone never has one.
+    pub fn delete_horizon_ms(&self) -> Option<i64> {
+        match &self.held {
+            Held::Decoded(d) => d.header.delete_horizon_ms,
+            Held::Encoded(_) => None,
         }
     }
 
@@ -413,122 +567,116 @@ impl RecordBatch {
     /// that needs only offsets or counts should use [`RecordBatch::record_offsets`] and
     /// [`RecordBatch::record_count`], which never decode.
     ///
-    /// Panics if the cached bytes do not decode: they were encoded from this batch's own
-    /// records, so that would be an impossible state.
+    /// Panics if the bytes do not decode: they were encoded from this batch's own records, or
+    /// decoded once already, so that would be an impossible state.
     pub fn records(&self) -> Cow<'_, [Record]> {
-        match &self.records {
-            Records::Decoded(records) => Cow::Borrowed(records),
-            Records::Encoded { .. } => Cow::Owned(self.decode_own_bytes()),
+        match &self.held {
+            Held::Decoded(d) => Cow::Borrowed(&d.records),
+            Held::Encoded(_) => Cow::Owned(self.decode_own_bytes()),
         }
     }
 
     /// A copy of this batch's header fields around `records`, without a cached encoding: how
     /// the cleaner rewrites a batch whose records it already decoded.
     pub fn with_records(&self, records: Vec<Record>) -> RecordBatch {
-        RecordBatch {
-            base_offset: self.base_offset,
-            partition_leader_epoch: self.partition_leader_epoch,
-            producer_id: self.producer_id,
-            producer_epoch: self.producer_epoch,
-            base_sequence: self.base_sequence,
-            first_timestamp_ms: self.first_timestamp_ms,
-            is_control: self.is_control,
-            compression: self.compression,
-            last_offset_delta: self.last_offset_delta,
-            delete_horizon_ms: self.delete_horizon_ms,
-            records: Records::Decoded(records),
-            encoding: EncodingCache::default(),
-        }
+        RecordBatch::from_parts(self.header(), records)
     }
 
     /// The records, decoded, for a change; the cached encoding is dropped, since it will no
     /// longer match.
     pub fn records_mut(&mut self) -> &mut Vec<Record> {
-        if let Records::Encoded { .. } = self.records {
-            self.records = Records::Decoded(self.decode_own_bytes());
-        }
-        self.encoding = EncodingCache::default();
-        match &mut self.records {
-            Records::Decoded(records) => records,
-            Records::Encoded { .. } => unreachable!("decoded just above"),
-        }
+        &mut self.decoded_mut().records
     }
 
     /// The records, decoded, giving up the batch.
     pub fn into_records(self) -> Vec<Record> {
-        match self.records {
-            Records::Decoded(records) => records,
-            Records::Encoded { .. } => self.decode_own_bytes(),
+        match self.held {
+            Held::Decoded(d) => d.records,
+            Held::Encoded(_) => self.decode_own_bytes(),
         }
     }
 
     /// Whether the batch holds its records decoded (true) or only in its bytes.
     pub fn holds_decoded_records(&self) -> bool {
-        matches!(self.records, Records::Decoded(_))
+        matches!(self.held, Held::Decoded(_))
     }
 
-    /// The batch with its bytes computed ([`RecordBatch::encoded`]) and its decoded records
-    /// dropped, when its offsets are dense (the record at index `i` has offset
-    /// `base_offset + i`, as in every batch a producer writes); a batch with gaps (one the
-    /// cleaner compacted) is returned as it is. The log stores a leader's appends this way, so
-    /// that a stored record is held once, as the bytes every replica and disk share, and not
-    /// also as a decoded [`Record`] of 88 bytes with its strings.
-    pub fn into_encoded_only(mut self) -> RecordBatch {
-        let Records::Decoded(records) = &self.records else { return self };
-        let dense = records.iter().enumerate().all(|(i, r)| usize::try_from(r.offset_delta).is_ok_and(|d| d == i));
-        if !dense || records.len() != usize::try_from(self.last_offset_delta).map_or(0, |d| d + 1) {
+    /// The batch as its bytes alone ([`RecordBatch::encoded`]), when its offsets are dense (the
+    /// record at index `i` has offset `base_offset + i`, as in every batch a producer writes)
+    /// and it has no delete horizon; any other batch (one the cleaner compacted or stamped) is
+    /// returned as it is. The log stores a leader's appends this way, so that a stored batch is
+    /// held once, as the bytes every replica and disk share, and not also as header fields and
+    /// decoded [`Record`]s of 88 bytes each with their strings.
+    pub fn into_encoded_only(self) -> RecordBatch {
+        let Held::Decoded(d) = &self.held else { return self };
+        let dense = d.records.iter().enumerate().all(|(i, r)| usize::try_from(r.offset_delta).is_ok_and(|d| d == i));
+        let count = usize::try_from(d.header.last_offset_delta).map_or(0, |delta| delta + 1);
+        if !dense || d.records.len() != count || d.header.delete_horizon_ms.is_some() {
             return self;
         }
-        let count = u32::try_from(records.len()).expect("a batch holds fewer than 2^32 records");
-        let max_timestamp_ms = self.max_timestamp_ms();
-        self.encoded();
-        self.records = Records::Encoded { count, max_timestamp_ms };
-        self
+        RecordBatch { held: Held::Encoded(self.encoded()) }
     }
 
     /// The batch, decoded from `bytes` by [`RecordBatch::decode`], with `bytes` as its cached
     /// encoding: a log read back from disk keeps the bytes it read, as the leader's log keeps
     /// the bytes it wrote, instead of encoding again.
     pub(crate) fn with_encoding(self, bytes: Arc<[u8]>) -> RecordBatch {
-        debug_assert!(self.encodes_to(&bytes), "batch {} was not decoded from these bytes", self.base_offset);
-        let cache = OnceLock::new();
-        cache.set(bytes).expect("a new cache is empty");
-        RecordBatch { encoding: EncodingCache(cache), ..self }
+        debug_assert!(self.encodes_to(&bytes), "batch {} was not decoded from these bytes", self.base_offset());
+        match self.held {
+            Held::Decoded(d) => {
+                let cache = OnceLock::new();
+                cache.set(bytes).expect("a new cache is empty");
+                RecordBatch { held: Held::Decoded(Box::new(DecodedBatch { encoding: EncodingCache(cache), ..*d })) }
+            }
+            Held::Encoded(_) => RecordBatch { held: Held::Encoded(bytes) },
+        }
+    }
+
+    /// The batch's bytes when they are known without encoding: held alone, or cached.
+    fn known_bytes(&self) -> Option<&Arc<[u8]>> {
+        match &self.held {
+            Held::Encoded(bytes) => Some(bytes),
+            Held::Decoded(d) => d.encoding.0.get(),
+        }
     }
 
     /// Whether this batch and `other` hold the same bytes, known without decoding: both have
-    /// their encodings cached (a batch a log stores always has), and they are equal. The
-    /// encoding holds every field and record, so equal bytes are equal batches; `false` says
-    /// nothing.
+    /// their encodings (a batch a log stores always has), and they are equal. The encoding
+    /// holds every field and record, so equal bytes are equal batches; `false` says nothing.
     pub fn same_bytes(&self, other: &RecordBatch) -> bool {
-        matches!((self.encoding.0.get(), other.encoding.0.get()), (Some(a), Some(b)) if a == b)
+        matches!((self.known_bytes(), other.known_bytes()), (Some(a), Some(b)) if a == b)
     }
 
     /// The records, when the batch holds them decoded; `None` when it holds only its bytes.
     pub fn decoded_records(&self) -> Option<&[Record]> {
-        match &self.records {
-            Records::Decoded(records) => Some(records),
-            Records::Encoded { .. } => None,
+        match &self.held {
+            Held::Decoded(d) => Some(&d.records),
+            Held::Encoded(_) => None,
         }
     }
 
-    /// The records decoded from the cached bytes of a batch that holds only those.
+    /// The records decoded from the bytes of a batch that holds only those.
     fn decode_own_bytes(&self) -> Vec<Record> {
-        let bytes = self.encoding.0.get().expect("a batch that holds only its bytes has them cached");
+        let bytes = self.known_bytes().expect("a batch that holds only its bytes has them");
         match RecordBatch::decode(bytes) {
             Ok((batch, _)) => batch.into_records(),
-            Err(e) => panic!("batch {} does not decode from its own bytes: {e:?}", self.base_offset),
+            Err(e) => panic!("batch {} does not decode from its own bytes: {e:?}", self.base_offset()),
         }
+    }
+
+    /// The number of records the header of a batch held as bytes alone counts.
+    fn encoded_count(bytes: &[u8]) -> u32 {
+        u32::from_be_bytes(field(bytes, at::RECORDS_COUNT))
     }
 
     /// The records' offsets, in order, without decoding them.
     pub fn record_offsets(&self) -> impl Iterator<Item = i64> + Clone + '_ {
         // A batch holds its records one way or the other, so one side of the chain is empty.
-        let (decoded, dense) = match &self.records {
-            Records::Decoded(records) => (records.as_slice(), 0),
-            Records::Encoded { count, .. } => (&[][..], i64::from(*count)),
+        let (decoded, dense) = match &self.held {
+            Held::Decoded(d) => (d.records.as_slice(), 0),
+            Held::Encoded(b) => (&[][..], i64::from(Self::encoded_count(b))),
         };
-        let base = self.base_offset;
+        let base = self.base_offset();
         decoded.iter().map(move |r| base + i64::from(r.offset_delta)).chain((0..dense).map(move |i| base + i))
     }
 
@@ -536,10 +684,10 @@ impl RecordBatch {
     /// when there is none), without decoding: by arithmetic when the batch holds only its
     /// bytes, whose offsets are dense, and by binary search otherwise.
     pub fn index_at_or_after(&self, offset: i64) -> usize {
-        match &self.records {
-            Records::Decoded(records) => records.partition_point(|r| self.offset_of(r) < offset),
-            Records::Encoded { count, .. } => {
-                offset.saturating_sub(self.base_offset).clamp(0, i64::from(*count)) as usize
+        match &self.held {
+            Held::Decoded(d) => d.records.partition_point(|r| self.offset_of(r) < offset),
+            Held::Encoded(b) => {
+                offset.saturating_sub(self.base_offset()).clamp(0, i64::from(Self::encoded_count(b))) as usize
             }
         }
     }
@@ -547,33 +695,37 @@ impl RecordBatch {
     /// The offset of the record at `index` (counted from 0 in the batch), without decoding.
     /// Panics when the batch holds fewer records.
     pub fn offset_at(&self, index: usize) -> i64 {
-        match &self.records {
-            Records::Decoded(records) => self.base_offset + i64::from(records[index].offset_delta),
-            Records::Encoded { count, .. } => {
-                assert!(index < *count as usize, "batch {} holds {count} records, not {}", self.base_offset, index + 1);
-                self.base_offset + index as i64
+        match &self.held {
+            Held::Decoded(d) => d.header.base_offset + i64::from(d.records[index].offset_delta),
+            Held::Encoded(b) => {
+                let count = Self::encoded_count(b);
+                assert!(
+                    index < count as usize,
+                    "batch {} holds {count} records, not {}",
+                    self.base_offset(),
+                    index + 1
+                );
+                self.base_offset() + index as i64
             }
         }
     }
 
     /// Offset of the last record the batch was written with (`lastOffset`).
     pub fn last_offset(&self) -> i64 {
-        self.base_offset + i64::from(self.last_offset_delta)
+        self.base_offset() + i64::from(self.last_offset_delta())
     }
 
     /// The largest record timestamp in the batch (`maxTimestamp`), in milliseconds.
     pub fn max_timestamp_ms(&self) -> i64 {
-        match &self.records {
-            Records::Decoded(records) => {
-                records.iter().map(|r| r.timestamp_ms).max().unwrap_or(self.first_timestamp_ms)
-            }
-            Records::Encoded { max_timestamp_ms, .. } => *max_timestamp_ms,
+        match &self.held {
+            Held::Decoded(d) => d.records.iter().map(|r| r.timestamp_ms).max().unwrap_or(d.header.first_timestamp_ms),
+            Held::Encoded(b) => i64::from_be_bytes(field(b, at::MAX_TIMESTAMP)),
         }
     }
 
     /// The offset of a record, from its delta.
     pub fn offset_of(&self, record: &Record) -> i64 {
-        self.base_offset + i64::from(record.offset_delta)
+        self.base_offset() + i64::from(record.offset_delta)
     }
 
     /// The offset just after this batch.
@@ -583,9 +735,9 @@ impl RecordBatch {
 
     /// Number of records.
     pub fn record_count(&self) -> usize {
-        match &self.records {
-            Records::Decoded(records) => records.len(),
-            Records::Encoded { count, .. } => *count as usize,
+        match &self.held {
+            Held::Decoded(d) => d.records.len(),
+            Held::Encoded(b) => Self::encoded_count(b) as usize,
         }
     }
 
@@ -594,14 +746,18 @@ impl RecordBatch {
     ///
     /// An uncompressed batch's size is counted from its fields without encoding it (the broker
     /// checks every produced batch against `max.message.bytes`), and a batch whose encoding is
-    /// cached ([`RecordBatch::encoded`]) answers from the cache.
+    /// known ([`RecordBatch::encoded`]) answers from it.
     pub fn size_bytes(&self) -> usize {
-        if let Some(bytes) = self.encoding.0.get() {
+        let d = match &self.held {
+            Held::Encoded(bytes) => return bytes.len(),
+            Held::Decoded(d) => d,
+        };
+        if let Some(bytes) = d.encoding.0.get() {
             return bytes.len();
         }
-        match self.compression {
+        match d.header.compression {
             Compression::None => {
-                let size = RECORD_BATCH_OVERHEAD_BYTES + records_size(&self.records(), self.base_timestamp_ms());
+                let size = RECORD_BATCH_OVERHEAD_BYTES + records_size(&d.records, self.base_timestamp_ms());
                 debug_assert_eq!(size, {
                     let mut out = Vec::new();
                     self.encode(&mut out);
@@ -622,16 +778,22 @@ impl RecordBatch {
     /// bit 6 (KIP-534). Bit 3 (the timestamp type) is 0, `CreateTime`, and bit 4 (transactional)
     /// is 0: the simulator has no transactions. An uncompressed data batch has attributes 0.
     pub fn attributes(&self) -> u16 {
-        let control = if self.is_control { ATTRIBUTE_CONTROL_FLAG } else { 0 };
-        let horizon = if self.delete_horizon_ms.is_some() { ATTRIBUTE_DELETE_HORIZON_FLAG } else { 0 };
-        u16::from(self.compression.id()) | control | horizon
+        match &self.held {
+            Held::Encoded(b) => u16::from_be_bytes(field(b, at::ATTRIBUTES)),
+            Held::Decoded(d) => {
+                let h = &d.header;
+                let control = if h.is_control { ATTRIBUTE_CONTROL_FLAG } else { 0 };
+                let horizon = if h.delete_horizon_ms.is_some() { ATTRIBUTE_DELETE_HORIZON_FLAG } else { 0 };
+                u16::from(h.compression.id()) | control | horizon
+            }
+        }
     }
 
     /// The header's `baseTimestamp`, which every record's timestamp is a delta from: the
     /// batch's first timestamp, or its delete horizon once it has one (KIP-534 keeps the
     /// horizon in this field rather than adding one).
     fn base_timestamp_ms(&self) -> i64 {
-        self.delete_horizon_ms.unwrap_or(self.first_timestamp_ms)
+        self.delete_horizon_ms().unwrap_or(self.first_timestamp_ms())
     }
 
     /// Appends this batch's bytes to `out`, in Kafka's record batch format v2 (magic 2, as
@@ -660,16 +822,16 @@ impl RecordBatch {
     /// compressed by its codec ([`Compression::compress`]), which runs to the end of the batch.
     /// The CRC covers the compressed block, as in Kafka.
     pub fn encode(&self, out: &mut Vec<u8>) {
-        let records = match &self.records {
-            Records::Decoded(records) => records,
-            Records::Encoded { .. } => {
-                let bytes = self.encoding.0.get().expect("a batch that holds only its bytes has them cached");
+        let d = match &self.held {
+            Held::Decoded(d) => d,
+            Held::Encoded(bytes) => {
                 out.extend_from_slice(bytes);
                 return;
             }
         };
+        let (h, records) = (&d.header, &d.records);
         let base_timestamp = self.base_timestamp_ms();
-        let (block, size) = match self.compression {
+        let (block, size) = match h.compression {
             Compression::None => (None, RECORD_BATCH_OVERHEAD_BYTES + records_size(records, base_timestamp)),
             codec => {
                 let mut raw = Vec::with_capacity(records_size(records, base_timestamp));
@@ -689,25 +851,25 @@ impl RecordBatch {
         }
         let start = out.len();
         let count = i32::try_from(records.len()).expect("a batch holds fewer than 2^31 records");
-        out.extend_from_slice(&self.base_offset.to_be_bytes());
+        out.extend_from_slice(&h.base_offset.to_be_bytes());
         out.extend_from_slice(&((size - LOG_OVERHEAD_BYTES) as i32).to_be_bytes());
-        out.extend_from_slice(&self.partition_leader_epoch.to_be_bytes());
+        out.extend_from_slice(&h.partition_leader_epoch.to_be_bytes());
         out.push(MAGIC_V2);
         // The CRC, written below once the bytes it covers are in place.
         out.extend_from_slice(&[0; 4]);
         out.extend_from_slice(&self.attributes().to_be_bytes());
-        out.extend_from_slice(&self.last_offset_delta.to_be_bytes());
+        out.extend_from_slice(&h.last_offset_delta.to_be_bytes());
         out.extend_from_slice(&base_timestamp.to_be_bytes());
         out.extend_from_slice(&self.max_timestamp_ms().to_be_bytes());
-        out.extend_from_slice(&self.producer_id.to_be_bytes());
-        out.extend_from_slice(&self.producer_epoch.to_be_bytes());
-        out.extend_from_slice(&self.base_sequence.to_be_bytes());
+        out.extend_from_slice(&h.producer_id.to_be_bytes());
+        out.extend_from_slice(&h.producer_epoch.to_be_bytes());
+        out.extend_from_slice(&h.base_sequence.to_be_bytes());
         out.extend_from_slice(&count.to_be_bytes());
         match block {
             None => put_records(out, records, base_timestamp),
             Some(block) => out.extend_from_slice(&block),
         }
-        debug_assert_eq!(out.len() - start, size, "batch {} encodes to the size counted", self.base_offset);
+        debug_assert_eq!(out.len() - start, size, "batch {} encodes to the size counted", h.base_offset);
         let crc = crc32c::crc32c(&out[start + ATTRIBUTES_OFFSET..]);
         out[start + CRC_OFFSET..start + ATTRIBUTES_OFFSET].copy_from_slice(&crc.to_be_bytes());
     }
@@ -720,7 +882,11 @@ impl RecordBatch {
     /// The fields must not change after the first call (they cannot while the batch is shared
     /// behind an `Arc`); a changed copy is made by cloning, which starts without the cache.
     pub fn encoded(&self) -> Arc<[u8]> {
-        let bytes = self.encoding.0.get_or_init(|| {
+        let d = match &self.held {
+            Held::Encoded(bytes) => return Arc::clone(bytes),
+            Held::Decoded(d) => d,
+        };
+        let bytes = d.encoding.0.get_or_init(|| {
             let mut out = Vec::new();
             self.encode(&mut out);
             Arc::from(out)
@@ -728,7 +894,7 @@ impl RecordBatch {
         debug_assert!(
             self.encodes_to(bytes),
             "the cached encoding of batch {} no longer matches its fields",
-            self.base_offset
+            d.header.base_offset
         );
         Arc::clone(bytes)
     }
@@ -820,7 +986,7 @@ impl RecordBatch {
             true => records.first().map_or(base_timestamp, |r| r.timestamp_ms),
             false => base_timestamp,
         };
-        let batch = RecordBatch {
+        let header = BatchHeader {
             base_offset,
             partition_leader_epoch,
             producer_id,
@@ -831,9 +997,8 @@ impl RecordBatch {
             compression,
             last_offset_delta,
             delete_horizon_ms: has_delete_horizon.then_some(base_timestamp),
-            records: Records::Decoded(records),
-            encoding: EncodingCache::default(),
         };
+        let batch = RecordBatch::from_parts(header, records);
         if batch.max_timestamp_ms() != max_timestamp {
             return Err(DecodeError::Malformed("max timestamp is not the records' largest"));
         }
@@ -1139,6 +1304,12 @@ mod tests {
         assert_eq!(ron::to_string(&record.headers).expect("headers serialise"), as_vec);
     }
 
+    /// `batch` with its header changed by `change`.
+    fn with_header(mut batch: RecordBatch, change: impl FnOnce(&mut BatchHeader)) -> RecordBatch {
+        change(batch.header_mut());
+        batch
+    }
+
     fn batch(base: i64, values: &[Option<&str>]) -> RecordBatch {
         RecordBatch::new(
             base,
@@ -1170,11 +1341,20 @@ mod tests {
         assert_eq!(changed, original, "equality ignores the cache");
         assert_eq!(format!("{changed:?}"), format!("{original:?}"));
         assert!(!format!("{original:?}").contains("encoding"), "Debug shows the fields only");
-        changed.base_offset = 9;
+        changed.header_mut().base_offset = 9;
         let mut fresh = Vec::new();
         changed.encode(&mut fresh);
         assert_eq!(&changed.encoded()[..], &fresh[..], "the clone encodes its own fields");
         assert_ne!(changed.encoded(), first);
+    }
+
+    #[test]
+    fn a_stored_batch_is_a_16_byte_handle_on_its_bytes() {
+        // The point of holding a stored batch as bytes alone: heavy.ron keeps 335,500 of them.
+        assert_eq!(std::mem::size_of::<RecordBatch>(), 16);
+        let slim = batch(3, &[Some("a")]).into_encoded_only();
+        let bytes = slim.encoded();
+        assert!(matches!(&slim.held, Held::Encoded(held) if Arc::ptr_eq(held, &bytes)), "no copy of the bytes");
     }
 
     #[test]
@@ -1204,7 +1384,7 @@ mod tests {
         let mut changed = slim.clone();
         assert!(changed.holds_decoded_records());
         changed.records_mut().pop();
-        changed.last_offset_delta = 1;
+        changed.header_mut().last_offset_delta = 1;
         assert_ne!(changed, slim);
         assert_eq!(RecordBatch::decode(&changed.encoded()).expect("decodes").0.record_count(), 2);
         // The serialised form does not depend on how the records are held.
@@ -1281,7 +1461,9 @@ mod tests {
     fn repetitive(n: usize, codec: Compression) -> RecordBatch {
         let values: Vec<String> = (0..n).map(|i| format!("temperature reading {} of sensor-7", i % 4)).collect();
         let values: Vec<Option<&str>> = values.iter().map(|v| Some(v.as_str())).collect();
-        RecordBatch { compression: codec, ..batch(0, &values) }
+        with_header(batch(0, &values), |h| {
+            h.compression = codec;
+        })
     }
 
     fn encoded(batch: &RecordBatch) -> Vec<u8> {
@@ -1306,7 +1488,11 @@ mod tests {
 
     #[test]
     fn an_uncompressed_batch_is_laid_out_as_kafkas_v2() {
-        let b = RecordBatch { producer_id: 5, producer_epoch: 1, base_sequence: 9, ..batch(7, &[Some("hello")]) };
+        let b = with_header(batch(7, &[Some("hello")]), |h| {
+            h.producer_id = 5;
+            h.producer_epoch = 1;
+            h.base_sequence = 9;
+        });
         let mut covered = Vec::new();
         covered.extend_from_slice(&0i16.to_be_bytes()); // attributes: no codec, not control
         covered.extend_from_slice(&0i32.to_be_bytes()); // last offset delta
@@ -1350,14 +1536,14 @@ mod tests {
             .iter()
             .map(|r| kafka_protocol::records::Record {
                 transactional: false,
-                control: batch.is_control,
-                delete_horizon: batch.delete_horizon_ms.is_some(),
-                partition_leader_epoch: batch.partition_leader_epoch,
-                producer_id: batch.producer_id,
-                producer_epoch: batch.producer_epoch,
+                control: batch.is_control(),
+                delete_horizon: batch.delete_horizon_ms().is_some(),
+                partition_leader_epoch: batch.partition_leader_epoch(),
+                producer_id: batch.producer_id(),
+                producer_epoch: batch.producer_epoch(),
                 timestamp_type: kafka_protocol::records::TimestampType::Creation,
                 offset: batch.offset_of(r),
-                sequence: batch.base_sequence.wrapping_add(r.offset_delta),
+                sequence: batch.base_sequence().wrapping_add(r.offset_delta),
                 timestamp: r.timestamp_ms,
                 key: r.key.as_ref().map(text),
                 value: r.value.as_ref().map(text),
@@ -1400,13 +1586,12 @@ mod tests {
                 })
                 .collect();
             let (producer_id, producer_epoch, base_sequence) = producer;
-            let ours = RecordBatch {
-                producer_id,
-                producer_epoch,
-                base_sequence,
-                is_control: control,
-                ..RecordBatch::new(base, epoch, first_ms, records)
-            };
+            let ours = with_header(RecordBatch::new(base, epoch, first_ms, records), |h| {
+                h.producer_id = producer_id;
+                h.producer_epoch = producer_epoch;
+                h.base_sequence = base_sequence;
+                h.is_control = control;
+            });
             let mut theirs = bytes::BytesMut::new();
             let options = kafka_protocol::records::RecordEncodeOptions {
                 version: 2,
@@ -1417,7 +1602,7 @@ mod tests {
             prop_assert_eq!(&encoded(&ours)[..], &theirs[..]);
 
             // And a batch with a delete horizon, whose records' timestamps count from it.
-            let stamped = RecordBatch { delete_horizon_ms: Some(first_ms + 86_400_000), ..ours.clone() };
+            let stamped = with_header(ours.clone(), |h| { h.delete_horizon_ms = Some(first_ms + 86_400_000); });
             let mut bytes = bytes::Bytes::from(encoded(&stamped));
             let read = kafka_protocol::records::RecordBatchDecoder::decode(&mut bytes).unwrap();
             prop_assert_eq!(read.records, kafka_protocol_records(&stamped));
@@ -1468,17 +1653,21 @@ mod tests {
     #[test]
     fn a_batch_with_a_delete_horizon_keeps_it_in_the_base_timestamp() {
         let plain = batch(0, &[None, Some("v")]);
-        let stamped = RecordBatch { delete_horizon_ms: Some(90_000), ..plain.clone() };
+        let stamped = with_header(plain.clone(), |h| {
+            h.delete_horizon_ms = Some(90_000);
+        });
         assert_eq!(stamped.attributes(), 0x40);
         let bytes = encoded(&stamped);
         assert_eq!(bytes[27..35], 90_000i64.to_be_bytes(), "the base timestamp holds the horizon");
         assert_eq!(bytes[35..43], 1001i64.to_be_bytes(), "the max timestamp is the records'");
         let (read, _) = RecordBatch::decode(&bytes).unwrap();
         assert_eq!(read, stamped, "its first timestamp is its first record's");
-        assert_eq!(read.delete_horizon_ms, Some(90_000));
+        assert_eq!(read.delete_horizon_ms(), Some(90_000));
         // A batch whose first timestamp is not its first record's cannot keep it once stamped.
-        let odd = RecordBatch { first_timestamp_ms: 5, ..stamped };
-        assert_eq!(RecordBatch::decode(&encoded(&odd)).unwrap().0.first_timestamp_ms, 1000);
+        let odd = with_header(stamped, |h| {
+            h.first_timestamp_ms = 5;
+        });
+        assert_eq!(RecordBatch::decode(&encoded(&odd)).unwrap().0.first_timestamp_ms(), 1000);
     }
 
     #[test]
@@ -1532,7 +1721,7 @@ mod tests {
         // The leader epoch comes before the CRC, so the CRC does not cover it, as in Kafka.
         let mut epoch = bytes.clone();
         epoch[12..16].copy_from_slice(&9i32.to_be_bytes());
-        assert_eq!(RecordBatch::decode(&epoch).unwrap().0.partition_leader_epoch, 9);
+        assert_eq!(RecordBatch::decode(&epoch).unwrap().0.partition_leader_epoch(), 9);
         let mut flipped = bytes;
         flipped[RECORDS_AT + 3] ^= 1;
         assert_eq!(RecordBatch::decode(&flipped), Err(DecodeError::CrcMismatch));
@@ -1546,7 +1735,7 @@ mod tests {
             let (decoded, used) = RecordBatch::decode(&bytes).unwrap();
             assert_eq!(used, bytes.len(), "{codec:?}");
             assert_eq!(decoded, original, "{codec:?}");
-            assert_eq!(decoded.compression, codec);
+            assert_eq!(decoded.compression(), codec);
             assert_eq!(original.size_bytes(), bytes.len(), "{codec:?}");
         }
     }
@@ -1557,7 +1746,9 @@ mod tests {
             let data = repetitive(2, codec);
             assert_eq!(data.attributes(), u16::from(codec.id()));
             assert_eq!(encoded(&data)[ATTRIBUTES_LOW_BYTE_AT], codec.id(), "{codec:?}");
-            let control = RecordBatch { is_control: true, ..data };
+            let control = with_header(data, |h| {
+                h.is_control = true;
+            });
             let bytes = encoded(&control);
             assert_eq!(bytes[ATTRIBUTES_OFFSET], 0, "{codec:?}: the high byte is unused");
             assert_eq!(bytes[ATTRIBUTES_LOW_BYTE_AT], codec.id() | 0x20, "{codec:?}");
@@ -1656,7 +1847,7 @@ mod tests {
             values in proptest::collection::vec(proptest::option::of("[a-z]{0,40}"), 1..20),
         ) {
             let values: Vec<Option<&str>> = values.iter().map(|v| v.as_deref()).collect();
-            let original = RecordBatch { compression: Compression::from_id(codec).unwrap(), ..batch(3, &values) };
+            let original = with_header(batch(3, &values), |h| { h.compression = Compression::from_id(codec).unwrap(); });
             let bytes = encoded(&original);
             prop_assert_eq!(original.size_bytes(), bytes.len(), "counted without encoding");
             let (decoded, used) = RecordBatch::decode(&bytes).unwrap();

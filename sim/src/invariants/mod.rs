@@ -107,7 +107,7 @@ pub trait LogRead {
 
     /// The batch whose offset range holds `offset`.
     fn batch_at(&self, offset: i64) -> Option<&Arc<RecordBatch>> {
-        self.batches_from(offset).next().filter(|b| b.base_offset <= offset)
+        self.batches_from(offset).next().filter(|b| b.base_offset() <= offset)
     }
 
     /// The record stored at `offset`, if one is there (compaction and retention leave gaps).
@@ -347,7 +347,7 @@ impl ReplicaSummary {
 
 /// The newest batch's base offset and leader epoch: what identifies the end of a log.
 fn last_batch_of(log: &PartitionLog) -> Option<(i64, i32)> {
-    LogRead::last_batch(log).map(|b| (b.base_offset, b.partition_leader_epoch))
+    LogRead::last_batch(log).map(|b| (b.base_offset(), b.partition_leader_epoch()))
 }
 
 /// What the trace says happened to a replica since the last quantum.
@@ -415,7 +415,7 @@ impl ReplicaCursor {
             return false;
         }
         match log.batch_at(base) {
-            Some(b) => b.base_offset != base || b.partition_leader_epoch != epoch,
+            Some(b) => b.base_offset() != base || b.partition_leader_epoch() != epoch,
             None => touched.cleaned_ms.is_none(),
         }
     }
@@ -1023,9 +1023,9 @@ mod tests {
             log.append_as_leader(0, vec![record], 0);
         }
         assert!(log.segments().len() > 2, "small segments roll");
-        let bases: Vec<i64> = LogRead::batches_from(&log, 7).map(|b| b.base_offset).collect();
+        let bases: Vec<i64> = LogRead::batches_from(&log, 7).map(|b| b.base_offset()).collect();
         assert_eq!(bases, (7..20).collect::<Vec<i64>>());
-        assert_eq!(LogRead::last_batch(&log).map(|b| b.base_offset), Some(19));
+        assert_eq!(LogRead::last_batch(&log).map(|b| b.base_offset()), Some(19));
         assert_eq!(LogRead::record_at(&log, 12).and_then(|r| r.key.clone()).as_deref(), Some("k12"));
         assert_eq!(LogRead::batches_from(&log, 20).count(), 0);
     }

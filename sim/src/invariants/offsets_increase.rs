@@ -59,7 +59,7 @@ impl OffsetsIncrease {
         };
         let mut first = true;
         for batch in log.batches_from(verified.map_or(i64::MIN, |(base, _)| base)) {
-            let (base, last) = (batch.base_offset, batch.last_offset());
+            let (base, last) = (batch.base_offset(), batch.last_offset());
             if std::mem::take(&mut first) && verified == Some((base, batch.next_offset())) {
                 continue;
             }
@@ -128,7 +128,7 @@ mod tests {
         let mut second = record("b", Some("1"));
         second.offset_delta = 0;
         let mut batch = RecordBatch::new(0, 0, 0, vec![record("a", Some("1")), second]);
-        batch.last_offset_delta = 1;
+        batch.header_mut().last_offset_delta = 1;
         log.push(Arc::new(batch));
         assert!(c.observe(NodeId(2), &tp(), &log, true, false).is_err());
     }

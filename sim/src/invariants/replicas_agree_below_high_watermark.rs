@@ -233,7 +233,7 @@ pub struct ReplicasAgreeBelowHighWatermark {
 /// and the same contents (timestamp, key, value, headers). Compaction and recompression change
 /// neither.
 fn same(a_batch: &RecordBatch, a: &Record, b_batch: &RecordBatch, b: &Record) -> bool {
-    a_batch.partition_leader_epoch == b_batch.partition_leader_epoch
+    a_batch.partition_leader_epoch() == b_batch.partition_leader_epoch()
         && a.timestamp_ms == b.timestamp_ms
         && a.key == b.key
         && a.value == b.value
@@ -288,7 +288,7 @@ impl ReplicasAgreeBelowHighWatermark {
         let mut held = None;
         let decoded = &mut history.decoded;
         'batches: for batch in log.batches_from(from) {
-            if batch.base_offset >= high_watermark {
+            if batch.base_offset() >= high_watermark {
                 break;
             }
             for (index, offset) in batch.record_offsets().enumerate() {
@@ -310,7 +310,7 @@ impl ReplicasAgreeBelowHighWatermark {
                             same(first.batch, first_record, batch, record)
                         } => {}
                     Some(first) => {
-                        let (before, now) = (first.batch.partition_leader_epoch, batch.partition_leader_epoch);
+                        let (before, now) = (first.batch.partition_leader_epoch(), batch.partition_leader_epoch());
                         if before < now && history.reset_epochs.range(before + 1..=now).next().is_some() {
                             // Lost to an allowed unclean election, or beyond Kafka's promise:
                             // this is the partition now.
@@ -331,10 +331,10 @@ impl ReplicasAgreeBelowHighWatermark {
                                  high watermark {high_watermark}, but broker {} held {} (leader epoch {}) there, \
                                  committed first",
                                 describe_record(record),
-                                batch.partition_leader_epoch,
+                                batch.partition_leader_epoch(),
                                 first.broker,
                                 describe_record(first_record),
-                                first.batch.partition_leader_epoch
+                                first.batch.partition_leader_epoch()
                             ));
                         }
                     }

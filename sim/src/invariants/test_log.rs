@@ -55,7 +55,7 @@ impl TestLog {
     /// and goes when it is left empty.
     pub fn remove_record(&mut self, offset: i64) {
         for slot in &mut self.batches {
-            if slot.base_offset <= offset && offset <= slot.last_offset() {
+            if slot.base_offset() <= offset && offset <= slot.last_offset() {
                 let mut batch = RecordBatch::clone(slot);
                 batch.records_mut().retain(|r| slot.offset_of(r) != offset);
                 *slot = Arc::new(batch);
@@ -67,9 +67,9 @@ impl TestLog {
     /// Stamps the batch holding `offset` with a tombstone horizon, as the cleaner does.
     pub fn stamp(&mut self, offset: i64, horizon_ms: i64) {
         for slot in &mut self.batches {
-            if slot.base_offset <= offset && offset <= slot.last_offset() {
+            if slot.base_offset() <= offset && offset <= slot.last_offset() {
                 let mut batch = RecordBatch::clone(slot);
-                batch.delete_horizon_ms = Some(horizon_ms);
+                batch.header_mut().delete_horizon_ms = Some(horizon_ms);
                 *slot = Arc::new(batch);
             }
         }

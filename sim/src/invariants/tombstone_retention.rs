@@ -113,7 +113,7 @@ impl TombstoneRetention {
             let record = o.log.record_at(offset);
             match (batch, record) {
                 (Some(batch), Some(r)) if r.value.is_none() && r.key.as_ref() == Some(k) => {
-                    if batch.delete_horizon_ms.is_some() {
+                    if batch.delete_horizon_ms().is_some() {
                         let reached = partition.reached_ms.entry(offset).or_insert(earliest_ms);
                         *reached = (*reached).min(earliest_ms);
                     }

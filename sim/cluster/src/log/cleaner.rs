@@ -98,17 +98,16 @@ impl PartitionLog {
                 return Some(CleaningNeed::DirtyRatio(ratio));
             }
             let first_dirty_timestamp =
-                self.batches().find(|b| b.last_offset() >= first_dirty).map(|b| b.first_timestamp_ms);
+                self.batches().find(|b| b.last_offset() >= first_dirty).map(|b| b.first_timestamp_ms());
             if let Some(ts) = first_dirty_timestamp {
                 if now_ms.saturating_sub(ts).max(0) as u64 > self.config.max_compaction_lag_ms {
                     return Some(CleaningNeed::MaxCompactionLag);
                 }
             }
         }
-        let horizon_passed = self
-            .batches()
-            .filter(|b| b.next_offset() <= first_uncleanable)
-            .any(|b| b.delete_horizon_ms.is_some_and(|h| h <= now_ms) && b.records().iter().any(|r| r.value.is_none()));
+        let horizon_passed = self.batches().filter(|b| b.next_offset() <= first_uncleanable).any(|b| {
+            b.delete_horizon_ms().is_some_and(|h| h <= now_ms) && b.records().iter().any(|r| r.value.is_none())
+        });
         horizon_passed.then_some(CleaningNeed::TombstonesExpired)
     }
 
@@ -144,8 +143,8 @@ impl PartitionLog {
         let last_batch_of_round = old
             .iter()
             .flat_map(|s| s.batches())
-            .filter(|b| b.batch.base_offset < end_offset)
-            .map(|b| b.batch.base_offset)
+            .filter(|b| b.batch.base_offset() < end_offset)
+            .map(|b| b.batch.base_offset())
             .max();
         let retention_ms = self.config.delete_retention_ms.min(i64::MAX as u64) as i64;
         let mut groups: Vec<Vec<&LogSegment>> = Vec::new();
@@ -180,31 +179,31 @@ impl PartitionLog {
                         }
                         let Some(key) = &r.key else { return false };
                         let newest = latest.get(key).is_none_or(|&l| offset >= l);
-                        let tombstone_alive = batch.delete_horizon_ms.is_none_or(|h| now_ms < h);
+                        let tombstone_alive = batch.delete_horizon_ms().is_none_or(|h| now_ms < h);
                         newest && (r.value.is_some() || tombstone_alive)
                     })
                     .cloned()
                     .collect();
-                let keep_empty = Some(batch.base_offset) == last_batch_of_round;
+                let keep_empty = Some(batch.base_offset()) == last_batch_of_round;
                 if records.is_empty() && !keep_empty {
                     continue;
                 }
                 let has_tombstones = records.iter().any(|r| r.value.is_none());
                 let unchanged = records.len() == batch.record_count();
-                let stamp = has_tombstones && batch.delete_horizon_ms.is_none();
+                let stamp = has_tombstones && batch.delete_horizon_ms().is_none();
                 if unchanged && !stamp {
                     kept_batches.push(batch.clone());
                 } else {
                     let mut rewritten = batch.with_records(records);
                     if stamp {
-                        rewritten.delete_horizon_ms = Some(now_ms.saturating_add(retention_ms));
+                        rewritten.header_mut().delete_horizon_ms = Some(now_ms.saturating_add(retention_ms));
                     }
-                    if let Some(horizon) = rewritten.delete_horizon_ms {
+                    if let Some(horizon) = rewritten.delete_horizon_ms() {
                         // Format v2 keeps the horizon in the header's base timestamp (KIP-534),
                         // so a batch with one reads back with its first record's timestamp as
                         // its first: set it so, so that the batch equals its own bytes.
                         let first = rewritten.records().first().map_or(horizon, |r| r.timestamp_ms);
-                        rewritten.first_timestamp_ms = first;
+                        rewritten.header_mut().first_timestamp_ms = first;
                     }
                     kept_batches.push(Arc::new(rewritten));
                 }

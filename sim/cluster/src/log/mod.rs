@@ -288,7 +288,7 @@ impl PartitionLog {
             .iter()
             .flat_map(|s| s.batches())
             .filter(|b| b.batch.next_offset() > recovery_point)
-            .map(|b| (b.batch.partition_leader_epoch, b.batch.base_offset))
+            .map(|b| (b.batch.partition_leader_epoch(), b.batch.base_offset()))
             .collect();
         let mut changed = false;
         for (epoch, base) in recovered {
@@ -417,7 +417,7 @@ impl PartitionLog {
 
     /// Epoch of the last batch, the follower's `lastFetchedEpoch`.
     pub fn last_batch_epoch(&self) -> Option<i32> {
-        self.segments.iter().rev().find_map(|s| s.batches().last()).map(|b| b.batch.partition_leader_epoch)
+        self.segments.iter().rev().find_map(|s| s.batches().last()).map(|b| b.batch.partition_leader_epoch())
     }
 
     /// The disk writes made since the last call, in order.
@@ -466,17 +466,18 @@ impl PartitionLog {
     ) -> Arc<RecordBatch> {
         assert!(batch.record_count() > 0, "a batch holds at least one record");
         // The fields change below, so no encoding made before may stay with the batch: taking
-        // its records for a change drops it.
-        batch.records_mut();
-        batch.base_offset = self.log_end_offset;
-        batch.partition_leader_epoch = leader_epoch;
-        batch.last_offset_delta = batch.records().last().map_or(0, |r| r.offset_delta);
-        let sent = batch.compression;
+        // its header for a change drops it.
+        let last_offset_delta = batch.records().last().map_or(0, |r| r.offset_delta);
+        let header = batch.header_mut();
+        header.base_offset = self.log_end_offset;
+        header.partition_leader_epoch = leader_epoch;
+        header.last_offset_delta = last_offset_delta;
+        let sent = batch.compression();
         let stored = self.config.compression_type.stored_codec(sent);
         // The producer's bytes differ from the stored ones only in the codec's block: the
         // stamped header fields have fixed widths.
         let sent_bytes = (stored != sent).then(|| batch.size_bytes() as u64);
-        batch.compression = stored;
+        batch.header_mut().compression = stored;
         // Encoded once here, and stored as those bytes alone: followers and disks share them
         // (see `append`), and readers decode records from them when they read.
         let batch = Arc::new(batch.into_encoded_only());
@@ -484,7 +485,7 @@ impl PartitionLog {
         if let Some(sent_bytes) = sent_bytes {
             self.events.push(Event::BatchRecompressed {
                 tp: self.tp.clone(),
-                base_offset: batch.base_offset,
+                base_offset: batch.base_offset(),
                 from: sent,
                 to: stored,
                 records: batch.record_count(),
@@ -501,10 +502,10 @@ impl PartitionLog {
     /// impossible state in the replication protocol, and panics.
     pub fn append_as_follower(&mut self, batch: Arc<RecordBatch>, now_ms: i64) {
         assert!(
-            batch.base_offset >= self.log_end_offset,
+            batch.base_offset() >= self.log_end_offset,
             "{}: follower append must continue the log (batch at {}, log end {})",
             self.tp,
-            batch.base_offset,
+            batch.base_offset(),
             self.log_end_offset
         );
         self.append(batch, now_ms);
@@ -523,7 +524,7 @@ impl PartitionLog {
         if let Some(reason) = self.active().should_roll(&self.config, bytes.len() as u64, batch.last_offset(), now_ms) {
             self.roll(reason, now_ms);
         }
-        if self.epochs.assign(batch.partition_leader_epoch, batch.base_offset) {
+        if self.epochs.assign(batch.partition_leader_epoch(), batch.base_offset()) {
             self.write_epoch_checkpoint();
         }
         self.log_end_offset = batch.next_offset();

@@ -44,7 +44,7 @@ pub fn increment_sequence(sequence: i32, increment: i32) -> i32 {
 /// wrapping (Kafka's `DefaultRecordBatch.lastSequence`). The cleaner keeps `last_offset_delta`
 /// when it removes records, so a compacted batch keeps its sequence range.
 pub fn last_sequence(batch: &RecordBatch) -> i32 {
-    increment_sequence(batch.base_sequence, batch.last_offset_delta)
+    increment_sequence(batch.base_sequence(), batch.last_offset_delta())
 }
 
 /// Whether `next` is the sequence right after `last`, wrapping from `i32::MAX` to 0 (Kafka's
@@ -156,14 +156,14 @@ impl ProducerStateManager {
         batch: &RecordBatch,
         unknown_producer_id_any_sequence: bool,
     ) -> Result<ProducerAppendCheck, ErrorCode> {
-        if batch.producer_id <= NO_PRODUCER_ID {
+        if batch.producer_id() <= NO_PRODUCER_ID {
             return Ok(ProducerAppendCheck::NoProducerId);
         }
-        if batch.base_sequence < 0 {
+        if batch.base_sequence() < 0 {
             return Err(ErrorCode::InvalidRecord);
         }
-        let first = batch.base_sequence;
-        let Some(entry) = self.producers.get(&batch.producer_id) else {
+        let first = batch.base_sequence();
+        let Some(entry) = self.producers.get(&batch.producer_id()) else {
             // New, or its batches are gone from the log: the replica cannot tell a gap from a
             // fresh start.
             return if unknown_producer_id_any_sequence || first == 0 {
@@ -172,7 +172,7 @@ impl ProducerStateManager {
                 Err(ErrorCode::UnknownProducerId)
             };
         };
-        let epoch = batch.producer_epoch;
+        let epoch = batch.producer_epoch();
         if epoch == entry.producer_epoch {
             if let Some(original) = entry.batch_with_sequence_range(first, last_sequence(batch)) {
                 return Ok(ProducerAppendCheck::Duplicate(original));
@@ -198,22 +198,22 @@ impl ProducerStateManager {
     /// [`NUM_BATCHES_TO_RETAIN`] batches is forgotten. Batches without a producer id and control
     /// batches change nothing.
     pub fn update(&mut self, batch: &RecordBatch) {
-        if batch.producer_id <= NO_PRODUCER_ID || batch.is_control {
+        if batch.producer_id() <= NO_PRODUCER_ID || batch.is_control() {
             return;
         }
         let metadata = BatchMetadata {
-            first_sequence: batch.base_sequence,
+            first_sequence: batch.base_sequence(),
             last_sequence: last_sequence(batch),
-            first_offset: batch.base_offset,
+            first_offset: batch.base_offset(),
             last_offset: batch.last_offset(),
             timestamp_ms: batch.max_timestamp_ms(),
         };
         let entry = self
             .producers
-            .entry(batch.producer_id)
-            .or_insert_with(|| ProducerStateEntry { producer_epoch: batch.producer_epoch, batches: VecDeque::new() });
-        if entry.producer_epoch != batch.producer_epoch {
-            entry.producer_epoch = batch.producer_epoch;
+            .entry(batch.producer_id())
+            .or_insert_with(|| ProducerStateEntry { producer_epoch: batch.producer_epoch(), batches: VecDeque::new() });
+        if entry.producer_epoch != batch.producer_epoch() {
+            entry.producer_epoch = batch.producer_epoch();
             entry.batches.clear();
         }
         if entry.batches.len() == NUM_BATCHES_TO_RETAIN {
@@ -247,18 +247,18 @@ mod tests {
             })
             .collect();
         let mut b = RecordBatch::new(0, 0, 100, records);
-        b.producer_id = PID;
-        b.producer_epoch = epoch;
-        b.base_sequence = base_sequence;
+        b.header_mut().producer_id = PID;
+        b.header_mut().producer_epoch = epoch;
+        b.header_mut().base_sequence = base_sequence;
         b
     }
 
     /// Appends as a leader would: offsets from `next_offset`, then the state update.
     fn append(state: &mut ProducerStateManager, next_offset: &mut i64, mut b: RecordBatch) -> i64 {
-        b.base_offset = *next_offset;
+        b.header_mut().base_offset = *next_offset;
         *next_offset = b.next_offset();
         state.update(&b);
-        b.base_offset
+        b.base_offset()
     }
 
     fn check(state: &ProducerStateManager, b: &RecordBatch) -> Result<ProducerAppendCheck, ErrorCode> {
@@ -282,7 +282,7 @@ mod tests {
     fn batches_without_a_producer_id_are_not_checked() {
         let state = ProducerStateManager::default();
         let mut b = batch(0, 7, 1);
-        b.producer_id = NO_PRODUCER_ID;
+        b.header_mut().producer_id = NO_PRODUCER_ID;
         assert_eq!(check(&state, &b), Ok(ProducerAppendCheck::NoProducerId));
         let mut s = state.clone();
         s.update(&b);
@@ -435,8 +435,8 @@ mod tests {
                 _ => batch(0, i - 10, 1),
             };
             match i {
-                9 => b.producer_id = NO_PRODUCER_ID,
-                10 | 11 => b.producer_id = PID + 1,
+                9 => b.header_mut().producer_id = NO_PRODUCER_ID,
+                10 | 11 => b.header_mut().producer_id = PID + 1,
                 _ => {}
             }
             let appended = log.append_batch_as_leader(0, b, 100);
@@ -452,7 +452,7 @@ mod tests {
         let entry = log.producer_state().entry(PID).unwrap();
         assert_eq!((entry.producer_epoch, entry.last_sequence(), entry.batches.len()), (1, 2, 2));
         let retry = batch(1, 1, 2);
-        let original = sent[8].base_offset;
+        let original = sent[8].base_offset();
         assert!(matches!(
             log.analyze_producer_append(&retry, true),
             Ok(ProducerAppendCheck::Duplicate(BatchMetadata { first_offset, .. })) if first_offset == original
@@ -466,8 +466,8 @@ mod tests {
         assert!(full.segments().len() > 2, "the test needs several segments");
         for keep in 0..sent.len() {
             let mut log = full.clone();
-            log.truncate_to(sent[keep].base_offset, 200);
-            assert_eq!(log.log_end_offset(), sent[keep].base_offset);
+            log.truncate_to(sent[keep].base_offset(), 200);
+            assert_eq!(log.log_end_offset(), sent[keep].base_offset());
             let expected = ProducerStateManager::rebuild(&sent[..keep]);
             assert_eq!(log.producer_state(), &expected, "truncated to batch {keep}");
         }
@@ -496,7 +496,7 @@ mod tests {
         let bytes = torn.get_mut(&active).unwrap();
         bytes.truncate(bytes.len() - 3);
         let loaded = PartitionLog::load(tp(), log.config().clone(), &torn, Checkpoints::default(), 300);
-        assert_eq!(loaded.log_end_offset(), sent[11].base_offset);
+        assert_eq!(loaded.log_end_offset(), sent[11].base_offset());
         assert_eq!(loaded.producer_state(), &ProducerStateManager::rebuild(&sent[..11]));
     }
 }

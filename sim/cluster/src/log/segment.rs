@@ -216,10 +216,10 @@ impl LogSegment {
     /// The in-memory half of an append: index entries to write, if any.
     fn add(&mut self, batch: Arc<RecordBatch>, size_bytes: u32) -> (Option<Vec<u8>>, Option<Vec<u8>>) {
         assert!(
-            batch.base_offset >= self.next_offset(),
+            batch.base_offset() >= self.next_offset(),
             "segment {} appends must increase (batch at {}, segment end {})",
             self.base_offset,
-            batch.base_offset,
+            batch.base_offset(),
             self.next_offset()
         );
         let position = self.size_bytes as u32;
@@ -379,7 +379,7 @@ impl LogSegment {
                 // Kafka's checks: the CRC (in `decode`), offsets that keep increasing, and
                 // offsets that fit the index's relative form (`ensureOffsetInRange`).
                 Ok((batch, used))
-                    if batch.base_offset >= segment.next_offset()
+                    if batch.base_offset() >= segment.next_offset()
                         && batch.last_offset() - base_offset <= i64::from(i32::MAX) =>
                 {
                     // The batch keeps the bytes it was read from, and only those, as the log

@@ -233,7 +233,7 @@ fn the_cleaner_follows_the_references_example() {
     assert_eq!(log.cleaning_need(10), Some(cleaner::CleaningNeed::DirtyRatio(1.0)));
     log.clean(10);
     assert_eq!(offsets(&log), [3, 4, 5, 6, 7]);
-    assert_eq!(log.read(0, 8, usize::MAX)[0].base_offset, 3, "a fetch at 0 starts at the next survivor");
+    assert_eq!(log.read(0, 8, usize::MAX)[0].base_offset(), 3, "a fetch at 0 starts at the next survivor");
     // Once 6 and 7 are in a cleaned segment, 3 goes; after the horizon, 4 goes too.
     log.append_as_leader(0, vec![rec(Some("e"), Some("1"), 0)], 0);
     log.roll(RollReason::SegmentMs, 0);
@@ -288,7 +288,7 @@ proptest! {
             match op {
                 Op::Append(values) => {
                     let batch = log.append_as_leader(0, records(&values, now), now);
-                    prop_assert_eq!(batch.base_offset, model.len() as i64);
+                    prop_assert_eq!(batch.base_offset(), model.len() as i64);
                     model.extend(values);
                     boundaries.push(model.len());
                 }
@@ -331,7 +331,7 @@ proptest! {
             if start < log.log_end_offset() {
                 let probe = (start + log.log_end_offset()) / 2;
                 let first = &log.read(probe, log.log_end_offset(), 1)[0];
-                prop_assert!(first.base_offset <= probe && probe <= first.last_offset(), "the index finds the batch holding {}", probe);
+                prop_assert!(first.base_offset() <= probe && probe <= first.last_offset(), "the index finds the batch holding {}", probe);
             }
         }
     }
@@ -369,9 +369,9 @@ proptest! {
             // CRC: the base offset, the length and the leader epoch, where a flipped bit
             // survives in Kafka too.
             prop_assert_eq!(a.records(), b.records());
-            prop_assert_eq!(a.producer_id, b.producer_id);
+            prop_assert_eq!(a.producer_id(), b.producer_id());
             prop_assert_eq!(a.max_timestamp_ms(), b.max_timestamp_ms());
-            other_epochs += usize::from(a.partition_leader_epoch != b.partition_leader_epoch);
+            other_epochs += usize::from(a.partition_leader_epoch() != b.partition_leader_epoch());
             let mut bytes = Vec::new();
             a.encode(&mut bytes);
             prop_assert!(RecordBatch::decode(&bytes).is_ok());
@@ -398,8 +398,8 @@ proptest! {
         for (i, (key, value)) in writes.iter().enumerate() {
             let key = format!("k{key}");
             let batch = log.append_as_leader(0, vec![rec(Some(&key), value.as_deref(), 0)], 0);
-            latest.insert(key.clone(), (batch.base_offset, value.clone()));
-            original.insert(batch.base_offset, (key, value.clone()));
+            latest.insert(key.clone(), (batch.base_offset(), value.clone()));
+            original.insert(batch.base_offset(), (key, value.clone()));
             if i % roll_every == roll_every - 1 {
                 log.roll(RollReason::SegmentMs, 0);
             }
@@ -433,7 +433,7 @@ proptest! {
 fn sent_batch(n: usize, codec: crate::record::Compression) -> RecordBatch {
     let values: Vec<String> = (0..n).map(|i| format!("temperature reading {} of sensor-7", i % 4)).collect();
     let mut batch = RecordBatch::new(0, 0, 1_000, records(&values, 1_000));
-    batch.compression = codec;
+    batch.header_mut().compression = codec;
     batch
 }
 
@@ -448,7 +448,7 @@ fn under_compression_type_producer_the_producers_codec_is_kept() {
     for codec in Compression::ALL {
         let mut log = log_with_compression(TopicCompression::Producer);
         let stored = log.append_batch_as_leader(4, sent_batch(50, codec), 2_000);
-        assert_eq!(stored.compression, codec);
+        assert_eq!(stored.compression(), codec);
         assert_eq!(stored.records(), sent_batch(50, codec).records());
         assert_eq!(log.take_events(), Vec::new(), "{codec:?}: nothing recompressed");
         assert_eq!(log.size_bytes(), stored.size_bytes() as u64);
@@ -470,8 +470,8 @@ fn a_batch_sent_in_another_codec_is_stored_in_the_topics() {
     log.append_as_leader(0, vec![rec(None, Some("first"), 0)], 0);
     log.take_events();
     let stored = log.append_batch_as_leader(4, sent_batch(50, Compression::None), 2_000);
-    assert_eq!(stored.compression, Compression::Gzip);
-    assert_eq!(stored.base_offset, 1);
+    assert_eq!(stored.compression(), Compression::Gzip);
+    assert_eq!(stored.base_offset(), 1);
     assert_eq!(stored.records(), sent_batch(50, Compression::None).records(), "the records survive recompression");
     let event = Event::BatchRecompressed {
         tp: tp(),
@@ -507,7 +507,7 @@ fn the_recompression_table() {
                 TopicCompression::Producer => sent,
                 TopicCompression::Codec(codec) => codec,
             };
-            assert_eq!(stored.compression, expected, "topic {topic}, producer {}", sent.name());
+            assert_eq!(stored.compression(), expected, "topic {topic}, producer {}", sent.name());
             let expected_size = sent_batch(50, expected).size_bytes() as u64;
             assert_eq!(log.size_bytes(), expected_size, "topic {topic}, producer {}", sent.name());
             let events = log.take_events();
@@ -540,7 +540,7 @@ fn followers_and_recovery_keep_the_batch_as_the_leader_stored_it() {
     use crate::record::Compression;
     let mut leader = log_with_compression(TopicCompression::Codec(Compression::Zstd));
     let batch = leader.append_batch_as_leader(2, sent_batch(20, Compression::Snappy), 0);
-    assert_eq!(batch.compression, Compression::Zstd);
+    assert_eq!(batch.compression(), Compression::Zstd);
     // A follower whose config says otherwise still copies the leader's bytes.
     let mut follower = log_with_compression(TopicCompression::Codec(Compression::Lz4));
     follower.append_as_follower(batch.clone(), 0);
@@ -603,7 +603,7 @@ fn a_changed_copy_of_a_stored_batch_is_encoded_afresh() {
     // The cleaner's way of rewriting a batch: clone it, change the clone.
     let mut rewritten = RecordBatch::clone(&batch);
     rewritten.records_mut().pop();
-    rewritten.delete_horizon_ms = Some(99);
+    rewritten.header_mut().delete_horizon_ms = Some(99);
     let mut fresh = Vec::new();
     rewritten.encode(&mut fresh);
     assert_eq!(&rewritten.encoded()[..], &fresh[..]);
@@ -635,8 +635,8 @@ proptest! {
         }
         let batches: Vec<Arc<RecordBatch>> = log.batches().cloned().collect();
         for offset in 0..=log.log_end_offset() {
-            let expected = batches.iter().find(|b| b.last_offset() >= offset).map(|b| b.base_offset);
-            let got = log.read(offset, log.log_end_offset() + 1, 1).first().map(|b| b.base_offset);
+            let expected = batches.iter().find(|b| b.last_offset() >= offset).map(|b| b.base_offset());
+            let got = log.read(offset, log.log_end_offset() + 1, 1).first().map(|b| b.base_offset());
             prop_assert_eq!(got, expected, "offset {}", offset);
         }
     }

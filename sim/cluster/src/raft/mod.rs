@@ -361,7 +361,7 @@ fn decode_batch(batch: &RecordBatch) -> Vec<(i32, MetadataRecord)> {
             let record = MetadataRecord::decode(value).unwrap_or_else(|e| {
                 panic!("metadata record at offset {} passed its CRC but does not decode: {e}", batch.offset_of(r))
             });
-            (batch.partition_leader_epoch, record)
+            (batch.partition_leader_epoch(), record)
         })
         .collect()
 }
@@ -808,7 +808,7 @@ impl RaftClient {
         // Kafka's raft leader flushes before its own end offset counts toward the commit.
         self.log.flush(self.log.log_end_offset(), now_ms);
         self.drain_log();
-        self.entries.extend(records.into_iter().map(|r| (batch.partition_leader_epoch, r)));
+        self.entries.extend(records.into_iter().map(|r| (batch.partition_leader_epoch(), r)));
         let end = self.log.log_end_offset();
         let id = self.id;
         if let State::Leader(l) = &mut self.state {

@@ -159,7 +159,7 @@ fn election(epoch: i32, leader: Option<i32>, voted: Option<i32>) -> ElectionStat
 
 /// `(base offset, leader epoch)` of each batch.
 fn batch_ids(batches: &[Arc<RecordBatch>]) -> Vec<(i64, i32)> {
-    batches.iter().map(|b| (b.base_offset, b.partition_leader_epoch)).collect()
+    batches.iter().map(|b| (b.base_offset(), b.partition_leader_epoch())).collect()
 }
 
 /// The epoch of each entry, by offset.

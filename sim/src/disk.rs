@@ -11,9 +11,9 @@
 //! so in the file written last, the oldest unflushed write may have been half on the platter
 //! when the power went. Log recovery must catch that half batch by its CRC.
 //!
-//! A file's bytes are kept as a list of chunks, each a shared buffer (`Arc<[u8]>`, 16 bytes a
-//! chunk), not as one owned buffer: an append keeps the buffer it was given. A record batch's encoding is
-//! one buffer shared by the leader's and every follower's disk
+//! A file's bytes are kept as a list of chunks, each a shared buffer
+//! ([`SharedBytes`], 8 bytes a chunk), not as one owned buffer: an append keeps the buffer it
+//! was given. A record batch's encoding is one buffer shared by the leader's and every follower's disk
 //! ([`RecordBatch::encoded`](cluster::record::RecordBatch::encoded)), so the brokers' copies of
 //! a replicated log cost its size in memory once instead of once per replica. Cutting a file
 //! drops its last chunks, and copies only the part kept of a chunk it cuts inside (a torn write,
@@ -22,16 +22,16 @@
 
 use crate::chunked::Chunked;
 use cluster::node::DiskOp;
+use cluster::shared_bytes::SharedBytes;
 use rand::Rng;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 /// One file.
 #[derive(Clone, Debug, Default)]
 pub struct SimFile {
     /// The content in order, as shared buffers. No chunk is empty.
-    chunks: Chunked<Arc<[u8]>>,
+    chunks: Chunked<SharedBytes>,
     /// The content's length in bytes: the chunks' lengths summed.
     len: usize,
     durable_len: usize,
@@ -57,7 +57,7 @@ impl Eq for SimFile {}
 
 impl SimFile {
     /// A file holding `bytes`, all of them durable.
-    fn durable(bytes: Arc<[u8]>) -> SimFile {
+    fn durable(bytes: SharedBytes) -> SimFile {
         let len = bytes.len();
         let chunks = if bytes.is_empty() { Chunked::default() } else { std::iter::once(bytes).collect() };
         SimFile { chunks, len, durable_len: len, first_pending_len: 0, last_append: 0 }
@@ -95,7 +95,7 @@ impl SimFile {
     }
 
     /// Adds `bytes` at the end, keeping the shared buffer rather than copying it.
-    fn push(&mut self, bytes: Arc<[u8]>) {
+    fn push(&mut self, bytes: SharedBytes) {
         if !bytes.is_empty() {
             self.len += bytes.len();
             self.chunks.push(bytes);
@@ -113,7 +113,7 @@ impl SimFile {
                 self.len -= last.len();
                 self.chunks.pop();
             } else {
-                *last = Arc::from(&last[..last.len() - excess]);
+                *last = SharedBytes::from(&last[..last.len() - excess]);
                 self.len = len;
             }
         }
@@ -178,7 +178,7 @@ impl SimDisk {
                 }
             }
             DiskOp::WriteAtomically { path, bytes } => {
-                self.files.insert(path, SimFile::durable(Arc::from(bytes)));
+                self.files.insert(path, SimFile::durable(SharedBytes::from(bytes)));
             }
             DiskOp::Delete { path } => {
                 self.files.remove(&path);
@@ -253,7 +253,7 @@ mod tests {
     use rand::SeedableRng;
 
     fn append(path: &str, bytes: &[u8]) -> DiskOp {
-        DiskOp::Append { path: path.into(), bytes: Arc::from(bytes) }
+        DiskOp::Append { path: path.into(), bytes: SharedBytes::from(bytes) }
     }
 
     #[test]
@@ -360,7 +360,7 @@ mod tests {
 
     #[test]
     fn disks_share_an_appended_buffer_and_cut_it_independently() {
-        let batch: Arc<[u8]> = Arc::from(&b"one batch, encoded once"[..]);
+        let batch: SharedBytes = SharedBytes::from(&b"one batch, encoded once"[..]);
         let mut disks = [SimDisk::default(), SimDisk::default(), SimDisk::default()];
         for disk in &mut disks {
             disk.apply(append("a.log", b"head:"));
@@ -382,12 +382,14 @@ mod tests {
     #[test]
     fn files_compare_by_content_not_by_chunks() {
         let split = SimFile {
-            chunks: [Arc::from(&b"ab"[..]), Arc::from(&b"cd"[..])].into_iter().collect(),
+            chunks: [SharedBytes::from(&b"ab"[..]), SharedBytes::from(&b"cd"[..])].into_iter().collect(),
             len: 4,
             ..SimFile::default()
         };
-        let whole = SimFile { chunks: [Arc::from(&b"abcd"[..])].into_iter().collect(), len: 4, ..SimFile::default() };
-        let other = SimFile { chunks: [Arc::from(&b"abce"[..])].into_iter().collect(), len: 4, ..SimFile::default() };
+        let whole =
+            SimFile { chunks: [SharedBytes::from(&b"abcd"[..])].into_iter().collect(), len: 4, ..SimFile::default() };
+        let other =
+            SimFile { chunks: [SharedBytes::from(&b"abce"[..])].into_iter().collect(), len: 4, ..SimFile::default() };
         assert_eq!(split, whole);
         assert_ne!(split, other);
         assert_eq!(split.contents(), whole.contents());

@@ -30,6 +30,7 @@ pub mod producer;
 pub mod protocol;
 pub mod raft;
 pub mod record;
+pub mod shared_bytes;
 pub mod time;
 
 /// The record header carrying a send's unique id (`producer#sequence`) when the record's value

@@ -5,9 +5,9 @@
 use crate::event::Event;
 use crate::ids::NodeId;
 use crate::protocol::Message;
+use crate::shared_bytes::SharedBytes;
 use crate::time::Instant;
 use std::collections::VecDeque;
-use std::sync::Arc;
 
 /// A write to the node's own disk, in the terms of a file system: files are named by a path
 /// relative to the node's data directory (`orders-0/00000000000000000000.log`).
@@ -27,7 +27,7 @@ pub enum DiskOp {
         /// the leader's and every follower's disk hold together
         /// ([`RecordBatch::encoded`](crate::record::RecordBatch::encoded)), so a replicated
         /// batch costs its size in memory once, not once per replica.
-        bytes: Arc<[u8]>,
+        bytes: SharedBytes,
     },
     /// Cut a file to `len_bytes` (no-op when it is shorter).
     Truncate {

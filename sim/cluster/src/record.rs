@@ -11,6 +11,7 @@
 //! does, so its size on disk is the compressed size (see [`RecordBatch::encode`] for the layout
 //! and [`Compression`] for each codec's format and level).
 
+use crate::shared_bytes::SharedBytes;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::fmt;
@@ -265,7 +266,7 @@ enum Held {
     /// `last_offset_delta + 1`, so the record at index `i` has offset `base_offset + i`) and
     /// that has no delete horizon (so the header's `base_timestamp` is its first timestamp) is
     /// held this way, so every field and offset is known from the header without decoding.
-    Encoded(Arc<[u8]>),
+    Encoded(SharedBytes),
     /// Its header fields and decoded records, with the encoding once computed. Boxed, so that
     /// a stored batch's handle stays 16 bytes.
     Decoded(Box<DecodedBatch>),
@@ -369,7 +370,7 @@ impl Eq for RecordBatch {}
 /// [`RecordBatch::header_mut`] and [`RecordBatch::records_mut`] drop it, and equality ignores
 /// it. Debug and test builds check every cached encoding against a fresh one.
 #[derive(Default)]
-struct EncodingCache(OnceLock<Arc<[u8]>>);
+struct EncodingCache(OnceLock<SharedBytes>);
 
 impl fmt::Debug for RecordBatch {
     /// The fields as `#[derive(Debug)]` printed them when they were the struct's, without the
@@ -620,7 +621,7 @@ impl RecordBatch {
     /// The batch, decoded from `bytes` by [`RecordBatch::decode`], with `bytes` as its cached
     /// encoding: a log read back from disk keeps the bytes it read, as the leader's log keeps
     /// the bytes it wrote, instead of encoding again.
-    pub(crate) fn with_encoding(self, bytes: Arc<[u8]>) -> RecordBatch {
+    pub(crate) fn with_encoding(self, bytes: SharedBytes) -> RecordBatch {
         debug_assert!(self.encodes_to(&bytes), "batch {} was not decoded from these bytes", self.base_offset());
         match self.held {
             Held::Decoded(d) => {
@@ -633,7 +634,7 @@ impl RecordBatch {
     }
 
     /// The batch's bytes when they are known without encoding: held alone, or cached.
-    fn known_bytes(&self) -> Option<&Arc<[u8]>> {
+    fn known_bytes(&self) -> Option<&SharedBytes> {
         match &self.held {
             Held::Encoded(bytes) => Some(bytes),
             Held::Decoded(d) => d.encoding.0.get(),
@@ -881,22 +882,22 @@ impl RecordBatch {
     ///
     /// The fields must not change after the first call (they cannot while the batch is shared
     /// behind an `Arc`); a changed copy is made by cloning, which starts without the cache.
-    pub fn encoded(&self) -> Arc<[u8]> {
+    pub fn encoded(&self) -> SharedBytes {
         let d = match &self.held {
-            Held::Encoded(bytes) => return Arc::clone(bytes),
+            Held::Encoded(bytes) => return bytes.clone(),
             Held::Decoded(d) => d,
         };
         let bytes = d.encoding.0.get_or_init(|| {
             let mut out = Vec::new();
             self.encode(&mut out);
-            Arc::from(out)
+            SharedBytes::from(out)
         });
         debug_assert!(
             self.encodes_to(bytes),
             "the cached encoding of batch {} no longer matches its fields",
             d.header.base_offset
         );
-        Arc::clone(bytes)
+        bytes.clone()
     }
 
     /// Whether encoding the batch afresh gives `bytes`: the check, in debug and test builds,
@@ -1354,7 +1355,7 @@ mod tests {
         assert_eq!(std::mem::size_of::<RecordBatch>(), 16);
         let slim = batch(3, &[Some("a")]).into_encoded_only();
         let bytes = slim.encoded();
-        assert!(matches!(&slim.held, Held::Encoded(held) if Arc::ptr_eq(held, &bytes)), "no copy of the bytes");
+        assert!(matches!(&slim.held, Held::Encoded(held) if SharedBytes::ptr_eq(held, &bytes)), "no copy of the bytes");
     }
 
     #[test]
@@ -1399,7 +1400,7 @@ mod tests {
         let (decoded, used) = RecordBatch::decode(&bytes).expect("decodes");
         assert_eq!(used, bytes.len());
         assert!(!decoded.same_bytes(&written), "without its bytes cached, a batch cannot say");
-        let read = decoded.with_encoding(Arc::from(&bytes[..])).into_encoded_only();
+        let read = decoded.with_encoding(SharedBytes::from(&bytes[..])).into_encoded_only();
         assert!(!read.holds_decoded_records());
         assert!(read.same_bytes(&written) && written.same_bytes(&read));
         assert_eq!(read, written);

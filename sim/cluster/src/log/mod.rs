@@ -21,6 +21,7 @@ use crate::event::Event;
 use crate::ids::TopicPartition;
 use crate::node::DiskOp;
 use crate::record::{Record, RecordBatch};
+use crate::shared_bytes::SharedBytes;
 use producer_state::{ProducerAppendCheck, ProducerStateManager};
 use segment::{LogSegment, RollReason};
 use std::collections::BTreeMap;
@@ -189,7 +190,7 @@ impl PartitionLog {
 
     fn create_files(&mut self, index: usize) {
         for path in self.segments[index].paths(&self.dir) {
-            self.disk.push(DiskOp::Append { path, bytes: Arc::from([]) });
+            self.disk.push(DiskOp::Append { path, bytes: SharedBytes::from(Vec::new()) });
         }
     }
 
@@ -520,7 +521,7 @@ impl PartitionLog {
 
     /// Appends `batch`, whose encoding is `bytes`, at the end of the active segment (rolling
     /// first if due), and flushes when `flush.messages` is reached.
-    fn append_encoded(&mut self, batch: Arc<RecordBatch>, bytes: Arc<[u8]>, now_ms: i64) {
+    fn append_encoded(&mut self, batch: Arc<RecordBatch>, bytes: SharedBytes, now_ms: i64) {
         if let Some(reason) = self.active().should_roll(&self.config, bytes.len() as u64, batch.last_offset(), now_ms) {
             self.roll(reason, now_ms);
         }

@@ -9,6 +9,7 @@ use super::index::{OffsetIndex, TimeIndex};
 use crate::config::LogConfig;
 use crate::node::DiskOp;
 use crate::record::{DecodeError, RecordBatch};
+use crate::shared_bytes::SharedBytes;
 use std::sync::Arc;
 
 /// Kafka's file name for a segment file: the base offset as 20 digits plus an extension, so
@@ -194,7 +195,7 @@ impl LogSegment {
     /// Appends an encoded batch, adding index entries every `index.interval.bytes`, and pushes
     /// the file writes onto `ops`. `bytes` is the batch's shared encoding
     /// ([`RecordBatch::encoded`]): the `.log` write carries it without copying.
-    pub fn append(&mut self, dir: &str, batch: Arc<RecordBatch>, bytes: Arc<[u8]>, ops: &mut Vec<DiskOp>) {
+    pub fn append(&mut self, dir: &str, batch: Arc<RecordBatch>, bytes: SharedBytes, ops: &mut Vec<DiskOp>) {
         let (index_entry, time_entry) = self.add(batch, bytes.len() as u32);
         // The paths of [`paths`], each formatted only when written to: most appends add no
         // index entry, and formatting three paths per append was a hot spot.
@@ -206,10 +207,10 @@ impl LogSegment {
         }
         ops.push(DiskOp::Append { path: self.log_path.clone(), bytes });
         if let Some(bytes) = index_entry {
-            ops.push(DiskOp::Append { path: format!("{dir}/{base:020}.index"), bytes: Arc::from(bytes) });
+            ops.push(DiskOp::Append { path: format!("{dir}/{base:020}.index"), bytes: SharedBytes::from(bytes) });
         }
         if let Some(bytes) = time_entry {
-            ops.push(DiskOp::Append { path: format!("{dir}/{base:020}.timeindex"), bytes: Arc::from(bytes) });
+            ops.push(DiskOp::Append { path: format!("{dir}/{base:020}.timeindex"), bytes: SharedBytes::from(bytes) });
         }
     }
 
@@ -385,7 +386,7 @@ impl LogSegment {
                     // The batch keeps the bytes it was read from, and only those, as the log
                     // that wrote them did: replicas that hold the same bytes compare equal
                     // without decoding.
-                    let read = Arc::from(&bytes[at..at + used]);
+                    let read = SharedBytes::from(&bytes[at..at + used]);
                     segment.add(Arc::new(batch.with_encoding(read).into_encoded_only()), used as u32);
                     at += used;
                 }

@@ -4,6 +4,7 @@
 
 use super::segment::RollReason;
 use super::*;
+use crate::shared_bytes::SharedBytes;
 use proptest::prelude::*;
 
 fn rec(key: Option<&str>, value: Option<&str>, timestamp_ms: i64) -> Record {
@@ -562,7 +563,7 @@ fn followers_and_recovery_keep_the_batch_as_the_leader_stored_it() {
 }
 
 /// The `.log` write of each append, in order.
-fn log_appends(ops: &[DiskOp]) -> Vec<&Arc<[u8]>> {
+fn log_appends(ops: &[DiskOp]) -> Vec<&SharedBytes> {
     ops.iter()
         .filter_map(|op| match op {
             DiskOp::Append { path, bytes } if path.ends_with(".log") && !bytes.is_empty() => Some(bytes),

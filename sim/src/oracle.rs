@@ -538,7 +538,10 @@ fn leaders(view: &ClusterView) -> impl Iterator<Item = (TopicPartition, Option<N
 pub fn final_log(world: &World, tp: &TopicPartition, leader: Option<NodeId>) -> Option<FinalLog> {
     let leader = leader?;
     world.with_log(leader, tp, |log| {
-        let mut records = Vec::new();
+        // Sized exactly: the report reads one final log at a time, and a doubling vector's
+        // spare room was part of the run's peak (a third of a partition's records, for
+        // heavy.ron's partitions).
+        let mut records = Vec::with_capacity(log.batches().map(|b| b.record_count()).sum());
         for batch in log.batches() {
             for record in batch.records().iter() {
                 let offset = batch.base_offset() + i64::from(record.offset_delta);
@@ -2099,8 +2102,10 @@ fn check_unseen(history: &History, tp: &TopicPartition, log: &FinalLog, found: &
         ops.sort_by_key(|(_, op)| op_stamp(op).seq);
         let mut runs: Vec<Run<'_>> = Vec::new();
         let mut current: Option<usize> = None;
-        // Every id a consumer of the reader polled: sorted and searched once all are in.
-        let mut polled: Vec<Label> = Vec::new();
+        // Every id a consumer of the reader polled: sorted and searched once all are in. Sized
+        // exactly, as the final log is: the report runs at the run's peak.
+        let polled_count = ops.iter().map(|(_, op)| if let ClientOp::Poll(p) = op { p.records.len() } else { 0 }).sum();
+        let mut polled: Vec<Label> = Vec::with_capacity(polled_count);
         for (consumer, op) in ops {
             match op {
                 ClientOp::Seeked { offset, how, at, .. } => {

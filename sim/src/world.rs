@@ -1019,7 +1019,9 @@ impl World {
     }
 
     /// Advances one quantum: applies faults and narration due at this boundary, then lets the
-    /// nodes run for [`QUANTUM`] of simulated time.
+    /// nodes run for [`QUANTUM`] of simulated time. The step that reaches the end of the run
+    /// lets the invariant checkers drop their histories ([`InvariantSet::finish`]), so a world
+    /// must not be stepped past its end ([`World::finished`]): that panics.
     pub fn step(&mut self) {
         if !self.settled {
             self.apply_boundary();
@@ -1040,6 +1042,11 @@ impl World {
             }
         }
         self.check_invariants();
+        if self.finished() {
+            // The last quantum is checked: the checkers' histories are no longer needed, and
+            // the report that follows needs the room.
+            lock(&self.shared.checker).finish();
+        }
     }
 
     /// Does now what the next [`World::step`] would do first at this quantum boundary: says
@@ -1997,6 +2004,32 @@ mod tests {
             assert!(shared.strong_count() > 1, "the nodes' tasks hold the shared state while the world lives");
             drop(world);
             assert_eq!(shared.strong_count(), 0, "nothing holds the shared state once the world is gone");
+        })
+        .join()
+        .expect("the run and the checks pass");
+    }
+
+    /// The step that reaches the end lets the invariant checkers drop their histories, so a
+    /// step past the end would check against nothing: it panics instead.
+    #[test]
+    fn the_last_step_finishes_the_checkers_and_a_finished_world_does_not_step() {
+        let text = include_str!("../../scenarios/01-first-cluster.ron");
+        let scenario = crate::scenario::parse_str(text, "scenarios/01-first-cluster.ron").expect("the scenario loads");
+        std::thread::spawn(move || {
+            let mut world = World::new(scenario, 1);
+            while world.elapsed() + QUANTUM < world.duration() {
+                world.step();
+            }
+            assert!(!lock(&world.shared.checker).is_finished(), "one quantum to go");
+            world.step();
+            assert!(world.finished() && lock(&world.shared.checker).is_finished());
+            let past = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| world.step()));
+            let message = past.expect_err("a step past the end panics");
+            let text = message
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| message.downcast_ref::<&str>().map(|s| s.to_string()));
+            assert!(text.is_some_and(|t| t.contains("after the run ended")));
         })
         .join()
         .expect("the run and the checks pass");

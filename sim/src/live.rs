@@ -123,9 +123,13 @@ pub fn on_boundary(world: &World) -> bool {
 
 /// The outcome of a finished run: digest, located findings and expectations.
 pub fn outcome_of(world: &World) -> Outcome {
-    let report = check::report(world, 0);
-    let view = world.view();
-    let (_, located) = crate::oracle::check_world_located(world, &view);
+    outcome_and_report(world, 0).0
+}
+
+/// The outcome of a finished run ([`outcome_of`]) and its report ([`check::report`], with
+/// `wall_time_ms`), from one run of the oracle.
+pub fn outcome_and_report(world: &World, wall_time_ms: u64) -> (Outcome, crate::report::RunReport) {
+    let (report, located) = check::report_located(world, wall_time_ms);
     let end_ms = world.elapsed().as_millis() as u64;
     let findings = located
         .into_iter()
@@ -135,7 +139,13 @@ pub fn outcome_of(world: &World) -> Outcome {
             text,
         })
         .collect();
-    Outcome { digest: report.digest, records: world.record_count() as u64, findings, expectations: report.expectations }
+    let outcome = Outcome {
+        digest: report.digest.clone(),
+        records: world.record_count() as u64,
+        findings,
+        expectations: report.expectations.clone(),
+    };
+    (outcome, report)
 }
 
 /// Builds the frame for the world's present moment, with the records since `published`. The

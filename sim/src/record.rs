@@ -718,7 +718,7 @@ pub fn record_run(
                     keyframe(&mut world, &mut recorder)?;
                 }
             }
-            let outcome = crate::live::outcome_of(&world);
+            let (outcome, report) = crate::live::outcome_and_report(&world, started.elapsed().as_millis() as u64);
             for finding in outcome.findings.iter().filter(|f| f.seq.is_some()) {
                 recorder.write(&Entry::Marker(Marker {
                     time_ms: finding.time_ms,
@@ -729,7 +729,7 @@ pub fn record_run(
             }
             recorder.write(&Entry::Outcome(outcome))?;
             recorder.finish()?;
-            Ok(crate::check::report(&world, started.elapsed().as_millis() as u64))
+            Ok(report)
         })
         .expect("spawning the simulation thread")
         .join();

@@ -19,8 +19,9 @@ const HEAVY_MIN_SIM_PER_WALL: f64 = 30.0;
 const HEAVY_MIN_SHARE_OF_MADSIM: f64 = 0.40;
 /// Swarm seeds per second over faults.ron with 2 jobs.
 const SWARM_MIN_SEEDS_PER_SEC: f64 = 20.0;
-/// Heavy's peak resident memory.
-const HEAVY_MAX_RSS_BYTES: u64 = 200 * 1024 * 1024;
+/// Heavy's peak resident memory with recording on: 200 MB, in bytes (decimal megabytes, the
+/// stricter reading of the target).
+const HEAVY_MAX_RSS_BYTES: u64 = 200_000_000;
 /// Seeking in the lab: the longest a seek to any moment of a 10-minute recording may take,
 /// drawing included, in milliseconds.
 const SEEK_MAX_MS: f64 = 100.0;
@@ -43,7 +44,8 @@ pub struct BenchArgs {
     /// Simulated milliseconds of each raw-madsim baseline run.
     #[arg(long, default_value_t = 10_000)]
     baseline_ms: u64,
-    /// Run only these benchmarks, comma-separated: madsim, tutorial, heavy, faults, swarm, seek.
+    /// Run only these benchmarks, comma-separated: madsim, tutorial, heavy, faults, swarm, seek,
+    /// heavy-record (heavy.ron's peak memory with recording on).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Measure seeking in this recording (`kafkalab run --record`) instead of recording
@@ -122,6 +124,24 @@ pub fn run(args: BenchArgs) -> ExitCode {
             }
         }
     }
+    // The memory target is for heavy.ron with recording on: one run of its own, in a child
+    // process, streaming its recording to a temporary file.
+    let mut heavy_recorded_rss: Option<u64> = None;
+    if wanted("heavy-record") {
+        match run_in_child(&args, "heavy-record") {
+            Ok(result) => {
+                heavy_recorded_rss = result.peak_rss_bytes;
+                if !args.json {
+                    let rss = result.peak_rss_bytes.map_or("-".to_string(), |b| format!("{:.1} MB", b as f64 / 1e6));
+                    println!("heavy with recording on: peak RSS {rss}");
+                }
+            }
+            Err(e) => {
+                eprintln!("error: heavy-record: {e}");
+                return ExitCode::from(3);
+            }
+        }
+    }
     let mut swarm: Vec<SwarmSpeed> = Vec::new();
     if wanted("swarm") && args.swarm_seeds > 0 {
         let path = args.dir.join("faults.ron");
@@ -175,12 +195,13 @@ pub fn run(args: BenchArgs) -> ExitCode {
             }
         }
     }
-    let targets = targets(&rows, &swarm, seek.as_ref());
+    let targets = targets(&rows, heavy_recorded_rss, &swarm, seek.as_ref());
     if args.json {
         let json = serde_json::json!({
             "machine": sim::bench::machine(),
             "release": !cfg!(debug_assertions),
             "benchmarks": rows,
+            "heavy_recorded_peak_rss_bytes": heavy_recorded_rss,
             "swarm": swarm,
             "seek": seek,
             "targets": targets.iter().map(|(what, figure, met)| serde_json::json!({"target": what, "measured": figure, "met": met})).collect::<Vec<_>>(),
@@ -226,12 +247,17 @@ fn render_row(row: &Row, madsim: Option<&Row>) -> String {
         s.messages_per_wall_sec,
         share,
         s.records_per_wall_sec,
-        row.peak_rss_bytes.map_or("-".to_string(), |b| format!("{:.1} MB", b as f64 / 1024.0 / 1024.0)),
+        row.peak_rss_bytes.map_or("-".to_string(), |b| format!("{:.1} MB", b as f64 / 1e6)),
     )
 }
 
 /// Each target that could be measured: what it asks, the figure, whether it is met.
-fn targets(rows: &[Row], swarm: &[SwarmSpeed], seek: Option<&SeekSpeed>) -> Vec<(String, String, bool)> {
+fn targets(
+    rows: &[Row],
+    heavy_recorded_rss: Option<u64>,
+    swarm: &[SwarmSpeed],
+    seek: Option<&SeekSpeed>,
+) -> Vec<(String, String, bool)> {
     let row = |name: &str| rows.iter().find(|r| r.name == name);
     let mut out = Vec::new();
     if let Some(t) = row("tutorial") {
@@ -262,13 +288,13 @@ fn targets(rows: &[Row], swarm: &[SwarmSpeed], seek: Option<&SeekSpeed>) -> Vec<
                 share >= HEAVY_MIN_SHARE_OF_MADSIM,
             ));
         }
-        if let Some(rss) = h.peak_rss_bytes {
-            out.push((
-                "heavy peak RSS under 200 MB (measured with recording off; `kafkalab run --record` for on)".to_string(),
-                format!("{:.1} MB", rss as f64 / 1024.0 / 1024.0),
-                rss < HEAVY_MAX_RSS_BYTES,
-            ));
-        }
+    }
+    if let Some(rss) = heavy_recorded_rss {
+        out.push((
+            format!("heavy peak RSS with recording on under {:.0} MB", HEAVY_MAX_RSS_BYTES as f64 / 1e6),
+            format!("{:.1} MB ({:.1} MiB)", rss as f64 / 1e6, rss as f64 / 1024.0 / 1024.0),
+            rss < HEAVY_MAX_RSS_BYTES,
+        ));
     }
     if let Some(s) = swarm.iter().find(|s| s.jobs == 2) {
         out.push((
@@ -333,6 +359,17 @@ fn run_child(args: &BenchArgs, name: &str) -> Result<ChildResult, String> {
         for i in 0..iterations {
             samples.push(sim::bench::madsim_baseline(args.baseline_ms, i as u64 + 1));
         }
+    } else if name == "heavy-record" {
+        // Memory only: one run of heavy.ron streaming its recording to a temporary file of
+        // this benchmark's own, deleted afterwards.
+        let source = args.dir.join("heavy.ron");
+        let text = std::fs::read_to_string(&source).map_err(|e| format!("{}: {e}", source.display()))?;
+        let scenario = sim::scenario::parse_str(&text, &source.display().to_string()).map_err(|e| e.to_string())?;
+        let path = sim::record::free_path(&std::env::temp_dir(), "kafkalab-bench-heavy", "klrec");
+        let seed = scenario.seed;
+        let recorded = sim::record::record_run(scenario, &text, seed, &path);
+        let _ = std::fs::remove_file(&path);
+        recorded.map_err(|e| format!("recording {}: {e}", source.display()))?;
     } else {
         let path = args.dir.join(format!("{name}.ron"));
         let scenario = sim::scenario::load_file(&path).map_err(|e| e.to_string())?;

@@ -111,30 +111,34 @@ impl Decoded {
 /// `batch.records()[first..first + len]`. Their offsets ascend but need not be consecutive (a
 /// compacted batch has gaps); an offset in a gap is not in the run. A run reads only offsets,
 /// which a batch gives without decoding its records ([`RecordBatch::offset_at`]).
+///
+/// 16 bytes: a run holds at most 65,535 records (a longer stretch of one batch is two runs),
+/// and its broker is a place in [`FirstSeenLog::brokers`].
 #[derive(Clone, Debug)]
 struct Run {
     batch: Arc<RecordBatch>,
     first: u32,
-    len: u32,
-    broker: NodeId,
+    len: u16,
+    broker: u16,
 }
 
 impl Run {
     /// The offset of the run's record at position `at`.
     fn offset(&self, at: u32) -> i64 {
-        debug_assert!(at < self.len);
+        debug_assert!(at < u32::from(self.len));
         self.batch.offset_at((self.first + at) as usize)
     }
 
     /// The position of the first record at or after `offset` (`len` when there is none).
     fn position(&self, offset: i64) -> u32 {
         let index = self.batch.index_at_or_after(offset) as u32;
-        index.clamp(self.first, self.first + self.len) - self.first
+        index.clamp(self.first, self.first + u32::from(self.len)) - self.first
     }
 
     /// The run's records from position `at` on, as a run (empty when `at` is the end).
     fn rest_from(&self, at: u32) -> Option<(i64, Run)> {
-        let rest = Run { batch: self.batch.clone(), first: self.first + at, len: self.len - at, broker: self.broker };
+        let len = self.len - u16::try_from(at).expect("a position within the run");
+        let rest = Run { batch: self.batch.clone(), first: self.first + at, len, broker: self.broker };
         (rest.len > 0).then(|| (rest.offset(0), rest))
     }
 }
@@ -143,13 +147,15 @@ impl Run {
 /// offset. They behave as a map from offset to [`FirstSeen`]; the runs only save memory.
 ///
 /// The runs are a vector sorted by first offset, not a `BTreeMap`: nearly every run is added at
-/// the end (the high watermark moves forward), a vector holds a run in 32 bytes where the map's
+/// the end (the high watermark moves forward), a vector holds a run in 24 bytes where the map's
 /// half-full nodes took about 64, and it grows by a quarter at a time instead of doubling. A
 /// long run keeps a run per committed batch: heavy.ron's 335,000.
 #[derive(Clone, Debug, Default)]
 struct FirstSeenLog {
     /// `(first offset, run)`, ascending; each run ends before the next one starts.
     runs: Vec<(i64, Run)>,
+    /// The brokers the runs were first seen on, each once, in the order they first came.
+    brokers: Vec<NodeId>,
 }
 
 impl FirstSeenLog {
@@ -163,10 +169,10 @@ impl FirstSeenLog {
 
     fn get(&self, offset: i64) -> Option<FirstSeen<'_>> {
         let (_, run, at) = self.locate(offset)?;
-        (at < run.len && run.offset(at) == offset).then_some(FirstSeen {
+        (at < u32::from(run.len) && run.offset(at) == offset).then_some(FirstSeen {
             batch: &run.batch,
             index: (run.first + at) as usize,
-            broker: run.broker,
+            broker: self.brokers[usize::from(run.broker)],
         })
     }
 
@@ -185,13 +191,13 @@ impl FirstSeenLog {
     fn insert(&mut self, offset: i64, batch: &Arc<RecordBatch>, index: usize, broker: NodeId) {
         // Cut the run that spans `offset` (a replaced record, or a gap) so none does.
         if let Some((i, run, at)) = self.locate(offset) {
-            if at < run.len {
+            if at < u32::from(run.len) {
                 let replaced = run.offset(at) == offset;
                 let after = run.rest_from(if replaced { at + 1 } else { at });
                 if at == 0 {
                     self.runs.remove(i);
                 } else {
-                    self.runs[i].1.len = at;
+                    self.runs[i].1.len = u16::try_from(at).expect("a position within the run");
                 }
                 if let Some((next, rest)) = after {
                     self.put(next, rest);
@@ -200,9 +206,18 @@ impl FirstSeenLog {
         }
         // Extend the run before it when the record follows that run's last one in its batch.
         let index = u32::try_from(index).expect("a batch holds fewer than 2^32 records");
+        let broker = match self.brokers.iter().position(|b| *b == broker) {
+            Some(place) => place,
+            None => {
+                self.brokers.push(broker);
+                self.brokers.len() - 1
+            }
+        };
+        let broker = u16::try_from(broker).expect("a partition's records are first seen on fewer than 65,536 brokers");
         let before = self.runs.partition_point(|(start, _)| *start < offset);
         if let Some((_, run)) = before.checked_sub(1).map(|i| &mut self.runs[i]) {
-            if Arc::ptr_eq(&run.batch, batch) && run.broker == broker && run.first + run.len == index {
+            let follows = run.first + u32::from(run.len) == index;
+            if Arc::ptr_eq(&run.batch, batch) && run.broker == broker && follows && run.len < u16::MAX {
                 run.len += 1;
                 return;
             }
@@ -438,6 +453,30 @@ mod tests {
         before_kip_101.observe(B, &tp(), &b2, true, false).unwrap();
         let verdict = before_kip_101.observe(B, &tp(), &b2, false, true).unwrap_err();
         assert!(verdict.contains("broker 2 holds acct-1=m2 (leader epoch 0) at offset 1"), "{verdict}");
+    }
+
+    /// A run is 24 bytes with its key, so it holds at most 65,535 records: a longer stretch of
+    /// one batch becomes a second run, and every record is still found.
+    #[test]
+    fn a_batch_longer_than_a_run_is_split_in_two_runs() {
+        assert_eq!(std::mem::size_of::<(i64, Run)>(), 24);
+        let count = 70_000;
+        let records = (0..count).map(|i| Record { offset_delta: i, ..record("k", Some("v")) }).collect();
+        let batch = Arc::new(RecordBatch::new(10, 0, 0, records).into_encoded_only());
+        let mut runs = FirstSeenLog::default();
+        for index in 0..count as usize {
+            runs.insert(10 + index as i64, &batch, index, B);
+        }
+        assert_eq!(runs.runs.len(), 2, "65,535 records, then the rest");
+        for index in [0, 65_534, 65_535, 65_536, count as usize - 1] {
+            let found = runs.get(10 + index as i64).expect("first seen");
+            assert_eq!((found.index, found.broker), (index, B));
+        }
+        assert!(runs.get(10 + i64::from(count)).is_none() && runs.get(9).is_none());
+        // A record first seen on another broker cuts the run and names that broker.
+        runs.insert(20, &batch, 10, A);
+        assert_eq!(runs.get(20).map(|f| f.broker), Some(A));
+        assert_eq!(runs.get(21).map(|f| (f.index, f.broker)), Some((11, B)));
     }
 
     proptest::proptest! {

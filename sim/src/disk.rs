@@ -20,7 +20,7 @@
 //! or a truncation that is not at a batch boundary, both rare); nothing else is copied until a
 //! restarting node reads the file back whole ([`SimDisk::snapshot`]).
 
-use crate::chunked::Chunked;
+use cluster::chunked::Chunked;
 use cluster::node::DiskOp;
 use cluster::shared_bytes::SharedBytes;
 use rand::Rng;
@@ -326,7 +326,7 @@ mod tests {
         assert_eq!((&*disk.files()["a.log"].contents(), disk.files()["a.log"].chunks.len()), (&b"abc"[..], 1));
         disk.apply(DiskOp::Truncate { path: "a.log".into(), len_bytes: 0 });
         let file = &disk.files()["a.log"];
-        assert!(file.is_empty() && file.chunks.len() == 0, "no empty chunk is kept");
+        assert!(file.is_empty() && file.chunks.is_empty(), "no empty chunk is kept");
         assert_eq!(disk.snapshot()["a.log"], Vec::<u8>::new());
     }
 

@@ -15,7 +15,6 @@ compile_error!(
 
 pub mod bench;
 pub mod check;
-mod chunked;
 pub mod converge;
 pub mod disk;
 pub mod dump;

@@ -49,10 +49,10 @@
 //! carries its id in a `kafkalab.id` header ([`cluster::record::Record::send_id`]), so values
 //! written twice are told apart from distinct sends.
 
-use crate::chunked::Chunked;
 use crate::trace::{TraceBody, TraceRecord};
 use crate::view::ClusterView;
 use crate::world::World;
+use cluster::chunked::Chunked;
 use cluster::error::ErrorCode;
 use cluster::event::Event;
 use cluster::ids::{NodeId, TopicPartition};

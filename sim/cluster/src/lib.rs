@@ -12,6 +12,7 @@
 
 pub mod assignor;
 pub mod broker;
+pub mod chunked;
 pub mod combined;
 pub mod config;
 pub mod consumer;

@@ -154,8 +154,8 @@ impl LogRead for PartitionLog {
         let first = segments.partition_point(|s| s.base_offset() <= offset).saturating_sub(1);
         let head = &segments[first];
         let start = head.find_batch(offset).unwrap_or(head.batches().len());
-        head.batches()[start..]
-            .iter()
+        head.batches()
+            .iter_from(start)
             .chain(segments[first + 1..].iter().flat_map(|s| s.batches().iter()))
             .map(|stored| &stored.batch)
     }

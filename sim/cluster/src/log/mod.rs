@@ -778,7 +778,7 @@ impl PartitionLog {
                 position = (si + 1, Some(0));
                 continue;
             };
-            let Some(stored) = segment.batches().get(bi) else {
+            let Some(stored) = segment.batches().try_get(bi) else {
                 position = (si + 1, Some(0));
                 continue;
             };

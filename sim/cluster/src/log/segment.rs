@@ -6,6 +6,7 @@
 //! restart rebuilds segments from those bytes alone.
 
 use super::index::{OffsetIndex, TimeIndex};
+use crate::chunked::Chunked;
 use crate::config::LogConfig;
 use crate::node::DiskOp;
 use crate::record::{DecodeError, RecordBatch};
@@ -74,7 +75,10 @@ pub struct StoredBatch {
 #[derive(Clone, Debug)]
 pub struct LogSegment {
     base_offset: i64,
-    batches: Vec<StoredBatch>,
+    /// The batches, in chunks rather than one vector: a segment of a long run holds hundreds of
+    /// thousands of them (heavy.ron's, 28,000 per replica), and a doubling vector's spare room
+    /// and its moves to larger allocations were part of the run's peak memory.
+    batches: Chunked<StoredBatch>,
     size_bytes: u64,
     offset_index: OffsetIndex,
     time_index: TimeIndex,
@@ -97,7 +101,7 @@ impl LogSegment {
     pub fn new(base_offset: i64, config: &LogConfig, now_ms: i64) -> LogSegment {
         LogSegment {
             base_offset,
-            batches: Vec::new(),
+            batches: Chunked::default(),
             size_bytes: 0,
             offset_index: OffsetIndex::new(base_offset, config.segment_index_bytes),
             time_index: TimeIndex::new(base_offset, config.segment_index_bytes),
@@ -122,7 +126,7 @@ impl LogSegment {
     }
 
     /// The batches, oldest first.
-    pub fn batches(&self) -> &[StoredBatch] {
+    pub fn batches(&self) -> &Chunked<StoredBatch> {
         &self.batches
     }
 
@@ -267,17 +271,16 @@ impl LogSegment {
         let (mut high, mut step) = (n - 1, 1);
         while n - high <= Self::TAIL_BATCHES {
             let Some(low) = high.checked_sub(step) else {
-                return Some(self.batches[..=high].partition_point(|b| b.batch.last_offset() < offset));
+                return Some(self.batches.partition_point_in(0..high + 1, |b| b.batch.last_offset() < offset));
             };
             if last_offset(low) < offset {
-                let within = self.batches[low + 1..=high].partition_point(|b| b.batch.last_offset() < offset);
-                return Some(low + 1 + within);
+                return Some(self.batches.partition_point_in(low + 1..high + 1, |b| b.batch.last_offset() < offset));
             }
             (high, step) = (low, step * 2);
         }
         let (_, position) = self.offset_index.lookup(offset);
         let start = self.batches.partition_point(|b| b.position < position);
-        let found = start + self.batches[start..].partition_point(|b| b.batch.last_offset() < offset);
+        let found = self.batches.partition_point_in(start..n, |b| b.batch.last_offset() < offset);
         (found < self.batches.len()).then_some(found)
     }
 
@@ -292,7 +295,7 @@ impl LogSegment {
             return None;
         }
         let start = self.find_batch(self.time_index.lookup(target_ms).max(from_offset))?;
-        self.batches[start..].iter().find_map(|b| {
+        self.batches.iter_from(start).find_map(|b| {
             b.batch
                 .records()
                 .iter()
@@ -311,8 +314,8 @@ impl LogSegment {
         let removed = self.size_bytes - u64::from(self.batches[keep].position);
         // Replaying the kept batches through the append path gives exactly the indexes and
         // timestamps they had before the cut.
-        let mut fresh = LogSegment { batches: Vec::new(), ..LogSegment::empty_like(self) };
-        for b in self.batches.drain(..keep) {
+        let mut fresh = LogSegment { batches: Chunked::default(), ..LogSegment::empty_like(self) };
+        for b in std::mem::take(&mut self.batches).into_iter().take(keep) {
             fresh.add(b.batch, b.size_bytes);
         }
         *self = fresh;
@@ -325,7 +328,7 @@ impl LogSegment {
     fn empty_like(other: &LogSegment) -> LogSegment {
         LogSegment {
             base_offset: other.base_offset,
-            batches: Vec::new(),
+            batches: Chunked::default(),
             size_bytes: 0,
             offset_index: OffsetIndex::new(other.base_offset, other.offset_index.max_bytes()),
             time_index: TimeIndex::new(other.base_offset, other.time_index.max_bytes()),

@@ -481,54 +481,46 @@ impl RecordBatch {
         }
     }
 
+    /// A header field: from the decoded header, or read from the bytes of a batch held as
+    /// bytes alone.
+    #[inline]
+    fn read<T>(&self, decoded: impl FnOnce(&BatchHeader) -> T, encoded: impl FnOnce(&[u8]) -> T) -> T {
+        match &self.held {
+            Held::Decoded(d) => decoded(&d.header),
+            Held::Encoded(bytes) => encoded(bytes),
+        }
+    }
+
     /// Offset of the first record (`baseOffset`).
     pub fn base_offset(&self) -> i64 {
-        match &self.held {
-            Held::Decoded(d) => d.header.base_offset,
-            Held::Encoded(b) => i64::from_be_bytes(field(b, at::BASE_OFFSET)),
-        }
+        self.read(|h| h.base_offset, |b| i64::from_be_bytes(field(b, at::BASE_OFFSET)))
     }
 
     /// The leader epoch in which the leader appended this batch (`partitionLeaderEpoch`;
     /// KIP-101).
     pub fn partition_leader_epoch(&self) -> i32 {
-        match &self.held {
-            Held::Decoded(d) => d.header.partition_leader_epoch,
-            Held::Encoded(b) => i32::from_be_bytes(field(b, at::PARTITION_LEADER_EPOCH)),
-        }
+        self.read(|h| h.partition_leader_epoch, |b| i32::from_be_bytes(field(b, at::PARTITION_LEADER_EPOCH)))
     }
 
     /// Producer id, or [`NO_PRODUCER_ID`].
     pub fn producer_id(&self) -> i64 {
-        match &self.held {
-            Held::Decoded(d) => d.header.producer_id,
-            Held::Encoded(b) => i64::from_be_bytes(field(b, at::PRODUCER_ID)),
-        }
+        self.read(|h| h.producer_id, |b| i64::from_be_bytes(field(b, at::PRODUCER_ID)))
     }
 
     /// Producer epoch, or -1.
     pub fn producer_epoch(&self) -> i16 {
-        match &self.held {
-            Held::Decoded(d) => d.header.producer_epoch,
-            Held::Encoded(b) => i16::from_be_bytes(field(b, at::PRODUCER_EPOCH)),
-        }
+        self.read(|h| h.producer_epoch, |b| i16::from_be_bytes(field(b, at::PRODUCER_EPOCH)))
     }
 
     /// Sequence of the first record, or [`NO_SEQUENCE`].
     pub fn base_sequence(&self) -> i32 {
-        match &self.held {
-            Held::Decoded(d) => d.header.base_sequence,
-            Held::Encoded(b) => i32::from_be_bytes(field(b, at::BASE_SEQUENCE)),
-        }
+        self.read(|h| h.base_sequence, |b| i32::from_be_bytes(field(b, at::BASE_SEQUENCE)))
     }
 
     /// Timestamp of the first record, in milliseconds. A batch held as bytes alone has no
     /// delete horizon, so its header's `baseTimestamp` is this.
     pub fn first_timestamp_ms(&self) -> i64 {
-        match &self.held {
-            Held::Decoded(d) => d.header.first_timestamp_ms,
-            Held::Encoded(b) => i64::from_be_bytes(field(b, at::BASE_TIMESTAMP)),
-        }
+        self.read(|h| h.first_timestamp_ms, |b| i64::from_be_bytes(field(b, at::BASE_TIMESTAMP)))
     }
 
     /// Whether this is a control batch (transaction markers; never produced yet).
@@ -548,10 +540,7 @@ impl RecordBatch {
     /// Offset of the last record the batch was written with, minus `base_offset`
     /// (`lastOffsetDelta`). See [`BatchHeader::last_offset_delta`].
     pub fn last_offset_delta(&self) -> i32 {
-        match &self.held {
-            Held::Decoded(d) => d.header.last_offset_delta,
-            Held::Encoded(b) => i32::from_be_bytes(field(b, at::LAST_OFFSET_DELTA)),
-        }
+        self.read(|h| h.last_offset_delta, |b| i32::from_be_bytes(field(b, at::LAST_OFFSET_DELTA)))
     }
 
     /// When the cleaner may drop this batch's tombstones, in milliseconds (KIP-534), or `None`

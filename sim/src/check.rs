@@ -2,8 +2,8 @@
 //!
 //! The oracle itself lives in [`crate::oracle`]: it builds the clients' history from the trace
 //! and checks it against the final partition logs, after Jepsen's Kafka workload. This module
-//! keeps [`check_history`] and [`Anomalies`] under their old paths for the report and the
-//! expectations.
+//! runs it for the report ([`report_located`]) and keeps [`Anomalies`] under its old path for
+//! the expectations.
 
 use crate::oracle::{at, final_logs};
 use crate::report::RunReport;
@@ -76,11 +76,6 @@ impl RecordNeeds {
             _ => true,
         }
     }
-}
-
-/// Runs the oracle over the whole run (see [`crate::oracle::check_world`]).
-pub fn check_history(world: &World, view: &ClusterView) -> (Anomalies, Vec<String>) {
-    crate::oracle::check_world(world, view)
 }
 
 /// The expectation as written in scenario files.

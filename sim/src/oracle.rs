@@ -8,7 +8,7 @@
 //! every change of what a consumer reads (assignment, revocation, loss, seek, offset reset,
 //! detected truncation), every failed commit, and every commit a group coordinator stored. [`check`] then compares the history with the partition
 //! logs as the current leaders hold them at the end ([`FinalLog`]). It is a pure function, so
-//! unit tests feed it hand-made histories; [`check_world`] only gathers the final logs of a
+//! unit tests feed it hand-made histories; [`check_world_located`] only gathers the final logs of a
 //! finished run.
 //!
 //! The anomalies, with Jepsen's names in brackets:
@@ -509,7 +509,7 @@ impl FinalLog {
 /// number of partitions without a leader (or whose leader's log could not be read), which the
 /// oracle cannot judge.
 ///
-/// The logs of a long run hold millions of records; [`check_world`] reads them one partition at
+/// The logs of a long run hold millions of records; [`check_world_located`] reads them one partition at
 /// a time instead, with [`final_log`].
 pub fn final_logs(world: &World, view: &ClusterView) -> (BTreeMap<TopicPartition, FinalLog>, u64) {
     let mut logs = BTreeMap::new();
@@ -953,7 +953,7 @@ pub struct Commit {
 /// trace order.
 ///
 /// Sends are the bulk of a long run's history (millions of them), so they are kept apart from
-/// the other operations, per producer and partition in a [`SendList`] that packs all but the
+/// the other operations, per producer and partition in a `SendList` that packs all but the
 /// latest, with an index from send id to send that holds 8 bytes per send.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct History {
@@ -1655,14 +1655,8 @@ impl Findings {
 }
 
 /// Runs the oracle over the whole run: the history built from the trace as it grew
-/// ([`World::with_history`]), the final logs from the current leaders.
-pub fn check_world(world: &World, view: &ClusterView) -> (Anomalies, Vec<String>) {
-    let (anomalies, findings) = check_world_located(world, view);
-    (anomalies, findings.into_iter().map(|(_, text)| text).collect())
-}
-
-/// Like [`check_world`], with the sequence number of the record that revealed each finding
-/// (see [`check_located`]).
+/// ([`World::with_history`]), the final logs from the current leaders. Each finding comes with
+/// the sequence number of the record that revealed it (see [`check_located`]).
 ///
 /// The final logs are read and checked one partition at a time, so that only one of them is
 /// in memory at once: a long run's logs hold millions of records, and the end of the run,

@@ -257,7 +257,7 @@ impl LogSegment {
     /// Most reads are of the last few batches: a follower fetches what the leader appended
     /// since its previous fetch, a consumer that keeps up does the same, and the invariant
     /// checks read what was appended since the last quantum. Those batches were just written
-    /// and are still in cache, so the last [`LogSegment::TAIL_BATCHES`] are searched first,
+    /// and are still in cache, so the last `TAIL_BATCHES` are searched first,
     /// galloping back from the end; the answer is the same either way.
     pub fn find_batch(&self, offset: i64) -> Option<usize> {
         let n = self.batches.len();

@@ -265,6 +265,8 @@ pub struct Recorder {
     /// Entries are serialised in small pieces; the buffer in front of the encoder hands zstd
     /// large blocks (feeding it each piece cost more than the simulation).
     out: BufWriter<zstd::stream::AutoFinishEncoder<'static, std::fs::File>>,
+    /// The line of the trace record being written, kept to reuse its allocation.
+    line: Vec<u8>,
 }
 
 impl Recorder {
@@ -282,7 +284,7 @@ impl Recorder {
         let encoder = zstd::stream::Encoder::new(file, 1)
             .map_err(|source| RecordingError::Io { path: path.display().to_string(), source })?;
         let out = BufWriter::with_capacity(1 << 20, encoder.auto_finish());
-        let mut recorder = Recorder { path: path.to_path_buf(), out };
+        let mut recorder = Recorder { path: path.to_path_buf(), out, line: Vec::new() };
         recorder.write(&Entry::Header(header.clone()))?;
         Ok(recorder)
     }
@@ -305,7 +307,13 @@ impl Recorder {
     ///
     /// Errors: [`RecordingError::Io`].
     pub fn record(&mut self, record: &TraceRecord) -> Result<(), RecordingError> {
-        self.write(&Entry::Record(record.clone()))?;
+        // `{"Record":<the record>}` as serde writes `Entry::Record`, without cloning the record.
+        self.line.clear();
+        self.line.extend_from_slice(b"{\"Record\":");
+        record.write_json(&mut self.line);
+        self.line.extend_from_slice(b"}\n");
+        let io = |source| RecordingError::Io { path: self.path.display().to_string(), source };
+        self.out.write_all(&self.line).map_err(io)?;
         if let Some(marker) = marker_of(record) {
             self.write(&Entry::Marker(marker))?;
         }

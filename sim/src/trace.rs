@@ -9,6 +9,8 @@ use cluster::event::Event;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+mod line;
+
 /// What a record says.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TraceBody {
@@ -63,6 +65,13 @@ impl TraceRecord {
         };
         let ms = self.time_ms();
         format!("{:>4}.{:03}s  {:<12} {}", ms / 1000, ms % 1000, self.node, text)
+    }
+
+    /// Appends the record's canonical JSON (compact, as `serde_json` writes it, without a
+    /// newline) to `out`: the bytes the digest hashes and a recording stores. The records a
+    /// busy run is made of are written without serde's generic machinery (`trace::line`).
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        line::write(self, out);
     }
 
     /// Whether this is routine traffic the event feed hides by default.
@@ -136,7 +145,7 @@ impl Trace {
         }
         let record = TraceRecord { seq: self.count, time_ns, node, body };
         self.line.clear();
-        serde_json::to_writer(&mut self.line, &record).expect("trace records serialise");
+        record.write_json(&mut self.line);
         self.line.push(b'\n');
         self.hasher.update(&self.line);
         let time_ms = record.time_ms();

@@ -66,7 +66,7 @@ use crate::config::ProducerConfig;
 use crate::era::Era;
 use crate::error::ErrorCode;
 use crate::event::Event;
-use crate::ids::{NodeId, TopicPartition};
+use crate::ids::{NodeId, Topic, TopicPartition};
 use crate::node::{Effect, Node, Outbox};
 use crate::partitioner::{partition_for_key, StickyPartitionCache, UniformStickyPartitioner};
 use crate::protocol::{Message, ProducePartition};
@@ -179,6 +179,68 @@ impl AppSend {
 
 /// A batch's identity inside the producer; deques and requests refer to batches by it.
 type BatchId = u64;
+
+/// The producer's batches by id. Ids are handed out in increasing order and batches mostly
+/// finish in that order, so they live in a deque indexed by `id - first`: every wake-up looks
+/// up the head batch of each partition's queue, and a search of an ordered map for each cost
+/// more than the rest of the wake-up. Iteration is in id order, as an ordered map's would be.
+#[derive(Clone, Debug, Default)]
+struct BatchStore {
+    /// The id of `slots[0]`.
+    first: BatchId,
+    /// `None` for a batch already removed; the first and last slots are never `None`.
+    slots: VecDeque<Option<ProducerBatch>>,
+}
+
+impl BatchStore {
+    fn slot(&self, id: BatchId) -> Option<usize> {
+        id.checked_sub(self.first).map(|i| i as usize).filter(|&i| i < self.slots.len())
+    }
+
+    fn get(&self, id: &BatchId) -> Option<&ProducerBatch> {
+        self.slot(*id).and_then(|i| self.slots[i].as_ref())
+    }
+
+    fn get_mut(&mut self, id: &BatchId) -> Option<&mut ProducerBatch> {
+        self.slot(*id).and_then(|i| self.slots[i].as_mut())
+    }
+
+    /// Adds the batch `id`, which must be larger than every id added before.
+    fn insert(&mut self, id: BatchId, batch: ProducerBatch) {
+        if self.slots.is_empty() {
+            self.first = id;
+        }
+        let at = id.checked_sub(self.first).map(|at| at as usize).filter(|&at| at >= self.slots.len());
+        let at = at.expect("batch ids are handed out in increasing order");
+        self.slots.resize(at, None);
+        self.slots.push_back(Some(batch));
+    }
+
+    fn remove(&mut self, id: &BatchId) -> Option<ProducerBatch> {
+        let removed = self.slot(*id).and_then(|i| self.slots[i].take());
+        while self.slots.front().is_some_and(Option::is_none) {
+            self.slots.pop_front();
+            self.first += 1;
+        }
+        while self.slots.back().is_some_and(Option::is_none) {
+            self.slots.pop_back();
+        }
+        removed
+    }
+
+    /// The batches in id order.
+    fn values(&self) -> impl Iterator<Item = &ProducerBatch> {
+        self.slots.iter().flatten()
+    }
+}
+
+impl std::ops::Index<&BatchId> for BatchStore {
+    type Output = ProducerBatch;
+
+    fn index(&self, id: &BatchId) -> &ProducerBatch {
+        self.get(id).unwrap_or_else(|| panic!("producer batch {id} is not there"))
+    }
+}
 
 /// Kafka's `ProducerBatch`: records for one partition, sent and retried together.
 #[derive(Clone, Debug)]
@@ -344,7 +406,9 @@ pub struct Producer {
     /// Shared by the events this producer reports for every record, so a busy producer does
     /// not copy its name twice per record.
     client_id: Arc<str>,
-    topic: String,
+    /// Interned once: every record's event names its partition, and interning the name per
+    /// record cost a copy and a search of the interned names each time.
+    topic: Topic,
     config: ProducerConfig,
     rng: ChaCha8Rng,
     outbox: Outbox,
@@ -372,7 +436,7 @@ pub struct Producer {
     keyless: Keyless,
     // ---- record accumulator ----
     next_batch_id: BatchId,
-    batches: BTreeMap<BatchId, ProducerBatch>,
+    batches: BatchStore,
     queues: BTreeMap<i32, VecDeque<BatchId>>,
     /// Bytes of `buffer.memory` held by batches.
     buffer_used: u64,
@@ -452,7 +516,7 @@ impl Producer {
         });
         Producer {
             client_id: Arc::from(setup.client_id),
-            topic: setup.topic,
+            topic: Topic::new(&setup.topic),
             config: setup.config,
             rng: setup.rng,
             outbox: Outbox::default(),
@@ -474,7 +538,7 @@ impl Producer {
             app: Application::Running,
             keyless,
             next_batch_id: 0,
-            batches: BTreeMap::new(),
+            batches: BatchStore::default(),
             queues: BTreeMap::new(),
             buffer_used: 0,
             muted: BTreeSet::new(),
@@ -507,7 +571,7 @@ impl Producer {
     }
 
     fn tp(&self, partition: i32) -> TopicPartition {
-        TopicPartition::new(self.topic.clone(), partition)
+        TopicPartition { topic: self.topic.clone(), partition }
     }
 
     fn rate_interval(&self) -> Option<Duration> {
@@ -593,17 +657,11 @@ impl Producer {
     /// The earliest due call; at equal times a rate-driven send comes first, then a scripted
     /// send, then a flush, so a flush covers the sends scripted at its own instant.
     fn next_action(&self, now: Instant) -> Option<Action> {
-        let mut candidates = Vec::new();
-        if self.rate_interval().is_some() && self.next_rate_send <= now {
-            candidates.push((self.next_rate_send, Action::Rate));
-        }
-        if let Some(s) = self.script.front().filter(|s| s.at <= now) {
-            candidates.push((s.at, Action::Script));
-        }
-        if let Some(f) = self.flushes.front().filter(|f| **f <= now) {
-            candidates.push((*f, Action::Flush));
-        }
-        candidates.into_iter().min_by_key(|(at, action)| (*at, *action as u8)).map(|(_, action)| action)
+        let rate = (self.rate_interval().is_some() && self.next_rate_send <= now)
+            .then_some((self.next_rate_send, Action::Rate));
+        let script = self.script.front().filter(|s| s.at <= now).map(|s| (s.at, Action::Script));
+        let flush = self.flushes.front().filter(|f| **f <= now).map(|f| (*f, Action::Flush));
+        [rate, script, flush].into_iter().flatten().min_by_key(|(at, action)| (*at, *action as u8)).map(|(_, a)| a)
     }
 
     fn perform(&mut self, now: Instant, action: Action) {
@@ -770,16 +828,22 @@ impl Producer {
     /// sticky partition, after completing a switch that was held back while a batch was open
     /// (`partitionChanged`).
     fn choose_partition(&mut self, send: &AppSend, abort_on_new_batch: bool) -> i32 {
-        let (available, count) = self.available_partitions();
+        let count = self.partitions.len() as i32;
+        // Only the keyless partitioners read the available partitions; a keyed send, the
+        // common case, does not list them.
         let mut partition = match (send.partition, &send.record.key) {
             (Some(p), _) => p,
             (None, Some(key)) => partition_for_key(key.as_bytes(), count),
-            (None, None) => match &mut self.keyless {
-                Keyless::Sticky(cache) => cache.partition(&available, count, &mut self.rng),
-                Keyless::Uniform(u) => u.peek(&available, count, &mut self.rng),
-            },
+            (None, None) => {
+                let (available, _) = self.available_partitions();
+                match &mut self.keyless {
+                    Keyless::Sticky(cache) => cache.partition(&available, count, &mut self.rng),
+                    Keyless::Uniform(u) => u.peek(&available, count, &mut self.rng),
+                }
+            }
         };
         if send.keyless() && matches!(self.keyless, Keyless::Uniform(_)) && self.all_batches_full(partition) {
+            let (available, _) = self.available_partitions();
             if let Keyless::Uniform(u) = &mut self.keyless {
                 if u.update(0, true, &available, count, &mut self.rng) {
                     partition = u.peek(&available, count, &mut self.rng);
@@ -790,6 +854,7 @@ impl Producer {
             && matches!(self.keyless, Keyless::Sticky(_))
             && !self.fits_open_batch(partition, &send.record)
         {
+            let (available, _) = self.available_partitions();
             if let Keyless::Sticky(cache) = &mut self.keyless {
                 let sticky = cache.on_new_batch(partition, &available, count, &mut self.rng);
                 if send.keyless() {
@@ -1479,7 +1544,7 @@ impl Producer {
         let to = self.bootstrap[self.bootstrap_index % self.bootstrap.len()];
         let correlation_id = self.correlation_id();
         self.metadata_in_flight = Some((correlation_id, now, to));
-        self.outbox.send(to, Message::Metadata { correlation_id, topics: vec![self.topic.clone()] });
+        self.outbox.send(to, Message::Metadata { correlation_id, topics: vec![self.topic.to_string()] });
     }
 }
 
@@ -1702,6 +1767,62 @@ mod tests {
     use crate::record::Compression;
 
     const ME: NodeId = NodeId(5000);
+
+    fn test_batch(partition: i32) -> ProducerBatch {
+        let now = Instant::ZERO;
+        ProducerBatch {
+            partition,
+            records: Vec::new(),
+            size_bytes: 0,
+            buffer_bytes: 0,
+            created: now,
+            last_attempt: now,
+            attempts: 0,
+            closed: false,
+            in_request: false,
+            done: false,
+            producer_id: NO_PRODUCER_ID,
+            producer_epoch: -1,
+            base_sequence: NO_SEQUENCE,
+            sequence_reset: false,
+        }
+    }
+
+    proptest::proptest! {
+        /// The batch store behaves as the ordered map it replaced: the same lookups, the same
+        /// removals and the same batches in the same order, whatever order batches finish in.
+        #[test]
+        fn the_batch_store_matches_an_ordered_map(ops in proptest::collection::vec((proptest::bool::ANY, 0u64..40, 1u64..4), 1..200)) {
+            let mut store = BatchStore::default();
+            let mut model: BTreeMap<BatchId, ProducerBatch> = BTreeMap::new();
+            let mut next = 0;
+            for (add, pick, step) in ops {
+                if add {
+                    next += step;
+                    store.insert(next, test_batch(next as i32));
+                    model.insert(next, test_batch(next as i32));
+                } else {
+                    let id = model.keys().nth(pick as usize % model.len().max(1)).copied().unwrap_or(pick);
+                    proptest::prop_assert_eq!(store.remove(&id).map(|b| b.partition), model.remove(&id).map(|b| b.partition));
+                }
+                for id in 0..=next + 1 {
+                    proptest::prop_assert_eq!(store.get(&id).map(|b| b.partition), model.get(&id).map(|b| b.partition));
+                }
+                let listed: Vec<i32> = store.values().map(|b| b.partition).collect();
+                proptest::prop_assert_eq!(listed, model.values().map(|b| b.partition).collect::<Vec<_>>());
+                proptest::prop_assert!(store.slots.front().is_none_or(Option::is_some));
+                proptest::prop_assert!(store.slots.back().is_none_or(Option::is_some));
+            }
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "increasing order")]
+    fn the_batch_store_refuses_an_old_id() {
+        let mut store = BatchStore::default();
+        store.insert(5, test_batch(0));
+        store.insert(3, test_batch(0));
+    }
     const LEADER: NodeId = NodeId(1);
     const OTHER: NodeId = NodeId(2);
     /// The producer id the tests' brokers grant.

@@ -8,6 +8,7 @@
 use cluster::event::Event;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
 
 mod line;
 
@@ -42,8 +43,9 @@ pub struct TraceRecord {
     pub seq: u64,
     /// Simulated time, in nanoseconds since the run started.
     pub time_ns: u64,
-    /// Who observed it: `broker 1`, `controller`, a client id, or `world`.
-    pub node: String,
+    /// Who observed it: `broker 1`, `controller`, a client id, or `world`. Shared: a node's
+    /// records all name it, and a busy run makes millions.
+    pub node: Arc<str>,
     /// What happened.
     pub body: TraceBody,
 }
@@ -139,7 +141,7 @@ const HELD_ROOM: usize = 4096;
 
 impl Trace {
     /// Appends a record, assigning its sequence number.
-    pub fn push(&mut self, time_ns: u64, node: String, body: TraceBody) {
+    pub fn push(&mut self, time_ns: u64, node: Arc<str>, body: TraceBody) {
         if let TraceBody::Event(Event::GroupRebalanced { group, .. }) = &body {
             self.last_rebalance_ms.insert(group.clone(), time_ns / 1_000_000);
         }

@@ -138,6 +138,8 @@ pub struct Slot {
     pub kind: NodeKind,
     /// Name in traces: `broker 1`, `controller`, or the client id.
     pub name: String,
+    /// The same name, shared by every trace record the node makes rather than copied into each.
+    trace_name: Arc<str>,
     /// The running state machine, `None` while crashed.
     pub hosted: Mutex<Option<Hosted>>,
     /// The node's disk; its flushed bytes survive crashes and power loss.
@@ -231,7 +233,7 @@ impl Shared {
 
     fn record(&self, node: &str, body: TraceBody) {
         let now = self.now();
-        lock(&self.trace).push(now.as_nanos(), node.to_string(), body);
+        lock(&self.trace).push(now.as_nanos(), Arc::from(node), body);
     }
 
     /// Builds the state machine for `slot` from its disk (first start or restart).
@@ -439,7 +441,7 @@ impl Shared {
                 if let Event::SendInvoked { .. } = &event {
                     sends += 1;
                 }
-                trace.push(now.as_nanos(), slot.name.clone(), TraceBody::Event(event));
+                trace.push(now.as_nanos(), Arc::clone(&slot.trace_name), TraceBody::Event(event));
             }
         }
         if sends > 0 {
@@ -873,6 +875,7 @@ impl World {
                 Arc::new(Slot {
                     id,
                     kind,
+                    trace_name: Arc::from(name.as_str()),
                     name,
                     hosted: Mutex::new(None),
                     disk: Mutex::new(SimDisk::default()),

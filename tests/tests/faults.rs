@@ -87,7 +87,7 @@ fn power_loss_run(faults: &str) -> (String, i64) {
     let fault = records.iter().map(|r| r.describe()).filter(|line| line.contains("power loss")).collect();
     let leo = records
         .iter()
-        .filter(|r| r.time_ns >= 14_000_000_000 && r.node == "broker 1")
+        .filter(|r| r.time_ns >= 14_000_000_000 && &*r.node == "broker 1")
         .find_map(|r| match &r.body {
             sim::trace::TraceBody::Event(cluster::event::Event::LogRecovered { tp, log_end_offset, .. })
                 if tp.topic.as_str() == "orders" =>

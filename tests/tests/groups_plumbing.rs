@@ -435,7 +435,7 @@ fn trace(events: Vec<(u64, &str, Event)>) -> Vec<TraceRecord> {
         .map(|(seq, (ms, node, event))| TraceRecord {
             seq: seq as u64,
             time_ns: ms * 1_000_000,
-            node: node.to_string(),
+            node: node.into(),
             body: TraceBody::Event(event),
         })
         .collect()

@@ -447,7 +447,7 @@ fn an_isolated_leader_cannot_commit_and_follows_the_new_leader_after_healing() {
     let old_name = format!("controller {old}");
     let commits: Vec<String> = records
         .iter()
-        .filter(|r| r.node == old_name && (6_000..13_000).contains(&r.time_ms()))
+        .filter(|r| *r.node == *old_name && (6_000..13_000).contains(&r.time_ms()))
         .filter(|r| matches!(r.body, TraceBody::Event(Event::MetadataCommitted { .. })))
         .map(TraceRecord::describe)
         .collect();

@@ -58,7 +58,7 @@ fn a_cut_off_follower_leaves_the_isr_and_rejoins_after_healing() {
     assert!(shrink_to_3.is_some(), "the leader on broker 3 loses both followers");
 
     let refused = events.iter().any(|(r, e)| {
-        r.node == "broker 3" && matches!(e, Event::ProduceRejected { error: ErrorCode::NotEnoughReplicas, .. })
+        &*r.node == "broker 3" && matches!(e, Event::ProduceRejected { error: ErrorCode::NotEnoughReplicas, .. })
     });
     assert!(refused, "acks=all writes to broker 3's partition are refused below min.insync.replicas");
 

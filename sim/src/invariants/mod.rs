@@ -640,12 +640,12 @@ impl InvariantSet {
         }
         match event {
             Event::BrokerStarted { .. } => {
-                if let Some(&node) = self.names.get(&record.node) {
+                if let Some(&node) = self.names.get(&*record.node) {
                     self.boot(node);
                 }
             }
             Event::LogRecovered { tp, log_end_offset, .. } => {
-                let node = self.names.get(&record.node).copied();
+                let node = self.names.get(&*record.node).copied();
                 let mut had = None;
                 if let Some((booting, before)) = self.booting.as_mut() {
                     if Some(*booting) == node {
@@ -662,7 +662,7 @@ impl InvariantSet {
             }
             Event::OffsetCommitted { .. } | Event::GroupLoaded { .. } => self.offsets_moved = true,
             Event::BecameLeader { tp, leader_epoch, .. } => {
-                if let Some(&node) = self.names.get(&record.node) {
+                if let Some(&node) = self.names.get(&*record.node) {
                     self.leads(node, tp, *leader_epoch);
                 }
             }
@@ -959,7 +959,7 @@ mod tests {
 
     /// A trace record of `event` on `node`.
     fn on(node: &str, event: Event) -> TraceRecord {
-        TraceRecord { seq: 0, time_ns: 5_000_000_000, node: node.to_string(), body: TraceBody::Event(event) }
+        TraceRecord { seq: 0, time_ns: 5_000_000_000, node: node.into(), body: TraceBody::Event(event) }
     }
 
     /// Broker 1 restarts with `recovered` records of `payments-0`, having had 20, and leads

@@ -107,8 +107,9 @@ impl Hosted {
 
 /// An input for a node's host loop, besides timeouts.
 enum Input {
-    /// A message from another node.
-    Message(NodeId, Message),
+    /// A message from another node. Boxed: a message is about 200 bytes and an input is moved
+    /// through two queues and a task before it is handled.
+    Message(NodeId, Box<Message>),
     /// The connection to this node closed because its process died.
     Disconnected(NodeId),
     /// Stop gracefully: say goodbye, then stop.
@@ -420,7 +421,7 @@ impl Shared {
         let Some(hosted) = hosted.as_mut() else { return (now, Vec::new()) };
         let node = hosted.node();
         match input {
-            Some(Input::Message(from, message)) => node.handle_message(now, from, message),
+            Some(Input::Message(from, message)) => node.handle_message(now, from, *message),
             Some(Input::Disconnected(peer)) => node.handle_disconnect(now, peer),
             Some(Input::Shutdown) => node.shutdown(now),
             None => node.handle_timeout(now),
@@ -587,8 +588,13 @@ async fn host(shared: Arc<Shared>, slot: Arc<Slot>) {
             // A peer still booting takes the message when it is up, as a listening socket
             // queues a connection its process has not accepted yet.
             let incarnation = shared.slots.get(&to).and_then(|s| s.running_incarnation());
-            let packet =
-                Packet { at: shared.start + at, generation, incarnation, message: delivers.then_some(message), breaks };
+            let packet = Packet {
+                at: shared.start + at,
+                generation,
+                incarnation,
+                message: delivers.then(|| Box::new(message)),
+                breaks,
+            };
             let link = links.entry(to).or_insert_with(|| open_link(shared.clone(), slot.id, to, tx.clone()));
             let _ = link.queue.unbounded_send(packet);
         }
@@ -713,8 +719,9 @@ struct Packet {
     /// The peer's incarnation when it was sent, when it was up: a peer that restarted since
     /// never sees it, as a new process never reads the old one's connections.
     incarnation: Option<u64>,
-    /// The message (absent when TCP gave up on it, [`Delivery::Break`]).
-    message: Option<Message>,
+    /// The message (absent when TCP gave up on it, [`Delivery::Break`]), boxed as in
+    /// [`Input::Message`].
+    message: Option<Box<Message>>,
     /// Whether the connection breaks once the message is delivered (`Duplicate`, `Loss`).
     breaks: bool,
 }
@@ -1336,7 +1343,7 @@ impl World {
     fn send_admin(&self, message: Message) -> Option<NodeId> {
         let controller = self.active_controller()?;
         let inbox = lock(&self.shared.slots[&controller].inbox);
-        inbox.as_ref()?.unbounded_send(Input::Message(ADMIN_ID, message)).ok()?;
+        inbox.as_ref()?.unbounded_send(Input::Message(ADMIN_ID, Box::new(message))).ok()?;
         Some(controller)
     }
 

@@ -184,6 +184,10 @@ type BatchId = u64;
 /// finish in that order, so they live in a deque indexed by `id - first`: every wake-up looks
 /// up the head batch of each partition's queue, and a search of an ordered map for each cost
 /// more than the rest of the wake-up. Iteration is in id order, as an ordered map's would be.
+///
+/// The cost: a batch finished behind the oldest unfinished one keeps an empty slot until that
+/// one finishes, so a batch held in flight keeps the slots of every batch created meanwhile.
+/// `request.timeout.ms` and `delivery.timeout.ms` bound how long that lasts.
 #[derive(Clone, Debug, Default)]
 struct BatchStore {
     /// The id of `slots[0]`.

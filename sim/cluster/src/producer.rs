@@ -275,6 +275,26 @@ struct ProducerBatch {
 }
 
 impl ProducerBatch {
+    /// A batch for `partition` created at `now`, with no records, no memory and no sequence yet.
+    fn empty(partition: i32, now: Instant) -> ProducerBatch {
+        ProducerBatch {
+            partition,
+            records: Vec::new(),
+            size_bytes: 0,
+            buffer_bytes: 0,
+            created: now,
+            last_attempt: now,
+            attempts: 0,
+            closed: false,
+            in_request: false,
+            done: false,
+            producer_id: NO_PRODUCER_ID,
+            producer_epoch: -1,
+            base_sequence: NO_SEQUENCE,
+            sequence_reset: false,
+        }
+    }
+
     fn has_sequence(&self) -> bool {
         self.base_sequence != NO_SEQUENCE
     }
@@ -916,20 +936,10 @@ impl Producer {
         self.batches.insert(
             id,
             ProducerBatch {
-                partition,
                 records: vec![record.clone()],
                 size_bytes: lone_bytes,
                 buffer_bytes: need,
-                created: now,
-                last_attempt: now,
-                attempts: 0,
-                closed: false,
-                in_request: false,
-                done: false,
-                producer_id: NO_PRODUCER_ID,
-                producer_epoch: -1,
-                base_sequence: NO_SEQUENCE,
-                sequence_reset: false,
+                ..ProducerBatch::empty(partition, now)
             },
         );
         self.queues.entry(partition).or_default().push_back(id);
@@ -1773,23 +1783,7 @@ mod tests {
     const ME: NodeId = NodeId(5000);
 
     fn test_batch(partition: i32) -> ProducerBatch {
-        let now = Instant::ZERO;
-        ProducerBatch {
-            partition,
-            records: Vec::new(),
-            size_bytes: 0,
-            buffer_bytes: 0,
-            created: now,
-            last_attempt: now,
-            attempts: 0,
-            closed: false,
-            in_request: false,
-            done: false,
-            producer_id: NO_PRODUCER_ID,
-            producer_epoch: -1,
-            base_sequence: NO_SEQUENCE,
-            sequence_reset: false,
-        }
+        ProducerBatch::empty(partition, Instant::ZERO)
     }
 
     proptest::proptest! {

@@ -16,7 +16,7 @@ use crate::log::producer_state::ProducerAppendCheck;
 use crate::log::{checkpoint, Checkpoints, PartitionLog};
 use crate::metadata::{MetadataImage, MetadataRecord, PartitionState};
 use crate::node::{DiskOp, Effect, Node, Outbox};
-use crate::partition::{Partition, PendingIsrChange};
+use crate::partition::{Partition, Partitions, PendingIsrChange};
 use crate::protocol::{
     EpochEndOffset, FetchPartition, FetchPartitionResponse, Message, ProducePartition, ProducePartitionResponse,
     EARLIEST_TIMESTAMP, LATEST_TIMESTAMP,
@@ -244,7 +244,7 @@ pub struct Broker {
     /// publishes metadata to its replica manager).
     caught_up: bool,
     image: MetadataImage,
-    partitions: BTreeMap<TopicPartition, Partition>,
+    partitions: Partitions,
     recovered: BTreeMap<TopicPartition, PartitionLog>,
     fetchers: BTreeMap<NodeId, Fetcher>,
     parked_fetches: Vec<ParkedFetch>,
@@ -362,7 +362,7 @@ impl Broker {
             metadata_offset: 0,
             caught_up: false,
             image: MetadataImage::default(),
-            partitions: BTreeMap::new(),
+            partitions: Partitions::default(),
             recovered,
             fetchers: BTreeMap::new(),
             parked_fetches: Vec::new(),
@@ -606,7 +606,7 @@ impl Broker {
         let log_config = self.log_config(&tp.topic);
         let internal = tp.topic == OFFSETS_TOPIC;
         let existing = self.partitions.contains_key(&tp);
-        let partition = self.partitions.entry(tp.clone()).or_insert_with(|| {
+        let partition = self.partitions.get_or_insert_with(tp.clone(), || {
             let log = self
                 .recovered
                 .remove(&tp)
@@ -770,8 +770,9 @@ impl Broker {
     /// high watermark moved since the purgatories last looked (the one pass over all partitions
     /// an input costs).
     fn drain_logs(&mut self) {
+        // Only a replica borrowed mutably since the last look can have written or moved.
         let mut partitions = std::mem::take(&mut self.partitions);
-        for p in partitions.values_mut() {
+        partitions.take_touched(|p| {
             if p.log.has_output() {
                 self.drain_log(&mut p.log);
             }
@@ -780,7 +781,7 @@ impl Broker {
                 p.purgatory_seen = now_seen;
                 self.moved.push(p.tp.clone());
             }
-        }
+        });
         self.partitions = partitions;
     }
 

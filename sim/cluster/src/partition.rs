@@ -63,6 +63,9 @@ pub struct Partition {
     /// `Broker::drain_logs`): a delayed operation can only become completable when one of them
     /// moves.
     pub(crate) purgatory_seen: (i64, i64),
+    /// Whether [`Partitions`] has listed this replica as touched since the purgatories last
+    /// looked, so that it is listed once however often it is borrowed mutably.
+    touched: bool,
 }
 
 impl Partition {
@@ -79,6 +82,7 @@ impl Partition {
             freeze_hw_under_min_isr: true,
             truncating: false,
             purgatory_seen: (-1, -1),
+            touched: false,
         }
     }
 
@@ -276,6 +280,122 @@ impl Partition {
     }
 }
 
+/// A broker's partition replicas in partition order, which remembers every replica lent out
+/// mutably since it was last asked ([`Partitions::take_touched`]).
+///
+/// The purgatories (Kafka's `DelayedOperationPurgatory`) need to know which partitions' log end
+/// offset or high watermark moved after each request. Only a replica that was borrowed mutably
+/// can have moved, and every mutable borrow goes through this type, so the broker looks at the
+/// touched few instead of all of its replicas: with the 50 partitions of `__consumer_offsets`,
+/// that scan was the broker's largest cost per request. The replicas sit in a vector sorted by
+/// partition, so that a touched replica is remembered by its position.
+#[derive(Clone, Debug, Default)]
+pub struct Partitions {
+    /// The partitions, sorted; `keys[i]` is `replicas[i].tp`. Searching them apart from the
+    /// replicas touches fewer cache lines.
+    keys: Vec<TopicPartition>,
+    replicas: Vec<Partition>,
+    /// Positions of the replicas touched since the last [`Partitions::take_touched`], each once.
+    touched: Vec<usize>,
+}
+
+impl Partitions {
+    /// The position of `tp`, or where it would go.
+    fn position(&self, tp: &TopicPartition) -> Result<usize, usize> {
+        self.keys.binary_search(tp)
+    }
+
+    /// Lists the replica at `i` as touched unless it already is, and lends it out.
+    fn touch(&mut self, i: usize) -> &mut Partition {
+        let p = &mut self.replicas[i];
+        if !p.touched {
+            p.touched = true;
+            self.touched.push(i);
+        }
+        p
+    }
+
+    /// The replica of `tp`.
+    pub fn get(&self, tp: &TopicPartition) -> Option<&Partition> {
+        self.position(tp).ok().map(|i| &self.replicas[i])
+    }
+
+    /// Whether this broker hosts a replica of `tp`.
+    pub fn contains_key(&self, tp: &TopicPartition) -> bool {
+        self.position(tp).is_ok()
+    }
+
+    /// Every replica, in partition order.
+    pub fn values(&self) -> std::slice::Iter<'_, Partition> {
+        self.replicas.iter()
+    }
+
+    /// The replica of `tp`, borrowed mutably, which lists it as touched.
+    pub fn get_mut(&mut self, tp: &TopicPartition) -> Option<&mut Partition> {
+        let i = self.position(tp).ok()?;
+        Some(self.touch(i))
+    }
+
+    /// Every replica in partition order, borrowed mutably, which lists them all as touched.
+    pub fn values_mut(&mut self) -> std::slice::IterMut<'_, Partition> {
+        for p in &mut self.replicas {
+            p.touched = true;
+        }
+        self.touched.clear();
+        self.touched.extend(0..self.replicas.len());
+        self.replicas.iter_mut()
+    }
+
+    /// The replica of `tp`, made by `make` if there is none yet; listed as touched either way.
+    pub fn get_or_insert_with(&mut self, tp: TopicPartition, make: impl FnOnce() -> Partition) -> &mut Partition {
+        let i = match self.position(&tp) {
+            Ok(i) => i,
+            Err(i) => {
+                let p = make();
+                debug_assert_eq!(p.tp, tp, "a replica is filed under its own partition");
+                self.keys.insert(i, tp);
+                self.replicas.insert(i, p);
+                // The replicas after it moved up one place.
+                for t in &mut self.touched {
+                    if *t >= i {
+                        *t += 1;
+                    }
+                }
+                i
+            }
+        };
+        self.touch(i)
+    }
+
+    /// Removes the replica of `tp` and gives it back.
+    pub fn remove(&mut self, tp: &TopicPartition) -> Option<Partition> {
+        let i = self.position(tp).ok()?;
+        self.keys.remove(i);
+        let p = self.replicas.remove(i);
+        // The replicas after it moved down one place; its own place is forgotten.
+        self.touched.retain(|&t| t != i);
+        for t in &mut self.touched {
+            if *t > i {
+                *t -= 1;
+            }
+        }
+        Some(p)
+    }
+
+    /// Visits the replicas touched since the last call, in partition order (the order a scan
+    /// of all of them would visit them in, so that what the broker does for each comes out in
+    /// the same order), each borrowed mutably once. The list starts empty again.
+    pub fn take_touched(&mut self, mut visit: impl FnMut(&mut Partition)) {
+        self.touched.sort_unstable();
+        for &i in &self.touched {
+            let p = &mut self.replicas[i];
+            p.touched = false;
+            visit(p);
+        }
+        self.touched.clear();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -384,5 +504,106 @@ mod tests {
         p.record_follower_fetch(Instant::from_millis(2), C, 6);
         assert!(p.may_join_isr(C));
         assert!(!p.may_join_isr(B), "already in the ISR");
+    }
+
+    /// A replica of `tp` with no role, whose `min_insync_replicas` serves as a mark.
+    fn replica(tp: &TopicPartition, mark: i32) -> Partition {
+        let state = PartitionState {
+            tp: tp.clone(),
+            replicas: vec![A],
+            isr: vec![A],
+            leader: None,
+            leader_epoch: -1,
+            partition_epoch: 0,
+            adding_replicas: vec![],
+            removing_replicas: vec![],
+        };
+        let log = PartitionLog::new(tp.clone(), crate::config::LogConfig::default(), 0);
+        Partition::new(A, log, state, mark)
+    }
+
+    /// One step on a [`Partitions`] and on its model.
+    #[derive(Clone, Debug)]
+    enum Step {
+        Insert(u8),
+        Remove(u8),
+        GetMut(u8),
+        Get(u8),
+        ValuesMut,
+        Take,
+    }
+
+    fn step() -> impl proptest::strategy::Strategy<Value = Step> {
+        use proptest::prelude::*;
+        prop_oneof![
+            (0u8..8).prop_map(Step::Insert),
+            (0u8..8).prop_map(Step::Remove),
+            (0u8..8).prop_map(Step::GetMut),
+            (0u8..8).prop_map(Step::Get),
+            Just(Step::ValuesMut),
+            Just(Step::Take),
+        ]
+    }
+
+    proptest::proptest! {
+        /// `Partitions` holds what a `BTreeMap` would, in the same order, and `take_touched`
+        /// visits exactly the replicas borrowed mutably since the last take, in partition order,
+        /// whatever was inserted and removed in between.
+        #[test]
+        fn partitions_track_what_was_touched(steps in proptest::collection::vec(step(), 0..80)) {
+            use std::collections::BTreeSet;
+            // Two topics whose partitions interleave in the order.
+            let tp = |n: u8| TopicPartition::new(if n % 2 == 0 { "a" } else { "b" }, i32::from(n / 2));
+            let mut map = Partitions::default();
+            let mut model: BTreeMap<TopicPartition, i32> = BTreeMap::new();
+            let mut touched: BTreeSet<TopicPartition> = BTreeSet::new();
+            let mut mark = 0;
+            for step in steps {
+                mark += 1;
+                match step {
+                    Step::Insert(n) => {
+                        let p = map.get_or_insert_with(tp(n), || replica(&tp(n), mark));
+                        proptest::prop_assert_eq!(&p.tp, &tp(n));
+                        model.entry(tp(n)).or_insert(mark);
+                        touched.insert(tp(n));
+                    }
+                    Step::Remove(n) => {
+                        let gone = map.remove(&tp(n)).map(|p| p.min_insync_replicas);
+                        proptest::prop_assert_eq!(gone, model.remove(&tp(n)));
+                        touched.remove(&tp(n));
+                    }
+                    Step::GetMut(n) => {
+                        if let Some(p) = map.get_mut(&tp(n)) {
+                            p.min_insync_replicas = mark;
+                        }
+                        if let Some(m) = model.get_mut(&tp(n)) {
+                            *m = mark;
+                            touched.insert(tp(n));
+                        }
+                    }
+                    Step::Get(n) => {
+                        proptest::prop_assert_eq!(map.get(&tp(n)).map(|p| p.min_insync_replicas), model.get(&tp(n)).copied());
+                        proptest::prop_assert_eq!(map.contains_key(&tp(n)), model.contains_key(&tp(n)));
+                    }
+                    Step::ValuesMut => {
+                        for p in map.values_mut() {
+                            p.min_insync_replicas = mark;
+                        }
+                        for (tp, m) in model.iter_mut() {
+                            *m = mark;
+                            touched.insert(tp.clone());
+                        }
+                    }
+                    Step::Take => {
+                        let mut visited = Vec::new();
+                        map.take_touched(|p| visited.push(p.tp.clone()));
+                        proptest::prop_assert_eq!(visited, std::mem::take(&mut touched).into_iter().collect::<Vec<_>>());
+                    }
+                }
+                let held: Vec<_> = map.values().map(|p| (p.tp.clone(), p.min_insync_replicas)).collect();
+                let expected: Vec<_> = model.iter().map(|(tp, m)| (tp.clone(), *m)).collect();
+                proptest::prop_assert_eq!(held, expected);
+            }
+        }
     }
 }

@@ -553,7 +553,7 @@ mod tests {
         fn partitions_track_what_was_touched(steps in proptest::collection::vec(step(), 0..80)) {
             use std::collections::BTreeSet;
             // Two topics whose partitions interleave in the order.
-            let tp = |n: u8| TopicPartition::new(if n % 2 == 0 { "a" } else { "b" }, i32::from(n / 2));
+            let tp = |n: u8| TopicPartition::new(if n.is_multiple_of(2) { "a" } else { "b" }, i32::from(n / 2));
             let mut map = Partitions::default();
             let mut model: BTreeMap<TopicPartition, i32> = BTreeMap::new();
             let mut touched: BTreeSet<TopicPartition> = BTreeSet::new();

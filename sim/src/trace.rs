@@ -7,9 +7,9 @@
 
 use cluster::event::Event;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
+mod digest;
 mod line;
 
 /// What a record says.
@@ -99,9 +99,17 @@ pub enum Retention {
     },
 }
 
+/// Allows or forbids, for traces made from now on, hashing on a helper thread
+/// ([`Trace::with_digest_thread`]); gives the previous setting. A sweep that runs a simulation
+/// on every core already has no core to spare, and turns it off while it runs. The digest is
+/// the same either way.
+pub fn set_digest_threads(allowed: bool) -> bool {
+    digest::allow_threads(allowed)
+}
+
 /// Collects records in order and keeps the running digest, the clients' history and, as
 /// [`Retention`] says, the records themselves.
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 pub struct Trace {
     /// The records held, from sequence number `first_held` on: all of them with
     /// [`Retention::All`], else those not read yet by every reader.
@@ -126,13 +134,12 @@ pub struct Trace {
     times_ms: Vec<(u64, u64)>,
     /// The clients' history, built record by record.
     history: crate::oracle::HistoryBuilder,
-    hasher: Sha256,
+    /// The running SHA-256 of the records' JSON lines.
+    digester: digest::Digester,
     /// When each group last completed a rebalance, in milliseconds (`GroupRebalanced`): views
     /// are built every 100 ms in the lab, and finding this by reading the trace back would
     /// cost a long run's whole trace each time.
     last_rebalance_ms: std::collections::BTreeMap<String, u64>,
-    /// The JSON line of the record being pushed, kept to reuse its allocation.
-    line: Vec<u8>,
 }
 
 /// The room, in records, the held records keep once the readers have passed them: about what a
@@ -140,16 +147,24 @@ pub struct Trace {
 const HELD_ROOM: usize = 4096;
 
 impl Trace {
+    /// An empty trace that hashes its records on a helper thread (see [`Trace::digest`]).
+    /// Call it outside the simulation's runtime: madsim refuses system threads inside it, and
+    /// the trace then hashes on the simulation's thread, as it does when
+    /// [`set_digest_threads`] forbids the thread.
+    pub fn with_digest_thread() -> Trace {
+        Trace { digester: digest::Digester::with_thread(), ..Trace::default() }
+    }
+
     /// Appends a record, assigning its sequence number.
     pub fn push(&mut self, time_ns: u64, node: Arc<str>, body: TraceBody) {
         if let TraceBody::Event(Event::GroupRebalanced { group, .. }) = &body {
             self.last_rebalance_ms.insert(group.clone(), time_ns / 1_000_000);
         }
         let record = TraceRecord { seq: self.count, time_ns, node, body };
-        self.line.clear();
-        record.write_json(&mut self.line);
-        self.line.push(b'\n');
-        self.hasher.update(&self.line);
+        let line = self.digester.buffer();
+        record.write_json(line);
+        line.push(b'\n');
+        self.digester.wrote();
         let time_ms = record.time_ms();
         if self.times_ms.last().is_none_or(|&(_, t)| t != time_ms) {
             self.times_ms.push((record.seq, time_ms));
@@ -276,7 +291,7 @@ impl Trace {
 
     /// The digest of every record so far, as 16 hex digits (the first 64 bits of SHA-256).
     pub fn digest(&self) -> String {
-        let full = self.hasher.clone().finalize();
+        let full = self.digester.finish();
         full.iter().take(8).map(|b| format!("{b:02x}")).collect()
     }
 }

@@ -956,7 +956,7 @@ impl World {
             scenario,
             start,
             slots,
-            trace: Mutex::new(Trace::default()),
+            trace: Mutex::new(Trace::with_digest_thread()),
             quorum,
             checker,
             era,

@@ -62,6 +62,23 @@ impl std::fmt::Display for SimulationCrash {
 
 impl std::error::Error for SimulationCrash {}
 
+/// Whether a run may use helper threads beside the simulation's own: the trace's hashing
+/// ([`trace::Trace::with_digest_thread`]) and the end-of-run oracle's partition checks
+/// ([`oracle::check_world_located`]). On by default.
+static HELPER_THREADS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+/// Allows or forbids helper threads for runs from now on, and gives the previous setting. A
+/// sweep that runs a simulation on every core has no core to spare, and turns them off while
+/// it runs. Results, traces and digests are the same either way; only the wall time differs.
+pub fn set_helper_threads(allowed: bool) -> bool {
+    HELPER_THREADS.swap(allowed, std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Whether runs may use helper threads now (see [`set_helper_threads`]).
+pub fn helper_threads_allowed() -> bool {
+    HELPER_THREADS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Runs `scenario` with `seed` to its end on a fresh thread and reports what happened.
 ///
 /// Errors: [`SimulationCrash`] when a node panicked, which means the simulator reached a state

@@ -998,39 +998,63 @@ pub struct History {
     keys: Table<SearchedLabel>,
     /// The words of the sends' errors, by [`ErrorText`].
     errors: Table<String>,
-    /// The sealed block [`History::send_with_id`] unpacked last.
-    last_block: LastBlock,
+    /// Tells the sealed block [`History::send_with_id`] unpacked last on a thread apart from
+    /// any other history's, or this history's before it changed.
+    cache_tag: CacheTag,
 }
 
-/// The sealed block of a [`SendList`] unpacked last, by producer number, partition number and
-/// block index: the checks look sends up by id in log order, so consecutive lookups mostly fall
-/// in one block, which is then unpacked once instead of once per lookup. A cache only: it is
-/// not part of a history's value (clones start empty, and equality ignores it), and
-/// [`History::complete`] empties it.
-#[derive(Default)]
-struct LastBlock(std::cell::RefCell<Option<(BlockKey, Vec<Send>)>>);
+/// Which contents of which history the sealed block [`History::send_with_id`] unpacked last
+/// belongs to. The checks look sends up by id in log order, so consecutive lookups mostly fall
+/// in one block, which is then unpacked once instead of once per lookup. The block itself is
+/// kept per thread ([`LAST_BLOCK`]), since the oracle checks partitions on two threads at once
+/// ([`check_partitions`]) and each reads its own partition's blocks. A cache only: it is not
+/// part of a history's value (clones get a tag of their own, and equality ignores it), and
+/// [`History::complete`] changes the tag, which forgets the block.
+struct CacheTag(u64);
 
-/// A sealed block's place: producer number, partition number, block index.
-type BlockKey = (u16, u16, usize);
+/// The next [`CacheTag`]: tags are never reused within a process.
+static NEXT_CACHE_TAG: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
-impl Clone for LastBlock {
-    fn clone(&self) -> Self {
-        LastBlock::default()
+impl CacheTag {
+    fn fresh() -> CacheTag {
+        CacheTag(NEXT_CACHE_TAG.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
     }
 }
 
-impl PartialEq for LastBlock {
-    fn eq(&self, _: &LastBlock) -> bool {
+impl Default for CacheTag {
+    fn default() -> Self {
+        CacheTag::fresh()
+    }
+}
+
+impl Clone for CacheTag {
+    fn clone(&self) -> Self {
+        CacheTag::fresh()
+    }
+}
+
+impl PartialEq for CacheTag {
+    fn eq(&self, _: &CacheTag) -> bool {
         true
     }
 }
 
-impl Eq for LastBlock {}
+impl Eq for CacheTag {}
 
-impl std::fmt::Debug for LastBlock {
+impl std::fmt::Debug for CacheTag {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("LastBlock")
+        f.write_str("CacheTag")
     }
+}
+
+/// A sealed block's place: producer number, partition number, block index.
+type BlockKey = (u16, u16, usize);
+
+thread_local! {
+    /// The sealed block this thread unpacked last, with the [`CacheTag`] of the history it came
+    /// from and its place in it.
+    static LAST_BLOCK: std::cell::RefCell<Option<(u64, BlockKey, Vec<Send>)>> =
+        const { std::cell::RefCell::new(None) };
 }
 
 /// Distinct values numbered in the order they came, found by number or by value.
@@ -1507,12 +1531,14 @@ impl History {
             return Some((producer.as_str(), list.get(index, &self.stems)));
         };
         let key = (slot.producer, slot.partition, index / SEND_BLOCK);
-        let mut last = self.last_block.0.borrow_mut();
-        if last.as_ref().is_none_or(|(k, _)| *k != key) {
-            *last = Some((key, list.unpack(block, &self.stems).collect()));
-        }
-        let (_, sends) = last.as_ref().expect("set above");
-        Some((producer.as_str(), sends[index % SEND_BLOCK].clone()))
+        let send = LAST_BLOCK.with_borrow_mut(|last| {
+            if last.as_ref().is_none_or(|(tag, k, _)| *tag != self.cache_tag.0 || *k != key) {
+                *last = Some((self.cache_tag.0, key, list.unpack(block, &self.stems).collect()));
+            }
+            let (_, _, sends) = last.as_ref().expect("set above");
+            sends[index % SEND_BLOCK].clone()
+        });
+        Some((producer.as_str(), send))
     }
 
     /// Records how the send `value` ended; only its first outcome counts. A completion without
@@ -1534,7 +1560,7 @@ impl History {
                 self.slot(&id).expect("just added")
             }
         };
-        *self.last_block.0.get_mut() = None;
+        self.cache_tag = CacheTag::fresh();
         let list = &mut self.sends[usize::from(slot.producer)].1[usize::from(slot.partition)];
         let errors = &mut self.errors;
         list.update(slot.index as usize, &mut self.stems, |send| {
@@ -1676,6 +1702,87 @@ impl Findings {
             self.first[last] = (key.0, key.1, words());
         }
     }
+
+    /// Adds the findings of a later partition, checked apart: as if they had been pushed here
+    /// after this one's, so the orders found and the first ones kept are those of checking the
+    /// partitions one after another.
+    fn absorb(&mut self, later: Findings) {
+        let offset = self.count;
+        self.count += later.count;
+        self.first.extend(later.first.into_iter().map(|(seq, order, words)| (seq, offset + order, words)));
+        // The first ones overall are among the first ones of each part.
+        self.first.sort_by_key(|&(seq, order, _)| (seq, order));
+        self.first.truncate(FINDINGS_PER_KIND);
+    }
+}
+
+impl Found {
+    /// Adds the findings of a later partition (see [`Findings::absorb`]).
+    fn absorb(&mut self, later: Found) {
+        let Found { lost, duplicates, inconsistent, poll_skips, nonmonotonic_polls, nonmonotonic_sends, unseen } =
+            later;
+        self.lost.absorb(lost);
+        self.duplicates.absorb(duplicates);
+        self.inconsistent.absorb(inconsistent);
+        self.poll_skips.absorb(poll_skips);
+        self.nonmonotonic_polls.absorb(nonmonotonic_polls);
+        self.nonmonotonic_sends.absorb(nonmonotonic_sends);
+        self.unseen.absorb(unseen);
+    }
+}
+
+/// Checks each partition `partitions` yields, with its final log when it has one, and gives
+/// what was found, the same as checking them one after another in that order.
+///
+/// The partitions are independent, so with helper threads allowed ([`crate::set_helper_threads`])
+/// two threads check them while the calling thread reads the next final logs (`partitions` is
+/// lazy, and reads the world, which stays on this thread). At most a few final logs are in
+/// memory at once. This was a fifth of heavy.ron's wall time on one thread.
+fn check_partitions(history: &History, partitions: impl Iterator<Item = (TopicPartition, Option<FinalLog>)>) -> Found {
+    const CHECKERS: usize = 2;
+    let mut found = Found::default();
+    if !crate::helper_threads_allowed() {
+        for (tp, log) in partitions {
+            check_partition(history, &tp, log.as_ref(), &mut found);
+        }
+        return found;
+    }
+    type Job = (usize, TopicPartition, Option<FinalLog>);
+    let (jobs, waiting) = std::sync::mpsc::sync_channel::<Job>(1);
+    let waiting = std::sync::Mutex::new(waiting);
+    let results: std::sync::Mutex<Vec<(usize, Found)>> = std::sync::Mutex::new(Vec::new());
+    let checker = || loop {
+        // The lock is held only while taking a job, not while checking it.
+        let job = waiting.lock().unwrap_or_else(|e| e.into_inner()).recv();
+        let Ok((i, tp, log)) = job else { break };
+        let mut part = Found::default();
+        check_partition(history, &tp, log.as_ref(), &mut part);
+        results.lock().unwrap_or_else(|e| e.into_inner()).push((i, part));
+    };
+    std::thread::scope(|scope| {
+        let started = (0..CHECKERS)
+            .filter(|n| {
+                std::thread::Builder::new().name(format!("kafkalab-oracle-{n}")).spawn_scoped(scope, checker).is_ok()
+            })
+            .count();
+        for (i, (tp, log)) in partitions.enumerate() {
+            if started == 0 {
+                // No thread could start (inside a simulation, madsim refuses them).
+                let mut part = Found::default();
+                check_partition(history, &tp, log.as_ref(), &mut part);
+                results.lock().unwrap_or_else(|e| e.into_inner()).push((i, part));
+            } else if jobs.send((i, tp, log)).is_err() {
+                panic!("the oracle's checking threads stopped early");
+            }
+        }
+        drop(jobs);
+    });
+    let mut parts = results.into_inner().unwrap_or_else(|e| e.into_inner());
+    parts.sort_by_key(|&(i, _)| i);
+    for (_, part) in parts {
+        found.absorb(part);
+    }
+    found
 }
 
 /// Runs the oracle over the whole run: the history built from the trace as it grew
@@ -1694,13 +1801,13 @@ pub fn check_world_located(world: &World, view: &ClusterView) -> (Anomalies, Vec
         for tp in history.partitions() {
             partitions.entry(tp.clone()).or_insert(None);
         }
-        let mut found = Found::default();
         let mut unjudged = 0;
-        for (tp, leader) in &partitions {
-            let log = leader.and_then(|leader| final_log(world, tp, leader));
+        let logs = partitions.into_iter().map(|(tp, leader)| {
+            let log = leader.and_then(|leader| final_log(world, &tp, leader));
             unjudged += u64::from(leader.is_some() && log.is_none());
-            check_partition(history, tp, log.as_ref(), &mut found);
-        }
+            (tp, log)
+        });
+        let found = check_partitions(history, logs);
         let (mut anomalies, findings) = found.summarise();
         anomalies.unjudged_partitions = unjudged;
         (anomalies, findings)
@@ -1725,11 +1832,9 @@ pub fn check_located(
 ) -> (Anomalies, Vec<(Option<u64>, String)>) {
     let mut partitions = history.partitions();
     partitions.extend(logs.keys());
-    let mut found = Found::default();
-    for tp in partitions {
-        check_partition(history, tp, logs.get(tp), &mut found);
-    }
-    found.summarise()
+    // Copies of the logs, since the checking threads take theirs; the callers are tests and
+    // small runs.
+    check_partitions(history, partitions.into_iter().map(|tp| (tp.clone(), logs.get(tp).cloned()))).summarise()
 }
 
 /// Every check of one partition, against its final log when there is one. Every anomaly is a
@@ -3040,6 +3145,40 @@ mod tests {
             let kept: Vec<(u64, String)> = findings.first.into_iter().map(|(seq, _, words)| (seq, words)).collect();
             proptest::prop_assert_eq!(findings.count, seqs.len() as u64);
             proptest::prop_assert_eq!(kept, expected);
+        }
+    }
+}
+
+/// Findings of partitions checked apart add up to those of checking them one after another.
+#[cfg(test)]
+mod merge_tests {
+    use super::*;
+
+    proptest::proptest! {
+        /// Findings pushed partition by partition into one list, and the same findings pushed
+        /// into a list per partition and then absorbed in partition order, agree: the count,
+        /// and the first ones with their order found and their words.
+        #[test]
+        fn absorbed_findings_are_those_found_in_one_pass(
+            parts in proptest::collection::vec(proptest::collection::vec(0u64..40, 0..12), 0..6),
+        ) {
+            let mut one_pass = Findings::default();
+            let mut merged = Findings::default();
+            for (p, seqs) in parts.iter().enumerate() {
+                let mut part = Findings::default();
+                for (i, &seq) in seqs.iter().enumerate() {
+                    one_pass.push(seq, || format!("partition {p}, finding {i}"));
+                    part.push(seq, || format!("partition {p}, finding {i}"));
+                }
+                merged.absorb(part);
+            }
+            proptest::prop_assert_eq!(merged.count, one_pass.count);
+            let sorted = |f: &Findings| {
+                let mut first = f.first.clone();
+                first.sort();
+                first
+            };
+            proptest::prop_assert_eq!(sorted(&merged), sorted(&one_pass));
         }
     }
 }

@@ -468,10 +468,10 @@ pub fn sweep(
     let next = AtomicUsize::new(0);
     let results: Mutex<BTreeMap<u64, (SeedOutcome, Option<SwarmFinding>)>> = Mutex::new(BTreeMap::new());
     let jobs = options.jobs.clamp(1, seeds.len());
-    // With a simulation on every core, a trace's hashing thread would only take turns with
-    // them; the digests are the same either way.
+    // With a simulation on every core, a run's helper threads would only take turns with
+    // them; the results are the same either way.
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let digest_threads = crate::trace::set_digest_threads(jobs < cores);
+    let helper_threads = crate::set_helper_threads(jobs < cores);
     std::thread::scope(|scope| {
         for _ in 0..jobs {
             scope.spawn(|| loop {
@@ -482,7 +482,7 @@ pub fn sweep(
             });
         }
     });
-    crate::trace::set_digest_threads(digest_threads);
+    crate::set_helper_threads(helper_threads);
     let results = results.into_inner().unwrap_or_else(|e| e.into_inner());
     let mut outcomes = Vec::new();
     let mut findings = Vec::new();

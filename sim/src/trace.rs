@@ -99,14 +99,6 @@ pub enum Retention {
     },
 }
 
-/// Allows or forbids, for traces made from now on, hashing on a helper thread
-/// ([`Trace::with_digest_thread`]); gives the previous setting. A sweep that runs a simulation
-/// on every core already has no core to spare, and turns it off while it runs. The digest is
-/// the same either way.
-pub fn set_digest_threads(allowed: bool) -> bool {
-    digest::allow_threads(allowed)
-}
-
 /// Collects records in order and keeps the running digest, the clients' history and, as
 /// [`Retention`] says, the records themselves.
 #[derive(Debug, Default)]
@@ -150,7 +142,7 @@ impl Trace {
     /// An empty trace that hashes its records on a helper thread (see [`Trace::digest`]).
     /// Call it outside the simulation's runtime: madsim refuses system threads inside it, and
     /// the trace then hashes on the simulation's thread, as it does when
-    /// [`set_digest_threads`] forbids the thread.
+    /// [`crate::set_helper_threads`] forbids helper threads.
     pub fn with_digest_thread() -> Trace {
         Trace { digester: digest::Digester::with_thread(), ..Trace::default() }
     }

@@ -8,7 +8,6 @@
 //! not on how they are split.
 
 use sha2::{Digest, Sha256};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::thread::JoinHandle;
 
@@ -19,15 +18,6 @@ const PIECE_BYTES: usize = 64 * 1024;
 
 /// Pieces that may wait for the hashing thread before the simulation waits for it in turn.
 const PIECES_IN_FLIGHT: usize = 4;
-
-/// Whether digesters made from now on ([`Digester::with_thread`]) may start a thread: a sweep
-/// that already runs a simulation on every core turns it off (see [`super::set_digest_threads`]).
-static THREADS_ALLOWED: AtomicBool = AtomicBool::new(true);
-
-/// Allows or forbids hashing threads for digesters made from now on; gives the previous setting.
-pub(super) fn allow_threads(allowed: bool) -> bool {
-    THREADS_ALLOWED.swap(allowed, Ordering::Relaxed)
-}
 
 /// Work for the hashing thread.
 enum Job {
@@ -114,9 +104,9 @@ impl Digester {
     /// A digester that hashes on a thread of its own. madsim refuses to start a system thread
     /// inside a simulation (its `pthread_attr_init` fails there), so this is called outside
     /// the runtime's `block_on`, where the world is built; where the thread cannot start, or
-    /// [`allow_threads`] forbids it, the digester hashes inline.
+    /// [`crate::set_helper_threads`] forbids it, the digester hashes inline.
     pub(super) fn with_thread() -> Digester {
-        let worker = if THREADS_ALLOWED.load(Ordering::Relaxed) { Worker::start() } else { None };
+        let worker = if crate::helper_threads_allowed() { Worker::start() } else { None };
         Digester { worker, ..Digester::default() }
     }
 

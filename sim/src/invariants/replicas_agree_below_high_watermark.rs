@@ -306,6 +306,18 @@ impl ReplicasAgreeBelowHighWatermark {
             if batch.base_offset() >= high_watermark {
                 break;
             }
+            // Most often the records to compare were first seen in this very stored batch (the
+            // replicas share their leader's batches), as one run: then all of them agree, and
+            // one lookup settles the batch instead of one per record.
+            let (start, end) = (batch.index_at_or_after(from), batch.index_at_or_after(high_watermark));
+            if start < end {
+                if let Some((_, run, _)) = history.committed.locate(batch.offset_at(start)) {
+                    let indexes = run.first as usize..(run.first as usize + usize::from(run.len));
+                    if Arc::ptr_eq(&run.batch, batch) && indexes.contains(&start) && end <= indexes.end {
+                        continue;
+                    }
+                }
+            }
             for (index, offset) in batch.record_offsets().enumerate() {
                 if offset < from {
                     continue;

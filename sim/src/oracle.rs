@@ -1350,6 +1350,11 @@ pub struct HistoryBuilder {
     /// error. A batch that later fails with a plain error may have been written by that earlier
     /// attempt.
     ambiguous_retry: BTreeMap<(String, TopicPartition), u64>,
+    /// The number in [`History::keys`] of each record key seen, by its text as sent: a busy
+    /// run sends millions of records with a few thousand keys, and parsing each key into a
+    /// [`Label`] to search the table was a fifth of the history's cost. Only looked up, never
+    /// iterated, so its order cannot reach a run's output.
+    key_numbers: std::collections::HashMap<Box<str>, u32>,
 }
 
 impl HistoryBuilder {
@@ -1367,12 +1372,22 @@ impl HistoryBuilder {
     /// not client operations change nothing.
     pub fn add(&mut self, record: &TraceRecord) {
         let TraceBody::Event(event) = &record.body else { return };
-        let HistoryBuilder { history, ambiguous_retry } = self;
+        let HistoryBuilder { history, ambiguous_retry, key_numbers } = self;
         let at = Stamp::of(record);
         match event {
             Event::SendInvoked { producer, tp, key, value, tombstone } => {
                 let partition = PartitionNumber(history.partitions.number(tp));
-                let key = key.as_deref().map_or(NO_KEY, |k| history.keys.number(&SearchedLabel(Label::new(k))));
+                let key = match key.as_deref() {
+                    None => NO_KEY,
+                    Some(k) => match key_numbers.get(k) {
+                        Some(&number) => number,
+                        None => {
+                            let number = history.keys.number(&SearchedLabel(Label::new(k)));
+                            key_numbers.insert(k.into(), number);
+                            number
+                        }
+                    },
+                };
                 let send = Send::new(Label::new(value), partition, key, *tombstone, at);
                 history.push_send(producer, send);
             }

@@ -415,7 +415,7 @@ impl Shared {
     /// of the step and the messages to send (sent by the caller, outside the lock); time does
     /// not move until the caller awaits, so the caller reuses the time rather than reading the
     /// clock again.
-    fn step_node(&self, slot: &Slot, input: Option<Input>) -> (Instant, Vec<(NodeId, Message)>) {
+    fn step_node(&self, slot: &Slot, input: Option<Input>) -> (Instant, Vec<(NodeId, Box<Message>)>) {
         let now = self.now();
         let mut hosted = lock(&slot.hosted);
         let Some(hosted) = hosted.as_mut() else { return (now, Vec::new()) };
@@ -588,13 +588,8 @@ async fn host(shared: Arc<Shared>, slot: Arc<Slot>) {
             // A peer still booting takes the message when it is up, as a listening socket
             // queues a connection its process has not accepted yet.
             let incarnation = shared.slots.get(&to).and_then(|s| s.running_incarnation());
-            let packet = Packet {
-                at: shared.start + at,
-                generation,
-                incarnation,
-                message: delivers.then(|| Box::new(message)),
-                breaks,
-            };
+            let packet =
+                Packet { at: shared.start + at, generation, incarnation, message: delivers.then_some(message), breaks };
             let link = links.entry(to).or_insert_with(|| open_link(shared.clone(), slot.id, to, tx.clone()));
             let _ = link.queue.unbounded_send(packet);
         }

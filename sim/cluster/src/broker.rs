@@ -2235,7 +2235,7 @@ mod tests {
         let mut out = Vec::new();
         while let Some(effect) = broker.poll_effect() {
             if let Effect::Send { to, message } = effect {
-                out.push((to, message));
+                out.push((to, *message));
             }
         }
         out

@@ -934,9 +934,9 @@ mod producer_id_tests {
                 }
                 for (from, to, message) in queue {
                     if to == BROKER {
-                        self.to_broker.push(message);
+                        self.to_broker.push(*message);
                     } else if !self.down.contains(&to) {
-                        self.nodes.get_mut(&to).expect("a voter").handle_message(self.now, from, message);
+                        self.nodes.get_mut(&to).expect("a voter").handle_message(self.now, from, *message);
                     }
                 }
             }

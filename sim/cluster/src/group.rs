@@ -1007,7 +1007,7 @@ mod tests {
         let mut out = Vec::new();
         while let Some(effect) = outbox.poll_effect() {
             if let crate::node::Effect::Send { to, message } = effect {
-                out.push((to, message));
+                out.push((to, *message));
             }
         }
         out

@@ -63,8 +63,9 @@ pub enum Effect {
     Send {
         /// The destination node.
         to: NodeId,
-        /// The message.
-        message: Message,
+        /// The message, boxed: it is about 200 bytes, and goes through the outbox, the host's
+        /// list of sends and the link's queue on its way, each a copy when unboxed.
+        message: Box<Message>,
     },
     /// Apply a write to this node's disk.
     Disk(DiskOp),
@@ -105,6 +106,11 @@ pub struct Outbox {
 impl Outbox {
     /// Queues a message.
     pub fn send(&mut self, to: NodeId, message: Message) {
+        self.effects.push_back(Effect::Send { to, message: Box::new(message) });
+    }
+
+    /// Queues a message already boxed (one passed on from another outbox).
+    pub fn send_boxed(&mut self, to: NodeId, message: Box<Message>) {
         self.effects.push_back(Effect::Send { to, message });
     }
 
@@ -136,7 +142,7 @@ impl Outbox {
         let mut taken = Vec::new();
         for _ in 0..self.effects.len() {
             match self.effects.pop_front().expect("the loop runs once per queued effect") {
-                Effect::Send { to: dest, message } if dest == to => taken.push(message),
+                Effect::Send { to: dest, message } if dest == to => taken.push(*message),
                 other => self.effects.push_back(other),
             }
         }

@@ -1920,7 +1920,7 @@ mod tests {
     fn drain(p: &mut Producer) -> (Vec<Message>, Vec<Event>) {
         let mut messages = Vec::new();
         while let Some(Effect::Send { message, .. }) = p.poll_effect() {
-            messages.push(message);
+            messages.push(*message);
         }
         let mut events = Vec::new();
         while let Some(e) = p.poll_event() {

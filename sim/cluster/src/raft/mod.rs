@@ -547,7 +547,7 @@ impl RaftClient {
         self.drain_log();
         while let Some(effect) = self.outbox.poll_effect() {
             match effect {
-                Effect::Send { to, message } => outbox.send(to, message),
+                Effect::Send { to, message } => outbox.send_boxed(to, message),
                 Effect::Disk(op) => outbox.disk(op),
             }
         }

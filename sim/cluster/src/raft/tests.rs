@@ -242,7 +242,7 @@ impl Replica {
         self.raft.drain_into(&mut outbox);
         while let Some(effect) = outbox.poll_effect() {
             match effect {
-                Effect::Send { to, message } => self.sent.push((to, message)),
+                Effect::Send { to, message } => self.sent.push((to, *message)),
                 Effect::Disk(op) => {
                     apply(&mut self.files, &op);
                     self.disk.push(op);

@@ -1747,57 +1747,44 @@ impl Found {
 }
 
 /// Checks each partition `partitions` yields, with its final log when it has one, and gives
-/// what was found, the same as checking them one after another in that order.
+/// what was found, the same as [`check_partition`] on each in that order.
 ///
-/// The partitions are independent, so with helper threads allowed ([`crate::set_helper_threads`])
-/// two threads check them while the calling thread reads the next final logs (`partitions` is
-/// lazy, and reads the world, which stays on this thread). At most a few final logs are in
-/// memory at once. This was a fifth of heavy.ron's wall time on one thread.
+/// With helper threads allowed ([`crate::set_helper_threads`]) each partition's checks run in
+/// two halves at once ([`check_partition_in_two`]). The partitions themselves are checked one
+/// after another, so only one final log is in memory at a time (`partitions` is lazy, and
+/// reads the world): a final log of heavy.ron takes several megabytes, and the end of a run is
+/// its peak.
 fn check_partitions(history: &History, partitions: impl Iterator<Item = (TopicPartition, Option<FinalLog>)>) -> Found {
-    const CHECKERS: usize = 2;
+    let threads = crate::helper_threads_allowed();
     let mut found = Found::default();
-    if !crate::helper_threads_allowed() {
-        for (tp, log) in partitions {
+    for (tp, log) in partitions {
+        if !threads || !check_partition_in_two(history, &tp, log.as_ref(), &mut found) {
             check_partition(history, &tp, log.as_ref(), &mut found);
         }
-        return found;
-    }
-    type Job = (usize, TopicPartition, Option<FinalLog>);
-    let (jobs, waiting) = std::sync::mpsc::sync_channel::<Job>(1);
-    let waiting = std::sync::Mutex::new(waiting);
-    let results: std::sync::Mutex<Vec<(usize, Found)>> = std::sync::Mutex::new(Vec::new());
-    let checker = || loop {
-        // The lock is held only while taking a job, not while checking it.
-        let job = waiting.lock().unwrap_or_else(|e| e.into_inner()).recv();
-        let Ok((i, tp, log)) = job else { break };
-        let mut part = Found::default();
-        check_partition(history, &tp, log.as_ref(), &mut part);
-        results.lock().unwrap_or_else(|e| e.into_inner()).push((i, part));
-    };
-    std::thread::scope(|scope| {
-        let started = (0..CHECKERS)
-            .filter(|n| {
-                std::thread::Builder::new().name(format!("kafkalab-oracle-{n}")).spawn_scoped(scope, checker).is_ok()
-            })
-            .count();
-        for (i, (tp, log)) in partitions.enumerate() {
-            if started == 0 {
-                // No thread could start (inside a simulation, madsim refuses them).
-                let mut part = Found::default();
-                check_partition(history, &tp, log.as_ref(), &mut part);
-                results.lock().unwrap_or_else(|e| e.into_inner()).push((i, part));
-            } else if jobs.send((i, tp, log)).is_err() {
-                panic!("the oracle's checking threads stopped early");
-            }
-        }
-        drop(jobs);
-    });
-    let mut parts = results.into_inner().unwrap_or_else(|e| e.into_inner());
-    parts.sort_by_key(|&(i, _)| i);
-    for (_, part) in parts {
-        found.absorb(part);
     }
     found
+}
+
+/// [`check_partition`] in two halves at once: [`check_against_log`] here, and
+/// [`check_order_and_unseen`] on a helper thread. The halves find different kinds of findings, so adding
+/// the helper's to `found` afterwards gives what checking in one pass would. This was a fifth
+/// of heavy.ron's wall time on one thread. Gives false, having checked nothing, when the
+/// thread cannot start (inside a simulation, madsim refuses it).
+fn check_partition_in_two(history: &History, tp: &TopicPartition, log: Option<&FinalLog>, found: &mut Found) -> bool {
+    std::thread::scope(|scope| {
+        let helper = std::thread::Builder::new().name("kafkalab-oracle".into()).spawn_scoped(scope, || {
+            let mut other = Found::default();
+            check_order_and_unseen(history, tp, log, &mut other);
+            other
+        });
+        let Ok(helper) = helper else { return false };
+        check_against_log(history, tp, log, found);
+        match helper.join() {
+            Ok(other) => found.absorb(other),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+        true
+    })
 }
 
 /// Runs the oracle over the whole run: the history built from the trace as it grew
@@ -1856,11 +1843,24 @@ pub fn check_located(
 /// matter of one partition, so checking partition by partition finds what checking all at
 /// once would; and since each kind's findings are listed in trace order, the same lists.
 fn check_partition(history: &History, tp: &TopicPartition, log: Option<&FinalLog>, found: &mut Found) {
+    check_against_log(history, tp, log, found);
+    check_order_and_unseen(history, tp, log, found);
+}
+
+/// The checks of one partition against its final log: lost acknowledged writes, inconsistent
+/// offsets, duplicates. They find no other kind than these.
+fn check_against_log(history: &History, tp: &TopicPartition, log: Option<&FinalLog>, found: &mut Found) {
     if let Some(log) = log {
         check_acked_sends(history, tp, log, found);
         check_polled_offsets(history, tp, log, found);
         check_duplicates(tp, log, found);
     }
+}
+
+/// The checks of one partition's clients' order, and of records never seen: non-monotonic
+/// sends and polls, poll skips, unseen records. They find no kind that
+/// [`check_against_log`] finds.
+fn check_order_and_unseen(history: &History, tp: &TopicPartition, log: Option<&FinalLog>, found: &mut Found) {
     check_nonmonotonic_sends(history, tp, log, found);
     check_poll_order(history, tp, log, found);
     if let Some(log) = log {

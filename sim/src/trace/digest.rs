@@ -28,7 +28,7 @@ enum Job {
     Finish(Vec<u8>, SyncSender<[u8; 32]>),
 }
 
-/// The hashing thread, once a run has written its first full piece.
+/// The hashing thread of a digester made with one, and the channels to it.
 #[derive(Debug)]
 struct Worker {
     jobs: SyncSender<Job>,
@@ -116,7 +116,7 @@ impl Digester {
     }
 
     /// The bytes just written to [`Digester::buffer`] are complete: a full piece goes to the
-    /// hashing thread.
+    /// hashing thread, or is hashed here when there is none.
     pub(super) fn wrote(&mut self) {
         if self.pending.len() < PIECE_BYTES {
             return;

@@ -1006,8 +1006,8 @@ pub struct History {
 /// Which contents of which history the sealed block [`History::send_with_id`] unpacked last
 /// belongs to. The checks look sends up by id in log order, so consecutive lookups mostly fall
 /// in one block, which is then unpacked once instead of once per lookup. The block itself is
-/// kept per thread ([`LAST_BLOCK`]), since the oracle checks partitions on two threads at once
-/// ([`check_partitions`]) and each reads its own partition's blocks. A cache only: it is not
+/// kept per thread ([`LAST_BLOCK`]), since the oracle checks each partition on two threads at
+/// once ([`check_partition_in_two`]) and each thread reads blocks of its own. A cache only: it is not
 /// part of a history's value (clones get a tag of their own, and equality ignores it), and
 /// [`History::complete`] changes the tag, which forgets the block.
 struct CacheTag(u64);
@@ -1718,9 +1718,9 @@ impl Findings {
         }
     }
 
-    /// Adds the findings of a later partition, checked apart: as if they had been pushed here
-    /// after this one's, so the orders found and the first ones kept are those of checking the
-    /// partitions one after another.
+    /// Adds findings found apart (a later partition's, or another half's of the same
+    /// partition): as if they had been pushed here after this list's, so the orders found and
+    /// the first ones kept are those of finding them all in one pass.
     fn absorb(&mut self, later: Findings) {
         let offset = self.count;
         self.count += later.count;
@@ -1732,7 +1732,7 @@ impl Findings {
 }
 
 impl Found {
-    /// Adds the findings of a later partition (see [`Findings::absorb`]).
+    /// Adds findings found apart, kind by kind (see [`Findings::absorb`]).
     fn absorb(&mut self, later: Found) {
         let Found { lost, duplicates, inconsistent, poll_skips, nonmonotonic_polls, nonmonotonic_sends, unseen } =
             later;
@@ -1754,12 +1754,16 @@ impl Found {
 /// after another, so only one final log is in memory at a time (`partitions` is lazy, and
 /// reads the world): a final log of heavy.ron takes several megabytes, and the end of a run is
 /// its peak.
-fn check_partitions(history: &History, partitions: impl Iterator<Item = (TopicPartition, Option<FinalLog>)>) -> Found {
+fn check_partitions<L: Borrow<FinalLog>>(
+    history: &History,
+    partitions: impl Iterator<Item = (TopicPartition, Option<L>)>,
+) -> Found {
     let threads = crate::helper_threads_allowed();
     let mut found = Found::default();
     for (tp, log) in partitions {
-        if !threads || !check_partition_in_two(history, &tp, log.as_ref(), &mut found) {
-            check_partition(history, &tp, log.as_ref(), &mut found);
+        let log = log.as_ref().map(Borrow::borrow);
+        if !threads || !check_partition_in_two(history, &tp, log, &mut found) {
+            check_partition(history, &tp, log, &mut found);
         }
     }
     found
@@ -1834,9 +1838,7 @@ pub fn check_located(
 ) -> (Anomalies, Vec<(Option<u64>, String)>) {
     let mut partitions = history.partitions();
     partitions.extend(logs.keys());
-    // Copies of the logs, since the checking threads take theirs; the callers are tests and
-    // small runs.
-    check_partitions(history, partitions.into_iter().map(|tp| (tp.clone(), logs.get(tp).cloned()))).summarise()
+    check_partitions(history, partitions.into_iter().map(|tp| (tp.clone(), logs.get(tp)))).summarise()
 }
 
 /// Every check of one partition, against its final log when there is one. Every anomaly is a

@@ -10,6 +10,7 @@ use crate::config::{BrokerConfig, LogConfig};
 use crate::era::Era;
 use crate::error::ErrorCode;
 use crate::event::Event;
+use crate::fetch_session::{FetchContext, FetchMetadata, FetchSessionCache, FetchSessionHandler};
 use crate::group::{self, AcceptedCommit, CoordinatorConfig, GroupCoordinator, GroupRecord, GroupStatus, JoinRequest};
 use crate::ids::{NodeId, TopicPartition};
 use crate::log::producer_state::ProducerAppendCheck;
@@ -50,6 +51,10 @@ const FETCH_MAX_BYTES: usize = 1 << 20;
 /// `COORDINATOR_LOAD_IN_PROGRESS` at once and the client retries).
 const INIT_PRODUCER_ID_MAX_WAIT: Duration = Duration::from_millis(30_000);
 
+/// The stream of the node's generator that draws fetch session ids (any number other than the
+/// default stream, 0, would do).
+const FETCH_SESSION_RNG_STREAM: u64 = 227;
+
 /// What a broker needs to start.
 pub struct BrokerSetup {
     /// `node.id`.
@@ -72,8 +77,10 @@ pub struct BrokerSetup {
     pub era: Era,
 }
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 struct Fetcher {
+    /// The fetch session with this leader (KIP-227).
+    session: FetchSessionHandler,
     in_flight: Option<(u64, Instant)>,
     backoff_until: Instant,
     /// An `OffsetsForLeaderEpoch` request in flight to this leader (leader-epoch era before
@@ -81,11 +88,25 @@ struct Fetcher {
     epoch_lookup_in_flight: Option<(u64, Instant)>,
 }
 
+impl Fetcher {
+    fn new(era: Era) -> Fetcher {
+        Fetcher {
+            session: FetchSessionHandler::new(era.incremental_fetch_sessions),
+            in_flight: None,
+            backoff_until: Instant::ZERO,
+            epoch_lookup_in_flight: None,
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 struct ParkedFetch {
     from: NodeId,
     correlation_id: u64,
     replica_id: i32,
+    /// How the fetch is answered: in an incremental session, the session's partitions.
+    context: FetchContext,
+    /// The request's partitions.
     partitions: Vec<FetchPartition>,
     deadline: Instant,
 }
@@ -247,6 +268,8 @@ pub struct Broker {
     partitions: Partitions,
     recovered: BTreeMap<TopicPartition, PartitionLog>,
     fetchers: BTreeMap<NodeId, Fetcher>,
+    /// The fetch sessions of the fetchers of the partitions this broker leads (KIP-227).
+    fetch_sessions: FetchSessionCache,
     parked_fetches: Vec<ParkedFetch>,
     delayed_produces: Vec<DelayedProduce>,
     pending_alters: BTreeMap<u64, TopicPartition>,
@@ -334,6 +357,14 @@ impl Broker {
             max_session_timeout: Duration::from_millis(setup.config.group_max_session_timeout_ms),
         });
         let lag = Duration::from_millis(setup.config.replica_lag_time_max_ms);
+        // Session ids come from their own stream of the node's generator, so that drawing them
+        // does not shift what the broker draws for anything else.
+        let mut session_rng = setup.rng.clone();
+        session_rng.set_stream(FETCH_SESSION_RNG_STREAM);
+        let fetch_sessions = FetchSessionCache::new(
+            usize::try_from(setup.config.max_incremental_fetch_session_cache_slots).unwrap_or(0),
+            session_rng,
+        );
         let c = &setup.config;
         let timers = [
             after_ms(now, c.log_retention_check_interval_ms),
@@ -365,6 +396,7 @@ impl Broker {
             partitions: Partitions::default(),
             recovered,
             fetchers: BTreeMap::new(),
+            fetch_sessions,
             parked_fetches: Vec::new(),
             delayed_produces: Vec::new(),
             pending_alters: BTreeMap::new(),
@@ -452,6 +484,12 @@ impl Broker {
     /// Removes the messages queued for `to` (see [`crate::node::Outbox::take_sends_to`]).
     pub fn take_sends_to(&mut self, to: NodeId) -> Vec<Message> {
         self.outbox.take_sends_to(to)
+    }
+
+    /// How many incremental fetch sessions this broker holds as a leader (Kafka's
+    /// `NumIncrementalFetchSessions` gauge, KIP-227).
+    pub fn incremental_fetch_sessions(&self) -> usize {
+        self.fetch_sessions.len()
     }
 
     /// The log of a partition replica on this broker, if it hosts one.
@@ -981,28 +1019,30 @@ impl Broker {
 
         let parked = std::mem::take(&mut self.parked_fetches);
         for fetch in parked {
-            let ready = now >= fetch.deadline
-                || fetch.partitions.iter().any(|fp| {
-                    (full || moved.contains(&fp.tp))
-                        && match self.partitions.get(&fp.tp) {
-                            Some(p)
-                                if p.is_leader() && p.leader_epoch() == fp.current_leader_epoch
-                                    || fp.current_leader_epoch < 0 && p.is_leader() =>
-                            {
-                                let upper =
-                                    if fetch.replica_id >= 0 { p.log.log_end_offset() } else { p.log.high_watermark() };
-                                upper > fp.fetch_offset
-                            }
-                            _ => true,
+            let moved_on = |fp: &FetchPartition| {
+                (full || moved.contains(&fp.tp))
+                    && match self.partitions.get(&fp.tp) {
+                        Some(p)
+                            if p.is_leader() && p.leader_epoch() == fp.current_leader_epoch
+                                || fp.current_leader_epoch < 0 && p.is_leader() =>
+                        {
+                            let upper =
+                                if fetch.replica_id >= 0 { p.log.log_end_offset() } else { p.log.high_watermark() };
+                            upper > fp.fetch_offset
                         }
-                });
+                        _ => true,
+                    }
+            };
+            let ready = now >= fetch.deadline
+                || match fetch.context {
+                    FetchContext::Incremental { session_id, .. } => {
+                        self.fetch_sessions.partitions(session_id).iter().any(|c| moved_on(&c.fetch))
+                    }
+                    _ => fetch.partitions.iter().any(moved_on),
+                };
             if ready {
-                let responses =
-                    fetch.partitions.iter().map(|fp| self.answer_partition(now, fetch.replica_id, fp, false)).collect();
-                self.outbox.send(
-                    fetch.from,
-                    Message::FetchResponse { correlation_id: fetch.correlation_id, partitions: responses },
-                );
+                let answers = self.answer_fetch(now, fetch.replica_id, fetch.context, &fetch.partitions, false);
+                self.respond_to_fetch(now, fetch.from, fetch.correlation_id, fetch.context, &fetch.partitions, answers);
             } else {
                 self.parked_fetches.push(fetch);
             }
@@ -1281,6 +1321,11 @@ impl Broker {
 
     // ---- fetch (leader side) ----
 
+    /// A `Fetch` request (Kafka's `KafkaApis.handleFetchRequest`): the fetch session decides
+    /// which partitions it reads (`FetchManager.newContext`, KIP-227), every one of them is
+    /// read, and the answer goes at once if any has something to say, else when data arrives
+    /// or `max_wait_ms` passes.
+    #[allow(clippy::too_many_arguments)]
     fn handle_fetch(
         &mut self,
         now: Instant,
@@ -1288,14 +1333,17 @@ impl Broker {
         correlation_id: u64,
         replica_id: i32,
         max_wait_ms: u64,
+        metadata: FetchMetadata,
         partitions: Vec<FetchPartition>,
+        forgotten: Vec<TopicPartition>,
     ) {
-        let responses: Vec<FetchPartitionResponse> =
-            partitions.iter().map(|fp| self.answer_partition(now, replica_id, fp, true)).collect();
+        let context =
+            self.fetch_sessions.new_context(now.as_millis(), metadata, &partitions, &forgotten, replica_id >= 0);
+        let responses = self.answer_fetch(now, replica_id, context, &partitions, true);
         let has_data =
             responses.iter().any(|r| r.error.is_some() || r.diverging_epoch.is_some() || !r.batches.is_empty());
-        if has_data || max_wait_ms == 0 {
-            self.outbox.send(from, Message::FetchResponse { correlation_id, partitions: responses });
+        if has_data || max_wait_ms == 0 || matches!(context, FetchContext::Error(_)) {
+            self.respond_to_fetch(now, from, correlation_id, context, &partitions, responses);
         } else {
             // Long poll: hold the request until data arrives or `max_wait_ms` passes.
             // A fetch is parked only when none of its partitions has anything to answer, so it
@@ -1304,10 +1352,51 @@ impl Broker {
                 from,
                 correlation_id,
                 replica_id,
+                context,
                 partitions,
                 deadline: now + Duration::from_millis(max_wait_ms),
             });
         }
+    }
+
+    /// Reads every partition a fetch covers, in order: the request's, or in an incremental
+    /// session all of the session's, since the leader keeps each one's fetch offset.
+    fn answer_fetch(
+        &mut self,
+        now: Instant,
+        replica_id: i32,
+        context: FetchContext,
+        request: &[FetchPartition],
+        first_read: bool,
+    ) -> Vec<FetchPartitionResponse> {
+        match context {
+            FetchContext::Error(_) => Vec::new(),
+            FetchContext::Incremental { session_id, .. } => {
+                let cached = self.fetch_sessions.take_partitions(session_id);
+                let answers =
+                    cached.iter().map(|c| self.answer_partition(now, replica_id, &c.fetch, first_read)).collect();
+                self.fetch_sessions.put_back(session_id, cached);
+                answers
+            }
+            FetchContext::Sessionless | FetchContext::Full { .. } => {
+                request.iter().map(|fp| self.answer_partition(now, replica_id, fp, first_read)).collect()
+            }
+        }
+    }
+
+    /// Sends a fetch's response: the session keeps, of an incremental fetch's answers, those
+    /// that say something new, and a full fetch may make a session here.
+    fn respond_to_fetch(
+        &mut self,
+        now: Instant,
+        to: NodeId,
+        correlation_id: u64,
+        context: FetchContext,
+        request: &[FetchPartition],
+        answers: Vec<FetchPartitionResponse>,
+    ) {
+        let (error, session_id, partitions) = self.fetch_sessions.respond(now.as_millis(), context, request, answers);
+        self.outbox.send(to, Message::FetchResponse { correlation_id, error, session_id, partitions });
     }
 
     /// Reads one partition for a fetch (`Partition.fetchRecords`). `first_read` is true when
@@ -1500,11 +1589,16 @@ impl Broker {
     /// Sends a fetch to `leader` unless one is in flight (and not timed out) or the fetcher
     /// backs off.
     fn maybe_fetch_from(&mut self, now: Instant, broker_epoch: i64, leader: NodeId) {
-        let fetcher = self.fetchers.entry(leader).or_default();
+        let era = self.era;
+        let fetcher = self.fetchers.entry(leader).or_insert_with(|| Fetcher::new(era));
         if let Some((_, sent_at)) = fetcher.in_flight {
             if now.saturating_since(sent_at) < REPLICA_FETCH_TIMEOUT {
                 return;
             }
+            // Lost or unanswered: the leader's view of the session is unknown, so the next
+            // request starts a new one.
+            fetcher.in_flight = None;
+            fetcher.session.handle_error();
         }
         if now < fetcher.backoff_until {
             return;
@@ -1512,7 +1606,7 @@ impl Broker {
         self.next_correlation_id += 1;
         let correlation_id = self.next_correlation_id;
         fetcher.in_flight = Some((correlation_id, now));
-        let partitions = self
+        let wanted = self
             .partitions
             .values()
             .filter(|p| !p.is_leader() && p.state.leader == Some(leader) && !p.truncating)
@@ -1527,6 +1621,8 @@ impl Broker {
                 },
             })
             .collect();
+        let fetcher = self.fetchers.get_mut(&leader).expect("made above");
+        let request = fetcher.session.build(wanted);
         self.outbox.send(
             leader,
             Message::Fetch {
@@ -1534,7 +1630,9 @@ impl Broker {
                 replica_id: self.id.0,
                 broker_epoch,
                 max_wait_ms: self.config.replica_fetch_wait_max_ms,
-                partitions,
+                metadata: request.metadata,
+                partitions: request.partitions,
+                forgotten_topics_data: request.forgotten_topics_data,
             },
         );
     }
@@ -1553,7 +1651,8 @@ impl Broker {
         }
         for (leader, partitions) in lookups {
             by_leader.entry(leader).or_insert(false);
-            let fetcher = self.fetchers.entry(leader).or_default();
+            let era = self.era;
+            let fetcher = self.fetchers.entry(leader).or_insert_with(|| Fetcher::new(era));
             if fetcher.epoch_lookup_in_flight.is_some_and(|(_, at)| now.saturating_since(at) < REPLICA_FETCH_TIMEOUT)
                 || now < fetcher.backoff_until
             {
@@ -1644,11 +1743,16 @@ impl Broker {
         }
     }
 
+    /// A leader's answer to this follower's fetch (`AbstractFetcherThread.processFetchRequest`
+    /// with `ReplicaFetcherThread.processPartitionData`). After a session error the answer is
+    /// dropped and the next fetch, a full one, follows at once.
     fn handle_fetch_response(
         &mut self,
         now: Instant,
         from: NodeId,
         correlation_id: u64,
+        error: Option<ErrorCode>,
+        session_id: i32,
         partitions: Vec<FetchPartitionResponse>,
     ) {
         let Some(fetcher) = self.fetchers.get_mut(&from) else { return };
@@ -1656,6 +1760,9 @@ impl Broker {
             return;
         }
         fetcher.in_flight = None;
+        if !fetcher.session.handle_response(error, session_id, &partitions) {
+            return;
+        }
         let mut errored = false;
         for response in partitions {
             let Some(p) = self.partitions.get_mut(&response.tp) else { continue };
@@ -1992,11 +2099,28 @@ impl Node for Broker {
             Message::Produce { correlation_id, acks, timeout_ms, partitions } => {
                 self.handle_produce(now, from, correlation_id, acks, timeout_ms, partitions);
             }
-            Message::Fetch { correlation_id, replica_id, max_wait_ms, partitions, .. } => {
-                self.handle_fetch(now, from, correlation_id, replica_id, max_wait_ms, partitions);
+            Message::Fetch {
+                correlation_id,
+                replica_id,
+                max_wait_ms,
+                metadata,
+                partitions,
+                forgotten_topics_data,
+                ..
+            } => {
+                self.handle_fetch(
+                    now,
+                    from,
+                    correlation_id,
+                    replica_id,
+                    max_wait_ms,
+                    metadata,
+                    partitions,
+                    forgotten_topics_data,
+                );
             }
-            Message::FetchResponse { correlation_id, partitions } => {
-                self.handle_fetch_response(now, from, correlation_id, partitions);
+            Message::FetchResponse { correlation_id, error, session_id, partitions } => {
+                self.handle_fetch_response(now, from, correlation_id, error, session_id, partitions);
             }
             Message::OffsetsForLeaderEpoch { correlation_id, partitions, .. } => {
                 self.handle_offsets_for_leader_epoch(from, correlation_id, partitions);
@@ -2092,12 +2216,14 @@ impl Node for Broker {
             }
         }
         // A fetch to a dead leader fails now; the fetcher backs off (`replica.fetch.backoff.ms`)
-        // and tries again until metadata names another leader.
+        // and tries again until metadata names another leader. Its next fetch is a full one:
+        // a restarted leader has no sessions (`FetchSessionHandler.handleError`).
         if let Some(fetcher) = self.fetchers.get_mut(&peer) {
             let lookup = fetcher.epoch_lookup_in_flight.take().is_some();
             if fetcher.in_flight.take().is_some() || lookup {
                 fetcher.backoff_until = now + Duration::from_millis(self.config.replica_fetch_backoff_ms);
             }
+            fetcher.session.handle_error();
         }
         // Requests from the dead peer need no answer. Its offset commits still complete: they
         // are in the log already.
@@ -2322,6 +2448,8 @@ mod tests {
                 replica_id: follower,
                 broker_epoch: 0,
                 max_wait_ms: 0,
+                metadata: FetchMetadata::SESSIONLESS,
+                forgotten_topics_data: vec![],
                 partitions: vec![FetchPartition {
                     tp: TopicPartition::new("orders", 0),
                     current_leader_epoch: 0,
@@ -2330,6 +2458,98 @@ mod tests {
                 }],
             },
         );
+    }
+
+    /// Broker 2 fetches `orders-0` in a session: `(session_id, epoch)`, the partition's
+    /// fetch offset if the request names it, and the long-poll bound. Returns the response's
+    /// `(error, session_id, partitions)` if one was sent.
+    fn session_fetch(
+        broker: &mut Broker,
+        now: u64,
+        metadata: FetchMetadata,
+        fetch_offset: Option<i64>,
+        max_wait_ms: u64,
+    ) -> Option<(Option<ErrorCode>, i32, Vec<FetchPartitionResponse>)> {
+        let partitions = fetch_offset
+            .map(|fetch_offset| FetchPartition {
+                tp: TopicPartition::new("orders", 0),
+                current_leader_epoch: 0,
+                fetch_offset,
+                last_fetched_epoch: if fetch_offset > 0 { 0 } else { -1 },
+            })
+            .into_iter()
+            .collect();
+        let fetch = Message::Fetch {
+            correlation_id: 88,
+            replica_id: 2,
+            broker_epoch: 0,
+            max_wait_ms,
+            metadata,
+            partitions,
+            forgotten_topics_data: vec![],
+        };
+        broker.handle_message(t(now), NodeId(2), fetch);
+        fetch_response(broker)
+    }
+
+    fn fetch_response(broker: &mut Broker) -> Option<(Option<ErrorCode>, i32, Vec<FetchPartitionResponse>)> {
+        sent(broker).into_iter().find_map(|(_, m)| match m {
+            Message::FetchResponse { error, session_id, partitions, .. } => Some((error, session_id, partitions)),
+            _ => None,
+        })
+    }
+
+    #[test]
+    fn a_follower_in_a_fetch_session_hears_only_of_partitions_with_news() {
+        let mut b = leader(&[1, 2], 2);
+        let (error, id, partitions) = session_fetch(&mut b, 10, FetchMetadata::INITIAL, Some(0), 0).unwrap();
+        assert_eq!((error, partitions.len()), (None, 1), "a full fetch answers every partition");
+        assert_ne!(id, 0, "and opens a session");
+        let at = |epoch| FetchMetadata { session_id: id, epoch };
+
+        let (_, _, partitions) = session_fetch(&mut b, 11, at(1), None, 0).unwrap();
+        assert!(partitions.is_empty(), "nothing new: {partitions:?}");
+
+        // A record arrives: the leader reads the partition at the offset its session keeps.
+        produce(&mut b, 12, -1, 7);
+        let (_, _, partitions) = session_fetch(&mut b, 13, at(2), None, 0).unwrap();
+        assert_eq!(partitions.len(), 1);
+        assert_eq!((partitions[0].batches.len(), partitions[0].high_watermark), (1, 0));
+
+        // The follower's new offset commits the record: the answer has no records, only the
+        // new high watermark.
+        let (_, _, partitions) = session_fetch(&mut b, 14, at(3), Some(1), 0).unwrap();
+        assert_eq!(partitions.len(), 1);
+        assert_eq!((partitions[0].batches.len(), partitions[0].high_watermark), (0, 1));
+        assert_eq!(b.partition_log(&TopicPartition::new("orders", 0)).unwrap().high_watermark(), 1);
+        let (_, _, partitions) = session_fetch(&mut b, 15, at(4), None, 0).unwrap();
+        assert!(partitions.is_empty());
+
+        // A long poll in the session waits for data, then answers with it.
+        assert_eq!(session_fetch(&mut b, 16, at(5), None, 500), None, "parked");
+        produce(&mut b, 17, 1, 8);
+        let (_, _, partitions) = fetch_response(&mut b).expect("the append completes the parked fetch");
+        assert_eq!((partitions.len(), partitions[0].batches.len()), (1, 1));
+
+        let (error, _, partitions) = session_fetch(&mut b, 18, at(5), None, 0).unwrap();
+        assert_eq!((error, partitions.len()), (Some(ErrorCode::InvalidFetchSessionEpoch), 0), "epoch 5 was used");
+    }
+
+    #[test]
+    fn a_follower_fetches_in_full_again_after_its_leader_restarts() {
+        let mut b = leader(&[1, 2], 2);
+        let (_, id, _) = session_fetch(&mut b, 10, FetchMetadata::INITIAL, Some(0), 0).unwrap();
+        // The leader restarts and has no sessions: the follower's next incremental fetch is
+        // refused, and the follower starts over with a full one.
+        let mut restarted = leader(&[1, 2], 2);
+        let (error, _, _) =
+            session_fetch(&mut restarted, 11, FetchMetadata { session_id: id, epoch: 1 }, None, 0).unwrap();
+        assert_eq!(error, Some(ErrorCode::FetchSessionIdNotFound));
+        let mut fetcher = FetchSessionHandler::new(true);
+        fetcher.build(vec![]);
+        assert!(fetcher.handle_response(None, id, &[]));
+        assert!(!fetcher.handle_response(error, 0, &[]));
+        assert_eq!(fetcher.next_metadata(), FetchMetadata::INITIAL);
     }
 
     #[test]
@@ -2550,6 +2770,8 @@ mod tests {
                 replica_id: 2,
                 broker_epoch: 0,
                 max_wait_ms: 0,
+                metadata: FetchMetadata::SESSIONLESS,
+                forgotten_topics_data: vec![],
                 partitions: vec![FetchPartition {
                     tp: TopicPartition::new("orders", 0),
                     current_leader_epoch: 2,

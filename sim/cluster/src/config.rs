@@ -441,6 +441,10 @@ pub struct BrokerConfig {
     /// controller does not read it). From 0 to 100: Kafka does not check the range; the bounds
     /// are kafkalab's.
     pub leader_imbalance_per_broker_percentage: u32,
+    /// `max.incremental.fetch.session.cache.slots` (default 1000): how many incremental fetch
+    /// sessions (KIP-227) a leader keeps; with 0 every fetch is answered in full. From 0 to
+    /// 2147483647, as in Kafka. See [`crate::fetch_session`].
+    pub max_incremental_fetch_session_cache_slots: i32,
 }
 
 impl Default for BrokerConfig {
@@ -474,6 +478,7 @@ impl Default for BrokerConfig {
             auto_leader_rebalance_enable: true,
             leader_imbalance_check_interval_seconds: 300,
             leader_imbalance_per_broker_percentage: 10,
+            max_incremental_fetch_session_cache_slots: 1_000,
         }
     }
 }
@@ -514,6 +519,7 @@ impl BrokerConfig {
         "log.retention.ms",
         "log.roll.ms",
         "log.segment.bytes",
+        "max.incremental.fetch.session.cache.slots",
         "message.max.bytes",
         "min.insync.replicas",
         "offsets.topic.num.partitions",
@@ -705,6 +711,13 @@ impl BrokerConfig {
                 0,
                 100,
             )? as u32,
+            max_incremental_fetch_session_cache_slots: int(
+                map,
+                "max.incremental.fetch.session.cache.slots",
+                d.max_incremental_fetch_session_cache_slots,
+                0,
+                KAFKA_INT_MAX,
+            )?,
         };
         // KafkaConfig.validateValues: a follower fetch that may wait longer than the lag limit
         // would make the ISR shrink and grow all the time on a quiet partition.
@@ -1899,6 +1912,7 @@ mod tests {
         assert!(broker.auto_leader_rebalance_enable);
         assert_eq!(broker.leader_imbalance_check_interval_seconds, 300);
         assert_eq!(broker.leader_imbalance_per_broker_percentage, 10);
+        assert_eq!(broker.max_incremental_fetch_session_cache_slots, 1_000);
 
         let topic = TopicConfig::from_map(&map(&[])).unwrap();
         assert_eq!(topic, TopicConfig::default());
@@ -1965,6 +1979,7 @@ mod tests {
             ("auto.leader.rebalance.enable", "False"),
             ("leader.imbalance.check.interval.seconds", "30"),
             ("leader.imbalance.per.broker.percentage", "0"),
+            ("max.incremental.fetch.session.cache.slots", "0"),
         ]))
         .unwrap();
         assert_eq!(
@@ -1999,6 +2014,7 @@ mod tests {
                 auto_leader_rebalance_enable: false,
                 leader_imbalance_check_interval_seconds: 30,
                 leader_imbalance_per_broker_percentage: 0,
+                max_incremental_fetch_session_cache_slots: 0,
             }
         );
 
@@ -2534,6 +2550,7 @@ mod tests {
             ("log.retention.ms", log.retention_ms.to_string()),
             ("log.roll.ms", log.segment_ms.to_string()),
             ("log.segment.bytes", log.segment_bytes.to_string()),
+            ("max.incremental.fetch.session.cache.slots", broker.max_incremental_fetch_session_cache_slots.to_string()),
             ("message.max.bytes", log.max_message_bytes.to_string()),
             ("min.insync.replicas", broker.min_insync_replicas.to_string()),
             ("offsets.topic.num.partitions", broker.offsets_topic_num_partitions.to_string()),

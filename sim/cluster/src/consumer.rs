@@ -22,6 +22,7 @@ use crate::config::{AutoOffsetReset, ConsumerConfig};
 use crate::era::Era;
 use crate::error::ErrorCode;
 use crate::event::Event;
+use crate::fetch_session::FetchMetadata;
 use crate::ids::{NodeId, TopicPartition};
 use crate::node::{Effect, Node, Outbox};
 use crate::protocol::{
@@ -693,7 +694,11 @@ impl Consumer {
                     replica_id: CONSUMER_REPLICA_ID,
                     broker_epoch: -1,
                     max_wait_ms: self.config.fetch_max_wait_ms,
+                    // The lab's consumers fetch without sessions: each request names what the
+                    // consumer wants now, and the leader answers all of it.
+                    metadata: FetchMetadata::SESSIONLESS,
                     partitions,
+                    forgotten_topics_data: Vec::new(),
                 },
             );
             self.fetches.insert(leader, (request, offsets));
@@ -1390,7 +1395,7 @@ impl Node for Consumer {
                 self.buffered.remove(&tp);
                 self.positions.insert(tp, offset);
             }
-            Message::FetchResponse { correlation_id, partitions } => {
+            Message::FetchResponse { correlation_id, partitions, .. } => {
                 self.handle_fetch_response(from, correlation_id, partitions);
             }
             Message::OffsetsForLeaderEpochResponse { correlation_id, partitions } => {

@@ -19,7 +19,8 @@ pub enum KafkaVersion {
     /// 0.11: leader epochs (KIP-101), idempotent producer (KIP-98), unclean election off by
     /// default.
     V0_11,
-    /// 2.0: the epoch lookup answer names the epoch, so followers iterate (KIP-279).
+    /// 2.0: the epoch lookup answer names the epoch, so followers iterate (KIP-279); followers
+    /// fetch in incremental fetch sessions (KIP-227, 1.1).
     V2_0,
     /// 2.8: followers learn divergence from the Fetch response itself (KIP-595 style
     /// `DivergingEpoch`, KAFKA-10554); no separate `OffsetsForLeaderEpoch` round trip.
@@ -95,6 +96,10 @@ pub struct Era {
     /// KIP-279 (2.0): the `OffsetsForLeaderEpoch` answer names the epoch it is about, so the
     /// follower can look again when the leader never saw the follower's epoch.
     pub epoch_in_lookup_answer: bool,
+    /// KIP-227 (1.1): followers fetch in incremental fetch sessions, naming only the
+    /// partitions whose fetch state changed, and leaders answer only the partitions that have
+    /// something new (see [`crate::fetch_session`]).
+    pub incremental_fetch_sessions: bool,
     /// KIP-320 (2.2 for replicas, 2.3 for consumers): fetchers send their current leader
     /// epoch and a leader answers `FENCED_LEADER_EPOCH` or `UNKNOWN_LEADER_EPOCH` on mismatch.
     pub fetch_epoch_fencing: bool,
@@ -131,6 +136,7 @@ impl Era {
             truncate_to_hw_on_become_follower: version < V0_11,
             offsets_for_leader_epoch_on_become_follower: (V0_11..V2_8).contains(&version),
             epoch_in_lookup_answer: version >= V2_0,
+            incremental_fetch_sessions: version >= V2_0,
             fetch_epoch_fencing: version >= V2_8,
             diverging_epoch_in_fetch: version >= V2_8,
             leader_epoch_bump_on_shrink: version < V3_6,
@@ -172,6 +178,7 @@ mod tests {
         let epochs = KafkaVersion::V0_11.era();
         assert!(epochs.offsets_for_leader_epoch_on_become_follower && !epochs.epoch_in_lookup_answer);
         assert!(!epochs.freeze_hw_under_min_isr && epochs.leader_epoch_bump_on_shrink);
+        assert!(!epochs.incremental_fetch_sessions && KafkaVersion::V2_0.era().incremental_fetch_sessions);
         let current = Era::default();
         assert_eq!(current.version, KafkaVersion::V4_0);
         assert!(current.diverging_epoch_in_fetch && current.freeze_hw_under_min_isr && current.raft_pre_vote);

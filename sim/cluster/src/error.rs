@@ -70,6 +70,10 @@ pub enum ErrorCode {
     UnknownProducerId,
     /// 89: AlterPartition asked to add a replica that is not eligible (fenced or offline).
     IneligibleReplica,
+    /// 70: an incremental Fetch named a fetch session the leader does not hold (KIP-227).
+    FetchSessionIdNotFound,
+    /// 71: an incremental Fetch carried another session epoch than the leader expects (KIP-227).
+    InvalidFetchSessionEpoch,
 }
 
 impl ErrorCode {
@@ -104,6 +108,8 @@ impl ErrorCode {
             ErrorCode::InvalidProducerEpoch => 47,
             ErrorCode::UnknownProducerId => 59,
             ErrorCode::IneligibleReplica => 89,
+            ErrorCode::FetchSessionIdNotFound => 70,
+            ErrorCode::InvalidFetchSessionEpoch => 71,
         }
     }
 
@@ -138,6 +144,8 @@ impl ErrorCode {
             ErrorCode::InvalidProducerEpoch => "INVALID_PRODUCER_EPOCH",
             ErrorCode::UnknownProducerId => "UNKNOWN_PRODUCER_ID",
             ErrorCode::IneligibleReplica => "INELIGIBLE_REPLICA",
+            ErrorCode::FetchSessionIdNotFound => "FETCH_SESSION_ID_NOT_FOUND",
+            ErrorCode::InvalidFetchSessionEpoch => "INVALID_FETCH_SESSION_EPOCH",
         }
     }
 
@@ -173,6 +181,8 @@ impl ErrorCode {
             DuplicateSequenceNumber,
             InvalidProducerEpoch,
             UnknownProducerId,
+            FetchSessionIdNotFound,
+            InvalidFetchSessionEpoch,
         ]
         .into_iter()
         .find(|e| e.name() == name)

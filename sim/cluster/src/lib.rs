@@ -20,6 +20,7 @@ pub mod controller;
 pub mod era;
 pub mod error;
 pub mod event;
+pub mod fetch_session;
 pub mod group;
 pub mod ids;
 pub mod log;

@@ -5,6 +5,7 @@
 //! shared (`Arc`) so a fetch response does not copy the log.
 
 use crate::error::ErrorCode;
+use crate::fetch_session::FetchMetadata;
 use crate::ids::{NodeId, TopicPartition};
 use crate::metadata::PartitionState;
 use crate::record::RecordBatch;
@@ -398,14 +399,27 @@ pub enum Message {
         broker_epoch: i64,
         /// Long-poll bound (`replica.fetch.wait.max.ms` / `fetch.max.wait.ms`).
         max_wait_ms: u64,
-        /// Per-partition requests or results, or partition states.
+        /// The fetch session and its epoch (KIP-227; see [`crate::fetch_session`]):
+        /// [`FetchMetadata::SESSIONLESS`] from fetchers that use no session.
+        metadata: FetchMetadata,
+        /// The partitions to fetch: all of them in a full request, only those added or changed
+        /// since the last request in an incremental one.
         partitions: Vec<FetchPartition>,
+        /// Partitions an incremental request drops from its session (Kafka's
+        /// `ForgottenTopicsData`).
+        forgotten_topics_data: Vec<TopicPartition>,
     },
     /// Leader → fetcher.
     FetchResponse {
         /// Echoed by the response, to match it with its request.
         correlation_id: u64,
-        /// Per-partition requests or results, or partition states.
+        /// A session error (`FETCH_SESSION_ID_NOT_FOUND`, `INVALID_FETCH_SESSION_EPOCH`), with
+        /// no partitions; `None` otherwise.
+        error: Option<ErrorCode>,
+        /// The fetch session this response belongs to, or 0 for none (KIP-227).
+        session_id: i32,
+        /// One answer per partition of a full request; in an incremental session, only the
+        /// partitions with records, an error, or a new high watermark or log start offset.
         partitions: Vec<FetchPartitionResponse>,
     },
     /// Producer → any broker: a producer id and epoch for an idempotent producer (KIP-98,

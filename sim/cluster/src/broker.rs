@@ -486,10 +486,10 @@ impl Broker {
         self.outbox.take_sends_to(to)
     }
 
-    /// How many incremental fetch sessions this broker holds as a leader (Kafka's
-    /// `NumIncrementalFetchSessions` gauge, KIP-227).
-    pub fn incremental_fetch_sessions(&self) -> usize {
-        self.fetch_sessions.len()
+    /// How many incremental fetch sessions this broker holds as a leader, as `(followers',
+    /// consumers')`: Kafka's `NumIncrementalFetchSessions` gauge split by kind (KIP-227).
+    pub fn incremental_fetch_sessions(&self) -> (usize, usize) {
+        (self.fetch_sessions.count(true), self.fetch_sessions.count(false))
     }
 
     /// The log of a partition replica on this broker, if it hosts one.

@@ -22,7 +22,7 @@ use crate::config::{AutoOffsetReset, ConsumerConfig};
 use crate::era::Era;
 use crate::error::ErrorCode;
 use crate::event::Event;
-use crate::fetch_session::FetchMetadata;
+use crate::fetch_session::FetchSessionHandler;
 use crate::ids::{NodeId, TopicPartition};
 use crate::node::{Effect, Node, Outbox};
 use crate::protocol::{
@@ -273,6 +273,8 @@ pub struct Consumer {
     unsent_seeks: BTreeMap<TopicPartition, (i64, String)>,
     /// Fetches in flight by leader, with the offset each partition was fetched from.
     fetches: BTreeMap<NodeId, (Request, BTreeMap<TopicPartition, i64>)>,
+    /// The fetch session with each leader fetched from (KIP-227, Kafka's `sessionHandlers`).
+    fetch_sessions: BTreeMap<NodeId, FetchSessionHandler>,
     era: Era,
     /// The leader epoch of the batch each position was reached in (KIP-320), when known.
     position_epochs: BTreeMap<TopicPartition, i32>,
@@ -337,6 +339,7 @@ impl Consumer {
             resets: BTreeMap::new(),
             unsent_seeks: BTreeMap::new(),
             fetches: BTreeMap::new(),
+            fetch_sessions: BTreeMap::new(),
             era: setup.era,
             position_epochs: BTreeMap::new(),
             awaiting_validation: BTreeSet::new(),
@@ -681,12 +684,26 @@ impl Consumer {
                 _ => self.metadata_wanted = true,
             }
         }
-        for (leader, partitions) in by_leader {
-            if self.fetches.get(&leader).is_some_and(|(r, _)| now.saturating_since(r.sent_at) < REQUEST_TIMEOUT) {
-                continue;
+        for (leader, mut partitions) in by_leader {
+            if let Some((r, _)) = self.fetches.get(&leader) {
+                if now.saturating_since(r.sent_at) < REQUEST_TIMEOUT {
+                    continue;
+                }
+                // Unanswered: the leader's view of the session is unknown, so start a new one.
+                if let Some(session) = self.fetch_sessions.get_mut(&leader) {
+                    session.handle_error();
+                }
             }
             let request = self.request(now);
+            // A session compares partitions in partition order; the leader answers in it.
+            partitions.sort_by(|a, b| a.tp.cmp(&b.tp));
             let offsets = partitions.iter().map(|p| (p.tp.clone(), p.fetch_offset)).collect();
+            let sessions = self.era.incremental_fetch_sessions;
+            let fetch = self
+                .fetch_sessions
+                .entry(leader)
+                .or_insert_with(|| FetchSessionHandler::new(sessions))
+                .build(partitions);
             self.outbox.send(
                 leader,
                 Message::Fetch {
@@ -694,11 +711,9 @@ impl Consumer {
                     replica_id: CONSUMER_REPLICA_ID,
                     broker_epoch: -1,
                     max_wait_ms: self.config.fetch_max_wait_ms,
-                    // The lab's consumers fetch without sessions: each request names what the
-                    // consumer wants now, and the leader answers all of it.
-                    metadata: FetchMetadata::SESSIONLESS,
-                    partitions,
-                    forgotten_topics_data: Vec::new(),
+                    metadata: fetch.metadata,
+                    partitions: fetch.partitions,
+                    forgotten_topics_data: fetch.forgotten_topics_data,
                 },
             );
             self.fetches.insert(leader, (request, offsets));
@@ -856,11 +871,27 @@ impl Consumer {
         }
     }
 
-    fn handle_fetch_response(&mut self, from: NodeId, correlation_id: u64, partitions: Vec<FetchPartitionResponse>) {
+    /// A leader's answer to a fetch (Kafka's `AbstractFetch.handleFetchSuccess`): the records
+    /// of each partition still wanted from the offset it was fetched from go to its buffer.
+    /// After a session error nothing is used, and the next fetch is a full one. In a session,
+    /// the partitions left out had nothing new.
+    fn handle_fetch_response(
+        &mut self,
+        from: NodeId,
+        correlation_id: u64,
+        error: Option<ErrorCode>,
+        session_id: i32,
+        partitions: Vec<FetchPartitionResponse>,
+    ) {
         if self.fetches.get(&from).map(|(r, _)| r.correlation_id) != Some(correlation_id) {
             return;
         }
         let (_, fetched_from) = self.fetches.remove(&from).expect("checked");
+        if let Some(session) = self.fetch_sessions.get_mut(&from) {
+            if !session.handle_response(error, session_id, &partitions) {
+                return;
+            }
+        }
         for response in partitions {
             let tp = response.tp.clone();
             let Some(position) = self.positions.get(&tp).copied() else { continue };
@@ -1395,8 +1426,8 @@ impl Node for Consumer {
                 self.buffered.remove(&tp);
                 self.positions.insert(tp, offset);
             }
-            Message::FetchResponse { correlation_id, partitions, .. } => {
-                self.handle_fetch_response(from, correlation_id, partitions);
+            Message::FetchResponse { correlation_id, error, session_id, partitions } => {
+                self.handle_fetch_response(from, correlation_id, error, session_id, partitions);
             }
             Message::OffsetsForLeaderEpochResponse { correlation_id, partitions } => {
                 self.handle_validation(from, correlation_id, partitions);
@@ -1464,6 +1495,9 @@ impl Node for Consumer {
     fn handle_disconnect(&mut self, now: Instant, peer: NodeId) {
         if now < self.start {
             return;
+        }
+        if let Some(session) = self.fetch_sessions.get_mut(&peer) {
+            session.handle_error();
         }
         if self.fetches.remove(&peer).is_some() || self.validations.remove(&peer).is_some() {
             self.metadata_wanted = true;

@@ -316,6 +316,11 @@ impl FetchSessionCache {
         self.sessions.len()
     }
 
+    /// How many sessions the cache holds for followers (`privileged`) or for consumers.
+    pub fn count(&self, privileged: bool) -> usize {
+        self.sessions.values().filter(|s| s.privileged == privileged).count()
+    }
+
     /// Whether the cache holds no session.
     pub fn is_empty(&self) -> bool {
         self.sessions.is_empty()

@@ -10,7 +10,7 @@ use crate::config::{BrokerConfig, LogConfig};
 use crate::era::Era;
 use crate::error::ErrorCode;
 use crate::event::Event;
-use crate::fetch_session::{FetchContext, FetchMetadata, FetchSessionCache, FetchSessionHandler};
+use crate::fetch_session::{FetchContext, FetchSessionCache, FetchSessionHandler};
 use crate::group::{self, AcceptedCommit, CoordinatorConfig, GroupCoordinator, GroupRecord, GroupStatus, JoinRequest};
 use crate::ids::{NodeId, TopicPartition};
 use crate::log::producer_state::ProducerAppendCheck;
@@ -1325,18 +1325,19 @@ impl Broker {
     /// which partitions it reads (`FetchManager.newContext`, KIP-227), every one of them is
     /// read, and the answer goes at once if any has something to say, else when data arrives
     /// or `max_wait_ms` passes.
-    #[allow(clippy::too_many_arguments)]
-    fn handle_fetch(
-        &mut self,
-        now: Instant,
-        from: NodeId,
-        correlation_id: u64,
-        replica_id: i32,
-        max_wait_ms: u64,
-        metadata: FetchMetadata,
-        partitions: Vec<FetchPartition>,
-        forgotten: Vec<TopicPartition>,
-    ) {
+    fn handle_fetch(&mut self, now: Instant, from: NodeId, fetch: Message) {
+        let Message::Fetch {
+            correlation_id,
+            replica_id,
+            max_wait_ms,
+            metadata,
+            partitions,
+            forgotten_topics_data: forgotten,
+            ..
+        } = fetch
+        else {
+            unreachable!("only Fetch requests come here")
+        };
         let context =
             self.fetch_sessions.new_context(now.as_millis(), metadata, &partitions, &forgotten, replica_id >= 0);
         let responses = self.answer_fetch(now, replica_id, context, &partitions, true);
@@ -2099,26 +2100,7 @@ impl Node for Broker {
             Message::Produce { correlation_id, acks, timeout_ms, partitions } => {
                 self.handle_produce(now, from, correlation_id, acks, timeout_ms, partitions);
             }
-            Message::Fetch {
-                correlation_id,
-                replica_id,
-                max_wait_ms,
-                metadata,
-                partitions,
-                forgotten_topics_data,
-                ..
-            } => {
-                self.handle_fetch(
-                    now,
-                    from,
-                    correlation_id,
-                    replica_id,
-                    max_wait_ms,
-                    metadata,
-                    partitions,
-                    forgotten_topics_data,
-                );
-            }
+            fetch @ Message::Fetch { .. } => self.handle_fetch(now, from, fetch),
             Message::FetchResponse { correlation_id, error, session_id, partitions } => {
                 self.handle_fetch_response(now, from, correlation_id, error, session_id, partitions);
             }
@@ -2340,6 +2322,7 @@ impl Node for Broker {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fetch_session::FetchMetadata;
     use crate::node::node_rng;
     use crate::record::unkeyed;
 

@@ -63,8 +63,9 @@ impl std::fmt::Display for SimulationCrash {
 impl std::error::Error for SimulationCrash {}
 
 /// Whether a run may use helper threads beside the simulation's own: the trace's hashing
-/// ([`trace::Trace::with_digest_thread`]) and the end-of-run oracle's partition checks
-/// ([`oracle::check_world_located`]). On by default.
+/// ([`trace::Trace::with_digest_thread`]), the trace's clerk, which builds the digest and the
+/// clients' history from the records a run lets go ([`trace::Trace::set_retention`]), and the
+/// end-of-run oracle's partition checks ([`oracle::check_world_located`]). On by default.
 static HELPER_THREADS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
 
 /// Allows or forbids helper threads for runs from now on, and gives the previous setting. A

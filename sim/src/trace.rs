@@ -10,7 +10,10 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 mod digest;
+mod ledger;
 mod line;
+
+use ledger::{Clerk, Ledger};
 
 /// What a record says.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -99,6 +102,23 @@ pub enum Retention {
     },
 }
 
+/// Where the trace's [`Ledger`] is built.
+#[derive(Debug)]
+enum Home {
+    /// Here, on the simulation's thread, as each record is pushed. Boxed: a ledger is a few
+    /// hundred bytes, and goes to a clerk and back whole.
+    Here(Box<Ledger>),
+    /// By a clerk on a helper thread, from the records the trace lets go
+    /// ([`Retention::Needed`] only: with [`Retention::All`] no record is ever let go).
+    Clerk(Clerk),
+}
+
+impl Default for Home {
+    fn default() -> Home {
+        Home::Here(Box::default())
+    }
+}
+
 /// Collects records in order and keeps the running digest, the clients' history and, as
 /// [`Retention`] says, the records themselves.
 #[derive(Debug, Default)]
@@ -111,10 +131,6 @@ pub struct Trace {
     /// Records pushed so far: the next record's sequence number.
     count: u64,
     retention: Retention,
-    /// With [`Retention::Needed`]: what the end-of-run checks read, in trace order.
-    needs: crate::check::RecordNeeds,
-    /// With [`Retention::Needed`]: the records `needs` keeps.
-    kept: Vec<TraceRecord>,
     /// Up to which sequence number (exclusive) the invariant checker has read.
     checker_read: u64,
     /// Up to which sequence number (exclusive) the outside reader has read, when there is one.
@@ -124,10 +140,11 @@ pub struct Trace {
     /// record that revealed them, and their time must be found after the record itself is gone.
     /// A run's worth is one entry per simulated millisecond at most.
     times_ms: Vec<(u64, u64)>,
-    /// The clients' history, built record by record.
-    history: crate::oracle::HistoryBuilder,
-    /// The running SHA-256 of the records' JSON lines.
-    digester: digest::Digester,
+    /// The digest, the clients' history and the kept records, built here or by a clerk.
+    ledger: Home,
+    /// Records before this sequence number are in the ledger (or on their way to the clerk);
+    /// those from it on are held and not yet.
+    entered: u64,
     /// When each group last completed a rebalance, in milliseconds (`GroupRebalanced`): views
     /// are built every 100 ms in the lab, and finding this by reading the trace back would
     /// cost a long run's whole trace each time.
@@ -144,7 +161,8 @@ impl Trace {
     /// the trace then hashes on the simulation's thread, as it does when
     /// [`crate::set_helper_threads`] forbids helper threads.
     pub fn with_digest_thread() -> Trace {
-        Trace { digester: digest::Digester::with_thread(), ..Trace::default() }
+        let ledger = Ledger { digester: digest::Digester::with_thread(), ..Ledger::default() };
+        Trace { ledger: Home::Here(Box::new(ledger)), ..Trace::default() }
     }
 
     /// Appends a record, assigning its sequence number.
@@ -156,34 +174,69 @@ impl Trace {
         // 150 bytes, and moving each of a busy run's millions into place was a visible cost.
         self.held.push(TraceRecord { seq: self.count, time_ns, node, body });
         let record = self.held.last().expect("just pushed");
-        let line = self.digester.buffer();
-        record.write_json(line);
-        line.push(b'\n');
-        self.digester.wrote();
         let time_ms = record.time_ms();
         if self.times_ms.last().is_none_or(|&(_, t)| t != time_ms) {
             self.times_ms.push((record.seq, time_ms));
         }
-        self.history.add(record);
-        if self.retention != Retention::All && self.needs.keeps(record) {
-            self.kept.push(record.clone());
+        if let Home::Here(ledger) = &mut self.ledger {
+            ledger.add(record);
+            self.entered = self.count + 1;
         }
         self.count += 1;
     }
 
+    /// Brings the ledger home from its clerk, if it has one, and enters every record pushed so
+    /// far: the ledger is then complete, and is built here from now on.
+    fn ledger(&mut self) -> &mut Ledger {
+        if let Home::Clerk(_) = &self.ledger {
+            let Home::Clerk(clerk) = std::mem::take(&mut self.ledger) else { unreachable!("matched above") };
+            let mut ledger = clerk.finish();
+            let from = (self.entered - self.first_held) as usize;
+            for record in &self.held[from..] {
+                ledger.add(record);
+            }
+            self.entered = self.count;
+            self.ledger = Home::Here(ledger);
+        }
+        match &mut self.ledger {
+            Home::Here(ledger) => ledger,
+            Home::Clerk(_) => unreachable!("brought home above"),
+        }
+    }
+
     /// Switches to `retention`, with `needs` saying what the end-of-run checks read. Records
     /// pushed before stay held until they are read, and those `needs` keeps are kept.
+    /// With [`Retention::Needed`], a clerk on a helper thread builds the digest, the history
+    /// and the kept records from the records let go, unless [`crate::set_helper_threads`]
+    /// forbids helper threads.
     pub fn set_retention(&mut self, retention: Retention, needs: crate::check::RecordNeeds) {
-        self.retention = retention;
-        self.needs = needs;
-        self.kept = match retention {
-            Retention::All => Vec::new(),
-            Retention::Needed { .. } => self.held.iter().filter(|r| needs.keeps(r)).cloned().collect(),
+        self.set_retention_with(retention, needs, crate::helper_threads_allowed());
+    }
+
+    /// [`Trace::set_retention`], with or without a clerk.
+    fn set_retention_with(&mut self, retention: Retention, needs: crate::check::RecordNeeds, clerk: bool) {
+        let (needs, kept) = match retention {
+            Retention::All => (None, Vec::new()),
+            Retention::Needed { .. } => {
+                let kept = self.held.iter().filter(|r| needs.keeps(r)).cloned().collect();
+                (Some(needs), kept)
+            }
         };
+        let ledger = self.ledger();
+        (ledger.needs, ledger.kept) = (needs, kept);
+        self.retention = retention;
         self.reader_read = match retention {
             Retention::Needed { reader: true } => Some(self.first_held),
             _ => None,
         };
+        if clerk && retention != Retention::All {
+            // Records are let go from now on, so a clerk can take them over.
+            let Home::Here(ledger) = std::mem::take(&mut self.ledger) else { unreachable!("brought home above") };
+            self.ledger = match Clerk::start(ledger) {
+                Ok(clerk) => Home::Clerk(clerk),
+                Err(ledger) => Home::Here(ledger),
+            };
+        }
         self.release();
     }
 
@@ -208,8 +261,33 @@ impl Trace {
             return;
         }
         let upto = self.checker_read.min(self.reader_read.unwrap_or(u64::MAX)).min(self.count);
+        if let Home::Clerk(_) = self.ledger {
+            if upto - self.first_held.min(upto) < ledger::BATCH_RECORDS as u64 {
+                // Waking the clerk costs more than a few records' worth of its work: a light run
+                // lets go of a handful at each quantum, so they wait here for a full batch.
+                return;
+            }
+        }
         if upto > self.first_held {
-            self.held.drain(..(upto - self.first_held) as usize);
+            let gone = (upto - self.first_held) as usize;
+            match &mut self.ledger {
+                Home::Here(_) => drop(self.held.drain(..gone)),
+                Home::Clerk(clerk) => {
+                    // Records pushed before the clerk started are in the ledger already.
+                    let entered = ((self.entered - self.first_held) as usize).min(gone);
+                    self.held.drain(..entered);
+                    let batch = if gone == self.held.len() + entered {
+                        // Every held record goes (the usual case): the vector goes whole.
+                        std::mem::replace(&mut self.held, clerk.spare())
+                    } else {
+                        self.held.drain(..gone - entered).collect()
+                    };
+                    if !batch.is_empty() {
+                        clerk.send(batch);
+                    }
+                    self.entered = self.entered.max(upto);
+                }
+            }
             self.first_held = upto;
             // A burst (every producer's catch-up sends at one instant) can hold tens of
             // thousands of records until the readers pass it; their room is given back once
@@ -227,11 +305,11 @@ impl Trace {
     }
 
     /// The records the end-of-run checks read: every record so far with [`Retention::All`],
-    /// else those the [`crate::check::RecordNeeds`] keep.
-    pub fn records(&self) -> &[TraceRecord] {
+    /// else those the [`crate::check::RecordNeeds`] keep. Waits for the clerk, if any.
+    pub fn records(&mut self) -> &[TraceRecord] {
         match self.retention {
             Retention::All => &self.held,
-            Retention::Needed { .. } => &self.kept,
+            Retention::Needed { .. } => &self.ledger().kept,
         }
     }
 
@@ -278,14 +356,15 @@ impl Trace {
         Some(self.times_ms[run - 1].1)
     }
 
-    /// The clients' history of every record so far.
-    pub fn history(&self) -> &crate::oracle::History {
-        self.history.history()
+    /// The clients' history of every record so far. Waits for the clerk, if any.
+    pub fn history(&mut self) -> &crate::oracle::History {
+        self.ledger().history.history()
     }
 
     /// The digest of every record so far, as 16 hex digits (the first 64 bits of SHA-256).
-    pub fn digest(&self) -> String {
-        let full = self.digester.finish();
+    /// Waits for the clerk, if any.
+    pub fn digest(&mut self) -> String {
+        let full = self.ledger().digester.finish();
         full.iter().take(8).map(|b| format!("{b:02x}")).collect()
     }
 }
@@ -308,7 +387,8 @@ mod tests {
     /// Pushes sends acknowledged at 1 ms apart and a fault, into a trace with `retention`.
     fn filled(retention: Retention) -> Trace {
         let mut trace = Trace::default();
-        trace.set_retention(retention, RecordNeeds::default());
+        // No clerk: it would hold these few records until it has a batch's worth.
+        trace.set_retention_with(retention, RecordNeeds::default(), false);
         for n in 0..4 {
             trace.push(n * 1_000_000, "p".into(), acked(n));
         }
@@ -318,7 +398,7 @@ mod tests {
 
     #[test]
     fn holding_only_needed_records_keeps_digest_count_history_and_times() {
-        let all = filled(Retention::All);
+        let mut all = filled(Retention::All);
         let mut needed = filled(Retention::Needed { reader: true });
         assert_eq!(needed.digest(), all.digest());
         assert_eq!(needed.len(), 5);
@@ -347,5 +427,164 @@ mod tests {
         let mut needed = filled(Retention::Needed { reader: false });
         needed.checker_read(5);
         needed.records_since(0);
+    }
+
+    #[test]
+    #[should_panic(expected = "are gone")]
+    fn asking_for_records_let_go_to_a_clerk_panics() {
+        let mut needed = Trace::default();
+        needed.set_retention_with(Retention::Needed { reader: false }, RecordNeeds::default(), true);
+        for n in 0..ledger::BATCH_RECORDS as u64 {
+            needed.push(n, "p".into(), acked(n));
+        }
+        needed.checker_read(ledger::BATCH_RECORDS as u64);
+        needed.records_since(0);
+    }
+
+    /// What a test does to a trace next.
+    #[derive(Clone, Debug)]
+    enum Step {
+        /// Pushes this many records: sends invoked and acknowledged (the history takes them
+        /// in, the end-of-run checks do not keep them), and every seventh a fault (kept). The
+        /// time moves on a millisecond every few records.
+        Push(u16),
+        /// The invariant checker reads every record pushed so far.
+        CheckerReads,
+        /// The outside reader reads this share (in percent) of the records it has not read.
+        ReaderReads(u8),
+        /// Someone asks for the digest, the history and the kept records mid-run (which brings
+        /// a clerk's ledger home).
+        Ask,
+    }
+
+    fn steps() -> impl proptest::strategy::Strategy<Value = Vec<Step>> {
+        use proptest::prelude::*;
+        let step = prop_oneof![
+            4 => (1u16..3_000).prop_map(Step::Push),
+            3 => Just(Step::CheckerReads),
+            3 => (0u8..=100).prop_map(Step::ReaderReads),
+            1 => Just(Step::Ask),
+        ];
+        proptest::collection::vec(step, 1..40)
+    }
+
+    /// The `n`th record's body.
+    fn body(n: u64) -> TraceBody {
+        match n % 7 {
+            6 => TraceBody::Fault(format!("crash broker {}", n % 3 + 1)),
+            k if k % 2 == 0 => TraceBody::Event(Event::SendInvoked {
+                producer: "p".into(),
+                tp: TopicPartition::new("t", (n % 3) as i32),
+                key: Some(format!("k{}", n % 11).into()),
+                value: format!("v{n}").into(),
+                tombstone: false,
+            }),
+            _ => acked(n),
+        }
+    }
+
+    /// Everything the trace builds from its records, as seen from outside.
+    #[derive(PartialEq)]
+    struct Built {
+        digest: String,
+        history: crate::oracle::History,
+        records: Vec<TraceRecord>,
+        len: u64,
+    }
+
+    impl Built {
+        /// What a trace that holds only the records `needs` keeps would have built.
+        fn filtered(self, needs: RecordNeeds) -> Built {
+            Built { records: self.records.into_iter().filter(|r| needs.keeps(r)).collect(), ..self }
+        }
+    }
+
+    fn built(trace: &mut Trace) -> Built {
+        Built {
+            digest: trace.digest(),
+            history: trace.history().clone(),
+            records: trace.records().to_vec(),
+            len: trace.len(),
+        }
+    }
+
+    /// Plays `steps` on a trace that holds every record and on one that holds only the needed
+    /// ones, with or without a clerk and an outside reader: after every question, and at the
+    /// end, both must have built the same digest, history and kept records, record times
+    /// must agree, and the reader must still get every record it has not read.
+    fn compare(steps: &[Step], clerk: bool, reader: bool) {
+        let needs = RecordNeeds::default();
+        let mut all = Trace::default();
+        let mut needed = Trace::default();
+        needed.set_retention_with(Retention::Needed { reader }, needs, clerk);
+        if clerk {
+            assert!(matches!(needed.ledger, Home::Clerk(_)), "a clerk starts outside a simulation");
+        }
+        let mut read = 0u64;
+        let mut n = 0u64;
+        for step in steps {
+            match step {
+                Step::Push(count) => {
+                    for _ in 0..*count {
+                        let time_ns = n / 5 * 1_000_000;
+                        all.push(time_ns, "p".into(), body(n));
+                        needed.push(time_ns, "p".into(), body(n));
+                        n += 1;
+                    }
+                }
+                Step::CheckerReads => needed.checker_read(needed.len()),
+                Step::ReaderReads(percent) => {
+                    let upto = read + (needed.len() - read) * u64::from(*percent) / 100;
+                    if reader {
+                        let unread: Vec<u64> = needed.records_since(read).iter().map(|r| r.seq).collect();
+                        assert_eq!(unread, (read..needed.len()).collect::<Vec<_>>(), "the reader gets every record");
+                    }
+                    needed.reader_read(upto);
+                    read = upto;
+                }
+                Step::Ask => {
+                    assert!(built(&mut needed) == built(&mut all).filtered(needs), "asked after {n} records");
+                }
+            }
+        }
+        assert!(built(&mut needed) == built(&mut all).filtered(needs), "at the end, after {n} records");
+        for seq in (0..n).step_by(97) {
+            assert_eq!(needed.time_ms_of(seq), all.time_ms_of(seq));
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+
+        /// A clerk builds what the trace would have built itself, whatever the batches and
+        /// whenever the ledger is asked for.
+        #[test]
+        fn a_clerk_builds_the_same_ledger(steps in steps(), reader in proptest::prelude::any::<bool>()) {
+            compare(&steps, true, reader);
+        }
+    }
+
+    /// Without a clerk too; and with enough records that a clerk gets several batches, both
+    /// whole held vectors and parts of one.
+    #[test]
+    fn ledger_is_the_same_with_and_without_a_clerk() {
+        let steps = [
+            Step::Push(5_000),
+            Step::CheckerReads,
+            Step::Push(3_000),
+            Step::ReaderReads(50),
+            Step::CheckerReads,
+            Step::Push(6_000),
+            Step::ReaderReads(100),
+            Step::CheckerReads,
+            Step::Push(100),
+            Step::Ask,
+            Step::Push(9_000),
+            Step::CheckerReads,
+            Step::ReaderReads(100),
+        ];
+        for (clerk, reader) in [(false, false), (false, true), (true, false), (true, true)] {
+            compare(&steps, clerk, reader);
+        }
     }
 }

@@ -142,8 +142,9 @@ pub struct Trace {
     times_ms: Vec<(u64, u64)>,
     /// The digest, the clients' history and the kept records, built here or by a clerk.
     ledger: Home,
-    /// Records before this sequence number are in the ledger (or on their way to the clerk);
-    /// those from it on are held and not yet.
+    /// While a clerk builds the ledger: records before this sequence number are in it (or on
+    /// their way to the clerk), and those from it on are held and not yet. Built here, the
+    /// ledger has every record.
     entered: u64,
     /// When each group last completed a rebalance, in milliseconds (`GroupRebalanced`): views
     /// are built every 100 ms in the lab, and finding this by reading the trace back would
@@ -180,7 +181,6 @@ impl Trace {
         }
         if let Home::Here(ledger) = &mut self.ledger {
             ledger.add(record);
-            self.entered = self.count + 1;
         }
         self.count += 1;
     }
@@ -195,7 +195,6 @@ impl Trace {
             for record in &self.held[from..] {
                 ledger.add(record);
             }
-            self.entered = self.count;
             self.ledger = Home::Here(ledger);
         }
         match &mut self.ledger {
@@ -233,7 +232,10 @@ impl Trace {
             // Records are let go from now on, so a clerk can take them over.
             let Home::Here(ledger) = std::mem::take(&mut self.ledger) else { unreachable!("brought home above") };
             self.ledger = match Clerk::start(ledger) {
-                Ok(clerk) => Home::Clerk(clerk),
+                Ok(clerk) => {
+                    self.entered = self.count;
+                    Home::Clerk(clerk)
+                }
                 Err(ledger) => Home::Here(ledger),
             };
         }
@@ -262,7 +264,7 @@ impl Trace {
         }
         let upto = self.checker_read.min(self.reader_read.unwrap_or(u64::MAX)).min(self.count);
         if let Home::Clerk(_) = self.ledger {
-            if upto - self.first_held.min(upto) < ledger::BATCH_RECORDS as u64 {
+            if upto.saturating_sub(self.first_held) < ledger::BATCH_RECORDS as u64 {
                 // Waking the clerk costs more than a few records' worth of its work: a light run
                 // lets go of a handful at each quantum, so they wait here for a full batch.
                 return;

@@ -17,7 +17,7 @@ use crate::log::producer_state::ProducerAppendCheck;
 use crate::log::{checkpoint, Checkpoints, PartitionLog};
 use crate::metadata::{MetadataImage, MetadataRecord, PartitionState};
 use crate::node::{DiskOp, Effect, Node, Outbox};
-use crate::partition::{Partition, Partitions, PendingIsrChange};
+use crate::partition::{Partition, Partitions, PendingIsrChange, ReplicaSlot};
 use crate::protocol::{
     EpochEndOffset, FetchPartition, FetchPartitionResponse, Message, ProducePartition, ProducePartitionResponse,
     EARLIEST_TIMESTAMP, LATEST_TIMESTAMP,
@@ -1418,10 +1418,13 @@ impl Broker {
             diverging_epoch: None,
             batches: Vec::new(),
         };
-        let Some(p) = self.partitions.get_mut(&fp.tp) else {
+        // One search for the replica serves the whole answer (searching again, by topic name,
+        // for each step was a hot spot).
+        let Some(slot) = self.partitions.slot(&fp.tp) else {
             response.error = Some(ErrorCode::UnknownTopicOrPartition);
             return response;
         };
+        let p = self.partitions.at(slot);
         if !p.is_leader() {
             response.error = Some(ErrorCode::NotLeaderOrFollower);
             return response;
@@ -1464,34 +1467,47 @@ impl Broker {
             }
             return response;
         }
-        // One lookup of the partition serves the whole answer (looking it up again, by topic
-        // name, for the high watermark and the read was a hot spot): only an ISR proposal,
-        // which needs the whole broker, looks it up again.
-        let mut p = p;
         let upper = match follower {
             Some(f) => {
                 if first_read {
-                    p.record_follower_fetch(now, f, fp.fetch_offset);
-                    if p.pending_isr.is_none() && p.may_join_isr(f) {
-                        let mut isr = p.isr().to_vec();
-                        isr.push(f);
-                        self.propose_isr(now, &fp.tp, isr);
-                        p = self.partitions.get_mut(&fp.tp).expect("present");
-                    }
-                    // `maybe_advance_high_watermark`, on the partition at hand.
-                    if let Some(high_watermark) = p.maybe_advance_high_watermark() {
-                        if fp.tp.topic != OFFSETS_TOPIC {
-                            self.outbox.event(Event::HighWatermarkAdvanced { tp: fp.tp.clone(), high_watermark });
-                        }
-                    }
+                    self.take_in_follower_fetch(now, slot, f, fp);
                 }
                 leo
             }
             None => p.log.high_watermark(),
         };
+        // Taking the fetch in may have moved the high watermark; the log is what it was.
+        let p = self.partitions.at(slot);
         response.high_watermark = p.log.high_watermark();
         response.batches = p.log.read(fp.fetch_offset, upper, FETCH_MAX_BYTES);
         response
+    }
+
+    /// Takes in a follower's fetch of a partition this broker leads, as
+    /// `Partition.updateFollowerFetchState` does: the follower's fetch state, then an ISR
+    /// expansion if the follower caught up (`maybeExpandIsr`), then the high watermark
+    /// (`maybeIncrementLeaderHW`).
+    ///
+    /// Most fetches of a quiet partition change nothing but the follower's fetch state, so the
+    /// replica is borrowed mutably (which makes the purgatories and the invariant checker look
+    /// at it again) only when the ISR or the high watermark will move.
+    fn take_in_follower_fetch(&mut self, now: Instant, slot: ReplicaSlot, follower: NodeId, fp: &FetchPartition) {
+        let p = self.partitions.record_follower_fetch_at(slot, now, follower, fp.fetch_offset);
+        let joins = p.pending_isr.is_none() && p.may_join_isr(follower);
+        if !joins && p.high_watermark_advance().is_none() {
+            return;
+        }
+        if joins {
+            let mut isr = p.isr().to_vec();
+            isr.push(follower);
+            self.propose_isr(now, &fp.tp, isr);
+        }
+        let p = self.partitions.at_mut(slot);
+        if let Some(high_watermark) = p.maybe_advance_high_watermark() {
+            if fp.tp.topic != OFFSETS_TOPIC {
+                self.outbox.event(Event::HighWatermarkAdvanced { tp: fp.tp.clone(), high_watermark });
+            }
+        }
     }
 
     // ---- ISR changes ----
@@ -2516,6 +2532,33 @@ mod tests {
 
         let (error, _, partitions) = session_fetch(&mut b, 18, at(5), None, 0).unwrap();
         assert_eq!((error, partitions.len()), (Some(ErrorCode::InvalidFetchSessionEpoch), 0), "epoch 5 was used");
+    }
+
+    #[test]
+    fn a_follower_fetch_with_nothing_new_lends_the_replica_out_only_when_it_moves_it() {
+        let tp = TopicPartition::new("orders", 0);
+        let lent_at = |b: &Broker| b.partitions().find(|p| p.tp == tp).expect("hosted").lent_at();
+        let follower_offset = |b: &Broker| {
+            let p = b.partitions().find(|p| p.tp == tp).expect("hosted");
+            (p.followers[&NodeId(2)].log_end_offset, p.followers[&NodeId(2)].last_fetch_time)
+        };
+        let mut b = leader(&[1, 2], 2);
+        session_fetch(&mut b, 10, FetchMetadata::INITIAL, Some(0), 0).unwrap();
+        let quiet = lent_at(&b);
+
+        // Caught up, nothing new: the follower's fetch state moves, the replica is not lent.
+        let (_, _, partitions) = session_fetch(&mut b, 11, FetchMetadata::INITIAL, Some(0), 0).unwrap();
+        assert_eq!(partitions.len(), 1);
+        assert_eq!(follower_offset(&b), (0, t(11)), "the fetch is taken in");
+        assert_eq!(lent_at(&b), quiet, "a fetch that moves neither the log nor the high watermark lends nothing");
+
+        // A record arrives (a loan), and the follower's fetch of it commits it (another).
+        produce(&mut b, 12, -1, 7);
+        let appended = lent_at(&b);
+        assert!(appended > quiet, "an append is a loan");
+        session_fetch(&mut b, 13, FetchMetadata::INITIAL, Some(1), 0).unwrap();
+        assert_eq!(b.partition_log(&tp).unwrap().high_watermark(), 1);
+        assert!(lent_at(&b) > appended, "a fetch that moves the high watermark lends the replica out");
     }
 
     #[test]

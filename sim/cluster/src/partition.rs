@@ -66,6 +66,8 @@ pub struct Partition {
     /// Whether [`Partitions`] has listed this replica as touched since the purgatories last
     /// looked, so that it is listed once however often it is borrowed mutably.
     touched: bool,
+    /// See [`Partition::lent_at`].
+    lent_at: u64,
 }
 
 impl Partition {
@@ -83,7 +85,21 @@ impl Partition {
             truncating: false,
             purgatory_seen: (-1, -1),
             touched: false,
+            lent_at: 0,
         }
+    }
+
+    /// When this replica was last lent out mutably by its [`Partitions`], on that collection's
+    /// own count of loans (0 for a replica that was never in one).
+    ///
+    /// Every change to a replica of a broker goes through such a loan, except a follower's fetch
+    /// bookkeeping ([`Partitions::record_follower_fetch`]). So while this stays the same, the
+    /// replica's log, high watermark, partition state and pending ISR change all stand still,
+    /// and an observer that looked at them then need not look again (the invariant checker
+    /// skips such replicas at its 10 ms quanta). A replica removed and added again gets a later
+    /// count than any it had, since the count belongs to the collection.
+    pub fn lent_at(&self) -> u64 {
+        self.lent_at
     }
 
     /// Whether this replica leads the partition.
@@ -221,7 +237,19 @@ impl Partition {
     /// [`Partition::freeze_hw_under_min_isr`]); otherwise the smallest LEO among the leader and
     /// the maximal ISR's followers; never lowered. Returns the new high watermark when it moved.
     pub fn maybe_advance_high_watermark(&mut self) -> Option<i64> {
-        if !self.is_leader() {
+        let advanced = self.high_watermark_advance();
+        if let Some(high_watermark) = advanced {
+            self.log.set_high_watermark(high_watermark);
+        }
+        advanced
+    }
+
+    /// The high watermark [`Partition::maybe_advance_high_watermark`] would move to now, if it
+    /// would move: the same rule, without changing anything.
+    pub fn high_watermark_advance(&self) -> Option<i64> {
+        // The candidate is at most the leader's LEO, so a leader whose high watermark has
+        // reached its LEO (a quiet partition) has nothing to look up.
+        if !self.is_leader() || self.log.high_watermark() >= self.log.log_end_offset() {
             return None;
         }
         if self.freeze_hw_under_min_isr && (self.state.isr.len() as i32) < self.min_insync_replicas {
@@ -242,12 +270,7 @@ impl Partition {
             }
             candidate = candidate.min(leo);
         }
-        if candidate > self.log.high_watermark() {
-            self.log.set_high_watermark(candidate);
-            Some(candidate)
-        } else {
-            None
-        }
+        (candidate > self.log.high_watermark()).then_some(candidate)
     }
 
     /// ISR followers that are not caught up (`Partition.getOutOfSyncReplicas`): their last
@@ -297,11 +320,18 @@ pub struct Partitions {
     replicas: Vec<Partition>,
     /// Positions of the replicas touched since the last [`Partitions::take_touched`], each once.
     touched: Vec<usize>,
+    /// How many times replicas were lent out mutably: the clock of [`Partition::lent_at`].
+    loans: u64,
     /// Each topic's first position in `keys`, in topic order: a broker's replicas of a topic are
     /// mostly its partitions 0, 1, 2, ..., so partition `p` is mostly at the topic's first
     /// position plus `p`, found without a search (see [`Partitions::position`]).
     topic_starts: Vec<(crate::ids::Topic, usize)>,
 }
+
+/// Where a replica sits in its [`Partitions`] ([`Partitions::slot`]), so that several steps on
+/// one replica search for it once. Good until a replica is added or removed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReplicaSlot(usize);
 
 impl Partitions {
     /// The position of `tp`, or where it would go.
@@ -328,7 +358,9 @@ impl Partitions {
 
     /// Lists the replica at `i` as touched unless it already is, and lends it out.
     fn touch(&mut self, i: usize) -> &mut Partition {
+        self.loans += 1;
         let p = &mut self.replicas[i];
+        p.lent_at = self.loans;
         if !p.touched {
             p.touched = true;
             self.touched.push(i);
@@ -359,8 +391,10 @@ impl Partitions {
 
     /// Every replica in partition order, borrowed mutably, which lists them all as touched.
     pub fn values_mut(&mut self) -> std::slice::IterMut<'_, Partition> {
+        self.loans += 1;
         for p in &mut self.replicas {
             p.touched = true;
+            p.lent_at = self.loans;
         }
         self.touched.clear();
         self.touched.extend(0..self.replicas.len());
@@ -405,14 +439,58 @@ impl Partitions {
         Some(p)
     }
 
+    /// Where the replica of `tp` sits, for the `*_at` methods below, which then need no search.
+    /// The place is good until a replica is added or removed.
+    pub fn slot(&self, tp: &TopicPartition) -> Option<ReplicaSlot> {
+        self.position(tp).ok().map(ReplicaSlot)
+    }
+
+    /// The replica at `slot`.
+    ///
+    /// Panics when `slot` is out of range: a slot kept across an added or removed replica.
+    pub fn at(&self, slot: ReplicaSlot) -> &Partition {
+        &self.replicas[slot.0]
+    }
+
+    /// The replica at `slot`, borrowed mutably, which lists it as touched.
+    ///
+    /// Panics when `slot` is out of range, as [`Partitions::at`] does.
+    pub fn at_mut(&mut self, slot: ReplicaSlot) -> &mut Partition {
+        self.touch(slot.0)
+    }
+
+    /// Takes in a follower's fetch at `fetch_offset` of the replica at `slot`
+    /// ([`Partition::record_follower_fetch`]) and gives the replica back for reading.
+    ///
+    /// The replica is not listed as touched and its [`Partition::lent_at`] stays: the
+    /// follower's fetch state moves neither the log nor the high watermark. A fetch that does
+    /// move them (an ISR expansion, a higher high watermark) borrows the replica again with
+    /// [`Partitions::at_mut`]. This is what lets a fetch read a partition with nothing new
+    /// without making every observer look at it again.
+    ///
+    /// Panics when `slot` is out of range, as [`Partitions::at`] does.
+    pub fn record_follower_fetch_at(
+        &mut self,
+        slot: ReplicaSlot,
+        now: Instant,
+        follower: NodeId,
+        fetch_offset: i64,
+    ) -> &Partition {
+        let p = &mut self.replicas[slot.0];
+        p.record_follower_fetch(now, follower, fetch_offset);
+        p
+    }
+
     /// Visits the replicas touched since the last call, in partition order (the order a scan
     /// of all of them would visit them in, so that what the broker does for each comes out in
     /// the same order), each borrowed mutably once. The list starts empty again.
     pub fn take_touched(&mut self, mut visit: impl FnMut(&mut Partition)) {
         self.touched.sort_unstable();
+        self.loans += 1;
         for &i in &self.touched {
             let p = &mut self.replicas[i];
             p.touched = false;
+            p.lent_at = self.loans;
             visit(p);
         }
         self.touched.clear();
@@ -552,6 +630,10 @@ mod tests {
         Remove(u8),
         GetMut(u8),
         Get(u8),
+        /// A mutable loan found by place: `slot`, then `at_mut`.
+        AtMut(u8),
+        /// A follower's fetch, which lends nothing: `slot`, then `record_follower_fetch_at`.
+        FollowerFetch(u8),
         ValuesMut,
         Take,
     }
@@ -563,6 +645,8 @@ mod tests {
             (0u8..8).prop_map(Step::Remove),
             (0u8..8).prop_map(Step::GetMut),
             (0u8..8).prop_map(Step::Get),
+            (0u8..8).prop_map(Step::AtMut),
+            (0u8..8).prop_map(Step::FollowerFetch),
             Just(Step::ValuesMut),
             Just(Step::Take),
         ]
@@ -571,10 +655,14 @@ mod tests {
     proptest::proptest! {
         /// `Partitions` holds what a `BTreeMap` would, in the same order, and `take_touched`
         /// visits exactly the replicas borrowed mutably since the last take, in partition order,
-        /// whatever was inserted and removed in between.
+        /// whatever was inserted and removed in between. A replica's `lent_at` stays exactly
+        /// while it is not lent out (a follower's fetch lends nothing), and a loan gives it a
+        /// count later than any seen before, even after a removal and a new insert.
         #[test]
         fn partitions_track_what_was_touched(steps in proptest::collection::vec(step(), 0..80)) {
             use std::collections::BTreeSet;
+            let mut lent_at: BTreeMap<TopicPartition, u64> = BTreeMap::new();
+            let mut latest_loan = 0;
             // Two topics whose partitions interleave in the order.
             let tp = |n: u8| TopicPartition::new(if n.is_multiple_of(2) { "a" } else { "b" }, i32::from(n / 2));
             let mut map = Partitions::default();
@@ -583,8 +671,11 @@ mod tests {
             let mut mark = 0;
             for step in steps {
                 mark += 1;
+                // The replicas this step lends out.
+                let mut lent: BTreeSet<TopicPartition> = BTreeSet::new();
                 match step {
                     Step::Insert(n) => {
+                        lent.insert(tp(n));
                         let p = map.get_or_insert_with(tp(n), || replica(&tp(n), mark));
                         proptest::prop_assert_eq!(&p.tp, &tp(n));
                         model.entry(tp(n)).or_insert(mark);
@@ -602,11 +693,28 @@ mod tests {
                         if let Some(m) = model.get_mut(&tp(n)) {
                             *m = mark;
                             touched.insert(tp(n));
+                            lent.insert(tp(n));
                         }
                     }
                     Step::Get(n) => {
                         proptest::prop_assert_eq!(map.get(&tp(n)).map(|p| p.min_insync_replicas), model.get(&tp(n)).copied());
                         proptest::prop_assert_eq!(map.contains_key(&tp(n)), model.contains_key(&tp(n)));
+                    }
+                    Step::AtMut(n) => {
+                        if let Some(slot) = map.slot(&tp(n)) {
+                            map.at_mut(slot).min_insync_replicas = mark;
+                        }
+                        if let Some(m) = model.get_mut(&tp(n)) {
+                            *m = mark;
+                            touched.insert(tp(n));
+                            lent.insert(tp(n));
+                        }
+                    }
+                    Step::FollowerFetch(n) => {
+                        if let Some(slot) = map.slot(&tp(n)) {
+                            let p = map.record_follower_fetch_at(slot, Instant::from_millis(1), B, 0);
+                            proptest::prop_assert_eq!(&p.tp, &tp(n));
+                        }
                     }
                     Step::ValuesMut => {
                         for p in map.values_mut() {
@@ -615,14 +723,32 @@ mod tests {
                         for (tp, m) in model.iter_mut() {
                             *m = mark;
                             touched.insert(tp.clone());
+                            lent.insert(tp.clone());
                         }
                     }
                     Step::Take => {
                         let mut visited = Vec::new();
                         map.take_touched(|p| visited.push(p.tp.clone()));
+                        lent.extend(visited.iter().cloned());
                         proptest::prop_assert_eq!(visited, std::mem::take(&mut touched).into_iter().collect::<Vec<_>>());
                     }
                 }
+                let mut newest = latest_loan;
+                for p in map.values() {
+                    if lent.contains(&p.tp) {
+                        proptest::prop_assert!(
+                            p.lent_at() > latest_loan,
+                            "{} was lent out at {}, not after {latest_loan}",
+                            p.tp,
+                            p.lent_at()
+                        );
+                    } else {
+                        proptest::prop_assert_eq!(Some(p.lent_at()), lent_at.get(&p.tp).copied(), "{} was not lent out", p.tp);
+                    }
+                    newest = newest.max(p.lent_at());
+                }
+                latest_loan = newest;
+                lent_at = map.values().map(|p| (p.tp.clone(), p.lent_at())).collect();
                 let held: Vec<_> = map.values().map(|p| (p.tp.clone(), p.min_insync_replicas)).collect();
                 let expected: Vec<_> = model.iter().map(|(tp, m)| (tp.clone(), *m)).collect();
                 proptest::prop_assert_eq!(held, expected);

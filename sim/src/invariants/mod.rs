@@ -391,6 +391,8 @@ fn note_coordinator(
 struct ReplicaCursor {
     tp: TopicPartition,
     summary: ReplicaSummary,
+    /// The replica's [`Partition::lent_at`] when it was last looked at.
+    lent_at: u64,
     /// [`last_batch_of`] when the replica was last checked.
     last_batch: Option<(i64, i32)>,
 }
@@ -788,12 +790,27 @@ impl InvariantSet {
         // position i: found in place, updated in place.
         for (i, p) in partitions.enumerate() {
             hosted = i + 1;
-            let summary = ReplicaSummary::of(p, incarnation);
-            note_coordinator(coordinators, p, &summary, broker);
             let touched = match touched.as_mut() {
                 Some(t) if !t.is_empty() => t.remove(&p.tp).unwrap_or_default(),
                 _ => Touched::default(),
             };
+            // A replica its broker has not lent out mutably since the last look is as it was
+            // then (see `Partition::lent_at`): its summary is the one kept, read without
+            // touching the replica's log. Most replicas of a quiet cluster are such.
+            if let Some(cursor) = cursors.get(i).filter(|c| {
+                c.is(&p.tp) && c.lent_at == p.lent_at() && c.summary.incarnation == incarnation && touched.is_default()
+            }) {
+                debug_assert_eq!(
+                    cursor.summary,
+                    ReplicaSummary::of(p, incarnation),
+                    "broker {broker}: {} changed without being lent out",
+                    p.tp
+                );
+                note_coordinator(coordinators, p, &cursor.summary, broker);
+                continue;
+            }
+            let summary = ReplicaSummary::of(p, incarnation);
+            note_coordinator(coordinators, p, &summary, broker);
             if !cursors.get(i).is_some_and(|c| c.is(&p.tp)) {
                 // A replica came or went: drop the cursors of replicas no longer hosted, and
                 // make room for a new one, seen for the first time.
@@ -803,11 +820,12 @@ impl InvariantSet {
                 if !cursors.get(i).is_some_and(|c| c.is(&p.tp)) {
                     self.check_replica(since_ms, broker, incarnation, p, true, touched);
                     let last_batch = last_batch_of(&p.log);
-                    cursors.insert(i, ReplicaCursor { tp: p.tp.clone(), summary, last_batch });
+                    cursors.insert(i, ReplicaCursor { tp: p.tp.clone(), summary, lent_at: p.lent_at(), last_batch });
                     continue;
                 }
             }
             let cursor = &mut cursors[i];
+            cursor.lent_at = p.lent_at();
             if cursor.summary == summary && touched.is_default() {
                 continue;
             }

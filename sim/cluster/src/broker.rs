@@ -1494,7 +1494,10 @@ impl Broker {
     fn take_in_follower_fetch(&mut self, now: Instant, slot: ReplicaSlot, follower: NodeId, fp: &FetchPartition) {
         let p = self.partitions.record_follower_fetch_at(slot, now, follower, fp.fetch_offset);
         let joins = p.pending_isr.is_none() && p.may_join_isr(follower);
-        if !joins && p.high_watermark_advance().is_none() {
+        // Without an ISR change, the high watermark found here is the one to set; with one, the
+        // proposal's maximal ISR decides it, so it is found again below.
+        let advance = if joins { None } else { p.high_watermark_advance() };
+        if !joins && advance.is_none() {
             return;
         }
         if joins {
@@ -1503,7 +1506,14 @@ impl Broker {
             self.propose_isr(now, &fp.tp, isr);
         }
         let p = self.partitions.at_mut(slot);
-        if let Some(high_watermark) = p.maybe_advance_high_watermark() {
+        let advanced = match advance {
+            Some(high_watermark) => {
+                p.log.set_high_watermark(high_watermark);
+                Some(high_watermark)
+            }
+            None => p.maybe_advance_high_watermark(),
+        };
+        if let Some(high_watermark) = advanced {
             if fp.tp.topic != OFFSETS_TOPIC {
                 self.outbox.event(Event::HighWatermarkAdvanced { tp: fp.tp.clone(), high_watermark });
             }

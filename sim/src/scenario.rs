@@ -49,7 +49,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// The Kafka versions whose behaviour kafkalab can simulate, as accepted in `kafka_version`,
 /// oldest first (see [`cluster::era`] for what each one switches).
-pub const SUPPORTED_KAFKA_VERSIONS: &[&str] = &["0.10", "0.11", "2.0", "2.8", "3.6", "3.9", "4.0"];
+pub const SUPPORTED_KAFKA_VERSIONS: &[&str] = &["0.10", "0.11", "2.0", "2.8", "3.6", "3.9", "4.0", "4.5"];
 
 /// The most brokers a scenario may have.
 pub const MAX_BROKERS: i32 = 9;
@@ -3476,7 +3476,7 @@ mod tests {
         assert_eq!((line, column), (4, 20));
         assert_eq!(field, "kafka_version");
         assert_eq!(message, "unsupported Kafka version \"2.7\"");
-        let accepted = "accepted values: \"0.10\", \"0.11\", \"2.0\", \"2.8\", \"3.6\", \"3.9\", \"4.0\"";
+        let accepted = "accepted values: \"0.10\", \"0.11\", \"2.0\", \"2.8\", \"3.6\", \"3.9\", \"4.0\", \"4.5\"";
         assert_eq!(suggestion.as_deref(), Some(accepted));
         assert_eq!(display, format!("t.ron:4:20: unsupported Kafka version \"2.7\" in kafka_version ({accepted})"));
         for version in SUPPORTED_KAFKA_VERSIONS {

@@ -1126,7 +1126,7 @@ impl Broker {
         // original batch's offsets and not appended again; a fenced epoch or a sequence gap is
         // refused with nothing appended.
         let (base_offset, required_offset) =
-            match p.log.analyze_producer_append(&batch, self.era.unknown_producer_id_any_sequence) {
+            match p.log.analyze_producer_append(&batch, self.era.unknown_producer_rule()) {
                 Err(error) => return reject(&mut self.outbox, tp, error),
                 Ok(ProducerAppendCheck::Duplicate(original)) => {
                     self.outbox.event(Event::DuplicateBatchDropped {

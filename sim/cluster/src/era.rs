@@ -7,6 +7,7 @@
 //! KIP or JIRA that made it. The cluster is always a KRaft cluster; an era only switches the rules
 //! these flags name, so "0.10" means "a KRaft cluster whose replicas recover the way 0.10's did".
 
+use crate::log::producer_state::UnknownProducerRule;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -33,11 +34,14 @@ pub enum KafkaVersion {
     V3_9,
     /// 4.0: KRaft pre-vote (KIP-996).
     V4_0,
+    /// 4.5: a partition whose log has never held a record takes only sequence 0 from a
+    /// producer it has no state for (KAFKA-15591).
+    V4_5,
 }
 
 impl KafkaVersion {
     /// Every version, oldest first.
-    pub const ALL: [KafkaVersion; 7] = [
+    pub const ALL: [KafkaVersion; 8] = [
         KafkaVersion::V0_10,
         KafkaVersion::V0_11,
         KafkaVersion::V2_0,
@@ -45,6 +49,7 @@ impl KafkaVersion {
         KafkaVersion::V3_6,
         KafkaVersion::V3_9,
         KafkaVersion::V4_0,
+        KafkaVersion::V4_5,
     ];
 
     /// The default: the current era.
@@ -60,6 +65,7 @@ impl KafkaVersion {
             KafkaVersion::V3_6 => "3.6",
             KafkaVersion::V3_9 => "3.9",
             KafkaVersion::V4_0 => "4.0",
+            KafkaVersion::V4_5 => "4.5",
         }
     }
 
@@ -118,6 +124,11 @@ pub struct Era {
     /// KIP-360 (2.5): a broker with no state for a producer id accepts any sequence instead of
     /// answering `UNKNOWN_PRODUCER_ID`.
     pub unknown_producer_id_any_sequence: bool,
+    /// KAFKA-15591 (4.5): a partition whose log has never held a record takes only sequence 0
+    /// from a producer it has no state for, and answers `OUT_OF_ORDER_SEQUENCE_NUMBER`
+    /// otherwise. Before it, two batches in flight to a partition its leader has just learnt
+    /// about could land in the wrong order (see [`crate::log::producer_state::UnknownProducerRule`]).
+    pub first_sequence_zero_on_new_partition: bool,
     /// KIP-794 (3.3): keyless records stick to a partition until `batch.size` bytes went to
     /// it, instead of switching partition on every new batch (KIP-480, 2.4).
     pub uniform_sticky_partitioner: bool,
@@ -144,9 +155,21 @@ impl Era {
             unclean_election_default: version < V0_11,
             idempotence_default: version >= V3_6,
             unknown_producer_id_any_sequence: version >= V2_8,
+            first_sequence_zero_on_new_partition: version >= V4_5,
             uniform_sticky_partitioner: version >= V3_6,
             raft_check_quorum: version >= V3_9,
             raft_pre_vote: version >= V4_0,
+        }
+    }
+
+    /// What a leader accepts as the first batch of a producer id it has no state for.
+    pub fn unknown_producer_rule(&self) -> UnknownProducerRule {
+        if self.first_sequence_zero_on_new_partition {
+            UnknownProducerRule::SequenceZeroOnNeverWritten
+        } else if self.unknown_producer_id_any_sequence {
+            UnknownProducerRule::AnySequence
+        } else {
+            UnknownProducerRule::SequenceZero
         }
     }
 
@@ -184,5 +207,8 @@ mod tests {
         assert!(current.diverging_epoch_in_fetch && current.freeze_hw_under_min_isr && current.raft_pre_vote);
         assert!(!current.offsets_for_leader_epoch_on_become_follower && !current.unclean_election_default);
         assert!(!KafkaVersion::V3_9.era().raft_pre_vote);
+        assert_eq!(current.unknown_producer_rule(), UnknownProducerRule::AnySequence);
+        assert_eq!(KafkaVersion::V2_0.era().unknown_producer_rule(), UnknownProducerRule::SequenceZero);
+        assert_eq!(KafkaVersion::V4_5.era().unknown_producer_rule(), UnknownProducerRule::SequenceZeroOnNeverWritten);
     }
 }

@@ -22,7 +22,7 @@ use crate::ids::TopicPartition;
 use crate::node::DiskOp;
 use crate::record::{Record, RecordBatch};
 use crate::shared_bytes::SharedBytes;
-use producer_state::{ProducerAppendCheck, ProducerStateManager};
+use producer_state::{ProducerAppendCheck, ProducerStateManager, UnknownProducerRule};
 use segment::{LogSegment, RollReason};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -385,14 +385,21 @@ impl PartitionLog {
 
     /// The idempotent producer's checks on a client batch, before a leader appends it
     /// (`UnifiedLog.analyzeAndValidateProducerState`; the rules and errors are listed at
-    /// [`ProducerStateManager::check_client_append`]). `unknown_producer_id_any_sequence` is
-    /// the era's KIP-360 rule. Appending updates the state; this only looks.
+    /// [`ProducerStateManager::check_client_append`]). `unknown` is the era's rule for a
+    /// producer id without state; KAFKA-15591's rule applies only while this log has never
+    /// held a record (its log start and end offsets both 0: a log emptied by retention or
+    /// `DeleteRecords` has moved its start). Appending updates the state; this only looks.
     pub fn analyze_producer_append(
         &self,
         batch: &RecordBatch,
-        unknown_producer_id_any_sequence: bool,
+        unknown: UnknownProducerRule,
     ) -> Result<ProducerAppendCheck, ErrorCode> {
-        self.producer_state.check_client_append(batch, unknown_producer_id_any_sequence)
+        let never_written = self.log_start_offset() == 0 && self.log_end_offset() == 0;
+        let unknown = match unknown {
+            UnknownProducerRule::SequenceZeroOnNeverWritten if !never_written => UnknownProducerRule::AnySequence,
+            rule => rule,
+        };
+        self.producer_state.check_client_append(batch, unknown)
     }
 
     /// Replays the producer fields of the batches from the log start on. Kafka restores the

@@ -92,6 +92,26 @@ impl ProducerStateEntry {
     }
 }
 
+/// What a leader accepts as the first batch of a producer id it has no state for: a new
+/// producer, or one whose batches are gone from the log. The era decides
+/// ([`crate::era::Era::unknown_producer_rule`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnknownProducerRule {
+    /// Before KIP-360 (Kafka 2.5): sequence 0 only, else `UNKNOWN_PRODUCER_ID` (59).
+    SequenceZero,
+    /// KIP-360 (2.5) until 4.5: any sequence, since the replica cannot tell a gap from a
+    /// producer whose state expired.
+    AnySequence,
+    /// KAFKA-15591 (4.5), on a partition whose log has never held a record: sequence 0 only,
+    /// else `OUT_OF_ORDER_SEQUENCE_NUMBER` (45). Without it, two batches in flight to a
+    /// partition its leader has just learnt about can land in the wrong order: the first is
+    /// refused because the broker does not know the partition yet, the second arrives once it
+    /// does and is taken with any sequence. A partition that once held records keeps
+    /// [`UnknownProducerRule::AnySequence`]; the log decides which applies
+    /// ([`crate::log::PartitionLog::analyze_producer_append`]).
+    SequenceZeroOnNeverWritten,
+}
+
 /// What a leader should do with a client's batch, when the producer checks pass.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ProducerAppendCheck {
@@ -144,9 +164,10 @@ impl ProducerStateManager {
     ///    `OUT_OF_ORDER_SEQUENCE_NUMBER` (45).
     /// 4. The same epoch → the first sequence must follow the last one (wrapping from
     ///    `i32::MAX` to 0), else `OUT_OF_ORDER_SEQUENCE_NUMBER` (45).
-    /// 5. No state for the producer id → any sequence when `unknown_producer_id_any_sequence`
-    ///    (KIP-360, Kafka 2.5+; `Era::unknown_producer_id_any_sequence`); before that, only
-    ///    sequence 0, else `UNKNOWN_PRODUCER_ID` (59).
+    /// 5. No state for the producer id → as `unknown` says ([`UnknownProducerRule`]): before
+    ///    KIP-360 (Kafka 2.5) only sequence 0, else `UNKNOWN_PRODUCER_ID` (59); from then on
+    ///    any sequence; from KAFKA-15591 (4.5), on a log that never held a record, only
+    ///    sequence 0, else `OUT_OF_ORDER_SEQUENCE_NUMBER` (45).
     ///
     /// A batch without a producer id (`producer_id` -1) is not checked. A batch with a producer
     /// id but a negative base sequence is refused with `INVALID_RECORD` (87), as Kafka's
@@ -154,7 +175,7 @@ impl ProducerStateManager {
     pub fn check_client_append(
         &self,
         batch: &RecordBatch,
-        unknown_producer_id_any_sequence: bool,
+        unknown: UnknownProducerRule,
     ) -> Result<ProducerAppendCheck, ErrorCode> {
         if batch.producer_id() <= NO_PRODUCER_ID {
             return Ok(ProducerAppendCheck::NoProducerId);
@@ -166,10 +187,11 @@ impl ProducerStateManager {
         let Some(entry) = self.producers.get(&batch.producer_id()) else {
             // New, or its batches are gone from the log: the replica cannot tell a gap from a
             // fresh start.
-            return if unknown_producer_id_any_sequence || first == 0 {
-                Ok(ProducerAppendCheck::Append)
-            } else {
-                Err(ErrorCode::UnknownProducerId)
+            return match unknown {
+                _ if first == 0 => Ok(ProducerAppendCheck::Append),
+                UnknownProducerRule::AnySequence => Ok(ProducerAppendCheck::Append),
+                UnknownProducerRule::SequenceZero => Err(ErrorCode::UnknownProducerId),
+                UnknownProducerRule::SequenceZeroOnNeverWritten => Err(ErrorCode::OutOfOrderSequenceNumber),
             };
         };
         let epoch = batch.producer_epoch();
@@ -262,7 +284,7 @@ mod tests {
     }
 
     fn check(state: &ProducerStateManager, b: &RecordBatch) -> Result<ProducerAppendCheck, ErrorCode> {
-        state.check_client_append(b, true)
+        state.check_client_append(b, UnknownProducerRule::AnySequence)
     }
 
     #[test]
@@ -359,11 +381,31 @@ mod tests {
     fn an_unknown_producer_id_takes_any_sequence_from_kip_360_on() {
         let state = ProducerStateManager::default();
         // 2.5+ (KIP-360): the broker cannot tell a gap from a producer whose state is gone.
-        assert_eq!(state.check_client_append(&batch(0, 42, 1), true), Ok(ProducerAppendCheck::Append));
-        assert_eq!(state.check_client_append(&batch(0, 0, 1), true), Ok(ProducerAppendCheck::Append));
+        assert_eq!(
+            state.check_client_append(&batch(0, 42, 1), UnknownProducerRule::AnySequence),
+            Ok(ProducerAppendCheck::Append)
+        );
+        assert_eq!(
+            state.check_client_append(&batch(0, 0, 1), UnknownProducerRule::AnySequence),
+            Ok(ProducerAppendCheck::Append)
+        );
         // Before: only a producer starting at sequence 0 is accepted.
-        assert_eq!(state.check_client_append(&batch(0, 42, 1), false), Err(ErrorCode::UnknownProducerId));
-        assert_eq!(state.check_client_append(&batch(5, 0, 1), false), Ok(ProducerAppendCheck::Append));
+        assert_eq!(
+            state.check_client_append(&batch(0, 42, 1), UnknownProducerRule::SequenceZero),
+            Err(ErrorCode::UnknownProducerId)
+        );
+        assert_eq!(
+            state.check_client_append(&batch(5, 0, 1), UnknownProducerRule::SequenceZero),
+            Ok(ProducerAppendCheck::Append)
+        );
+        // 4.5+ (KAFKA-15591), on a log that never held a record: sequence 0 only, and a gap is
+        // an out-of-order sequence the producer retries, not an unknown producer.
+        let never_written = UnknownProducerRule::SequenceZeroOnNeverWritten;
+        assert_eq!(
+            state.check_client_append(&batch(0, 42, 1), never_written),
+            Err(ErrorCode::OutOfOrderSequenceNumber)
+        );
+        assert_eq!(state.check_client_append(&batch(0, 0, 1), never_written), Ok(ProducerAppendCheck::Append));
     }
 
     #[test]
@@ -454,10 +496,13 @@ mod tests {
         let retry = batch(1, 1, 2);
         let original = sent[8].base_offset();
         assert!(matches!(
-            log.analyze_producer_append(&retry, true),
+            log.analyze_producer_append(&retry, UnknownProducerRule::AnySequence),
             Ok(ProducerAppendCheck::Duplicate(BatchMetadata { first_offset, .. })) if first_offset == original
         ));
-        assert_eq!(log.analyze_producer_append(&batch(0, 14, 1), true), Err(ErrorCode::InvalidProducerEpoch));
+        assert_eq!(
+            log.analyze_producer_append(&batch(0, 14, 1), UnknownProducerRule::AnySequence),
+            Err(ErrorCode::InvalidProducerEpoch)
+        );
     }
 
     #[test]

@@ -2003,8 +2003,10 @@ fn check_duplicates(tp: &TopicPartition, log: &FinalLog, found: &mut Found) {
 /// A send whose record is no longer at its acknowledged offset in the final log is left out:
 /// the log lost it (a truncation, after which the same offsets are handed out again) or holds it
 /// elsewhere, which the oracle reports as a lost write or an inconsistent offset. What remains
-/// are surviving records stored out of the order they were sent in, which only retries without
-/// idempotence cause. Without a final log (no leader at the end) every acknowledged send counts.
+/// are surviving records stored out of the order they were sent in: retries without idempotence
+/// cause them, and, before Kafka 4.5 (KAFKA-15591), an idempotent producer's batches in flight
+/// to a partition its leader has only just learnt about. Without a final log (no leader at the
+/// end) every acknowledged send counts.
 fn check_nonmonotonic_sends(history: &History, tp: &TopicPartition, log: Option<&FinalLog>, found: &mut Found) {
     let mut previous: BTreeMap<&str, Send> = BTreeMap::new();
     for (producer, send) in history.sends_to(tp) {
@@ -2024,7 +2026,7 @@ fn check_nonmonotonic_sends(history: &History, tp: &TopicPartition, log: Option<
                 };
                 found.nonmonotonic_sends.push(acked_at.seq.max(earlier_at.seq), || {
                     format!(
-                        "non-monotonic send: {producer} sent {} (at {}) before {} (at {}) to {tp}, but {} was acknowledged at offset {offset} (at {}), {relation} {}'s offset {earlier_offset} (acknowledged at {}); {stored}. Without idempotence, a batch that failed and was retried can land after a later batch when max.in.flight.requests.per.connection > 1",
+                        "non-monotonic send: {producer} sent {} (at {}) before {} (at {}) to {tp}, but {} was acknowledged at offset {offset} (at {}), {relation} {}'s offset {earlier_offset} (acknowledged at {}); {stored}. Without idempotence, a batch that failed and was retried can land after a later batch when max.in.flight.requests.per.connection > 1; with it, before Kafka 4.5 (KAFKA-15591), so can a batch a brand-new partition's leader refused before it knew the partition",
                         earlier.id,
                         earlier.invoked().at(),
                         send.id,

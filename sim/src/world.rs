@@ -159,6 +159,12 @@ pub struct Slot {
     draining: Mutex<bool>,
     /// The quorum state the invariant checker last saw: (epoch, role, high watermark, LEO).
     quorum_seen: Mutex<Option<(i32, cluster::raft::QuorumRole, i64, i64)>>,
+    /// Steps for a deadline (no input) after which the node still asked to be woken at or
+    /// before the moment it was just stepped at: a deadline it was woken for and did not act
+    /// on. madsim serves such a deadline a millisecond later, so a node that keeps one
+    /// spins, stepping a thousand times a simulated second for nothing. Read by
+    /// [`Slot::stale_deadlines`]; the tests hold it at zero.
+    stale_deadlines: std::sync::atomic::AtomicU64,
 }
 
 impl Slot {
@@ -166,6 +172,13 @@ impl Slot {
     /// booting. A packet is stamped with it, so that it dies with that process.
     fn running_incarnation(&self) -> Option<u64> {
         lock(&self.hosted).is_some().then(|| *lock(&self.incarnation))
+    }
+
+    /// How many of this node's steps for a deadline so far ended with a deadline at or before
+    /// the step's own moment (see the field of the same name): a node whose state
+    /// machine asks for a wake-up it then does not act on. Zero in a healthy run.
+    pub fn stale_deadlines(&self) -> u64 {
+        self.stale_deadlines.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Whether this node runs a broker.
@@ -183,6 +196,11 @@ struct Shared {
     seed: u64,
     scenario: Scenario,
     start: madsim::time::Instant,
+    /// The runtime's clock and timers, kept here because asking madsim for them (which every
+    /// `Instant::now()`, `sleep` and `timeout` does) looks the runtime up in thread-local storage
+    /// and copies two reference counts each time: about 2.5% of a swarm's run. The same handle
+    /// gives the same times, so this changes nothing a run does.
+    time: madsim::time::TimeHandle,
     slots: BTreeMap<NodeId, Arc<Slot>>,
     trace: Mutex<Trace>,
     quorum: QuorumConfig,
@@ -228,7 +246,7 @@ pub fn ip_of(id: NodeId) -> IpAddr {
 
 impl Shared {
     fn now(&self) -> Instant {
-        let elapsed = madsim::time::Instant::now().duration_since(self.start);
+        let elapsed = self.time.now_instant().duration_since(self.start);
         Instant::from_nanos(elapsed.as_nanos() as u64)
     }
 
@@ -558,6 +576,7 @@ async fn host(shared: Arc<Shared>, slot: Arc<Slot>) {
         if let Some(gate) = gate {
             let _ = gate.await;
         }
+        let woken_by_deadline = input.is_none();
         let (now, outgoing) = shared.step_node(&slot, input.take());
         let sent = Duration::from_nanos(now.as_nanos());
         for (to, message) in outgoing {
@@ -569,7 +588,7 @@ async fn host(shared: Arc<Shared>, slot: Arc<Slot>) {
                 if let Some(id) = shared.refusals.schedule(slot.id, to, tx.clone()) {
                     let world = shared.clone();
                     madsim::task::spawn(async move {
-                        madsim::time::sleep(RECONNECT_BACKOFF).await;
+                        world.time.sleep(RECONNECT_BACKOFF).await;
                         world.refusals.deliver(id);
                     });
                 }
@@ -630,12 +649,18 @@ async fn host(shared: Arc<Shared>, slot: Arc<Slot>) {
             let mut guard = lock(&slot.hosted);
             guard.as_mut().and_then(|h| h.node().poll_deadline())
         };
+        // A step for a message may leave a deadline already due (the node serves its timers
+        // when it wakes for them, a millisecond later); a step for the deadline itself that
+        // leaves one due is a node woken for nothing, the start of a spin.
+        if woken_by_deadline && next.is_some_and(|deadline| deadline <= now) {
+            slot.stale_deadlines.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         input = match next {
             Some(deadline) => {
                 // madsim timers fire at least 1 ms ahead; a deadline already due is served at
                 // the next millisecond.
                 let wait = Duration::from_nanos(deadline.as_nanos().saturating_sub(now.as_nanos()));
-                match madsim::time::timeout(wait, inbox.next()).await {
+                match shared.time.timeout(wait, inbox.next()).await {
                     Ok(Some(message)) => Some(message),
                     Ok(None) => return,
                     Err(_) => None,
@@ -746,8 +771,8 @@ fn open_link(
             loop {
                 // madsim sleeps at least 1 ms; a packet already due (queued behind a late one)
                 // goes at once.
-                if attempt > madsim::time::Instant::now() {
-                    madsim::time::sleep_until(attempt).await;
+                if attempt > shared.time.now_instant() {
+                    shared.time.sleep_until(attempt).await;
                 }
                 if lock(&shared.net).generation(from, to) != packet.generation {
                     continue 'packets;
@@ -764,7 +789,7 @@ fn open_link(
                     continue 'packets;
                 }
                 retransmissions += 1;
-                attempt = attempt.max(madsim::time::Instant::now()) + rto;
+                attempt = attempt.max(shared.time.now_instant()) + rto;
                 rto = (rto * 2).min(crate::net::RTO_MAX);
             }
             let Some(peer) = shared.slots.get(&to) else { continue };
@@ -869,7 +894,11 @@ impl World {
         config.net.packet_loss_rate = 0.0;
         config.net.send_latency = Duration::ZERO..Duration::from_nanos(1);
         let runtime = Runtime::with_seed_and_config(seed, config);
-        let start = runtime.block_on(async { madsim::time::Instant::now() });
+        let (time, start) = runtime.block_on(async {
+            let time = madsim::time::TimeHandle::current();
+            let start = time.now_instant();
+            (time, start)
+        });
         let mut slots = BTreeMap::new();
         let mut add = |id: NodeId, kind: NodeKind, name: String, started: bool| {
             slots.insert(
@@ -888,6 +917,7 @@ impl World {
                     started: Mutex::new(started),
                     draining: Mutex::new(false),
                     quorum_seen: Mutex::new(None),
+                    stale_deadlines: std::sync::atomic::AtomicU64::new(0),
                 }),
             );
         };
@@ -950,6 +980,7 @@ impl World {
             seed,
             scenario,
             start,
+            time,
             slots,
             trace: Mutex::new(Trace::with_digest_thread()),
             quorum,

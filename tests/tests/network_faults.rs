@@ -125,7 +125,10 @@ fn a_paused_process_does_nothing_until_it_resumes() {
 #[test]
 fn a_paused_leader_that_acknowledges_with_acks_one_loses_the_writes() {
     // Scenario 36 with acks=1: the stale leader acknowledges the requests that queued while it
-    // slept, before it learns that it no longer leads, then truncates them.
+    // slept, before it learns that it no longer leads, then truncates them. Five requests were
+    // in flight when it stopped (`max.in.flight.requests.per.connection`), one record each
+    // (`linger.ms=0` at 50 records a second); whether the batch the producer sends on the first
+    // answer also lands before the news depends on the run's latencies.
     let report = run_edited(
         "36-paused-leader-wakes-up-fenced.ron",
         &[
@@ -134,7 +137,7 @@ fn a_paused_leader_that_acknowledges_with_acks_one_loses_the_writes() {
         ],
     );
     assert!(report.passed(), "{:#?}", report.expectations);
-    assert!(report.anomalies.lost_acked_writes > 100, "{}", report.anomalies.lost_acked_writes);
+    assert!(report.anomalies.lost_acked_writes >= 5, "{}", report.anomalies.lost_acked_writes);
 }
 
 #[test]

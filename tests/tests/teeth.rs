@@ -107,3 +107,21 @@ fn idempotence_closes_what_retries_open() {
     let report = sweep(&safe, &options, &|_| {}).unwrap();
     assert_eq!(report.failed(), 0, "{}", report.render_summary());
 }
+
+/// KAFKA-15591: before Kafka 4.5 a broker with no state for a producer takes any first
+/// sequence, even on a partition it has only just learnt it leads, so a later batch can land
+/// ahead of earlier ones refused a moment before. The swarm's reproducer reorders under 4.0's
+/// rules; the same run under 4.5's keeps the order and every other guarantee.
+#[test]
+fn a_new_partition_reorders_an_idempotent_producer_before_kafka_4_5_only() {
+    let (path, before) = teeth("new-partition-before-4-5.ron");
+    assert_eq!(before.kafka_version, "4.0");
+    let (failures, _) = sim::swarm::evaluate(before.clone(), before.seed);
+    let kinds: Vec<String> = failures.iter().map(|f| f.kind()).collect();
+    assert_eq!(kinds, ["NeverHappens(NonMonotonicSend)"], "{failures:?}");
+    let text = std::fs::read_to_string(&path).unwrap().replace("kafka_version: \"4.0\"", "kafka_version: \"4.5\"");
+    let after = sim::scenario::parse_str(&text, &path.display().to_string()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(after.kafka_version, "4.5");
+    let (failures, _) = sim::swarm::evaluate(after.clone(), after.seed);
+    assert!(failures.is_empty(), "{failures:?}");
+}

@@ -390,6 +390,30 @@ impl Consumer {
         self.manual.is_empty()
     }
 
+    /// Whether `poll()` would commit once `auto.commit.interval.ms` is up: auto commit is on
+    /// and the application leaves committing to it, and the consumer has a group to commit to
+    /// (a member while it holds a generation, a consumer with `assign()` always). The timer
+    /// is a wake-up only while this holds: a consumer still finding its coordinator or joining
+    /// has an expired timer it cannot act on, and waking for it would spin.
+    fn may_auto_commit(&self) -> bool {
+        let has_group = if self.subscribed() {
+            self.generation_id >= 0 && matches!(self.phase, Phase::Stable | Phase::Joining | Phase::Syncing)
+        } else {
+            true
+        };
+        self.config.enable_auto_commit && self.commit_mode == CommitMode::Auto && has_group
+    }
+
+    /// Whether a heartbeat goes out once `heartbeat.interval.ms` is up: a member of a
+    /// generation, stable or syncing, with no heartbeat in flight and a known coordinator.
+    fn may_heartbeat(&self) -> bool {
+        self.subscribed()
+            && matches!(self.phase, Phase::Stable | Phase::Syncing)
+            && self.generation_id >= 0
+            && self.heartbeat.is_none()
+            && self.coordinator.is_some()
+    }
+
     fn is_static(&self) -> bool {
         self.config.group_instance_id.is_some()
     }
@@ -1120,18 +1144,7 @@ impl Consumer {
         } else if self.subscribed() && self.phase == Phase::Left {
             self.find_coordinator(now);
         }
-        // Auto commit runs inside poll(): a member commits while it holds a generation, a
-        // consumer with assign() whenever it has a group to commit to.
-        let may_commit = if self.subscribed() {
-            self.generation_id >= 0 && matches!(self.phase, Phase::Stable | Phase::Joining | Phase::Syncing)
-        } else {
-            true
-        };
-        if self.config.enable_auto_commit
-            && self.commit_mode == CommitMode::Auto
-            && now >= self.next_auto_commit
-            && may_commit
-        {
+        if self.may_auto_commit() && now >= self.next_auto_commit {
             self.next_auto_commit = now + Duration::from_millis(self.config.auto_commit_interval_ms);
             self.send_commit(now, CommitKind::Async, None);
         }
@@ -1596,12 +1609,7 @@ impl Node for Consumer {
             }
         }
         self.check_poll_timeout(now);
-        if self.subscribed()
-            && matches!(self.phase, Phase::Stable | Phase::Syncing)
-            && self.generation_id >= 0
-            && self.heartbeat.is_none()
-            && now >= self.next_heartbeat
-        {
+        if self.may_heartbeat() && now >= self.next_heartbeat {
             if let Some(c) = self.coordinator {
                 let request = self.request(now);
                 self.outbox.send(
@@ -1685,10 +1693,12 @@ impl Node for Consumer {
         } else if self.phase == Phase::FindingCoordinator {
             consider(self.retry_at);
         }
-        if matches!(self.phase, Phase::Stable | Phase::Syncing) && self.heartbeat.is_none() && self.generation_id >= 0 {
+        // A timer is a wake-up only while it can fire: an expired one the consumer cannot act
+        // on would wake it every millisecond until something else changed.
+        if self.may_heartbeat() {
             consider(self.next_heartbeat);
         }
-        if self.config.enable_auto_commit && self.app == App::Polling {
+        if self.may_auto_commit() && self.app == App::Polling {
             consider(self.next_auto_commit);
         }
         if self.app != App::Polling && self.generation_id >= 0 {

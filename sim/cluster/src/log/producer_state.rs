@@ -505,6 +505,28 @@ mod tests {
         );
     }
 
+    /// KAFKA-15591 (4.5): the rule for an unknown producer depends on whether the log has ever
+    /// held a record. An empty new log takes only sequence 0; once a record is in (here another
+    /// producer's), any first sequence goes again, as it does in a log whose start has moved.
+    #[test]
+    fn a_log_that_never_held_a_record_takes_only_sequence_zero_from_kafka_4_5_on() {
+        let rule = UnknownProducerRule::SequenceZeroOnNeverWritten;
+        let mut log = PartitionLog::new(tp(), LogConfig::default(), 0);
+        assert_eq!(log.analyze_producer_append(&batch(0, 34, 1), rule), Err(ErrorCode::OutOfOrderSequenceNumber));
+        assert_eq!(
+            log.analyze_producer_append(&batch(0, 34, 1), UnknownProducerRule::AnySequence),
+            Ok(ProducerAppendCheck::Append)
+        );
+        assert_eq!(log.analyze_producer_append(&batch(0, 0, 1), rule), Ok(ProducerAppendCheck::Append));
+        let mut other = batch(0, 0, 1);
+        other.header_mut().producer_id = PID + 1;
+        log.append_batch_as_leader(0, other, 100);
+        assert_eq!(log.analyze_producer_append(&batch(0, 34, 1), rule), Ok(ProducerAppendCheck::Append));
+        let mut moved = PartitionLog::new(tp(), LogConfig::default(), 0);
+        moved.truncate_fully_and_start_at(100, 200);
+        assert_eq!(moved.analyze_producer_append(&batch(0, 34, 1), rule), Ok(ProducerAppendCheck::Append));
+    }
+
     #[test]
     fn truncation_rebuilds_the_state_of_the_kept_prefix() {
         let (full, sent) = populated_log();

@@ -1352,7 +1352,7 @@ impl RaftClient {
                 }
             }
             State::Leader(l) => {
-                let quorum_lost = self.config.voters.len() > 1 && now >= l.check_quorum_deadline;
+                let quorum_lost = self.checks_quorum() && now >= l.check_quorum_deadline;
                 let resend = now >= l.begin_resend_at;
                 let unacked: Vec<NodeId> =
                     self.config.voters.iter().copied().filter(|v| !l.acknowledged.contains(v)).collect();
@@ -1430,6 +1430,12 @@ impl RaftClient {
         );
     }
 
+    /// Whether the leader resigns when a majority of voters has not fetched within the
+    /// check-quorum window (KIP-595's `checkQuorum`): only with other voters to hear from.
+    fn checks_quorum(&self) -> bool {
+        self.config.voters.len() > 1
+    }
+
     /// When [`RaftClient::handle_timeout`] is next needed.
     pub fn poll_deadline(&self) -> Option<Instant> {
         let mut next: Option<Instant> = None;
@@ -1444,7 +1450,11 @@ impl RaftClient {
             State::Candidate { deadline, .. } => consider(*deadline),
             State::Follower { fetch_deadline, .. } => consider(*fetch_deadline),
             State::Leader(l) => {
-                consider(l.check_quorum_deadline);
+                // A lone voter is its own majority: its check-quorum deadline never moves and
+                // never matters, and waking for it would spin once it has passed.
+                if self.checks_quorum() {
+                    consider(l.check_quorum_deadline);
+                }
                 if self.config.voters.iter().any(|v| !l.acknowledged.contains(v)) {
                     consider(l.begin_resend_at);
                 }

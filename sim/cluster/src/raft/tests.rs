@@ -462,6 +462,27 @@ fn lone_voter_elects_itself_on_its_first_timeout_and_commits_at_once() {
     );
 }
 
+/// A lone voter's leader never hears a fetch, so its check-quorum deadline stays where the
+/// election put it. Once that time has passed it must not be a wake-up: the simulator would
+/// step the controller every millisecond for the rest of the run, doing nothing.
+#[test]
+fn lone_leader_has_no_deadline_once_its_check_quorum_window_has_passed() {
+    let mut r = Replica::start(t(0), 1, &[1]);
+    r.tick(t(0));
+    assert_eq!(r.raft.role(), Leader);
+    r.clear();
+    let late = t(60_000);
+    r.tick(late);
+    assert_eq!((r.raft.role(), r.raft.epoch()), (Leader, 1), "a lone voter keeps its leadership");
+    assert_eq!(r.sent(), vec![]);
+    assert_eq!(r.events(), vec![]);
+    assert!(
+        r.raft.poll_deadline().is_none_or(|d| d > late),
+        "a deadline at or before the last tick, {:?}, would wake the leader again at once",
+        r.raft.poll_deadline()
+    );
+}
+
 #[test]
 fn prospective_refused_by_a_majority_returns_to_unattached_in_the_same_epoch() {
     let mut r1 = Replica::start(t(0), 1, &VOTERS);

@@ -6,13 +6,7 @@ use kafkalab_tests::run_edited;
 use std::path::{Path, PathBuf};
 
 fn scenario_files() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("scenarios/ exists")
-        .map(|e| e.expect("readable entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "ron"))
-        .collect();
-    files.sort();
+    let files = kafkalab_tests::bundled_scenarios();
     assert!(files.len() >= 3, "the three bundled scenarios are present");
     files
 }

@@ -16,15 +16,10 @@
 use std::path::{Path, PathBuf};
 
 fn scenarios() -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&root)
-        .expect("scenarios/ exists")
-        .map(|e| e.expect("readable entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "ron"))
-        .collect();
-    files.sort();
-    files.push(root.join("bench/tutorial.ron"));
-    files.push(root.join("bench/faults.ron"));
+    let bench = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/bench");
+    let mut files = kafkalab_tests::bundled_scenarios();
+    files.push(bench.join("tutorial.ron"));
+    files.push(bench.join("faults.ron"));
     files
 }
 

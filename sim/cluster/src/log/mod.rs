@@ -394,9 +394,12 @@ impl PartitionLog {
         batch: &RecordBatch,
         unknown: UnknownProducerRule,
     ) -> Result<ProducerAppendCheck, ErrorCode> {
-        let never_written = self.log_start_offset() == 0 && self.log_end_offset() == 0;
         let unknown = match unknown {
-            UnknownProducerRule::SequenceZeroOnNeverWritten if !never_written => UnknownProducerRule::AnySequence,
+            UnknownProducerRule::SequenceZeroOnNeverWritten
+                if self.log_start_offset() != 0 || self.log_end_offset() != 0 =>
+            {
+                UnknownProducerRule::AnySequence
+            }
             rule => rule,
         };
         self.producer_state.check_client_append(batch, unknown)

@@ -942,14 +942,11 @@ impl Consumer {
             }
             let buffer = self.buffered.entry(tp.clone()).or_default();
             for batch in &response.batches {
-                for record in batch.records().iter() {
-                    let offset = batch.base_offset() + i64::from(record.offset_delta);
-                    if offset < position {
-                        continue;
-                    }
-                    let id = record.send_id().map_or_else(|| Arc::from("(tombstone)"), Arc::clone);
-                    buffer.push_back(Fetched { offset, id, leader_epoch: batch.partition_leader_epoch() });
-                }
+                let leader_epoch = batch.partition_leader_epoch();
+                batch.for_each_send_id(batch.index_at_or_after(position), |offset, id| {
+                    let id = id.unwrap_or_else(|| Arc::from("(tombstone)"));
+                    buffer.push_back(Fetched { offset, id, leader_epoch });
+                });
             }
             // The position moves past whole batches, not just past their last surviving record:
             // compaction can leave a batch whose last offsets are gone (Kafka's fetcher uses

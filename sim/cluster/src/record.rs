@@ -654,6 +654,31 @@ impl RecordBatch {
         }
     }
 
+    /// Calls `f` with the offset and the send id ([`Record::send_id`]) of every record from
+    /// index `from` on, in order: all a simulated consumer hands its application. A batch held
+    /// as its bytes alone is read without building its records (checking its CRC, as Kafka's
+    /// consumer does under `check.crcs=true`), so the ids are all it allocates; decoding the
+    /// records a consumer fetched, keys and headers included, only to drop them was most of
+    /// a busy consumer's work.
+    ///
+    /// Panics when a batch held as its bytes alone does not read back, as
+    /// [`RecordBatch::records`] does: those bytes were encoded or checked when the batch was
+    /// made.
+    pub fn for_each_send_id(&self, from: usize, mut f: impl FnMut(i64, Option<Arc<str>>)) {
+        match &self.held {
+            Held::Decoded(d) => d.records.iter().skip(from).for_each(|r| f(self.offset_of(r), r.send_id().cloned())),
+            Held::Encoded(bytes) => {
+                let read = OpenedBatch::open(bytes).and_then(|b| {
+                    let mut r = Reader { bytes: &b.records, at: 0 };
+                    take_send_ids(&mut r, b.count, from, |delta, id| f(b.base_offset + i64::from(delta), id))
+                });
+                if let Err(e) = read {
+                    panic!("batch {} does not read back from its own bytes: {e:?}", self.base_offset());
+                }
+            }
+        }
+    }
+
     /// The number of records the header of a batch held as bytes alone counts.
     fn encoded_count(bytes: &[u8]) -> u32 {
         u32::from_be_bytes(field(bytes, at::RECORDS_COUNT))
@@ -910,6 +935,82 @@ impl RecordBatch {
     /// maximum timestamp that is not the records' largest, or a compressed block that does not
     /// decompress or does not hold exactly `records_count` records.
     pub fn decode(bytes: &[u8]) -> Result<(RecordBatch, usize), DecodeError> {
+        let b = OpenedBatch::open(bytes)?;
+        let mut r = Reader { bytes: &b.records, at: 0 };
+        let records =
+            take_records(&mut r, b.count, b.base_timestamp).map_err(truncated_is_malformed(b.inside_a_record()))?;
+        if r.at != b.records.len() {
+            return Err(DecodeError::Malformed(b.after_the_last_record()));
+        }
+        let first_timestamp_ms = match b.has_delete_horizon {
+            true => records.first().map_or(b.base_timestamp, |r| r.timestamp_ms),
+            false => b.base_timestamp,
+        };
+        let header = BatchHeader {
+            base_offset: b.base_offset,
+            partition_leader_epoch: b.partition_leader_epoch,
+            producer_id: b.producer_id,
+            producer_epoch: b.producer_epoch,
+            base_sequence: b.base_sequence,
+            first_timestamp_ms,
+            is_control: b.is_control,
+            compression: b.compression,
+            last_offset_delta: b.last_offset_delta,
+            delete_horizon_ms: b.has_delete_horizon.then_some(b.base_timestamp),
+        };
+        let batch = RecordBatch::from_parts(header, records);
+        if batch.max_timestamp_ms() != b.max_timestamp {
+            return Err(DecodeError::Malformed("max timestamp is not the records' largest"));
+        }
+        Ok((batch, b.total))
+    }
+}
+
+/// The bytes of a v2 batch header (Kafka's `DefaultRecordBatch.RECORD_BATCH_OVERHEAD`): what a
+/// batch costs besides its records.
+pub const RECORD_BATCH_OVERHEAD_BYTES: usize = 61;
+/// The bytes before a batch's length field ends (`base_offset` and `batch_length`; Kafka's
+/// `Records.LOG_OVERHEAD`): a batch's length counts the bytes after them.
+const LOG_OVERHEAD_BYTES: usize = 12;
+/// Where a v2 batch's CRC sits (Kafka's `DefaultRecordBatch.CRC_OFFSET`).
+pub const CRC_OFFSET: usize = 17;
+/// Where a v2 batch's attributes sit, the first byte the CRC covers (Kafka's
+/// `DefaultRecordBatch.ATTRIBUTES_OFFSET`).
+const ATTRIBUTES_OFFSET: usize = 21;
+/// The magic byte of record batch format v2, the only format the simulator writes (KIP-98).
+pub const MAGIC_V2: u8 = 2;
+
+/// A running out of bytes inside bytes the CRC vouched for, reported as what it is: a bad
+/// batch (in the words `message`) rather than a torn write.
+/// A v2 batch's header fields, checked, and the bytes of its records (decompressed when the
+/// batch is compressed): the part of [`RecordBatch::decode`] that [`RecordBatch::for_each_send_id`]
+/// shares.
+struct OpenedBatch<'a> {
+    base_offset: i64,
+    partition_leader_epoch: i32,
+    compression: Compression,
+    is_control: bool,
+    has_delete_horizon: bool,
+    last_offset_delta: i32,
+    base_timestamp: i64,
+    max_timestamp: i64,
+    producer_id: i64,
+    producer_epoch: i16,
+    base_sequence: i32,
+    /// The records the header counts.
+    count: usize,
+    /// The records' bytes.
+    records: Cow<'a, [u8]>,
+    /// The bytes the whole batch takes.
+    total: usize,
+}
+
+impl<'a> OpenedBatch<'a> {
+    /// Reads and checks the header at the front of `bytes`, checks the CRC (Kafka's consumer
+    /// does so too, under `check.crcs=true`) and decompresses the records' block.
+    ///
+    /// Errors: as [`RecordBatch::decode`], for the header, the CRC and the block.
+    fn open(bytes: &'a [u8]) -> Result<OpenedBatch<'a>, DecodeError> {
         let mut header = Reader { bytes, at: 0 };
         let base_offset = header.i64()?;
         let length = header.i32()?;
@@ -937,8 +1038,6 @@ impl RecordBatch {
         }
         let compression = Compression::from_id((attributes & ATTRIBUTE_CODEC_MASK) as u8)
             .ok_or(DecodeError::Malformed("unknown compression codec id"))?;
-        let is_control = attributes & ATTRIBUTE_CONTROL_FLAG != 0;
-        let has_delete_horizon = attributes & ATTRIBUTE_DELETE_HORIZON_FLAG != 0;
         let last_offset_delta = r.i32()?;
         let base_timestamp = r.i64()?;
         let max_timestamp = r.i64()?;
@@ -950,68 +1049,47 @@ impl RecordBatch {
             return Err(DecodeError::Malformed("negative last offset delta"));
         }
         let count = usize::try_from(count).map_err(|_| DecodeError::Malformed("negative record count"))?;
+        // The CRC matched, so the bytes are whole: running out inside a record is a bad
+        // record, not a torn write.
         let records = match compression {
-            Compression::None => {
-                // The CRC matched, so the bytes are whole: running out inside a record is a
-                // bad record, not a torn write.
-                let records = take_records(&mut r, count, base_timestamp)
-                    .map_err(truncated_is_malformed("records end inside a record"))?;
-                if r.at != covered.len() {
-                    return Err(DecodeError::Malformed("bytes after the last record"));
-                }
-                records
-            }
-            codec => {
-                let raw = codec.decompress(&covered[r.at..])?;
-                let mut inner = Reader { bytes: &raw, at: 0 };
-                let records = take_records(&mut inner, count, base_timestamp)
-                    .map_err(truncated_is_malformed("compressed records end inside a record"))?;
-                if inner.at != raw.len() {
-                    return Err(DecodeError::Malformed("bytes after the last compressed record"));
-                }
-                records
-            }
+            Compression::None => Cow::Borrowed(&covered[r.at..]),
+            codec => Cow::Owned(codec.decompress(&covered[r.at..])?),
         };
-        let first_timestamp_ms = match has_delete_horizon {
-            true => records.first().map_or(base_timestamp, |r| r.timestamp_ms),
-            false => base_timestamp,
-        };
-        let header = BatchHeader {
+        Ok(OpenedBatch {
             base_offset,
             partition_leader_epoch,
+            compression,
+            is_control: attributes & ATTRIBUTE_CONTROL_FLAG != 0,
+            has_delete_horizon: attributes & ATTRIBUTE_DELETE_HORIZON_FLAG != 0,
+            last_offset_delta,
+            base_timestamp,
+            max_timestamp,
             producer_id,
             producer_epoch,
             base_sequence,
-            first_timestamp_ms,
-            is_control,
-            compression,
-            last_offset_delta,
-            delete_horizon_ms: has_delete_horizon.then_some(base_timestamp),
-        };
-        let batch = RecordBatch::from_parts(header, records);
-        if batch.max_timestamp_ms() != max_timestamp {
-            return Err(DecodeError::Malformed("max timestamp is not the records' largest"));
+            count,
+            records,
+            total,
+        })
+    }
+
+    /// What a record that runs past the records' bytes is called.
+    fn inside_a_record(&self) -> &'static str {
+        match self.compression {
+            Compression::None => "records end inside a record",
+            _ => "compressed records end inside a record",
         }
-        Ok((batch, total))
+    }
+
+    /// What bytes left after the counted records are called.
+    fn after_the_last_record(&self) -> &'static str {
+        match self.compression {
+            Compression::None => "bytes after the last record",
+            _ => "bytes after the last compressed record",
+        }
     }
 }
 
-/// The bytes of a v2 batch header (Kafka's `DefaultRecordBatch.RECORD_BATCH_OVERHEAD`): what a
-/// batch costs besides its records.
-pub const RECORD_BATCH_OVERHEAD_BYTES: usize = 61;
-/// The bytes before a batch's length field ends (`base_offset` and `batch_length`; Kafka's
-/// `Records.LOG_OVERHEAD`): a batch's length counts the bytes after them.
-const LOG_OVERHEAD_BYTES: usize = 12;
-/// Where a v2 batch's CRC sits (Kafka's `DefaultRecordBatch.CRC_OFFSET`).
-pub const CRC_OFFSET: usize = 17;
-/// Where a v2 batch's attributes sit, the first byte the CRC covers (Kafka's
-/// `DefaultRecordBatch.ATTRIBUTES_OFFSET`).
-const ATTRIBUTES_OFFSET: usize = 21;
-/// The magic byte of record batch format v2, the only format the simulator writes (KIP-98).
-pub const MAGIC_V2: u8 = 2;
-
-/// A running out of bytes inside bytes the CRC vouched for, reported as what it is: a bad
-/// batch (in the words `message`) rather than a torn write.
 fn truncated_is_malformed(message: &'static str) -> impl Fn(DecodeError) -> DecodeError {
     move |e| match e {
         DecodeError::Truncated => DecodeError::Malformed(message),
@@ -1180,6 +1258,49 @@ fn take_records(r: &mut Reader<'_>, count: usize, base_timestamp_ms: i64) -> Res
     Ok(records)
 }
 
+/// Reads `count` records written by [`put_records`], calling `f` with the offset delta and the
+/// send id ([`Record::send_id`]) of each from index `from` on. The records before `from` are
+/// stepped over by their lengths, and nothing but the ids is allocated.
+fn take_send_ids(
+    r: &mut Reader<'_>,
+    count: usize,
+    from: usize,
+    mut f: impl FnMut(i32, Option<Arc<str>>),
+) -> Result<(), DecodeError> {
+    let id_header = crate::ID_HEADER.as_bytes();
+    for index in 0..count {
+        let length = usize::try_from(r.varint()?).map_err(|_| DecodeError::Malformed("negative record length"))?;
+        let start = r.at;
+        if index < from {
+            r.take(length)?;
+            continue;
+        }
+        if r.u8()? != 0 {
+            return Err(DecodeError::Malformed("unknown record attribute bits"));
+        }
+        r.varlong()?;
+        let offset_delta = r.varint()?;
+        r.optional_bytes()?;
+        let value = r.optional_bytes()?;
+        let header_count = usize::try_from(r.varint()?).map_err(|_| DecodeError::Malformed("negative header count"))?;
+        let mut from_header = None;
+        for _ in 0..header_count {
+            let name = r.optional_bytes()?.ok_or(DecodeError::Malformed("null header name"))?;
+            let header_value = r.optional_bytes()?.ok_or(DecodeError::Malformed("null header value"))?;
+            // The first header of the name counts, as `Record::header` finds it.
+            if name == id_header && from_header.is_none() {
+                from_header = Some(header_value);
+            }
+        }
+        if r.at - start != length {
+            return Err(DecodeError::Malformed("record length does not match its fields"));
+        }
+        let id = from_header.or(value).map(std::str::from_utf8).transpose();
+        f(offset_delta, id.map_err(|_| DecodeError::Malformed("non-UTF-8 text"))?.map(Arc::from));
+    }
+    Ok(())
+}
+
 /// Why bytes could not be read back as a batch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DecodeError {
@@ -1197,8 +1318,8 @@ struct Reader<'a> {
     at: usize,
 }
 
-impl Reader<'_> {
-    fn take(&mut self, n: usize) -> Result<&[u8], DecodeError> {
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
         let end = self.at.checked_add(n).ok_or(DecodeError::Truncated)?;
         let slice = self.bytes.get(self.at..end).ok_or(DecodeError::Truncated)?;
         self.at = end;
@@ -1247,6 +1368,15 @@ impl Reader<'_> {
         let zigzag = u32::try_from(self.unsigned_varint(5)?)
             .map_err(|_| DecodeError::Malformed("varint longer than its type allows"))?;
         Ok((zigzag >> 1) as i32 ^ -((zigzag & 1) as i32))
+    }
+
+    /// A varint length and that many bytes, or `None` for the length -1 (Kafka's null).
+    fn optional_bytes(&mut self) -> Result<Option<&'a [u8]>, DecodeError> {
+        let len = self.varint()?;
+        if len < 0 {
+            return Ok(None);
+        }
+        self.take(len as usize).map(Some)
     }
 
     fn optional_str(&mut self) -> Result<Option<Arc<str>>, DecodeError> {
@@ -1827,6 +1957,50 @@ mod tests {
         assert_eq!(&gzip[..10], &[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255]);
         for codec in Compression::ALL {
             assert_eq!(codec.decompress(&codec.compress(b"abc")), Ok(b"abc".to_vec()), "{codec:?}");
+        }
+    }
+
+    proptest! {
+        /// A consumer's lean read of the send ids gives what decoding the records and asking
+        /// each for `Record::send_id` gives, for a batch held decoded and for one held as its
+        /// bytes alone, compressed or not, from any index; the first `kafkalab.id` header wins.
+        #[test]
+        fn send_ids_read_from_bytes_are_the_decoded_records_send_ids(
+            codec in 0u8..5,
+            records in proptest::collection::vec(
+                (proptest::option::of("[a-z]{0,8}"), proptest::option::of("[a-z0-9-]{0,12}"),
+                 proptest::collection::vec((prop_oneof![Just(crate::ID_HEADER.to_string()), "[a-z.]{1,6}"], "[a-z0-9#]{0,10}"), 0..3)),
+                1..10,
+            ),
+            from in 0usize..12,
+        ) {
+            let records: Vec<Record> = records
+                .into_iter()
+                .enumerate()
+                .map(|(i, (key, value, headers))| Record {
+                    offset_delta: i as i32,
+                    timestamp_ms: 1_000 + i as i64,
+                    key: key.map(|k| Arc::from(k.as_str())),
+                    value: value.map(|v| Arc::from(v.as_str())),
+                    headers: headers.into_iter().map(|(n, v)| (Arc::from(n.as_str()), Arc::from(v.as_str()))).collect(),
+                })
+                .collect();
+            let decoded = with_header(RecordBatch::new(40, 3, 1_000, records), |h| {
+                h.compression = Compression::from_id(codec).unwrap();
+            });
+            let expected: Vec<(i64, Option<Arc<str>>)> = decoded
+                .records()
+                .iter()
+                .skip(from)
+                .map(|r| (decoded.offset_of(r), r.send_id().cloned()))
+                .collect();
+            let bytes_alone = decoded.clone().into_encoded_only();
+            prop_assert!(bytes_alone.decoded_records().is_none(), "held as its bytes alone");
+            for batch in [&decoded, &bytes_alone] {
+                let mut read = Vec::new();
+                batch.for_each_send_id(from, |offset, id| read.push((offset, id)));
+                prop_assert_eq!(&read, &expected);
+            }
         }
     }
 

@@ -2015,6 +2015,21 @@ mod tests {
             .collect()
     }
 
+    #[test]
+    fn a_send_id_is_the_client_id_a_separator_and_the_send_number_however_long() {
+        // The short id is built on the stack; the long one, past `SEND_ID_STACK_BYTES`, is not.
+        for client_id in ["web-1", "ünïcode-producer", &"p".repeat(SEND_ID_STACK_BYTES)] {
+            let mut s = setup(plain(), Era::default(), Vec::new(), Vec::new());
+            s.client_id = client_id.to_string();
+            let mut p = Producer::new(Instant::ZERO, s);
+            for number in [0, 7, 42, 1_000_000, u64::MAX] {
+                p.next_sequence = number;
+                assert_eq!(&*p.send_id('-'), format!("{client_id}-{number}"));
+                assert_eq!(&*p.send_id('#'), format!("{client_id}#{number}"));
+            }
+        }
+    }
+
     /// The rate-driven producer of the original tests: 10 records a second, four keys, one
     /// partition, `acks=1`.
     fn producer() -> Producer {

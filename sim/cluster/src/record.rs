@@ -937,6 +937,8 @@ impl RecordBatch {
     pub fn decode(bytes: &[u8]) -> Result<(RecordBatch, usize), DecodeError> {
         let b = OpenedBatch::open(bytes)?;
         let mut r = Reader { bytes: &b.records, at: 0 };
+        // The CRC matched, so the bytes are whole: running out inside a record is a bad
+        // record, not a torn write.
         let records =
             take_records(&mut r, b.count, b.base_timestamp).map_err(truncated_is_malformed(b.inside_a_record()))?;
         if r.at != b.records.len() {
@@ -980,8 +982,6 @@ const ATTRIBUTES_OFFSET: usize = 21;
 /// The magic byte of record batch format v2, the only format the simulator writes (KIP-98).
 pub const MAGIC_V2: u8 = 2;
 
-/// A running out of bytes inside bytes the CRC vouched for, reported as what it is: a bad
-/// batch (in the words `message`) rather than a torn write.
 /// A v2 batch's header fields, checked, and the bytes of its records (decompressed when the
 /// batch is compressed): the part of [`RecordBatch::decode`] that [`RecordBatch::for_each_send_id`]
 /// shares.
@@ -1049,8 +1049,6 @@ impl<'a> OpenedBatch<'a> {
             return Err(DecodeError::Malformed("negative last offset delta"));
         }
         let count = usize::try_from(count).map_err(|_| DecodeError::Malformed("negative record count"))?;
-        // The CRC matched, so the bytes are whole: running out inside a record is a bad
-        // record, not a torn write.
         let records = match compression {
             Compression::None => Cow::Borrowed(&covered[r.at..]),
             codec => Cow::Owned(codec.decompress(&covered[r.at..])?),
@@ -1090,6 +1088,8 @@ impl<'a> OpenedBatch<'a> {
     }
 }
 
+/// A running out of bytes inside bytes the CRC vouched for, reported as what it is: a bad
+/// batch (in the words `message`) rather than a torn write.
 fn truncated_is_malformed(message: &'static str) -> impl Fn(DecodeError) -> DecodeError {
     move |e| match e {
         DecodeError::Truncated => DecodeError::Malformed(message),

@@ -1261,6 +1261,11 @@ fn take_records(r: &mut Reader<'_>, count: usize, base_timestamp_ms: i64) -> Res
 /// Reads `count` records written by [`put_records`], calling `f` with the offset delta and the
 /// send id ([`Record::send_id`]) of each from index `from` on. The records before `from` are
 /// stepped over by their lengths, and nothing but the ids is allocated.
+///
+/// It reads the record format field by field as [`take_records`] does, and the two must change
+/// together. One shared reader of a record's raw fields, with both built on it, was measured
+/// (callgrind, heavy.ron's first 6 s): decoding cost 9% more instructions and the simulation
+/// 0.6% more, so the two walkers stay separate.
 fn take_send_ids(
     r: &mut Reader<'_>,
     count: usize,

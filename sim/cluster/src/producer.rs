@@ -249,6 +249,47 @@ impl std::ops::Index<&BatchId> for BatchStore {
     }
 }
 
+/// Each partition's deque of batches (`RecordAccumulator.batches`), indexed by partition: a
+/// partition's id is its place, so a deque is found without a search and every deque is walked
+/// in partition order, as an ordered map would walk them. A partition that never had a batch
+/// has an empty deque, which every walk skips as it skips a drained one.
+///
+/// The sender walks every deque at each wake-up (several hundred times a simulated second for
+/// a busy producer), once to find the ready brokers and once more for its next deadline; in an
+/// ordered map each step of those walks and each lookup cost a search.
+#[derive(Clone, Debug, Default)]
+struct Queues {
+    by_partition: Vec<VecDeque<BatchId>>,
+}
+
+impl Queues {
+    fn get(&self, partition: &i32) -> Option<&VecDeque<BatchId>> {
+        usize::try_from(*partition).ok().and_then(|p| self.by_partition.get(p))
+    }
+
+    fn get_mut(&mut self, partition: &i32) -> Option<&mut VecDeque<BatchId>> {
+        usize::try_from(*partition).ok().and_then(|p| self.by_partition.get_mut(p))
+    }
+
+    /// The deque of `partition`, made (with empty ones before it) when it is new.
+    fn entry(&mut self, partition: i32) -> &mut VecDeque<BatchId> {
+        let p = usize::try_from(partition).expect("partition ids are not negative");
+        if p >= self.by_partition.len() {
+            self.by_partition.resize_with(p + 1, VecDeque::new);
+        }
+        &mut self.by_partition[p]
+    }
+
+    /// Every deque with its partition, in partition order.
+    fn iter(&self) -> impl Iterator<Item = (i32, &VecDeque<BatchId>)> {
+        self.by_partition.iter().enumerate().map(|(p, q)| (i32::try_from(p).expect("a partition id"), q))
+    }
+
+    fn values_mut(&mut self) -> impl Iterator<Item = &mut VecDeque<BatchId>> {
+        self.by_partition.iter_mut()
+    }
+}
+
 /// Kafka's `ProducerBatch`: records for one partition, sent and retried together.
 #[derive(Clone, Debug)]
 struct ProducerBatch {
@@ -456,6 +497,10 @@ pub struct Producer {
     next_sequence: u64,
     next_rate_send: Instant,
     partitions: BTreeMap<i32, Option<NodeId>>,
+    /// `partitions` by place: `leaders[p]` is `Some(leader)` for a partition the metadata
+    /// named, `None` for an id it did not. The sender looks a leader up for every deque it
+    /// walks.
+    leaders: Vec<Option<Option<NodeId>>>,
     metadata_in_flight: Option<(u64, Instant, NodeId)>,
     metadata_wanted: bool,
     metadata_retry_at: Instant,
@@ -464,7 +509,7 @@ pub struct Producer {
     // ---- record accumulator ----
     next_batch_id: BatchId,
     batches: BatchStore,
-    queues: BTreeMap<i32, VecDeque<BatchId>>,
+    queues: Queues,
     /// Bytes of `buffer.memory` held by batches.
     buffer_used: u64,
     /// Partitions with a batch in flight, when `max.in.flight.requests.per.connection` is 1.
@@ -559,6 +604,7 @@ impl Producer {
             next_sequence: setup.first_sequence,
             next_rate_send: setup.start.max(now),
             partitions: BTreeMap::new(),
+            leaders: Vec::new(),
             metadata_in_flight: None,
             metadata_wanted: true,
             metadata_retry_at: now,
@@ -566,7 +612,7 @@ impl Producer {
             keyless,
             next_batch_id: 0,
             batches: BatchStore::default(),
-            queues: BTreeMap::new(),
+            queues: Queues::default(),
             buffer_used: 0,
             muted: BTreeSet::new(),
             drain_index: BTreeMap::new(),
@@ -599,6 +645,12 @@ impl Producer {
 
     fn tp(&self, partition: i32) -> TopicPartition {
         TopicPartition { topic: self.topic.clone(), partition }
+    }
+
+    /// The leader of `partition` as the metadata gave it: `None` for a partition it did not
+    /// name, `Some(None)` for one without a leader (`partitions.get(&partition)`).
+    fn leader(&self, partition: i32) -> Option<Option<NodeId>> {
+        usize::try_from(partition).ok().and_then(|p| self.leaders.get(p).copied().flatten())
     }
 
     fn rate_interval(&self) -> Option<Duration> {
@@ -965,7 +1017,7 @@ impl Producer {
                 ..ProducerBatch::empty(partition, now)
             },
         );
-        self.queues.entry(partition).or_default().push_back(id);
+        self.queues.entry(partition).push_back(id);
         Some(lone_bytes)
     }
 
@@ -1000,7 +1052,7 @@ impl Producer {
         });
         let idempotent = self.config.enable_idempotence;
         let batches = &self.batches;
-        let queue = self.queues.entry(partition).or_default();
+        let queue = self.queues.entry(partition);
         let at = if idempotent && sequence != NO_SEQUENCE {
             queue
                 .iter()
@@ -1221,15 +1273,21 @@ impl Producer {
         let exhausted = matches!(self.app, Application::Blocked { on: Blocker::Memory, .. });
         let flushing = matches!(self.app, Application::Flushing { .. });
         let linger = Duration::from_millis(self.config.linger_ms);
-        let mut ready_nodes = BTreeSet::new();
+        // The ready brokers in ascending order, as an ordered set would give them: a handful,
+        // kept without allocating at every wake-up.
+        let mut ready_nodes: smallvec::SmallVec<[NodeId; 8]> = smallvec::SmallVec::new();
         let mut unknown_leader = false;
-        for (p, queue) in &self.queues {
+        for (p, queue) in self.queues.iter() {
             let Some(head) = queue.front() else { continue };
-            let Some(Some(leader)) = self.partitions.get(p).copied() else {
+            let Some(Some(leader)) = self.leader(p) else {
                 unknown_leader = true;
                 continue;
             };
-            if self.muted.contains(p) || ready_nodes.contains(&leader) {
+            let place = match ready_nodes.binary_search(&leader) {
+                Ok(_) => continue,
+                Err(place) => place,
+            };
+            if self.muted.contains(&p) {
                 continue;
             }
             // `RecordAccumulator.batchReady`.
@@ -1239,7 +1297,7 @@ impl Producer {
             let wait = if backing_off { self.backoff(batch.attempts) } else { linger };
             let lingered = now.saturating_since(batch.last_attempt) >= wait;
             if (full || lingered || exhausted || flushing) && !backing_off {
-                ready_nodes.insert(leader);
+                ready_nodes.insert(place, leader);
             }
         }
         if unknown_leader {
@@ -1264,17 +1322,21 @@ impl Producer {
     /// node leads, starting where the previous drain for the node stopped, up to
     /// `max.request.size` (the first batch always goes).
     fn drain_node(&mut self, now: Instant, node: NodeId) -> Vec<BatchId> {
-        let parts: Vec<i32> = self.partitions.iter().filter(|(_, l)| **l == Some(node)).map(|(p, _)| *p).collect();
+        let parts: smallvec::SmallVec<[i32; 16]> =
+            self.partitions.iter().filter(|(_, l)| **l == Some(node)).map(|(p, _)| *p).collect();
         let mut drained = Vec::new();
         if parts.is_empty() {
             return drained;
         }
         let start = self.drain_index.get(&node).copied().unwrap_or(0) % parts.len();
         let mut size = 0;
+        // Where this drain stopped, which is where the next one starts (Kafka moves its
+        // `nodesDrainIndex` at every partition it looks at; only the last one counts).
+        let mut last = start;
         for k in 0..parts.len() {
             let i = (start + k) % parts.len();
             let p = parts[i];
-            self.drain_index.insert(node, i);
+            last = i;
             if self.muted.contains(&p) {
                 continue;
             }
@@ -1299,6 +1361,7 @@ impl Producer {
             size += batch.size_bytes;
             drained.push(first);
         }
+        self.drain_index.insert(node, last);
         drained
     }
 
@@ -1504,6 +1567,10 @@ impl Producer {
     /// the batch is known to have landed if the acknowledged sequence reached past it;
     /// otherwise the epoch is bumped.
     fn maybe_resolve_sequences(&mut self, now: Instant) {
+        // Runs at every wake-up and nearly always finds nothing: look before collecting.
+        if !self.sequences.values().any(|s| s.unresolved.is_some() && s.in_flight.is_empty()) {
+            return;
+        }
         let pending: Vec<i32> = self
             .sequences
             .iter()
@@ -1615,6 +1682,13 @@ impl Node for Producer {
                     }
                 }
                 if !mine.is_empty() {
+                    let places = mine.keys().next_back().map_or(0, |p| usize::try_from(*p).map_or(0, |p| p + 1));
+                    self.leaders = vec![None; places];
+                    for (p, leader) in &mine {
+                        if let Ok(p) = usize::try_from(*p) {
+                            self.leaders[p] = Some(*leader);
+                        }
+                    }
                     self.partitions = mine;
                 }
             }
@@ -1787,9 +1861,9 @@ impl Node for Producer {
             consider(b.created + delivery_timeout);
         }
         let linger = Duration::from_millis(self.config.linger_ms);
-        for (p, queue) in &self.queues {
+        for (p, queue) in self.queues.iter() {
             let Some(head) = queue.front() else { continue };
-            if self.muted.contains(p) || self.partitions.get(p).copied().flatten().is_none() {
+            if self.muted.contains(&p) || self.leader(p).flatten().is_none() {
                 continue;
             }
             let b = &self.batches[head];

@@ -846,11 +846,14 @@ impl RecordBatch {
         };
         let (h, records) = (&d.header, &d.records);
         let base_timestamp = self.base_timestamp_ms();
+        let bodies: smallvec::SmallVec<[usize; 32]> =
+            records.iter().map(|r| record_body_size(r, base_timestamp)).collect();
+        let raw_size = bodies.iter().map(|&body| varint_size(body as i64) + body).sum::<usize>();
         let (block, size) = match h.compression {
-            Compression::None => (None, RECORD_BATCH_OVERHEAD_BYTES + records_size(records, base_timestamp)),
+            Compression::None => (None, RECORD_BATCH_OVERHEAD_BYTES + raw_size),
             codec => {
-                let mut raw = Vec::with_capacity(records_size(records, base_timestamp));
-                put_records(&mut raw, records, base_timestamp);
+                let mut raw = Vec::with_capacity(raw_size);
+                put_records(&mut raw, records, base_timestamp, &bodies);
                 let block = codec.compress(&raw);
                 let size = RECORD_BATCH_OVERHEAD_BYTES + block.len();
                 (Some(block), size)
@@ -866,22 +869,27 @@ impl RecordBatch {
         }
         let start = out.len();
         let count = i32::try_from(records.len()).expect("a batch holds fewer than 2^31 records");
-        out.extend_from_slice(&h.base_offset.to_be_bytes());
-        out.extend_from_slice(&((size - LOG_OVERHEAD_BYTES) as i32).to_be_bytes());
-        out.extend_from_slice(&h.partition_leader_epoch.to_be_bytes());
-        out.push(MAGIC_V2);
+        // The header is put together in place and appended once.
+        let mut header = [0u8; RECORD_BATCH_OVERHEAD_BYTES];
+        let mut w = SliceWriter { buf: &mut header, at: 0 };
+        w.slice(&h.base_offset.to_be_bytes());
+        w.slice(&((size - LOG_OVERHEAD_BYTES) as i32).to_be_bytes());
+        w.slice(&h.partition_leader_epoch.to_be_bytes());
+        w.u8(MAGIC_V2);
         // The CRC, written below once the bytes it covers are in place.
-        out.extend_from_slice(&[0; 4]);
-        out.extend_from_slice(&self.attributes().to_be_bytes());
-        out.extend_from_slice(&h.last_offset_delta.to_be_bytes());
-        out.extend_from_slice(&base_timestamp.to_be_bytes());
-        out.extend_from_slice(&self.max_timestamp_ms().to_be_bytes());
-        out.extend_from_slice(&h.producer_id.to_be_bytes());
-        out.extend_from_slice(&h.producer_epoch.to_be_bytes());
-        out.extend_from_slice(&h.base_sequence.to_be_bytes());
-        out.extend_from_slice(&count.to_be_bytes());
+        w.slice(&[0; 4]);
+        w.slice(&self.attributes().to_be_bytes());
+        w.slice(&h.last_offset_delta.to_be_bytes());
+        w.slice(&base_timestamp.to_be_bytes());
+        w.slice(&self.max_timestamp_ms().to_be_bytes());
+        w.slice(&h.producer_id.to_be_bytes());
+        w.slice(&h.producer_epoch.to_be_bytes());
+        w.slice(&h.base_sequence.to_be_bytes());
+        w.slice(&count.to_be_bytes());
+        debug_assert_eq!(w.at, RECORD_BATCH_OVERHEAD_BYTES, "the v2 header is 61 bytes");
+        out.extend_from_slice(&header);
         match block {
-            None => put_records(out, records, base_timestamp),
+            None => put_records(out, records, base_timestamp, &bodies),
             Some(block) => out.extend_from_slice(&block),
         }
         debug_assert_eq!(out.len() - start, size, "batch {} encodes to the size counted", h.base_offset);
@@ -1099,10 +1107,15 @@ fn truncated_is_malformed(message: &'static str) -> impl Fn(DecodeError) -> Deco
 
 /// The size of `value` as a zig-zag varint (Kafka's `ByteUtils.sizeOfVarlong`, which gives the
 /// same as `sizeOfVarint` for every 32-bit value), in bytes: 1 to 10.
+#[inline]
 pub fn varint_size(value: i64) -> usize {
     let zigzag = ((value << 1) ^ (value >> 63)) as u64;
-    // Seven bits per byte, and at least one byte.
-    (64 - (zigzag | 1).leading_zeros() as usize).div_ceil(7)
+    // Most of a record's varints (its deltas, lengths and header count) take one byte.
+    if zigzag < 0x80 {
+        return 1;
+    }
+    // Seven bits per byte.
+    (64 - zigzag.leading_zeros() as usize).div_ceil(7)
 }
 
 /// Appends `value` as a zig-zag varint (Kafka's `ByteUtils.writeVarlong`; for a 32-bit value
@@ -1143,18 +1156,6 @@ pub fn read_varint(bytes: &mut &[u8]) -> Result<i64, DecodeError> {
 /// The bytes of a nullable field written by [`put_bytes_field`].
 fn bytes_field_size(s: Option<&str>) -> usize {
     s.map_or(varint_size(-1), |s| varint_size(s.len() as i64) + s.len())
-}
-
-/// Appends a nullable text as Kafka writes a record's key, value or header: its length as a
-/// varint (-1 for null), then its bytes.
-fn put_bytes_field(out: &mut Vec<u8>, s: Option<&str>) {
-    match s {
-        None => put_varint(out, -1),
-        Some(s) => {
-            put_varint(out, s.len() as i64);
-            out.extend_from_slice(s.as_bytes());
-        }
-    }
 }
 
 /// The bytes of one record after its length varint (Kafka's `DefaultRecord.sizeOfBodyInBytes`):
@@ -1207,19 +1208,72 @@ fn records_size(records: &[Record], base_timestamp_ms: i64) -> usize {
         .sum()
 }
 
-/// Appends `records` in the v2 layout given at [`RecordBatch::encode`].
-fn put_records(out: &mut Vec<u8>, records: &[Record], base_timestamp_ms: i64) {
-    for record in records {
-        put_varint(out, record_body_size(record, base_timestamp_ms) as i64);
-        out.push(0); // The record's attributes: unused in v2.
-        put_varint(out, record.timestamp_ms.wrapping_sub(base_timestamp_ms));
-        put_varint(out, i64::from(record.offset_delta));
-        put_bytes_field(out, record.key.as_deref());
-        put_bytes_field(out, record.value.as_deref());
-        put_varint(out, record.headers.len() as i64);
+/// Appends `records` in the v2 layout given at [`RecordBatch::encode`]: [`records_size`] bytes.
+///
+/// The bytes are written into room made first, through a [`SliceWriter`], rather than pushed
+/// one by one: a push must reload and store the vector's length around every byte it writes
+/// (a byte store may alias it), and a leader encodes every batch it appends.
+///
+/// `bodies` holds each record's [`record_body_size`], counted once for both the batch's size and
+/// the records' length prefixes.
+fn put_records(out: &mut Vec<u8>, records: &[Record], base_timestamp_ms: i64, bodies: &[usize]) {
+    let size = bodies.iter().map(|&body| varint_size(body as i64) + body).sum::<usize>();
+    let start = out.len();
+    out.resize(start + size, 0);
+    let mut w = SliceWriter { buf: &mut out[start..], at: 0 };
+    for (record, &body) in records.iter().zip(bodies) {
+        w.varint(body as i64);
+        w.u8(0); // The record's attributes: unused in v2.
+        w.varint(record.timestamp_ms.wrapping_sub(base_timestamp_ms));
+        w.varint(i64::from(record.offset_delta));
+        w.bytes_field(record.key.as_deref());
+        w.bytes_field(record.value.as_deref());
+        w.varint(record.headers.len() as i64);
         for (name, value) in &record.headers {
-            put_bytes_field(out, Some(name));
-            put_bytes_field(out, Some(value));
+            w.bytes_field(Some(name));
+            w.bytes_field(Some(value));
+        }
+    }
+    assert_eq!(w.at, size, "records encode to the size counted");
+}
+
+/// Writes into bytes already there, from the start, at a position kept in a local rather than
+/// in a vector.
+struct SliceWriter<'a> {
+    buf: &'a mut [u8],
+    at: usize,
+}
+
+impl SliceWriter<'_> {
+    fn u8(&mut self, byte: u8) {
+        self.buf[self.at] = byte;
+        self.at += 1;
+    }
+
+    /// [`put_varint`]'s bytes.
+    fn varint(&mut self, value: i64) {
+        let mut zigzag = ((value << 1) ^ (value >> 63)) as u64;
+        while zigzag >= 0x80 {
+            self.u8((zigzag as u8) | 0x80);
+            zigzag >>= 7;
+        }
+        self.u8(zigzag as u8);
+    }
+
+    fn slice(&mut self, bytes: &[u8]) {
+        self.buf[self.at..self.at + bytes.len()].copy_from_slice(bytes);
+        self.at += bytes.len();
+    }
+
+    /// A nullable text as Kafka writes a record's key, value or header: its length as a
+    /// varint (-1 for null), then its bytes.
+    fn bytes_field(&mut self, s: Option<&str>) {
+        match s {
+            None => self.varint(-1),
+            Some(s) => {
+                self.varint(s.len() as i64);
+                self.slice(s.as_bytes());
+            }
         }
     }
 }

@@ -541,9 +541,8 @@ impl PartitionLog {
         self.log_end_offset = batch.next_offset();
         self.producer_state.update(&batch);
         self.unflushed_messages += batch.record_count() as u64;
-        let dir = self.dir.clone();
         let active = self.segments.last_mut().expect("a log always has an active segment");
-        active.append(&dir, batch, bytes, &mut self.disk);
+        active.append(&self.dir, batch, bytes, &mut self.disk);
         if self.unflushed_messages >= self.config.flush_messages {
             self.flush(self.log_end_offset, now_ms);
         }

@@ -379,6 +379,36 @@ struct InFlightRequest {
     batches: Vec<(i32, BatchId)>,
 }
 
+/// A partition's unfinished sequenced batches, as an ordered set of ids kept in a short sorted
+/// vector: a partition has a handful in flight (at most `max.in.flight.requests.per.connection`
+/// requests' worth), each batch comes and goes once, and an ordered set allocated a node
+/// whenever it went from empty to one.
+#[derive(Clone, Debug, Default)]
+struct BatchIdSet(smallvec::SmallVec<[BatchId; 8]>);
+
+impl BatchIdSet {
+    fn insert(&mut self, id: BatchId) {
+        if let Err(at) = self.0.binary_search(&id) {
+            self.0.insert(at, id);
+        }
+    }
+
+    fn remove(&mut self, id: &BatchId) {
+        if let Ok(at) = self.0.binary_search(id) {
+            self.0.remove(at);
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The ids in ascending order.
+    fn iter(&self) -> impl Iterator<Item = &BatchId> {
+        self.0.iter()
+    }
+}
+
 /// The idempotent producer's bookkeeping for one partition (`TxnPartitionEntry`).
 #[derive(Clone, Debug)]
 struct PartitionSequences {
@@ -390,7 +420,7 @@ struct PartitionSequences {
     /// The last sequence acknowledged, -1 for none.
     last_acked_sequence: i32,
     /// Batches with a sequence that have not completed (`inflightBatchesBySequence`).
-    in_flight: BTreeSet<BatchId>,
+    in_flight: BatchIdSet,
     /// Set when a batch that had been sent expired: the sequence after it, which is unknown to
     /// have landed until the partition's in-flight batches resolve it
     /// (`partitionsWithUnresolvedSequences`).
@@ -404,7 +434,7 @@ impl PartitionSequences {
             producer_epoch: -1,
             next_sequence: 0,
             last_acked_sequence: -1,
-            in_flight: BTreeSet::new(),
+            in_flight: BatchIdSet::default(),
             unresolved: None,
         }
     }
@@ -1916,6 +1946,25 @@ mod tests {
                 proptest::prop_assert_eq!(listed, model.values().map(|b| b.partition).collect::<Vec<_>>());
                 proptest::prop_assert!(store.slots.front().is_none_or(Option::is_some));
                 proptest::prop_assert!(store.slots.back().is_none_or(Option::is_some));
+            }
+        }
+
+        /// The in-flight id set behaves as the ordered set it replaced, past its inline room
+        /// too: the same ids, in the same order, after any inserts and removals.
+        #[test]
+        fn the_in_flight_id_set_matches_an_ordered_set(ops in proptest::collection::vec((proptest::bool::ANY, 0u64..24), 1..100)) {
+            let mut set = BatchIdSet::default();
+            let mut model = BTreeSet::new();
+            for (add, id) in ops {
+                if add {
+                    set.insert(id);
+                    model.insert(id);
+                } else {
+                    set.remove(&id);
+                    model.remove(&id);
+                }
+                proptest::prop_assert_eq!(set.iter().copied().collect::<Vec<_>>(), model.iter().copied().collect::<Vec<_>>());
+                proptest::prop_assert_eq!(set.is_empty(), model.is_empty());
             }
         }
     }

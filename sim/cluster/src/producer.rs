@@ -1041,7 +1041,13 @@ impl Producer {
         self.batches.insert(
             id,
             ProducerBatch {
-                records: vec![record.clone()],
+                // Room for a few records from the start: a batch that grows from one record's
+                // room moves its records twice on the way to five.
+                records: {
+                    let mut records = Vec::with_capacity(4);
+                    records.push(record.clone());
+                    records
+                },
                 size_bytes: lone_bytes,
                 buffer_bytes: need,
                 ..ProducerBatch::empty(partition, now)

@@ -290,6 +290,58 @@ impl Queues {
     }
 }
 
+/// The topic's partitions and their leaders, as the latest metadata answer gave them, by place:
+/// `by_partition[p]` is `Some(leader)` for a partition the answer named (the leader `None`
+/// while it has none) and `None` for an id it did not. It behaves as an ordered map from
+/// partition to leader; kept by place, the sender finds a leader for every deque it walks
+/// without a search.
+#[derive(Clone, Debug, Default)]
+struct Leaders {
+    by_partition: Vec<Option<Option<NodeId>>>,
+    /// How many partitions the answer named.
+    count: usize,
+}
+
+impl Leaders {
+    fn from_map(map: &BTreeMap<i32, Option<NodeId>>) -> Leaders {
+        let places = map.keys().next_back().map_or(0, |p| usize::try_from(*p).map_or(0, |p| p + 1));
+        let mut by_partition = vec![None; places];
+        for (p, leader) in map {
+            if let Ok(p) = usize::try_from(*p) {
+                by_partition[p] = Some(*leader);
+            }
+        }
+        Leaders { count: by_partition.iter().flatten().count(), by_partition }
+    }
+
+    /// The leader of `partition`: `None` for a partition the metadata did not name,
+    /// `Some(None)` for one without a leader.
+    fn get(&self, partition: i32) -> Option<Option<NodeId>> {
+        usize::try_from(partition).ok().and_then(|p| self.by_partition.get(p).copied().flatten())
+    }
+
+    fn contains(&self, partition: i32) -> bool {
+        self.get(partition).is_some()
+    }
+
+    /// How many partitions the metadata named.
+    fn len(&self) -> usize {
+        self.count
+    }
+
+    fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Every partition the metadata named, with its leader, in partition order.
+    fn iter(&self) -> impl Iterator<Item = (i32, Option<NodeId>)> + '_ {
+        self.by_partition
+            .iter()
+            .enumerate()
+            .filter_map(|(p, leader)| leader.map(|l| (i32::try_from(p).expect("a partition id"), l)))
+    }
+}
+
 /// Kafka's `ProducerBatch`: records for one partition, sent and retried together.
 #[derive(Clone, Debug)]
 struct ProducerBatch {
@@ -526,11 +578,7 @@ pub struct Producer {
     next_correlation_id: u64,
     next_sequence: u64,
     next_rate_send: Instant,
-    partitions: BTreeMap<i32, Option<NodeId>>,
-    /// `partitions` by place: `leaders[p]` is `Some(leader)` for a partition the metadata
-    /// named, `None` for an id it did not. The sender looks a leader up for every deque it
-    /// walks.
-    leaders: Vec<Option<Option<NodeId>>>,
+    partitions: Leaders,
     metadata_in_flight: Option<(u64, Instant, NodeId)>,
     metadata_wanted: bool,
     metadata_retry_at: Instant,
@@ -633,8 +681,7 @@ impl Producer {
             next_correlation_id: 0,
             next_sequence: setup.first_sequence,
             next_rate_send: setup.start.max(now),
-            partitions: BTreeMap::new(),
-            leaders: Vec::new(),
+            partitions: Leaders::default(),
             metadata_in_flight: None,
             metadata_wanted: true,
             metadata_retry_at: now,
@@ -677,12 +724,6 @@ impl Producer {
         TopicPartition { topic: self.topic.clone(), partition }
     }
 
-    /// The leader of `partition` as the metadata gave it: `None` for a partition it did not
-    /// name, `Some(None)` for one without a leader (`partitions.get(&partition)`).
-    fn leader(&self, partition: i32) -> Option<Option<NodeId>> {
-        usize::try_from(partition).ok().and_then(|p| self.leaders.get(p).copied().flatten())
-    }
-
     fn rate_interval(&self) -> Option<Duration> {
         (self.rate_per_sec > 0.0).then(|| Duration::from_nanos(((1e9 / self.rate_per_sec) as u64).max(1)))
     }
@@ -694,7 +735,7 @@ impl Producer {
 
     /// Partitions with a leader (`availablePartitionsForTopic`) and the partition count.
     fn available_partitions(&self) -> (Vec<i32>, i32) {
-        let available = self.partitions.iter().filter(|(_, l)| l.is_some()).map(|(p, _)| *p).collect();
+        let available = self.partitions.iter().filter(|(_, l)| l.is_some()).map(|(p, _)| p).collect();
         (available, self.partitions.len() as i32)
     }
 
@@ -886,7 +927,7 @@ impl Producer {
                 p
             }
         };
-        if !self.partitions.contains_key(&partition) {
+        if !self.partitions.contains(partition) {
             // An explicit partition the producer's metadata does not have (yet).
             self.metadata_wanted = true;
             if now.saturating_since(since) >= max_block {
@@ -1315,7 +1356,7 @@ impl Producer {
         let mut unknown_leader = false;
         for (p, queue) in self.queues.iter() {
             let Some(head) = queue.front() else { continue };
-            let Some(Some(leader)) = self.leader(p) else {
+            let Some(Some(leader)) = self.partitions.get(p) else {
                 unknown_leader = true;
                 continue;
             };
@@ -1359,7 +1400,7 @@ impl Producer {
     /// `max.request.size` (the first batch always goes).
     fn drain_node(&mut self, now: Instant, node: NodeId) -> Vec<BatchId> {
         let parts: smallvec::SmallVec<[i32; 16]> =
-            self.partitions.iter().filter(|(_, l)| **l == Some(node)).map(|(p, _)| *p).collect();
+            self.partitions.iter().filter(|(_, l)| *l == Some(node)).map(|(p, _)| p).collect();
         let mut drained = Vec::new();
         if parts.is_empty() {
             return drained;
@@ -1603,10 +1644,6 @@ impl Producer {
     /// the batch is known to have landed if the acknowledged sequence reached past it;
     /// otherwise the epoch is bumped.
     fn maybe_resolve_sequences(&mut self, now: Instant) {
-        // Runs at every wake-up and nearly always finds nothing: look before collecting.
-        if !self.sequences.values().any(|s| s.unresolved.is_some() && s.in_flight.is_empty()) {
-            return;
-        }
         let pending: Vec<i32> = self
             .sequences
             .iter()
@@ -1718,14 +1755,7 @@ impl Node for Producer {
                     }
                 }
                 if !mine.is_empty() {
-                    let places = mine.keys().next_back().map_or(0, |p| usize::try_from(*p).map_or(0, |p| p + 1));
-                    self.leaders = vec![None; places];
-                    for (p, leader) in &mine {
-                        if let Ok(p) = usize::try_from(*p) {
-                            self.leaders[p] = Some(*leader);
-                        }
-                    }
-                    self.partitions = mine;
+                    self.partitions = Leaders::from_map(&mine);
                 }
             }
             Message::ProduceResponse { correlation_id, partitions } => {
@@ -1899,7 +1929,7 @@ impl Node for Producer {
         let linger = Duration::from_millis(self.config.linger_ms);
         for (p, queue) in self.queues.iter() {
             let Some(head) = queue.front() else { continue };
-            if self.muted.contains(&p) || self.leader(p).flatten().is_none() {
+            if self.muted.contains(&p) || self.partitions.get(p).flatten().is_none() {
                 continue;
             }
             let b = &self.batches[head];
@@ -1953,6 +1983,23 @@ mod tests {
                 proptest::prop_assert!(store.slots.front().is_none_or(Option::is_some));
                 proptest::prop_assert!(store.slots.back().is_none_or(Option::is_some));
             }
+        }
+
+        /// The leaders by place answer as the map they are made from: the same leaders, the
+        /// same count and the same partitions in order, for ids with gaps and partitions
+        /// without a leader.
+        #[test]
+        fn leaders_by_place_answer_as_their_map(
+            map in proptest::collection::btree_map(0i32..20, proptest::option::of(1i32..4), 0..12),
+        ) {
+            let map: BTreeMap<i32, Option<NodeId>> = map.into_iter().map(|(p, l)| (p, l.map(NodeId))).collect();
+            let leaders = Leaders::from_map(&map);
+            for p in -1..22 {
+                proptest::prop_assert_eq!(leaders.get(p), map.get(&p).copied());
+                proptest::prop_assert_eq!(leaders.contains(p), map.contains_key(&p));
+            }
+            proptest::prop_assert_eq!((leaders.len(), leaders.is_empty()), (map.len(), map.is_empty()));
+            proptest::prop_assert_eq!(leaders.iter().collect::<Vec<_>>(), map.iter().map(|(p, l)| (*p, *l)).collect::<Vec<_>>());
         }
 
         /// The in-flight id set behaves as the ordered set it replaced, past its inline room

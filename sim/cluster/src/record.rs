@@ -853,7 +853,7 @@ impl RecordBatch {
             Compression::None => (None, RECORD_BATCH_OVERHEAD_BYTES + raw_size),
             codec => {
                 let mut raw = Vec::with_capacity(raw_size);
-                put_records(&mut raw, records, base_timestamp, &bodies);
+                put_records(&mut raw, records, base_timestamp, &bodies, raw_size);
                 let block = codec.compress(&raw);
                 let size = RECORD_BATCH_OVERHEAD_BYTES + block.len();
                 (Some(block), size)
@@ -889,7 +889,7 @@ impl RecordBatch {
         debug_assert_eq!(w.at, RECORD_BATCH_OVERHEAD_BYTES, "the v2 header is 61 bytes");
         out.extend_from_slice(&header);
         match block {
-            None => put_records(out, records, base_timestamp, &bodies),
+            None => put_records(out, records, base_timestamp, &bodies, raw_size),
             Some(block) => out.extend_from_slice(&block),
         }
         debug_assert_eq!(out.len() - start, size, "batch {} encodes to the size counted", h.base_offset);
@@ -1214,10 +1214,10 @@ fn records_size(records: &[Record], base_timestamp_ms: i64) -> usize {
 /// one by one: a push must reload and store the vector's length around every byte it writes
 /// (a byte store may alias it), and a leader encodes every batch it appends.
 ///
-/// `bodies` holds each record's [`record_body_size`], counted once for both the batch's size and
-/// the records' length prefixes.
-fn put_records(out: &mut Vec<u8>, records: &[Record], base_timestamp_ms: i64, bodies: &[usize]) {
-    let size = bodies.iter().map(|&body| varint_size(body as i64) + body).sum::<usize>();
+/// `bodies` holds each record's [`record_body_size`] and `size` their total with the length
+/// prefixes ([`records_size`]), counted once by the caller for both the batch's size and the
+/// records' length prefixes.
+fn put_records(out: &mut Vec<u8>, records: &[Record], base_timestamp_ms: i64, bodies: &[usize], size: usize) {
     let start = out.len();
     out.resize(start + size, 0);
     let mut w = SliceWriter { buf: &mut out[start..], at: 0 };

@@ -431,6 +431,44 @@ struct InFlightRequest {
     batches: Vec<(i32, BatchId)>,
 }
 
+/// The unanswered `Produce` requests by correlation id, oldest first, in a vector. Correlation
+/// ids only grow, so a new request goes at the end and the vector stays sorted; an answer
+/// removes its request by a binary search. A producer has at most
+/// `max.in.flight.requests.per.connection` requests per broker in flight, a handful in all, and
+/// the sender looks at all of them at every wake-up (to count a broker's requests, to find the
+/// timed-out ones and for its next deadline). An ordered map cost a search per step of those
+/// walks, about a thirtieth of a busy producer's time.
+#[derive(Clone, Debug, Default)]
+struct InFlightRequests {
+    by_id: Vec<(u64, InFlightRequest)>,
+}
+
+impl InFlightRequests {
+    /// Adds the request `correlation_id`, which must be larger than every id added before.
+    fn insert(&mut self, correlation_id: u64, request: InFlightRequest) {
+        assert!(
+            self.by_id.last().is_none_or(|(last, _)| *last < correlation_id),
+            "correlation ids are handed out in increasing order"
+        );
+        self.by_id.push((correlation_id, request));
+    }
+
+    fn remove(&mut self, correlation_id: &u64) -> Option<InFlightRequest> {
+        let at = self.by_id.binary_search_by_key(correlation_id, |(id, _)| *id).ok()?;
+        Some(self.by_id.remove(at).1)
+    }
+
+    /// The requests with their correlation ids, oldest first.
+    fn iter(&self) -> impl DoubleEndedIterator<Item = (&u64, &InFlightRequest)> {
+        self.by_id.iter().map(|(id, r)| (id, r))
+    }
+
+    /// The requests, oldest first.
+    fn values(&self) -> impl Iterator<Item = &InFlightRequest> {
+        self.by_id.iter().map(|(_, r)| r)
+    }
+}
+
 /// A partition's unfinished sequenced batches, as an ordered set of ids kept in a short sorted
 /// vector: a partition has a handful in flight (at most `max.in.flight.requests.per.connection`
 /// requests' worth), each batch comes and goes once, and an ordered set allocated a node
@@ -596,7 +634,7 @@ pub struct Producer {
     drain_index: BTreeMap<NodeId, usize>,
     // ---- sender ----
     /// Unanswered `Produce` requests by correlation id, so oldest first.
-    requests: BTreeMap<u64, InFlightRequest>,
+    requests: InFlightRequests,
     // ---- idempotence ----
     producer_id_and_epoch: Option<(i64, i16)>,
     pid_request: Option<PidRequest>,
@@ -693,7 +731,7 @@ impl Producer {
             buffer_used: 0,
             muted: BTreeSet::new(),
             drain_index: BTreeMap::new(),
-            requests: BTreeMap::new(),
+            requests: InFlightRequests::default(),
             producer_id_and_epoch: None,
             pid_request,
             sequences: BTreeMap::new(),
@@ -2018,6 +2056,33 @@ mod tests {
                 }
                 proptest::prop_assert_eq!(set.iter().copied().collect::<Vec<_>>(), model.iter().copied().collect::<Vec<_>>());
                 proptest::prop_assert_eq!(set.is_empty(), model.is_empty());
+            }
+        }
+
+        /// The in-flight requests answer as the ordered map they replaced: a new request takes
+        /// the next correlation id, an answer removes any one, and every walk (either way) sees
+        /// the same requests in the same order.
+        #[test]
+        fn the_in_flight_requests_answer_as_an_ordered_map(ops in proptest::collection::vec((proptest::bool::ANY, 0u64..30), 1..120)) {
+            let mut requests = InFlightRequests::default();
+            let mut model = BTreeMap::new();
+            let mut next = 0u64;
+            for (add, pick) in ops {
+                if add {
+                    next += 1 + pick % 3;
+                    let request = InFlightRequest { to: NodeId(pick as i32 % 3), sent_at: Instant::ZERO, batches: vec![(pick as i32, next)] };
+                    requests.insert(next, request.clone());
+                    model.insert(next, request);
+                } else {
+                    let id = pick % (next + 1);
+                    let removed = requests.remove(&id).map(|r| r.batches);
+                    proptest::prop_assert_eq!(removed, model.remove(&id).map(|r| r.batches));
+                }
+                let walk: Vec<(u64, NodeId)> = requests.iter().map(|(id, r)| (*id, r.to)).collect();
+                proptest::prop_assert_eq!(&walk, &model.iter().map(|(id, r)| (*id, r.to)).collect::<Vec<_>>());
+                let back: Vec<u64> = requests.iter().rev().map(|(id, _)| *id).collect();
+                proptest::prop_assert_eq!(back, model.keys().rev().copied().collect::<Vec<_>>());
+                proptest::prop_assert_eq!(requests.values().count(), model.len());
             }
         }
     }

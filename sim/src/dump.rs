@@ -101,7 +101,7 @@ pub fn dump(world: &World, broker: NodeId, tp: &TopicPartition) -> Option<LogDum
     let mut records = Vec::new();
     for base in bases {
         let file = format!("{dir}{}", file_name(base, "log"));
-        let stored = &disk.files()[&file];
+        let stored = disk.file(&file).expect("listed above");
         let bytes = stored.contents();
         let durable = bytes.len() - stored.pending_bytes();
         let mut at = 0usize;
@@ -128,7 +128,7 @@ pub fn dump(world: &World, broker: NodeId, tp: &TopicPartition) -> Option<LogDum
             });
             at += used;
         }
-        let index_entries = disk.files().get(&format!("{dir}{}", file_name(base, "index"))).map_or(0, |f| f.len() / 8);
+        let index_entries = disk.file(&format!("{dir}{}", file_name(base, "index"))).map_or(0, |f| f.len() / 8);
         segments.push(DumpedSegment {
             file,
             base_offset: base,

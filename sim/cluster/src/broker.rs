@@ -272,6 +272,10 @@ pub struct Broker {
     fetch_sessions: FetchSessionCache,
     parked_fetches: Vec<ParkedFetch>,
     delayed_produces: Vec<DelayedProduce>,
+    /// An empty vector with room, swapped with `delayed_produces` at each pass over the
+    /// purgatory: a pass runs after nearly every input, and building the kept list from nothing
+    /// grew it anew each time.
+    spare_delayed_produces: Vec<DelayedProduce>,
     pending_alters: BTreeMap<u64, TopicPartition>,
     coordinator: GroupCoordinator,
     pending_commits: Vec<PendingCommit>,
@@ -399,6 +403,7 @@ impl Broker {
             fetch_sessions,
             parked_fetches: Vec::new(),
             delayed_produces: Vec::new(),
+            spare_delayed_produces: Vec::new(),
             pending_alters: BTreeMap::new(),
             coordinator,
             pending_commits: Vec::new(),
@@ -790,13 +795,18 @@ impl Broker {
         if !log.has_output() {
             return;
         }
-        for op in log.take_disk_ops() {
+        for op in log.drain_disk_ops() {
             self.outbox.disk(op);
         }
-        let events = log.take_events();
         // This runs for every partition after every input; most have no events, and comparing
         // the topic name is not free.
-        if events.is_empty() || log.tp().topic == OFFSETS_TOPIC {
+        if !log.has_events() {
+            return;
+        }
+        let offsets_topic = log.tp().topic == OFFSETS_TOPIC;
+        let events = log.drain_events();
+        if offsets_topic {
+            // Dropping the drain discards them.
             return;
         }
         for event in events {
@@ -939,8 +949,9 @@ impl Broker {
         // An operation that is not new, whose partition did not move and whose deadline has not
         // come was not completable at the last try and still is not.
         let untouched = |tp: &TopicPartition, fresh: bool| !full && !fresh && !moved.contains(tp);
-        let mut kept = Vec::new();
-        for mut d in std::mem::take(&mut self.delayed_produces) {
+        let mut kept = std::mem::take(&mut self.spare_delayed_produces);
+        let mut tried = std::mem::take(&mut self.delayed_produces);
+        for mut d in tried.drain(..) {
             if now < d.deadline && d.partitions.iter().all(|s| s.required_offset.is_none() || untouched(&s.tp, d.fresh))
             {
                 kept.push(d);
@@ -982,6 +993,7 @@ impl Broker {
             }
         }
         self.delayed_produces = kept;
+        self.spare_delayed_produces = tried;
 
         let mut kept = Vec::new();
         for mut c in std::mem::take(&mut self.pending_commits) {

@@ -436,10 +436,28 @@ impl PartitionLog {
         std::mem::take(&mut self.disk)
     }
 
+    /// The disk writes made since the last call, in order, drained so that the log keeps its
+    /// buffer: the broker drains every written log after every input, and a buffer taken away
+    /// had to grow anew at the next append.
+    pub fn drain_disk_ops(&mut self) -> std::vec::Drain<'_, DiskOp> {
+        self.disk.drain(..)
+    }
+
+    /// The events since the last call, in order, drained as [`PartitionLog::drain_disk_ops`]
+    /// drains the disk writes.
+    pub fn drain_events(&mut self) -> std::vec::Drain<'_, Event> {
+        self.events.drain(..)
+    }
+
     /// Whether there are disk operations or events to take: a cheap check for the broker,
     /// which drains every log after every input.
     pub fn has_output(&self) -> bool {
         !self.disk.is_empty() || !self.events.is_empty()
+    }
+
+    /// Whether there are events to take.
+    pub fn has_events(&self) -> bool {
+        !self.events.is_empty()
     }
 
     /// The events since the last call, in order.

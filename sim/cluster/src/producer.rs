@@ -90,9 +90,6 @@ pub enum KeyChoice {
     Uniform(u32),
 }
 
-/// Send ids up to this many bytes are built on the stack (see `Producer::send_id`).
-const SEND_ID_STACK_BYTES: usize = 64;
-
 /// Up to how many uniform keys a producer keeps the names of (see `Producer::key_name`).
 const KEY_NAME_CACHE_LIMIT: u32 = 1 << 16;
 
@@ -600,7 +597,11 @@ pub struct Producer {
     config: ProducerConfig,
     rng: ChaCha8Rng,
     outbox: Outbox,
-    rate_per_sec: f64,
+    /// The time between rate-driven sends (`rate_per_sec` sends a second), or `None` without
+    /// a rate. Worked out once: the application asks for it several times per send.
+    rate_interval: Option<Duration>,
+    /// Where [`Producer::send_id`] puts an id together.
+    send_id_scratch: String,
     keys: KeyChoice,
     /// The names of the keys drawn so far (`key-7`), by number, when `keys` is a small
     /// [`KeyChoice::Uniform`]: every record with one key shares one allocation, which a long
@@ -708,7 +709,9 @@ impl Producer {
             config: setup.config,
             rng: setup.rng,
             outbox: Outbox::default(),
-            rate_per_sec: setup.rate_per_sec,
+            rate_interval: (setup.rate_per_sec > 0.0)
+                .then(|| Duration::from_nanos(((1e9 / setup.rate_per_sec) as u64).max(1))),
+            send_id_scratch: String::new(),
             keys: setup.keys,
             key_names: Vec::new(),
             id_header: Arc::from(crate::ID_HEADER),
@@ -763,7 +766,7 @@ impl Producer {
     }
 
     fn rate_interval(&self) -> Option<Duration> {
-        (self.rate_per_sec > 0.0).then(|| Duration::from_nanos(((1e9 / self.rate_per_sec) as u64).max(1)))
+        self.rate_interval
     }
 
     /// Records in batches whose outcome the application has not been told yet.
@@ -883,20 +886,19 @@ impl Producer {
     /// for a scripted one) and the send's number, as in `web-1-42`. Built by hand rather than
     /// with `format!`: a busy producer names every record, and the formatting machinery cost
     /// about 850 instructions per send in heavy.ron, several times the copying it does.
-    fn send_id(&self, separator: char) -> Arc<str> {
+    ///
+    /// The id is put together in a string the producer keeps for it, then copied into its own
+    /// allocation: put together in a byte array, it had to be checked as UTF-8 again, about a
+    /// third of the work.
+    fn send_id(&mut self, separator: char) -> Arc<str> {
         let mut digits = itoa::Buffer::new();
         let digits = digits.format(self.next_sequence);
-        let mut id = [0u8; SEND_ID_STACK_BYTES];
-        let len = self.client_id.len() + separator.len_utf8() + digits.len();
-        if len > id.len() {
-            return Arc::from(format!("{}{separator}{digits}", self.client_id));
-        }
-        let (name, rest) = id.split_at_mut(self.client_id.len());
-        name.copy_from_slice(self.client_id.as_bytes());
-        let (sep, rest) = rest.split_at_mut(separator.len_utf8());
-        separator.encode_utf8(sep);
-        rest[..digits.len()].copy_from_slice(digits.as_bytes());
-        Arc::from(std::str::from_utf8(&id[..len]).expect("built from a string, a char and digits"))
+        let id = &mut self.send_id_scratch;
+        id.clear();
+        id.push_str(&self.client_id);
+        id.push(separator);
+        id.push_str(digits);
+        Arc::from(id.as_str())
     }
 
     /// The name of a key drawn uniformly from `n` keys (`key-0` to `key-{n-1}`), taking the
@@ -2258,8 +2260,8 @@ mod tests {
 
     #[test]
     fn a_send_id_is_the_client_id_a_separator_and_the_send_number_however_long() {
-        // The short id is built on the stack; the long one, past `SEND_ID_STACK_BYTES`, is not.
-        for client_id in ["web-1", "ünïcode-producer", &"p".repeat(SEND_ID_STACK_BYTES)] {
+        // A long client id too: the scratch string grows to fit.
+        for client_id in ["web-1", "ünïcode-producer", &"p".repeat(200)] {
             let mut s = setup(plain(), Era::default(), Vec::new(), Vec::new());
             s.client_id = client_id.to_string();
             let mut p = Producer::new(Instant::ZERO, s);

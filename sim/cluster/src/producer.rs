@@ -995,9 +995,11 @@ impl Producer {
             });
             return None;
         }
-        match self.append(now, partition, &send.record) {
-            Some(appended_bytes) => {
-                if send.keyless() {
+        let keyless = send.keyless();
+        let explicit = send.partition;
+        match self.append(now, partition, send.record, lone_bytes) {
+            Ok(appended_bytes) => {
+                if keyless {
                     let full = self.all_batches_full(partition);
                     let (available, count) = self.available_partitions();
                     if let Keyless::Uniform(u) = &mut self.keyless {
@@ -1006,15 +1008,18 @@ impl Producer {
                 }
                 None
             }
-            None if now.saturating_since(since) >= max_block => {
-                let reason = format!(
-                    "Failed to allocate memory within the configured max blocking time {} ms.",
-                    self.config.max_block_ms
-                );
-                self.fail_blocked(partition, &send, reason);
-                None
+            Err(record) => {
+                let send = AppSend { record, partition: explicit };
+                if now.saturating_since(since) >= max_block {
+                    let reason = format!(
+                        "Failed to allocate memory within the configured max blocking time {} ms.",
+                        self.config.max_block_ms
+                    );
+                    self.fail_blocked(partition, &send, reason);
+                    return None;
+                }
+                Some(Application::Blocked { send, partition, since, on: Blocker::Memory })
             }
-            None => Some(Application::Blocked { send, partition, since, on: Blocker::Memory }),
         }
     }
 
@@ -1094,27 +1099,34 @@ impl Producer {
 
     /// `RecordAccumulator.append`: the record joins the open batch of `partition` when it fits
     /// (else that batch closes), or a new batch taking `max(batch.size, record)` bytes of
-    /// `buffer.memory`. Returns the bytes the partition's queue grew by, or `None` when the
-    /// memory is not there (the caller blocks).
-    fn append(&mut self, now: Instant, partition: i32, record: &PendingRecord) -> Option<usize> {
+    /// `buffer.memory`; `lone_bytes` is the size of a batch of this record alone
+    /// (`lone_batch_bytes`). Returns the bytes the partition's queue grew by, or gives the
+    /// record back when the memory is not there (the caller blocks). The record moves into its
+    /// batch: a copy would cost a busy producer three reference counts up and down per send.
+    fn append(
+        &mut self,
+        now: Instant,
+        partition: i32,
+        record: PendingRecord,
+        lone_bytes: usize,
+    ) -> Result<usize, PendingRecord> {
         let batch_size = self.config.batch_size;
         if let Some(&last) = self.queues.get(&partition).and_then(|q| q.back()) {
             let batch = self.batches.get_mut(&last).expect("queued batches exist");
-            let bytes = batch.next_record_bytes(record);
+            let bytes = batch.next_record_bytes(&record);
             if batch.has_room_for(bytes, batch_size) {
-                batch.records.push(record.clone());
+                batch.records.push(record);
                 batch.size_bytes += bytes;
-                return Some(bytes);
+                return Ok(bytes);
             }
             // `closeForRecordAppends`: the batch is full for good.
             batch.closed = true;
         }
         // `BufferPool.allocate`. A batch larger than the whole pool could never be allocated;
         // taking the whole pool keeps such a misconfiguration from blocking forever.
-        let lone_bytes = lone_batch_bytes(record);
         let need = (batch_size.max(lone_bytes) as u64).min(self.config.buffer_memory);
         if self.buffer_used + need > self.config.buffer_memory {
-            return None;
+            return Err(record);
         }
         self.buffer_used += need;
         self.next_batch_id += 1;
@@ -1126,7 +1138,7 @@ impl Producer {
                 // room moves its records twice on the way to five.
                 records: {
                     let mut records = Vec::with_capacity(4);
-                    records.push(record.clone());
+                    records.push(record);
                     records
                 },
                 size_bytes: lone_bytes,
@@ -1135,7 +1147,7 @@ impl Producer {
             },
         );
         self.queues.entry(partition).push_back(id);
-        Some(lone_bytes)
+        Ok(lone_bytes)
     }
 
     /// Gives a batch's memory back to the pool (`deallocate`).

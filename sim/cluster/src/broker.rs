@@ -969,7 +969,7 @@ impl Broker {
                 if p.log.high_watermark() >= required_offset {
                     // `Partition.checkEnoughReplicasReachOffset`: replicated, but the ISR may
                     // have shrunk below `min.insync.replicas` since the append.
-                    status.error = ((p.maximal_isr().len() as i32) < p.min_insync_replicas)
+                    status.error = ((p.maximal_isr_len() as i32) < p.min_insync_replicas)
                         .then_some(ErrorCode::NotEnoughReplicasAfterAppend);
                     status.required_offset = None;
                     if let Some(error) = status.error {

@@ -117,6 +117,19 @@ impl Partition {
         &self.state.isr
     }
 
+    /// How many brokers [`Partition::maximal_isr`] names, counted without building it: the
+    /// produce purgatory asks for every batch it completes.
+    pub fn maximal_isr_len(&self) -> usize {
+        let isr = &self.state.isr;
+        let added = self.pending_isr.as_ref().map_or(0, |pending| {
+            let proposed = &pending.isr;
+            (0..proposed.len())
+                .filter(|&i| !isr.contains(&proposed[i]) && !proposed[..i].contains(&proposed[i]))
+                .count()
+        });
+        isr.len() + added
+    }
+
     /// The maximal ISR: the committed ISR plus replicas a pending change adds. Removals count
     /// only once committed, so the leader never under-counts copies while waiting (KIP-497).
     pub fn maximal_isr(&self) -> Vec<NodeId> {
@@ -577,6 +590,18 @@ mod tests {
         assert_eq!(p.maybe_advance_high_watermark(), None, "B (pending) has not fetched offset 4 yet");
         p.record_follower_fetch(Instant::from_millis(2), B, 5);
         assert_eq!(p.maybe_advance_high_watermark(), Some(5));
+    }
+
+    #[test]
+    fn the_maximal_isr_is_counted_as_it_is_collected() {
+        let mut p = leader_with(vec![A, B], 1, 4);
+        let mut seen = Vec::new();
+        for pending in [None, Some(vec![A, B, C]), Some(vec![A]), Some(vec![C, C, A]), Some(Vec::new())] {
+            p.pending_isr = pending.map(|isr| PendingIsrChange { isr, sent_at: Instant::from_millis(1) });
+            assert_eq!(p.maximal_isr_len(), p.maximal_isr().len(), "pending {:?}", p.pending_isr);
+            seen.push(p.maximal_isr_len());
+        }
+        assert_eq!(seen, vec![2, 3, 2, 3, 2], "a pending change adds, never removes; a repeat counts once");
     }
 
     #[test]

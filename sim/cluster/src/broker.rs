@@ -134,11 +134,13 @@ struct ProduceStatus {
     /// `Some(offset)` while the answer waits for the high watermark to reach `offset`
     /// (Kafka's `acksPending` with its `requiredOffset`).
     required_offset: Option<i64>,
+    /// Where the purgatory last found the partition's replica ([`Partitions::get_hinted`]).
+    replica: Option<ReplicaSlot>,
 }
 
 impl ProduceStatus {
     fn failed(tp: TopicPartition, error: ErrorCode) -> ProduceStatus {
-        ProduceStatus { tp, error: Some(error), base_offset: -1, required_offset: None }
+        ProduceStatus { tp, error: Some(error), base_offset: -1, required_offset: None, replica: None }
     }
 
     fn response(self) -> ProducePartitionResponse {
@@ -962,7 +964,8 @@ impl Broker {
             // leader is gone or its high watermark covers the batch.
             for status in d.partitions.iter_mut() {
                 let Some(required_offset) = status.required_offset else { continue };
-                let Some(p) = self.partitions.get(&status.tp).filter(|p| p.is_leader()) else {
+                let Some(p) = self.partitions.get_hinted(&status.tp, &mut status.replica).filter(|p| p.is_leader())
+                else {
                     *status = ProduceStatus::failed(status.tp.clone(), ErrorCode::NotLeaderOrFollower);
                     continue;
                 };
@@ -1156,7 +1159,13 @@ impl Broker {
                 }
             };
         self.maybe_advance_high_watermark(&tp);
-        ProduceStatus { tp, error: None, base_offset, required_offset: (acks == -1).then_some(required_offset) }
+        ProduceStatus {
+            tp,
+            error: None,
+            base_offset,
+            required_offset: (acks == -1).then_some(required_offset),
+            replica: None,
+        }
     }
 
     // ---- producer ids (KIP-98 InitProducerId, KIP-730 blocks) ----

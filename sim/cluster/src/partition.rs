@@ -386,6 +386,21 @@ impl Partitions {
         self.position(tp).ok().map(|i| &self.replicas[i])
     }
 
+    /// The replica of `tp`, looked for first where `hint` says it was: a caller that asks for
+    /// the same replica again and again (the produce purgatory, for each waiting batch at each
+    /// pass) keeps the hint, which this sets. A hint is checked against the replica's key, so
+    /// one made stale by a replica added or removed only costs the search it would have saved.
+    pub fn get_hinted(&self, tp: &TopicPartition, hint: &mut Option<ReplicaSlot>) -> Option<&Partition> {
+        if let Some(ReplicaSlot(i)) = *hint {
+            if self.keys.get(i) == Some(tp) {
+                return Some(&self.replicas[i]);
+            }
+        }
+        let i = self.position(tp).ok()?;
+        *hint = Some(ReplicaSlot(i));
+        Some(&self.replicas[i])
+    }
+
     /// Whether this broker hosts a replica of `tp`.
     pub fn contains_key(&self, tp: &TopicPartition) -> bool {
         self.position(tp).is_ok()
@@ -682,7 +697,9 @@ mod tests {
         /// visits exactly the replicas borrowed mutably since the last take, in partition order,
         /// whatever was inserted and removed in between. A replica's `lent_at` stays exactly
         /// while it is not lent out (a follower's fetch lends nothing), and a loan gives it a
-        /// count later than any seen before, even after a removal and a new insert.
+        /// count later than any seen before, even after a removal and a new insert. A lookup with
+        /// a hint kept from earlier lookups finds the same replica as a search, however stale
+        /// the hint has become.
         #[test]
         fn partitions_track_what_was_touched(steps in proptest::collection::vec(step(), 0..80)) {
             use std::collections::BTreeSet;
@@ -693,6 +710,7 @@ mod tests {
             let mut map = Partitions::default();
             let mut model: BTreeMap<TopicPartition, i32> = BTreeMap::new();
             let mut touched: BTreeSet<TopicPartition> = BTreeSet::new();
+            let mut hints: BTreeMap<u8, Option<ReplicaSlot>> = BTreeMap::new();
             let mut mark = 0;
             for step in steps {
                 mark += 1;
@@ -724,6 +742,11 @@ mod tests {
                     Step::Get(n) => {
                         proptest::prop_assert_eq!(map.get(&tp(n)).map(|p| p.min_insync_replicas), model.get(&tp(n)).copied());
                         proptest::prop_assert_eq!(map.contains_key(&tp(n)), model.contains_key(&tp(n)));
+                        let hinted = map.get_hinted(&tp(n), hints.entry(n).or_insert(None));
+                        proptest::prop_assert_eq!(
+                            hinted.map(|p| (p.tp.clone(), p.min_insync_replicas)),
+                            model.get(&tp(n)).map(|m| (tp(n), *m))
+                        );
                     }
                     Step::AtMut(n) => {
                         if let Some(slot) = map.slot(&tp(n)) {

@@ -434,7 +434,7 @@ struct InFlightRequest {
 /// `max.in.flight.requests.per.connection` requests per broker in flight, a handful in all, and
 /// the sender looks at all of them at every wake-up (to count a broker's requests, to find the
 /// timed-out ones and for its next deadline). An ordered map cost a search per step of those
-/// walks, about a thirtieth of a busy producer's time.
+/// walks: in heavy.ron the vector took about a tenth of the producers' instructions away.
 #[derive(Clone, Debug, Default)]
 struct InFlightRequests {
     by_id: Vec<(u64, InFlightRequest)>,

@@ -117,31 +117,28 @@ impl Partition {
         &self.state.isr
     }
 
+    /// The members of the maximal ISR, without collecting them: the committed ISR, then each
+    /// replica a pending change adds, once. Removals count only once committed, so the leader
+    /// never under-counts copies while waiting (KIP-497).
+    fn maximal_isr_members(&self) -> impl Iterator<Item = NodeId> + '_ {
+        let isr = &self.state.isr;
+        let proposed: &[NodeId] = self.pending_isr.as_ref().map_or(&[], |pending| &pending.isr);
+        let added = (0..proposed.len())
+            .filter(move |&i| !isr.contains(&proposed[i]) && !proposed[..i].contains(&proposed[i]))
+            .map(move |i| proposed[i]);
+        isr.iter().copied().chain(added)
+    }
+
     /// How many brokers [`Partition::maximal_isr`] names, counted without building it: the
     /// produce purgatory asks for every batch it completes.
     pub fn maximal_isr_len(&self) -> usize {
-        let isr = &self.state.isr;
-        let added = self.pending_isr.as_ref().map_or(0, |pending| {
-            let proposed = &pending.isr;
-            (0..proposed.len())
-                .filter(|&i| !isr.contains(&proposed[i]) && !proposed[..i].contains(&proposed[i]))
-                .count()
-        });
-        isr.len() + added
+        self.maximal_isr_members().count()
     }
 
-    /// The maximal ISR: the committed ISR plus replicas a pending change adds. Removals count
-    /// only once committed, so the leader never under-counts copies while waiting (KIP-497).
+    /// The maximal ISR: the committed ISR plus replicas a pending change adds (see
+    /// [`Partition::maximal_isr_members`]).
     pub fn maximal_isr(&self) -> Vec<NodeId> {
-        let mut isr = self.state.isr.clone();
-        if let Some(pending) = &self.pending_isr {
-            for b in &pending.isr {
-                if !isr.contains(b) {
-                    isr.push(*b);
-                }
-            }
-        }
-        isr
+        self.maximal_isr_members().collect()
     }
 
     /// Becomes leader in `state.leader_epoch` (`Partition.makeLeader`): the epoch starts at the
@@ -269,10 +266,8 @@ impl Partition {
             return None;
         }
         let mut candidate = self.log.log_end_offset();
-        // The maximal ISR (see [`Partition::maximal_isr`]) without collecting it: this runs on
-        // every follower fetch.
-        let pending = self.pending_isr.iter().flat_map(|p| p.isr.iter()).filter(|b| !self.state.isr.contains(b));
-        for &replica in self.state.isr.iter().chain(pending) {
+        // The maximal ISR without collecting it: this runs on every follower fetch.
+        for replica in self.maximal_isr_members() {
             if replica == self.local {
                 continue;
             }

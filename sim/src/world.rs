@@ -564,6 +564,7 @@ async fn host(shared: Arc<Shared>, slot: Arc<Slot>) {
     // (madsim's own `Endpoint` does not keep order: its mailbox hands out queued datagrams
     // with `swap_remove`, and timers less than 50 ns apart wake their tasks in random order.)
     let mut links: BTreeMap<NodeId, Link> = BTreeMap::new();
+    let mut armed = ArmedTimers::default();
     lock(&shared.net).node_started(slot.id);
     let mut input = None;
     loop {
@@ -660,10 +661,10 @@ async fn host(shared: Arc<Shared>, slot: Arc<Slot>) {
                 // madsim timers fire at least 1 ms ahead; a deadline already due is served at
                 // the next millisecond.
                 let wait = Duration::from_nanos(deadline.as_nanos().saturating_sub(now.as_nanos()));
-                match shared.time.timeout(wait, inbox.next()).await {
-                    Ok(Some(message)) => Some(message),
-                    Ok(None) => return,
-                    Err(_) => None,
+                match armed.wait(&shared.time, wait, &mut inbox).await {
+                    Some(Some(message)) => Some(message),
+                    Some(None) => return,
+                    None => None,
                 }
             }
             None => match inbox.next().await {
@@ -671,6 +672,59 @@ async fn host(shared: Arc<Shared>, slot: Arc<Slot>) {
                 None => return,
             },
         };
+    }
+}
+
+/// The timers a host's task has set and that have not fired yet, so that waiting again for
+/// the same moment sets no second one.
+///
+/// Why: madsim cannot cancel a timer (`naive_timer` has no cancellation), and its `Sleep`
+/// sets a new one each time it is polled while pending. A host waits for its next deadline
+/// after every input, and a node's deadline often stays where it was (a heartbeat due, a
+/// session to expire), so most of those waits set a timer beside one already set for the
+/// same task and the same moment. Both fire in the same `expire` and wake the same task, the
+/// second for nothing (waking a task already scheduled does nothing), so leaving it out
+/// changes no run; it only spares the timer heap's pushes and pops.
+#[derive(Default)]
+struct ArmedTimers {
+    /// The moments of this task's timers still to fire, few (a node's deadlines only move
+    /// forward or back a little), in no order.
+    at: Vec<madsim::time::Instant>,
+}
+
+impl ArmedTimers {
+    /// Waits for the next input in `inbox`, or until `wait` has passed: `Some(input)` (with
+    /// `None` when the inbox closed), or `None` at the deadline. This is what
+    /// `TimeHandle::timeout(wait, inbox.next())` does (the inbox first, then the clock; madsim's
+    /// shortest sleep of 1 ms), with the timer set only when this task has none at that moment.
+    async fn wait(
+        &mut self,
+        time: &madsim::time::TimeHandle,
+        wait: Duration,
+        inbox: &mut futures::channel::mpsc::UnboundedReceiver<Input>,
+    ) -> Option<Option<Input>> {
+        let mut sleep = std::pin::pin!(time.sleep(wait));
+        let deadline = sleep.deadline();
+        std::future::poll_fn(|cx| {
+            if let std::task::Poll::Ready(input) = inbox.poll_next_unpin(cx) {
+                return std::task::Poll::Ready(Some(input));
+            }
+            let now = time.now_instant();
+            if now >= deadline {
+                return std::task::Poll::Ready(None);
+            }
+            // A timer at or before `now` has fired (madsim expires a timer before it moves
+            // the clock to it).
+            self.at.retain(|&at| at > now);
+            if !self.at.contains(&deadline) {
+                // Pending, as `deadline` is still ahead: this sets the timer that wakes this
+                // task then.
+                let _ = std::future::Future::poll(sleep.as_mut(), cx);
+                self.at.push(deadline);
+            }
+            std::task::Poll::Pending
+        })
+        .await
     }
 }
 
@@ -2025,6 +2079,63 @@ impl World {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A host's waits end at each input and at each deadline, on time, whether the deadline
+    /// stays where a timer is already set (no second timer), moves earlier, or moves later
+    /// (the earlier timer then wakes the task for nothing). A wait that relied on a timer
+    /// that is not there would never end, and madsim would stop the run as deadlocked.
+    #[test]
+    fn armed_timers_end_each_wait_on_time() {
+        let runtime = Runtime::with_seed_and_config(3, madsim::Config::default());
+        let waits = runtime.block_on(async {
+            let time = madsim::time::TimeHandle::current();
+            let start = time.now_instant();
+            let (tx, mut inbox) = futures::channel::mpsc::unbounded::<Input>();
+            let sender = time.clone();
+            madsim::task::spawn(async move {
+                for at_ms in [2, 4, 6, 15, 30] {
+                    sender.sleep_until(start + Duration::from_millis(at_ms)).await;
+                    let _ = tx.unbounded_send(Input::Disconnected(NodeId(at_ms as i32)));
+                }
+                // Dropping `tx` closes the inbox.
+            });
+            let mut armed = ArmedTimers::default();
+            let mut waits = Vec::new();
+            // Each wait's deadline in ms from the start: 10 three times over (a timer set once),
+            // 20, then 17 (earlier than the timer at 20), then 25 (the timer at 20 fires first,
+            // for nothing), then 40 (the inbox closes first).
+            for deadline_ms in [10, 10, 10, 10, 20, 17, 25, 40, 40] {
+                let deadline = start + Duration::from_millis(deadline_ms);
+                let wait = deadline.saturating_duration_since(time.now_instant());
+                let what = match armed.wait(&time, wait, &mut inbox).await {
+                    Some(Some(Input::Disconnected(from))) => format!("input {}", from.0),
+                    Some(Some(_)) => unreachable!("only disconnections are sent"),
+                    Some(None) => "closed".to_string(),
+                    None => "deadline".to_string(),
+                };
+                let elapsed = time.now_instant() - start;
+                waits.push(format!("{what} at {} ms", elapsed.as_millis()));
+                if what == "closed" {
+                    break;
+                }
+            }
+            waits
+        });
+        assert_eq!(
+            waits,
+            [
+                "input 2 at 2 ms",
+                "input 4 at 4 ms",
+                "input 6 at 6 ms",
+                "deadline at 10 ms",
+                "input 15 at 15 ms",
+                "deadline at 17 ms",
+                "deadline at 25 ms",
+                "input 30 at 30 ms",
+                "closed at 30 ms",
+            ]
+        );
+    }
 
     /// A finished run frees its logs, disks, trace and history when its world is dropped,
     /// though madsim keeps the tasks of nodes that were crashed, restarted and paused (so

@@ -1394,14 +1394,16 @@ impl Broker {
         match context {
             FetchContext::Error(_) => Vec::new(),
             FetchContext::Incremental { session_id, .. } => {
-                let cached = self.fetch_sessions.take_partitions(session_id);
-                let answers =
-                    cached.iter().map(|c| self.answer_partition(now, replica_id, &c.fetch, first_read)).collect();
+                let mut cached = self.fetch_sessions.take_partitions(session_id);
+                let answers = cached
+                    .iter_mut()
+                    .map(|c| self.answer_partition(now, replica_id, &c.fetch, first_read, &mut c.replica_hint))
+                    .collect();
                 self.fetch_sessions.put_back(session_id, cached);
                 answers
             }
             FetchContext::Sessionless | FetchContext::Full { .. } => {
-                request.iter().map(|fp| self.answer_partition(now, replica_id, fp, first_read)).collect()
+                request.iter().map(|fp| self.answer_partition(now, replica_id, fp, first_read, &mut None)).collect()
             }
         }
     }
@@ -1423,12 +1425,15 @@ impl Broker {
 
     /// Reads one partition for a fetch (`Partition.fetchRecords`). `first_read` is true when
     /// the request has just arrived: only then does a follower's fetch update its state.
+    /// `hint` is where the replica was found last time, kept by the fetch session
+    /// ([`Partitions::slot_hinted`]).
     fn answer_partition(
         &mut self,
         now: Instant,
         replica_id: i32,
         fp: &FetchPartition,
         first_read: bool,
+        hint: &mut Option<ReplicaSlot>,
     ) -> FetchPartitionResponse {
         let mut response = FetchPartitionResponse {
             tp: fp.tp.clone(),
@@ -1441,7 +1446,7 @@ impl Broker {
         };
         // One search for the replica serves the whole answer (searching again, by topic name,
         // for each step was a hot spot).
-        let Some(slot) = self.partitions.slot(&fp.tp) else {
+        let Some(slot) = self.partitions.slot_hinted(&fp.tp, hint) else {
             response.error = Some(ErrorCode::UnknownTopicOrPartition);
             return response;
         };

@@ -222,11 +222,16 @@ pub struct CachedPartition {
     high_watermark: i64,
     /// The log start offset last sent, or -1.
     log_start_offset: i64,
+    /// Where the leader's replica of the partition sat when it was last read
+    /// ([`crate::partition::Partitions::slot_hinted`]): every fetch of the session reads every
+    /// one of its partitions, most of them with nothing new, and the hint spares the search
+    /// for each. Only a hint: it is checked against the replica's key before it is used.
+    pub replica_hint: Option<crate::partition::ReplicaSlot>,
 }
 
 impl CachedPartition {
     fn new(fetch: FetchPartition) -> CachedPartition {
-        CachedPartition { fetch, high_watermark: -1, log_start_offset: -1 }
+        CachedPartition { fetch, high_watermark: -1, log_start_offset: -1, replica_hint: None }
     }
 
     /// Whether `answer` must go in the response, remembering what it sends

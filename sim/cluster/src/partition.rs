@@ -386,14 +386,21 @@ impl Partitions {
     /// pass) keeps the hint, which this sets. A hint is checked against the replica's key, so
     /// one made stale by a replica added or removed only costs the search it would have saved.
     pub fn get_hinted(&self, tp: &TopicPartition, hint: &mut Option<ReplicaSlot>) -> Option<&Partition> {
+        self.slot_hinted(tp, hint).map(|slot| self.at(slot))
+    }
+
+    /// Where the replica of `tp` sits, looked for first where `hint` says, as in
+    /// [`Partitions::get_hinted`]: for a caller that keeps a hint per partition (a fetch
+    /// session, for each of its partitions at each fetch). The hint is set to the place found.
+    pub fn slot_hinted(&self, tp: &TopicPartition, hint: &mut Option<ReplicaSlot>) -> Option<ReplicaSlot> {
         if let Some(ReplicaSlot(i)) = *hint {
             if self.keys.get(i) == Some(tp) {
-                return Some(&self.replicas[i]);
+                return Some(ReplicaSlot(i));
             }
         }
-        let i = self.position(tp).ok()?;
-        *hint = Some(ReplicaSlot(i));
-        Some(&self.replicas[i])
+        let slot = ReplicaSlot(self.position(tp).ok()?);
+        *hint = Some(slot);
+        Some(slot)
     }
 
     /// Whether this broker hosts a replica of `tp`.

@@ -508,8 +508,8 @@ impl Broker {
     /// committed partition state (leader, ISR, leader epoch) it acts on. Read-only, for the
     /// invariants checked at every quantum. A log still being recovered after a restart is not
     /// listed until the broker has caught up with the metadata log.
-    pub fn partitions(&self) -> impl Iterator<Item = &Partition> + '_ {
-        self.partitions.values()
+    pub fn partitions(&self) -> &Partitions {
+        &self.partitions
     }
 
     /// The group coordinator of this broker: the groups and committed offsets of the
@@ -2573,9 +2573,9 @@ mod tests {
     #[test]
     fn a_follower_fetch_with_nothing_new_lends_the_replica_out_only_when_it_moves_it() {
         let tp = TopicPartition::new("orders", 0);
-        let lent_at = |b: &Broker| b.partitions().find(|p| p.tp == tp).expect("hosted").lent_at();
+        let lent_at = |b: &Broker| b.partitions().values().find(|p| p.tp == tp).expect("hosted").lent_at();
         let follower_offset = |b: &Broker| {
-            let p = b.partitions().find(|p| p.tp == tp).expect("hosted");
+            let p = b.partitions().values().find(|p| p.tp == tp).expect("hosted");
             (p.followers[&NodeId(2)].log_end_offset, p.followers[&NodeId(2)].last_fetch_time)
         };
         let mut b = leader(&[1, 2], 2);

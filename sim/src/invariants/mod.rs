@@ -76,7 +76,7 @@ use cluster::group::offsets_partition_for;
 use cluster::ids::{NodeId, TopicPartition};
 use cluster::log::PartitionLog;
 use cluster::metadata::MetadataRecord;
-use cluster::partition::Partition;
+use cluster::partition::{Partition, Partitions, ReplicaSlot};
 use cluster::raft::QuorumStatus;
 use cluster::record::{Record, RecordBatch};
 use std::collections::{BTreeMap, BTreeSet};
@@ -369,14 +369,14 @@ impl Touched {
 /// a newer epoch than any seen this quantum.
 fn note_coordinator(
     coordinators: &mut Vec<Option<(i32, NodeId)>>,
-    p: &Partition,
+    tp: &TopicPartition,
     summary: &ReplicaSummary,
     broker: NodeId,
 ) {
-    if !summary.leader || p.tp.topic != OFFSETS_TOPIC {
+    if !summary.leader || tp.topic != OFFSETS_TOPIC {
         return;
     }
-    let Ok(index) = usize::try_from(p.tp.partition) else { return };
+    let Ok(index) = usize::try_from(tp.partition) else { return };
     if coordinators.len() <= index {
         coordinators.resize(index + 1, None);
     }
@@ -400,6 +400,21 @@ struct ReplicaCursor {
 impl ReplicaCursor {
     fn is(&self, tp: &TopicPartition) -> bool {
         self.tp.partition == tp.partition && self.tp.topic == tp.topic
+    }
+
+    /// Whether the replica this cursor follows is as the cursor last saw it: its broker has not
+    /// lent it out mutably since (see `Partition::lent_at`), in the same incarnation, and the
+    /// trace reports nothing done to it. Its summary is then the one kept, known without
+    /// reading the replica's log. Most replicas of a quiet cluster are such.
+    #[inline]
+    fn stands(&self, p: &Partition, incarnation: u64, touched: Touched) -> bool {
+        let stands = self.lent_at == p.lent_at() && self.summary.incarnation == incarnation && touched.is_default();
+        debug_assert!(
+            !stands || self.summary == ReplicaSummary::of(p, incarnation),
+            "{} changed without being lent out",
+            p.tp
+        );
+        stands
     }
 
     /// Whether the log may have been rewritten below what was read when it was last checked:
@@ -445,6 +460,10 @@ pub struct InvariantSet {
     committed_offsets: CommittedOffsetsNeverRegress,
     /// Per running broker, its replicas at the last quantum, in partition order.
     replicas: BTreeMap<NodeId, Vec<ReplicaCursor>>,
+    /// Per running broker, its incarnation and its replicas' count of loans
+    /// ([`Partitions::loans`]) when the checker last looked: the replicas lent out since are
+    /// the ones to look at again ([`Partitions::lent_since`]).
+    seen_loans: BTreeMap<NodeId, (u64, u64)>,
     /// Whether the run ended and [`InvariantSet::finish`] let go of the checkers' histories.
     finished: bool,
     /// Trace records read so far.
@@ -519,6 +538,7 @@ impl InvariantSet {
             single_owner: SingleOwnerPerGeneration,
             committed_offsets: CommittedOffsetsNeverRegress::default(),
             replicas: BTreeMap::new(),
+            seen_loans: BTreeMap::new(),
             finished: false,
             trace_read: 0,
             names: BTreeMap::new(),
@@ -569,6 +589,7 @@ impl InvariantSet {
         self.compaction = CompactionKeepsLatestPerKey::default();
         self.tombstones = TombstoneRetention::default();
         self.replicas = BTreeMap::new();
+        self.seen_loans = BTreeMap::new();
         self.finished = true;
     }
 
@@ -612,6 +633,7 @@ impl InvariantSet {
                 // Down (or not started): what its replicas were is kept only as far as its
                 // restart is compared with it; a restart is a new incarnation and starts
                 // afresh.
+                self.seen_loans.remove(&slot.id);
                 if let Some(cursors) = self.replicas.remove(&slot.id) {
                     let seen = self.last_seen.entry(slot.id).or_default();
                     seen.extend(cursors.into_iter().map(|c| (c.tp, c.summary.log_end_offset)));
@@ -775,42 +797,62 @@ impl InvariantSet {
 
     /// Looks at every replica of one running broker, skipping those that did not change since
     /// the last quantum. Notes the `__consumer_offsets` partitions it leads in `coordinators`.
-    fn observe_broker<'a>(
+    fn observe_broker(
         &mut self,
         since_ms: u64,
         broker: NodeId,
         incarnation: u64,
-        partitions: impl Iterator<Item = &'a Partition>,
+        partitions: &Partitions,
         coordinators: &mut Vec<Option<(i32, NodeId)>>,
     ) {
         let mut cursors = self.replicas.remove(&broker).unwrap_or_default();
-        let mut touched = self.touched.remove(&broker);
+        let mut touched = self.touched.remove(&broker).unwrap_or_default();
+        // Only the replicas lent out since the last look can have changed (see
+        // `Partition::lent_at`), with those the trace reports cleaned or truncated. When the
+        // broker's loans since are all known, and its replicas are the ones the cursors follow,
+        // those are the ones looked at; the others' cursors stand.
+        let seen = self.seen_loans.insert(broker, (incarnation, partitions.loans()));
+        let lent = match seen {
+            Some((seen_incarnation, loans)) if seen_incarnation == incarnation && cursors.len() == partitions.len() => {
+                partitions.lent_since(loans).map(Iterator::collect::<Vec<ReplicaSlot>>)
+            }
+            _ => None,
+        };
+        if let Some(mut looked_at) = lent {
+            if !touched.is_empty() {
+                looked_at.extend(touched.keys().filter_map(|tp| partitions.slot(tp)));
+                looked_at.sort_unstable();
+                looked_at.dedup();
+            }
+            if cfg!(debug_assertions) {
+                for (i, (cursor, p)) in cursors.iter().zip(partitions.values()).enumerate() {
+                    assert!(cursor.is(&p.tp), "broker {broker}: the cursor at {i} follows {}, not {}", cursor.tp, p.tp);
+                    assert!(
+                        looked_at.binary_search_by_key(&i, |slot| slot.index()).is_ok()
+                            || cursor.lent_at == p.lent_at(),
+                        "broker {broker}: {} was lent out but not listed by lent_since",
+                        p.tp
+                    );
+                }
+            }
+            for slot in looked_at {
+                let p = partitions.at(slot);
+                let replica_touched = touched.remove(&p.tp).unwrap_or_default();
+                self.observe_replica(since_ms, broker, incarnation, p, &mut cursors[slot.index()], replica_touched);
+            }
+            for cursor in &cursors {
+                note_coordinator(coordinators, &cursor.tp, &cursor.summary, broker);
+            }
+            self.replicas.insert(broker, cursors);
+            return;
+        }
         let mut hosted = 0;
         // Both run in partition order, so the replica at position i usually has its cursor at
         // position i: found in place, updated in place.
-        for (i, p) in partitions.enumerate() {
+        for (i, p) in partitions.values().enumerate() {
             hosted = i + 1;
-            let touched = match touched.as_mut() {
-                Some(t) if !t.is_empty() => t.remove(&p.tp).unwrap_or_default(),
-                _ => Touched::default(),
-            };
-            // A replica its broker has not lent out mutably since the last look is as it was
-            // then (see `Partition::lent_at`): its summary is the one kept, read without
-            // touching the replica's log. Most replicas of a quiet cluster are such.
-            if let Some(cursor) = cursors.get(i).filter(|c| {
-                c.is(&p.tp) && c.lent_at == p.lent_at() && c.summary.incarnation == incarnation && touched.is_default()
-            }) {
-                debug_assert_eq!(
-                    cursor.summary,
-                    ReplicaSummary::of(p, incarnation),
-                    "broker {broker}: {} changed without being lent out",
-                    p.tp
-                );
-                note_coordinator(coordinators, p, &cursor.summary, broker);
-                continue;
-            }
-            let summary = ReplicaSummary::of(p, incarnation);
-            note_coordinator(coordinators, p, &summary, broker);
+            let touched =
+                if touched.is_empty() { Touched::default() } else { touched.remove(&p.tp).unwrap_or_default() };
             if !cursors.get(i).is_some_and(|c| c.is(&p.tp)) {
                 // A replica came or went: drop the cursors of replicas no longer hosted, and
                 // make room for a new one, seen for the first time.
@@ -818,6 +860,8 @@ impl InvariantSet {
                     cursors.remove(i);
                 }
                 if !cursors.get(i).is_some_and(|c| c.is(&p.tp)) {
+                    let summary = ReplicaSummary::of(p, incarnation);
+                    note_coordinator(coordinators, &p.tp, &summary, broker);
                     self.check_replica(since_ms, broker, incarnation, p, true, touched);
                     let last_batch = last_batch_of(&p.log);
                     cursors.insert(i, ReplicaCursor { tp: p.tp.clone(), summary, lent_at: p.lent_at(), last_batch });
@@ -825,17 +869,40 @@ impl InvariantSet {
                 }
             }
             let cursor = &mut cursors[i];
-            cursor.lent_at = p.lent_at();
-            if cursor.summary == summary && touched.is_default() {
-                continue;
+            // Most replicas stand still: the test is made here, without a call, as the full
+            // look makes it for every replica.
+            if !cursor.stands(p, incarnation, touched) {
+                self.observe_replica(since_ms, broker, incarnation, p, cursor, touched);
             }
-            let fresh = cursor.rewritten(&summary, &p.log, touched);
-            cursor.summary = summary;
-            cursor.last_batch = last_batch_of(&p.log);
-            self.check_replica(since_ms, broker, incarnation, p, fresh, touched);
+            note_coordinator(coordinators, &p.tp, &cursors[i].summary, broker);
         }
         cursors.truncate(hosted);
         self.replicas.insert(broker, cursors);
+    }
+
+    /// Looks at a replica whose cursor follows it: checks it again when it changed since the
+    /// cursor last saw it, and moves the cursor on.
+    fn observe_replica(
+        &mut self,
+        since_ms: u64,
+        broker: NodeId,
+        incarnation: u64,
+        p: &Partition,
+        cursor: &mut ReplicaCursor,
+        touched: Touched,
+    ) {
+        if cursor.stands(p, incarnation, touched) {
+            return;
+        }
+        let summary = ReplicaSummary::of(p, incarnation);
+        cursor.lent_at = p.lent_at();
+        if cursor.summary == summary && touched.is_default() {
+            return;
+        }
+        let fresh = cursor.rewritten(&summary, &p.log, touched);
+        cursor.summary = summary;
+        cursor.last_batch = last_batch_of(&p.log);
+        self.check_replica(since_ms, broker, incarnation, p, fresh, touched);
     }
 
     /// Every replica invariant on one replica that changed.

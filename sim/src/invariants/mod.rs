@@ -795,8 +795,9 @@ impl InvariantSet {
         self.found(Invariant::MajorityReachedHighWatermark, || "metadata quorum".to_string(), verdict);
     }
 
-    /// Looks at every replica of one running broker, skipping those that did not change since
-    /// the last quantum. Notes the `__consumer_offsets` partitions it leads in `coordinators`.
+    /// Looks at the replicas of one running broker that changed since the last quantum, and
+    /// moves their cursors on. Notes the `__consumer_offsets` partitions it leads in
+    /// `coordinators`.
     fn observe_broker(
         &mut self,
         since_ms: u64,
@@ -809,8 +810,9 @@ impl InvariantSet {
         let mut touched = self.touched.remove(&broker).unwrap_or_default();
         // Only the replicas lent out since the last look can have changed (see
         // `Partition::lent_at`), with those the trace reports cleaned or truncated. When the
-        // broker's loans since are all known, and its replicas are the ones the cursors follow,
-        // those are the ones looked at; the others' cursors stand.
+        // broker is the same process and no replica came or went, so that the cursors still
+        // follow its replicas place by place, only those are looked at; the others' cursors
+        // stand. Otherwise every replica is, and the cursors are lined up again.
         let seen = self.seen_loans.insert(broker, (incarnation, partitions.loans()));
         let lent = match seen {
             Some((seen_incarnation, loans)) if seen_incarnation == incarnation && cursors.len() == partitions.len() => {

@@ -683,8 +683,11 @@ async fn host(shared: Arc<Shared>, slot: Arc<Slot>) {
 /// after every input, and a node's deadline often stays where it was (a heartbeat due, a
 /// session to expire), so most of those waits set a timer beside one already set for the
 /// same task and the same moment. Both fire in the same `expire` and wake the same task, the
-/// second for nothing (waking a task already scheduled does nothing), so leaving it out
-/// changes no run; it only spares the timer heap's pushes and pops.
+/// second for nothing (waking a task already scheduled does nothing), so leaving it out spares
+/// the timer heap's pushes and pops and changes no run but where timers of different tasks
+/// fall on the same nanosecond: madsim's heap pops those in an order that depends on what
+/// else it holds. (Scenario 26's two consumers start together, and since this change join in
+/// the other order.)
 #[derive(Default)]
 struct ArmedTimers {
     /// The moments of this task's timers still to fire, few (a node's deadlines only move
@@ -713,8 +716,8 @@ impl ArmedTimers {
             if now >= deadline {
                 return std::task::Poll::Ready(None);
             }
-            // A timer at or before `now` has fired (madsim expires a timer before it moves
-            // the clock to it).
+            // A timer at or before `now` has fired: whenever madsim moves its clock, it fires
+            // every timer up to the new time before any task runs.
             self.at.retain(|&at| at > now);
             if !self.at.contains(&deadline) {
                 // Pending, as `deadline` is still ahead: this sets the timer that wakes this
@@ -2101,7 +2104,7 @@ mod tests {
             });
             let mut armed = ArmedTimers::default();
             let mut waits = Vec::new();
-            // Each wait's deadline in ms from the start: 10 three times over (a timer set once),
+            // Each wait's deadline in ms from the start: 10 four times over (a timer set once),
             // 20, then 17 (earlier than the timer at 20), then 25 (the timer at 20 fires first,
             // for nothing), then 40 (the inbox closes first).
             for deadline_ms in [10, 10, 10, 10, 20, 17, 25, 40, 40] {

@@ -2573,7 +2573,7 @@ mod tests {
     #[test]
     fn a_follower_fetch_with_nothing_new_lends_the_replica_out_only_when_it_moves_it() {
         let tp = TopicPartition::new("orders", 0);
-        let lent_at = |b: &Broker| b.partitions().values().find(|p| p.tp == tp).expect("hosted").lent_at();
+        let lent_at = |b: &Broker| b.partitions().lent_at(b.partitions().slot(&tp).expect("hosted"));
         let follower_offset = |b: &Broker| {
             let p = b.partitions().values().find(|p| p.tp == tp).expect("hosted");
             (p.followers[&NodeId(2)].log_end_offset, p.followers[&NodeId(2)].last_fetch_time)

@@ -66,8 +66,6 @@ pub struct Partition {
     /// Whether [`Partitions`] has listed this replica as touched since the purgatories last
     /// looked, so that it is listed once however often it is borrowed mutably.
     touched: bool,
-    /// See [`Partition::lent_at`].
-    lent_at: u64,
 }
 
 impl Partition {
@@ -85,21 +83,7 @@ impl Partition {
             truncating: false,
             purgatory_seen: (-1, -1),
             touched: false,
-            lent_at: 0,
         }
-    }
-
-    /// When this replica was last lent out mutably by its [`Partitions`], on that collection's
-    /// own count of loans (0 for a replica that was never in one).
-    ///
-    /// Every change to a replica of a broker goes through such a loan, except a follower's fetch
-    /// bookkeeping ([`Partitions::record_follower_fetch`]). So while this stays the same, the
-    /// replica's log, high watermark, partition state and pending ISR change all stand still,
-    /// and an observer that looked at them then need not look again (the invariant checker
-    /// skips such replicas at its 10 ms quanta). A replica removed and added again gets a later
-    /// count than any it had, since the count belongs to the collection.
-    pub fn lent_at(&self) -> u64 {
-        self.lent_at
     }
 
     /// Whether this replica leads the partition.
@@ -136,7 +120,7 @@ impl Partition {
     }
 
     /// The maximal ISR: the committed ISR plus replicas a pending change adds (see
-    /// [`Partition::maximal_isr_members`]).
+    /// `Partition::maximal_isr_members`).
     pub fn maximal_isr(&self) -> Vec<NodeId> {
         self.maximal_isr_members().collect()
     }
@@ -328,15 +312,16 @@ pub struct Partitions {
     replicas: Vec<Partition>,
     /// Positions of the replicas touched since the last [`Partitions::take_touched`], each once.
     touched: Vec<usize>,
-    /// How many times replicas were lent out mutably: the clock of [`Partition::lent_at`].
+    /// How many times replicas were lent out mutably: the clock of [`Partitions::lent_at`].
     loans: u64,
     /// Each topic's first position in `keys`, in topic order: a broker's replicas of a topic are
     /// mostly its partitions 0, 1, 2, ..., so partition `p` is mostly at the topic's first
     /// position plus `p`, found without a search (see [`Partitions::position`]).
     topic_starts: Vec<(crate::ids::Topic, usize)>,
-    /// `lent_ats[i]` is `replicas[i].lent_at`: the same counts side by side, so that an
-    /// observer finds the replicas lent out since its last look by reading eight bytes per
-    /// replica instead of a cache line of each ([`Partitions::lent_since`]).
+    /// `lent_ats[i]` is when `replicas[i]` was last lent out ([`Partitions::lent_at`]). Kept
+    /// apart from the replicas, so that an observer finds the replicas lent out since its last
+    /// look by reading eight bytes per replica instead of a cache line of each
+    /// ([`Partitions::lent_since`]).
     lent_ats: Vec<u64>,
     /// The count of the last loan that moved replicas to other places (one added or removed):
     /// an observer that looked before it follows the replicas by their old places.
@@ -388,9 +373,29 @@ impl Partitions {
     }
 
     /// How many times replicas were lent out mutably so far: the clock of
-    /// [`Partition::lent_at`], to give [`Partitions::lent_since`] later.
+    /// [`Partitions::lent_at`], to give [`Partitions::lent_since`] later.
     pub fn loans(&self) -> u64 {
         self.loans
+    }
+
+    /// When the replica at `slot` was last lent out mutably, on this collection's count of
+    /// loans ([`Partitions::loans`]; 0 for a replica never lent out).
+    ///
+    /// Every change to a replica of a broker goes through such a loan, except a follower's fetch
+    /// bookkeeping ([`Partitions::record_follower_fetch_at`]). So while this stays the same, the
+    /// replica's log, high watermark, partition state and pending ISR change all stand still,
+    /// and an observer that looked at them then need not look again (the invariant checker
+    /// skips such replicas at its 10 ms quanta). A replica removed and added again gets a later
+    /// count than any it had, since the count belongs to the collection.
+    ///
+    /// Panics when `slot` is out of range, as [`Partitions::at`] does.
+    pub fn lent_at(&self, slot: ReplicaSlot) -> u64 {
+        self.lent_ats[slot.0]
+    }
+
+    /// Every replica's [`Partitions::lent_at`], in the order of [`Partitions::values`].
+    pub fn lent_ats(&self) -> &[u64] {
+        &self.lent_ats
     }
 
     /// The places of the replicas lent out mutably after loan `since` (an earlier
@@ -400,7 +405,7 @@ impl Partitions {
     ///
     /// Why: the invariant checker looks at the replicas that changed at every 10 ms quantum. A
     /// quiet broker of tutorial.ron lends out a handful of its 53 replicas in that time, and
-    /// reading every replica's [`Partition::lent_at`] to find them was most of the checker's
+    /// reading every replica's loan count to find them was most of the checker's
     /// own cost.
     pub fn lent_since(&self, since: u64) -> Option<impl Iterator<Item = ReplicaSlot> + '_> {
         (since >= self.moved_at && since <= self.loans)
@@ -422,7 +427,6 @@ impl Partitions {
         self.loans += 1;
         self.lent_ats[i] = self.loans;
         let p = &mut self.replicas[i];
-        p.lent_at = self.loans;
         if !p.touched {
             p.touched = true;
             self.touched.push(i);
@@ -478,7 +482,6 @@ impl Partitions {
         self.loans += 1;
         for p in &mut self.replicas {
             p.touched = true;
-            p.lent_at = self.loans;
         }
         self.lent_ats.fill(self.loans);
         self.touched.clear();
@@ -495,7 +498,7 @@ impl Partitions {
                 debug_assert_eq!(p.tp, tp, "a replica is filed under its own partition");
                 self.note_moved();
                 self.keys.insert(i, tp);
-                self.lent_ats.insert(i, p.lent_at);
+                self.lent_ats.insert(i, 0);
                 self.replicas.insert(i, p);
                 self.index_topics();
                 // The replicas after it moved up one place.
@@ -551,7 +554,7 @@ impl Partitions {
     /// Takes in a follower's fetch at `fetch_offset` of the replica at `slot`
     /// ([`Partition::record_follower_fetch`]) and gives the replica back for reading.
     ///
-    /// The replica is not listed as touched and its [`Partition::lent_at`] stays: the
+    /// The replica is not listed as touched and its [`Partitions::lent_at`] stays: the
     /// follower's fetch state moves neither the log nor the high watermark. A fetch that does
     /// move them (an ISR expansion, a higher high watermark) borrows the replica again with
     /// [`Partitions::at_mut`]. This is what lets a fetch read a partition with nothing new
@@ -580,7 +583,6 @@ impl Partitions {
             self.lent_ats[i] = self.loans;
             let p = &mut self.replicas[i];
             p.touched = false;
-            p.lent_at = self.loans;
             visit(p);
         }
         self.touched.clear();
@@ -892,28 +894,23 @@ mod tests {
                             let now: Vec<&TopicPartition> = map.values().map(|p| &p.tp).collect();
                             proptest::prop_assert_eq!(now, seen.keys().collect::<Vec<_>>(), "replicas came or went");
                             let moved: Vec<TopicPartition> =
-                                map.values().filter(|p| p.lent_at() != seen[&p.tp]).map(|p| p.tp.clone()).collect();
+                                map.values().zip(map.lent_ats()).filter(|(p, &at)| at != seen[&p.tp]).map(|(p, _)| p.tp.clone()).collect();
                             proptest::prop_assert_eq!(listed, moved, "the replicas lent out since the last look");
                         }
                     }
-                    observed = Some((map.loans(), map.values().map(|p| (p.tp.clone(), p.lent_at())).collect()));
+                    observed = Some((map.loans(), map.values().map(|p| p.tp.clone()).zip(map.lent_ats().iter().copied()).collect()));
                 }
                 let mut newest = latest_loan;
-                for p in map.values() {
+                for (p, &at) in map.values().zip(map.lent_ats()) {
                     if lent.contains(&p.tp) {
-                        proptest::prop_assert!(
-                            p.lent_at() > latest_loan,
-                            "{} was lent out at {}, not after {latest_loan}",
-                            p.tp,
-                            p.lent_at()
-                        );
+                        proptest::prop_assert!(at > latest_loan, "{} was lent out at {at}, not after {latest_loan}", p.tp);
                     } else {
-                        proptest::prop_assert_eq!(Some(p.lent_at()), lent_at.get(&p.tp).copied(), "{} was not lent out", p.tp);
+                        proptest::prop_assert_eq!(Some(at), lent_at.get(&p.tp).copied(), "{} was not lent out", p.tp);
                     }
-                    newest = newest.max(p.lent_at());
+                    newest = newest.max(at);
                 }
                 latest_loan = newest;
-                lent_at = map.values().map(|p| (p.tp.clone(), p.lent_at())).collect();
+                lent_at = map.values().map(|p| p.tp.clone()).zip(map.lent_ats().iter().copied()).collect();
                 let held: Vec<_> = map.values().map(|p| (p.tp.clone(), p.min_insync_replicas)).collect();
                 let expected: Vec<_> = model.iter().map(|(tp, m)| (tp.clone(), *m)).collect();
                 proptest::prop_assert_eq!(held, expected);

@@ -391,7 +391,7 @@ fn note_coordinator(
 struct ReplicaCursor {
     tp: TopicPartition,
     summary: ReplicaSummary,
-    /// The replica's [`Partition::lent_at`] when it was last looked at.
+    /// The replica's [`Partitions::lent_at`] when it was last looked at.
     lent_at: u64,
     /// [`last_batch_of`] when the replica was last checked.
     last_batch: Option<(i64, i32)>,
@@ -402,13 +402,13 @@ impl ReplicaCursor {
         self.tp.partition == tp.partition && self.tp.topic == tp.topic
     }
 
-    /// Whether the replica this cursor follows is as the cursor last saw it: its broker has not
-    /// lent it out mutably since (see `Partition::lent_at`), in the same incarnation, and the
-    /// trace reports nothing done to it. Its summary is then the one kept, known without
+    /// Whether the replica `p` this cursor follows is as the cursor last saw it: its broker has
+    /// not lent it out mutably since (its loan count is still `lent_at`, see
+    /// `Partitions::lent_at`), in the same incarnation, and the trace reports nothing done to it. Its summary is then the one kept, known without
     /// reading the replica's log. Most replicas of a quiet cluster are such.
     #[inline]
-    fn stands(&self, p: &Partition, incarnation: u64, touched: Touched) -> bool {
-        let stands = self.lent_at == p.lent_at() && self.summary.incarnation == incarnation && touched.is_default();
+    fn stands(&self, p: &Partition, lent_at: u64, incarnation: u64, touched: Touched) -> bool {
+        let stands = self.lent_at == lent_at && self.summary.incarnation == incarnation && touched.is_default();
         debug_assert!(
             !stands || self.summary == ReplicaSummary::of(p, incarnation),
             "{} changed without being lent out",
@@ -809,7 +809,7 @@ impl InvariantSet {
         let mut cursors = self.replicas.remove(&broker).unwrap_or_default();
         let mut touched = self.touched.remove(&broker).unwrap_or_default();
         // Only the replicas lent out since the last look can have changed (see
-        // `Partition::lent_at`), with those the trace reports cleaned or truncated. When the
+        // `Partitions::lent_at`), with those the trace reports cleaned or truncated. When the
         // broker is the same process and no replica came or went, so that the cursors still
         // follow its replicas place by place, only those are looked at; the others' cursors
         // stand. Otherwise every replica is, and the cursors are lined up again.
@@ -827,11 +827,12 @@ impl InvariantSet {
                 looked_at.dedup();
             }
             if cfg!(debug_assertions) {
-                for (i, (cursor, p)) in cursors.iter().zip(partitions.values()).enumerate() {
+                for (i, ((cursor, p), &lent_at)) in
+                    cursors.iter().zip(partitions.values()).zip(partitions.lent_ats()).enumerate()
+                {
                     assert!(cursor.is(&p.tp), "broker {broker}: the cursor at {i} follows {}, not {}", cursor.tp, p.tp);
                     assert!(
-                        looked_at.binary_search_by_key(&i, |slot| slot.index()).is_ok()
-                            || cursor.lent_at == p.lent_at(),
+                        looked_at.binary_search_by_key(&i, |slot| slot.index()).is_ok() || cursor.lent_at == lent_at,
                         "broker {broker}: {} was lent out but not listed by lent_since",
                         p.tp
                     );
@@ -840,7 +841,16 @@ impl InvariantSet {
             for slot in looked_at {
                 let p = partitions.at(slot);
                 let replica_touched = touched.remove(&p.tp).unwrap_or_default();
-                self.observe_replica(since_ms, broker, incarnation, p, &mut cursors[slot.index()], replica_touched);
+                let lent_at = partitions.lent_at(slot);
+                self.observe_replica(
+                    since_ms,
+                    broker,
+                    incarnation,
+                    p,
+                    lent_at,
+                    &mut cursors[slot.index()],
+                    replica_touched,
+                );
             }
             for cursor in &cursors {
                 note_coordinator(coordinators, &cursor.tp, &cursor.summary, broker);
@@ -851,7 +861,7 @@ impl InvariantSet {
         let mut hosted = 0;
         // Both run in partition order, so the replica at position i usually has its cursor at
         // position i: found in place, updated in place.
-        for (i, p) in partitions.values().enumerate() {
+        for (i, (p, &lent_at)) in partitions.values().zip(partitions.lent_ats()).enumerate() {
             hosted = i + 1;
             let touched =
                 if touched.is_empty() { Touched::default() } else { touched.remove(&p.tp).unwrap_or_default() };
@@ -866,15 +876,15 @@ impl InvariantSet {
                     note_coordinator(coordinators, &p.tp, &summary, broker);
                     self.check_replica(since_ms, broker, incarnation, p, true, touched);
                     let last_batch = last_batch_of(&p.log);
-                    cursors.insert(i, ReplicaCursor { tp: p.tp.clone(), summary, lent_at: p.lent_at(), last_batch });
+                    cursors.insert(i, ReplicaCursor { tp: p.tp.clone(), summary, lent_at, last_batch });
                     continue;
                 }
             }
             let cursor = &mut cursors[i];
             // Most replicas stand still: the test is made here, without a call, as the full
             // look makes it for every replica.
-            if !cursor.stands(p, incarnation, touched) {
-                self.observe_replica(since_ms, broker, incarnation, p, cursor, touched);
+            if !cursor.stands(p, lent_at, incarnation, touched) {
+                self.observe_replica(since_ms, broker, incarnation, p, lent_at, cursor, touched);
             }
             note_coordinator(coordinators, &p.tp, &cursors[i].summary, broker);
         }
@@ -882,22 +892,24 @@ impl InvariantSet {
         self.replicas.insert(broker, cursors);
     }
 
-    /// Looks at a replica whose cursor follows it: checks it again when it changed since the
-    /// cursor last saw it, and moves the cursor on.
+    /// Looks at a replica whose cursor follows it (`lent_at` is its loan count,
+    /// `Partitions::lent_at`): checks it again when it changed since the cursor last saw it,
+    /// and moves the cursor on.
     fn observe_replica(
         &mut self,
         since_ms: u64,
         broker: NodeId,
         incarnation: u64,
         p: &Partition,
+        lent_at: u64,
         cursor: &mut ReplicaCursor,
         touched: Touched,
     ) {
-        if cursor.stands(p, incarnation, touched) {
+        if cursor.stands(p, lent_at, incarnation, touched) {
             return;
         }
         let summary = ReplicaSummary::of(p, incarnation);
-        cursor.lent_at = p.lent_at();
+        cursor.lent_at = lent_at;
         if cursor.summary == summary && touched.is_default() {
             return;
         }

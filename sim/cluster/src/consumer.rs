@@ -264,6 +264,11 @@ pub struct Consumer {
     metadata: Option<Request>,
     metadata_wanted: bool,
     next_metadata: Instant,
+    /// No metadata request goes out before this: `retry.backoff.ms` after the last one was
+    /// answered or timed out, as Kafka's `Metadata.timeToAllowUpdate` spaces refreshes. Without
+    /// it, a consumer waiting for a topic to be created asks again the moment each answer
+    /// arrives, a request every round trip.
+    metadata_retry_at: Instant,
     /// ListOffsets in flight: an `auto.offset.reset` (`None`) or a seek (its method name), with
     /// the leader asked and the timestamp asked for.
     resets: BTreeMap<TopicPartition, (Request, Option<String>, NodeId, i64)>,
@@ -336,6 +341,7 @@ impl Consumer {
             metadata: None,
             metadata_wanted: true,
             next_metadata: now,
+            metadata_retry_at: now,
             resets: BTreeMap::new(),
             unsent_seeks: BTreeMap::new(),
             fetches: BTreeMap::new(),
@@ -674,7 +680,7 @@ impl Consumer {
     }
 
     fn request_metadata(&mut self, now: Instant) {
-        if self.metadata.is_some() {
+        if self.metadata.is_some() || now < self.metadata_retry_at {
             return;
         }
         let request = self.request(now);
@@ -1268,6 +1274,7 @@ impl Node for Consumer {
                 self.metadata = None;
                 self.metadata_wanted = false;
                 self.next_metadata = now + METADATA_MAX_AGE;
+                self.metadata_retry_at = now + RETRY_BACKOFF;
                 for p in partitions {
                     let count = self.partition_counts.entry(p.tp.topic.to_string()).or_insert(0);
                     *count = (*count).max(p.tp.partition + 1);
@@ -1284,8 +1291,8 @@ impl Node for Consumer {
                 let wanted =
                     self.topics.iter().map(String::as_str).chain(self.manual.iter().map(|tp| tp.topic.as_str()));
                 if wanted.into_iter().any(|t| !self.partition_counts.contains_key(t)) {
+                    // Not created yet: ask again after `retry.backoff.ms`.
                     self.metadata_wanted = true;
-                    self.next_metadata = now + RETRY_BACKOFF;
                 }
             }
             Message::FindCoordinatorResponse { correlation_id, error, coordinator } => {
@@ -1544,6 +1551,7 @@ impl Node for Consumer {
             if now.saturating_since(r.sent_at) >= DISCOVERY_TIMEOUT {
                 self.metadata = None;
                 self.bootstrap_index += 1;
+                self.metadata_retry_at = now + RETRY_BACKOFF;
             }
         }
         if self.metadata_wanted || now >= self.next_metadata {
@@ -1683,6 +1691,7 @@ impl Node for Consumer {
         let mut consider = |t: Instant| next = Some(next.map_or(t, |n| n.min(t)));
         match &self.metadata {
             Some(r) => consider(r.sent_at + DISCOVERY_TIMEOUT),
+            None if self.metadata_wanted => consider(self.metadata_retry_at),
             None => consider(self.next_metadata),
         }
         if let Some(r) = &self.group_request {
@@ -1723,5 +1732,69 @@ impl Node for Consumer {
             consider(r.sent_at + REQUEST_TIMEOUT);
         }
         next
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::era::KafkaVersion;
+
+    const ME: NodeId = NodeId(5000);
+    const BROKER: NodeId = NodeId(1);
+
+    fn subscriber() -> Consumer {
+        Consumer::new(
+            Instant::ZERO,
+            ConsumerSetup {
+                id: ME,
+                client_id: "c".to_string(),
+                group_id: "g".to_string(),
+                topics: vec!["orders".to_string()],
+                assign: Vec::new(),
+                processing_ms_per_record: 0,
+                commit: CommitMode::Auto,
+                seeks: Vec::new(),
+                config: ConsumerConfig::default(),
+                start: Instant::ZERO,
+                bootstrap: vec![BROKER],
+                era: Era::of(KafkaVersion::V3_9),
+            },
+        )
+    }
+
+    /// The correlation ids of the metadata requests the consumer sent since the last call.
+    fn metadata_requests(consumer: &mut Consumer) -> Vec<u64> {
+        let mut sent = Vec::new();
+        while let Some(effect) = consumer.poll_effect() {
+            if let Effect::Send { message, .. } = effect {
+                if let Message::Metadata { correlation_id, .. } = *message {
+                    sent.push(correlation_id);
+                }
+            }
+        }
+        sent
+    }
+
+    /// A consumer whose topic does not exist yet asks again `retry.backoff.ms` after each
+    /// answer, not the moment the answer arrives (Kafka's `Metadata.timeToAllowUpdate`), and
+    /// asks to be woken for it.
+    #[test]
+    fn a_missing_topic_is_asked_for_again_after_the_retry_backoff() {
+        let mut consumer = subscriber();
+        consumer.handle_timeout(Instant::ZERO);
+        let first = metadata_requests(&mut consumer);
+        assert_eq!(first.len(), 1, "the first wake-up asks for metadata");
+        let answered = Instant::ZERO + Duration::from_millis(7);
+        let answer = Message::MetadataResponse { correlation_id: first[0], brokers: vec![BROKER], partitions: vec![] };
+        consumer.handle_message(answered, BROKER, answer);
+        consumer.handle_timeout(answered);
+        assert_eq!(metadata_requests(&mut consumer), Vec::<u64>::new(), "asked again at once");
+        let due = answered + RETRY_BACKOFF;
+        assert!(consumer.poll_deadline().is_some_and(|d| d <= due), "no wake-up for the retry");
+        consumer.handle_timeout(answered + (RETRY_BACKOFF - Duration::from_millis(1)));
+        assert_eq!(metadata_requests(&mut consumer), Vec::<u64>::new(), "asked again before the backoff");
+        consumer.handle_timeout(due);
+        assert_eq!(metadata_requests(&mut consumer).len(), 1, "not asked again after the backoff");
     }
 }

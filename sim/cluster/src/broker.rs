@@ -376,7 +376,14 @@ impl Broker {
             after_ms(now, c.log_retention_check_interval_ms),
             after_ms(now, c.log_cleaner_backoff_ms),
             after_ms(now, c.log_flush_scheduler_interval_ms),
-            after_ms(now, c.replica_high_watermark_checkpoint_interval_ms),
+            // The high watermarks are written at once, then every interval, as Kafka's
+            // `ReplicaManager.startHighWatermarkCheckPointThread` schedules them with no initial
+            // delay (Kafka starts it at the broker's first metadata publish; here the recovered
+            // logs are loaded at boot). This matters after a power loss: the checkpoint on disk
+            // was flushed before it, and can name offsets the logs lost with the page cache.
+            // Left there until the first interval is up, it would be read again at the next
+            // restart, against records written since that were never committed.
+            now,
             after_ms(now, c.log_flush_offset_checkpoint_interval_ms),
             after_ms(now, c.log_flush_start_offset_checkpoint_interval_ms),
         ];
@@ -2446,6 +2453,44 @@ mod tests {
         feed(&mut broker, t(2), 0, records);
         sent(&mut broker);
         broker
+    }
+
+    /// The moments `broker`'s high watermarks are written when stepped each millisecond up to
+    /// `until_ms`.
+    fn high_watermark_checkpoints(broker: &mut Broker, until_ms: u64) -> Vec<u64> {
+        let mut written = Vec::new();
+        for ms in 0..=until_ms {
+            broker.handle_timeout(t(ms));
+            while let Some(effect) = broker.poll_effect() {
+                if matches!(&effect, Effect::Disk(DiskOp::WriteAtomically { path, .. }) if path == checkpoint::HIGH_WATERMARK_FILE)
+                {
+                    written.push(ms);
+                }
+            }
+        }
+        written
+    }
+
+    /// A broker writes its high watermarks as soon as it starts, then every
+    /// `replica.high.watermark.checkpoint.interval.ms` (Kafka's checkpoint thread has no initial
+    /// delay). A checkpoint left from before a power loss could otherwise name offsets that
+    /// records written since, never committed, hold by the next restart.
+    #[test]
+    fn the_high_watermarks_are_written_at_start_then_every_interval() {
+        let setup = BrokerSetup {
+            id: ME,
+            incarnation: 2,
+            config: BrokerConfig::default(),
+            rng: node_rng(1, ME, 2),
+            files: BTreeMap::new(),
+            quorum: None,
+            era: Era::default(),
+        };
+        let mut broker = Broker::new(t(0), setup);
+        let interval = BrokerConfig::default().replica_high_watermark_checkpoint_interval_ms;
+        assert!(broker.poll_deadline().is_some_and(|d| d <= t(0)), "no wake-up at start");
+        let written = high_watermark_checkpoints(&mut broker, 2 * interval);
+        assert_eq!(written, [0, interval, 2 * interval]);
     }
 
     fn produce(broker: &mut Broker, now: u64, acks: i16, correlation_id: u64) {

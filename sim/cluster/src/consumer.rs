@@ -1692,7 +1692,8 @@ impl Node for Consumer {
         match &self.metadata {
             Some(r) => consider(r.sent_at + DISCOVERY_TIMEOUT),
             None if self.metadata_wanted => consider(self.metadata_retry_at),
-            None => consider(self.next_metadata),
+            // A refresh that timed out is due again, but only after the backoff.
+            None => consider(self.next_metadata.max(self.metadata_retry_at)),
         }
         if let Some(r) = &self.group_request {
             consider(r.sent_at + self.group_request_limit());
@@ -1794,6 +1795,40 @@ mod tests {
         assert!(consumer.poll_deadline().is_some_and(|d| d <= due), "no wake-up for the retry");
         consumer.handle_timeout(answered + (RETRY_BACKOFF - Duration::from_millis(1)));
         assert_eq!(metadata_requests(&mut consumer), Vec::<u64>::new(), "asked again before the backoff");
+        consumer.handle_timeout(due);
+        assert_eq!(metadata_requests(&mut consumer).len(), 1, "not asked again after the backoff");
+    }
+
+    /// A periodic metadata refresh (every `metadata.max.age.ms`) that goes unanswered is sent
+    /// again, to the next broker, after `retry.backoff.ms`; the consumer does not ask to be
+    /// woken before then, which would wake it every millisecond for nothing.
+    #[test]
+    fn an_unanswered_refresh_is_sent_again_after_the_retry_backoff() {
+        let mut consumer = subscriber();
+        consumer.handle_timeout(Instant::ZERO);
+        let first = metadata_requests(&mut consumer);
+        let orders = crate::metadata::PartitionState {
+            tp: TopicPartition::new("orders", 0),
+            replicas: vec![BROKER],
+            isr: vec![BROKER],
+            leader: Some(BROKER),
+            leader_epoch: 0,
+            partition_epoch: 0,
+            adding_replicas: vec![],
+            removing_replicas: vec![],
+        };
+        let answer =
+            Message::MetadataResponse { correlation_id: first[0], brokers: vec![BROKER], partitions: vec![orders] };
+        consumer.handle_message(Instant::ZERO + Duration::from_millis(7), BROKER, answer);
+        let refresh = Instant::ZERO + Duration::from_millis(7) + METADATA_MAX_AGE;
+        consumer.handle_timeout(refresh);
+        assert_eq!(metadata_requests(&mut consumer).len(), 1, "no refresh after metadata.max.age.ms");
+        let timed_out = refresh + DISCOVERY_TIMEOUT;
+        consumer.handle_timeout(timed_out);
+        assert_eq!(metadata_requests(&mut consumer), Vec::<u64>::new(), "asked again at once");
+        let due = timed_out + RETRY_BACKOFF;
+        let deadline = consumer.poll_deadline();
+        assert!(deadline.is_some_and(|d| d > timed_out && d <= due), "woken at {deadline:?}, not by {due:?}");
         consumer.handle_timeout(due);
         assert_eq!(metadata_requests(&mut consumer).len(), 1, "not asked again after the backoff");
     }

@@ -679,6 +679,18 @@ impl Consumer {
         assignor.assign(&subscriptions, &self.partition_counts)
     }
 
+    /// When the next metadata request goes out, none being in flight: as soon as the backoff
+    /// allows when one is wanted, else at the periodic refresh, and never before the backoff (a
+    /// refresh that timed out waits for it). The wake-up and the request both follow this, so
+    /// the consumer is never woken for a request it may not send yet.
+    fn metadata_due(&self) -> Instant {
+        if self.metadata_wanted {
+            self.metadata_retry_at
+        } else {
+            self.next_metadata.max(self.metadata_retry_at)
+        }
+    }
+
     fn request_metadata(&mut self, now: Instant) {
         if self.metadata.is_some() || now < self.metadata_retry_at {
             return;
@@ -1554,7 +1566,7 @@ impl Node for Consumer {
                 self.metadata_retry_at = now + RETRY_BACKOFF;
             }
         }
-        if self.metadata_wanted || now >= self.next_metadata {
+        if now >= self.metadata_due() {
             self.request_metadata(now);
         }
         if self.phase == Phase::Idle {
@@ -1691,9 +1703,7 @@ impl Node for Consumer {
         let mut consider = |t: Instant| next = Some(next.map_or(t, |n| n.min(t)));
         match &self.metadata {
             Some(r) => consider(r.sent_at + DISCOVERY_TIMEOUT),
-            None if self.metadata_wanted => consider(self.metadata_retry_at),
-            // A refresh that timed out is due again, but only after the backoff.
-            None => consider(self.next_metadata.max(self.metadata_retry_at)),
+            None => consider(self.metadata_due()),
         }
         if let Some(r) = &self.group_request {
             consider(r.sent_at + self.group_request_limit());

@@ -148,8 +148,9 @@ fn reconnect_ends_only_the_cuts_of_the_node_it_names() {
         At("5s", OneWay([Client("checkout")], [Broker(2)])),
         At("10s", Reconnect(Broker(2))), At("12s", Reconnect(Broker(2))),
         At("14s", Reconnect(Broker(3))), At("16s", Reconnect(Client("checkout")))"#;
-    // Followers whose fetches were lost wait out replica.socket.timeout.ms (30 s) before
-    // fetching again, so the ISR is full again only after 35 s.
+    // A cut holds the followers' fetches as TCP does, and they go again only at the next
+    // retransmission, whose timeout doubles at each try: the ISR may be full again only well
+    // after the last reconnect, so the run lasts 45 s.
     let source = source(true, faults, "NoLostAckedWrites, AllPartitionsOnline, FullIsr")
         .replace(r#"duration: "30s""#, r#"duration: "45s""#);
     let (report, records) = run_source(&source);

@@ -2230,6 +2230,64 @@ mod tests {
         );
     }
 
+    /// A link's task gets each packet at its arrival time, in the order sent, whether it was
+    /// waiting idle when the packet was sent (the sender sets the timer), busy with an earlier
+    /// packet (it sets the timer itself), or the packet is due at once (a close); once the link
+    /// is closed it delivers what is queued, then ends. A packet whose timer was never set
+    /// would never arrive, and madsim would stop the run as deadlocked.
+    #[test]
+    fn a_wire_delivers_each_packet_at_its_time_in_order_then_ends() {
+        let runtime = Runtime::with_seed_and_config(5, madsim::Config::default());
+        let got = runtime.block_on(async {
+            let time = madsim::time::TimeHandle::current();
+            let start = time.now_instant();
+            let ms = |n: u64| start + Duration::from_millis(n);
+            let wire = Arc::new(Mutex::new(Wire::default()));
+            let queue = NextPacket { wire: wire.clone(), time: time.clone() };
+            let reader_time = time.clone();
+            let got = Arc::new(Mutex::new(Vec::new()));
+            let log = got.clone();
+            let task = madsim::task::spawn(async move {
+                while let Some(packet) = queue.next().await {
+                    let elapsed = reader_time.now_instant() - start;
+                    lock(&log).push(format!("packet {} at {} ms", packet.generation, elapsed.as_millis()));
+                }
+                let elapsed = reader_time.now_instant() - start;
+                lock(&log).push(format!("ended at {} ms", elapsed.as_millis()));
+            });
+            let link = Link { wire, task };
+            let packet = |tag: u64, at| Packet { at, generation: tag, incarnation: None, message: None, breaks: false };
+            // The task is idle: the sender sets the timer for packet 1; packets 2 and 3 queue
+            // behind it, 3 due at the same moment as 2.
+            time.sleep_until(ms(1)).await;
+            link.send(&time, packet(1, ms(5)));
+            link.send(&time, packet(2, ms(8)));
+            time.sleep_until(ms(3)).await;
+            link.send(&time, packet(3, ms(8)));
+            // Idle again: a packet due now is taken at once, then one 10 ms ahead.
+            time.sleep_until(ms(20)).await;
+            link.send(&time, packet(4, ms(20)));
+            link.send(&time, packet(5, ms(30)));
+            // Closed with packet 5 still on its way: it arrives, then the task ends.
+            time.sleep_until(ms(22)).await;
+            link.close();
+            link.task.await.expect("the link's task is not cancelled");
+            let got = lock(&got).clone();
+            got
+        });
+        assert_eq!(
+            got,
+            [
+                "packet 1 at 5 ms",
+                "packet 2 at 8 ms",
+                "packet 3 at 8 ms",
+                "packet 4 at 20 ms",
+                "packet 5 at 30 ms",
+                "ended at 30 ms",
+            ]
+        );
+    }
+
     /// A finished run frees its logs, disks, trace and history when its world is dropped,
     /// though madsim keeps the tasks of nodes that were crashed, restarted and paused (so
     /// that a swarm's memory stays flat however many seeds it runs).

@@ -19,8 +19,8 @@
 //! a cleaning pass. A restart or truncation rebuilds the map from the log as it is.
 
 use super::{describe_value, LogRead};
-use cluster::ids::{NodeId, TopicPartition};
-use std::collections::BTreeMap;
+use cluster::ids::{NodeId, Topic, TopicPartition};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 #[derive(Clone, Debug, Default)]
@@ -35,6 +35,10 @@ struct ReplicaKeys {
 #[derive(Clone, Debug, Default)]
 pub struct CompactionKeepsLatestPerKey {
     replicas: BTreeMap<(NodeId, TopicPartition), ReplicaKeys>,
+    /// The topics a replica of which was ever seen compacted. Only their replicas can have an
+    /// entry to drop once their log is not compacted, so the others (most checks, in a cluster
+    /// whose only compacted topic is `__consumer_offsets`) skip searching `replicas`.
+    compacted_topics: BTreeSet<Topic>,
 }
 
 impl CompactionKeepsLatestPerKey {
@@ -54,12 +58,16 @@ impl CompactionKeepsLatestPerKey {
         fresh: bool,
         cleaned: bool,
     ) -> Result<(), String> {
-        let key = (broker, tp.clone());
         if !log.is_compacted() {
-            self.replicas.remove(&key);
+            if self.compacted_topics.contains(&tp.topic) {
+                self.replicas.remove(&(broker, tp.clone()));
+            }
             return Ok(());
         }
-        let replica = self.replicas.entry(key).or_default();
+        if !self.compacted_topics.contains(&tp.topic) {
+            self.compacted_topics.insert(tp.topic.clone());
+        }
+        let replica = self.replicas.entry((broker, tp.clone())).or_default();
         if fresh {
             *replica = ReplicaKeys::default();
         }
@@ -115,6 +123,22 @@ mod tests {
         log.append(0, vec![record("a", Some("3"))]);
         log.high_watermark = 6;
         log
+    }
+
+    /// A replica of a topic that was never compacted is never stored; one whose topic stops
+    /// being compacted is forgotten, and read from its start if it is compacted again.
+    #[test]
+    fn only_replicas_of_compacted_logs_are_kept() {
+        let mut c = CompactionKeepsLatestPerKey::default();
+        let plain = TestLog { compacted: false, ..prices() };
+        c.observe(NodeId(1), &TopicPartition::new("orders", 0), &plain, true, false).unwrap();
+        assert!(c.replicas.is_empty() && c.compacted_topics.is_empty());
+        c.observe(NodeId(1), &tp(), &prices(), true, false).unwrap();
+        assert_eq!(c.replicas[&(NodeId(1), tp())].scanned, Some(6));
+        c.observe(NodeId(1), &tp(), &plain, false, false).unwrap();
+        assert!(c.replicas.is_empty(), "the replica is forgotten once its log is not compacted");
+        c.observe(NodeId(1), &tp(), &prices(), false, false).unwrap();
+        assert_eq!(c.replicas[&(NodeId(1), tp())].latest.len(), 3, "read again from the start: a, b and c");
     }
 
     #[test]

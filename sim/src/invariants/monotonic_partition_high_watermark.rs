@@ -84,10 +84,7 @@ impl MonotonicPartitionHighWatermark {
     }
 
     fn history(&mut self, tp: &TopicPartition) -> &mut PartitionHistory {
-        if !self.partitions.contains_key(tp) {
-            self.partitions.insert(tp.clone(), PartitionHistory::default());
-        }
-        self.partitions.get_mut(tp).expect("inserted above")
+        self.partitions.entry(tp.clone()).or_default()
     }
 
     /// Looks at the leader of `tp`.

@@ -19,6 +19,7 @@
 
 use super::LogRead;
 use cluster::ids::{NodeId, TopicPartition};
+use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
 
 /// Per replica, where the verified batches end.
@@ -43,11 +44,15 @@ impl OffsetsIncrease {
         fresh: bool,
         cleaned: bool,
     ) -> Result<(), String> {
-        let key = (broker, tp.clone());
+        // One search finds the replica's entry, read here and written at the end.
+        let slot = self.verified.entry((broker, tp.clone()));
         // Where the verified batches end: the last one's base offset and its end. Reading on
         // from that batch, in stored order, also meets a batch stored after it with lower
         // offsets.
-        let verified = if fresh || cleaned { None } else { self.verified.get(&key).copied() };
+        let verified = match &slot {
+            Entry::Occupied(entry) if !fresh && !cleaned => Some(*entry.get()),
+            _ => None,
+        };
         let mut previous_end = verified.map(|(_, end)| end);
         let mut last_base = verified.map(|(base, _)| base);
         let log_end_offset = log.log_end_offset();
@@ -89,13 +94,17 @@ impl OffsetsIncrease {
             previous_end = Some(batch.next_offset().max(previous_end.unwrap_or(i64::MIN)));
             last_base = Some(base);
         }
-        match last_base.zip(previous_end) {
-            Some(verified) => {
-                self.verified.insert(key, verified);
+        match (last_base.zip(previous_end), slot) {
+            (Some(verified), Entry::Occupied(mut entry)) => {
+                entry.insert(verified);
             }
-            None => {
-                self.verified.remove(&key);
+            (Some(verified), Entry::Vacant(entry)) => {
+                entry.insert(verified);
             }
+            (None, Entry::Occupied(entry)) => {
+                entry.remove();
+            }
+            (None, Entry::Vacant(_)) => {}
         }
         verdict
     }

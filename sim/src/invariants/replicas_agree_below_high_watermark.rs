@@ -321,10 +321,7 @@ impl ReplicasAgreeBelowHighWatermark {
         fresh: bool,
         in_isr: bool,
     ) -> Result<(), String> {
-        if !self.partitions.contains_key(tp) {
-            self.partitions.insert(tp.clone(), PartitionHistory::default());
-        }
-        let history = self.partitions.get_mut(tp).expect("inserted above");
+        let history = self.partitions.entry(tp.clone()).or_default();
         if fresh {
             history.checked.remove(&broker);
         }

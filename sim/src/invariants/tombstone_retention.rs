@@ -22,8 +22,8 @@
 //! after a cleaning pass on that replica.
 
 use super::LogRead;
-use cluster::ids::{NodeId, TopicPartition};
-use std::collections::BTreeMap;
+use cluster::ids::{NodeId, Topic, TopicPartition};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 /// One replica of a compacted partition at a quantum, with the cleaning passes since the last
@@ -69,6 +69,10 @@ struct PartitionTombstones {
 pub struct TombstoneRetention {
     replicas: BTreeMap<(NodeId, TopicPartition), ReplicaTombstones>,
     partitions: BTreeMap<TopicPartition, PartitionTombstones>,
+    /// The topics a replica of which was ever seen compacted. Only their replicas can have an
+    /// entry to drop once their log is not compacted, so the others (most checks, in a cluster
+    /// whose only compacted topic is `__consumer_offsets`) skip searching `replicas`.
+    compacted_topics: BTreeSet<Topic>,
 }
 
 impl TombstoneRetention {
@@ -79,13 +83,17 @@ impl TombstoneRetention {
     /// The first tombstone removed by the cleaner before `delete.retention.ms` had passed since
     /// the cleaner first reached it, with the bounds of both times.
     pub fn observe<L: LogRead>(&mut self, o: TombstoneObservation<'_, L>) -> Result<(), String> {
-        let key = (o.broker, o.tp.clone());
         if !o.log.is_compacted() {
-            self.replicas.remove(&key);
+            if self.compacted_topics.contains(&o.tp.topic) {
+                self.replicas.remove(&(o.broker, o.tp.clone()));
+            }
             return Ok(());
         }
+        if !self.compacted_topics.contains(&o.tp.topic) {
+            self.compacted_topics.insert(o.tp.topic.clone());
+        }
         let partition = self.partitions.entry(o.tp.clone()).or_default();
-        let replica = self.replicas.entry(key).or_default();
+        let replica = self.replicas.entry((o.broker, o.tp.clone())).or_default();
         if o.fresh {
             *replica = ReplicaTombstones::default();
         }
@@ -168,6 +176,22 @@ mod tests {
         log.append(0, vec![record("a", Some("1")), record("b", None), record("a", Some("2"))]);
         c.observe(TombstoneObservation { fresh: true, ..at(&log, tp, None, 3_000) }).unwrap();
         log
+    }
+
+    /// A replica of a topic that was never compacted is never stored; one whose topic stops
+    /// being compacted is forgotten.
+    #[test]
+    fn only_replicas_of_compacted_logs_are_kept() {
+        let tp = tp();
+        let mut c = TombstoneRetention::default();
+        let orders = TopicPartition::new("orders", 0);
+        let plain = TestLog::default();
+        c.observe(at(&plain, &orders, None, 1_000)).unwrap();
+        assert!(c.replicas.is_empty() && c.compacted_topics.is_empty());
+        let log = observed(&mut c, &tp);
+        assert_eq!(c.replicas[&(NodeId(1), tp.clone())].held.len(), 1, "the tombstone of b");
+        c.observe(at(&TestLog { compacted: false, ..log }, &tp, None, 4_000)).unwrap();
+        assert!(c.replicas.is_empty(), "the replica is forgotten once its log is not compacted");
     }
 
     #[test]

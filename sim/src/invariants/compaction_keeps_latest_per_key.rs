@@ -18,9 +18,9 @@
 //! records appended since the last observation; the keys are checked against the log only after
 //! a cleaning pass. A restart or truncation rebuilds the map from the log as it is.
 
-use super::{describe_value, LogRead};
-use cluster::ids::{NodeId, Topic, TopicPartition};
-use std::collections::{BTreeMap, BTreeSet};
+use super::{describe_value, CompactedTopics, LogRead};
+use cluster::ids::{NodeId, TopicPartition};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 #[derive(Clone, Debug, Default)]
@@ -35,10 +35,7 @@ struct ReplicaKeys {
 #[derive(Clone, Debug, Default)]
 pub struct CompactionKeepsLatestPerKey {
     replicas: BTreeMap<(NodeId, TopicPartition), ReplicaKeys>,
-    /// The topics a replica of which was ever seen compacted. Only their replicas can have an
-    /// entry to drop once their log is not compacted, so the others (most checks, in a cluster
-    /// whose only compacted topic is `__consumer_offsets`) skip searching `replicas`.
-    compacted_topics: BTreeSet<Topic>,
+    compacted_topics: CompactedTopics,
 }
 
 impl CompactionKeepsLatestPerKey {
@@ -58,14 +55,13 @@ impl CompactionKeepsLatestPerKey {
         fresh: bool,
         cleaned: bool,
     ) -> Result<(), String> {
-        if !log.is_compacted() {
-            if self.compacted_topics.contains(&tp.topic) {
-                self.replicas.remove(&(broker, tp.clone()));
-            }
+        let compacted = log.is_compacted();
+        if !self.compacted_topics.note(&tp.topic, compacted) {
             return Ok(());
         }
-        if !self.compacted_topics.contains(&tp.topic) {
-            self.compacted_topics.insert(tp.topic.clone());
+        if !compacted {
+            self.replicas.remove(&(broker, tp.clone()));
+            return Ok(());
         }
         let replica = self.replicas.entry((broker, tp.clone())).or_default();
         if fresh {
@@ -132,7 +128,7 @@ mod tests {
         let mut c = CompactionKeepsLatestPerKey::default();
         let plain = TestLog { compacted: false, ..prices() };
         c.observe(NodeId(1), &TopicPartition::new("orders", 0), &plain, true, false).unwrap();
-        assert!(c.replicas.is_empty() && c.compacted_topics.is_empty());
+        assert!(c.replicas.is_empty() && c.compacted_topics.0.is_empty());
         c.observe(NodeId(1), &tp(), &prices(), true, false).unwrap();
         assert_eq!(c.replicas[&(NodeId(1), tp())].scanned, Some(6));
         c.observe(NodeId(1), &tp(), &plain, false, false).unwrap();

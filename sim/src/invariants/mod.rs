@@ -73,7 +73,7 @@ use crate::world::{Hosted, NodeKind, World};
 use cluster::broker::OFFSETS_TOPIC;
 use cluster::event::Event;
 use cluster::group::offsets_partition_for;
-use cluster::ids::{NodeId, TopicPartition};
+use cluster::ids::{NodeId, Topic, TopicPartition};
 use cluster::log::PartitionLog;
 use cluster::metadata::MetadataRecord;
 use cluster::partition::{Partition, Partitions, ReplicaSlot};
@@ -435,6 +435,28 @@ impl ReplicaCursor {
             Some(b) => b.base_offset() != base || b.partition_leader_epoch() != epoch,
             None => touched.cleaned_ms.is_none(),
         }
+    }
+}
+
+/// The topics a replica of which was ever seen compacted, for the observers that keep state
+/// only for replicas of compacted logs (*CompactionKeepsLatestPerKey*, *TombstoneRetention*).
+/// Only those topics' replicas can have state to drop once their log is not compacted, so the
+/// others skip searching for it: most checks, since in most runs `__consumer_offsets` is the
+/// only compacted topic.
+#[derive(Clone, Debug, Default)]
+struct CompactedTopics(BTreeSet<Topic>);
+
+impl CompactedTopics {
+    /// Notes whether `topic`'s log is `compacted`, and returns whether an observer may hold
+    /// state for a replica of it: when it is compacted now, or was once.
+    fn note(&mut self, topic: &Topic, compacted: bool) -> bool {
+        if self.0.contains(topic) {
+            return true;
+        }
+        if compacted {
+            self.0.insert(topic.clone());
+        }
+        compacted
     }
 }
 

@@ -21,9 +21,9 @@
 //! with the records appended since the last observation; held tombstones are looked up only
 //! after a cleaning pass on that replica.
 
-use super::LogRead;
-use cluster::ids::{NodeId, Topic, TopicPartition};
-use std::collections::{BTreeMap, BTreeSet};
+use super::{CompactedTopics, LogRead};
+use cluster::ids::{NodeId, TopicPartition};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// One replica of a compacted partition at a quantum, with the cleaning passes since the last
@@ -69,10 +69,7 @@ struct PartitionTombstones {
 pub struct TombstoneRetention {
     replicas: BTreeMap<(NodeId, TopicPartition), ReplicaTombstones>,
     partitions: BTreeMap<TopicPartition, PartitionTombstones>,
-    /// The topics a replica of which was ever seen compacted. Only their replicas can have an
-    /// entry to drop once their log is not compacted, so the others (most checks, in a cluster
-    /// whose only compacted topic is `__consumer_offsets`) skip searching `replicas`.
-    compacted_topics: BTreeSet<Topic>,
+    compacted_topics: CompactedTopics,
 }
 
 impl TombstoneRetention {
@@ -83,14 +80,13 @@ impl TombstoneRetention {
     /// The first tombstone removed by the cleaner before `delete.retention.ms` had passed since
     /// the cleaner first reached it, with the bounds of both times.
     pub fn observe<L: LogRead>(&mut self, o: TombstoneObservation<'_, L>) -> Result<(), String> {
-        if !o.log.is_compacted() {
-            if self.compacted_topics.contains(&o.tp.topic) {
-                self.replicas.remove(&(o.broker, o.tp.clone()));
-            }
+        let compacted = o.log.is_compacted();
+        if !self.compacted_topics.note(&o.tp.topic, compacted) {
             return Ok(());
         }
-        if !self.compacted_topics.contains(&o.tp.topic) {
-            self.compacted_topics.insert(o.tp.topic.clone());
+        if !compacted {
+            self.replicas.remove(&(o.broker, o.tp.clone()));
+            return Ok(());
         }
         let partition = self.partitions.entry(o.tp.clone()).or_default();
         let replica = self.replicas.entry((o.broker, o.tp.clone())).or_default();
@@ -187,7 +183,7 @@ mod tests {
         let orders = TopicPartition::new("orders", 0);
         let plain = TestLog::default();
         c.observe(at(&plain, &orders, None, 1_000)).unwrap();
-        assert!(c.replicas.is_empty() && c.compacted_topics.is_empty());
+        assert!(c.replicas.is_empty() && c.compacted_topics.0.is_empty());
         let log = observed(&mut c, &tp);
         assert_eq!(c.replicas[&(NodeId(1), tp.clone())].held.len(), 1, "the tombstone of b");
         c.observe(at(&TestLog { compacted: false, ..log }, &tp, None, 4_000)).unwrap();

@@ -12,6 +12,15 @@
 //!
 //! The binary is built with `cargo build -p kafkalab --profile test` (the profile this test
 //! runs under, so the dependencies are shared), or taken from `KAFKALAB_BIN` when set.
+//!
+//! A change that moves every run's schedule moves the book's transcripts with it. With
+//! `KAFKALAB_BLESS=1` the transcript test rewrites each failing transcript to what the binary
+//! printed: it keeps every `...` line and every line that still matches, and replaces a line
+//! that does not by the output line at its place (or, after `...`, the first later one that
+//! says the same apart from its leading `12.345s` time, or else the first of the same kind,
+//! such as `digest: ...`). It then still fails, naming what it rewrote: the prose around each
+//! transcript may quote what moved, and a person must read it. Lines it cannot place stay as
+//! they were, for that person to mend.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -43,6 +52,9 @@ struct Transcript {
     command: String,
     status: i32,
     expected: Vec<String>,
+    /// The page, and the index of its first expected line among the page's lines.
+    page: PathBuf,
+    first: usize,
 }
 
 /// The transcripts of one page, in order.
@@ -78,7 +90,14 @@ fn transcripts(page: &Path) -> Vec<Transcript> {
                     status = code.trim().parse().unwrap_or_else(|_| panic!("{origin}: bad status line"));
                     i += 1;
                 }
-                current = Some(Transcript { origin, command, status, expected: Vec::new() });
+                current = Some(Transcript {
+                    origin,
+                    command,
+                    status,
+                    expected: Vec::new(),
+                    page: page.to_path_buf(),
+                    first: i + 1,
+                });
             } else {
                 let transcript = current
                     .as_mut()
@@ -149,14 +168,19 @@ fn kafkalab_binary() -> PathBuf {
         .expect("cargo names the kafkalab executable")
 }
 
-/// Runs one transcript's command and returns a failure message, or `None` when it matches.
-fn check(binary: &Path, transcript: &Transcript) -> Option<String> {
+/// A transcript that failed: the message, and what the binary printed.
+struct Failure {
+    message: String,
+    actual: Vec<String>,
+}
+
+/// Runs one transcript's command and returns its failure, or `None` when it matches.
+fn check(binary: &Path, transcript: &Transcript) -> Option<Failure> {
     let words: Vec<&str> = transcript.command.split_whitespace().collect();
     let Some((&"kafkalab", args)) = words.split_first() else {
-        return Some(format!(
-            "{}: only `kafkalab` commands run in the book: {}",
-            transcript.origin, transcript.command
-        ));
+        let message =
+            format!("{}: only `kafkalab` commands run in the book: {}", transcript.origin, transcript.command);
+        return Some(Failure { message, actual: Vec::new() });
     };
     let output = Command::new(binary).args(args).current_dir(root()).output().expect("kafkalab runs");
     let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
@@ -169,14 +193,103 @@ fn check(binary: &Path, transcript: &Transcript) -> Option<String> {
     if status == transcript.status && output_matches(&expected, &actual) {
         return None;
     }
-    Some(format!(
+    let message = format!(
         "{}: `{}` exited with {status} (the book says {}); the book shows:\n{}\n--- it printed:\n{}",
         transcript.origin,
         transcript.command,
         transcript.status,
         expected.join("\n"),
         actual.join("\n")
-    ))
+    );
+    Some(Failure { message, actual: actual.iter().map(|l| l.to_string()).collect() })
+}
+
+/// A line of the event feed without its leading time (`  12.345s  broker 1 ...`), to find the
+/// same line at another moment.
+fn without_time(line: &str) -> &str {
+    let rest = line.trim_start();
+    let digits = rest.trim_start_matches(|c: char| c.is_ascii_digit());
+    let fraction = digits.strip_prefix('.').map(|r| r.trim_start_matches(|c: char| c.is_ascii_digit()));
+    match fraction.and_then(|r| r.strip_prefix('s')) {
+        Some(after) if digits.len() < rest.len() => after.trim_start(),
+        _ => line,
+    }
+}
+
+/// A line up to its first digit (`digest: `, `checker: `), to find the same kind of line with
+/// other figures.
+fn stem(line: &str) -> &str {
+    &line[..line.find(|c: char| c.is_ascii_digit()).unwrap_or(line.len())]
+}
+
+/// Whether `actual` is the kind of line whose stem is `stem`.
+fn same_kind(stem: &str, actual: &str) -> bool {
+    self::stem(actual) == stem
+}
+
+/// The expected lines rewritten to match `actual` as closely as they can: `...` lines and
+/// lines that still match stay; another line becomes the output line at its place, or, after
+/// a `...`, the first later output line that says the same apart from its time, or else the
+/// first of the same kind (the same text up to the first digit). A line that finds nothing
+/// stays as it was, for a person to mend.
+fn bless(expected: &[String], actual: &[String]) -> Vec<String> {
+    let mut blessed = Vec::with_capacity(expected.len());
+    let (mut at, mut free) = (0, false);
+    for line in expected {
+        if line.trim() == "..." {
+            blessed.push(line.clone());
+            free = true;
+            continue;
+        }
+        let window = if free { actual.len() } else { (at + 1).min(actual.len()) };
+        let stem = stem(line);
+        let found = (at..window)
+            .find(|&j| line_matches(line, &actual[j]))
+            .or_else(|| (at..actual.len()).find(|&j| without_time(line) == without_time(&actual[j])))
+            .or_else(|| (!free && at < actual.len()).then_some(at))
+            .or_else(|| {
+                (!stem.trim().is_empty()).then(|| (at..actual.len()).find(|&j| same_kind(stem, &actual[j])))?
+            });
+        match found {
+            Some(j) => {
+                blessed.push(if line_matches(line, &actual[j]) { line.clone() } else { actual[j].clone() });
+                at = j + 1;
+                free = false;
+            }
+            None => blessed.push(line.clone()),
+        }
+    }
+    blessed
+}
+
+/// Rewrites the failed transcripts of each page with [`bless`], from the last to the first so
+/// that earlier line numbers stay true. Returns the transcripts rewritten.
+fn bless_pages(failed: &[(&Transcript, Vec<String>)]) -> Vec<String> {
+    let mut by_page: std::collections::BTreeMap<&Path, Vec<&(&Transcript, Vec<String>)>> = Default::default();
+    for entry in failed {
+        by_page.entry(entry.0.page.as_path()).or_default().push(entry);
+    }
+    let mut rewritten = Vec::new();
+    for (page, mut entries) in by_page {
+        let text = std::fs::read_to_string(page).unwrap();
+        let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+        entries.sort_by_key(|(t, _)| std::cmp::Reverse(t.first));
+        for (transcript, actual) in entries {
+            let mut expected = transcript.expected.clone();
+            // Blank lines at the end of a block are not compared; they stay where they are.
+            let mut tail = Vec::new();
+            while expected.last().is_some_and(|l| l.trim().is_empty()) {
+                tail.push(expected.pop().expect("checked"));
+            }
+            let mut blessed = bless(&expected, actual);
+            blessed.extend(tail.into_iter().rev());
+            lines.splice(transcript.first..transcript.first + transcript.expected.len(), blessed);
+            rewritten.push(transcript.origin.clone());
+        }
+        let ending = if text.ends_with('\n') { "\n" } else { "" };
+        std::fs::write(page, lines.join("\n") + ending).unwrap();
+    }
+    rewritten
 }
 
 #[test]
@@ -192,13 +305,23 @@ fn every_transcript_in_the_book_runs() {
             scope.spawn(|| loop {
                 let Some(transcript) = queue.lock().unwrap().next() else { break };
                 if let Some(failure) = check(&binary, transcript) {
-                    failures.lock().unwrap().push(failure);
+                    failures.lock().unwrap().push((transcript, failure));
                 }
             });
         }
     });
     let failures = failures.into_inner().unwrap();
-    assert!(failures.is_empty(), "{} transcript(s) differ:\n\n{}", failures.len(), failures.join("\n\n"));
+    if !failures.is_empty() && std::env::var_os("KAFKALAB_BLESS").is_some() {
+        let failed: Vec<(&Transcript, Vec<String>)> = failures.iter().map(|(t, f)| (*t, f.actual.clone())).collect();
+        let rewritten = bless_pages(&failed);
+        panic!(
+            "KAFKALAB_BLESS: rewrote {} transcript(s); read the prose around each, then run the test again:\n{}",
+            rewritten.len(),
+            rewritten.join("\n")
+        );
+    }
+    let messages: Vec<&str> = failures.iter().map(|(_, f)| f.message.as_str()).collect();
+    assert!(failures.is_empty(), "{} transcript(s) differ:\n\n{}", failures.len(), messages.join("\n\n"));
 }
 
 /// The ids mdBook gives a page's headings: lower case, spaces to `-`, only letters, digits,
@@ -344,4 +467,46 @@ fn the_matcher_understands_trycmds_elisions() {
     assert!(output_matches(&expected, &["one", "two", "three", "four"]));
     assert!(output_matches(&expected, &["one", "four"]));
     assert!(!output_matches(&expected, &["one", "four", "five"]));
+}
+
+/// Blessing keeps `...` and what still matches, moves a timed line to its new time, and takes
+/// the output line at the place of any other line that no longer matches.
+#[test]
+fn blessing_follows_moved_lines_and_keeps_elisions() {
+    let lines = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<String>>();
+    let expected = lines(&[
+        "$ kafka-topics.sh --describe",
+        "...",
+        "   8.109s  controller 3000 broker 1 fenced",
+        "   8.125s  broker 2     now leader at log end offset 753",
+        "...",
+        "digest: 022d6e61e7f42b1f",
+        "speed: [..]",
+    ]);
+    let actual = lines(&[
+        "$ kafka-topics.sh --describe",
+        "   0.000s  world        start",
+        "   8.106s  controller 3000 broker 1 fenced",
+        "   8.120s  broker 2     now leader at log end offset 752",
+        "   9.000s  world        later",
+        "digest: 2566f9a396734165",
+        "speed: 400x",
+    ]);
+    let blessed = bless(&expected, &actual);
+    assert_eq!(
+        blessed,
+        lines(&[
+            "$ kafka-topics.sh --describe",
+            "...",
+            "   8.106s  controller 3000 broker 1 fenced",
+            "   8.120s  broker 2     now leader at log end offset 752",
+            "...",
+            "digest: 2566f9a396734165",
+            "speed: [..]",
+        ])
+    );
+    let actual: Vec<&str> = actual.iter().map(String::as_str).collect();
+    assert!(output_matches(&blessed, &actual));
+    assert_eq!(without_time("  12.345s  broker 1     x"), "broker 1     x");
+    assert_eq!(without_time("digest: 12"), "digest: 12");
 }

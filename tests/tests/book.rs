@@ -222,11 +222,6 @@ fn stem(line: &str) -> &str {
     &line[..line.find(|c: char| c.is_ascii_digit()).unwrap_or(line.len())]
 }
 
-/// Whether `actual` is the kind of line whose stem is `stem`.
-fn same_kind(stem: &str, actual: &str) -> bool {
-    self::stem(actual) == stem
-}
-
 /// The expected lines rewritten to match `actual` as closely as they can: `...` lines and
 /// lines that still match stay; another line becomes the output line at its place, or, after
 /// a `...`, the first later output line that says the same apart from its time, or else the
@@ -242,14 +237,12 @@ fn bless(expected: &[String], actual: &[String]) -> Vec<String> {
             continue;
         }
         let window = if free { actual.len() } else { (at + 1).min(actual.len()) };
-        let stem = stem(line);
+        let kind = stem(line);
         let found = (at..window)
             .find(|&j| line_matches(line, &actual[j]))
             .or_else(|| (at..actual.len()).find(|&j| without_time(line) == without_time(&actual[j])))
             .or_else(|| (!free && at < actual.len()).then_some(at))
-            .or_else(|| {
-                (!stem.trim().is_empty()).then(|| (at..actual.len()).find(|&j| same_kind(stem, &actual[j])))?
-            });
+            .or_else(|| (!kind.trim().is_empty()).then(|| (at..actual.len()).find(|&j| stem(&actual[j]) == kind))?);
         match found {
             Some(j) => {
                 blessed.push(if line_matches(line, &actual[j]) { line.clone() } else { actual[j].clone() });
@@ -264,8 +257,8 @@ fn bless(expected: &[String], actual: &[String]) -> Vec<String> {
 
 /// Rewrites the failed transcripts of each page with [`bless`], from the last to the first so
 /// that earlier line numbers stay true. Returns the transcripts rewritten.
-fn bless_pages(failed: &[(&Transcript, Vec<String>)]) -> Vec<String> {
-    let mut by_page: std::collections::BTreeMap<&Path, Vec<&(&Transcript, Vec<String>)>> = Default::default();
+fn bless_pages(failed: &[(&Transcript, Failure)]) -> Vec<String> {
+    let mut by_page: std::collections::BTreeMap<&Path, Vec<&(&Transcript, Failure)>> = Default::default();
     for entry in failed {
         by_page.entry(entry.0.page.as_path()).or_default().push(entry);
     }
@@ -274,14 +267,14 @@ fn bless_pages(failed: &[(&Transcript, Vec<String>)]) -> Vec<String> {
         let text = std::fs::read_to_string(page).unwrap();
         let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
         entries.sort_by_key(|(t, _)| std::cmp::Reverse(t.first));
-        for (transcript, actual) in entries {
+        for (transcript, failure) in entries {
             let mut expected = transcript.expected.clone();
             // Blank lines at the end of a block are not compared; they stay where they are.
             let mut tail = Vec::new();
             while expected.last().is_some_and(|l| l.trim().is_empty()) {
                 tail.push(expected.pop().expect("checked"));
             }
-            let mut blessed = bless(&expected, actual);
+            let mut blessed = bless(&expected, &failure.actual);
             blessed.extend(tail.into_iter().rev());
             lines.splice(transcript.first..transcript.first + transcript.expected.len(), blessed);
             rewritten.push(transcript.origin.clone());
@@ -312,8 +305,7 @@ fn every_transcript_in_the_book_runs() {
     });
     let failures = failures.into_inner().unwrap();
     if !failures.is_empty() && std::env::var_os("KAFKALAB_BLESS").is_some() {
-        let failed: Vec<(&Transcript, Vec<String>)> = failures.iter().map(|(t, f)| (*t, f.actual.clone())).collect();
-        let rewritten = bless_pages(&failed);
+        let rewritten = bless_pages(&failures);
         panic!(
             "KAFKALAB_BLESS: rewrote {} transcript(s); read the prose around each, then run the test again:\n{}",
             rewritten.len(),

@@ -96,7 +96,15 @@ pub fn run(args: BenchArgs) -> ExitCode {
         };
     }
     let wanted = |name: &str| args.only.is_empty() || args.only.iter().any(|o| o == name);
-    let build = if cfg!(debug_assertions) { "debug build (figures are not meaningful)" } else { "release build" };
+    // The rustc wrapper in .cargo/pgo/ sets `kafkalab_pgo` when it optimises with the profile, so
+    // that figures say which kind of release build they came from (book: performance).
+    let build = if cfg!(debug_assertions) {
+        "debug build (figures are not meaningful)"
+    } else if cfg!(kafkalab_pgo) {
+        "release build, profile-guided"
+    } else {
+        "release build without the profile (KAFKALAB_PGO=off, or a rustc older than LLVM 22)"
+    };
     if !args.json {
         println!("kafkalab bench: {} run(s) each, medians; {}; {build}", args.iterations.max(1), sim::bench::machine());
     }

@@ -103,7 +103,7 @@ pub fn run(args: BenchArgs) -> ExitCode {
     } else if cfg!(kafkalab_pgo) {
         "release build, profile-guided"
     } else {
-        "release build without the profile (KAFKALAB_PGO=off, or a rustc older than LLVM 22)"
+        "release build without the profile (KAFKALAB_PGO=off, or a rustc on another LLVM than the profile's)"
     };
     if !args.json {
         println!("kafkalab bench: {} run(s) each, medians; {}; {build}", args.iterations.max(1), sim::bench::machine());

@@ -1389,7 +1389,12 @@ impl Broker {
     }
 
     /// Reads every partition a fetch covers, in order: the request's, or in an incremental
-    /// session all of the session's, since the leader keeps each one's fetch offset.
+    /// session all of the session's, since the leader keeps each one's fetch offset. An
+    /// incremental session's partitions with nothing new since the last response (no records,
+    /// no error, the high watermark and log start offset last sent) get no answer: Kafka makes
+    /// one and drops it in `updateAndGenerateResponseData`, and a session of quiet partitions
+    /// (the `__consumer_offsets` partitions a follower fetches) would make one per partition per
+    /// fetch for nothing.
     fn answer_fetch(
         &mut self,
         now: Instant,
@@ -1404,14 +1409,21 @@ impl Broker {
                 let mut cached = self.fetch_sessions.take_partitions(session_id);
                 let answers = cached
                     .iter_mut()
-                    .map(|c| self.answer_partition(now, replica_id, &c.fetch, first_read, &mut c.replica_hint))
+                    .filter_map(|c| {
+                        let last_sent = Some(c.last_sent());
+                        self.answer_partition(now, replica_id, &c.fetch, first_read, &mut c.replica_hint, last_sent)
+                    })
                     .collect();
                 self.fetch_sessions.put_back(session_id, cached);
                 answers
             }
-            FetchContext::Sessionless | FetchContext::Full { .. } => {
-                request.iter().map(|fp| self.answer_partition(now, replica_id, fp, first_read, &mut None)).collect()
-            }
+            FetchContext::Sessionless | FetchContext::Full { .. } => request
+                .iter()
+                .map(|fp| {
+                    self.answer_partition(now, replica_id, fp, first_read, &mut None, None)
+                        .expect("a partition without a last response is always answered")
+                })
+                .collect(),
         }
     }
 
@@ -1433,7 +1445,11 @@ impl Broker {
     /// Reads one partition for a fetch (`Partition.fetchRecords`). `first_read` is true when
     /// the request has just arrived: only then does a follower's fetch update its state.
     /// `hint` is where the replica was found last time, kept by the fetch session
-    /// ([`Partitions::slot_hinted`]).
+    /// ([`Partitions::slot_hinted`]). `last_sent` is, for a partition of an incremental
+    /// session, the `(high_watermark, log_start_offset)` its last response carried
+    /// ([`crate::fetch_session::CachedPartition::last_sent`]): when the read finds no records,
+    /// no error and those offsets, there is nothing to answer and this returns `None`, having
+    /// still taken in a follower's fetch.
     fn answer_partition(
         &mut self,
         now: Instant,
@@ -1441,12 +1457,15 @@ impl Broker {
         fp: &FetchPartition,
         first_read: bool,
         hint: &mut Option<ReplicaSlot>,
-    ) -> FetchPartitionResponse {
-        let mut response = FetchPartitionResponse {
+        last_sent: Option<(i64, i64)>,
+    ) -> Option<FetchPartitionResponse> {
+        // The answer is put together only once it is known to say something: most of a
+        // session's partitions have nothing new at most fetches.
+        let answer = |error: Option<ErrorCode>, high_watermark: i64, log_start_offset: i64| FetchPartitionResponse {
             tp: fp.tp.clone(),
-            error: None,
-            high_watermark: -1,
-            log_start_offset: -1,
+            error,
+            high_watermark,
+            log_start_offset,
             log_end_offset: -1,
             diverging_epoch: None,
             batches: Vec::new(),
@@ -1454,51 +1473,50 @@ impl Broker {
         // One search for the replica serves the whole answer (searching again, by topic name,
         // for each step was a hot spot).
         let Some(slot) = self.partitions.slot_hinted(&fp.tp, hint) else {
-            response.error = Some(ErrorCode::UnknownTopicOrPartition);
-            return response;
+            return Some(answer(Some(ErrorCode::UnknownTopicOrPartition), -1, -1));
         };
         let p = self.partitions.at(slot);
         if !p.is_leader() {
-            response.error = Some(ErrorCode::NotLeaderOrFollower);
-            return response;
+            return Some(answer(Some(ErrorCode::NotLeaderOrFollower), -1, -1));
         }
         let follower = (replica_id >= 0).then_some(NodeId(replica_id));
         // KIP-320 fencing: only fetchers that send their view of the epoch are checked (replicas
         // from Kafka 2.2, consumers from 2.3; older fetchers send -1).
         if fp.current_leader_epoch >= 0 {
             if fp.current_leader_epoch < p.leader_epoch() {
-                response.error = Some(ErrorCode::FencedLeaderEpoch);
-                return response;
+                return Some(answer(Some(ErrorCode::FencedLeaderEpoch), -1, -1));
             }
             if fp.current_leader_epoch > p.leader_epoch() {
-                response.error = Some(ErrorCode::UnknownLeaderEpoch);
-                return response;
+                return Some(answer(Some(ErrorCode::UnknownLeaderEpoch), -1, -1));
             }
         }
-        response.high_watermark = p.log.high_watermark();
-        response.log_start_offset = p.log.log_start_offset();
+        let log_start_offset = p.log.log_start_offset();
         let leo = p.log.log_end_offset();
         // Only fetchers of the KAFKA-10554 era send `last_fetched_epoch`; older followers learn
         // where to truncate from `OffsetsForLeaderEpoch` (or, before KIP-101, not at all).
         if follower.is_some() && fp.last_fetched_epoch >= 0 {
             let (epoch, end) = p.log.epochs().end_offset_for(fp.last_fetched_epoch, leo);
-            if epoch < 0 {
-                response.diverging_epoch = Some((-1, p.log.log_start_offset()));
-                return response;
-            }
-            if epoch < fp.last_fetched_epoch || end < fp.fetch_offset {
+            let diverging = if epoch < 0 {
+                Some((-1, log_start_offset))
+            } else if epoch < fp.last_fetched_epoch || end < fp.fetch_offset {
                 // The follower holds records the leader's log does not: it must truncate before
                 // it may fetch, and its state is not updated (KIP-101, KIP-279, KIP-595 style).
-                response.diverging_epoch = Some((epoch, end));
-                return response;
+                Some((epoch, end))
+            } else {
+                None
+            };
+            if diverging.is_some() {
+                let mut response = answer(None, p.log.high_watermark(), log_start_offset);
+                response.diverging_epoch = diverging;
+                return Some(response);
             }
         }
-        if fp.fetch_offset < p.log.log_start_offset() || fp.fetch_offset > leo {
-            response.error = Some(ErrorCode::OffsetOutOfRange);
+        if fp.fetch_offset < log_start_offset || fp.fetch_offset > leo {
+            let mut response = answer(Some(ErrorCode::OffsetOutOfRange), p.log.high_watermark(), log_start_offset);
             if follower.is_some() {
                 response.log_end_offset = leo;
             }
-            return response;
+            return Some(response);
         }
         let upper = match follower {
             Some(f) => {
@@ -1511,9 +1529,12 @@ impl Broker {
         };
         // Taking the fetch in may have moved the high watermark; the log is what it was.
         let p = self.partitions.at(slot);
-        response.high_watermark = p.log.high_watermark();
-        response.batches = p.log.read(fp.fetch_offset, upper, FETCH_MAX_BYTES);
-        response
+        let high_watermark = p.log.high_watermark();
+        let batches = p.log.read(fp.fetch_offset, upper, FETCH_MAX_BYTES);
+        if batches.is_empty() && last_sent == Some((high_watermark, log_start_offset)) {
+            return None;
+        }
+        Some(FetchPartitionResponse { batches, ..answer(None, high_watermark, log_start_offset) })
     }
 
     /// Takes in a follower's fetch of a partition this broker leads, as

@@ -234,6 +234,15 @@ impl CachedPartition {
         CachedPartition { fetch, high_watermark: -1, log_start_offset: -1, replica_hint: None }
     }
 
+    /// The high watermark and log start offset last sent for this partition, as
+    /// `(high_watermark, log_start_offset)` (-1 for one to send next time whatever it is).
+    /// A read that finds no records, no error and these two offsets has nothing to send
+    /// ([`CachedPartition::must_respond`] would leave it out), so the leader need not make an
+    /// answer for it at all.
+    pub fn last_sent(&self) -> (i64, i64) {
+        (self.high_watermark, self.log_start_offset)
+    }
+
     /// Whether `answer` must go in the response, remembering what it sends
     /// (`CachedPartition.maybeUpdateResponseData`).
     fn must_respond(&mut self, answer: &FetchPartitionResponse) -> bool {
@@ -400,7 +409,10 @@ impl FetchSessionCache {
     /// Makes the response once the answers are known (`updateAndGenerateResponseData`):
     /// `(error, session_id, partitions)`. A full context makes its session here, from the
     /// request (`request`) and the answers; an incremental one keeps only the answers that
-    /// must be sent. `answers` are in the order of the context's partitions.
+    /// must be sent. `answers` are in the order of the context's partitions: for a full or
+    /// sessionless context one per partition of the request; for an incremental one, any of
+    /// the session's partitions, those left out being ones the leader found nothing new for
+    /// ([`CachedPartition::last_sent`]).
     pub fn respond(
         &mut self,
         now_ms: u64,
@@ -421,12 +433,16 @@ impl FetchSessionCache {
                     // has given up on this one.
                     return (Some(ErrorCode::InvalidFetchSessionEpoch), session_id, Vec::new());
                 };
-                debug_assert_eq!(answers.len(), session.partitions.len());
-                let kept = answers
-                    .into_iter()
-                    .zip(session.partitions.iter_mut())
-                    .filter_map(|(answer, cached)| cached.must_respond(&answer).then_some(answer))
-                    .collect();
+                // Both are in partition order, the answers a subsequence of the session's
+                // partitions: one pass pairs each answer with its partition.
+                let mut cached = session.partitions.iter_mut();
+                let mut kept = answers;
+                kept.retain(|answer| {
+                    let partition = cached
+                        .find(|c| c.fetch.tp == answer.tp)
+                        .expect("each answer is for one of the session's partitions, in their order");
+                    partition.must_respond(answer)
+                });
                 (None, session_id, kept)
             }
         }

@@ -130,6 +130,31 @@ fn a_fetcher_without_sessions_sends_everything_every_time() {
     assert_eq!(fetcher.next_metadata(), FetchMetadata::SESSIONLESS);
 }
 
+/// The leader leaves out the answers of partitions with nothing new (`last_sent` says which):
+/// the response pairs each answer it is given with its own partition, whatever is left out
+/// around it, and only those partitions remember what was sent.
+#[test]
+fn an_incremental_response_takes_answers_for_only_some_of_the_sessions_partitions() {
+    let mut leader = cache(10);
+    let (id, _) = open_session(&mut leader, 4);
+    let sent_before: Vec<(i64, i64)> = leader.partitions(id).iter().map(CachedPartition::last_sent).collect();
+    assert_eq!(sent_before, vec![(10, 0); 4], "the full response's offsets are remembered");
+
+    let context = leader.new_context(1, FetchMetadata { session_id: id, epoch: 1 }, &[], &[], true);
+    // Partitions 0 and 2 had nothing new; 1 has a new high watermark, 3 has records.
+    let answers = vec![answer(1, 12, false), answer(3, 10, true)];
+    let (error, session_id, sent) = leader.respond(1, context, &[], answers);
+    assert_eq!((error, session_id), (None, id));
+    assert_eq!(partitions_of(&sent), vec![1, 3]);
+    let sent_after: Vec<(i64, i64)> = leader.partitions(id).iter().map(CachedPartition::last_sent).collect();
+    assert_eq!(sent_after, vec![(10, 0), (12, 0), (10, 0), (10, 0)]);
+
+    // An answer that says nothing new is still dropped when it is given.
+    let context = leader.new_context(2, FetchMetadata { session_id: id, epoch: 2 }, &[], &[], true);
+    let (_, _, sent) = leader.respond(2, context, &[], vec![answer(1, 12, false), answer(2, 11, false)]);
+    assert_eq!(partitions_of(&sent), vec![2]);
+}
+
 #[test]
 fn a_leader_answers_only_partitions_with_records_errors_or_new_offsets() {
     let mut leader = cache(10);

@@ -21,6 +21,7 @@
 //! determinism check finds two different runs), 2 for bad input or usage, 3 when the
 //! simulation itself crashed (a bug in kafkalab; the message gives the seed).
 
+mod allocator;
 mod app;
 mod bench;
 mod lab;
@@ -35,9 +36,10 @@ use std::process::ExitCode;
 /// mimalloc instead of the system allocator: a simulation allocates and frees millions of small
 /// objects (messages, records, events), and glibc's `malloc` and `free` were about a fifth of
 /// the native profile (see the book's performance chapter). No allocation address reaches a
-/// run's output, so the allocator cannot change a trace.
+/// run's output, so the allocator cannot change a trace. [`allocator::MiMalloc`] calls it
+/// through its plain entry points where they give the alignment asked for.
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: allocator::MiMalloc = allocator::MiMalloc;
 
 /// mimalloc's `mi_option_purge_delay` (its place in the `mi_option_e` enum of mimalloc.h; the
 /// crate's bindings name the options around it but not this one). A test checks that the

@@ -21,7 +21,7 @@
 //! restarting node reads the file back whole ([`SimDisk::snapshot`]).
 
 use cluster::chunked::Chunked;
-use cluster::node::DiskOp;
+use cluster::node::{DiskOp, DiskPath};
 use cluster::shared_bytes::SharedBytes;
 use rand::Rng;
 use std::borrow::Cow;
@@ -142,36 +142,21 @@ impl Loss {
     }
 }
 
-/// A file's key in a [`SimDisk`]: a fingerprint of its path, then the path itself.
-///
-/// Every append, flush and truncation looks its file up by path, tens of thousands of times a
-/// simulated second in a busy run, among a few hundred files. Paths share long prefixes (a
-/// partition's directory, twenty digits of base offset), so ordering by the path alone cost
-/// about fourteen comparisons of some thirty bytes each per lookup, about 3% of heavy.ron's
-/// simulation. Ordered by fingerprint first, a lookup compares numbers and reads a path only at
-/// the end, to confirm the match. The fingerprint is FNV-1a: fixed, so the order of the map, and
-/// so everything derived from it, is the same in every run.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct FileKey {
-    fingerprint: u64,
-    path: String,
-}
-
-impl FileKey {
-    fn new(path: String) -> FileKey {
-        // FNV-1a, 64 bits: offset basis and prime from its specification.
-        let fingerprint = path
-            .bytes()
-            .fold(0xcbf2_9ce4_8422_2325u64, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3));
-        FileKey { fingerprint, path }
-    }
-}
-
 /// A node's disk.
 #[derive(Clone, Debug, Default)]
 pub struct SimDisk {
     /// The files, in the order of their keys (not of their paths: see [`SimDisk::files`]).
-    files: BTreeMap<FileKey, SimFile>,
+    ///
+    /// A file's key is its [`DiskPath`]: a fingerprint of its path, then the path itself.
+    /// Every append, flush and truncation looks its file up by path, tens of thousands of times
+    /// a simulated second in a busy run, among a few hundred files. Paths share long prefixes
+    /// (a partition's directory, twenty digits of base offset), so ordering by the path alone
+    /// cost about fourteen comparisons of some thirty bytes each per lookup, about 3% of
+    /// heavy.ron's simulation. Ordered by fingerprint first, a lookup compares numbers and reads
+    /// a path only at the end, to confirm the match; an append's path was fingerprinted once,
+    /// when its segment made it, and shares its string with the key it finds, so even that
+    /// last read is spared.
+    files: BTreeMap<DiskPath, SimFile>,
     /// Counts appends: write-back tears the most recently appended file that still has
     /// unflushed bytes.
     appends: u64,
@@ -184,7 +169,7 @@ impl SimDisk {
     pub fn apply(&mut self, op: DiskOp) {
         match op {
             DiskOp::Append { path, bytes } => {
-                let file = self.files.entry(FileKey::new(path)).or_default();
+                let file = self.files.entry(path).or_default();
                 if file.len == file.durable_len {
                     file.first_pending_len = bytes.len();
                 }
@@ -196,7 +181,7 @@ impl SimDisk {
                 }
             }
             DiskOp::Truncate { path, len_bytes } => {
-                if let Some(file) = self.files.get_mut(&FileKey::new(path)) {
+                if let Some(file) = self.files.get_mut(&DiskPath::from(path)) {
                     let len = (len_bytes as usize).min(file.len);
                     file.truncate(len);
                     file.durable_len = file.durable_len.min(len);
@@ -204,13 +189,13 @@ impl SimDisk {
                 }
             }
             DiskOp::WriteAtomically { path, bytes } => {
-                self.files.insert(FileKey::new(path), SimFile::durable(SharedBytes::from(bytes)));
+                self.files.insert(DiskPath::from(path), SimFile::durable(SharedBytes::from(bytes)));
             }
             DiskOp::Delete { path } => {
-                self.files.remove(&FileKey::new(path));
+                self.files.remove(&DiskPath::from(path));
             }
             DiskOp::Flush { path } => {
-                if let Some(file) = self.files.get_mut(&FileKey::new(path)) {
+                if let Some(file) = self.files.get_mut(&DiskPath::from(path)) {
                     file.durable_len = file.len;
                     file.first_pending_len = 0;
                 }
@@ -221,18 +206,18 @@ impl SimDisk {
     /// Every file, by path: a map built for the call (the disk keeps its files in another
     /// order, for its lookups), so it is for inspection, not for a hot path.
     pub fn files(&self) -> BTreeMap<&str, &SimFile> {
-        self.files.iter().map(|(key, file)| (key.path.as_str(), file)).collect()
+        self.files.iter().map(|(key, file)| (key.as_str(), file)).collect()
     }
 
     /// The file at `path`, if there is one.
     pub fn file(&self, path: &str) -> Option<&SimFile> {
-        self.files.get(&FileKey::new(path.to_string()))
+        self.files.get(&DiskPath::from(path))
     }
 
     /// A copy of every file's bytes, by path, which a restarting node reads: each file's chunks
     /// concatenated into one buffer (restarts are rare, appends are not).
     pub fn snapshot(&self) -> BTreeMap<String, Vec<u8>> {
-        self.files.iter().map(|(key, file)| (key.path.clone(), file.contents().into_owned())).collect()
+        self.files.iter().map(|(key, file)| (key.to_string(), file.contents().into_owned())).collect()
     }
 
     /// Bytes written but not flushed, over all files.
@@ -265,7 +250,7 @@ impl SimDisk {
             if let Some((torn_key, len, kept)) = &tear {
                 if torn_key == key {
                     keep += kept;
-                    loss.torn = Some((key.path.clone(), *kept, *len));
+                    loss.torn = Some((key.to_string(), *kept, *len));
                 }
             }
             if keep < file.len {
@@ -416,6 +401,30 @@ mod tests {
         assert_eq!(&batch[..], b"one batch, encoded once", "cutting a file never changes the buffer");
     }
 
+    /// A segment appends through one shared path; flushes, truncations and lookups build the
+    /// path afresh from text. Both find the same file, and the files list in path order.
+    #[test]
+    fn a_shared_path_and_one_built_from_text_name_the_same_file() {
+        let shared = DiskPath::from("orders-0/00000000000000000000.log");
+        let mut disk = SimDisk::default();
+        disk.apply(DiskOp::Append { path: shared.clone(), bytes: SharedBytes::from(&b"first "[..]) });
+        disk.apply(append("orders-0/00000000000000000000.log", b"second "));
+        disk.apply(DiskOp::Append { path: shared.clone(), bytes: SharedBytes::from(&b"third"[..]) });
+        disk.apply(append("orders-0/00000000000000000000.index", b"i"));
+        disk.apply(DiskOp::Flush { path: "orders-0/00000000000000000000.log".to_string() });
+        let file = disk.file(&shared).expect("one file");
+        assert_eq!(&*file.contents(), b"first second third");
+        assert_eq!(file.pending_bytes(), 0, "the flush found the file the appends wrote");
+        let paths: Vec<&str> = disk.files().into_keys().collect();
+        assert_eq!(paths, ["orders-0/00000000000000000000.index", "orders-0/00000000000000000000.log"]);
+        let rebuilt = DiskPath::from(shared.to_string());
+        assert!(shared == rebuilt && shared.cmp(&rebuilt).is_eq(), "equal paths are equal keys");
+        assert_eq!(
+            format!("{shared} {shared:?}"),
+            r#"orders-0/00000000000000000000.log "orders-0/00000000000000000000.log""#
+        );
+    }
+
     #[test]
     fn files_compare_by_content_not_by_chunks() {
         let split = SimFile {
@@ -463,7 +472,7 @@ mod tests {
                     match kind {
                         0 => {
                             model.entry(path.clone()).or_default().0.extend_from_slice(&bytes);
-                            disk.apply(DiskOp::Append { path, bytes: SharedBytes::from(bytes) });
+                            disk.apply(DiskOp::Append { path: path.into(), bytes: SharedBytes::from(bytes) });
                         }
                         1 => {
                             if let Some((content, durable)) = model.get_mut(&path) {

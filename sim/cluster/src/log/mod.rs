@@ -190,7 +190,7 @@ impl PartitionLog {
 
     fn create_files(&mut self, index: usize) {
         for path in self.segments[index].paths(&self.dir) {
-            self.disk.push(DiskOp::Append { path, bytes: SharedBytes::from(Vec::new()) });
+            self.disk.push(DiskOp::Append { path: path.into(), bytes: SharedBytes::from(Vec::new()) });
         }
     }
 

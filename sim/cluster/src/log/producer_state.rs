@@ -446,7 +446,7 @@ mod tests {
     fn apply(files: &mut BTreeMap<String, Vec<u8>>, ops: Vec<DiskOp>) {
         for op in ops {
             match op {
-                DiskOp::Append { path, bytes } => files.entry(path).or_default().extend_from_slice(&bytes),
+                DiskOp::Append { path, bytes } => files.entry(path.to_string()).or_default().extend_from_slice(&bytes),
                 DiskOp::Truncate { path, len_bytes } => {
                     if let Some(f) = files.get_mut(&path) {
                         f.truncate(len_bytes as usize);

@@ -8,7 +8,7 @@
 use super::index::{OffsetIndex, TimeIndex};
 use crate::chunked::Chunked;
 use crate::config::LogConfig;
-use crate::node::DiskOp;
+use crate::node::{DiskOp, DiskPath};
 use crate::record::{DecodeError, RecordBatch};
 use crate::shared_bytes::SharedBytes;
 use std::sync::Arc;
@@ -91,9 +91,10 @@ pub struct LogSegment {
     /// batch can hold hundreds of records (a producer's backlog while the topic had no leader).
     rolling_based_timestamp_ms: Option<i64>,
     index_interval_bytes: u64,
-    /// The `.log` file's path, formatted at the first append and reused: every append writes
-    /// to it, and formatting the zero-padded offset each time was a hot spot.
-    log_path: String,
+    /// The `.log` file's path, formatted at the first append and shared by every later one's
+    /// write: formatting the zero-padded offset each time was a hot spot, and so was copying
+    /// and hashing it ([`DiskPath`]).
+    log_path: Option<DiskPath>,
 }
 
 impl LogSegment {
@@ -111,7 +112,7 @@ impl LogSegment {
             created_ms: now_ms,
             rolling_based_timestamp_ms: None,
             index_interval_bytes: config.index_interval_bytes,
-            log_path: String::new(),
+            log_path: None,
         }
     }
 
@@ -206,18 +207,19 @@ impl LogSegment {
         let base = self.base_offset;
         // The cached path is checked against `dir` (its prefix and length), so a segment appended
         // under another directory can never write to a stale path.
-        if !(self.log_path.len() == dir.len() + 25 && self.log_path.starts_with(dir)) {
-            self.log_path = format!("{dir}/{base:020}.log");
-        }
-        ops.push(DiskOp::Append { path: self.log_path.clone(), bytes });
+        let log_path = match &self.log_path {
+            Some(path) if path.len() == dir.len() + 25 && path.starts_with(dir) => path,
+            _ => self.log_path.insert(DiskPath::from(format!("{dir}/{base:020}.log"))),
+        };
+        ops.push(DiskOp::Append { path: log_path.clone(), bytes });
         // The index files' paths are the log's with another extension: built from it by hand,
         // since formatting them cost about 2,000 instructions each in heavy.ron.
-        let stem = &self.log_path[..self.log_path.len() - "log".len()];
+        let stem = &log_path[..log_path.len() - "log".len()];
         let sibling = |extension: &str| {
             let mut path = String::with_capacity(stem.len() + extension.len());
             path.push_str(stem);
             path.push_str(extension);
-            path
+            DiskPath::from(path)
         };
         if let Some(bytes) = index_entry {
             ops.push(DiskOp::Append { path: sibling("index"), bytes: SharedBytes::from(bytes) });
@@ -347,7 +349,7 @@ impl LogSegment {
             created_ms: other.created_ms,
             rolling_based_timestamp_ms: None,
             index_interval_bytes: other.index_interval_bytes,
-            log_path: String::new(),
+            log_path: None,
         }
     }
 

@@ -44,7 +44,9 @@ impl TestDisk {
     fn apply(&mut self, ops: Vec<DiskOp>) {
         for op in ops {
             match op {
-                DiskOp::Append { path, bytes } => self.files.entry(path).or_default().0.extend_from_slice(&bytes),
+                DiskOp::Append { path, bytes } => {
+                    self.files.entry(path.to_string()).or_default().0.extend_from_slice(&bytes)
+                }
                 DiskOp::Truncate { path, len_bytes } => {
                     if let Some((bytes, durable)) = self.files.get_mut(&path) {
                         bytes.truncate(len_bytes as usize);

@@ -170,7 +170,7 @@ fn entry_epochs(r: &Replica) -> Vec<i32> {
 /// Applies a disk write to a data directory (every write counts as durable here).
 fn apply(files: &mut Files, op: &DiskOp) {
     match op {
-        DiskOp::Append { path, bytes } => files.entry(path.clone()).or_default().extend_from_slice(bytes),
+        DiskOp::Append { path, bytes } => files.entry(path.to_string()).or_default().extend_from_slice(bytes),
         DiskOp::WriteAtomically { path, bytes } => {
             files.insert(path.clone(), bytes.clone());
         }

@@ -167,6 +167,31 @@ impl FirstSeenLog {
         Some((i, run, run.position(offset)))
     }
 
+    /// As [`FirstSeenLog::locate`], for offsets asked for in ascending order: `cursor` is the
+    /// index found last (any index will do; 0 to start). A replica's batches follow the runs
+    /// one after another, so the run sought is most often the one at `cursor` or the next, found
+    /// without searching the whole log (heavy.ron keeps a run per committed batch, tens of
+    /// thousands per partition, and a search of them cost about 200 instructions).
+    fn locate_from(&self, offset: i64, cursor: &mut usize) -> Option<(usize, &Run, u32)> {
+        let start_at = |i: usize| self.runs.get(i).map(|(start, _)| *start);
+        let i = if start_at(*cursor).is_some_and(|start| start <= offset) {
+            // The runs are sorted, so the one sought is at the cursor or after it.
+            let after = *cursor + 1;
+            if start_at(after).is_none_or(|start| start > offset) {
+                *cursor
+            } else if start_at(after + 1).is_none_or(|start| start > offset) {
+                after
+            } else {
+                after + self.runs[after + 1..].partition_point(|(start, _)| *start <= offset)
+            }
+        } else {
+            self.runs.partition_point(|(start, _)| *start <= offset).checked_sub(1)?
+        };
+        *cursor = i;
+        let run = &self.runs[i].1;
+        Some((i, run, run.position(offset)))
+    }
+
     fn get(&self, offset: i64) -> Option<FirstSeen<'_>> {
         let (_, run, at) = self.locate(offset)?;
         (at < u32::from(run.len) && run.offset(at) == offset).then_some(FirstSeen {
@@ -334,6 +359,8 @@ impl ReplicasAgreeBelowHighWatermark {
         // Where a held disagreement stops the comparison, for a replica outside the ISR.
         let mut held = None;
         let decoded = &mut history.decoded;
+        // Where the last batch's run was found: the next batch's is most often the next run.
+        let mut cursor = 0;
         'batches: for batch in log.batches_from(from) {
             if batch.base_offset() >= high_watermark {
                 break;
@@ -348,7 +375,7 @@ impl ReplicasAgreeBelowHighWatermark {
                     history.committed.append(batch, start, end, broker);
                     continue;
                 }
-                if let Some((_, run, _)) = history.committed.locate(batch.offset_at(start)) {
+                if let Some((_, run, _)) = history.committed.locate_from(batch.offset_at(start), &mut cursor) {
                     let indexes = run.first as usize..(run.first as usize + usize::from(run.len));
                     if Arc::ptr_eq(&run.batch, batch) && indexes.contains(&start) && end <= indexes.end {
                         continue;
@@ -615,6 +642,20 @@ mod tests {
                         (b, f.index, f.broker)
                     });
                     proptest::prop_assert_eq!(got, model.get(&offset).copied(), "offset {}", offset);
+                }
+                // The cursor finds what a search finds, whatever index it holds (a stale one, or
+                // one past the end, included), and then holds the index found.
+                let place = |found: Option<(usize, &Run, u32)>| found.map(|(i, _, at)| (i, at));
+                for offset in -1..40 {
+                    let searched = place(runs.locate(offset));
+                    for start in 0..runs.runs.len() + 2 {
+                        let mut cursor = start;
+                        let found = place(runs.locate_from(offset, &mut cursor));
+                        proptest::prop_assert_eq!(found, searched, "offset {} from {}", offset, start);
+                        if let Some((i, _)) = found {
+                            proptest::prop_assert_eq!(cursor, i);
+                        }
+                    }
                 }
             }
         }

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::ops::Deref;
-use std::sync::Arc;
+use std::sync::{Mutex, PoisonError};
 
 /// A node's `node.id`. Brokers use 1, 2, 3, ... as in Kafka's quickstart; dedicated controllers
 /// and the clients get ids from ranges of their own (see [`NodeId::CONTROLLER`] and
@@ -35,49 +35,79 @@ impl fmt::Display for NodeId {
     }
 }
 
-/// A topic name, shared rather than copied.
+/// Interns `name` for the life of the process and gives the one copy of that text: two calls
+/// with equal text give the same pointer, on any thread.
+///
+/// Why: the names a run repeats in every message, event and trace record were shared
+/// `Arc<str>`s, and each copy and drop of one is an atomic read-modify-write of its reference
+/// count. A simulation makes millions of those; natively, the instructions that followed an
+/// atomic took about a quarter of heavy.ron's simulation time (book: performance), though
+/// callgrind counts each as one instruction. An interned name is copied as a plain pointer.
+///
+/// The cost: an interned name is never freed. Names come from scenarios and recordings, a
+/// handful each, so a process keeps kilobytes, not a run's worth of data. Unbounded texts, such
+/// as record values and send ids, must not be interned.
+pub fn intern(name: &str) -> &'static str {
+    /// Every name interned by any thread.
+    static INTERNED: Mutex<BTreeSet<&'static str>> = Mutex::new(BTreeSet::new());
+    thread_local! {
+        /// The names this thread has interned or looked up: a lookup here takes no lock.
+        static SEEN: RefCell<BTreeSet<&'static str>> = const { RefCell::new(BTreeSet::new()) };
+    }
+    SEEN.with(|seen| {
+        if let Some(&interned) = seen.borrow().get(name) {
+            return interned;
+        }
+        let interned = {
+            let mut all = INTERNED.lock().unwrap_or_else(PoisonError::into_inner);
+            match all.get(name) {
+                Some(&interned) => interned,
+                None => {
+                    let leaked: &'static str = Box::leak(Box::from(name));
+                    all.insert(leaked);
+                    leaked
+                }
+            }
+        };
+        seen.borrow_mut().insert(interned);
+        interned
+    })
+}
+
+/// A topic name, interned ([`intern`]) rather than copied or counted.
 ///
 /// Every partition, message, fetch and trace record names its topic, and a broker looks its
 /// partitions up by [`TopicPartition`] after every input. With a `String` each of those copies
-/// allocated and each lookup compared the names byte by byte; a `Topic` is an interned
-/// `Arc<str>`: a copy is a reference count, and two names built from the same text on one thread
-/// share one allocation, so comparing them is a pointer comparison. It orders, compares,
-/// hashes, prints and serialises exactly as the `String` it holds (a JSON string), so traces and
-/// digests do not change.
-#[derive(Clone, Deserialize)]
-#[serde(from = "String")]
-pub struct Topic(Arc<str>);
+/// allocated and each lookup compared the names byte by byte; with a shared `Arc<str>` each copy
+/// and drop was an atomic reference count. A `Topic` is a pointer to the interned text: a copy
+/// is a pointer copy, and two topics of the same name are the same pointer, so comparing them
+/// is a pointer comparison. It orders, compares, hashes, prints and serialises exactly as the
+/// `String` it stands for (a JSON string), so traces and digests do not change.
+#[derive(Clone)]
+pub struct Topic(&'static str);
 
 impl Serialize for Topic {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.0)
+        serializer.serialize_str(self.0)
     }
 }
 
-thread_local! {
-    /// The names interned on this thread. A simulation runs on one thread, so its topics share
-    /// allocations; a name made on another thread (a swarm worker) is equal by content all the
-    /// same, only compared more slowly.
-    static TOPICS: RefCell<BTreeSet<Arc<str>>> = const { RefCell::new(BTreeSet::new()) };
+impl<'de> Deserialize<'de> for Topic {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Topic, D::Error> {
+        // Read as an owned string and interned: the name outlives the input it came from.
+        String::deserialize(deserializer).map(Topic::from)
+    }
 }
 
 impl Topic {
-    /// The interned topic named `name`.
+    /// The topic named `name`.
     pub fn new(name: &str) -> Topic {
-        TOPICS.with(|topics| {
-            let mut topics = topics.borrow_mut();
-            if let Some(shared) = topics.get(name) {
-                return Topic(Arc::clone(shared));
-            }
-            let shared: Arc<str> = Arc::from(name);
-            topics.insert(Arc::clone(&shared));
-            Topic(shared)
-        })
+        Topic(intern(name))
     }
 
     /// The name.
     pub fn as_str(&self) -> &str {
-        &self.0
+        self.0
     }
 }
 
@@ -85,25 +115,25 @@ impl Deref for Topic {
     type Target = str;
 
     fn deref(&self) -> &str {
-        &self.0
+        self.0
     }
 }
 
 impl AsRef<str> for Topic {
     fn as_ref(&self) -> &str {
-        &self.0
+        self.0
     }
 }
 
 impl Borrow<str> for Topic {
     fn borrow(&self) -> &str {
-        &self.0
+        self.0
     }
 }
 
 impl PartialEq for Topic {
     fn eq(&self, other: &Topic) -> bool {
-        Arc::ptr_eq(&self.0, &other.0) || *self.0 == *other.0
+        std::ptr::eq(self.0, other.0) || self.0 == other.0
     }
 }
 
@@ -117,7 +147,7 @@ impl PartialOrd for Topic {
 
 impl Ord for Topic {
     fn cmp(&self, other: &Topic) -> std::cmp::Ordering {
-        if Arc::ptr_eq(&self.0, &other.0) {
+        if std::ptr::eq(self.0, other.0) {
             return std::cmp::Ordering::Equal;
         }
         // Two topics of a cluster mostly differ in their first byte (`__consumer_offsets` and
@@ -134,19 +164,19 @@ impl Ord for Topic {
 impl Hash for Topic {
     fn hash<H: Hasher>(&self, state: &mut H) {
         // As `str` hashes, so that `Borrow<str>` lookups in hashed maps agree.
-        (*self.0).hash(state);
+        self.0.hash(state);
     }
 }
 
 impl fmt::Debug for Topic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.0, f)
+        fmt::Debug::fmt(self.0, f)
     }
 }
 
 impl fmt::Display for Topic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.0)
     }
 }
 
@@ -244,18 +274,30 @@ mod tests {
     use proptest::prelude::*;
 
     proptest! {
-        /// Topics order, compare and hash-borrow as the strings they hold, whether or not they
-        /// share an allocation: a run's output lists partitions in map order.
+        /// Topics order, compare and hash-borrow as the strings they hold: a run's output lists
+        /// partitions in map order.
         #[test]
         fn topics_order_as_their_names(a in "[_a-c]{0,4}", b in "[_a-c]{0,4}") {
             let (x, y) = (Topic::new(&a), Topic::new(&b));
             prop_assert_eq!(x.cmp(&y), a.cmp(&b));
             prop_assert_eq!(x == y, a == b);
-            // A name made elsewhere holds its own allocation, and compares by content.
-            let (own_x, own_y) = (Topic(Arc::from(a.as_str())), Topic(Arc::from(b.as_str())));
-            prop_assert_eq!(own_x.cmp(&y), a.cmp(&b));
-            prop_assert_eq!(x.cmp(&own_y), a.cmp(&b));
-            prop_assert_eq!(own_x == y, a == b);
+            prop_assert_eq!(x.as_str(), a.as_str());
+            let mut set = BTreeSet::new();
+            set.insert(x.clone());
+            prop_assert!(set.contains(b.as_str()) == (a == b));
         }
+    }
+
+    /// Equal names are one copy, whichever thread interned them first, and different names are
+    /// not: a topic made on a swarm worker compares with the scenario's by pointer.
+    #[test]
+    fn equal_names_are_interned_once_across_threads() {
+        let here = intern("ids-test-topic");
+        let there = std::thread::spawn(|| intern(&String::from("ids-test-topic"))).join().expect("thread ran");
+        assert!(std::ptr::eq(here, there));
+        assert!(std::ptr::eq(Topic::new("ids-test-topic").as_str(), here));
+        let other = intern("ids-test-topic-2");
+        assert!(!std::ptr::eq(here, other));
+        assert_eq!(other, "ids-test-topic-2");
     }
 }

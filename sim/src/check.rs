@@ -781,7 +781,10 @@ pub fn redelivered_records(records: &[TraceRecord], group: &str) -> (Vec<Redeliv
             continue;
         }
         for (offset, id) in done {
-            seen.entry((tp, &**id)).or_insert_with(|| (*offset, Vec::new())).1.push((consumer.clone(), r.time_ms()));
+            seen.entry((tp, &**id))
+                .or_insert_with(|| (*offset, Vec::new()))
+                .1
+                .push((consumer.to_string(), r.time_ms()));
         }
     }
     let processed = seen.len();

@@ -1435,7 +1435,7 @@ impl HistoryBuilder {
             }
             Event::PartitionsAssigned { consumer, group, generation_id, partitions } => {
                 let op = ClientOp::Assigned {
-                    group: group.clone(),
+                    group: group.to_string(),
                     generation_id: *generation_id,
                     partitions: partitions.clone(),
                     at,
@@ -1443,11 +1443,16 @@ impl HistoryBuilder {
                 history.push(consumer, op);
             }
             Event::PartitionsRevoked { consumer, group, partitions } => {
-                history.push(consumer, ClientOp::Revoked { group: group.clone(), partitions: partitions.clone(), at });
+                history
+                    .push(consumer, ClientOp::Revoked { group: group.to_string(), partitions: partitions.clone(), at });
             }
             Event::PartitionsLost { consumer, group, partitions, reason } => {
-                let op =
-                    ClientOp::Lost { group: group.clone(), partitions: partitions.clone(), reason: reason.clone(), at };
+                let op = ClientOp::Lost {
+                    group: group.to_string(),
+                    partitions: partitions.clone(),
+                    reason: reason.clone(),
+                    at,
+                };
                 history.push(consumer, op);
             }
             Event::Seeked { consumer, tp, offset, how } => {
@@ -1468,11 +1473,12 @@ impl HistoryBuilder {
                 history.push(consumer, op);
             }
             Event::CommitFailed { consumer, group, error, offsets } => {
-                let op = ClientOp::CommitFailed { group: group.clone(), error: *error, offsets: offsets.clone(), at };
+                let op =
+                    ClientOp::CommitFailed { group: group.to_string(), error: *error, offsets: offsets.clone(), at };
                 history.push(consumer, op);
             }
             Event::OffsetCommitted { group, tp, offset } => history.commits.push(Commit {
-                group: group.clone(),
+                group: group.to_string(),
                 tp: tp.clone(),
                 offset: *offset,
                 coordinator: record.node.to_string(),

@@ -960,7 +960,7 @@ impl Determinism {
                 let (time, node) = first
                     .as_ref()
                     .or(second.as_ref())
-                    .map(|r| (format!("{}", Span(r.time_ms())), r.node.clone()))
+                    .map(|r| (format!("{}", Span(r.time_ms())), r.node.to_string()))
                     .unwrap_or_default();
                 format!(
                     "NOT deterministic: the traces differ first at record {seq} (time {time}, node {node})\n  \

@@ -6,8 +6,8 @@
 //! divergence found by comparing records.
 
 use cluster::event::Event;
+use cluster::ids::Name;
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 
 mod digest;
 mod ledger;
@@ -46,9 +46,9 @@ pub struct TraceRecord {
     pub seq: u64,
     /// Simulated time, in nanoseconds since the run started.
     pub time_ns: u64,
-    /// Who observed it: `broker 1`, `controller`, a client id, or `world`. Shared: a node's
+    /// Who observed it: `broker 1`, `controller`, a client id, or `world`. Interned: a node's
     /// records all name it, and a busy run makes millions.
-    pub node: Arc<str>,
+    pub node: Name,
     /// What happened.
     pub body: TraceBody,
 }
@@ -167,9 +167,9 @@ impl Trace {
     }
 
     /// Appends a record, assigning its sequence number.
-    pub fn push(&mut self, time_ns: u64, node: Arc<str>, body: TraceBody) {
+    pub fn push(&mut self, time_ns: u64, node: Name, body: TraceBody) {
         if let TraceBody::Event(Event::GroupRebalanced { group, .. }) = &body {
-            self.last_rebalance_ms.insert(group.clone(), time_ns / 1_000_000);
+            self.last_rebalance_ms.insert(group.to_string(), time_ns / 1_000_000);
         }
         // Made in its place among the held records, and read from there: a record is about
         // 150 bytes, and moving each of a busy run's millions into place was a visible cost.

@@ -21,7 +21,7 @@ use cluster::consumer::{CommitMode, Consumer, ConsumerSetup, Seek};
 use cluster::controller::{Controller, ControllerSetup, TopicToCreate};
 use cluster::era::{Era, KafkaVersion};
 use cluster::event::Event;
-use cluster::ids::{NodeId, TopicPartition};
+use cluster::ids::{Name, NodeId, TopicPartition};
 use cluster::node::{node_rng, Effect, Node};
 use cluster::producer::{KeyChoice, Producer, ProducerSetup, ScriptedSend};
 use cluster::protocol::Message;
@@ -140,7 +140,7 @@ pub struct Slot {
     /// Name in traces: `broker 1`, `controller`, or the client id.
     pub name: String,
     /// The same name, shared by every trace record the node makes rather than copied into each.
-    trace_name: Arc<str>,
+    trace_name: Name,
     /// The running state machine, `None` while crashed.
     pub hosted: Mutex<Option<Hosted>>,
     /// The node's disk; its flushed bytes survive crashes and power loss.
@@ -252,7 +252,7 @@ impl Shared {
 
     fn record(&self, node: &str, body: TraceBody) {
         let now = self.now();
-        lock(&self.trace).push(now.as_nanos(), Arc::from(node), body);
+        lock(&self.trace).push(now.as_nanos(), Name::new(node), body);
     }
 
     /// Builds the state machine for `slot` from its disk (first start or restart).
@@ -460,7 +460,7 @@ impl Shared {
                 if let Event::SendInvoked { .. } = &event {
                     sends += 1;
                 }
-                trace.push(now.as_nanos(), Arc::clone(&slot.trace_name), TraceBody::Event(event));
+                trace.push(now.as_nanos(), slot.trace_name.clone(), TraceBody::Event(event));
             }
         }
         if sends > 0 {
@@ -1053,7 +1053,7 @@ impl World {
                 Arc::new(Slot {
                     id,
                     kind,
-                    trace_name: Arc::from(name.as_str()),
+                    trace_name: Name::new(&name),
                     name,
                     hosted: Mutex::new(None),
                     disk: Mutex::new(SimDisk::default()),

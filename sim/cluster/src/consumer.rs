@@ -23,7 +23,7 @@ use crate::era::Era;
 use crate::error::ErrorCode;
 use crate::event::Event;
 use crate::fetch_session::FetchSessionHandler;
-use crate::ids::{NodeId, TopicPartition};
+use crate::ids::{Name, NodeId, TopicPartition};
 use crate::node::{Effect, Node, Outbox};
 use crate::protocol::{
     EpochEndOffset, FetchPartition, FetchPartitionResponse, JoinedMember, Message, Subscription, CONSUMER_REPLICA_ID,
@@ -226,8 +226,8 @@ struct InProcess {
 
 /// A consumer node.
 pub struct Consumer {
-    client_id: String,
-    group_id: String,
+    client_id: Name,
+    group_id: Name,
     topics: Vec<String>,
     manual: Vec<TopicPartition>,
     config: ConsumerConfig,
@@ -310,8 +310,8 @@ impl Consumer {
     pub fn new(now: Instant, setup: ConsumerSetup) -> Consumer {
         let protocol = setup.config.rebalance_protocol();
         Consumer {
-            client_id: setup.client_id,
-            group_id: setup.group_id,
+            client_id: Name::new(&setup.client_id),
+            group_id: Name::new(&setup.group_id),
             topics: setup.topics,
             manual: setup.assign,
             config: setup.config,
@@ -370,7 +370,7 @@ impl Consumer {
     /// A cheap snapshot for views.
     pub fn status(&self) -> ConsumerStatus {
         ConsumerStatus {
-            group_id: self.group_id.clone(),
+            group_id: self.group_id.to_string(),
             phase: self.phase,
             member_id: self.member_id.clone(),
             generation_id: self.generation_id,
@@ -454,7 +454,7 @@ impl Consumer {
         let to = self.bootstrap_broker();
         self.outbox.send(
             to,
-            Message::FindCoordinator { correlation_id: request.correlation_id, group_id: self.group_id.clone() },
+            Message::FindCoordinator { correlation_id: request.correlation_id, group_id: self.group_id.to_string() },
         );
         self.group_request = Some(request);
     }
@@ -565,9 +565,9 @@ impl Consumer {
             coordinator,
             Message::JoinGroup {
                 correlation_id: request.correlation_id,
-                group_id: self.group_id.clone(),
+                group_id: self.group_id.to_string(),
                 member_id: self.member_id.clone(),
-                client_id: self.client_id.clone(),
+                client_id: self.client_id.to_string(),
                 session_timeout_ms: self.config.session_timeout_ms,
                 rebalance_timeout_ms: self.config.max_poll_interval_ms,
                 group_instance_id: self.config.group_instance_id.clone(),
@@ -603,7 +603,7 @@ impl Consumer {
             coordinator,
             Message::OffsetCommit {
                 correlation_id: request.correlation_id,
-                group_id: self.group_id.clone(),
+                group_id: self.group_id.to_string(),
                 generation_id: if self.subscribed() { self.generation_id } else { -1 },
                 member_id: if self.subscribed() { self.member_id.clone() } else { String::new() },
                 group_instance_id: self.config.group_instance_id.clone(),
@@ -1057,7 +1057,7 @@ impl Consumer {
             c,
             Message::OffsetFetch {
                 correlation_id: request.correlation_id,
-                group_id: self.group_id.clone(),
+                group_id: self.group_id.to_string(),
                 partitions: lookup,
             },
         );
@@ -1101,7 +1101,7 @@ impl Consumer {
             c,
             Message::LeaveGroup {
                 correlation_id: request.correlation_id,
-                group_id: self.group_id.clone(),
+                group_id: self.group_id.to_string(),
                 member_id: self.member_id.clone(),
             },
         );
@@ -1372,7 +1372,7 @@ impl Node for Consumer {
                                 c,
                                 Message::SyncGroup {
                                     correlation_id: request.correlation_id,
-                                    group_id: self.group_id.clone(),
+                                    group_id: self.group_id.to_string(),
                                     generation_id,
                                     member_id: self.member_id.clone(),
                                     group_instance_id: self.config.group_instance_id.clone(),
@@ -1633,7 +1633,7 @@ impl Node for Consumer {
                     c,
                     Message::Heartbeat {
                         correlation_id: request.correlation_id,
-                        group_id: self.group_id.clone(),
+                        group_id: self.group_id.to_string(),
                         generation_id: self.generation_id,
                         member_id: self.member_id.clone(),
                         group_instance_id: self.config.group_instance_id.clone(),

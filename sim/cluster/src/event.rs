@@ -3,7 +3,7 @@
 //! history oracle and the expectations all read them.
 
 use crate::error::ErrorCode;
-use crate::ids::{NodeId, TopicPartition};
+use crate::ids::{Name, NodeId, TopicPartition};
 use crate::raft::QuorumRole;
 use crate::record::Compression;
 use serde::{Deserialize, Serialize};
@@ -316,7 +316,7 @@ pub enum Event {
     /// The group coordinator moved the group to a new generation.
     GroupRebalanced {
         /// The consumer group (`group.id`).
-        group: String,
+        group: Name,
         /// The group generation the sender believes is current.
         generation_id: i32,
         /// The leader (broker, or the leader member's id for groups).
@@ -329,7 +329,7 @@ pub enum Event {
     /// A group member was removed (session expiry or leave).
     MemberRemoved {
         /// The consumer group (`group.id`).
-        group: String,
+        group: Name,
         /// The member id the coordinator assigned (empty before the first join).
         member_id: String,
         /// Why, in plain words.
@@ -338,14 +338,14 @@ pub enum Event {
     /// The group started rebalancing.
     RebalanceStarted {
         /// The consumer group (`group.id`).
-        group: String,
+        group: Name,
         /// Why, in plain words.
         reason: String,
     },
     /// The group's offsets for a partition were committed and replicated.
     OffsetCommitted {
         /// The consumer group (`group.id`).
-        group: String,
+        group: Name,
         /// The partition.
         tp: TopicPartition,
         /// The offset (-1 when unknown, as with `acks=0`).
@@ -355,8 +355,8 @@ pub enum Event {
     // ---- clients (the history the oracle checks) ----
     /// A producer started sending a record (`value` is unique per run).
     SendInvoked {
-        /// The producer's client id (shared with the producer, not copied per record).
-        producer: Arc<str>,
+        /// The producer's client id (interned: not copied or counted per record).
+        producer: Name,
         /// The partition.
         tp: TopicPartition,
         /// The record key, if any.
@@ -371,7 +371,7 @@ pub enum Event {
     /// The leader acknowledged the record at `offset`.
     SendAcked {
         /// The producer's client id.
-        producer: Arc<str>,
+        producer: Name,
         /// The partition.
         tp: TopicPartition,
         /// The offset (-1 when unknown, as with `acks=0`).
@@ -382,7 +382,7 @@ pub enum Event {
     /// The record failed for good (delivery timeout or non-retriable error).
     SendFailed {
         /// The producer's client id.
-        producer: Arc<str>,
+        producer: Name,
         /// The partition.
         tp: TopicPartition,
         /// The send's unique id (the value for rate-driven sends).
@@ -404,7 +404,7 @@ pub enum Event {
     /// A consumer's poll returned records: `(offset, value)` pairs in order.
     Polled {
         /// The consumer's client id.
-        consumer: String,
+        consumer: Name,
         /// The partition.
         tp: TopicPartition,
         /// Polled `(offset, send id)` pairs in offset order. The ids are shared with the
@@ -414,9 +414,9 @@ pub enum Event {
     /// A consumer received its assignment for a generation.
     AssignmentReceived {
         /// The consumer's client id.
-        consumer: String,
+        consumer: Name,
         /// The consumer group (`group.id`).
-        group: String,
+        group: Name,
         /// The group generation the sender believes is current.
         generation_id: i32,
         /// The assigned partitions.
@@ -427,9 +427,9 @@ pub enum Event {
     /// rejoin, only the moving ones under the cooperative protocol (KIP-429).
     PartitionsRevoked {
         /// The consumer's client id.
-        consumer: String,
+        consumer: Name,
         /// The consumer group (`group.id`).
-        group: String,
+        group: Name,
         /// The revoked partitions.
         partitions: Vec<TopicPartition>,
     },
@@ -437,9 +437,9 @@ pub enum Event {
     /// assignment under the eager protocol, only the added ones under the cooperative one.
     PartitionsAssigned {
         /// The consumer's client id.
-        consumer: String,
+        consumer: Name,
         /// The consumer group (`group.id`).
-        group: String,
+        group: Name,
         /// The generation the assignment belongs to.
         generation_id: i32,
         /// The partitions added.
@@ -449,9 +449,9 @@ pub enum Event {
     /// able to commit (`onPartitionsLost`, KIP-429): its session expired or it was fenced.
     PartitionsLost {
         /// The consumer's client id.
-        consumer: String,
+        consumer: Name,
         /// The consumer group (`group.id`).
-        group: String,
+        group: Name,
         /// The partitions dropped.
         partitions: Vec<TopicPartition>,
         /// Why, in plain words.
@@ -460,9 +460,9 @@ pub enum Event {
     /// The application finished processing records it polled: `(offset, send id)` pairs.
     Processed {
         /// The consumer's client id.
-        consumer: String,
+        consumer: Name,
         /// The consumer group (`group.id`).
-        group: String,
+        group: Name,
         /// The partition.
         tp: TopicPartition,
         /// Processed `(offset, send id)` pairs in offset order (ids shared, as in `Polled`).
@@ -472,9 +472,9 @@ pub enum Event {
     /// generation or an unknown member).
     CommitFailed {
         /// The consumer's client id.
-        consumer: String,
+        consumer: Name,
         /// The consumer group (`group.id`).
-        group: String,
+        group: Name,
         /// The coordinator's error.
         error: ErrorCode,
         /// The offsets that were not committed.
@@ -485,9 +485,9 @@ pub enum Event {
     /// expired").
     PollTimeoutExpired {
         /// The consumer's client id.
-        consumer: String,
+        consumer: Name,
         /// The consumer group (`group.id`).
-        group: String,
+        group: Name,
         /// The configured limit, in milliseconds.
         max_poll_interval_ms: u64,
         /// Time since the last poll, in milliseconds.
@@ -497,7 +497,7 @@ pub enum Event {
     /// `offsetsForTimes`).
     Seeked {
         /// The consumer's client id.
-        consumer: String,
+        consumer: Name,
         /// The partition.
         tp: TopicPartition,
         /// The new position.
@@ -509,7 +509,7 @@ pub enum Event {
     /// id; the coordinator kept its assignment and started no rebalance (KIP-345).
     StaticMemberRejoined {
         /// The consumer group (`group.id`).
-        group: String,
+        group: Name,
         /// The member's `group.instance.id`.
         group_instance_id: String,
         /// The member id it had before.
@@ -521,7 +521,7 @@ pub enum Event {
     /// its `__consumer_offsets` partition.
     GroupLoaded {
         /// The consumer group (`group.id`).
-        group: String,
+        group: Name,
         /// The generation found.
         generation_id: i32,
         /// Members found.
@@ -532,7 +532,7 @@ pub enum Event {
     /// A consumer found no committed offset and reset by `auto.offset.reset`.
     OffsetReset {
         /// The consumer's client id.
-        consumer: String,
+        consumer: Name,
         /// The partition.
         tp: TopicPartition,
         /// The offset (-1 when unknown, as with `acks=0`).
@@ -544,7 +544,7 @@ pub enum Event {
     /// truncated under it, by an unclean election (KIP-320's validation).
     LogTruncationDetected {
         /// The consumer's client id.
-        consumer: String,
+        consumer: Name,
         /// The partition.
         tp: TopicPartition,
         /// The consumer's position before the check.

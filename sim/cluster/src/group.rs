@@ -9,7 +9,7 @@
 
 use crate::error::ErrorCode;
 use crate::event::Event;
-use crate::ids::{NodeId, TopicPartition};
+use crate::ids::{Name, NodeId, TopicPartition};
 use crate::node::Outbox;
 use crate::protocol::{JoinedMember, Message, Subscription};
 use crate::time::Instant;
@@ -324,7 +324,7 @@ impl GroupCoordinator {
         group.next_join_order = group.members.len() as u64;
         group.state = if group.members.is_empty() { GroupState::Empty } else { GroupState::Stable };
         outbox.event(Event::GroupLoaded {
-            group: group_id.to_string(),
+            group: Name::new(group_id),
             generation_id: group.generation_id,
             members: group.members.len(),
             offsets: self.offsets.get(group_id).map_or(0, |o| o.len()),
@@ -365,7 +365,7 @@ impl GroupCoordinator {
     pub fn complete_commit(&mut self, outbox: &mut Outbox, commit: &AcceptedCommit) {
         for (tp, offset) in &commit.offsets {
             self.load_offset(&commit.group, tp.clone(), *offset);
-            outbox.event(Event::OffsetCommitted { group: commit.group.clone(), tp: tp.clone(), offset: *offset });
+            outbox.event(Event::OffsetCommitted { group: Name::new(&commit.group), tp: tp.clone(), offset: *offset });
         }
     }
 
@@ -546,7 +546,7 @@ impl GroupCoordinator {
                 group.initial_delay_until = Some(now + delay);
                 group.rebalance_deadline = Some(now + delay.max(rebalance_timeout));
                 outbox.event(Event::RebalanceStarted {
-                    group: group_id.clone(),
+                    group: Name::new(group_id),
                     reason: format!("{client_id} joined an empty group"),
                 });
             }
@@ -631,7 +631,7 @@ impl GroupCoordinator {
             group.leader = Some(new_id.clone());
         }
         outbox.event(Event::StaticMemberRejoined {
-            group: group_id.clone(),
+            group: Name::new(&group_id),
             group_instance_id: instance,
             old_member_id: old_id,
             new_member_id: new_id.clone(),
@@ -678,7 +678,7 @@ impl GroupCoordinator {
         group.state = GroupState::PreparingRebalance;
         let timeout = group.members.values().map(|m| m.rebalance_timeout).max().unwrap_or_default();
         group.rebalance_deadline = Some(now + timeout);
-        outbox.event(Event::RebalanceStarted { group: group_id.to_string(), reason });
+        outbox.event(Event::RebalanceStarted { group: Name::new(group_id), reason });
     }
 
     fn maybe_complete_join(&mut self, now: Instant, outbox: &mut Outbox, group_id: &str) {
@@ -702,7 +702,7 @@ impl GroupCoordinator {
                 }
             }
             outbox.event(Event::MemberRemoved {
-                group: group_id.to_string(),
+                group: Name::new(group_id),
                 member_id: id,
                 reason: "did not rejoin before the rebalance timeout".into(),
             });
@@ -750,7 +750,7 @@ impl GroupCoordinator {
             );
         }
         outbox.event(Event::GroupRebalanced {
-            group: group_id.to_string(),
+            group: Name::new(group_id),
             generation_id: group.generation_id,
             leader,
             members: group.members.values().map(|m| m.client_id.clone()).collect(),
@@ -953,7 +953,7 @@ impl GroupCoordinator {
                     group.static_members.remove(&instance);
                 }
                 outbox.event(Event::MemberRemoved {
-                    group: name.clone(),
+                    group: Name::new(&name),
                     member_id: id,
                     reason: "session.timeout.ms expired".into(),
                 });

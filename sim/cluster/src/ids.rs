@@ -74,176 +74,197 @@ pub fn intern(name: &str) -> &'static str {
     })
 }
 
-/// A topic name, interned ([`intern`]) rather than copied or counted.
-///
-/// Every partition, message, fetch and trace record names its topic, and a broker looks its
-/// partitions up by [`TopicPartition`] after every input. With a `String` each of those copies
-/// allocated and each lookup compared the names byte by byte; with a shared `Arc<str>` each copy
-/// and drop was an atomic reference count. A `Topic` is a pointer to the interned text: a copy
-/// is a pointer copy, and two topics of the same name are the same pointer, so comparing them
-/// is a pointer comparison. It orders, compares, hashes, prints and serialises exactly as the
-/// `String` it stands for (a JSON string), so traces and digests do not change.
-#[derive(Clone)]
-pub struct Topic(&'static str);
+/// Defines `$t`, an interned text ([`intern`]) that is copied as a pointer and compares,
+/// orders, hashes, prints and serialises exactly as the string it stands for, so that traces
+/// and digests are the same as with a `String`.
+macro_rules! interned_text {
+    ($(#[$meta:meta])* $t:ident) => {
+        $(#[$meta])*
+        #[derive(Clone)]
+        pub struct $t(&'static str);
 
-impl Serialize for Topic {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for Topic {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Topic, D::Error> {
-        // Read as an owned string and interned: the name outlives the input it came from.
-        String::deserialize(deserializer).map(Topic::from)
-    }
-}
-
-impl Topic {
-    /// The topic named `name`.
-    pub fn new(name: &str) -> Topic {
-        Topic(intern(name))
-    }
-
-    /// The name.
-    pub fn as_str(&self) -> &str {
-        self.0
-    }
-}
-
-impl Deref for Topic {
-    type Target = str;
-
-    fn deref(&self) -> &str {
-        self.0
-    }
-}
-
-impl AsRef<str> for Topic {
-    fn as_ref(&self) -> &str {
-        self.0
-    }
-}
-
-impl Borrow<str> for Topic {
-    fn borrow(&self) -> &str {
-        self.0
-    }
-}
-
-impl PartialEq for Topic {
-    fn eq(&self, other: &Topic) -> bool {
-        std::ptr::eq(self.0, other.0) || self.0 == other.0
-    }
-}
-
-impl Eq for Topic {}
-
-impl PartialOrd for Topic {
-    fn partial_cmp(&self, other: &Topic) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Topic {
-    fn cmp(&self, other: &Topic) -> std::cmp::Ordering {
-        if std::ptr::eq(self.0, other.0) {
-            return std::cmp::Ordering::Equal;
+        impl Serialize for $t {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.0)
+            }
         }
-        // Two topics of a cluster mostly differ in their first byte (`__consumer_offsets` and
-        // a user's topic), which settles the order without a call to `memcmp`: a broker's
-        // partition map compares topics at every lookup.
-        let (a, b) = (self.0.as_bytes(), other.0.as_bytes());
-        match (a.first(), b.first()) {
-            (Some(x), Some(y)) if x != y => x.cmp(y),
-            _ => a.cmp(b),
+
+        impl<'de> Deserialize<'de> for $t {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<$t, D::Error> {
+                // Read as an owned string and interned: the name outlives the input it came from.
+                String::deserialize(deserializer).map($t::from)
+            }
         }
-    }
+
+        impl $t {
+            /// The interned text `name`.
+            pub fn new(name: &str) -> $t {
+                $t(intern(name))
+            }
+
+            /// The text.
+            pub fn as_str(&self) -> &'static str {
+                self.0
+            }
+        }
+
+        impl Deref for $t {
+            type Target = str;
+
+            fn deref(&self) -> &str {
+                self.0
+            }
+        }
+
+        impl AsRef<str> for $t {
+            fn as_ref(&self) -> &str {
+                self.0
+            }
+        }
+
+        impl Borrow<str> for $t {
+            fn borrow(&self) -> &str {
+                self.0
+            }
+        }
+
+        impl PartialEq for $t {
+            fn eq(&self, other: &$t) -> bool {
+                std::ptr::eq(self.0, other.0) || self.0 == other.0
+            }
+        }
+
+        impl Eq for $t {}
+
+        impl PartialOrd for $t {
+            fn partial_cmp(&self, other: &$t) -> Option<std::cmp::Ordering> {
+                Some(self.cmp(other))
+            }
+        }
+
+        impl Ord for $t {
+            fn cmp(&self, other: &$t) -> std::cmp::Ordering {
+                if std::ptr::eq(self.0, other.0) {
+                    return std::cmp::Ordering::Equal;
+                }
+                // Two names of a cluster mostly differ in their first byte (`__consumer_offsets` and
+                // a user's name), which settles the order without a call to `memcmp`: a broker's
+                // partition map compares names at every lookup.
+                let (a, b) = (self.0.as_bytes(), other.0.as_bytes());
+                match (a.first(), b.first()) {
+                    (Some(x), Some(y)) if x != y => x.cmp(y),
+                    _ => a.cmp(b),
+                }
+            }
+        }
+
+        impl Hash for $t {
+            fn hash<H: Hasher>(&self, state: &mut H) {
+                // As `str` hashes, so that `Borrow<str>` lookups in hashed maps agree.
+                self.0.hash(state);
+            }
+        }
+
+        impl fmt::Debug for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Debug::fmt(self.0, f)
+            }
+        }
+
+        impl fmt::Display for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                // As `str` prints, padding and all: the event feed lines names up in columns.
+                fmt::Display::fmt(self.0, f)
+            }
+        }
+
+        impl From<&str> for $t {
+            fn from(name: &str) -> $t {
+                $t::new(name)
+            }
+        }
+
+        impl From<&String> for $t {
+            fn from(name: &String) -> $t {
+                $t::new(name)
+            }
+        }
+
+        impl From<String> for $t {
+            fn from(name: String) -> $t {
+                $t::new(&name)
+            }
+        }
+
+        impl From<&$t> for $t {
+            fn from(name: &$t) -> $t {
+                name.clone()
+            }
+        }
+
+        impl From<$t> for String {
+            fn from(name: $t) -> String {
+                name.0.to_string()
+            }
+        }
+
+        impl PartialEq<str> for $t {
+            fn eq(&self, other: &str) -> bool {
+                *self.0 == *other
+            }
+        }
+
+        impl PartialEq<&str> for $t {
+            fn eq(&self, other: &&str) -> bool {
+                *self.0 == **other
+            }
+        }
+
+        impl PartialEq<String> for $t {
+            fn eq(&self, other: &String) -> bool {
+                *self.0 == **other
+            }
+        }
+
+        impl PartialEq<$t> for str {
+            fn eq(&self, other: &$t) -> bool {
+                *self == *other.0
+            }
+        }
+
+        impl PartialEq<$t> for &str {
+            fn eq(&self, other: &$t) -> bool {
+                **self == *other.0
+            }
+        }
+
+        impl PartialEq<$t> for String {
+            fn eq(&self, other: &$t) -> bool {
+                **self == *other.0
+            }
+        }
+    };
 }
 
-impl Hash for Topic {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        // As `str` hashes, so that `Borrow<str>` lookups in hashed maps agree.
-        self.0.hash(state);
-    }
+interned_text! {
+    /// A topic name, interned ([`intern`]) rather than copied or counted.
+    ///
+    /// Every partition, message, fetch and trace record names its topic, and a broker looks its
+    /// partitions up by [`TopicPartition`] after every input. With a `String` each of those copies
+    /// allocated and each lookup compared the names byte by byte; with a shared `Arc<str>` each copy
+    /// and drop was an atomic reference count. A `Topic` is a pointer to the interned text: a copy
+    /// is a pointer copy, and two topics of the same name are the same pointer, so comparing them
+    /// is a pointer comparison. It orders, compares, hashes, prints and serialises exactly as the
+    /// `String` it stands for (a JSON string), so traces and digests do not change.
+    Topic
 }
 
-impl fmt::Debug for Topic {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self.0, f)
-    }
-}
-
-impl fmt::Display for Topic {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.0)
-    }
-}
-
-impl From<&str> for Topic {
-    fn from(name: &str) -> Topic {
-        Topic::new(name)
-    }
-}
-
-impl From<&String> for Topic {
-    fn from(name: &String) -> Topic {
-        Topic::new(name)
-    }
-}
-
-impl From<String> for Topic {
-    fn from(name: String) -> Topic {
-        Topic::new(&name)
-    }
-}
-
-impl From<&Topic> for Topic {
-    fn from(topic: &Topic) -> Topic {
-        topic.clone()
-    }
-}
-
-impl From<Topic> for String {
-    fn from(topic: Topic) -> String {
-        topic.0.to_string()
-    }
-}
-
-impl PartialEq<str> for Topic {
-    fn eq(&self, other: &str) -> bool {
-        *self.0 == *other
-    }
-}
-
-impl PartialEq<&str> for Topic {
-    fn eq(&self, other: &&str) -> bool {
-        *self.0 == **other
-    }
-}
-
-impl PartialEq<String> for Topic {
-    fn eq(&self, other: &String) -> bool {
-        *self.0 == **other
-    }
-}
-
-impl PartialEq<Topic> for str {
-    fn eq(&self, other: &Topic) -> bool {
-        *self == *other.0
-    }
-}
-
-impl PartialEq<Topic> for &str {
-    fn eq(&self, other: &Topic) -> bool {
-        **self == *other.0
-    }
-}
-
-impl PartialEq<Topic> for String {
-    fn eq(&self, other: &Topic) -> bool {
-        **self == *other.0
-    }
+interned_text! {
+    /// A name a run repeats in its trace records and events: a node's trace name (`broker 1`),
+    /// a client id, a group id. Interned ([`intern`]) for the reasons [`Topic`] is: a copy is a
+    /// pointer copy, where a shared `Arc<str>` was an atomic reference count and a `String` an
+    /// allocation.
+    Name
 }
 
 /// A topic and a partition number, printed the way Kafka logs it (`orders-0`).
@@ -286,6 +307,19 @@ mod tests {
             set.insert(x.clone());
             prop_assert!(set.contains(b.as_str()) == (a == b));
         }
+    }
+
+    /// An interned name prints as its text does, padding included: the event feed lines node
+    /// names up in a column with `{:<12}`.
+    #[test]
+    fn names_print_and_pad_as_their_text() {
+        assert_eq!(format!("[{:<8}]", Name::new("broker 1")), "[broker 1]");
+        assert_eq!(format!("[{:<10}]", Name::new("web-1")), "[web-1     ]");
+        assert_eq!(format!("[{:>7}]", Topic::new("orders")), "[ orders]");
+        assert_eq!(format!("{:?}", Name::new("a\"b")), "\"a\\\"b\"");
+        assert_eq!(ron::to_string(&Name::new("web-1")).expect("serialises"), "\"web-1\"");
+        let back: Name = ron::from_str("\"web-1\"").expect("deserialises");
+        assert!(std::ptr::eq(back.as_str(), Name::new("web-1").as_str()));
     }
 
     /// Equal names are one copy, whichever thread interned them first, and different names are

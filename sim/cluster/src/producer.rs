@@ -66,7 +66,7 @@ use crate::config::ProducerConfig;
 use crate::era::Era;
 use crate::error::ErrorCode;
 use crate::event::Event;
-use crate::ids::{NodeId, Topic, TopicPartition};
+use crate::ids::{Name, NodeId, Topic, TopicPartition};
 use crate::node::{Effect, Node, Outbox};
 use crate::partitioner::{partition_for_key, StickyPartitionCache, UniformStickyPartitioner};
 use crate::protocol::{Message, ProducePartition};
@@ -590,7 +590,7 @@ enum Keyless {
 pub struct Producer {
     /// Shared by the events this producer reports for every record, so a busy producer does
     /// not copy its name twice per record.
-    client_id: Arc<str>,
+    client_id: Name,
     /// Interned once: every record's event names its partition, and interning the name per
     /// record cost a copy and a search of the interned names each time.
     topic: Topic,
@@ -704,7 +704,7 @@ impl Producer {
             state: PidRequestState::Waiting { retry_at: now },
         });
         Producer {
-            client_id: Arc::from(setup.client_id),
+            client_id: Name::new(&setup.client_id),
             topic: Topic::new(&setup.topic),
             config: setup.config,
             rng: setup.rng,
@@ -958,7 +958,7 @@ impl Producer {
             None => {
                 let p = self.choose_partition(&send, too_large.is_none());
                 self.outbox.event(Event::SendInvoked {
-                    producer: Arc::clone(&self.client_id),
+                    producer: self.client_id.clone(),
                     tp: self.tp(p),
                     key: send.record.key.clone(),
                     value: Arc::clone(&send.record.id),
@@ -1210,7 +1210,7 @@ impl Producer {
         for (i, value) in values.into_iter().enumerate() {
             self.acked += 1;
             self.outbox.event(Event::SendAcked {
-                producer: Arc::clone(&self.client_id),
+                producer: self.client_id.clone(),
                 tp: tp.clone(),
                 offset: if base_offset < 0 { -1 } else { base_offset + i as i64 },
                 value,
@@ -1247,12 +1247,7 @@ impl Producer {
         let tp = self.tp(partition);
         for value in values {
             self.failed += 1;
-            self.outbox.event(Event::SendFailed {
-                producer: Arc::clone(&self.client_id),
-                tp: tp.clone(),
-                value,
-                error,
-            });
+            self.outbox.event(Event::SendFailed { producer: self.client_id.clone(), tp: tp.clone(), value, error });
         }
         self.muted.remove(&partition);
         self.release(id);

@@ -739,12 +739,12 @@ impl InvariantSet {
                 }
             }
             Event::Seeked { consumer, tp, offset, .. } | Event::OffsetReset { consumer, tp, offset, .. } => {
-                if let Some(group) = self.consumer_groups.get(consumer) {
+                if let Some(group) = self.consumer_groups.get(consumer.as_str()) {
                     self.committed_offsets.license(group, tp, *offset);
                 }
             }
             Event::LogTruncationDetected { consumer, tp, divergence_offset, reset: true, .. } => {
-                if let Some(group) = self.consumer_groups.get(consumer) {
+                if let Some(group) = self.consumer_groups.get(consumer.as_str()) {
                     self.committed_offsets.license(group, tp, *divergence_offset);
                 }
             }

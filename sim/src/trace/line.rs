@@ -106,6 +106,7 @@ fn string(out: &mut Vec<u8>, s: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cluster::ids::Name;
     use proptest::prelude::*;
     use std::sync::Arc;
 
@@ -122,7 +123,7 @@ mod tests {
         prop_oneof![
             (text(), tp(), proptest::option::of(text()), text(), any::<bool>()).prop_map(
                 |(producer, tp, key, value, tombstone)| TraceBody::Event(Event::SendInvoked {
-                    producer: Arc::from(producer),
+                    producer: Name::new(&producer),
                     tp,
                     key: key.map(Arc::from),
                     value: Arc::from(value),
@@ -130,7 +131,7 @@ mod tests {
                 })
             ),
             (text(), tp(), any::<i64>(), text()).prop_map(|(producer, tp, offset, value)| TraceBody::Event(
-                Event::SendAcked { producer: Arc::from(producer), tp, offset, value: Arc::from(value) }
+                Event::SendAcked { producer: Name::new(&producer), tp, offset, value: Arc::from(value) }
             )),
             (tp(), any::<i64>())
                 .prop_map(|(tp, high_watermark)| TraceBody::Event(Event::HighWatermarkAdvanced { tp, high_watermark })),

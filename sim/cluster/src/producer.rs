@@ -157,9 +157,33 @@ pub struct ProducerStatus {
 struct PendingRecord {
     id: Arc<str>,
     key: Option<Arc<str>>,
-    value: Option<Arc<str>>,
+    value: PendingValue,
     /// When `send()` was called: the record's create-time timestamp.
     created: Instant,
+}
+
+impl PendingRecord {
+    /// The value `send()` was given, `None` for a tombstone.
+    fn value(&self) -> Option<&Arc<str>> {
+        match &self.value {
+            PendingValue::Id => Some(&self.id),
+            PendingValue::Text(value) => Some(value),
+            PendingValue::Null => None,
+        }
+    }
+}
+
+/// A pending record's value. A rate-driven send's value is its own send id, which the record
+/// then holds once rather than twice: each copy and drop of an id is an atomic count, and the
+/// last ones come long after the id was made, when its memory is no longer in the cache.
+#[derive(Clone, Debug)]
+enum PendingValue {
+    /// The send id.
+    Id,
+    /// A value of its own (a scripted send's).
+    Text(Arc<str>),
+    /// A tombstone.
+    Null,
 }
 
 /// The arguments of one `send()` call.
@@ -343,7 +367,12 @@ impl Leaders {
 #[derive(Clone, Debug)]
 struct ProducerBatch {
     partition: i32,
+    /// The records, until the application is told their outcome (`done`): the ids then go to
+    /// its events, and the rest is dropped.
     records: Vec<PendingRecord>,
+    /// How many records the batch holds, which stays known after `records` is emptied (an
+    /// expired batch's answer may still come, and its sequences still count).
+    record_count: i32,
     /// `estimatedSizeInBytes`: the batch header plus every record, in bytes.
     size_bytes: usize,
     /// Bytes taken from `buffer.memory`; 0 once given back.
@@ -373,6 +402,7 @@ impl ProducerBatch {
         ProducerBatch {
             partition,
             records: Vec::new(),
+            record_count: 0,
             size_bytes: 0,
             buffer_bytes: 0,
             created: now,
@@ -393,7 +423,7 @@ impl ProducerBatch {
     }
 
     fn record_count(&self) -> i32 {
-        self.records.len() as i32
+        self.record_count
     }
 
     /// The sequence of the last record (`lastSequence`).
@@ -654,7 +684,7 @@ fn record_size_bytes(offset_delta: i32, timestamp_delta_ms: i64, record: &Pendin
         offset_delta,
         timestamp_delta_ms,
         record.key.as_deref(),
-        record.value.as_deref(),
+        record.value().map(|value| &**value),
         &[],
     )
 }
@@ -866,12 +896,13 @@ impl Producer {
                 };
                 // A rate-driven record's value is its send id: one allocation serves both.
                 let id = self.send_id('-');
-                self.send(now, key, Some(id.clone()), id, None);
+                self.send(now, key, PendingValue::Id, id, None);
             }
             Action::Script => {
                 let send = self.script.pop_front().expect("due");
                 let id = self.send_id('#');
-                self.send(now, send.key.map(Arc::from), send.value.map(Arc::from), id, send.partition);
+                let value = send.value.map_or(PendingValue::Null, |value| PendingValue::Text(Arc::from(value)));
+                self.send(now, send.key.map(Arc::from), value, id, send.partition);
             }
             Action::Flush => {
                 self.flushes.pop_front();
@@ -919,14 +950,7 @@ impl Producer {
     }
 
     /// The application calls `send()`.
-    fn send(
-        &mut self,
-        now: Instant,
-        key: Option<Arc<str>>,
-        value: Option<Arc<str>>,
-        id: Arc<str>,
-        partition: Option<i32>,
-    ) {
+    fn send(&mut self, now: Instant, key: Option<Arc<str>>, value: PendingValue, id: Arc<str>, partition: Option<i32>) {
         self.next_sequence += 1;
         let record = PendingRecord { id, key, value, created: now };
         if let Some(blocked) = self.continue_send(now, AppSend { record, partition }, None, now) {
@@ -962,7 +986,7 @@ impl Producer {
                     tp: self.tp(p),
                     key: send.record.key.clone(),
                     value: Arc::clone(&send.record.id),
-                    tombstone: send.record.value.is_none(),
+                    tombstone: send.record.value().is_none(),
                 });
                 p
             }
@@ -1116,6 +1140,7 @@ impl Producer {
             let bytes = batch.next_record_bytes(&record);
             if batch.has_room_for(bytes, batch_size) {
                 batch.records.push(record);
+                batch.record_count += 1;
                 batch.size_bytes += bytes;
                 return Ok(bytes);
             }
@@ -1141,6 +1166,7 @@ impl Producer {
                     records.push(record);
                     records
                 },
+                record_count: 1,
                 size_bytes: lone_bytes,
                 buffer_bytes: need,
                 ..ProducerBatch::empty(partition, now)
@@ -1230,7 +1256,9 @@ impl Producer {
             return (partition, Vec::new());
         }
         batch.done = true;
-        let values = batch.records.iter().map(|r| Arc::clone(&r.id)).collect();
+        // The ids move to the events rather than being copied: each copy and drop of an id is
+        // an atomic count on memory written long ago.
+        let values = std::mem::take(&mut batch.records).into_iter().map(|r| r.id).collect();
         self.deallocate(id);
         (partition, values)
     }
@@ -1507,10 +1535,10 @@ impl Producer {
                     offset_delta: i as i32,
                     timestamp_ms: r.created.as_millis() as i64,
                     key: r.key.clone(),
-                    value: r.value.clone(),
+                    value: r.value().cloned(),
                     // The id goes in a header only when the value does not say it already
                     // (`Record::send_id`): a rate-driven send's value is its id.
-                    headers: if r.value.as_ref().is_some_and(|v| Arc::ptr_eq(v, &r.id) || **v == *r.id) {
+                    headers: if r.value().is_some_and(|v| Arc::ptr_eq(v, &r.id) || **v == *r.id) {
                         Headers::new()
                     } else {
                         smallvec::smallvec![(self.id_header.clone(), r.id.clone())]
@@ -2875,7 +2903,7 @@ mod tests {
         let record = |key: Option<&str>, value: &str| PendingRecord {
             id: Arc::from("id"),
             key: key.map(Arc::from),
-            value: Some(Arc::from(value)),
+            value: PendingValue::Text(Arc::from(value)),
             created: Instant::ZERO,
         };
         assert_eq!(record_size_bytes(0, 0, &record(Some("k"), "v")), 9);

@@ -773,7 +773,8 @@ pub struct RedeliveredRecord {
 /// distinct records processed at all.
 pub fn redelivered_records(records: &[TraceRecord], group: &str) -> (Vec<RedeliveredRecord>, usize) {
     // Per (partition, send id): the offset first processed at, and every processing of it.
-    type Processings = (i64, Vec<(String, u64)>);
+    // The consumers' names are interned, so each processing holds a pointer, not a copy.
+    type Processings = (i64, Vec<(&'static str, u64)>);
     let mut seen: BTreeMap<(&TopicPartition, &str), Processings> = BTreeMap::new();
     for r in records {
         let TraceBody::Event(Event::Processed { consumer, group: g, tp, records: done }) = &r.body else { continue };
@@ -781,10 +782,7 @@ pub fn redelivered_records(records: &[TraceRecord], group: &str) -> (Vec<Redeliv
             continue;
         }
         for (offset, id) in done {
-            seen.entry((tp, &**id))
-                .or_insert_with(|| (*offset, Vec::new()))
-                .1
-                .push((consumer.to_string(), r.time_ms()));
+            seen.entry((tp, &**id)).or_insert_with(|| (*offset, Vec::new())).1.push((consumer.as_str(), r.time_ms()));
         }
     }
     let processed = seen.len();
@@ -795,7 +793,7 @@ pub fn redelivered_records(records: &[TraceRecord], group: &str) -> (Vec<Redeliv
             tp: tp.clone(),
             offset,
             id: id.to_string(),
-            processed_by: by,
+            processed_by: by.into_iter().map(|(consumer, at)| (consumer.to_string(), at)).collect(),
         })
         .collect();
     found.sort_by(|a, b| (&a.tp, a.offset, &a.id).cmp(&(&b.tp, b.offset, &b.id)));

@@ -147,9 +147,9 @@ macro_rules! interned_text {
                 if std::ptr::eq(self.0, other.0) {
                     return std::cmp::Ordering::Equal;
                 }
-                // Two names of a cluster mostly differ in their first byte (`__consumer_offsets` and
-                // a user's name), which settles the order without a call to `memcmp`: a broker's
-                // partition map compares names at every lookup.
+                // Names mostly differ in their first byte (for topics, `__consumer_offsets` and a
+                // user's topic), which settles the order without a call to `memcmp`: a broker's
+                // partition map compares topics at every lookup.
                 let (a, b) = (self.0.as_bytes(), other.0.as_bytes());
                 match (a.first(), b.first()) {
                     (Some(x), Some(y)) if x != y => x.cmp(y),

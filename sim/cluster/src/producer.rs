@@ -618,8 +618,8 @@ enum Keyless {
 
 /// A producer node.
 pub struct Producer {
-    /// Shared by the events this producer reports for every record, so a busy producer does
-    /// not copy its name twice per record.
+    /// Interned: the events this producer reports for every record name it, and copying it
+    /// copies a pointer.
     client_id: Name,
     /// Interned once: every record's event names its partition, and interning the name per
     /// record cost a copy and a search of the interned names each time.

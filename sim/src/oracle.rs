@@ -2442,7 +2442,7 @@ mod tests {
             let event = Event::SendInvoked {
                 producer: producer.into(),
                 tp: tp(partition),
-                key: key.map(Arc::from),
+                key: key.map(cluster::key::Key::from),
                 value: id.into(),
                 tombstone: false,
             };

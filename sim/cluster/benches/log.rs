@@ -20,6 +20,7 @@
 
 use cluster::config::{CleanupPolicy, LogConfig};
 use cluster::ids::TopicPartition;
+use cluster::key::Key;
 use cluster::log::segment::RollReason;
 use cluster::log::PartitionLog;
 use cluster::record::Record;
@@ -53,7 +54,7 @@ const LEADER_EPOCH: i32 = 0;
 
 /// `records` records in batches of [`BATCH`], keyed `k{i % keys}` with 20-byte values.
 fn batches(records: usize, keys: usize) -> Vec<Vec<Record>> {
-    let keys: Vec<Arc<str>> = (0..keys).map(|k| Arc::from(format!("k{k}"))).collect();
+    let keys: Vec<Key> = (0..keys).map(|k| Key::from(format!("k{k}"))).collect();
     (0..records)
         .collect::<Vec<_>>()
         .chunks(BATCH)

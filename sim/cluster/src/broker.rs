@@ -13,6 +13,7 @@ use crate::event::Event;
 use crate::fetch_session::{FetchContext, FetchSessionCache, FetchSessionHandler};
 use crate::group::{self, AcceptedCommit, CoordinatorConfig, GroupCoordinator, GroupRecord, GroupStatus, JoinRequest};
 use crate::ids::{NodeId, TopicPartition};
+use crate::key::Key;
 use crate::log::producer_state::ProducerAppendCheck;
 use crate::log::{checkpoint, Checkpoints, PartitionLog};
 use crate::metadata::{MetadataImage, MetadataRecord, PartitionState};
@@ -776,7 +777,7 @@ impl Broker {
             let records = vec![Record {
                 offset_delta: 0,
                 timestamp_ms: now.as_millis() as i64,
-                key: Some(Arc::from(format!("{GROUP_RECORD_PREFIX}{group_id}"))),
+                key: Some(Key::from(format!("{GROUP_RECORD_PREFIX}{group_id}"))),
                 value: Some(Arc::from(record.encode())),
                 headers: Default::default(),
             }];
@@ -1943,7 +1944,7 @@ impl Broker {
             .map(|(i, (part, offset))| Record {
                 offset_delta: i as i32,
                 timestamp_ms: now.as_millis() as i64,
-                key: Some(Arc::from(group::offset_record_key(&group_id, part))),
+                key: Some(Key::from(group::offset_record_key(&group_id, part))),
                 value: Some(Arc::from(offset.to_string())),
                 headers: Default::default(),
             })

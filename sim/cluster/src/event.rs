@@ -4,6 +4,7 @@
 
 use crate::error::ErrorCode;
 use crate::ids::{Name, NodeId, TopicPartition};
+use crate::key::Key;
 use crate::raft::QuorumRole;
 use crate::record::Compression;
 use serde::{Deserialize, Serialize};
@@ -359,8 +360,9 @@ pub enum Event {
         producer: Name,
         /// The partition.
         tp: TopicPartition,
-        /// The record key, if any.
-        key: Option<Arc<str>>,
+        /// The record key, if any (interned for a producer's cached key names: not counted per
+        /// record).
+        key: Option<Key>,
         /// The send's unique id (the value for rate-driven sends), shared with the record
         /// that carries it rather than copied.
         value: Arc<str>,

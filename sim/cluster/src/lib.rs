@@ -23,6 +23,7 @@ pub mod event;
 pub mod fetch_session;
 pub mod group;
 pub mod ids;
+pub mod key;
 pub mod log;
 pub mod metadata;
 pub mod node;

@@ -67,6 +67,7 @@ use crate::era::Era;
 use crate::error::ErrorCode;
 use crate::event::Event;
 use crate::ids::{Name, NodeId, Topic, TopicPartition};
+use crate::key::Key;
 use crate::node::{Effect, Node, Outbox};
 use crate::partitioner::{partition_for_key, StickyPartitionCache, UniformStickyPartitioner};
 use crate::protocol::{Message, ProducePartition};
@@ -156,7 +157,7 @@ pub struct ProducerStatus {
 #[derive(Clone, Debug)]
 struct PendingRecord {
     id: Arc<str>,
-    key: Option<Arc<str>>,
+    key: Option<Key>,
     value: PendingValue,
     /// When `send()` was called: the record's create-time timestamp.
     created: Instant,
@@ -634,9 +635,9 @@ pub struct Producer {
     send_id_scratch: String,
     keys: KeyChoice,
     /// The names of the keys drawn so far (`key-7`), by number, when `keys` is a small
-    /// [`KeyChoice::Uniform`]: every record with one key shares one allocation, which a long
-    /// run's logs hold once per record (see [`KEY_NAME_CACHE_LIMIT`]).
-    key_names: Vec<Option<Arc<str>>>,
+    /// [`KeyChoice::Uniform`], interned ([`Key::Interned`]): every record with one key shares
+    /// one copy of its name and copies it as a pointer (see [`KEY_NAME_CACHE_LIMIT`]).
+    key_names: Vec<Option<Key>>,
     /// The record header name [`crate::ID_HEADER`], shared by every record this producer
     /// writes rather than allocated for each.
     id_header: Arc<str>,
@@ -902,7 +903,7 @@ impl Producer {
                 let send = self.script.pop_front().expect("due");
                 let id = self.send_id('#');
                 let value = send.value.map_or(PendingValue::Null, |value| PendingValue::Text(Arc::from(value)));
-                self.send(now, send.key.map(Arc::from), value, id, send.partition);
+                self.send(now, send.key.map(Key::from), value, id, send.partition);
             }
             Action::Flush => {
                 self.flushes.pop_front();
@@ -936,21 +937,23 @@ impl Producer {
     /// producer's next random number. Names are kept for reuse when `n` is at most
     /// [`KEY_NAME_CACHE_LIMIT`]; with more keys than that most draws are new, and a kept name
     /// would cost more than it saves.
-    fn key_name(&mut self, n: u32) -> Arc<str> {
+    fn key_name(&mut self, n: u32) -> Key {
         let k = self.rng.gen_range(0..n.max(1));
         if n > KEY_NAME_CACHE_LIMIT {
-            return Arc::from(format!("key-{k}"));
+            return Key::from(format!("key-{k}"));
         }
         // Indexed by the key's number: `n` is at most the limit, so the vector is too, and a
         // lookup at every send costs no search.
         if self.key_names.len() <= k as usize {
             self.key_names.resize(k as usize + 1, None);
         }
-        self.key_names[k as usize].get_or_insert_with(|| Arc::from(format!("key-{k}"))).clone()
+        // Interned: at most `KEY_NAME_CACHE_LIMIT` names, and the same ones for every producer
+        // and run in the process, so the interned set stays bounded.
+        self.key_names[k as usize].get_or_insert_with(|| Key::interned(&format!("key-{k}"))).clone()
     }
 
     /// The application calls `send()`.
-    fn send(&mut self, now: Instant, key: Option<Arc<str>>, value: PendingValue, id: Arc<str>, partition: Option<i32>) {
+    fn send(&mut self, now: Instant, key: Option<Key>, value: PendingValue, id: Arc<str>, partition: Option<i32>) {
         self.next_sequence += 1;
         let record = PendingRecord { id, key, value, created: now };
         if let Some(blocked) = self.continue_send(now, AppSend { record, partition }, None, now) {
@@ -2902,7 +2905,7 @@ mod tests {
     fn record_sizes_follow_kafkas_varint_layout() {
         let record = |key: Option<&str>, value: &str| PendingRecord {
             id: Arc::from("id"),
-            key: key.map(Arc::from),
+            key: key.map(Key::from),
             value: PendingValue::Text(Arc::from(value)),
             created: Instant::ZERO,
         };

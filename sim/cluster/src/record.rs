@@ -11,6 +11,7 @@
 //! does, so its size on disk is the compressed size (see [`RecordBatch::encode`] for the layout
 //! and [`Compression`] for each codec's format and level).
 
+use crate::key::Key;
 use crate::shared_bytes::SharedBytes;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
@@ -163,7 +164,7 @@ impl Compression {
 /// every record is built by its producer and decoded again by each reader. As a `Vec` that
 /// header cost a 32-byte allocation per record and per decoding besides the vector itself
 /// (1.2 million allocations for heavy.ron's producers alone). Held inline it makes a [`Record`]
-/// 88 bytes instead of 72 plus the allocation. It derefs to a slice of pairs and serialises as
+/// 96 bytes instead of 80 plus the allocation. It derefs to a slice of pairs and serialises as
 /// the list of pairs a `Vec` would.
 pub type Headers = smallvec::SmallVec<[(Arc<str>, Arc<str>); 1]>;
 
@@ -174,8 +175,9 @@ pub struct Record {
     pub offset_delta: i32,
     /// Producer-assigned (create time) timestamp in milliseconds of simulated time.
     pub timestamp_ms: i64,
-    /// The key, or `None` for a keyless record.
-    pub key: Option<Arc<str>>,
+    /// The key, or `None` for a keyless record: interned or shared ([`Key`]), printed and
+    /// compared as its text either way.
+    pub key: Option<Key>,
     /// The value, or `None` for a tombstone.
     pub value: Option<Arc<str>>,
     /// Headers, `(name, value)` pairs. The simulator's producers tag a record with a
@@ -596,7 +598,7 @@ impl RecordBatch {
     /// and it has no delete horizon; any other batch (one the cleaner compacted or stamped) is
     /// returned as it is. The log stores a leader's appends this way, so that a stored batch is
     /// held once, as the bytes every replica and disk share, and not also as header fields and
-    /// decoded [`Record`]s of 88 bytes each with their strings.
+    /// decoded [`Record`]s of 96 bytes each with their strings.
     pub fn into_encoded_only(self) -> RecordBatch {
         let Held::Decoded(d) = &self.held else { return self };
         let dense = d.records.iter().enumerate().all(|(i, r)| usize::try_from(r.offset_delta).is_ok_and(|d| d == i));
@@ -1293,7 +1295,7 @@ fn take_records(r: &mut Reader<'_>, count: usize, base_timestamp_ms: i64) -> Res
         }
         let timestamp_ms = base_timestamp_ms.wrapping_add(r.varlong()?);
         let offset_delta = r.varint()?;
-        let key = r.optional_str()?;
+        let key = r.optional_str()?.map(Key::Shared);
         let value = r.optional_str()?;
         let header_count = usize::try_from(r.varint()?).map_err(|_| DecodeError::Malformed("negative header count"))?;
         let mut headers = Headers::with_capacity(header_count.min(16));
@@ -1471,10 +1473,10 @@ mod tests {
     use proptest::prelude::*;
 
     #[test]
-    fn a_record_holds_one_header_inline_in_88_bytes() {
+    fn a_record_holds_one_header_inline_in_96_bytes() {
         // Producers build every record of a run and readers decode them again: heavy.ron's
-        // producers alone build 1.2 million.
-        assert_eq!(std::mem::size_of::<Record>(), 88);
+        // producers alone build 1.2 million. The key takes 24 bytes of the 96 (`Key`).
+        assert_eq!(std::mem::size_of::<Record>(), 96);
         let record = &batch(0, &[Some("v")]).records()[0].clone();
         assert!(!record.headers.spilled(), "one header needs no allocation of its own");
         assert_eq!(record.header("kafkalab.id"), Some("p-0"));
@@ -1500,7 +1502,7 @@ mod tests {
                 .map(|(i, v)| Record {
                     offset_delta: i as i32,
                     timestamp_ms: 1000 + i as i64,
-                    key: Some(Arc::from(format!("k{i}"))),
+                    key: Some(Key::from(format!("k{i}"))),
                     value: v.map(Arc::from),
                     headers: smallvec::smallvec![(Arc::from("kafkalab.id"), Arc::from(format!("p-{i}")))],
                 })
@@ -1709,7 +1711,7 @@ mod tests {
     /// encoder in `kafka-protocol` (which takes the smallest as the base) would write it.
     fn kafka_protocol_records(batch: &RecordBatch) -> Vec<kafka_protocol::records::Record> {
         use kafka_protocol::protocol::StrBytes;
-        let text = |s: &Arc<str>| bytes::Bytes::copy_from_slice(s.as_bytes());
+        let text = |s: &str| bytes::Bytes::copy_from_slice(s.as_bytes());
         batch
             .records()
             .iter()
@@ -1724,8 +1726,8 @@ mod tests {
                 offset: batch.offset_of(r),
                 sequence: batch.base_sequence().wrapping_add(r.offset_delta),
                 timestamp: r.timestamp_ms,
-                key: r.key.as_ref().map(text),
-                value: r.value.as_ref().map(text),
+                key: r.key.as_deref().map(text),
+                value: r.value.as_deref().map(text),
                 headers: r
                     .headers
                     .iter()
@@ -1759,7 +1761,7 @@ mod tests {
                     offset_delta: i as i32,
                     // The first record holds the smallest timestamp, as the other encoder assumes.
                     timestamp_ms: first_ms + if i == 0 { 0 } else { ts },
-                    key: key.map(|k| Arc::from(k.as_str())),
+                    key: key.map(|k| Key::from(k.as_str())),
                     value: value.map(|v| Arc::from(v.as_str())),
                     headers: headers.into_iter().map(|(n, v)| (Arc::from(n.as_str()), Arc::from(v.as_str()))).collect(),
                 })
@@ -2039,7 +2041,7 @@ mod tests {
                 .map(|(i, (key, value, headers))| Record {
                     offset_delta: i as i32,
                     timestamp_ms: 1_000 + i as i64,
-                    key: key.map(|k| Arc::from(k.as_str())),
+                    key: key.map(|k| Key::from(k.as_str())),
                     value: value.map(|v| Arc::from(v.as_str())),
                     headers: headers.into_iter().map(|(n, v)| (Arc::from(n.as_str()), Arc::from(v.as_str()))).collect(),
                 })

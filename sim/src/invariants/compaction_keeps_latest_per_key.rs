@@ -20,6 +20,7 @@
 
 use super::{describe_value, CompactedTopics, LogRead};
 use cluster::ids::{NodeId, TopicPartition};
+use cluster::key::Key;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -28,7 +29,7 @@ struct ReplicaKeys {
     /// Where the scanned batches end.
     scanned: Option<i64>,
     /// Key → (latest offset, its value; `None` for a tombstone).
-    latest: BTreeMap<Arc<str>, (i64, Option<Arc<str>>)>,
+    latest: BTreeMap<Key, (i64, Option<Arc<str>>)>,
 }
 
 /// Per replica of a compacted topic, the latest record of every key.

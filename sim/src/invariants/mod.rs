@@ -1160,7 +1160,7 @@ mod tests {
             let record = Record {
                 offset_delta: 0,
                 timestamp_ms: 0,
-                key: Some(Arc::from(format!("k{i}"))),
+                key: Some(cluster::key::Key::from(format!("k{i}"))),
                 value: Some(Arc::from("v")),
                 headers: Default::default(),
             };

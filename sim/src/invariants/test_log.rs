@@ -23,7 +23,7 @@ pub fn record(key: &str, value: Option<&str>) -> Record {
     Record {
         offset_delta: 0,
         timestamp_ms: 0,
-        key: Some(Arc::from(key)),
+        key: Some(cluster::key::Key::from(key)),
         value: value.map(Arc::from),
         headers: Default::default(),
     }

@@ -23,8 +23,8 @@
 
 use super::{CompactedTopics, LogRead};
 use cluster::ids::{NodeId, TopicPartition};
+use cluster::key::Key;
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 /// One replica of a compacted partition at a quantum, with the cleaning passes since the last
 /// one.
@@ -50,9 +50,9 @@ pub struct TombstoneObservation<'a, L: LogRead> {
 struct ReplicaTombstones {
     scanned: Option<i64>,
     /// Offset → key of every tombstone this replica holds.
-    held: BTreeMap<i64, Arc<str>>,
+    held: BTreeMap<i64, Key>,
     /// Key → its latest offset in this replica.
-    latest: BTreeMap<Arc<str>, i64>,
+    latest: BTreeMap<Key, i64>,
 }
 
 #[derive(Clone, Debug, Default)]

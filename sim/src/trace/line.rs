@@ -125,7 +125,7 @@ mod tests {
                 |(producer, tp, key, value, tombstone)| TraceBody::Event(Event::SendInvoked {
                     producer: Name::new(&producer),
                     tp,
-                    key: key.map(Arc::from),
+                    key: key.map(cluster::key::Key::from),
                     value: Arc::from(value),
                     tombstone,
                 })

@@ -18,6 +18,7 @@
 use super::segment::LogSegment;
 use super::PartitionLog;
 use crate::event::Event;
+use crate::key::Key;
 use crate::node::DiskOp;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -122,7 +123,7 @@ impl PartitionLog {
         let (first_dirty, end_offset) = self.cleanable_range(now_ms);
         // Key → latest offset over the dirty section (Kafka's `SkimpyOffsetMap`, without its
         // size limit: the whole dirty section fits).
-        let mut latest: BTreeMap<Arc<str>, i64> = BTreeMap::new();
+        let mut latest: BTreeMap<Key, i64> = BTreeMap::new();
         for batch in self.batches() {
             for record in batch.records().iter() {
                 let offset = batch.offset_of(record);

@@ -4,6 +4,7 @@
 
 use super::segment::RollReason;
 use super::*;
+use crate::key::Key;
 use crate::shared_bytes::SharedBytes;
 use proptest::prelude::*;
 
@@ -11,7 +12,7 @@ fn rec(key: Option<&str>, value: Option<&str>, timestamp_ms: i64) -> Record {
     Record {
         offset_delta: 0,
         timestamp_ms,
-        key: key.map(Arc::from),
+        key: key.map(Key::from),
         value: value.map(Arc::from),
         headers: Default::default(),
     }

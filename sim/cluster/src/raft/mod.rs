@@ -43,6 +43,7 @@ use crate::config::{BrokerConfig, LogConfig};
 use crate::error::ErrorCode;
 use crate::event::Event;
 use crate::ids::{NodeId, TopicPartition};
+use crate::key::Key;
 use crate::log::{Checkpoints, PartitionLog};
 use crate::metadata::MetadataRecord;
 use crate::node::{DiskOp, Effect, Outbox};
@@ -345,7 +346,7 @@ fn encode_records(records: &[MetadataRecord], now_ms: i64) -> Vec<crate::record:
         .map(|(i, r)| crate::record::Record {
             offset_delta: i as i32,
             timestamp_ms: now_ms,
-            key: Some(Arc::from(r.type_name())),
+            key: Some(Key::from(r.type_name())),
             value: Some(Arc::from(r.encode())),
             headers: Default::default(),
         })

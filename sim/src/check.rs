@@ -13,9 +13,9 @@ use crate::view::{ClusterView, PartitionDescription};
 use crate::world::World;
 use cluster::event::Event;
 use cluster::ids::{NodeId, TopicPartition};
+use cluster::SendId;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 
 pub use crate::oracle::Anomalies;
 
@@ -631,8 +631,8 @@ fn consumed_all(scenario: &Scenario, world: &World, view: &ClusterView, group: &
         .collect();
     let (logs, _) = final_logs(world, view);
     let cutoff_ns = view.time_ms.saturating_sub(CONSUMED_ALL_GRACE_MS) * 1_000_000;
-    let mut polled: BTreeSet<Arc<str>> = BTreeSet::new();
-    let mut acked_early: BTreeSet<Arc<str>> = BTreeSet::new();
+    let mut polled: BTreeSet<SendId> = BTreeSet::new();
+    let mut acked_early: BTreeSet<SendId> = BTreeSet::new();
     world.with_records(|records| {
         for r in records {
             match &r.body {
@@ -640,7 +640,7 @@ fn consumed_all(scenario: &Scenario, world: &World, view: &ClusterView, group: &
                     polled.extend(records.iter().map(|(_, id)| id.clone()));
                 }
                 TraceBody::Event(Event::SendAcked { value, .. }) if r.time_ns <= cutoff_ns => {
-                    acked_early.insert(Arc::clone(value));
+                    acked_early.insert(value.clone());
                 }
                 _ => {}
             }

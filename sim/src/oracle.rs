@@ -2480,7 +2480,7 @@ mod tests {
 
         /// A poll of orders-0 returning `r{offset}` for each offset.
         fn poll(&mut self, consumer: &str, offsets: impl IntoIterator<Item = i64>) -> &mut Self {
-            let records = offsets.into_iter().map(|o| (o, Arc::from(format!("r{o}")))).collect();
+            let records = offsets.into_iter().map(|o| (o, format!("r{o}").into())).collect();
             self.event(consumer, Event::Polled { consumer: consumer.into(), tp: tp(0), records })
         }
 
@@ -2941,7 +2941,7 @@ mod tests {
             reset: true,
         };
         t.event("c1", truncation);
-        let records = (5..8).map(|o| (o, Arc::from(format!("n{o}")))).collect();
+        let records = (5..8).map(|o| (o, format!("n{o}").into())).collect();
         t.event("c1", Event::Polled { consumer: "c1".into(), tp: tp(0), records });
         let log = FinalLog::new(
             NodeId(1),

@@ -12,7 +12,6 @@ use sim::scenario::{
 };
 use sim::trace::{TraceBody, TraceRecord};
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 
 /// A valid scenario with one subscribing consumer and one assigning consumer. Each test edits
 /// one piece of it.
@@ -450,7 +449,7 @@ fn processed(consumer: &str, group: &str, partition: i32, records: &[(i64, &str)
         consumer: consumer.into(),
         group: group.into(),
         tp: tp(partition),
-        records: records.iter().map(|(o, id)| (*o, Arc::from(*id))).collect(),
+        records: records.iter().map(|(o, id)| (*o, (*id).into())).collect(),
     }
 }
 

@@ -30,9 +30,9 @@ use crate::protocol::{
     EARLIEST_TIMESTAMP, LATEST_TIMESTAMP,
 };
 use crate::time::Instant;
+use crate::SendId;
 use core::time::Duration;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::sync::Arc;
 
 /// How long a metadata or FindCoordinator request may go unanswered before another broker is
 /// asked.
@@ -204,14 +204,14 @@ enum App {
 }
 
 /// A record's `(offset, send id)`, as `Polled` and `Processed` report it.
-type SendIdAt = (i64, Arc<str>);
+type SendIdAt = (i64, SendId);
 
 /// A record fetched but not yet returned by `poll()`.
 #[derive(Clone, Debug)]
 struct Fetched {
     offset: i64,
-    /// The send id, shared with the fetched record; empty for the end-of-batches marker.
-    id: Arc<str>,
+    /// The send id, held inline ([`SendId`]); empty for the end-of-batches marker.
+    id: SendId,
     leader_epoch: i32,
 }
 
@@ -220,7 +220,7 @@ struct Fetched {
 struct InProcess {
     tp: TopicPartition,
     offset: i64,
-    id: Arc<str>,
+    id: SendId,
     done_at: Instant,
 }
 
@@ -962,7 +962,7 @@ impl Consumer {
             for batch in &response.batches {
                 let leader_epoch = batch.partition_leader_epoch();
                 batch.for_each_send_id(batch.index_at_or_after(position), |offset, id| {
-                    let id = id.unwrap_or_else(|| Arc::from("(tombstone)"));
+                    let id = id.map_or(SendId::const_new("(tombstone)"), SendId::new);
                     buffer.push_back(Fetched { offset, id, leader_epoch });
                 });
             }
@@ -981,7 +981,7 @@ impl Consumer {
             {
                 // Remember where the fetched batches end, so the position can skip compacted
                 // gaps once the buffer drains.
-                buffer.push_back(Fetched { offset: last.next_offset(), id: Arc::from(""), leader_epoch: -1 });
+                buffer.push_back(Fetched { offset: last.next_offset(), id: SendId::default(), leader_epoch: -1 });
             }
         }
     }

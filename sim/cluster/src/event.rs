@@ -7,8 +7,8 @@ use crate::ids::{Name, NodeId, TopicPartition};
 use crate::key::Key;
 use crate::raft::QuorumRole;
 use crate::record::Compression;
+use crate::SendId;
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 
 /// One observation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -363,9 +363,8 @@ pub enum Event {
         /// The record key, if any (interned for a producer's cached key names: not counted per
         /// record).
         key: Option<Key>,
-        /// The send's unique id (the value for rate-driven sends), shared with the record
-        /// that carries it rather than copied.
-        value: Arc<str>,
+        /// The send's unique id (the value for rate-driven sends), held inline ([`SendId`]).
+        value: SendId,
         /// Whether the record is a tombstone (a null value), which compaction removes after
         /// `delete.retention.ms`.
         tombstone: bool,
@@ -379,7 +378,7 @@ pub enum Event {
         /// The offset (-1 when unknown, as with `acks=0`).
         offset: i64,
         /// The send's unique id (the value for rate-driven sends).
-        value: Arc<str>,
+        value: SendId,
     },
     /// The record failed for good (delivery timeout or non-retriable error).
     SendFailed {
@@ -388,7 +387,7 @@ pub enum Event {
         /// The partition.
         tp: TopicPartition,
         /// The send's unique id (the value for rate-driven sends).
-        value: Arc<str>,
+        value: SendId,
         /// `None` on success, else the Kafka error.
         error: ErrorCode,
     },
@@ -409,9 +408,8 @@ pub enum Event {
         consumer: Name,
         /// The partition.
         tp: TopicPartition,
-        /// Polled `(offset, send id)` pairs in offset order. The ids are shared with the
-        /// fetched records, not copied.
-        records: Vec<(i64, Arc<str>)>,
+        /// Polled `(offset, send id)` pairs in offset order, the ids held inline ([`SendId`]).
+        records: Vec<(i64, SendId)>,
     },
     /// A consumer received its assignment for a generation.
     AssignmentReceived {
@@ -467,8 +465,8 @@ pub enum Event {
         group: Name,
         /// The partition.
         tp: TopicPartition,
-        /// Processed `(offset, send id)` pairs in offset order (ids shared, as in `Polled`).
-        records: Vec<(i64, Arc<str>)>,
+        /// Processed `(offset, send id)` pairs in offset order (ids inline, as in `Polled`).
+        records: Vec<(i64, SendId)>,
     },
     /// A commit the application asked for was refused (`CommitFailedException` for a stale
     /// generation or an unknown member).

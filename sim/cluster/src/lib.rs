@@ -40,3 +40,15 @@ pub mod time;
 /// does not already say it (a scripted send's value, a tombstone), read by the history oracle
 /// through [`record::Record::send_id`].
 pub const ID_HEADER: &str = "kafkalab.id";
+
+/// A send's unique id (`web-1-42` for a rate-driven send, `web-1#42` for a scripted one) as the
+/// clients and their events hold it: the text itself, kept inline when it is at most 24 bytes
+/// (the simulator's ids are) and on the heap only when longer. It prints, compares and
+/// serialises as the text.
+///
+/// Why not a shared `Arc<str>`: a producer's and a consumer's events carry the id of every
+/// record, and the trace's clerk thread drops those events. A counted copy of each id was an
+/// allocation made on the simulation's thread and freed on the other core, with the count's
+/// cache line passed between the two at every copy (issue 10). An inline id is copied as 24
+/// bytes and costs nothing to drop.
+pub type SendId = compact_str::CompactString;

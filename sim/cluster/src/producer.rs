@@ -73,6 +73,7 @@ use crate::partitioner::{partition_for_key, StickyPartitionCache, UniformStickyP
 use crate::protocol::{Message, ProducePartition};
 use crate::record::{Headers, Record, RecordBatch, NO_PRODUCER_ID, NO_SEQUENCE, RECORD_BATCH_OVERHEAD_BYTES};
 use crate::time::Instant;
+use crate::SendId;
 use core::time::Duration;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -156,7 +157,7 @@ pub struct ProducerStatus {
 /// One record inside a batch, as `send()` handed it over.
 #[derive(Clone, Debug)]
 struct PendingRecord {
-    id: Arc<str>,
+    id: SendId,
     key: Option<Key>,
     value: PendingValue,
     /// When `send()` was called: the record's create-time timestamp.
@@ -165,18 +166,36 @@ struct PendingRecord {
 
 impl PendingRecord {
     /// The value `send()` was given, `None` for a tombstone.
-    fn value(&self) -> Option<&Arc<str>> {
+    fn value(&self) -> Option<&str> {
         match &self.value {
             PendingValue::Id => Some(&self.id),
             PendingValue::Text(value) => Some(value),
             PendingValue::Null => None,
         }
     }
+
+    /// The value as a record holds it: shared, a copy of the send id for a rate-driven send.
+    fn shared_value(&self) -> Option<Arc<str>> {
+        match &self.value {
+            PendingValue::Id => Some(Arc::from(self.id.as_str())),
+            PendingValue::Text(value) => Some(Arc::clone(value)),
+            PendingValue::Null => None,
+        }
+    }
+
+    /// Whether the value says the send id, so that the record needs no id header
+    /// ([`Record::send_id`]).
+    fn value_is_id(&self) -> bool {
+        match &self.value {
+            PendingValue::Id => true,
+            PendingValue::Text(value) => **value == *self.id,
+            PendingValue::Null => false,
+        }
+    }
 }
 
 /// A pending record's value. A rate-driven send's value is its own send id, which the record
-/// then holds once rather than twice: each copy and drop of an id is an atomic count, and the
-/// last ones come long after the id was made, when its memory is no longer in the cache.
+/// then holds once rather than twice.
 #[derive(Clone, Debug)]
 enum PendingValue {
     /// The send id.
@@ -681,13 +700,7 @@ pub struct Producer {
 /// The size of `record` in a v2 batch ([`crate::record::record_size_bytes`]), without headers:
 /// the lab's id header is its own bookkeeping and is not counted against `batch.size`.
 fn record_size_bytes(offset_delta: i32, timestamp_delta_ms: i64, record: &PendingRecord) -> usize {
-    crate::record::record_size_bytes(
-        offset_delta,
-        timestamp_delta_ms,
-        record.key.as_deref(),
-        record.value().map(|value| &**value),
-        &[],
-    )
+    crate::record::record_size_bytes(offset_delta, timestamp_delta_ms, record.key.as_deref(), record.value(), &[])
 }
 
 /// The size of a batch holding only `record`, in bytes: what `max.request.size` and
@@ -919,10 +932,11 @@ impl Producer {
     /// with `format!`: a busy producer names every record, and the formatting machinery cost
     /// about 850 instructions per send in heavy.ron, several times the copying it does.
     ///
-    /// The id is put together in a string the producer keeps for it, then copied into its own
-    /// allocation: put together in a byte array, it had to be checked as UTF-8 again, about a
-    /// third of the work.
-    fn send_id(&mut self, separator: char) -> Arc<str> {
+    /// The id is put together in a string the producer keeps for it, then copied once into a
+    /// [`SendId`], inline for the simulator's ids. Pushing the parts onto the `SendId` itself
+    /// cost about 200 instructions an id (callgrind, heavy.ron): each push checks again
+    /// whether the text still fits inline.
+    fn send_id(&mut self, separator: char) -> SendId {
         let mut digits = itoa::Buffer::new();
         let digits = digits.format(self.next_sequence);
         let id = &mut self.send_id_scratch;
@@ -930,7 +944,7 @@ impl Producer {
         id.push_str(&self.client_id);
         id.push(separator);
         id.push_str(digits);
-        Arc::from(id.as_str())
+        SendId::new(id.as_str())
     }
 
     /// The name of a key drawn uniformly from `n` keys (`key-0` to `key-{n-1}`), taking the
@@ -953,7 +967,7 @@ impl Producer {
     }
 
     /// The application calls `send()`.
-    fn send(&mut self, now: Instant, key: Option<Key>, value: PendingValue, id: Arc<str>, partition: Option<i32>) {
+    fn send(&mut self, now: Instant, key: Option<Key>, value: PendingValue, id: SendId, partition: Option<i32>) {
         self.next_sequence += 1;
         let record = PendingRecord { id, key, value, created: now };
         if let Some(blocked) = self.continue_send(now, AppSend { record, partition }, None, now) {
@@ -988,7 +1002,7 @@ impl Producer {
                     producer: self.client_id.clone(),
                     tp: self.tp(p),
                     key: send.record.key.clone(),
-                    value: Arc::clone(&send.record.id),
+                    value: send.record.id.clone(),
                     tombstone: send.record.value().is_none(),
                 });
                 p
@@ -1252,7 +1266,7 @@ impl Producer {
     /// Marks the batch done and gives its memory back. Returns its partition and the ids of
     /// its records when the application has yet to hear about them, none when it already did
     /// (a batch that expired in flight and is answered later).
-    fn tell_outcome(&mut self, id: BatchId) -> (i32, Vec<Arc<str>>) {
+    fn tell_outcome(&mut self, id: BatchId) -> (i32, Vec<SendId>) {
         let batch = self.batches.get_mut(&id).expect("completed batches exist");
         let partition = batch.partition;
         if batch.done {
@@ -1538,13 +1552,13 @@ impl Producer {
                     offset_delta: i as i32,
                     timestamp_ms: r.created.as_millis() as i64,
                     key: r.key.clone(),
-                    value: r.value().cloned(),
+                    value: r.shared_value(),
                     // The id goes in a header only when the value does not say it already
                     // (`Record::send_id`): a rate-driven send's value is its id.
-                    headers: if r.value().is_some_and(|v| Arc::ptr_eq(v, &r.id) || **v == *r.id) {
+                    headers: if r.value_is_id() {
                         Headers::new()
                     } else {
-                        smallvec::smallvec![(self.id_header.clone(), r.id.clone())]
+                        smallvec::smallvec![(self.id_header.clone(), Arc::from(r.id.as_str()))]
                     },
                 })
                 .collect();
@@ -2298,15 +2312,20 @@ mod tests {
 
     #[test]
     fn a_send_id_is_the_client_id_a_separator_and_the_send_number_however_long() {
-        // A long client id too: the scratch string grows to fit.
+        // A long client id too: the id moves to the heap when it outgrows the inline bytes.
         for client_id in ["web-1", "ünïcode-producer", &"p".repeat(200)] {
             let mut s = setup(plain(), Era::default(), Vec::new(), Vec::new());
             s.client_id = client_id.to_string();
             let mut p = Producer::new(Instant::ZERO, s);
             for number in [0, 7, 42, 1_000_000, u64::MAX] {
                 p.next_sequence = number;
-                assert_eq!(&*p.send_id('-'), format!("{client_id}-{number}"));
-                assert_eq!(&*p.send_id('#'), format!("{client_id}#{number}"));
+                for separator in ['-', '#'] {
+                    let id = p.send_id(separator);
+                    let text = format!("{client_id}{separator}{number}");
+                    assert_eq!(id, text);
+                    // Held inline exactly when it fits in the 24 bytes of a `SendId`.
+                    assert_eq!(id.is_heap_allocated(), text.len() > 24, "{text}");
+                }
             }
         }
     }
@@ -2904,7 +2923,7 @@ mod tests {
     #[test]
     fn record_sizes_follow_kafkas_varint_layout() {
         let record = |key: Option<&str>, value: &str| PendingRecord {
-            id: Arc::from("id"),
+            id: SendId::from("id"),
             key: key.map(Key::from),
             value: PendingValue::Text(Arc::from(value)),
             created: Instant::ZERO,

@@ -659,16 +659,18 @@ impl RecordBatch {
     /// Calls `f` with the offset and the send id ([`Record::send_id`]) of every record from
     /// index `from` on, in order: all a simulated consumer hands its application. A batch held
     /// as its bytes alone is read without building its records (checking its CRC, as Kafka's
-    /// consumer does under `check.crcs=true`), so the ids are all it allocates; decoding the
+    /// consumer does under `check.crcs=true`), and nothing is allocated; decoding the
     /// records a consumer fetched, keys and headers included, only to drop them was most of
     /// a busy consumer's work.
     ///
     /// Panics when a batch held as its bytes alone does not read back, as
     /// [`RecordBatch::records`] does: those bytes were encoded or checked when the batch was
     /// made.
-    pub fn for_each_send_id(&self, from: usize, mut f: impl FnMut(i64, Option<Arc<str>>)) {
+    pub fn for_each_send_id(&self, from: usize, mut f: impl FnMut(i64, Option<&str>)) {
         match &self.held {
-            Held::Decoded(d) => d.records.iter().skip(from).for_each(|r| f(self.offset_of(r), r.send_id().cloned())),
+            Held::Decoded(d) => {
+                d.records.iter().skip(from).for_each(|r| f(self.offset_of(r), r.send_id().map(|id| &**id)))
+            }
             Held::Encoded(bytes) => {
                 let read = OpenedBatch::open(bytes).and_then(|b| {
                     let mut r = Reader { bytes: &b.records, at: 0 };
@@ -1315,8 +1317,8 @@ fn take_records(r: &mut Reader<'_>, count: usize, base_timestamp_ms: i64) -> Res
 }
 
 /// Reads `count` records written by [`put_records`], calling `f` with the offset delta and the
-/// send id ([`Record::send_id`]) of each from index `from` on. The records before `from` are
-/// stepped over by their lengths, and nothing but the ids is allocated.
+/// send id ([`Record::send_id`]) of each from index `from` on, as text borrowed from `r`. The
+/// records before `from` are stepped over by their lengths, and nothing is allocated.
 ///
 /// It reads the record format field by field as [`take_records`] does, and the two must change
 /// together. One shared reader of a record's raw fields, with both built on it, was measured
@@ -1326,7 +1328,7 @@ fn take_send_ids(
     r: &mut Reader<'_>,
     count: usize,
     from: usize,
-    mut f: impl FnMut(i32, Option<Arc<str>>),
+    mut f: impl FnMut(i32, Option<&str>),
 ) -> Result<(), DecodeError> {
     let id_header = crate::ID_HEADER.as_bytes();
     for index in 0..count {
@@ -1357,7 +1359,7 @@ fn take_send_ids(
             return Err(DecodeError::Malformed("record length does not match its fields"));
         }
         let id = from_header.or(value).map(text).transpose();
-        f(offset_delta, id?.map(Arc::from));
+        f(offset_delta, id?);
     }
     Ok(())
 }
@@ -2075,7 +2077,7 @@ mod tests {
             prop_assert!(bytes_alone.decoded_records().is_none(), "held as its bytes alone");
             for batch in [&decoded, &bytes_alone] {
                 let mut read = Vec::new();
-                batch.for_each_send_id(from, |offset, id| read.push((offset, id)));
+                batch.for_each_send_id(from, |offset, id| read.push((offset, id.map(Arc::from))));
                 prop_assert_eq!(&read, &expected);
             }
         }

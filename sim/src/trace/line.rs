@@ -108,7 +108,6 @@ mod tests {
     use super::*;
     use cluster::ids::Name;
     use proptest::prelude::*;
-    use std::sync::Arc;
 
     /// Short strings that often need escaping, and sometimes are not ASCII.
     fn text() -> impl Strategy<Value = String> {
@@ -126,13 +125,19 @@ mod tests {
                     producer: Name::new(&producer),
                     tp,
                     key: key.map(cluster::key::Key::from),
-                    value: Arc::from(value),
+                    value: cluster::SendId::from(value),
                     tombstone,
                 })
             ),
-            (text(), tp(), any::<i64>(), text()).prop_map(|(producer, tp, offset, value)| TraceBody::Event(
-                Event::SendAcked { producer: Name::new(&producer), tp, offset, value: Arc::from(value) }
-            )),
+            // Send ids held inline (up to 24 bytes) and on the heap (longer) write alike.
+            (text(), tp(), any::<i64>(), prop_oneof![text(), "[a-z0-9#-]{20,40}"]).prop_map(
+                |(producer, tp, offset, value)| TraceBody::Event(Event::SendAcked {
+                    producer: Name::new(&producer),
+                    tp,
+                    offset,
+                    value: cluster::SendId::from(value)
+                })
+            ),
             (tp(), any::<i64>())
                 .prop_map(|(tp, high_watermark)| TraceBody::Event(Event::HighWatermarkAdvanced { tp, high_watermark })),
             text().prop_map(TraceBody::Fault),

@@ -71,7 +71,7 @@ use crate::key::Key;
 use crate::node::{Effect, Node, Outbox};
 use crate::partitioner::{partition_for_key, StickyPartitionCache, UniformStickyPartitioner};
 use crate::protocol::{Message, ProducePartition};
-use crate::record::{Headers, Record, RecordBatch, NO_PRODUCER_ID, NO_SEQUENCE, RECORD_BATCH_OVERHEAD_BYTES};
+use crate::record::{BatchHeader, RecordBatch, RecordParts, NO_PRODUCER_ID, NO_SEQUENCE, RECORD_BATCH_OVERHEAD_BYTES};
 use crate::time::Instant;
 use crate::SendId;
 use core::time::Duration;
@@ -170,15 +170,6 @@ impl PendingRecord {
         match &self.value {
             PendingValue::Id => Some(&self.id),
             PendingValue::Text(value) => Some(value),
-            PendingValue::Null => None,
-        }
-    }
-
-    /// The value as a record holds it: shared, a copy of the send id for a rate-driven send.
-    fn shared_value(&self) -> Option<Arc<str>> {
-        match &self.value {
-            PendingValue::Id => Some(Arc::from(self.id.as_str())),
-            PendingValue::Text(value) => Some(Arc::clone(value)),
             PendingValue::Null => None,
         }
     }
@@ -657,9 +648,6 @@ pub struct Producer {
     /// [`KeyChoice::Uniform`], interned ([`Key::Interned`]): every record with one key shares
     /// one copy of its name and copies it as a pointer (see [`KEY_NAME_CACHE_LIMIT`]).
     key_names: Vec<Option<Key>>,
-    /// The record header name [`crate::ID_HEADER`], shared by every record this producer
-    /// writes rather than allocated for each.
-    id_header: Arc<str>,
     script: VecDeque<ScriptedSend>,
     flushes: VecDeque<Instant>,
     bootstrap: Vec<NodeId>,
@@ -758,7 +746,6 @@ impl Producer {
             send_id_scratch: String::new(),
             keys: setup.keys,
             key_names: Vec::new(),
-            id_header: Arc::from(crate::ID_HEADER),
             script: setup.script.into_iter().filter(|s| s.at >= now).collect(),
             flushes: setup.flushes.into_iter().filter(|f| *f >= now).collect(),
             bootstrap: setup.bootstrap,
@@ -1544,31 +1531,33 @@ impl Producer {
         let mut batches = Vec::with_capacity(drained.len());
         for &id in &drained {
             let b = &self.batches[&id];
-            let records: Vec<Record> = b
+            // The batch goes as bytes, encoded from the pending records' own text: no decoded
+            // `Record`, and no shared string per record, is made on the way to the log.
+            let records: smallvec::SmallVec<[RecordParts<'_>; 16]> = b
                 .records
                 .iter()
-                .enumerate()
-                .map(|(i, r)| Record {
-                    offset_delta: i as i32,
+                .map(|r| RecordParts {
                     timestamp_ms: r.created.as_millis() as i64,
-                    key: r.key.clone(),
-                    value: r.shared_value(),
+                    key: r.key.as_deref(),
+                    value: r.value(),
                     // The id goes in a header only when the value does not say it already
                     // (`Record::send_id`): a rate-driven send's value is its id.
-                    headers: if r.value_is_id() {
-                        Headers::new()
-                    } else {
-                        smallvec::smallvec![(self.id_header.clone(), Arc::from(r.id.as_str()))]
-                    },
+                    header: (!r.value_is_id()).then_some((crate::ID_HEADER, r.id.as_str())),
                 })
                 .collect();
-            let first_timestamp_ms = records.first().map_or(0, |r| r.timestamp_ms);
-            let mut batch = RecordBatch::new(0, -1, first_timestamp_ms, records);
-            let header = batch.header_mut();
-            header.producer_id = b.producer_id;
-            header.producer_epoch = b.producer_epoch;
-            header.base_sequence = b.base_sequence;
-            header.compression = self.config.compression_type;
+            let header = BatchHeader {
+                base_offset: 0,
+                partition_leader_epoch: -1,
+                producer_id: b.producer_id,
+                producer_epoch: b.producer_epoch,
+                base_sequence: b.base_sequence,
+                first_timestamp_ms: 0,
+                is_control: false,
+                compression: self.config.compression_type,
+                last_offset_delta: 0,
+                delete_horizon_ms: None,
+            };
+            let batch = RecordBatch::produced(header, &records);
             partitions.push(ProducePartition { tp: self.tp(b.partition), batch });
             batches.push((b.partition, id));
         }
@@ -2396,7 +2385,8 @@ mod tests {
         );
         p.handle_timeout(ms(1));
         let (sent, _) = drain(&mut p);
-        let records: Vec<Record> = produces(&sent).iter().flat_map(|(_, _, b)| b.records().into_owned()).collect();
+        let records: Vec<crate::record::Record> =
+            produces(&sent).iter().flat_map(|(_, _, b)| b.records().into_owned()).collect();
         let ids: Vec<Option<&str>> = records.iter().map(|r| r.header(crate::ID_HEADER)).collect();
         assert_eq!(ids, [Some("checkout#0"), Some("checkout#1")]);
         assert_eq!(records[0].send_id().map(|id| &**id), Some("checkout#0"), "the header wins over the value");

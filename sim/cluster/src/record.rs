@@ -340,8 +340,7 @@ impl From<RecordBatch> for BatchFields {
 
 impl Clone for RecordBatch {
     /// A copy with its records decoded and no cached encoding: a clone exists to be changed
-    /// (the cleaner rewrites a batch, a leader stamps a producer's), and its bytes are computed
-    /// afresh.
+    /// (the cleaner rewrites a batch), and its bytes are computed afresh.
     fn clone(&self) -> Self {
         self.with_records(self.records().into_owned())
     }
@@ -434,6 +433,68 @@ impl RecordBatch {
             delete_horizon_ms: None,
         };
         RecordBatch::from_parts(header, records)
+    }
+
+    /// A producer's batch of `records`, encoded at once and held as those bytes alone, as
+    /// Kafka's `RecordAccumulator` writes records into the batch's buffer as they are sent.
+    ///
+    /// `header` gives the producer's fields (`producer_id`, `producer_epoch`, `base_sequence`,
+    /// `compression`); the rest follow from the records: `base_offset` 0 and
+    /// `partition_leader_epoch` -1 (Kafka's `RecordBatch.NO_PARTITION_LEADER_EPOCH`), which the
+    /// leader stamps in place when it appends ([`RecordBatch::stamp`]), the first record's
+    /// timestamp, `last_offset_delta` from the count, no control flag and no delete horizon.
+    /// Record `i` gets offset delta `i`. The bytes are those [`RecordBatch::encode`] gives the
+    /// same records decoded.
+    ///
+    /// Panics if `records` is empty: a producer never sends an empty batch.
+    pub fn produced(header: BatchHeader, records: &[RecordParts<'_>]) -> RecordBatch {
+        assert!(!records.is_empty(), "a produced batch holds at least one record");
+        let records: smallvec::SmallVec<[IndexedParts<'_>; 16]> = records
+            .iter()
+            .enumerate()
+            .map(|(i, &parts)| IndexedParts {
+                offset_delta: i32::try_from(i).expect("a batch holds fewer than 2^31 records"),
+                parts,
+            })
+            .collect();
+        let first_timestamp_ms = records[0].parts.timestamp_ms;
+        let max_timestamp_ms = records.iter().map(|r| r.parts.timestamp_ms).max().unwrap_or(first_timestamp_ms);
+        let header = BatchHeader {
+            base_offset: 0,
+            partition_leader_epoch: -1,
+            first_timestamp_ms,
+            is_control: false,
+            last_offset_delta: records[records.len() - 1].offset_delta,
+            delete_horizon_ms: None,
+            ..header
+        };
+        let attributes = u16::from(header.compression.id());
+        let plan = EncodingPlan::of(&header, first_timestamp_ms, &records);
+        let bytes = SharedBytes::filled(plan.size, |buf| {
+            plan.write(&header, attributes, first_timestamp_ms, max_timestamp_ms, &records, buf);
+        });
+        RecordBatch { held: Held::Encoded(bytes) }
+    }
+
+    /// Sets the fields a leader gives a batch when it appends it: its `base_offset` and
+    /// `partition_leader_epoch` (Kafka's `LogValidator` assigning offsets in place, and
+    /// `setPartitionLeaderEpoch`). A batch held as bytes alone has them written into its bytes,
+    /// which the CRC does not cover (it starts at `attributes`), without decoding; the bytes
+    /// are copied first only if another handle shares them. A decoded batch drops its cached
+    /// encoding.
+    pub fn stamp(&mut self, base_offset: i64, partition_leader_epoch: i32) {
+        match &mut self.held {
+            Held::Encoded(bytes) => bytes.modify(|b| {
+                b[at::BASE_OFFSET..at::BASE_OFFSET + 8].copy_from_slice(&base_offset.to_be_bytes());
+                b[at::PARTITION_LEADER_EPOCH..at::PARTITION_LEADER_EPOCH + 4]
+                    .copy_from_slice(&partition_leader_epoch.to_be_bytes());
+            }),
+            Held::Decoded(_) => {
+                let header = self.header_mut();
+                header.base_offset = base_offset;
+                header.partition_leader_epoch = partition_leader_epoch;
+            }
+        }
     }
 
     /// A decoded batch of `header` and `records`, without a cached encoding.
@@ -848,57 +909,17 @@ impl RecordBatch {
                 return;
             }
         };
-        let (h, records) = (&d.header, &d.records);
         let base_timestamp = self.base_timestamp_ms();
-        let bodies: smallvec::SmallVec<[usize; 32]> =
-            records.iter().map(|r| record_body_size(r, base_timestamp)).collect();
-        let raw_size = bodies.iter().map(|&body| varint_size(body as i64) + body).sum::<usize>();
-        let (block, size) = match h.compression {
-            Compression::None => (None, RECORD_BATCH_OVERHEAD_BYTES + raw_size),
-            codec => {
-                let mut raw = Vec::with_capacity(raw_size);
-                put_records(&mut raw, records, base_timestamp, &bodies, raw_size);
-                let block = codec.compress(&raw);
-                let size = RECORD_BATCH_OVERHEAD_BYTES + block.len();
-                (Some(block), size)
-            }
-        };
-        // Into an empty `out` this allocates exactly the batch's size, so that
-        // [`RecordBatch::encoded`] can share the buffer without copying or wasting capacity;
-        // a longer `out` (a whole segment's bytes) grows as usual.
-        if out.is_empty() {
-            out.reserve_exact(size);
-        } else {
-            out.reserve(size);
-        }
+        let plan = EncodingPlan::of(&d.header, base_timestamp, &d.records);
         let start = out.len();
-        let count = i32::try_from(records.len()).expect("a batch holds fewer than 2^31 records");
-        // The header is put together in place and appended once.
-        let mut header = [0u8; RECORD_BATCH_OVERHEAD_BYTES];
-        let mut w = SliceWriter { buf: &mut header, at: 0 };
-        w.slice(&h.base_offset.to_be_bytes());
-        w.slice(&((size - LOG_OVERHEAD_BYTES) as i32).to_be_bytes());
-        w.slice(&h.partition_leader_epoch.to_be_bytes());
-        w.u8(MAGIC_V2);
-        // The CRC, written below once the bytes it covers are in place.
-        w.slice(&[0; 4]);
-        w.slice(&self.attributes().to_be_bytes());
-        w.slice(&h.last_offset_delta.to_be_bytes());
-        w.slice(&base_timestamp.to_be_bytes());
-        w.slice(&self.max_timestamp_ms().to_be_bytes());
-        w.slice(&h.producer_id.to_be_bytes());
-        w.slice(&h.producer_epoch.to_be_bytes());
-        w.slice(&h.base_sequence.to_be_bytes());
-        w.slice(&count.to_be_bytes());
-        debug_assert_eq!(w.at, RECORD_BATCH_OVERHEAD_BYTES, "the v2 header is 61 bytes");
-        out.extend_from_slice(&header);
-        match block {
-            None => put_records(out, records, base_timestamp, &bodies, raw_size),
-            Some(block) => out.extend_from_slice(&block),
+        // Into an empty `out` this allocates exactly the batch's size; a longer `out` (a whole
+        // segment's bytes) grows as usual.
+        if out.is_empty() {
+            out.reserve_exact(plan.size);
         }
-        debug_assert_eq!(out.len() - start, size, "batch {} encodes to the size counted", h.base_offset);
-        let crc = crc32c::crc32c(&out[start + ATTRIBUTES_OFFSET..]);
-        out[start + CRC_OFFSET..start + ATTRIBUTES_OFFSET].copy_from_slice(&crc.to_be_bytes());
+        out.resize(start + plan.size, 0);
+        let attributes = self.attributes();
+        plan.write(&d.header, attributes, base_timestamp, self.max_timestamp_ms(), &d.records, &mut out[start..]);
     }
 
     /// This batch's bytes ([`RecordBatch::encode`]), computed at the first call and shared by
@@ -914,9 +935,13 @@ impl RecordBatch {
             Held::Decoded(d) => d,
         };
         let bytes = d.encoding.0.get_or_init(|| {
-            let mut out = Vec::new();
-            self.encode(&mut out);
-            SharedBytes::from(out)
+            // Written straight into the shared buffer, not into a vector copied there.
+            let base_timestamp = self.base_timestamp_ms();
+            let plan = EncodingPlan::of(&d.header, base_timestamp, &d.records);
+            let (attributes, max_timestamp_ms) = (self.attributes(), self.max_timestamp_ms());
+            SharedBytes::filled(plan.size, |buf| {
+                plan.write(&d.header, attributes, base_timestamp, max_timestamp_ms, &d.records, buf);
+            })
         });
         debug_assert!(
             self.encodes_to(bytes),
@@ -1195,10 +1220,89 @@ pub fn record_size_bytes(
     varint_size(body as i64) + body
 }
 
+/// What encoding a record reads of it: a decoded [`Record`], or the borrowed
+/// [`RecordParts`] a producer encodes its batch from. Both encode to the same bytes.
+trait RecordFields {
+    fn offset_delta(&self) -> i32;
+    fn timestamp_ms(&self) -> i64;
+    fn key(&self) -> Option<&str>;
+    fn value(&self) -> Option<&str>;
+    /// The headers, `(name, value)`, in order.
+    fn headers(&self) -> impl ExactSizeIterator<Item = (&str, &str)>;
+}
+
+impl RecordFields for Record {
+    fn offset_delta(&self) -> i32 {
+        self.offset_delta
+    }
+    fn timestamp_ms(&self) -> i64 {
+        self.timestamp_ms
+    }
+    fn key(&self) -> Option<&str> {
+        self.key.as_deref()
+    }
+    fn value(&self) -> Option<&str> {
+        self.value.as_deref()
+    }
+    fn headers(&self) -> impl ExactSizeIterator<Item = (&str, &str)> {
+        self.headers.iter().map(|(name, value)| (&**name, &**value))
+    }
+}
+
+/// One record of a batch a producer is about to send, as borrowed text: what
+/// [`RecordBatch::produced`] encodes, so that a producer's batch goes to the leader as bytes,
+/// as Kafka's `RecordAccumulator` builds it, without a decoded [`Record`] (and its shared
+/// strings) per record. Its offset delta is its index in the batch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecordParts<'a> {
+    /// The create-time timestamp, in milliseconds of simulated time.
+    pub timestamp_ms: i64,
+    /// The key, or `None` for a keyless record.
+    pub key: Option<&'a str>,
+    /// The value, or `None` for a tombstone.
+    pub value: Option<&'a str>,
+    /// The record's one header, `(name, value)`, if it has one: the simulator's producers write
+    /// at most the `kafkalab.id` header ([`crate::ID_HEADER`]).
+    pub header: Option<(&'a str, &'a str)>,
+}
+
+/// A [`RecordParts`] with its offset delta: its index in the batch.
+struct IndexedParts<'a> {
+    offset_delta: i32,
+    parts: RecordParts<'a>,
+}
+
+impl RecordFields for IndexedParts<'_> {
+    fn offset_delta(&self) -> i32 {
+        self.offset_delta
+    }
+    fn timestamp_ms(&self) -> i64 {
+        self.parts.timestamp_ms
+    }
+    fn key(&self) -> Option<&str> {
+        self.parts.key
+    }
+    fn value(&self) -> Option<&str> {
+        self.parts.value
+    }
+    fn headers(&self) -> impl ExactSizeIterator<Item = (&str, &str)> {
+        self.parts.header.into_iter()
+    }
+}
+
 /// [`record_body_bytes`] of `record` in a batch whose `base_timestamp` is `base_timestamp_ms`.
-fn record_body_size(record: &Record, base_timestamp_ms: i64) -> usize {
-    let delta = record.timestamp_ms.wrapping_sub(base_timestamp_ms);
-    record_body_bytes(record.offset_delta, delta, record.key.as_deref(), record.value.as_deref(), &record.headers)
+fn record_body_size<R: RecordFields>(record: &R, base_timestamp_ms: i64) -> usize {
+    let delta = record.timestamp_ms().wrapping_sub(base_timestamp_ms);
+    let headers = record.headers();
+    let count = headers.len();
+    let header_bytes: usize =
+        headers.map(|(name, value)| bytes_field_size(Some(name)) + bytes_field_size(Some(value))).sum();
+    1 + varint_size(delta)
+        + varint_size(i64::from(record.offset_delta()))
+        + bytes_field_size(record.key())
+        + bytes_field_size(record.value())
+        + varint_size(count as i64)
+        + header_bytes
 }
 
 /// The number of bytes [`put_records`] writes for `records`.
@@ -1212,33 +1316,105 @@ fn records_size(records: &[Record], base_timestamp_ms: i64) -> usize {
         .sum()
 }
 
-/// Appends `records` in the v2 layout given at [`RecordBatch::encode`]: [`records_size`] bytes.
+/// A batch's encoding, counted before it is written: each record's body size, the records'
+/// bytes with their length prefixes, a compressed batch's block, and the batch's whole size.
+struct EncodingPlan {
+    bodies: smallvec::SmallVec<[usize; 32]>,
+    raw_size: usize,
+    block: Option<Vec<u8>>,
+    size: usize,
+}
+
+impl EncodingPlan {
+    /// Counts the encoding of `records` under header fields `h`, compressing them for a
+    /// compressed batch (the block's length is its size).
+    fn of<R: RecordFields>(h: &BatchHeader, base_timestamp_ms: i64, records: &[R]) -> EncodingPlan {
+        let bodies: smallvec::SmallVec<[usize; 32]> =
+            records.iter().map(|r| record_body_size(r, base_timestamp_ms)).collect();
+        let raw_size = bodies.iter().map(|&body| varint_size(body as i64) + body).sum::<usize>();
+        let (block, size) = match h.compression {
+            Compression::None => (None, RECORD_BATCH_OVERHEAD_BYTES + raw_size),
+            codec => {
+                let mut raw = vec![0; raw_size];
+                put_records(&mut raw, records, base_timestamp_ms, &bodies);
+                let block = codec.compress(&raw);
+                let size = RECORD_BATCH_OVERHEAD_BYTES + block.len();
+                (Some(block), size)
+            }
+        };
+        EncodingPlan { bodies, raw_size, block, size }
+    }
+
+    /// Writes the v2 bytes of a batch with header fields `h` (and the derived `attributes`,
+    /// `base_timestamp_ms` and `max_timestamp_ms`) and `records` into `buf`, which holds
+    /// exactly [`EncodingPlan::size`] bytes: the layout given at [`RecordBatch::encode`], for
+    /// decoded records and a producer's borrowed parts alike.
+    fn write<R: RecordFields>(
+        &self,
+        h: &BatchHeader,
+        attributes: u16,
+        base_timestamp_ms: i64,
+        max_timestamp_ms: i64,
+        records: &[R],
+        buf: &mut [u8],
+    ) {
+        assert_eq!(buf.len(), self.size, "batch {} is written into room for its size", h.base_offset);
+        let count = i32::try_from(records.len()).expect("a batch holds fewer than 2^31 records");
+        let (header, rest) = buf.split_at_mut(RECORD_BATCH_OVERHEAD_BYTES);
+        let mut w = SliceWriter { buf: header, at: 0 };
+        w.slice(&h.base_offset.to_be_bytes());
+        w.slice(&((self.size - LOG_OVERHEAD_BYTES) as i32).to_be_bytes());
+        w.slice(&h.partition_leader_epoch.to_be_bytes());
+        w.u8(MAGIC_V2);
+        // The CRC, written below once the bytes it covers are in place.
+        w.slice(&[0; 4]);
+        w.slice(&attributes.to_be_bytes());
+        w.slice(&h.last_offset_delta.to_be_bytes());
+        w.slice(&base_timestamp_ms.to_be_bytes());
+        w.slice(&max_timestamp_ms.to_be_bytes());
+        w.slice(&h.producer_id.to_be_bytes());
+        w.slice(&h.producer_epoch.to_be_bytes());
+        w.slice(&h.base_sequence.to_be_bytes());
+        w.slice(&count.to_be_bytes());
+        debug_assert_eq!(w.at, RECORD_BATCH_OVERHEAD_BYTES, "the v2 header is 61 bytes");
+        match &self.block {
+            None => {
+                debug_assert_eq!(rest.len(), self.raw_size);
+                put_records(rest, records, base_timestamp_ms, &self.bodies);
+            }
+            Some(block) => rest.copy_from_slice(block),
+        }
+        let crc = crc32c::crc32c(&buf[ATTRIBUTES_OFFSET..]);
+        buf[CRC_OFFSET..ATTRIBUTES_OFFSET].copy_from_slice(&crc.to_be_bytes());
+    }
+}
+
+/// Writes `records` in the v2 layout given at [`RecordBatch::encode`] into `buf`, which holds
+/// exactly their [`records_size`] bytes.
 ///
 /// The bytes are written into room made first, through a [`SliceWriter`], rather than pushed
 /// one by one: a push must reload and store the vector's length around every byte it writes
-/// (a byte store may alias it), and a leader encodes every batch it appends.
+/// (a byte store may alias it), and every batch sent is encoded.
 ///
-/// `bodies` holds each record's [`record_body_size`] and `size` their total with the length
-/// prefixes ([`records_size`]), counted once by the caller for both the batch's size and the
-/// records' length prefixes.
-fn put_records(out: &mut Vec<u8>, records: &[Record], base_timestamp_ms: i64, bodies: &[usize], size: usize) {
-    let start = out.len();
-    out.resize(start + size, 0);
-    let mut w = SliceWriter { buf: &mut out[start..], at: 0 };
+/// `bodies` holds each record's [`record_body_size`], counted once by the caller for both the
+/// batch's size and the records' length prefixes.
+fn put_records<R: RecordFields>(buf: &mut [u8], records: &[R], base_timestamp_ms: i64, bodies: &[usize]) {
+    let mut w = SliceWriter { buf, at: 0 };
     for (record, &body) in records.iter().zip(bodies) {
         w.varint(body as i64);
         w.u8(0); // The record's attributes: unused in v2.
-        w.varint(record.timestamp_ms.wrapping_sub(base_timestamp_ms));
-        w.varint(i64::from(record.offset_delta));
-        w.bytes_field(record.key.as_deref());
-        w.bytes_field(record.value.as_deref());
-        w.varint(record.headers.len() as i64);
-        for (name, value) in &record.headers {
+        w.varint(record.timestamp_ms().wrapping_sub(base_timestamp_ms));
+        w.varint(i64::from(record.offset_delta()));
+        w.bytes_field(record.key());
+        w.bytes_field(record.value());
+        let headers = record.headers();
+        w.varint(headers.len() as i64);
+        for (name, value) in headers {
             w.bytes_field(Some(name));
             w.bytes_field(Some(value));
         }
     }
-    assert_eq!(w.at, size, "records encode to the size counted");
+    assert_eq!(w.at, w.buf.len(), "records encode to the size counted");
 }
 
 /// Writes into bytes already there, from the start, at a position kept in a local rather than
@@ -1752,6 +1928,90 @@ mod tests {
                     .collect(),
             })
             .collect()
+    }
+
+    proptest! {
+        /// A producer's batch, encoded from its records' parts and stamped by the leader in
+        /// place, is byte for byte the batch the leader would have encoded from decoded
+        /// records, in every codec; and it reads back as those records.
+        #[test]
+        fn a_produced_batch_stamped_in_place_is_the_batch_encoded_whole(
+            base in 0i64..1 << 40,
+            epoch in 0i32..100,
+            producer in prop_oneof![Just((NO_PRODUCER_ID, -1i16, NO_SEQUENCE)), (0i64..1 << 40, 0i16..5, 0i32..1 << 30)],
+            codec in proptest::sample::select(Compression::ALL.to_vec()),
+            records in proptest::collection::vec(
+                (-50i64..100_000, proptest::option::of("[a-zé]{0,40}"), proptest::option::of("[a-z0-9]{0,20}"),
+                 proptest::option::of("[a-z0-9-]{1,30}")),
+                1..20,
+            ),
+        ) {
+            let first_ms = 1_700_000_000_000;
+            let timestamp = |i: usize, ts: i64| first_ms + if i == 0 { 0 } else { ts };
+            let (producer_id, producer_epoch, base_sequence) = producer;
+            let parts: Vec<RecordParts<'_>> = records
+                .iter()
+                .enumerate()
+                .map(|(i, (ts, value, key, id))| RecordParts {
+                    timestamp_ms: timestamp(i, *ts),
+                    key: key.as_deref(),
+                    value: value.as_deref(),
+                    header: id.as_deref().map(|id| (crate::ID_HEADER, id)),
+                })
+                .collect();
+            let header = BatchHeader {
+                producer_id,
+                producer_epoch,
+                base_sequence,
+                compression: codec,
+                // The rest follow from the records, whatever is given here.
+                base_offset: 7,
+                partition_leader_epoch: 3,
+                first_timestamp_ms: 0,
+                is_control: true,
+                last_offset_delta: 99,
+                delete_horizon_ms: Some(5),
+            };
+            let mut produced = RecordBatch::produced(header, &parts);
+            prop_assert!(!produced.holds_decoded_records(), "a produced batch is its bytes alone");
+            prop_assert_eq!((produced.base_offset(), produced.partition_leader_epoch()), (0, -1));
+            produced.stamp(base, epoch);
+
+            let decoded: Vec<Record> = records
+                .iter()
+                .enumerate()
+                .map(|(i, (ts, value, key, id))| Record {
+                    offset_delta: i as i32,
+                    timestamp_ms: timestamp(i, *ts),
+                    key: key.as_deref().map(Key::from),
+                    value: value.as_deref().map(Arc::from),
+                    headers: id.iter().map(|id| (Arc::from(crate::ID_HEADER), Arc::from(id.as_str()))).collect(),
+                })
+                .collect();
+            let whole = with_header(RecordBatch::new(base, epoch, first_ms, decoded.clone()), |h| {
+                h.producer_id = producer_id;
+                h.producer_epoch = producer_epoch;
+                h.base_sequence = base_sequence;
+                h.compression = codec;
+            });
+            prop_assert_eq!(&produced.encoded()[..], &encoded(&whole)[..]);
+            prop_assert_eq!(produced.header(), whole.header());
+            prop_assert_eq!(produced.records().into_owned(), decoded);
+        }
+    }
+
+    #[test]
+    fn stamping_a_batch_whose_bytes_are_shared_leaves_the_other_handle_alone() {
+        let parts = [RecordParts { timestamp_ms: 5, key: Some("k"), value: Some("v"), header: None }];
+        let header = RecordBatch::new(0, -1, 0, vec![unkeyed("x")]).header();
+        let mut stamped = RecordBatch::produced(header, &parts);
+        let kept = RecordBatch { held: Held::Encoded(stamped.encoded()) };
+        stamped.stamp(42, 7);
+        assert_eq!((stamped.base_offset(), stamped.partition_leader_epoch()), (42, 7));
+        assert_eq!((kept.base_offset(), kept.partition_leader_epoch()), (0, -1));
+        // The CRC does not cover the stamped fields: both still decode.
+        assert_eq!(RecordBatch::decode(&stamped.encoded()).unwrap().0.base_offset(), 42);
+        assert_eq!(RecordBatch::decode(&kept.encoded()).unwrap().0.records(), stamped.records());
     }
 
     proptest! {

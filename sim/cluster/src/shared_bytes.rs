@@ -22,6 +22,26 @@ impl SharedBytes {
     pub fn ptr_eq(a: &SharedBytes, b: &SharedBytes) -> bool {
         a.0.ptr() == b.0.ptr()
     }
+
+    /// A new buffer of `len` bytes, written by `fill` in place: an encoding goes straight into
+    /// the shared allocation, with no vector to copy it from.
+    pub fn filled(len: usize, fill: impl FnOnce(&mut [u8])) -> SharedBytes {
+        let mut bytes = SharedBytes(triomphe::ThinArc::from_header_and_iter((), std::iter::repeat_n(0, len)));
+        bytes.modify(fill);
+        bytes
+    }
+
+    /// Changes the bytes with `f`: in place when this is the only handle on the buffer, else
+    /// on a copy that this handle then holds alone, so no other handle ever sees a change.
+    pub fn modify(&mut self, f: impl FnOnce(&mut [u8])) {
+        if !self.0.with_arc(|arc| arc.is_unique()) {
+            *self = SharedBytes::from(&self[..]);
+        }
+        self.0.with_arc_mut(|arc| {
+            let unique = triomphe::Arc::get_mut(arc).expect("the handle was made unique above");
+            f(unique.slice_mut());
+        });
+    }
 }
 
 impl Deref for SharedBytes {
@@ -75,5 +95,21 @@ mod tests {
         assert_ne!(a, SharedBytes::from(&[1u8, 2][..]));
         assert_eq!(format!("{a:?}"), "[1, 2, 3]");
         assert!(SharedBytes::from(Vec::new()).is_empty());
+    }
+
+    #[test]
+    fn a_change_is_made_in_place_on_a_lone_handle_and_on_a_copy_of_a_shared_one() {
+        let mut a = SharedBytes::from(vec![1, 2, 3]);
+        let before = a.0.ptr();
+        a.modify(|b| b[0] = 9);
+        assert_eq!(&*a, &[9, 2, 3]);
+        assert_eq!(a.0.ptr(), before, "the only handle changes its buffer in place");
+        let b = a.clone();
+        a.modify(|b| b[1] = 8);
+        assert_eq!((&*a, &*b), (&[9u8, 8, 3][..], &[9u8, 2, 3][..]), "the other handle keeps its bytes");
+        assert!(!SharedBytes::ptr_eq(&a, &b));
+        let filled = SharedBytes::filled(3, |b| b.copy_from_slice(&[4, 5, 6]));
+        assert_eq!(&*filled, &[4, 5, 6]);
+        assert!(SharedBytes::filled(0, |_| {}).is_empty());
     }
 }

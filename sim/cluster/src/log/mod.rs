@@ -494,21 +494,26 @@ impl PartitionLog {
         now_ms: i64,
     ) -> Arc<RecordBatch> {
         assert!(batch.record_count() > 0, "a batch holds at least one record");
-        // The fields change below, so no encoding made before may stay with the batch: taking
-        // its header for a change drops it.
-        let last_offset_delta = batch.records().last().map_or(0, |r| r.offset_delta);
-        let header = batch.header_mut();
-        header.base_offset = self.log_end_offset;
-        header.partition_leader_epoch = leader_epoch;
-        header.last_offset_delta = last_offset_delta;
+        // A batch sent decoded (as tests and scripted clients build them) may have had records
+        // changed after it was made: its last offset delta is taken from its records again.
+        if let Some(records) = batch.decoded_records() {
+            let last_offset_delta = records.last().map_or(0, |r| r.offset_delta);
+            batch.header_mut().last_offset_delta = last_offset_delta;
+        }
+        // The offsets and the epoch are stamped in place: a producer's batch arrives as bytes
+        // (`RecordBatch::produced`) and keeps them, as Kafka's `LogValidator` assigns offsets
+        // in an uncompressed batch without rewriting it.
+        batch.stamp(self.log_end_offset, leader_epoch);
         let sent = batch.compression();
         let stored = self.config.compression_type.stored_codec(sent);
         // The producer's bytes differ from the stored ones only in the codec's block: the
         // stamped header fields have fixed widths.
         let sent_bytes = (stored != sent).then(|| batch.size_bytes() as u64);
-        batch.header_mut().compression = stored;
-        // Encoded once here, and stored as those bytes alone: followers and disks share them
-        // (see `append`), and readers decode records from them when they read.
+        if stored != sent {
+            batch.header_mut().compression = stored;
+        }
+        // Stored as its bytes alone (encoded here if it came decoded): followers and disks share
+        // them (see `append`), and readers decode records from them when they read.
         let batch = Arc::new(batch.into_encoded_only());
         let bytes = batch.encoded();
         if let Some(sent_bytes) = sent_bytes {

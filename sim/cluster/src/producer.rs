@@ -1536,7 +1536,9 @@ impl Producer {
             let records: smallvec::SmallVec<[RecordParts<'_>; 16]> = b
                 .records
                 .iter()
-                .map(|r| RecordParts {
+                .enumerate()
+                .map(|(i, r)| RecordParts {
+                    offset_delta: i as i32,
                     timestamp_ms: r.created.as_millis() as i64,
                     key: r.key.as_deref(),
                     value: r.value(),

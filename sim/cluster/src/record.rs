@@ -443,22 +443,18 @@ impl RecordBatch {
     /// `partition_leader_epoch` -1 (Kafka's `RecordBatch.NO_PARTITION_LEADER_EPOCH`), which the
     /// leader stamps in place when it appends ([`RecordBatch::stamp`]), the first record's
     /// timestamp, `last_offset_delta` from the count, no control flag and no delete horizon.
-    /// Record `i` gets offset delta `i`. The bytes are those [`RecordBatch::encode`] gives the
-    /// same records decoded.
+    /// The bytes are those [`RecordBatch::encode`] gives the same records decoded.
     ///
-    /// Panics if `records` is empty: a producer never sends an empty batch.
+    /// Panics if `records` is empty or its offset deltas are not its indexes: a producer never
+    /// sends an empty batch, and its offsets are dense.
     pub fn produced(header: BatchHeader, records: &[RecordParts<'_>]) -> RecordBatch {
         assert!(!records.is_empty(), "a produced batch holds at least one record");
-        let records: smallvec::SmallVec<[IndexedParts<'_>; 16]> = records
-            .iter()
-            .enumerate()
-            .map(|(i, &parts)| IndexedParts {
-                offset_delta: i32::try_from(i).expect("a batch holds fewer than 2^31 records"),
-                parts,
-            })
-            .collect();
-        let first_timestamp_ms = records[0].parts.timestamp_ms;
-        let max_timestamp_ms = records.iter().map(|r| r.parts.timestamp_ms).max().unwrap_or(first_timestamp_ms);
+        assert!(
+            records.iter().enumerate().all(|(i, r)| usize::try_from(r.offset_delta).is_ok_and(|d| d == i)),
+            "a produced batch's offset deltas are its records' indexes"
+        );
+        let first_timestamp_ms = records[0].timestamp_ms;
+        let max_timestamp_ms = records.iter().map(|r| r.timestamp_ms).max().unwrap_or(first_timestamp_ms);
         let header = BatchHeader {
             base_offset: 0,
             partition_leader_epoch: -1,
@@ -469,9 +465,9 @@ impl RecordBatch {
             ..header
         };
         let attributes = u16::from(header.compression.id());
-        let plan = EncodingPlan::of(&header, first_timestamp_ms, &records);
+        let plan = EncodingPlan::of(&header, first_timestamp_ms, records);
         let bytes = SharedBytes::filled(plan.size, |buf| {
-            plan.write(&header, attributes, first_timestamp_ms, max_timestamp_ms, &records, buf);
+            plan.write(&header, attributes, first_timestamp_ms, max_timestamp_ms, records, buf);
         });
         RecordBatch { held: Held::Encoded(bytes) }
     }
@@ -1252,9 +1248,11 @@ impl RecordFields for Record {
 /// One record of a batch a producer is about to send, as borrowed text: what
 /// [`RecordBatch::produced`] encodes, so that a producer's batch goes to the leader as bytes,
 /// as Kafka's `RecordAccumulator` builds it, without a decoded [`Record`] (and its shared
-/// strings) per record. Its offset delta is its index in the batch.
+/// strings) per record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RecordParts<'a> {
+    /// The record's index in its batch: a producer's offsets are dense.
+    pub offset_delta: i32,
     /// The create-time timestamp, in milliseconds of simulated time.
     pub timestamp_ms: i64,
     /// The key, or `None` for a keyless record.
@@ -1266,27 +1264,21 @@ pub struct RecordParts<'a> {
     pub header: Option<(&'a str, &'a str)>,
 }
 
-/// A [`RecordParts`] with its offset delta: its index in the batch.
-struct IndexedParts<'a> {
-    offset_delta: i32,
-    parts: RecordParts<'a>,
-}
-
-impl RecordFields for IndexedParts<'_> {
+impl RecordFields for RecordParts<'_> {
     fn offset_delta(&self) -> i32 {
         self.offset_delta
     }
     fn timestamp_ms(&self) -> i64 {
-        self.parts.timestamp_ms
+        self.timestamp_ms
     }
     fn key(&self) -> Option<&str> {
-        self.parts.key
+        self.key
     }
     fn value(&self) -> Option<&str> {
-        self.parts.value
+        self.value
     }
     fn headers(&self) -> impl ExactSizeIterator<Item = (&str, &str)> {
-        self.parts.header.into_iter()
+        self.header.into_iter()
     }
 }
 
@@ -1953,6 +1945,7 @@ mod tests {
                 .iter()
                 .enumerate()
                 .map(|(i, (ts, value, key, id))| RecordParts {
+                    offset_delta: i as i32,
                     timestamp_ms: timestamp(i, *ts),
                     key: key.as_deref(),
                     value: value.as_deref(),
@@ -2001,8 +1994,17 @@ mod tests {
     }
 
     #[test]
+    #[should_panic(expected = "offset deltas are its records' indexes")]
+    fn a_produced_batch_must_have_dense_offsets() {
+        let part =
+            |offset_delta| RecordParts { offset_delta, timestamp_ms: 0, key: None, value: Some("v"), header: None };
+        let header = RecordBatch::new(0, -1, 0, vec![unkeyed("x")]).header();
+        RecordBatch::produced(header, &[part(0), part(2)]);
+    }
+
+    #[test]
     fn stamping_a_batch_whose_bytes_are_shared_leaves_the_other_handle_alone() {
-        let parts = [RecordParts { timestamp_ms: 5, key: Some("k"), value: Some("v"), header: None }];
+        let parts = [RecordParts { offset_delta: 0, timestamp_ms: 5, key: Some("k"), value: Some("v"), header: None }];
         let header = RecordBatch::new(0, -1, 0, vec![unkeyed("x")]).header();
         let mut stamped = RecordBatch::produced(header, &parts);
         let kept = RecordBatch { held: Held::Encoded(stamped.encoded()) };

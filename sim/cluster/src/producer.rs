@@ -2504,6 +2504,27 @@ mod tests {
     }
 
     #[test]
+    fn one_wake_up_sends_to_every_ready_broker_as_often_as_its_slots_allow() {
+        // Partition 0 on LEADER has three batches, partition 1 on OTHER one: LEADER takes two
+        // requests (its in-flight cap), OTHER one, all at the same wake-up: the sender's passes
+        // repeat until one sends nothing.
+        let config = ProducerConfig { batch_size: 1, max_in_flight_requests_per_connection: 2, ..plain() };
+        let script = vec![send_to(10, 0, "a0"), send_to(10, 0, "a1"), send_to(10, 0, "a2"), send_to(10, 1, "b0")];
+        let mut p = start(config, script, &[LEADER, OTHER]);
+        p.handle_timeout(ms(10));
+        let mut sent = Vec::new();
+        while let Some(Effect::Send { to, message }) = p.poll_effect() {
+            for (_, _, batch) in produces(&[*message]) {
+                sent.push((to, values(&batch).join(",")));
+            }
+        }
+        let expected = [(LEADER, "a0"), (OTHER, "b0"), (LEADER, "a1")].map(|(to, v)| (to, v.to_string()));
+        assert_eq!(sent, expected);
+        p.handle_timeout(ms(11));
+        assert!(produces(&drain(&mut p).0).is_empty(), "LEADER's slots are full and OTHER has nothing left");
+    }
+
+    #[test]
     fn one_request_carries_a_batch_per_partition_and_each_answer_settles_its_own() {
         let script = vec![send_to(10, 0, "a"), send_to(10, 1, "b")];
         let mut p = start(plain(), script, &[LEADER, LEADER]);

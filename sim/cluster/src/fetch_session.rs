@@ -237,7 +237,7 @@ impl CachedPartition {
     /// The high watermark and log start offset last sent for this partition, as
     /// `(high_watermark, log_start_offset)` (-1 for one to send next time whatever it is).
     /// A read that finds no records, no error and these two offsets has nothing to send
-    /// ([`CachedPartition::must_respond`] would leave it out), so the leader need not make an
+    /// (`CachedPartition::must_respond` would leave it out), so the leader need not make an
     /// answer for it at all.
     pub fn last_sent(&self) -> (i64, i64) {
         (self.high_watermark, self.log_start_offset)

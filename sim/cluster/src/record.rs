@@ -242,9 +242,10 @@ pub struct BatchHeader {
 /// A record batch: a run of consecutive offsets written together by one leader in one
 /// leader epoch.
 ///
-/// A batch holds its records either decoded (as a producer builds them, a cleaner rewrites them
-/// or a recovery reads them back) or only as its encoding: a batch a leader appended keeps its
-/// bytes and nothing else ([`RecordBatch::into_encoded_only`]). Such a batch reads its header
+/// A batch holds its records either decoded (as a cleaner rewrites them or a recovery reads
+/// them back) or only as its encoding: a producer's batch is encoded when it is sent
+/// ([`RecordBatch::produced`]), and a batch a leader appended keeps its bytes and nothing else
+/// ([`RecordBatch::into_encoded_only`]). Such a batch reads its header
 /// fields from the bytes, at the positions Kafka's `DefaultRecordBatch` reads them, and decodes
 /// its records when they are read ([`RecordBatch::records`]), as Kafka's `FileRecords` reads
 /// batches from the page cache. The bytes are shared by every replica and every disk, so a
@@ -920,8 +921,9 @@ impl RecordBatch {
 
     /// This batch's bytes ([`RecordBatch::encode`]), computed at the first call and shared by
     /// every later one: cloning the result only counts a reference. The log calls it when it
-    /// appends a batch, so the leader encodes each batch once, followers that copied the same
-    /// `Arc<RecordBatch>` reuse those bytes, and every replica's disk holds the one buffer.
+    /// appends a batch, so a batch is encoded at most once (a producer's arrives encoded,
+    /// [`RecordBatch::produced`]), followers that copied the same `Arc<RecordBatch>` reuse
+    /// those bytes, and every replica's disk holds the one buffer.
     ///
     /// The fields must not change after the first call (they cannot while the batch is shared
     /// behind an `Arc`); a changed copy is made by cloning, which starts without the cache.

@@ -1924,6 +1924,12 @@ mod tests {
             .collect()
     }
 
+    /// `(producer_id, producer_epoch, base_sequence)`: a plain producer's, or an idempotent
+    /// one's.
+    fn producer_fields() -> impl Strategy<Value = (i64, i16, i32)> {
+        prop_oneof![Just((NO_PRODUCER_ID, -1i16, NO_SEQUENCE)), (0i64..1 << 40, 0i16..5, 0i32..1 << 30)]
+    }
+
     proptest! {
         /// A producer's batch, encoded from its records' parts and stamped by the leader in
         /// place, is byte for byte the batch the leader would have encoded from decoded
@@ -1932,7 +1938,7 @@ mod tests {
         fn a_produced_batch_stamped_in_place_is_the_batch_encoded_whole(
             base in 0i64..1 << 40,
             epoch in 0i32..100,
-            producer in prop_oneof![Just((NO_PRODUCER_ID, -1i16, NO_SEQUENCE)), (0i64..1 << 40, 0i16..5, 0i32..1 << 30)],
+            producer in producer_fields(),
             codec in proptest::sample::select(Compression::ALL.to_vec()),
             records in proptest::collection::vec(
                 (-50i64..100_000, proptest::option::of("[a-zé]{0,40}"), proptest::option::of("[a-z0-9]{0,20}"),
@@ -2025,7 +2031,7 @@ mod tests {
         fn batches_match_an_independent_v2_implementation(
             base in 0i64..1 << 40,
             epoch in 0i32..100,
-            producer in prop_oneof![Just((NO_PRODUCER_ID, -1i16, NO_SEQUENCE)), (0i64..1 << 40, 0i16..5, 0i32..1 << 30)],
+            producer in producer_fields(),
             control in any::<bool>(),
             records in proptest::collection::vec(
                 (0i64..100_000, proptest::option::of("[a-z]{0,300}"), proptest::option::of("[a-z0-9]{0,20}"),

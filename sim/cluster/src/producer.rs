@@ -71,7 +71,9 @@ use crate::key::Key;
 use crate::node::{Effect, Node, Outbox};
 use crate::partitioner::{partition_for_key, StickyPartitionCache, UniformStickyPartitioner};
 use crate::protocol::{Message, ProducePartition};
-use crate::record::{BatchHeader, RecordBatch, RecordParts, NO_PRODUCER_ID, NO_SEQUENCE, RECORD_BATCH_OVERHEAD_BYTES};
+use crate::record::{
+    ProducerFields, RecordBatch, RecordParts, NO_PRODUCER_ID, NO_SEQUENCE, RECORD_BATCH_OVERHEAD_BYTES,
+};
 use crate::time::Instant;
 use crate::SendId;
 use core::time::Duration;
@@ -1547,19 +1549,12 @@ impl Producer {
                     header: (!r.value_is_id()).then_some((crate::ID_HEADER, r.id.as_str())),
                 })
                 .collect();
-            let header = BatchHeader {
-                base_offset: 0,
-                partition_leader_epoch: -1,
+            let fields = ProducerFields {
                 producer_id: b.producer_id,
                 producer_epoch: b.producer_epoch,
                 base_sequence: b.base_sequence,
-                first_timestamp_ms: 0,
-                is_control: false,
-                compression: self.config.compression_type,
-                last_offset_delta: 0,
-                delete_horizon_ms: None,
             };
-            let batch = RecordBatch::produced(header, &records);
+            let batch = RecordBatch::produced(fields, self.config.compression_type, &records);
             partitions.push(ProducePartition { tp: self.tp(b.partition), batch });
             batches.push((b.partition, id));
         }

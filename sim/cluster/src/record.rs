@@ -439,16 +439,17 @@ impl RecordBatch {
     /// A producer's batch of `records`, encoded at once and held as those bytes alone, as
     /// Kafka's `RecordAccumulator` writes records into the batch's buffer as they are sent.
     ///
-    /// `header` gives the producer's fields (`producer_id`, `producer_epoch`, `base_sequence`,
-    /// `compression`); the rest follow from the records: `base_offset` 0 and
-    /// `partition_leader_epoch` -1 (Kafka's `RecordBatch.NO_PARTITION_LEADER_EPOCH`), which the
-    /// leader stamps in place when it appends ([`RecordBatch::stamp`]), the first record's
-    /// timestamp, `last_offset_delta` from the count, no control flag and no delete horizon.
-    /// The bytes are those [`RecordBatch::encode`] gives the same records decoded.
+    /// `producer` gives the producer's fields (`producer_id`, `producer_epoch`,
+    /// `base_sequence`) and `compression` its `compression.type`; the other header fields follow
+    /// from the records: `base_offset` 0 and `partition_leader_epoch` -1 (Kafka's
+    /// `RecordBatch.NO_PARTITION_LEADER_EPOCH`), which the leader stamps in place when it
+    /// appends ([`RecordBatch::stamp`]), the first record's timestamp, `last_offset_delta` from
+    /// the count, no control flag and no delete horizon. The bytes are those
+    /// [`RecordBatch::encode`] gives the same records decoded.
     ///
     /// Panics if `records` is empty or its offset deltas are not its indexes: a producer never
     /// sends an empty batch, and its offsets are dense.
-    pub fn produced(header: BatchHeader, records: &[RecordParts<'_>]) -> RecordBatch {
+    pub fn produced(producer: ProducerFields, compression: Compression, records: &[RecordParts<'_>]) -> RecordBatch {
         assert!(!records.is_empty(), "a produced batch holds at least one record");
         assert!(
             records.iter().enumerate().all(|(i, r)| usize::try_from(r.offset_delta).is_ok_and(|d| d == i)),
@@ -459,11 +460,14 @@ impl RecordBatch {
         let header = BatchHeader {
             base_offset: 0,
             partition_leader_epoch: -1,
+            producer_id: producer.producer_id,
+            producer_epoch: producer.producer_epoch,
+            base_sequence: producer.base_sequence,
             first_timestamp_ms,
             is_control: false,
+            compression,
             last_offset_delta: records[records.len() - 1].offset_delta,
             delete_horizon_ms: None,
-            ..header
         };
         let attributes = u16::from(header.compression.id());
         let plan = EncodingPlan::of(&header, first_timestamp_ms, records);
@@ -1188,20 +1192,21 @@ fn bytes_field_size(s: Option<&str>) -> usize {
 /// The bytes of one record after its length varint (Kafka's `DefaultRecord.sizeOfBodyInBytes`):
 /// attributes, the timestamp and offset deltas, the key and the value each prefixed by their
 /// length (-1 for null), the header count and the headers.
-fn record_body_bytes(
+fn record_body_bytes<'a>(
     offset_delta: i32,
     timestamp_delta_ms: i64,
     key: Option<&str>,
     value: Option<&str>,
-    headers: &[(Arc<str>, Arc<str>)],
+    headers: impl ExactSizeIterator<Item = (&'a str, &'a str)>,
 ) -> usize {
+    let count = headers.len();
     let header_bytes: usize =
-        headers.iter().map(|(name, value)| bytes_field_size(Some(name)) + bytes_field_size(Some(value))).sum();
+        headers.map(|(name, value)| bytes_field_size(Some(name)) + bytes_field_size(Some(value))).sum();
     1 + varint_size(timestamp_delta_ms)
         + varint_size(i64::from(offset_delta))
         + bytes_field_size(key)
         + bytes_field_size(value)
-        + varint_size(headers.len() as i64)
+        + varint_size(count as i64)
         + header_bytes
 }
 
@@ -1214,6 +1219,7 @@ pub fn record_size_bytes(
     value: Option<&str>,
     headers: &[(Arc<str>, Arc<str>)],
 ) -> usize {
+    let headers = headers.iter().map(|(name, value)| (&**name, &**value));
     let body = record_body_bytes(offset_delta, timestamp_delta_ms, key, value, headers);
     varint_size(body as i64) + body
 }
@@ -1284,19 +1290,23 @@ impl RecordFields for RecordParts<'_> {
     }
 }
 
+/// The fields a producer writes into its batch's header (KIP-98): its `producer_id`,
+/// `producer_epoch` and the batch's `base_sequence`, or [`NO_PRODUCER_ID`], -1 and
+/// [`NO_SEQUENCE`] for a producer without idempotence.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProducerFields {
+    /// The producer id, or [`NO_PRODUCER_ID`].
+    pub producer_id: i64,
+    /// The producer epoch, or -1.
+    pub producer_epoch: i16,
+    /// The sequence of the batch's first record, or [`NO_SEQUENCE`].
+    pub base_sequence: i32,
+}
+
 /// [`record_body_bytes`] of `record` in a batch whose `base_timestamp` is `base_timestamp_ms`.
 fn record_body_size<R: RecordFields>(record: &R, base_timestamp_ms: i64) -> usize {
     let delta = record.timestamp_ms().wrapping_sub(base_timestamp_ms);
-    let headers = record.headers();
-    let count = headers.len();
-    let header_bytes: usize =
-        headers.map(|(name, value)| bytes_field_size(Some(name)) + bytes_field_size(Some(value))).sum();
-    1 + varint_size(delta)
-        + varint_size(i64::from(record.offset_delta()))
-        + bytes_field_size(record.key())
-        + bytes_field_size(record.value())
-        + varint_size(count as i64)
-        + header_bytes
+    record_body_bytes(record.offset_delta(), delta, record.key(), record.value(), record.headers())
 }
 
 /// The number of bytes [`put_records`] writes for `records`.
@@ -1960,20 +1970,8 @@ mod tests {
                     header: id.as_deref().map(|id| (crate::ID_HEADER, id)),
                 })
                 .collect();
-            let header = BatchHeader {
-                producer_id,
-                producer_epoch,
-                base_sequence,
-                compression: codec,
-                // The rest follow from the records, whatever is given here.
-                base_offset: 7,
-                partition_leader_epoch: 3,
-                first_timestamp_ms: 0,
-                is_control: true,
-                last_offset_delta: 99,
-                delete_horizon_ms: Some(5),
-            };
-            let mut produced = RecordBatch::produced(header, &parts);
+            let fields = ProducerFields { producer_id, producer_epoch, base_sequence };
+            let mut produced = RecordBatch::produced(fields, codec, &parts);
             prop_assert!(!produced.holds_decoded_records(), "a produced batch is its bytes alone");
             prop_assert_eq!((produced.base_offset(), produced.partition_leader_epoch()), (0, -1));
             produced.stamp(base, epoch);
@@ -2006,15 +2004,15 @@ mod tests {
     fn a_produced_batch_must_have_dense_offsets() {
         let part =
             |offset_delta| RecordParts { offset_delta, timestamp_ms: 0, key: None, value: Some("v"), header: None };
-        let header = RecordBatch::new(0, -1, 0, vec![unkeyed("x")]).header();
-        RecordBatch::produced(header, &[part(0), part(2)]);
+        let fields = ProducerFields { producer_id: NO_PRODUCER_ID, producer_epoch: -1, base_sequence: NO_SEQUENCE };
+        RecordBatch::produced(fields, Compression::None, &[part(0), part(2)]);
     }
 
     #[test]
     fn stamping_a_batch_whose_bytes_are_shared_leaves_the_other_handle_alone() {
         let parts = [RecordParts { offset_delta: 0, timestamp_ms: 5, key: Some("k"), value: Some("v"), header: None }];
-        let header = RecordBatch::new(0, -1, 0, vec![unkeyed("x")]).header();
-        let mut stamped = RecordBatch::produced(header, &parts);
+        let fields = ProducerFields { producer_id: 3, producer_epoch: 0, base_sequence: 0 };
+        let mut stamped = RecordBatch::produced(fields, Compression::None, &parts);
         let kept = RecordBatch { held: Held::Encoded(stamped.encoded()) };
         stamped.stamp(42, 7);
         assert_eq!((stamped.base_offset(), stamped.partition_leader_epoch()), (42, 7));

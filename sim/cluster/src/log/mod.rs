@@ -494,8 +494,9 @@ impl PartitionLog {
         now_ms: i64,
     ) -> Arc<RecordBatch> {
         assert!(batch.record_count() > 0, "a batch holds at least one record");
-        // A batch sent decoded (as tests and scripted clients build them) may have had records
-        // changed after it was made: its last offset delta is taken from its records again.
+        // A batch that arrives decoded (the group coordinator's own records, and tests') may
+        // have had records changed after it was made: its last offset delta is taken from its
+        // records again.
         if let Some(records) = batch.decoded_records() {
             let last_offset_delta = records.last().map_or(0, |r| r.offset_delta);
             batch.header_mut().last_offset_delta = last_offset_delta;

@@ -910,17 +910,29 @@ impl RecordBatch {
                 return;
             }
         };
-        let base_timestamp = self.base_timestamp_ms();
-        let plan = EncodingPlan::of(&d.header, base_timestamp, &d.records);
+        let (size, write) = self.encoding_of(d);
         let start = out.len();
         // Into an empty `out` this allocates exactly the batch's size; a longer `out` (a whole
         // segment's bytes) grows as usual.
         if out.is_empty() {
-            out.reserve_exact(plan.size);
+            out.reserve_exact(size);
         }
-        out.resize(start + plan.size, 0);
-        let attributes = self.attributes();
-        plan.write(&d.header, attributes, base_timestamp, self.max_timestamp_ms(), &d.records, &mut out[start..]);
+        out.resize(start + size, 0);
+        write(&mut out[start..]);
+    }
+
+    /// The size of this decoded batch's encoding, and what writes it into room of that size:
+    /// the one plan behind [`RecordBatch::encode`] (into a vector) and
+    /// [`RecordBatch::encoded`] (into the shared buffer).
+    fn encoding_of<'a>(&'a self, d: &'a DecodedBatch) -> (usize, impl FnOnce(&mut [u8]) + 'a) {
+        let base_timestamp = self.base_timestamp_ms();
+        let plan = EncodingPlan::of(&d.header, base_timestamp, &d.records);
+        let (attributes, max_timestamp_ms) = (self.attributes(), self.max_timestamp_ms());
+        let size = plan.size;
+        let write = move |buf: &mut [u8]| {
+            plan.write(&d.header, attributes, base_timestamp, max_timestamp_ms, &d.records, buf);
+        };
+        (size, write)
     }
 
     /// This batch's bytes ([`RecordBatch::encode`]), computed at the first call and shared by
@@ -938,12 +950,8 @@ impl RecordBatch {
         };
         let bytes = d.encoding.0.get_or_init(|| {
             // Written straight into the shared buffer, not into a vector copied there.
-            let base_timestamp = self.base_timestamp_ms();
-            let plan = EncodingPlan::of(&d.header, base_timestamp, &d.records);
-            let (attributes, max_timestamp_ms) = (self.attributes(), self.max_timestamp_ms());
-            SharedBytes::filled(plan.size, |buf| {
-                plan.write(&d.header, attributes, base_timestamp, max_timestamp_ms, &d.records, buf);
-            })
+            let (size, write) = self.encoding_of(d);
+            SharedBytes::filled(size, write)
         });
         debug_assert!(
             self.encodes_to(bytes),
@@ -1314,8 +1322,8 @@ fn records_size(records: &[Record], base_timestamp_ms: i64) -> usize {
     records
         .iter()
         .map(|r| {
-            let delta = r.timestamp_ms.wrapping_sub(base_timestamp_ms);
-            record_size_bytes(r.offset_delta, delta, r.key.as_deref(), r.value.as_deref(), &r.headers)
+            let body = record_body_size(r, base_timestamp_ms);
+            varint_size(body as i64) + body
         })
         .sum()
 }

@@ -1111,9 +1111,15 @@ impl Consumer {
     fn advance_processing(&mut self, now: Instant) {
         let mut done: BTreeMap<TopicPartition, Vec<SendIdAt>> = BTreeMap::new();
         // Records wait for `commitSync()` before processing starts (at-most-once).
-        while self.app == App::Processing && self.processing.front().is_some_and(|r| r.done_at <= now) {
-            let r = self.processing.pop_front().expect("checked");
-            done.entry(r.tp).or_default().push((r.offset, r.id));
+        if self.app == App::Processing {
+            // A poll queues its records partition by partition, so the records due come in runs
+            // of one partition: each run is counted, then moved in one go.
+            while let Some(first) = self.processing.front().filter(|r| r.done_at <= now) {
+                let run = self.processing.iter().take_while(|r| r.done_at <= now && r.tp == first.tp).count();
+                let tp = first.tp.clone();
+                let records = done.entry(tp).or_insert_with(|| Vec::with_capacity(run));
+                records.extend(self.processing.drain(..run).map(|r| (r.offset, r.id)));
+            }
         }
         for (tp, records) in done {
             self.processed += records.len() as u64;
@@ -1187,7 +1193,9 @@ impl Consumer {
             let tp = &owned[(self.poll_cursor + i) % owned.len()];
             let Some(position) = self.positions.get(tp).copied() else { continue };
             let Some(buffer) = self.buffered.get_mut(tp) else { continue };
-            let mut records = Vec::new();
+            // At most the budget, and at most what is buffered (less its end-of-batches markers):
+            // room made once, not grown record by record.
+            let mut records = Vec::with_capacity(budget.min(buffer.len()));
             let mut new_position = position;
             let mut epoch = None;
             while budget > 0 {

@@ -27,6 +27,11 @@ use segment::{LogSegment, RollReason};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+/// The batches [`PartitionLog::read`] makes room for at once: a follower or consumer that keeps
+/// up reads what was appended since its last fetch, a few batches. Growing from nothing instead
+/// cost heavy.ron about 5,700 reallocations a simulated second.
+const READ_ROOM_BATCHES: usize = 8;
+
 /// `(epoch, start_offset)` pairs, increasing in both: the first offset written in each leader
 /// epoch. Kafka keeps it in `leader-epoch-checkpoint` (apache/kafka:
 /// storage/.../epoch/LeaderEpochFileCache.java) and uses it to find where two replicas' logs
@@ -797,10 +802,12 @@ impl PartitionLog {
     /// reached. At least one batch is returned when any is in range, as Kafka does so a large
     /// batch cannot block a reader. Lookups go through each segment's offset index.
     pub fn read(&self, from: i64, to: i64, max_bytes: usize) -> Vec<Arc<RecordBatch>> {
-        let mut out = Vec::new();
         if from >= to {
-            return out;
+            return Vec::new();
         }
+        // Room for the batches a fetch that keeps up finds (what was appended since the last
+        // one), made once; a catch-up read grows it.
+        let mut out = Vec::with_capacity(READ_ROOM_BATCHES);
         let first = self.segments.partition_point(|s| s.base_offset() <= from).saturating_sub(1);
         let mut bytes = 0usize;
         let mut position = (first, self.segments[first].find_batch(from));

@@ -40,7 +40,7 @@ pub const QUANTUM: Duration = Duration::from_millis(10);
 
 /// The messages one step of a node sends, in order: most steps send none to three (a fetch
 /// answered, a request and its acknowledgement), so they are kept without allocating; a
-/// step of heavy.ron's is about 15,000 a simulated second.
+/// busy heavy.ron takes about 10,000 steps a simulated second.
 type Outgoing = smallvec::SmallVec<[(NodeId, Box<Message>); 4]>;
 
 /// The shortest one-way network latency.

@@ -1688,21 +1688,21 @@ impl Broker {
         self.next_correlation_id += 1;
         let correlation_id = self.next_correlation_id;
         fetcher.in_flight = Some((correlation_id, now));
-        let wanted = self
-            .partitions
-            .values()
-            .filter(|p| !p.is_leader() && p.state.leader == Some(leader) && !p.truncating)
-            .map(|p| FetchPartition {
-                tp: p.tp.clone(),
-                current_leader_epoch: if self.era.fetch_epoch_fencing { p.leader_epoch() } else { -1 },
-                fetch_offset: p.log.log_end_offset(),
-                last_fetched_epoch: if self.era.diverging_epoch_in_fetch {
-                    p.log.last_batch_epoch().unwrap_or(-1)
-                } else {
-                    -1
+        let mut wanted = Vec::with_capacity(fetcher.session.last_wanted());
+        wanted.extend(
+            self.partitions.values().filter(|p| !p.is_leader() && p.state.leader == Some(leader) && !p.truncating).map(
+                |p| FetchPartition {
+                    tp: p.tp.clone(),
+                    current_leader_epoch: if self.era.fetch_epoch_fencing { p.leader_epoch() } else { -1 },
+                    fetch_offset: p.log.log_end_offset(),
+                    last_fetched_epoch: if self.era.diverging_epoch_in_fetch {
+                        p.log.last_batch_epoch().unwrap_or(-1)
+                    } else {
+                        -1
+                    },
                 },
-            })
-            .collect();
+            ),
+        );
         let fetcher = self.fetchers.get_mut(&leader).expect("made above");
         let request = fetcher.session.build(wanted);
         self.outbox.send(

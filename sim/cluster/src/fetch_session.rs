@@ -118,6 +118,8 @@ pub struct FetchSessionHandler {
     next: FetchMetadata,
     /// The session's partitions as last sent, in partition order.
     partitions: Vec<FetchPartition>,
+    /// How many partitions the last request was built from ([`FetchSessionHandler::build`]).
+    last_wanted: usize,
 }
 
 impl FetchSessionHandler {
@@ -125,7 +127,14 @@ impl FetchSessionHandler {
     /// session (the lab's eras before Kafka 1.1).
     pub fn new(sessions: bool) -> FetchSessionHandler {
         let next = if sessions { FetchMetadata::INITIAL } else { FetchMetadata::SESSIONLESS };
-        FetchSessionHandler { sessions, next, partitions: Vec::new() }
+        FetchSessionHandler { sessions, next, partitions: Vec::new(), last_wanted: 0 }
+    }
+
+    /// How many partitions the last request was built from: the room the fetcher makes for
+    /// the next one's list, which is nearly always as long. Grown from nothing, a follower's
+    /// list of its quiet `__consumer_offsets` partitions was reallocated four times a fetch.
+    pub fn last_wanted(&self) -> usize {
+        self.last_wanted
     }
 
     /// The metadata the next request will carry.
@@ -139,6 +148,7 @@ impl FetchSessionHandler {
     /// longer wanted.
     pub fn build(&mut self, wanted: Vec<FetchPartition>) -> FetchRequestData {
         debug_assert!(wanted.windows(2).all(|w| w[0].tp < w[1].tp), "wanted partitions must be in partition order");
+        self.last_wanted = wanted.len();
         if !self.sessions {
             return FetchRequestData {
                 metadata: FetchMetadata::SESSIONLESS,

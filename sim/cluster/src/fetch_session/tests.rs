@@ -80,6 +80,19 @@ fn after_a_full_request_the_fetcher_sends_only_what_changed_and_forgets_what_it_
 }
 
 #[test]
+fn the_handler_remembers_how_many_partitions_the_last_request_was_built_from() {
+    // Sessionless or not, the count is the room the fetcher makes for its next list.
+    for sessions in [true, false] {
+        let mut fetcher = FetchSessionHandler::new(sessions);
+        assert_eq!(fetcher.last_wanted(), 0);
+        fetcher.build(vec![want(0, 0), want(1, 0), want(2, 0)]);
+        assert_eq!(fetcher.last_wanted(), 3);
+        fetcher.build(vec![want(1, 0)]);
+        assert_eq!(fetcher.last_wanted(), 1);
+    }
+}
+
+#[test]
 fn session_errors_lost_requests_and_strange_answers_make_the_next_request_full() {
     let established = || {
         let mut fetcher = FetchSessionHandler::new(true);

@@ -132,7 +132,7 @@ impl FetchSessionHandler {
 
     /// How many partitions the last request was built from: the room the fetcher makes for
     /// the next one's list, which is nearly always as long. Grown from nothing, a follower's
-    /// list of its quiet `__consumer_offsets` partitions was reallocated four times a fetch.
+    /// list of its quiet `__consumer_offsets` partitions was allocated four times a fetch.
     pub fn last_wanted(&self) -> usize {
         self.last_wanted
     }
